@@ -1,0 +1,51 @@
+# Two commands matter: `make run` and `make test`. Each creates or updates .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= servinfo-data
+# The fideslang package pins an older pydantic than servinfo uses, so the interchange
+# test loads our export with the real package from a venv of its own.
+FIDESLANG_VENV := .venv-fideslang
+
+.PHONY: run test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+$(FIDESLANG_VENV)/.installed:
+	$(PYTHON) -m venv $(FIDESLANG_VENV)
+	$(FIDESLANG_VENV)/bin/pip install --quiet fideslang==3.1.4
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/servinfo policy check
+	$(BIN)/servinfo notice render --format html --out $(DATA_DIR)/notice.html
+	@echo "Privacy notice written to $(DATA_DIR)/notice.html"
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy src tests
+
+# pytest exits 5 when it collected no test: that must fail, not pass silently.
+pytest: $(VENV)/.installed-dev $(FIDESLANG_VENV)/.installed
+	SERVINFO_FIDESLANG_PYTHON=$(FIDESLANG_VENV)/bin/python $(BIN)/pytest; \
+	status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; \
+	exit $$status
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) $(FIDESLANG_VENV) .pytest_cache .mypy_cache .ruff_cache

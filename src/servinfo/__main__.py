@@ -1,0 +1,3 @@
+from servinfo.cli import main
+
+main()

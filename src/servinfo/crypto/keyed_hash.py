@@ -1,0 +1,98 @@
+"""Keyed hashes (HMAC-SHA256): blind indexes and pseudonyms.
+
+A plain hash of an e-mail address is reversible by guessing (dictionaries of
+addresses are cheap); a keyed hash is not without the key, which lives in the
+keyring. Every input is domain-separated — a purpose tag, then length-prefixed
+field name, salt and value — so an index of one field never equals an index
+of another, nor a pseudonym.
+
+Outputs are bound to the key version: after rotating ``blind_index`` or
+``pseudonym`` the store must recompute, so it records the ``key_id`` used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+from servinfo.crypto._encoding import length_prefixed, text_fields
+from servinfo.crypto.errors import KeyringError
+from servinfo.crypto.keyring import BLIND_INDEX, PSEUDONYM, KeyVersion
+
+__all__ = ["BLIND_INDEX_SIZE", "BlindIndexer", "Pseudonymizer", "normalize_identifier"]
+
+#: Blind indexes are HMAC-SHA256 truncated to 128 bits: collisions stay
+#: negligible (birthday bound 2**64 values) while the index column is half the
+#: size; an exact-match lookup still checks the decrypted record.
+BLIND_INDEX_SIZE = 16
+#: Pseudonyms are 128 bits written as 32 lower-case hex characters.
+_PSEUDONYM_SIZE = 16
+
+_INDEX_DOMAIN = "servinfo blind index v1"
+_PSEUDONYM_DOMAIN = "servinfo pseudonym v1"
+
+
+def normalize_identifier(value: str) -> str:
+    """The form in which e-mail addresses and usernames are compared.
+
+    NFKC first, so visually identical compositions ("é" as one or two code
+    points) match; then strip and casefold, so " Alice@Example.COM" finds
+    "alice@example.com".
+    """
+    return unicodedata.normalize("NFKC", value).strip().casefold()
+
+
+def _require_purpose(key: KeyVersion, purpose: str) -> None:
+    if key.purpose != purpose:
+        raise KeyringError(f"key {key.key_id!r} has purpose {key.purpose!r}, expected {purpose!r}")
+
+
+class BlindIndexer:
+    """Blind indexes of searchable personal fields under the ``blind_index`` key."""
+
+    __slots__ = ("_key", "_key_id")
+
+    def __init__(self, key: KeyVersion) -> None:
+        _require_purpose(key, BLIND_INDEX)
+        self._key = key.secret
+        self._key_id = key.key_id
+
+    def __repr__(self) -> str:
+        return f"BlindIndexer(key_id={self._key_id!r})"
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    def index(self, field: str, value: str) -> bytes:
+        """The 16-byte blind index of ``value`` (normalized) in the column ``field``."""
+        message = text_fields(_INDEX_DOMAIN, field, normalize_identifier(value))
+        return hmac.digest(self._key, message, hashlib.sha256)[:BLIND_INDEX_SIZE]
+
+
+class Pseudonymizer:
+    """Keyed pseudonyms under the ``pseudonym`` key, optionally per-subject salted.
+
+    The audit log salts each subject's pseudonym; shredding that salt at erasure
+    makes the log's pseudonyms unlinkable to the subject for good.
+    """
+
+    __slots__ = ("_key", "_key_id")
+
+    def __init__(self, key: KeyVersion) -> None:
+        _require_purpose(key, PSEUDONYM)
+        self._key = key.secret
+        self._key_id = key.key_id
+
+    def __repr__(self) -> str:
+        return f"Pseudonymizer(key_id={self._key_id!r})"
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    def pseudonym(self, value: str, salt: bytes = b"") -> str:
+        """32 lower-case hex characters that stand for ``value`` (exactly, not normalized)."""
+        message = length_prefixed(_PSEUDONYM_DOMAIN.encode(), salt, value.encode("utf-8"))
+        return hmac.digest(self._key, message, hashlib.sha256)[:_PSEUDONYM_SIZE].hex()

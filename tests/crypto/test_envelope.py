@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from servinfo.crypto import (
+    DataKey,
+    IntegrityError,
+    Keyring,
+    KeyringError,
+    RecordBinding,
+    Sealer,
+    UnwrapError,
+    data_key_context,
+    new_data_key,
+    rewrap,
+    unwrap_data_key,
+    wrap_data_key,
+)
+
+BINDING = RecordBinding(
+    record_id="01HV8Z3K4M5N6P7Q8R9S0T1V2W",
+    subject_id="sub-42",
+    category="account",
+    kind="profile",
+    region="eu",
+    schema_version=3,
+)
+PLAINTEXT = b'{"email": "alice@example.com"}'
+# A module-level key: hypothesis tests must not depend on function-scoped fixtures.
+SEALER = Sealer(DataKey("dk-1", bytes(range(32))))
+BLOB = SEALER.seal(BINDING, PLAINTEXT)
+CONTEXT = data_key_context("sub-42", "eu", "contract")
+
+
+def test_round_trip() -> None:
+    assert SEALER.open(BINDING, BLOB) == PLAINTEXT
+    assert len(BLOB) == 12 + len(PLAINTEXT) + 16
+    assert PLAINTEXT not in BLOB
+
+
+def test_each_seal_uses_a_fresh_nonce() -> None:
+    again = SEALER.seal(BINDING, PLAINTEXT)
+    assert again[:12] != BLOB[:12]
+    assert SEALER.open(BINDING, again) == PLAINTEXT
+
+
+def test_empty_plaintext_round_trips() -> None:
+    assert SEALER.open(BINDING, SEALER.seal(BINDING, b"")) == b""
+
+
+def test_failure_names_the_record_and_nothing_else() -> None:
+    other = dataclasses.replace(BINDING, record_id="01HV8Z3K4M5N6P7Q8R9S0T1V2X")
+    with pytest.raises(IntegrityError) as info:
+        SEALER.open(other, BLOB)
+    assert str(info.value) == "record 01HV8Z3K4M5N6P7Q8R9S0T1V2X: ciphertext failed its integrity check"
+    assert info.value.record_id == "01HV8Z3K4M5N6P7Q8R9S0T1V2X"
+    assert info.value.code == "integrity_error"
+    assert info.value.__cause__ is None
+
+
+def test_wrong_data_key_fails() -> None:
+    other = Sealer(DataKey("dk-2", new_data_key()))
+    with pytest.raises(IntegrityError, match="ciphertext failed its integrity check"):
+        other.open(BINDING, BLOB)
+
+
+@given(position=st.integers(0, len(BLOB) - 1), mask=st.integers(1, 255))
+def test_flipping_any_bit_pattern_of_any_byte_fails(position: int, mask: int) -> None:
+    tampered = bytearray(BLOB)
+    tampered[position] ^= mask
+    with pytest.raises(IntegrityError):
+        SEALER.open(BINDING, bytes(tampered))
+
+
+@given(length=st.integers(0, len(BLOB) - 1))
+def test_any_truncation_fails(length: int) -> None:
+    with pytest.raises(IntegrityError):
+        SEALER.open(BINDING, BLOB[:length])
+
+
+@given(extra=st.binary(min_size=1, max_size=8))
+def test_appended_bytes_fail(extra: bytes) -> None:
+    with pytest.raises(IntegrityError):
+        SEALER.open(BINDING, BLOB + extra)
+
+
+_TEXT_FIELDS = ["record_id", "subject_id", "category", "kind", "region"]
+
+
+@given(
+    field=st.sampled_from(_TEXT_FIELDS),
+    value=st.text(max_size=30),
+    schema_version=st.integers(0, 2**32 - 1),
+)
+def test_any_other_binding_fails(field: str, value: str, schema_version: int) -> None:
+    other = dataclasses.replace(BINDING, **{field: value}, schema_version=schema_version)
+    if other == BINDING:
+        return  # only a different binding must fail
+    with pytest.raises(IntegrityError):
+        SEALER.open(other, BLOB)
+
+
+def test_aad_known_answer() -> None:
+    binding = RecordBinding("r", "s", "c", "k", "eu", 258)
+    assert binding.aad() == (
+        b"\x01"
+        + b"\x00\x00\x00\x01r"
+        + b"\x00\x00\x00\x01s"
+        + b"\x00\x00\x00\x01c"
+        + b"\x00\x00\x00\x01k"
+        + b"\x00\x00\x00\x02eu"
+        + b"\x00\x00\x01\x02"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("ab", "c", "x", "y", "z"), ("a", "bc", "x", "y", "z")),
+        (("a", "b", "", "y", "z"), ("a", "", "b", "y", "z")),
+        (("", "", "", "", "abc"), ("abc", "", "", "", "")),
+    ],
+)
+def test_aad_encoding_is_unambiguous(
+    first: tuple[str, str, str, str, str], second: tuple[str, str, str, str, str]
+) -> None:
+    assert RecordBinding(*first, 1).aad() != RecordBinding(*second, 1).aad()
+
+
+@given(
+    a=st.tuples(*[st.text(max_size=4)] * 5, st.integers(0, 3)),
+    b=st.tuples(*[st.text(max_size=4)] * 5, st.integers(0, 3)),
+)
+def test_aad_is_injective(
+    a: tuple[str, str, str, str, str, int], b: tuple[str, str, str, str, str, int]
+) -> None:
+    assert (RecordBinding(*a).aad() == RecordBinding(*b).aad()) == (a == b)
+
+
+def test_schema_version_must_fit_the_encoding() -> None:
+    with pytest.raises(ValueError, match="schema_version must be 0 to 4294967295, got -1"):
+        dataclasses.replace(BINDING, schema_version=-1)
+
+
+def test_data_key_repr_hides_the_secret() -> None:
+    key = DataKey("dk-1", bytes(range(32)))
+    assert repr(key) == "DataKey(key_id='dk-1')"
+    assert repr(SEALER) == "Sealer(key_id='dk-1')"
+
+
+def test_new_data_keys_are_random_256_bit() -> None:
+    keys = {new_data_key() for _ in range(8)}
+    assert len(keys) == 8
+    assert {len(k) for k in keys} == {32}
+
+
+def test_data_key_context_is_unambiguous() -> None:
+    assert data_key_context("a,b", "c", "d") != data_key_context("a", "b,c", "d")
+    assert data_key_context('a"', "b", "c") != data_key_context("a", '"b', "c")
+
+
+def test_wrap_unwrap_data_key(keyring: Keyring) -> None:
+    kek = keyring.current("kek:eu")
+    data_key = new_data_key()
+    wrapped = wrap_data_key(kek, data_key, CONTEXT)
+    assert len(wrapped) == 1 + 12 + 32 + 16
+    assert data_key not in wrapped
+    assert unwrap_data_key(kek, wrapped, CONTEXT) == data_key
+
+
+def test_wrapped_data_key_is_bound_to_context_and_kek(keyring: Keyring) -> None:
+    kek = keyring.current("kek:eu")
+    wrapped = wrap_data_key(kek, new_data_key(), CONTEXT)
+    with pytest.raises(UnwrapError, match="'data key under kek:eu:v1' failed its integrity check"):
+        unwrap_data_key(kek, wrapped, data_key_context("sub-43", "eu", "contract"))
+    with pytest.raises(UnwrapError):
+        unwrap_data_key(keyring.current("kek:us"), wrapped, CONTEXT)
+    with pytest.raises(UnwrapError):
+        unwrap_data_key(kek, wrapped[:-1], CONTEXT)
+
+
+def test_only_key_encryption_keys_wrap_data_keys(keyring: Keyring) -> None:
+    with pytest.raises(KeyringError, match="'blind_index:v1' is not a key-encryption key"):
+        wrap_data_key(keyring.current("blind_index"), new_data_key(), CONTEXT)
+
+
+def test_rewrap_after_rotation_keeps_records_readable(keyring: Keyring) -> None:
+    old_kek = keyring.current("kek:eu")
+    data_key = new_data_key()
+    wrapped = wrap_data_key(old_kek, data_key, CONTEXT)
+    blob = Sealer(DataKey("dk", data_key)).seal(BINDING, PLAINTEXT)
+
+    new_kek = keyring.rotate("kek:eu")
+    rewrapped = rewrap(old_kek, new_kek, wrapped, CONTEXT)
+    with pytest.raises(UnwrapError):
+        unwrap_data_key(old_kek, rewrapped, CONTEXT)
+    recovered = unwrap_data_key(keyring.get("kek:eu:v2"), rewrapped, CONTEXT)
+    assert recovered == data_key
+    assert Sealer(DataKey("dk", recovered)).open(BINDING, blob) == PLAINTEXT
