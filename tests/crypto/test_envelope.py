@@ -56,7 +56,8 @@ def test_failure_names_the_record_and_nothing_else() -> None:
     other = dataclasses.replace(BINDING, record_id="01HV8Z3K4M5N6P7Q8R9S0T1V2X")
     with pytest.raises(IntegrityError) as info:
         SEALER.open(other, BLOB)
-    assert str(info.value) == "record 01HV8Z3K4M5N6P7Q8R9S0T1V2X: ciphertext failed its integrity check"
+    expected = "record 01HV8Z3K4M5N6P7Q8R9S0T1V2X: ciphertext failed its integrity check"
+    assert str(info.value) == expected
     assert info.value.record_id == "01HV8Z3K4M5N6P7Q8R9S0T1V2X"
     assert info.value.code == "integrity_error"
     assert info.value.__cause__ is None

@@ -17,6 +17,7 @@ from servinfo.crypto import (
     LocalMasterKeyWrapper,
     kek_purpose,
 )
+
 # The same instant and regions as the ``now`` and ``keyring`` fixtures in conftest.py.
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 REGIONS = ("eu", "us")
@@ -71,7 +72,7 @@ def test_wrong_master_key_is_keyring_locked(keyring: Keyring, keyring_path: Path
 
 
 def test_missing_keyring(tmp_path: Path, wrapper: LocalMasterKeyWrapper) -> None:
-    with pytest.raises(KeyringError, match="no keyring at .*; create one with `servinfo init`"):
+    with pytest.raises(KeyringError, match=r"no keyring at .*; create one with `servinfo init`"):
         Keyring.open(tmp_path / "absent.json", wrapper)
 
 
@@ -220,7 +221,7 @@ def test_timestamps_are_normalised_to_utc_and_naive_ones_refused(keyring: Keyrin
     paris = datetime(2025, 6, 1, 14, 0, tzinfo=ZoneInfo("Europe/Paris"))
     assert keyring.rotate("export", now=paris).created_at == datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
     with pytest.raises(KeyringError, match="must be timezone-aware"):
-        keyring.rotate("export", now=datetime(2025, 6, 1))  # noqa: DTZ001
+        keyring.rotate("export", now=datetime(2025, 6, 1))
 
 
 @pytest.mark.parametrize(

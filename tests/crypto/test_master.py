@@ -78,7 +78,7 @@ def test_key_from_0400_file(tmp_path: Path) -> None:
     assert load_master_key({}, path) == KEY
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o666])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o666], ids=oct)
 def test_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
     path = _write(tmp_path / "master.key", KEY_TEXT, mode)
     with pytest.raises(MasterKeyError) as info:

@@ -21,6 +21,7 @@ The raw AES-GCM primitives live in ``servinfo.crypto._aead``, which nothing
 outside this package may import.
 """
 
+from servinfo.crypto.certificates import create_self_signed_certificate
 from servinfo.crypto.envelope import (
     DataKey,
     RecordBinding,
@@ -90,6 +91,7 @@ __all__ = [
     "RecordBinding",
     "Sealer",
     "UnwrapError",
+    "create_self_signed_certificate",
     "data_key_context",
     "decode_master_key",
     "encode_master_key",

@@ -21,6 +21,7 @@ Formats (all version-tagged so they can evolve):
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 
 from servinfo.crypto import _aead
@@ -45,6 +46,7 @@ _DATA_KEY_AAD_DOMAIN = "servinfo data key v1"
 _NONCE = _aead.NONCE_SIZE
 _MIN_SEALED = _aead.NONCE_SIZE + _aead.TAG_SIZE
 _MAX_U32 = 2**32 - 1
+_u32 = struct.Struct(">I").pack
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,28 @@ class RecordBinding:
         """Format byte 0x01, then each text field length-prefixed, then the schema version.
 
         Length prefixes make the encoding injective: ("ab", "c") and ("a", "bc")
-        differ, so no two bindings share associated data.
+        differ, so no two bindings share associated data. Spelled out rather than
+        looped because it runs once per record on the store's hot path.
         """
+        record = self.record_id.encode()
+        subject = self.subject_id.encode()
+        category = self.category.encode()
+        kind = self.kind.encode()
+        region = self.region.encode()
         return b"".join(
             (
                 _RECORD_AAD_V1,
-                text_fields(self.record_id, self.subject_id, self.category, self.kind, self.region),
-                self.schema_version.to_bytes(4, "big"),
+                _u32(len(record)),
+                record,
+                _u32(len(subject)),
+                subject,
+                _u32(len(category)),
+                category,
+                _u32(len(kind)),
+                kind,
+                _u32(len(region)),
+                region,
+                _u32(self.schema_version),
             )
         )
 

@@ -16,14 +16,18 @@ from servinfo.policy.loading import check_policy_file, load_policy
 from servinfo.policy.model import Policy
 
 policy_app = typer.Typer(help="Check, show and export the policy.", no_args_is_help=True)
-notice_app = typer.Typer(help="The privacy notice, generated from the policy.", no_args_is_help=True)
+notice_app = typer.Typer(
+    help="The privacy notice, generated from the policy.", no_args_is_help=True
+)
 
 PolicyOption = Annotated[
     Path | None,
     typer.Option("--policy", help="Policy YAML file (default: the policy shipped with servinfo)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-OutOption = Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
+]
 
 
 class NoticeFormat(StrEnum):
@@ -58,7 +62,9 @@ def _write(text: str, out: Path | None) -> None:
 
 @policy_app.command("check")
 def check(
-    file: Annotated[Path | None, typer.Argument(help="Policy YAML file (default: shipped policy).")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="Policy YAML file (default: shipped policy).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Report every problem of a policy with its location; exit 0 when valid, 2 otherwise."""
@@ -125,14 +131,19 @@ def _show_tables(policy: Policy) -> None:
     roles = Table("role", "purposes", "categories", "permissions", title="Roles")
     for role_id, role in policy.roles.items():
         roles.add_row(
-            role_id, ", ".join(role.purposes), ", ".join(role.categories), ", ".join(role.permissions)
+            role_id,
+            ", ".join(role.purposes),
+            ", ".join(role.categories),
+            ", ".join(role.permissions),
         )
     console.print(roles)
 
 
 @policy_app.command("export")
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="fideslang YAML or W3C DPV JSON-LD.")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="fideslang YAML or W3C DPV JSON-LD.")
+    ],
     policy_file: PolicyOption = None,
     out: OutOption = None,
 ) -> None:
@@ -151,7 +162,9 @@ def export(
 @notice_app.command("render")
 def render(
     policy_file: PolicyOption = None,
-    fmt: Annotated[NoticeFormat, typer.Option("--format", help="Markdown or standalone HTML.")] = NoticeFormat.md,
+    fmt: Annotated[
+        NoticeFormat, typer.Option("--format", help="Markdown or standalone HTML.")
+    ] = NoticeFormat.md,
     region: Annotated[
         str | None, typer.Option("--region", help="Render the variant for this region's regime.")
     ] = None,

@@ -1,9 +1,9 @@
 """Errors of the policy package::
 
-    PolicyError               (servinfo.errors.ServinfoError)
-    ├── PolicyFileError       the policy file cannot be read
-    ├── PolicyInvalid         the policy has errors; ``problems`` lists each with its location
-    └── UnknownPolicyElement  a caller named an id the policy does not declare
+PolicyError               (servinfo.errors.ServinfoError)
+├── PolicyFileError       the policy file cannot be read
+├── PolicyInvalid         the policy has errors; ``problems`` lists each with its location
+└── UnknownPolicyElement  a caller named an id the policy does not declare
 """
 
 from __future__ import annotations

@@ -88,7 +88,9 @@ class _LineMap:
         return None, None
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: _LineMap, duplicates: list[tuple[Loc, yaml.Node]]) -> None:
+def _walk(
+    node: yaml.Node, loc: Loc, lines: _LineMap, duplicates: list[tuple[Loc, yaml.Node]]
+) -> None:
     lines.add(loc, node)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -173,7 +175,9 @@ def check_policy_text(text: str, source: str, today: dt.date) -> CheckResult:
         column = mark.column + 1 if mark else None
         where = f"line {line}, column {column}" if mark else "unknown position"
         reason = error.problem or error.context or "malformed YAML"
-        return CheckResult(None, [Problem(source, line, column, "", f"malformed YAML at {where}: {reason}")])
+        return CheckResult(
+            None, [Problem(source, line, column, "", f"malformed YAML at {where}: {reason}")]
+        )
     except yaml.YAMLError as error:
         return CheckResult(None, [Problem(source, None, None, "", f"malformed YAML: {error}")])
 
@@ -196,8 +200,8 @@ def check_policy_text(text: str, source: str, today: dt.date) -> CheckResult:
     try:
         policy = Policy.model_validate(data)
     except ValidationError as invalid:
-        for error in invalid.errors():
-            loc, message = _describe(error)
+        for item in invalid.errors():
+            loc, message = _describe(item)
             line, column = lines.find(loc)
             problems.append(Problem(source, line, column, format_path(loc), message))
         return CheckResult(None, problems)
@@ -205,7 +209,9 @@ def check_policy_text(text: str, source: str, today: dt.date) -> CheckResult:
     for finding in validate_policy(policy, today):
         line, column = lines.find(finding.loc)
         problems.append(
-            Problem(source, line, column, format_path(finding.loc), finding.message, finding.severity)
+            Problem(
+                source, line, column, format_path(finding.loc), finding.message, finding.severity
+            )
         )
     has_errors = any(p.severity == "error" for p in problems)
     return CheckResult(None if has_errors else policy, problems)

@@ -26,7 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 #: An id: lower case, digits and underscores; sub-elements join ids with dots.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 #: A dotted id such as ``account.profile`` or ``provide.credit_check``.
-DottedIdentifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")]
+DottedIdentifier = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+]
 #: An ISO 3166-1 alpha-2 country code, optionally with a subdivision (``US-CA``).
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
 #: A duration such as ``30 days``, ``10 business days``, ``1 month`` or ``7 years``
@@ -37,18 +39,45 @@ PrincipalKind = Literal[
     "employee", "contractor", "agent", "processor", "service", "subject", "authorized_agent"
 ]
 FieldType = Literal[
-    "string", "text", "integer", "number", "boolean", "datetime", "date", "email", "phone",
-    "ip_address", "country", "currency", "money", "enum", "list", "object",
+    "string",
+    "text",
+    "integer",
+    "number",
+    "boolean",
+    "datetime",
+    "date",
+    "email",
+    "phone",
+    "ip_address",
+    "country",
+    "currency",
+    "money",
+    "enum",
+    "list",
+    "object",
 ]
 Provenance = Literal["provided", "observed", "derived"]
 TelemetryTreatment = Literal["none", "pseudonymize", "truncate"]
 Permission = Literal[
-    "manage_principals", "reload_policy", "rotate_keys", "read_audit", "handle_requests",
-    "write_records", "register_subjects", "manage_ledgers",
+    "manage_principals",
+    "reload_policy",
+    "rotate_keys",
+    "read_audit",
+    "handle_requests",
+    "write_records",
+    "register_subjects",
+    "manage_ledgers",
 ]
 MechanismType = Literal[
-    "not_restricted", "adequacy", "eu_scc", "uk_idta", "uk_addendum", "swiss_scc", "bcr",
-    "dpf", "pdpa_contract",
+    "not_restricted",
+    "adequacy",
+    "eu_scc",
+    "uk_idta",
+    "uk_addendum",
+    "swiss_scc",
+    "bcr",
+    "dpf",
+    "pdpa_contract",
 ]
 
 

@@ -81,7 +81,10 @@ def _check_regions(policy: Policy, today: dt.date) -> Iterator[Finding]:
     for region_id, region in policy.regions.items():
         if region.entity not in policy.legal_entities:
             yield _unknown(
-                ("regions", region_id, "entity"), "legal entity", region.entity, policy.legal_entities
+                ("regions", region_id, "entity"),
+                "legal entity",
+                region.entity,
+                policy.legal_entities,
             )
 
 
@@ -113,7 +116,9 @@ def _check_kinds(policy: Policy, today: dt.date) -> Iterator[Finding]:
                 )
             for regime_id, period in retention.by_regime.items():
                 if regime_id not in policy.regimes:
-                    yield _unknown((*rloc, "by_regime", regime_id), "regime", regime_id, policy.regimes)
+                    yield _unknown(
+                        (*rloc, "by_regime", regime_id), "regime", regime_id, policy.regimes
+                    )
                 yield from _duration((*rloc, "by_regime", regime_id), period)
 
 
@@ -127,10 +132,14 @@ def _check_purposes(policy: Policy, today: dt.date) -> Iterator[Finding]:
     kinds = policy.kinds()
     for purpose_id in REQUIRED_PURPOSES:
         if purpose_id not in policy.purposes:
-            yield Finding(("purposes",), f"missing purpose '{purpose_id}', which servinfo relies on")
+            yield Finding(
+                ("purposes",), f"missing purpose '{purpose_id}', which servinfo relies on"
+            )
     for purpose_id, purpose in policy.purposes.items():
         loc: Loc = ("purposes", purpose_id)
-        yield from _references((*loc, "categories"), purpose.categories, policy.categories, "category")
+        yield from _references(
+            (*loc, "categories"), purpose.categories, policy.categories, "category"
+        )
         if purpose.parent is not None:
             parent = policy.purposes.get(purpose.parent)
             if parent is None:
@@ -144,7 +153,8 @@ def _check_purposes(policy: Policy, today: dt.date) -> Iterator[Finding]:
                     if category not in parent.categories:
                         yield Finding(
                             (*loc, "categories", index),
-                            f"category '{category}' is not used by the parent purpose '{purpose.parent}'",
+                            f"category '{category}' is not used by the parent purpose "
+                            f"'{purpose.parent}'",
                         )
         for kind_id, fields in purpose.fields.items():
             floc: Loc = (*loc, "fields", kind_id)
@@ -157,9 +167,7 @@ def _check_purposes(policy: Policy, today: dt.date) -> Iterator[Finding]:
             yield from _references(floc, fields, kind.fields, f"field of {kind_id}")
         for regime_id in policy.regimes:
             if regime_id not in purpose.grounds:
-                yield Finding(
-                    (*loc, "grounds"), f"no ground under regime '{regime_id}'"
-                )
+                yield Finding((*loc, "grounds"), f"no ground under regime '{regime_id}'")
         for regime_id, ground in purpose.grounds.items():
             regime = policy.regimes.get(regime_id)
             if regime is None:
@@ -242,7 +250,8 @@ def _check_transfers(policy: Policy, today: dt.date) -> Iterator[Finding]:
         for destination in policy.regions:
             if source != destination and destination not in policy.transfers.get(source, {}):
                 yield Finding(
-                    ("transfers", source), f"no transfer rule from region '{source}' to '{destination}'"
+                    ("transfers", source),
+                    f"no transfer rule from region '{source}' to '{destination}'",
                 )
     for processor_id, processor in policy.processors.items():
         country = processor.country.split("-")[0]
@@ -284,7 +293,9 @@ def _check_roles(policy: Policy, today: dt.date) -> Iterator[Finding]:
 def _check_processors(policy: Policy, today: dt.date) -> Iterator[Finding]:
     for processor_id, processor in policy.processors.items():
         loc: Loc = ("processors", processor_id)
-        yield from _references((*loc, "categories"), processor.categories, policy.categories, "category")
+        yield from _references(
+            (*loc, "categories"), processor.categories, policy.categories, "category"
+        )
         yield from _references((*loc, "purposes"), processor.purposes, policy.purposes, "purpose")
         yield from _references((*loc, "regions"), processor.regions, policy.regions, "region")
         if processor.contract.expires < today:

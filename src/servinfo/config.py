@@ -1,0 +1,218 @@
+"""Settings: read once at start-up into one typed object, then passed in explicitly.
+
+A deployment lives in a data directory, found through ``--data-dir``, else
+``SERVINFO_DATA_DIR``, else ``./servinfo-data``. Its ``servinfo.toml`` holds the
+settings below; each key can be overridden by the environment variable named
+beside it in :data:`SETTINGS` (``SERVINFO_<SECTION>_<KEY>``). Relative paths and
+relative SQLite URLs are resolved against the data directory, so that a data
+directory can be moved or restored elsewhere.
+
+The master key is *not* a setting: it comes from ``SERVINFO_MASTER_KEY`` or the
+0600 file named by ``keys.master_key_file`` (see :mod:`servinfo.crypto.master`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from servinfo.errors import ServinfoError
+
+CONFIG_FILE_NAME = "servinfo.toml"
+DATA_DIR_ENV = "SERVINFO_DATA_DIR"
+DEFAULT_DATA_DIR = Path("servinfo-data")
+DEFAULT_REGIONS = ("eu", "uk", "ch", "us", "apac")
+_MIB = 1024 * 1024
+
+
+class ConfigError(ServinfoError):
+    """The configuration is missing, unreadable or has a bad value."""
+
+    code = "config_error"
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    key: str
+    kind: type
+    default: Any
+
+    @property
+    def env(self) -> str:
+        return f"SERVINFO_{self.section}_{self.key}".upper()
+
+
+#: Every setting servinfo reads, with its environment variable and default.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("policy", "file", str, ""),
+    Setting("database", "control", str, "sqlite:///control.db"),
+    Setting("keys", "master_key_file", str, "master.key"),
+    Setting("keys", "keyring_file", str, "keyring.json"),
+    Setting("server", "host", str, "127.0.0.1"),
+    Setting("server", "port", int, 8443),
+    Setting("server", "workers", int, 1),
+    Setting("server", "tls_cert_file", str, "tls/server.crt"),
+    Setting("server", "tls_key_file", str, "tls/server.key"),
+    Setting("limits", "max_body_bytes", int, 16 * _MIB),
+    Setting("limits", "max_record_bytes", int, 1 * _MIB),
+    Setting("limits", "idempotency_ttl_hours", int, 24),
+)
+
+
+def region_url_env(region: str) -> str:
+    return f"SERVINFO_DATABASE_REGION_{region.upper()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    #: The deployment's policy file, or None for the policy shipped with servinfo.
+    policy_file: Path | None
+    control_url: str
+    region_urls: Mapping[str, str]
+    master_key_file: Path
+    keyring_file: Path
+    host: str
+    port: int
+    workers: int
+    tls_cert_file: Path
+    tls_key_file: Path
+    max_body_bytes: int
+    max_record_bytes: int
+    idempotency_ttl_hours: int
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / CONFIG_FILE_NAME
+
+
+def resolve_data_dir(option: Path | None, env: Mapping[str, str]) -> Path:
+    """``--data-dir``, else ``SERVINFO_DATA_DIR``, else ``./servinfo-data``."""
+    if option is not None:
+        return option
+    if env.get(DATA_DIR_ENV):
+        return Path(env[DATA_DIR_ENV])
+    return DEFAULT_DATA_DIR
+
+
+def resolve_url(url: str, data_dir: Path) -> str:
+    """Anchor a relative SQLite URL (``sqlite:///x.db``) in the data directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        return prefix + str((data_dir / url[len(prefix) :]).resolve())
+    return url
+
+
+def _resolve_path(value: str, data_dir: Path) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else data_dir / path
+
+
+def _coerce(setting: Setting, raw: object, origin: str) -> Any:
+    if setting.kind is int:
+        if isinstance(raw, bool):
+            raise ConfigError(f"{origin}: expected a whole number, got {raw!r}")
+        try:
+            value = int(str(raw))
+        except ValueError:
+            raise ConfigError(f"{origin}: expected a whole number, got {raw!r}") from None
+        if value < 0:
+            raise ConfigError(f"{origin}: expected a non-negative number, got {value}")
+        return value
+    if not isinstance(raw, str):
+        raise ConfigError(f"{origin}: expected text, got {raw!r}")
+    return raw
+
+
+def read_config_file(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / CONFIG_FILE_NAME
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no deployment at {data_dir}: {CONFIG_FILE_NAME} not found "
+            "(run 'servinfo init', or pass --data-dir / set SERVINFO_DATA_DIR)"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+
+
+def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
+    """The settings of the deployment in ``data_dir``, environment overrides applied."""
+    document = read_config_file(data_dir)
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        section = document.get(setting.section, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{CONFIG_FILE_NAME}: [{setting.section}] must be a table")
+        if setting.env in env:
+            raw: object = env[setting.env]
+            origin = setting.env
+        else:
+            raw = section.get(setting.key, setting.default)
+            origin = f"{CONFIG_FILE_NAME} {setting.section}.{setting.key}"
+        values[f"{setting.section}.{setting.key}"] = _coerce(setting, raw, origin)
+
+    regions = document.get("database", {}).get("regions")
+    if not isinstance(regions, dict) or not regions:
+        raise ConfigError(f"{CONFIG_FILE_NAME}: [database.regions] must map each region to a URL")
+    region_urls = {}
+    for region, url in regions.items():
+        raw_url = env.get(region_url_env(region), url)
+        if not isinstance(raw_url, str) or not raw_url:
+            raise ConfigError(f"{CONFIG_FILE_NAME}: database.regions.{region} must be a URL")
+        region_urls[region] = resolve_url(raw_url, data_dir)
+
+    policy = values["policy.file"]
+    return Settings(
+        data_dir=data_dir,
+        policy_file=_resolve_path(policy, data_dir) if policy else None,
+        control_url=resolve_url(values["database.control"], data_dir),
+        region_urls=region_urls,
+        master_key_file=_resolve_path(values["keys.master_key_file"], data_dir),
+        keyring_file=_resolve_path(values["keys.keyring_file"], data_dir),
+        host=values["server.host"],
+        port=values["server.port"],
+        workers=max(1, values["server.workers"]),
+        tls_cert_file=_resolve_path(values["server.tls_cert_file"], data_dir),
+        tls_key_file=_resolve_path(values["server.tls_key_file"], data_dir),
+        max_body_bytes=values["limits.max_body_bytes"],
+        max_record_bytes=values["limits.max_record_bytes"],
+        idempotency_ttl_hours=values["limits.idempotency_ttl_hours"],
+    )
+
+
+def render_config_file(
+    region_urls: Mapping[str, str], control_url: str, policy_file: str = ""
+) -> str:
+    """The ``servinfo.toml`` that ``servinfo init`` writes: every key, with its variable."""
+    lines = [
+        "# servinfo deployment settings. Each key can be overridden by the environment",
+        "# variable named beside it. Relative paths are relative to this directory.",
+        "",
+    ]
+    section = ""
+    for setting in SETTINGS:
+        if setting.section != section:
+            section = setting.section
+            lines += ["", f"[{section}]"] if len(lines) > 3 else [f"[{section}]"]
+        value = setting.default
+        if (setting.section, setting.key) == ("database", "control"):
+            value = control_url
+        if (setting.section, setting.key) == ("policy", "file"):
+            value = policy_file
+        rendered = str(value) if isinstance(value, int) else _toml_string(str(value))
+        lines.append(f"{setting.key} = {rendered}  # {setting.env}")
+    lines += ["", "[database.regions]"]
+    for region, url in region_urls.items():
+        lines.append(f"{region} = {_toml_string(url)}  # {region_url_env(region)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
