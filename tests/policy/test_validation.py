@@ -307,3 +307,13 @@ def test_cli_show_json_has_version() -> None:
     done = _run_cli("policy", "show", "--json")
     assert done.returncode == 0, done.stderr
     assert '"version": "sha256:' in done.stdout
+
+
+def test_unknown_fideslang_key_must_be_declared() -> None:
+    text = _edit("    fideslang: essential.service\n", "    fideslang: essential.servise\n")
+    result = _check(text)
+    line = _line_of(text, "fideslang: essential.servise")
+    assert (
+        f"policy.yaml:{line} purposes.provide.fideslang: 'essential.servise' is not a fideslang "
+        "data use key; declare it under fideslang_extensions"
+    ) in _messages(result)

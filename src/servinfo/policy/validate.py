@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from servinfo.policy._fideslang import STANDARD_KEYS, used_fideslang_keys
 from servinfo.policy.durations import DurationSyntaxError, parse_duration
 from servinfo.policy.model import Policy
 
@@ -73,6 +74,7 @@ def validate_policy(policy: Policy, today: dt.date) -> list[Finding]:
         _check_roles,
         _check_processors,
         _check_out_of_scope,
+        _check_fideslang,
     )
     return [finding for check in checks for finding in check(policy, today)]
 
@@ -315,3 +317,20 @@ def _check_out_of_scope(policy: Policy, today: dt.date) -> Iterator[Finding]:
                     ("out_of_scope", scope_id, "markers", index),
                     f"'{marker}' is a Service Information category and cannot be out of scope",
                 )
+
+
+def _path_loc(where: str) -> Loc:
+    # Purpose ids contain dots (``provide.credit_check``); every other id does not.
+    if where.startswith("purposes."):
+        return ("purposes", where.removeprefix("purposes."))
+    return tuple(where.split("."))
+
+
+def _check_fideslang(policy: Policy, today: dt.date) -> Iterator[Finding]:
+    for resource, key, where in used_fideslang_keys(policy):
+        if key not in STANDARD_KEYS[resource] and key not in policy.fideslang_extensions:
+            yield Finding(
+                (*_path_loc(where), "fideslang"),
+                f"'{key}' is not a fideslang {resource.replace('_', ' ')} key; "
+                "declare it under fideslang_extensions",
+            )
