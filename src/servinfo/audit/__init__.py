@@ -1,0 +1,84 @@
+"""The tamper-evident audit log: RFC 9162 Merkle tree, signed tree heads, proofs, verification.
+
+Every decision, read, write, disclosure, erasure, key rotation, principal and
+policy change becomes an :class:`AuditEntry` whose canonical bytes are stored
+and are a leaf of an RFC 9162 Merkle tree. The parts, bottom up::
+
+    merkle    leaf and node hashes, roots, inclusion/consistency proofs, CompactRange
+    entries   AuditEntry and its canonical bytes (hashed as stored, never re-serialized)
+    heads     TreeHead: checkpoint-style signed bytes, Ed25519 with the audit key
+    proofs    offline bundles an auditor checks with only the public key
+    verify    verify_log: one streaming pass that names the first bad entry
+
+This package is pure: it touches no database. Storing entries, sequencing
+appends and issuing heads on schedule (:func:`head_due`) build on it.
+"""
+
+from servinfo.audit.entries import Action, AuditEntry, DetailValue
+from servinfo.audit.errors import AuditError, EntryInvalid, HeadInvalid, LogTampered, ProofInvalid
+from servinfo.audit.heads import (
+    ORIGIN,
+    PublicKeys,
+    TreeHead,
+    checkpoint_body,
+    head_due,
+    sign_tree_head,
+    verify_tree_head,
+)
+from servinfo.audit.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
+from servinfo.audit.proofs import (
+    ConsistencyBundle,
+    InclusionBundle,
+    build_consistency_bundle,
+    build_inclusion_bundle,
+    verify_consistency_bundle,
+    verify_inclusion_bundle,
+)
+from servinfo.audit.verify import VerifyReport, verify_log
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "ORIGIN",
+    "Action",
+    "AuditEntry",
+    "AuditError",
+    "CompactRange",
+    "ConsistencyBundle",
+    "DetailValue",
+    "EntryInvalid",
+    "HeadInvalid",
+    "InclusionBundle",
+    "LogTampered",
+    "ProofInvalid",
+    "PublicKeys",
+    "TreeHead",
+    "VerifyReport",
+    "build_consistency_bundle",
+    "build_inclusion_bundle",
+    "checkpoint_body",
+    "consistency_proof",
+    "head_due",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "root_from_leaf_hashes",
+    "sign_tree_head",
+    "verify_consistency",
+    "verify_consistency_bundle",
+    "verify_inclusion",
+    "verify_inclusion_bundle",
+    "verify_log",
+    "verify_tree_head",
+]

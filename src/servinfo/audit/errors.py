@@ -1,0 +1,75 @@
+"""The audit package's exceptions.
+
+::
+
+    ServinfoError
+    └── AuditError          any failure of the audit log
+        ├── EntryInvalid    an entry cannot be built, or bytes are not a canonical entry
+        ├── HeadInvalid     a tree head is malformed, not signed by the audit key, or goes back
+        ├── LogTampered     stored entries disagree with their hashes or their signed heads
+        └── ProofInvalid    an offline proof bundle does not verify
+
+:class:`LogTampered` always names an entry index: the first entry at which the
+stored log stops being what was signed. :class:`ProofInvalid` messages say which
+step of the auditor's check failed. Messages show sizes and indexes, never the
+content of an entry.
+"""
+
+from __future__ import annotations
+
+from servinfo.errors import ServinfoError
+
+__all__ = [
+    "AuditError",
+    "EntryInvalid",
+    "HeadInvalid",
+    "LogTampered",
+    "ProofInvalid",
+]
+
+
+class AuditError(ServinfoError):
+    """Base class of the audit package's errors."""
+
+    code = "audit_error"
+    http_status = 500
+
+
+class EntryInvalid(AuditError):
+    """An entry's fields are invalid, or bytes are not the canonical form of an entry."""
+
+    code = "audit_entry_invalid"
+    http_status = 500
+
+
+class HeadInvalid(AuditError):
+    """A signed tree head is malformed, does not verify, or goes backwards.
+
+    ``tree_size`` is the size the head claims, when it could be read.
+    """
+
+    code = "audit_head_invalid"
+    http_status = 500
+
+    def __init__(self, message: str, *, tree_size: int | None = None) -> None:
+        super().__init__(message)
+        self.tree_size = tree_size
+
+
+class LogTampered(AuditError):
+    """The stored log is not the log that was signed; ``index`` is the first bad entry."""
+
+    code = "audit_log_tampered"
+    http_status = 500
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"audit log tampered at entry {index}: {reason}")
+        self.index = index
+        self.reason = reason
+
+
+class ProofInvalid(AuditError):
+    """An inclusion or consistency bundle failed a step of its verification."""
+
+    code = "audit_proof_invalid"
+    http_status = 400

@@ -1,0 +1,244 @@
+"""Full log verification: every kind of tampering is found, and the first bad entry is named."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from servinfo.audit.entries import Action, AuditEntry
+from servinfo.audit.errors import HeadInvalid, LogTampered
+from servinfo.audit.heads import TreeHead, sign_tree_head
+from servinfo.audit.merkle import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
+from servinfo.audit.verify import verify_log
+
+KEY_ID = "audit_signing:v1"
+NOW_MS = 1_735_689_600_000
+SIZE = 50
+#: Heads as issued: two at size 20 (a head is due on time even with few new entries).
+HEAD_SIZES = (10, 20, 20, 45)
+
+Row = tuple[int, bytes, bytes]
+
+
+def entry_bytes(seq: int, actor: str = "p_7") -> bytes:
+    return AuditEntry(
+        seq=seq, at=NOW_MS + seq, actor=actor, action=Action.DECISION, outcome="allow"
+    ).canonical_bytes()
+
+
+def make_rows(size: int = SIZE) -> list[Row]:
+    """What the database stores: (seq, canonical bytes, leaf hash)."""
+    return [(seq, data, leaf_hash(data)) for seq in range(size) for data in [entry_bytes(seq)]]
+
+
+def sign_heads(
+    key: Ed25519PrivateKey, rows: list[Row], sizes: tuple[int, ...] = HEAD_SIZES
+) -> list[TreeHead]:
+    leaves = [h for _, _, h in rows]
+    return [
+        sign_tree_head(key, KEY_ID, size, root_from_leaf_hashes(leaves[:size]), NOW_MS + n)
+        for n, size in enumerate(sizes)
+    ]
+
+
+def stream(rows: list[Row]) -> Iterator[Row]:
+    """Rows one at a time, as a database cursor yields them."""
+    yield from rows
+
+
+def changed(rows: list[Row], index: int, *, rehash: bool) -> list[Row]:
+    """Rows with entry ``index``'s bytes rewritten, and its leaf hash too when ``rehash``."""
+    seq, _, old_hash = rows[index]
+    data = entry_bytes(seq, actor="someone_else")
+    return [*rows[:index], (seq, data, leaf_hash(data) if rehash else old_hash), *rows[index + 1 :]]
+
+
+@pytest.fixture
+def rows() -> list[Row]:
+    return make_rows()
+
+
+@pytest.fixture
+def heads(signing_key: Ed25519PrivateKey, rows: list[Row]) -> list[TreeHead]:
+    return sign_heads(signing_key, rows)
+
+
+def tampered_at(rows: list[Row], heads: list[TreeHead], public_key: bytes) -> LogTampered:
+    with pytest.raises(LogTampered) as caught:
+        verify_log(stream(rows), heads, public_key)
+    return caught.value
+
+
+# -- an honest log ------------------------------------------------------------------------
+
+
+def test_an_honest_log_verifies(rows: list[Row], heads: list[TreeHead], public_key: bytes) -> None:
+    report = verify_log(stream(rows), heads, public_key)
+    assert report.entries == SIZE
+    assert report.root == root_from_leaf_hashes([h for _, _, h in rows])
+    assert report.heads == 4
+    assert report.latest_head == heads[-1]
+    assert (report.signed_entries, report.unsigned_entries) == (45, 5)
+
+
+def test_an_empty_log_verifies(signing_key: Ed25519PrivateKey, public_key: bytes) -> None:
+    report = verify_log([], [], public_key)
+    assert (report.entries, report.root, report.latest_head) == (0, EMPTY_ROOT, None)
+    empty_head = sign_tree_head(signing_key, KEY_ID, 0, EMPTY_ROOT, NOW_MS)
+    assert verify_log([], [empty_head], public_key).signed_entries == 0
+
+
+def test_heads_signed_across_a_key_rotation_verify_by_key_id(
+    signing_key: Ed25519PrivateKey, other_key: Ed25519PrivateKey, rows: list[Row], public_key: bytes
+) -> None:
+    leaves = [h for _, _, h in rows]
+    old = sign_tree_head(signing_key, KEY_ID, 10, root_from_leaf_hashes(leaves[:10]), NOW_MS)
+    new = sign_tree_head(
+        other_key, "audit_signing:v2", 30, root_from_leaf_hashes(leaves[:30]), NOW_MS
+    )
+    keys = {KEY_ID: public_key, "audit_signing:v2": other_key.public_key().public_bytes_raw()}
+    assert verify_log(stream(rows), [old, new], keys).signed_entries == 30
+    with pytest.raises(HeadInvalid, match=r"tree head 30 .*key audit_signing:v2"):
+        verify_log(stream(rows), [old, new], public_key)
+
+
+# -- tampering with entries ---------------------------------------------------------------
+
+
+def test_changed_content_is_found_at_its_index(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    error = tampered_at(changed(rows, 23, rehash=False), heads, public_key)
+    assert error.index == 23
+    assert str(error) == (
+        "audit log tampered at entry 23: its stored bytes do not hash to its stored leaf hash"
+    )
+
+
+def test_content_changed_with_its_leaf_hash_is_caught_by_the_next_head(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    # Entries before head 20 are vouched for; the change lies in 20..44.
+    error = tampered_at(changed(rows, 23, rehash=True), heads, public_key)
+    assert error.index == 20
+    assert "entries 20..44 do not hash to the root signed in tree head 45" in str(error)
+
+
+def test_content_changed_after_the_latest_head_shows_as_unsigned(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    # Nothing vouches for entries past the latest head yet: the report says how many.
+    report = verify_log(stream(changed(rows, 47, rehash=True)), heads, public_key)
+    assert report.unsigned_entries == 5
+
+
+def test_reordered_rows_are_found(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    swapped = [*rows[:7], rows[8], rows[7], *rows[9:]]
+    error = tampered_at(swapped, heads, public_key)
+    assert (error.index, error.reason) == (
+        7,
+        "found entry 8 in its place: entries were deleted or reordered",
+    )
+    # Renumbered to hide the swap: the first head's root no longer matches.
+    renumbered = [(seq, data, h) for seq, (_, data, h) in enumerate(swapped)]
+    error = tampered_at(renumbered, heads, public_key)
+    assert error.index == 0
+    assert "entries 0..9 do not hash to the root signed in tree head 10" in error.reason
+
+
+def test_deleted_rows_are_found(rows: list[Row], heads: list[TreeHead], public_key: bytes) -> None:
+    assert tampered_at([*rows[:30], *rows[31:]], heads, public_key).index == 30
+    renumbered = [(seq, data, h) for seq, (_, data, h) in enumerate([*rows[:30], *rows[31:]])]
+    assert tampered_at(renumbered, heads, public_key).index == 20
+
+
+def test_an_inserted_row_is_found(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    extra = entry_bytes(12, actor="intruder")
+    inserted = [*rows[:12], (12, extra, leaf_hash(extra)), *rows[12:]]
+    assert tampered_at(inserted, heads, public_key).index == 13
+
+
+def test_truncation_below_a_signed_head_is_found(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    error = tampered_at(rows[:42], heads, public_key)
+    assert error.index == 42
+    assert error.reason == (
+        "the log ends after 42 entries but tree head 45 was signed: entries 42..44 were removed"
+    )
+    assert tampered_at([], heads, public_key).index == 0
+
+
+# -- tampering with heads -----------------------------------------------------------------
+
+
+def test_a_head_signed_with_another_key_is_refused(
+    rows: list[Row], heads: list[TreeHead], other_key: Ed25519PrivateKey, public_key: bytes
+) -> None:
+    forged = sign_heads(other_key, rows, (30,))[0]
+    with pytest.raises(HeadInvalid, match=r"tree head 30 .*signature does not verify") as caught:
+        verify_log(stream(rows), [*heads[:3], forged, heads[3]], public_key)
+    assert caught.value.tree_size == 30
+
+
+def test_a_signed_head_over_a_wrong_root_is_found(
+    signing_key: Ed25519PrivateKey, rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    forged = sign_tree_head(signing_key, KEY_ID, 30, bytes(32), NOW_MS)
+    error = tampered_at(rows, [*heads[:3], forged, heads[3]], public_key)
+    assert error.index == 20
+    assert "entries 20..29 do not hash to the root signed in tree head 30" in error.reason
+    empty = sign_tree_head(signing_key, KEY_ID, 0, bytes(32), NOW_MS)
+    assert tampered_at(rows, [empty], public_key).index == 0
+
+
+def test_two_heads_of_one_size_must_agree(
+    signing_key: Ed25519PrivateKey, rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    fork = sign_tree_head(signing_key, KEY_ID, 20, bytes(32), NOW_MS)
+    error = tampered_at(rows, [heads[0], heads[1], fork, heads[3]], public_key)
+    assert error.index == 19
+    assert "different root than another head of that size" in error.reason
+
+
+def test_heads_never_go_backwards(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes
+) -> None:
+    with pytest.raises(HeadInvalid, match=r"tree head 10 \(#4\) was issued after tree head 45"):
+        verify_log(stream(rows), [*heads, heads[0]], public_key)
+
+
+# -- properties ---------------------------------------------------------------------------
+
+_ROWS = make_rows(80)
+
+
+@given(st.data())
+def test_any_change_is_found_no_earlier_than_the_last_head_before_it(
+    data: st.DataObject,
+) -> None:
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    public_key = key.public_key().public_bytes_raw()
+    size = data.draw(st.integers(1, len(_ROWS)), label="size")
+    rows = _ROWS[:size]
+    sizes = tuple(sorted(data.draw(st.lists(st.integers(1, size), max_size=4), label="heads")))
+    heads = sign_heads(key, rows, sizes)
+    index = data.draw(st.integers(0, size - 1), label="changed entry")
+    rehash = data.draw(st.booleans(), label="leaf hash rewritten too")
+    covered = any(s > index for s in sizes)
+    if not rehash:
+        assert tampered_at(changed(rows, index, rehash=False), heads, public_key).index == index
+    elif covered:
+        vouched = max([s for s in sizes if s <= index], default=0)
+        assert tampered_at(changed(rows, index, rehash=True), heads, public_key).index == vouched
+    else:
+        report = verify_log(changed(rows, index, rehash=True), heads, public_key)
+        assert report.unsigned_entries == size - max(sizes, default=0)
