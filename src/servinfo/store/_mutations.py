@@ -1,0 +1,108 @@
+"""Deleting and rectifying single records (the writer's less frequent operations).
+
+Both run in one write transaction holding the region's writer lock, like
+ingest, so they cannot interleave with an erasure of the same subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, update
+
+from servinfo.crypto import BlindIndexer
+from servinfo.store._codec import decode_fields, encode_fields
+from servinfo.store._keys import RegionKeys
+from servinfo.store._rows import load_record
+from servinfo.store._validate import check_name
+from servinfo.store.directory import SubjectDirectory
+from servinfo.store.engines import lock_for_write, write_transaction
+from servinfo.store.errors import InvalidRecord, PayloadTooLarge, SubjectErased
+from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
+
+__all__ = ["delete_record", "rectify_record"]
+
+
+def delete_record(engine: Engine, record_id: str, region: str) -> None:
+    """Delete a record, its blind indexes, and its own data key if it has one."""
+    with write_transaction(engine) as connection:
+        lock_for_write(connection)
+        record = load_record(connection, record_id, region)
+        connection.execute(delete(BlindIndexRow).where(BlindIndexRow.record_id == record_id))
+        connection.execute(delete(RecordRow).where(RecordRow.id == record_id))
+        if record.key is not None and record.key.scope == record_id:
+            # A key of the record's own protects nothing else: it goes too.
+            connection.execute(delete(DataKeyRow).where(DataKeyRow.id == record.key.key_id))
+
+
+def rectify_record(
+    *,
+    engine: Engine,
+    keys: RegionKeys,
+    directory: SubjectDirectory,
+    indexer: BlindIndexer,
+    record_id: str,
+    new_fields: Mapping[str, Any],
+    lookup_fields: Mapping[str, str] | None,
+    max_payload: int,
+    now: datetime,
+) -> None:
+    """Merge ``new_fields`` into the record and re-seal it under a fresh key of its own."""
+    region = keys.region
+    with write_transaction(engine) as connection:
+        lock_for_write(connection)
+        # (1) The record, its live key, and a subject that is not erased.
+        record = load_record(connection, record_id, region)
+        assert record.key is not None  # load_record guarantees a live key
+        if directory.erased_among([record.subject_id]):
+            raise SubjectErased(f"subject {record.subject_id}")
+        # (2) Open the current version (an IntegrityError stops here) and merge.
+        binding = record.binding(region)
+        fields = decode_fields(keys.sealer(record.key).open(binding, record.ciphertext))
+        fields.update(new_fields)
+        payload = encode_fields(fields, f"record {record_id}")
+        if len(payload) > max_payload:
+            raise PayloadTooLarge(len(payload), max_payload)
+        # (3) Retire a previous own key, then seal under a new one.
+        if record.key.scope == record_id:
+            connection.execute(delete(DataKeyRow).where(DataKeyRow.id == record.key.key_id))
+            keys.cache.forget([record.key.key_id])
+        sealer = keys.create_own_key(
+            connection, record.subject_id, record.key.retention_class, record_id, now
+        )
+        connection.execute(
+            update(RecordRow)
+            .where(RecordRow.id == record_id)
+            .values(key_id=sealer.key_id, ciphertext=sealer.seal(binding, payload))
+        )
+        # (4) New lookup values replace the old blind indexes.
+        if lookup_fields is not None:
+            _replace_indexes(connection, indexer, record_id, record.subject_id, lookup_fields)
+
+
+def _replace_indexes(
+    connection: Connection,
+    indexer: BlindIndexer,
+    record_id: str,
+    subject_id: str,
+    lookup_fields: Mapping[str, str],
+) -> None:
+    rows = []
+    for name, value in lookup_fields.items():
+        check_name(name, "lookup field name", InvalidRecord)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRecord(f"lookup field {name!r} must be non-empty text")
+        rows.append(
+            {
+                "field": name,
+                "digest": indexer.index(name, value),
+                "record_id": record_id,
+                "subject_id": subject_id,
+                "index_key_id": indexer.key_id,
+            }
+        )
+    connection.execute(delete(BlindIndexRow).where(BlindIndexRow.record_id == record_id))
+    if rows:
+        connection.execute(insert(BlindIndexRow), rows)

@@ -1,0 +1,250 @@
+"""The subject directory: organizations and data subjects, in the control database.
+
+Organizations form a hierarchy (partner → customer organization); each has a
+home region. A subject belongs to one organization and inherits its home
+region — where its records live — and has a jurisdiction — where the person
+is, which selects the legal regime. The record writer routes every record
+through this directory, so a record for an unknown subject is refused.
+
+Regions are given at construction (from the deployment's configuration): the
+directory refuses an organization in a region the deployment has no database for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from servinfo.store._bulk import id_chunks, id_filter
+from servinfo.store._validate import check_name, check_opaque_id, utc_now
+from servinfo.store.engines import write_transaction
+from servinfo.store.errors import (
+    DuplicateOrganization,
+    DuplicateSubject,
+    InvalidRecord,
+    StoreError,
+    UnknownOrganization,
+    UnknownRegion,
+    UnknownSubject,
+)
+from servinfo.store.models import OrganizationRow, SubjectRow
+
+__all__ = ["Organization", "Subject", "SubjectDirectory"]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A partner (no parent) or a customer organization of a partner."""
+
+    org_id: str
+    name: str
+    home_region: str
+    parent_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A data subject as the directory knows it."""
+
+    subject_id: str
+    org_id: str
+    #: Where the subject's records live (its organization's home region).
+    home_region: str
+    #: Where the person is; selects the regime (GDPR, UK GDPR, CCPA …).
+    jurisdiction: str
+    created_at: datetime
+    erased_at: datetime | None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
+class SubjectDirectory:
+    """Organizations and subjects in the control database."""
+
+    def __init__(self, engine: Engine, regions: Collection[str]) -> None:
+        if not regions:
+            raise StoreError("the subject directory needs at least one region, got none")
+        self._engine = engine
+        self._regions = frozenset(check_name(r, "region", StoreError) for r in regions)
+
+    def __repr__(self) -> str:
+        return f"SubjectDirectory(regions={sorted(self._regions)})"
+
+    @property
+    def engine(self) -> Engine:
+        """The control database's engine."""
+        return self._engine
+
+    @property
+    def regions(self) -> frozenset[str]:
+        return self._regions
+
+    def check_region(self, region: str) -> str:
+        """``region`` if the deployment has it, else :class:`UnknownRegion`."""
+        if region not in self._regions:
+            raise UnknownRegion(region, list(self._regions))
+        return region
+
+    # -- organizations ----------------------------------------------------------
+
+    def add_organization(
+        self,
+        org_id: str,
+        name: str,
+        home_region: str,
+        parent_id: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> Organization:
+        """Add a partner (``parent_id=None``) or a customer organization of a partner."""
+        check_opaque_id(org_id, "organization id", InvalidRecord)
+        if not isinstance(name, str) or not name.strip() or len(name) > 256:
+            raise InvalidRecord("organization name must be 1 to 256 characters")
+        self.check_region(home_region)
+        created_at = utc_now(now)
+        with write_transaction(self._engine) as connection:
+            if parent_id is not None and self._organization(connection, parent_id) is None:
+                raise UnknownOrganization(parent_id)
+            if self._organization(connection, org_id) is not None:
+                raise DuplicateOrganization(org_id)
+            connection.execute(
+                insert(OrganizationRow).values(
+                    id=org_id,
+                    name=name,
+                    home_region=home_region,
+                    parent_id=parent_id,
+                    created_at=created_at,
+                )
+            )
+        return Organization(org_id, name, home_region, parent_id, created_at)
+
+    def get_organization(self, org_id: str) -> Organization:
+        with self._engine.connect() as connection:
+            found = self._organization(connection, org_id)
+        if found is None:
+            raise UnknownOrganization(org_id)
+        return found
+
+    # -- subjects ----------------------------------------------------------------
+
+    def register_subject(
+        self, subject_id: str, org_id: str, jurisdiction: str, *, now: datetime | None = None
+    ) -> Subject:
+        """Register a subject of ``org_id``; its home region is the organization's."""
+        check_opaque_id(subject_id, "subject id", InvalidRecord)
+        check_name(jurisdiction, "jurisdiction", InvalidRecord)
+        created_at = utc_now(now)
+        with write_transaction(self._engine) as connection:
+            organization = self._organization(connection, org_id)
+            if organization is None:
+                raise UnknownOrganization(org_id)
+            self.check_region(organization.home_region)
+            if _subject_rows(connection, [subject_id]):
+                raise DuplicateSubject(subject_id)
+            connection.execute(
+                insert(SubjectRow).values(
+                    subject_id=subject_id,
+                    org_id=org_id,
+                    home_region=organization.home_region,
+                    jurisdiction=jurisdiction,
+                    created_at=created_at,
+                )
+            )
+        return Subject(subject_id, org_id, organization.home_region, jurisdiction, created_at, None)
+
+    def get_subject(self, subject_id: str) -> Subject:
+        """The subject, or :class:`UnknownSubject`."""
+        found = self.subjects([subject_id]).get(subject_id)
+        if found is None:
+            raise UnknownSubject(subject_id)
+        return found
+
+    def subjects(self, subject_ids: Iterable[str]) -> dict[str, Subject]:
+        """The known subjects among ``subject_ids``, by id; unknown ids are left out."""
+        with self._engine.connect() as connection:
+            return _subject_rows(connection, list(dict.fromkeys(subject_ids)))
+
+    def erased_among(self, subject_ids: Iterable[str]) -> set[str]:
+        """Which of ``subject_ids`` are marked erased (one query per 500 ids)."""
+        ids = list(dict.fromkeys(subject_ids))
+        erased: set[str] = set()
+        with self._engine.connect() as connection:
+            for chunk in id_chunks(ids, connection):
+                erased.update(
+                    connection.scalars(
+                        select(SubjectRow.subject_id).where(
+                            id_filter(SubjectRow.subject_id, chunk, connection),
+                            SubjectRow.erased_at.is_not(None),
+                        )
+                    )
+                )
+        return erased
+
+    def set_jurisdiction(self, subject_id: str, jurisdiction: str) -> None:
+        """Record that the person now lives under ``jurisdiction``."""
+        check_name(jurisdiction, "jurisdiction", InvalidRecord)
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                update(SubjectRow)
+                .where(SubjectRow.subject_id == subject_id)
+                .values(jurisdiction=jurisdiction)
+            )
+            if result.rowcount == 0:
+                raise UnknownSubject(subject_id)
+
+    def mark_erased(self, subject_id: str, when: datetime) -> None:
+        """Mark the subject erased; from then on the writer refuses its records.
+
+        The record writer's ``erase_subject`` calls this itself; the earliest
+        mark is kept if it runs twice.
+        """
+        with write_transaction(self._engine) as connection:
+            mark_erased(connection, subject_id, utc_now(when))
+
+    @staticmethod
+    def _organization(connection: Connection, org_id: str) -> Organization | None:
+        row = connection.execute(
+            select(
+                OrganizationRow.id,
+                OrganizationRow.name,
+                OrganizationRow.home_region,
+                OrganizationRow.parent_id,
+                OrganizationRow.created_at,
+            ).where(OrganizationRow.id == org_id)
+        ).one_or_none()
+        return None if row is None else Organization(*row)
+
+
+def mark_erased(connection: Connection, subject_id: str, when: datetime) -> None:
+    """Set ``erased_at`` inside the caller's control transaction (keeps an earlier mark)."""
+    found = _subject_rows(connection, [subject_id]).get(subject_id)
+    if found is None:
+        raise UnknownSubject(subject_id)
+    if found.erased_at is None:
+        connection.execute(
+            update(SubjectRow).where(SubjectRow.subject_id == subject_id).values(erased_at=when)
+        )
+
+
+def _subject_rows(connection: Connection, subject_ids: list[str]) -> dict[str, Subject]:
+    found: dict[str, Subject] = {}
+    for chunk in id_chunks(subject_ids, connection):
+        rows = connection.execute(
+            select(
+                SubjectRow.subject_id,
+                SubjectRow.org_id,
+                SubjectRow.home_region,
+                SubjectRow.jurisdiction,
+                SubjectRow.created_at,
+                SubjectRow.erased_at,
+            ).where(id_filter(SubjectRow.subject_id, chunk, connection))
+        ).all()
+        for row in rows:
+            found[row[0]] = Subject(*row)
+    return found

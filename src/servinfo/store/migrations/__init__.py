@@ -1,0 +1,106 @@
+"""Schema migrations (Alembic) of the control database and of the region databases.
+
+Two script trees, ``control/`` and ``region/``, because the two kinds of
+database have different tables and evolve separately. Both run
+programmatically — no ``alembic.ini`` at run time: :func:`migrate_control` and
+:func:`migrate_region` build the Alembic ``Config`` in code and upgrade to head
+inside one transaction.
+
+Each tree keeps its own version table (``alembic_version_control`` /
+``alembic_version_region``) so that even a single PostgreSQL database shared
+by mistake would not confuse the two histories.
+
+To add a migration: change :mod:`servinfo.store.models`, then generate the
+script against a database at head, e.g.::
+
+    python -c "from servinfo.store.migrations import revision; \
+revision('region', 'sqlite:///at-head.db', 'add column x')"
+
+and review it; ``tests/store/test_migrations.py`` fails while models and
+migrations differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Engine, MetaData
+
+__all__ = [
+    "VERSION_TABLES",
+    "Tree",
+    "alembic_config",
+    "migrate_control",
+    "migrate_region",
+    "revision",
+    "run_migrations",
+]
+
+#: Which script tree: the control database's or a region database's.
+Tree = Literal["control", "region"]
+VERSION_TABLES: dict[Tree, str] = {
+    "control": "alembic_version_control",
+    "region": "alembic_version_region",
+}
+_HERE = Path(__file__).parent
+
+
+def alembic_config(tree: Tree) -> Config:
+    """An Alembic configuration for ``tree``, built in code."""
+    config = Config()
+    config.set_main_option("script_location", str(_HERE / tree))
+    config.set_main_option("version_table", VERSION_TABLES[tree])
+    config.attributes["tree"] = tree
+    return config
+
+
+def migrate_control(engine: Engine) -> None:
+    """Upgrade the control database to the newest schema (idempotent)."""
+    _upgrade(engine, "control")
+
+
+def migrate_region(engine: Engine) -> None:
+    """Upgrade a region database to the newest schema (idempotent)."""
+    _upgrade(engine, "region")
+
+
+def revision(tree: Tree, url: str, message: str) -> None:  # pragma: no cover - developer tool
+    """Autogenerate a new migration script of ``tree`` against the database at ``url``."""
+    from servinfo.store.engines import create_engine_for
+
+    engine = create_engine_for(url)
+    config = alembic_config(tree)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)
+    engine.dispose()
+
+
+def _upgrade(engine: Engine, tree: Tree) -> None:
+    config = alembic_config(tree)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def run_migrations(metadata: MetaData) -> None:
+    """The body of each tree's ``env.py``: migrate the connection it was handed."""
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError(
+            "servinfo migrations run through servinfo.store.migrations, not the alembic CLI"
+        )
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=config.get_main_option("version_table"),
+        # SQLite alters tables by copying them; later migrations need batch mode.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

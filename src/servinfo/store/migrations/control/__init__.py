@@ -1,0 +1,1 @@
+"""Alembic script tree of the control database(s); run through :mod:."""

@@ -1,0 +1,1 @@
+"""Migration scripts of the control database(s), oldest first."""

@@ -1,0 +1,1 @@
+"""Alembic script tree of the region database(s); run through :mod:."""

@@ -1,0 +1,1 @@
+"""Migration scripts of the region database(s), oldest first."""

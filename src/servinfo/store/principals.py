@@ -1,0 +1,171 @@
+"""Principals: who may call servinfo, in the control database.
+
+Only the SHA-256 of each token is stored (tokens are 256 random bits, shown
+once; :func:`servinfo.crypto.hash_token` and :func:`servinfo.crypto.token_matches`).
+Looking a principal up by the hash is safe against timing attacks: an attacker
+controls the token, not its hash, so learning how many leading hash bytes
+matched tells them nothing about a valid token.
+
+The access issue extends principals (grants, reviews); this module is the table's
+only writer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, exc, insert, or_, select, update
+from ulid import ULID
+
+from servinfo.store._validate import check_name, utc_now
+from servinfo.store.engines import write_transaction
+from servinfo.store.errors import DuplicatePrincipal, InvalidRecord, UnknownPrincipal
+from servinfo.store.models import PrincipalRow
+
+__all__ = ["Principal", "PrincipalStore"]
+
+_TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
+_PRINCIPAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A principal; ``token_hash`` is the SHA-256 of its token, never the token."""
+
+    principal_id: str
+    name: str
+    kind: str
+    role: str
+    region: str | None
+    entity: str | None
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+_COLUMNS = (
+    PrincipalRow.id,
+    PrincipalRow.name,
+    PrincipalRow.kind,
+    PrincipalRow.role,
+    PrincipalRow.region,
+    PrincipalRow.entity,
+    PrincipalRow.token_hash,
+    PrincipalRow.created_at,
+    PrincipalRow.revoked_at,
+)
+
+
+class PrincipalStore:
+    """The principals table of the control database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(
+        self,
+        name: str,
+        kind: str,
+        role: str,
+        region: str | None,
+        entity: str | None,
+        token_hash: str,
+        *,
+        now: datetime | None = None,
+    ) -> Principal:
+        """Add a principal; :class:`DuplicatePrincipal` if the name or hash is taken."""
+        if not isinstance(name, str) or not _PRINCIPAL_NAME.fullmatch(name):
+            raise InvalidRecord(
+                "principal name must be 1 to 128 letters, digits, '.', '_', '@', ':' or '-'"
+            )
+        check_name(kind, "principal kind", InvalidRecord)
+        check_name(role, "principal role", InvalidRecord)
+        for value, what in ((region, "region"), (entity, "legal entity")):
+            if value is not None:
+                check_name(value, what, InvalidRecord)
+        if not isinstance(token_hash, str) or not _TOKEN_HASH.fullmatch(token_hash):
+            raise InvalidRecord(
+                "token_hash must be 64 lower-case hex characters (servinfo.crypto.hash_token)"
+            )
+        principal = Principal(
+            str(ULID()), name, kind, role, region, entity, token_hash, utc_now(now), None
+        )
+        try:
+            with write_transaction(self._engine) as connection:
+                taken = connection.scalar(
+                    select(PrincipalRow.name).where(
+                        or_(PrincipalRow.name == name, PrincipalRow.token_hash == token_hash)
+                    )
+                )
+                if taken is not None:
+                    raise DuplicatePrincipal(
+                        f"principal {name!r} already exists"
+                        if taken == name
+                        else "that token is already in use; issue a new one"
+                    )
+                connection.execute(
+                    insert(PrincipalRow).values(
+                        id=principal.principal_id,
+                        name=name,
+                        kind=kind,
+                        role=role,
+                        region=region,
+                        entity=entity,
+                        token_hash=token_hash,
+                        created_at=principal.created_at,
+                    )
+                )
+        except exc.IntegrityError:  # a concurrent add won the race
+            raise DuplicatePrincipal(f"principal {name!r} already exists") from None
+        return principal
+
+    def by_token_hash(self, token_hash: str, *, include_revoked: bool = False) -> Principal | None:
+        """The principal whose token hashes to ``token_hash``; revoked ones only on request.
+
+        Fails closed: by default a revoked principal is not found.
+        """
+        query = select(*_COLUMNS).where(PrincipalRow.token_hash == token_hash)
+        if not include_revoked:
+            query = query.where(PrincipalRow.revoked_at.is_(None))
+        with self._engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        return None if row is None else Principal(*row)
+
+    def get(self, name: str) -> Principal:
+        """The principal called ``name`` (revoked or not), or :class:`UnknownPrincipal`."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(*_COLUMNS).where(PrincipalRow.name == name)
+            ).one_or_none()
+        if row is None:
+            raise UnknownPrincipal(name)
+        return Principal(*row)
+
+    def list(self, *, include_revoked: bool = True) -> list[Principal]:
+        """Every principal, sorted by name."""
+        query = select(*_COLUMNS).order_by(PrincipalRow.name)
+        if not include_revoked:
+            query = query.where(PrincipalRow.revoked_at.is_(None))
+        with self._engine.connect() as connection:
+            return [Principal(*row) for row in connection.execute(query)]
+
+    def revoke(self, name: str, *, now: datetime | None = None) -> Principal:
+        """Revoke ``name``'s token from ``now`` on; revoking twice keeps the first time."""
+        when = utc_now(now)
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                update(PrincipalRow)
+                .where(PrincipalRow.name == name, PrincipalRow.revoked_at.is_(None))
+                .values(revoked_at=when)
+            )
+            if result.rowcount == 0:
+                exists = connection.scalar(select(PrincipalRow.id).where(PrincipalRow.name == name))
+                if exists is None:
+                    raise UnknownPrincipal(name)
+        return self.get(name)

@@ -1,0 +1,195 @@
+"""Reading records back: INTERNAL to servinfo — only ``servinfo.access`` may import this.
+
+Every read of Service Information must name a purpose and pass the access
+layer's decision and audit; this module does neither. It is therefore not
+exported from :mod:`servinfo.store`, and a test fails if any package other
+than ``servinfo.access`` (and the store's own tests) imports it.
+
+A read opens the ciphertext with the record's data key and its binding (id,
+subject, category, kind, region, schema version). Any mismatch — a flipped
+byte, a truncated blob, a ciphertext moved to another row or region — raises
+:class:`servinfo.crypto.IntegrityError` naming the record and nothing else. A
+record whose key was destroyed raises :class:`SubjectErased`; no read ever
+returns partial or garbage data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select
+
+from servinfo.crypto import BLIND_INDEX, BlindIndexer, IntegrityError, Keyring, UnwrapError
+from servinfo.store._codec import decode_fields
+from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
+from servinfo.store._rows import LoadedRecord, load_record, loaded, record_query
+from servinfo.store.directory import SubjectDirectory
+from servinfo.store.errors import StoreError, UnknownRegion
+from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
+
+__all__ = ["RecordLocation", "RecordReader", "StoredRecord"]
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A decrypted record: its plaintext columns and its ``fields``."""
+
+    record_id: str
+    region: str
+    subject_id: str
+    org_id: str
+    category: str
+    kind: str
+    source: str
+    collected_at: datetime
+    retain_until: date
+    legal_hold: bool
+    schema_version: int
+    retention_class: str
+    key_id: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where a record is: what :meth:`RecordReader.get` takes."""
+
+    region: str
+    record_id: str
+
+
+class RecordReader:
+    """Decrypting reads over the region databases (for ``servinfo.access`` only)."""
+
+    def __init__(
+        self,
+        directory: SubjectDirectory,
+        region_engines: Mapping[str, Engine],
+        keyring: Keyring,
+        blind_indexer: BlindIndexer | None = None,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        for region in region_engines:
+            directory.check_region(region)
+        self._directory = directory
+        self._engines = dict(region_engines)
+        self._indexer = blind_indexer or BlindIndexer(keyring.current(BLIND_INDEX))
+        self._keys = {
+            region: RegionKeys(region, keyring, SealerCache(cache_size)) for region in self._engines
+        }
+
+    def __repr__(self) -> str:
+        return f"RecordReader(regions={sorted(self._engines)})"
+
+    def get(self, record_id: str, region: str) -> StoredRecord:
+        """The record, or RecordNotFound / SubjectErased / IntegrityError."""
+        engine = self._engine(region)
+        with engine.connect() as connection:
+            record = load_record(connection, record_id, region)
+        return self._open(record, region)
+
+    def find_by_subject(
+        self,
+        subject_id: str,
+        categories: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[StoredRecord]:
+        """The subject's readable records in its home region, oldest first.
+
+        ``since`` is inclusive, ``until`` exclusive. Records whose keys were
+        destroyed (erased classes) are not returned; a tampered one raises.
+        """
+        subject = self._directory.get_subject(subject_id)
+        region = subject.home_region
+        query = record_query().where(
+            RecordRow.subject_id == subject_id, DataKeyRow.wrapped.is_not(None)
+        )
+        if categories is not None:
+            query = query.where(RecordRow.category.in_(sorted(categories)))
+        if since is not None:
+            query = query.where(RecordRow.collected_at >= since)
+        if until is not None:
+            query = query.where(RecordRow.collected_at < until)
+        query = query.order_by(RecordRow.collected_at, RecordRow.id)
+        if limit is not None:
+            if limit < 0:
+                raise StoreError(f"limit must be zero or more, got {limit}")
+            query = query.limit(limit)
+        with self._engine(region).connect() as connection:
+            rows = connection.execute(query).all()
+        return [self._open(loaded(row), region) for row in rows]
+
+    def find_by_lookup(self, field: str, value: str) -> list[RecordLocation]:
+        """Records whose lookup ``field`` equals ``value`` (normalized), via blind indexes."""
+        digest = self._indexer.index(field, value)
+        found: list[RecordLocation] = []
+        for region in sorted(self._engines):
+            with self._engines[region].connect() as connection:
+                ids = connection.scalars(
+                    select(BlindIndexRow.record_id)
+                    .where(BlindIndexRow.field == field, BlindIndexRow.digest == digest)
+                    .order_by(BlindIndexRow.record_id)
+                )
+                found.extend(RecordLocation(region, record_id) for record_id in ids)
+        return found
+
+    def iter_region(self, region: str, batch_size: int = 500) -> Iterator[StoredRecord]:
+        """Every readable record of ``region`` in (collected_at, id) order, in pages."""
+        engine = self._engine(region)
+        after: tuple[datetime, str] | None = None
+        while True:
+            query = record_query().where(DataKeyRow.wrapped.is_not(None))
+            if after is not None:
+                query = query.where(
+                    or_(
+                        RecordRow.collected_at > after[0],
+                        and_(RecordRow.collected_at == after[0], RecordRow.id > after[1]),
+                    )
+                )
+            query = query.order_by(RecordRow.collected_at, RecordRow.id).limit(batch_size)
+            with engine.connect() as connection:
+                rows = connection.execute(query).all()
+            for row in rows:
+                yield self._open(loaded(row), region)
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1].collected_at, rows[-1].id)
+
+    def _open(self, record: LoadedRecord, region: str) -> StoredRecord:
+        key = record.key
+        if key is None:
+            raise IntegrityError(record.record_id)
+        try:
+            sealer = self._keys[region].sealer(key)
+        except UnwrapError:
+            # A damaged key row: as opaque as a damaged record.
+            raise IntegrityError(record.record_id) from None
+        plaintext = sealer.open(record.binding(region), record.ciphertext)
+        return StoredRecord(
+            record_id=record.record_id,
+            region=region,
+            subject_id=record.subject_id,
+            org_id=record.org_id,
+            category=record.category,
+            kind=record.kind,
+            source=record.source,
+            collected_at=record.collected_at,
+            retain_until=record.retain_until,
+            legal_hold=record.legal_hold,
+            schema_version=record.schema_version,
+            retention_class=key.retention_class,
+            key_id=record.key_id,
+            fields=decode_fields(plaintext),
+        )
+
+    def _engine(self, region: str) -> Engine:
+        try:
+            return self._engines[region]
+        except KeyError:
+            raise UnknownRegion(region, list(self._engines)) from None

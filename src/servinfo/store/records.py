@@ -1,0 +1,400 @@
+"""Writing records: validate, route to the home region, seal, index, insert.
+
+Every record is (1) validated and serialized, (2) routed through the subject
+directory to its subject's home region — an unknown or erased subject is
+refused — then, per region and inside one write transaction, (3) sealed with
+AES-256-GCM under its (subject, retention class) data key, bound by associated
+data to its id, subject, category, kind, region and schema version, and
+(4) inserted with Core ``executemany`` together with the keyed blind indexes of
+its lookup fields. Steps 1–2 run for the whole batch before anything is
+written, so bad input writes nothing.
+
+A batch is one transaction per region: all or nothing within a region. A batch
+spanning regions commits region by region; after the up-front checks only a
+database failure or an erasure racing the write can stop it half-way.
+
+Write transactions hold the region's write lock (SQLite ``BEGIN IMMEDIATE``;
+PostgreSQL ``LOCK TABLE records IN ROW EXCLUSIVE MODE``) before re-checking
+that no subject of the batch was erased meanwhile. Erasure marks the subject
+first and then takes a lock that conflicts with every writer's, so a write
+either lands before the erasure (and is erased with the rest) or is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, exc
+from ulid import ULID
+
+from servinfo.crypto import BLIND_INDEX, BlindIndexer, Keyring, RecordBinding
+from servinfo.store._bulk import bulk_insert, date_value, time_value
+from servinfo.store._codec import encode_fields
+from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
+from servinfo.store._mutations import delete_record, rectify_record
+from servinfo.store._validate import check_name, check_opaque_id, utc_now
+from servinfo.store.directory import Subject, SubjectDirectory
+from servinfo.store.engines import lock_for_write, write_transaction
+from servinfo.store.erasure import ErasureReport, erase_subject
+from servinfo.store.errors import (
+    InvalidRecord,
+    PayloadTooLarge,
+    StoreError,
+    SubjectErased,
+    UnknownRegion,
+    UnknownSubject,
+)
+from servinfo.store.models import BlindIndexRow, RecordRow
+
+__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "NewRecord", "RecordWriter"]
+
+#: Default limit on a record's serialized fields: 1 MiB.
+DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+_MAX_SCHEMA_VERSION = 2**32 - 1
+#: Policy names (categories, kinds …) are few; remembering valid ones skips a regex a record.
+_NAMES_REMEMBERED = 10_000
+#: Subjects whose routing (organization, home region) the writer remembers.
+_ROUTES_REMEMBERED = 100_000
+_RECORDS: Table = RecordRow.__table__  # type: ignore[assignment]
+_RECORD_COLUMNS = (
+    "id",
+    "subject_id",
+    "org_id",
+    "category",
+    "kind",
+    "source",
+    "collected_at",
+    "retain_until",
+    "legal_hold",
+    "schema_version",
+    "key_id",
+    "ciphertext",
+)
+_BLIND_INDEX: Table = BlindIndexRow.__table__  # type: ignore[assignment]
+_INDEX_COLUMNS = ("field", "digest", "record_id", "subject_id", "index_key_id")
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A record to write. ``fields`` are sealed; everything else is a plaintext column.
+
+    ``lookup_fields`` maps a field name (``email``, ``username``) to the value
+    to find the record by; only its keyed blind index is stored. The collect
+    layer decides, from the policy, which fields those are.
+    """
+
+    subject_id: str
+    category: str
+    kind: str
+    source: str
+    collected_at: datetime
+    fields: Mapping[str, Any]
+    retention_class: str
+    retain_until: date
+    lookup_fields: Mapping[str, str] = field(default_factory=dict)
+    schema_version: int = 1
+    record_id: str | None = None
+    legal_hold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    record: NewRecord
+    record_id: str
+    payload: bytes
+
+
+def _new_record_id() -> str:
+    return str(ULID())
+
+
+class RecordWriter:
+    """Writes, rectifies, deletes and erases records across the region databases.
+
+    ``region_engines`` maps each region to its database; every region needs a
+    KEK in ``keyring``. The blind indexer defaults to the keyring's current
+    ``blind_index`` key.
+    """
+
+    def __init__(
+        self,
+        directory: SubjectDirectory,
+        region_engines: Mapping[str, Engine],
+        keyring: Keyring,
+        blind_indexer: BlindIndexer | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        if max_payload_bytes < 1:
+            raise StoreError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
+        for region in region_engines:
+            directory.check_region(region)
+        self._directory = directory
+        self._engines = dict(region_engines)
+        self._keyring = keyring
+        self._indexer = blind_indexer or BlindIndexer(keyring.current(BLIND_INDEX))
+        self._max_payload = max_payload_bytes
+        self._valid_names: set[str] = set()
+        self._routes: dict[str, Subject] = {}
+        self._keys = {
+            region: RegionKeys(region, keyring, SealerCache(cache_size)) for region in self._engines
+        }
+
+    def __repr__(self) -> str:
+        return f"RecordWriter(regions={sorted(self._engines)})"
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return self._max_payload
+
+    # -- writing ---------------------------------------------------------------
+
+    def put(self, record: NewRecord, *, now: datetime | None = None) -> str:
+        """Write one record; its id."""
+        return self.put_many([record], now=now)[0]
+
+    def put_many(
+        self, records: Iterable[NewRecord], batch_size: int = 1000, *, now: datetime | None = None
+    ) -> list[str]:
+        """Write ``records`` in batches of ``batch_size``; their ids, in order.
+
+        Each batch is validated whole before any of it is written.
+        """
+        if batch_size < 1:
+            raise StoreError(f"batch_size must be positive, got {batch_size}")
+        ids: list[str] = []
+        iterator = iter(records)
+        while batch := list(islice(iterator, batch_size)):
+            ids.extend(self._put_batch(batch, utc_now(now)))
+        return ids
+
+    def _put_batch(self, batch: list[NewRecord], now: datetime) -> list[str]:
+        # (1) Validate and serialize every record.
+        prepared = [self._prepare(index, record) for index, record in enumerate(batch)]
+        # (2) Route each record to its subject's home region.
+        subjects = self._route(p.record.subject_id for p in prepared)
+        by_region: dict[str, list[_Prepared]] = {}
+        for item in prepared:
+            subject = self._routable(subjects.get(item.record.subject_id), item.record.subject_id)
+            by_region.setdefault(subject.home_region, []).append(item)
+        # (3)+(4) One write transaction per region.
+        for region, items in by_region.items():
+            self._write_region(region, items, {s: subjects[s] for s in _subject_ids(items)}, now)
+        return [item.record_id for item in prepared]
+
+    def _prepare(self, index: int, record: NewRecord) -> _Prepared:
+        where = f"record {index} of the batch"
+        if not isinstance(record, NewRecord):
+            raise InvalidRecord(f"{where} is a {type(record).__name__}, expected NewRecord")
+        if not record.subject_id:
+            raise InvalidRecord(f"{where} has no subject_id; every record belongs to a subject")
+        check_opaque_id(record.subject_id, f"{where}: subject_id", InvalidRecord)
+        names = self._valid_names
+        for value, what in (
+            (record.category, "category"),
+            (record.kind, "kind"),
+            (record.source, "source"),
+            (record.retention_class, "retention_class"),
+        ):
+            if value not in names:
+                check_name(value, f"{where}: {what}", InvalidRecord)
+                if len(names) < _NAMES_REMEMBERED:
+                    names.add(value)
+        if not isinstance(record.collected_at, datetime) or record.collected_at.tzinfo is None:
+            raise InvalidRecord(f"{where}: collected_at must be a timezone-aware datetime")
+        if isinstance(record.retain_until, datetime) or not isinstance(record.retain_until, date):
+            raise InvalidRecord(f"{where}: retain_until must be a date (not a datetime)")
+        version = record.schema_version
+        if not isinstance(version, int) or not 0 <= version <= _MAX_SCHEMA_VERSION:
+            raise InvalidRecord(f"{where}: schema_version must be an integer 0 to 2**32-1")
+        for name, value in record.lookup_fields.items():
+            check_name(name, f"{where}: lookup field name", InvalidRecord)
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidRecord(f"{where}: lookup field {name!r} must be non-empty text")
+        record_id = record.record_id
+        if record_id is None:
+            record_id = _new_record_id()
+        elif not isinstance(record_id, str) or not _ULID.fullmatch(record_id):
+            raise InvalidRecord(f"{where}: record_id must be a ULID (26 characters)")
+        payload = encode_fields(record.fields, where)
+        if len(payload) > self._max_payload:
+            raise PayloadTooLarge(len(payload), self._max_payload)
+        return _Prepared(record, record_id, payload)
+
+    def _route(self, subject_ids: Iterable[str]) -> dict[str, Subject]:
+        """Directory entries of ``subject_ids``, from the routing cache where possible.
+
+        A subject's organization and home region do not change, so they are
+        cached; whether it was erased meanwhile is re-read from the directory
+        inside every write transaction (:meth:`_write_region`), never cached.
+        """
+        cache = self._routes
+        found: dict[str, Subject] = {}
+        missing: list[str] = []
+        for subject_id in subject_ids:
+            if subject_id in found:
+                continue
+            cached = cache.get(subject_id)
+            if cached is None:
+                missing.append(subject_id)
+            else:
+                found[subject_id] = cached
+        if missing:
+            fetched = self._directory.subjects(missing)
+            found.update(fetched)
+            if len(cache) + len(fetched) > _ROUTES_REMEMBERED:
+                cache.clear()
+            cache.update((s.subject_id, s) for s in fetched.values() if not s.erased)
+        return found
+
+    def _routable(self, subject: Subject | None, subject_id: str) -> Subject:
+        if subject is None:
+            raise UnknownSubject(subject_id)
+        if subject.erased:
+            raise SubjectErased(f"subject {subject_id}")
+        if subject.home_region not in self._engines:
+            raise UnknownRegion(subject.home_region, list(self._engines))
+        return subject
+
+    def _write_region(
+        self, region: str, items: list[_Prepared], subjects: dict[str, Subject], now: datetime
+    ) -> None:
+        engine = self._engines[region]
+        # A concurrent writer may create the same data key first (unique
+        # constraint); the second attempt then finds and uses it.
+        for attempt in range(2):
+            try:
+                with write_transaction(engine) as connection:
+                    lock_for_write(connection)
+                    erased = self._directory.erased_among(subjects)
+                    if erased:
+                        raise SubjectErased(f"subject {min(erased)}")
+                    self._insert(connection, region, items, subjects, now)
+                return
+            except exc.IntegrityError:
+                if attempt:
+                    raise InvalidRecord(
+                        "a record id of the batch already exists in region "
+                        f"{region!r}; record ids must be unique"
+                    ) from None
+
+    def _insert(
+        self,
+        connection: Connection,
+        region: str,
+        items: list[_Prepared],
+        subjects: dict[str, Subject],
+        now: datetime,
+    ) -> None:
+        needed = {(p.record.subject_id, p.record.retention_class) for p in items}
+        sealers = self._keys[region].sealers_for_write(connection, needed, now)
+        index = self._indexer.index
+        index_key_id = self._indexer.key_id
+        as_time, as_date = time_value(connection), date_value(connection)
+        rows: list[tuple[Any, ...]] = []
+        lookups: list[tuple[Any, ...]] = []
+        for item in items:
+            record = item.record
+            sealer = sealers[record.subject_id, record.retention_class]
+            binding = RecordBinding(
+                item.record_id,
+                record.subject_id,
+                record.category,
+                record.kind,
+                region,
+                record.schema_version,
+            )
+            rows.append(
+                (
+                    item.record_id,
+                    record.subject_id,
+                    subjects[record.subject_id].org_id,
+                    record.category,
+                    record.kind,
+                    record.source,
+                    as_time(record.collected_at),
+                    as_date(record.retain_until),
+                    record.legal_hold,
+                    record.schema_version,
+                    sealer.key_id,
+                    sealer.seal(binding, item.payload),
+                )
+            )
+            for name, value in record.lookup_fields.items():
+                lookups.append(
+                    (name, index(name, value), item.record_id, record.subject_id, index_key_id)
+                )
+        bulk_insert(connection, _RECORDS, _RECORD_COLUMNS, rows)
+        bulk_insert(connection, _BLIND_INDEX, _INDEX_COLUMNS, lookups)
+
+    # -- changing and removing ---------------------------------------------------
+
+    def delete(self, record_id: str, region: str) -> None:
+        """Delete one record and its blind indexes (and its own data key, if it has one)."""
+        delete_record(self._engine(region), record_id, region)
+
+    def rectify(
+        self,
+        record_id: str,
+        region: str,
+        new_fields: Mapping[str, Any],
+        *,
+        lookup_fields: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Correct a record: merge ``new_fields`` into its fields and re-seal it.
+
+        The rectified record gets a fresh data key of its own, so the old
+        ciphertext (and any copy of it) no longer shares a key with the new
+        version; if the record already had its own key, that key is destroyed.
+        ``lookup_fields``, when given, replace the record's blind indexes.
+        """
+        rectify_record(
+            engine=self._engine(region),
+            keys=self._keys[region],
+            directory=self._directory,
+            indexer=self._indexer,
+            record_id=record_id,
+            new_fields=new_fields,
+            lookup_fields=lookup_fields,
+            max_payload=self._max_payload,
+            now=utc_now(now),
+        )
+
+    def erase_subject(
+        self,
+        subject_id: str,
+        keep_classes: Collection[str] = (),
+        *,
+        now: datetime | None = None,
+    ) -> ErasureReport:
+        """Crypto-shred a subject in every region, keeping the classes in ``keep_classes``.
+
+        See :mod:`servinfo.store.erasure` for the steps and guarantees.
+        """
+        return erase_subject(
+            directory=self._directory,
+            region_engines=self._engines,
+            keyring=self._keyring,
+            caches=[keys.cache for keys in self._keys.values()],
+            subject_id=subject_id,
+            keep_classes=keep_classes,
+            now=utc_now(now),
+        )
+
+    def _engine(self, region: str) -> Engine:
+        try:
+            return self._engines[region]
+        except KeyError:
+            raise UnknownRegion(region, list(self._engines)) from None
+
+
+def _subject_ids(items: list[_Prepared]) -> Iterator[str]:
+    return iter(dict.fromkeys(p.record.subject_id for p in items))
