@@ -45,6 +45,7 @@ from servinfo.audit.proofs import (
     verify_consistency_bundle,
     verify_inclusion_bundle,
 )
+from servinfo.audit.sink import AuditSink, MemoryAuditSink, RecordedEvent
 from servinfo.audit.verify import VerifyReport, verify_log
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Action",
     "AuditEntry",
     "AuditError",
+    "AuditSink",
     "CompactRange",
     "ConsistencyBundle",
     "DetailValue",
@@ -61,8 +63,10 @@ __all__ = [
     "HeadInvalid",
     "InclusionBundle",
     "LogTampered",
+    "MemoryAuditSink",
     "ProofInvalid",
     "PublicKeys",
+    "RecordedEvent",
     "TreeHead",
     "VerifyReport",
     "build_consistency_bundle",

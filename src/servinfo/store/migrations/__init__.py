@@ -22,6 +22,9 @@ migrations differ.
 
 from __future__ import annotations
 
+import os
+
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -48,18 +51,27 @@ VERSION_TABLES: dict[Tree, str] = {
 _HERE = Path(__file__).parent
 
 
-def alembic_config(tree: Tree) -> Config:
-    """An Alembic configuration for ``tree``, built in code."""
+def alembic_config(tree: Tree, extra_locations: Sequence[Path] = ()) -> Config:
+    """An Alembic configuration for ``tree``, built in code.
+
+    ``extra_locations`` are the migration folders of other domain packages that
+    keep tables in the same database (the audit log, the ledgers …). Each is an
+    Alembic branch of its own whose first revision ``depends_on`` this tree's
+    initial one, so domains add tables without editing the store.
+    """
     config = Config()
     config.set_main_option("script_location", str(_HERE / tree))
     config.set_main_option("version_table", VERSION_TABLES[tree])
+    config.set_main_option("path_separator", "os")
+    locations = [str(_HERE / tree / "versions"), *(str(p) for p in extra_locations)]
+    config.set_main_option("version_locations", os.pathsep.join(locations))
     config.attributes["tree"] = tree
     return config
 
 
-def migrate_control(engine: Engine) -> None:
-    """Upgrade the control database to the newest schema (idempotent)."""
-    _upgrade(engine, "control")
+def migrate_control(engine: Engine, extra_locations: Sequence[Path] = ()) -> None:
+    """Upgrade the control database, and the domain branches given, to their newest schema."""
+    _upgrade(engine, "control", extra_locations)
 
 
 def migrate_region(engine: Engine) -> None:
@@ -79,11 +91,11 @@ def revision(tree: Tree, url: str, message: str) -> None:  # pragma: no cover - 
     engine.dispose()
 
 
-def _upgrade(engine: Engine, tree: Tree) -> None:
-    config = alembic_config(tree)
+def _upgrade(engine: Engine, tree: Tree, extra_locations: Sequence[Path] = ()) -> None:
+    config = alembic_config(tree, extra_locations)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 def run_migrations(metadata: MetaData) -> None:
