@@ -12,6 +12,7 @@ import sys
 import typer
 
 from servinfo.cli._output import err_console
+from servinfo.deployment import cli as deployment_cli
 from servinfo.errors import ServinfoError
 from servinfo.policy import cli as policy_cli
 
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 policy_cli.register(app)
+deployment_cli.register(app)
 
 #: Exit status for a usage or domain error (bad input, invalid policy, denied).
 EXIT_ERROR = 2

@@ -1,0 +1,144 @@
+"""``servinfo init`` and ``servinfo keys status|rotate``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from servinfo.cli._options import DataDirOption, JsonOption
+from servinfo.cli._output import console, err_console, print_json
+from servinfo.config import resolve_data_dir
+from servinfo.crypto import kek_purpose
+from servinfo.deployment.create import create_deployment
+from servinfo.deployment.runtime import open_deployment
+from servinfo.policy import UnknownPolicyElement
+from servinfo.store import kek_usage, rewrap_data_keys
+
+keys_app = typer.Typer(help="The keyring: status and rotation.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.add_typer(keys_app, name="keys")
+
+
+def init(
+    data_dir: DataDirOption = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Policy YAML (default: the shipped policy).")
+    ] = None,
+    database_url_template: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url-template",
+            help="e.g. 'postgresql+psycopg://postgres@127.0.0.1/servinfo_{name}'; "
+            "{name} is 'control' or a region id. Default: SQLite files in the data directory.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a deployment: settings, databases, keyring, TLS certificate, admin principal."""
+    env = dict(os.environ)
+    target = resolve_data_dir(data_dir, env)
+    result = create_deployment(
+        target, env, policy_file=policy, database_url_template=database_url_template
+    )
+    if as_json:
+        print_json(
+            {
+                "data_dir": str(result.data_dir),
+                "policy_version": result.policy_version,
+                "regions": list(result.regions),
+                "admin_token": result.admin_token,
+            }
+        )
+        return
+    console.print(f"Initialized a servinfo deployment in {result.data_dir}", markup=False)
+    console.print(f"  policy version {result.policy_version}; regions {', '.join(result.regions)}")
+    if result.master_key_file is not None:
+        console.print(
+            f"  master key in {result.master_key_file} (mode 0600): back it up apart from the data",
+            markup=False,
+        )
+    console.print("Admin token (shown once, store it in a secret manager):")
+    print(result.admin_token)
+
+
+@keys_app.command("status")
+def status(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+    """The current version of every key purpose, and how many data keys each KEK wraps."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        rows = deployment.keyring.status()
+        usage: dict[str, int] = {}
+        for engine in deployment.regions.values():
+            usage.update(kek_usage(engine))
+
+    def wrapped_by(purpose: str) -> dict[str, int]:
+        return {kek: n for kek, n in sorted(usage.items()) if kek.startswith(f"{purpose}:")}
+
+    if as_json:
+        print_json(
+            [
+                {
+                    "purpose": r.purpose,
+                    "version": r.version,
+                    "key_id": r.key_id,
+                    "created_at": r.created_at.isoformat(),
+                    "data_keys_by_kek": wrapped_by(r.purpose),
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = Table("purpose", "current", "created", "data keys wrapped", title="Keyring")
+    for row in rows:
+        wrapped = ", ".join(f"{kek}: {n}" for kek, n in wrapped_by(row.purpose).items())
+        table.add_row(row.purpose, row.key_id, f"{row.created_at:%Y-%m-%d %H:%M}", wrapped)
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def rotate(
+    region: Annotated[
+        str, typer.Option("--region", help="Rotate this region's key-encryption key.")
+    ],
+    data_dir: DataDirOption = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """New KEK version for a region; data keys are re-wrapped in batches, records untouched."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        if region not in deployment.regions:
+            raise UnknownPolicyElement("region", region, sorted(deployment.regions))
+        new_kek = deployment.keyring.rotate(kek_purpose(region))
+        with Progress(
+            TextColumn("re-wrapping data keys"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=as_json,
+        ) as progress:
+            task = progress.add_task("rewrap", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            report = rewrap_data_keys(
+                deployment.regions[region],
+                region,
+                deployment.keyring,
+                batch_size=batch_size,
+                progress=advance,
+            )
+    if as_json:
+        print_json({"region": region, "key_id": new_kek.key_id, "rewrapped": report.rewrapped})
+        return
+    console.print(
+        f"{region}: now {new_kek.key_id}; re-wrapped {report.rewrapped} data keys", markup=False
+    )
