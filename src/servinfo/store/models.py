@@ -144,6 +144,8 @@ class PrincipalRow(ControlBase):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: What the principal is tied to: a service id, a processor id, a subject id.
+    binding: Mapped[str | None] = mapped_column(String(128))
 
 
 class PolicyVersionRow(ControlBase):

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import Engine, exc, insert, or_, select, update
 from ulid import ULID
 
-from servinfo.store._validate import check_name, utc_now
+from servinfo.store._validate import check_name, check_opaque_id, utc_now
 from servinfo.store.engines import write_transaction
 from servinfo.store.errors import DuplicatePrincipal, InvalidRecord, UnknownPrincipal
 from servinfo.store.models import PrincipalRow
@@ -43,6 +43,8 @@ class Principal:
     token_hash: str
     created_at: datetime
     revoked_at: datetime | None
+    #: A service principal's service, a processor's processor id, a subject's own id.
+    binding: str | None = None
 
     @property
     def active(self) -> bool:
@@ -59,6 +61,7 @@ _COLUMNS = (
     PrincipalRow.token_hash,
     PrincipalRow.created_at,
     PrincipalRow.revoked_at,
+    PrincipalRow.binding,
 )
 
 
@@ -77,6 +80,7 @@ class PrincipalStore:
         entity: str | None,
         token_hash: str,
         *,
+        binding: str | None = None,
         now: datetime | None = None,
     ) -> Principal:
         """Add a principal; :class:`DuplicatePrincipal` if the name or hash is taken."""
@@ -93,8 +97,10 @@ class PrincipalStore:
             raise InvalidRecord(
                 "token_hash must be 64 lower-case hex characters (servinfo.crypto.hash_token)"
             )
+        if binding is not None:
+            check_opaque_id(binding, "principal binding", InvalidRecord)
         principal = Principal(
-            str(ULID()), name, kind, role, region, entity, token_hash, utc_now(now), None
+            str(ULID()), name, kind, role, region, entity, token_hash, utc_now(now), None, binding
         )
         try:
             with write_transaction(self._engine) as connection:
@@ -119,6 +125,7 @@ class PrincipalStore:
                         entity=entity,
                         token_hash=token_hash,
                         created_at=principal.created_at,
+                        binding=binding,
                     )
                 )
         except exc.IntegrityError:  # a concurrent add won the race
@@ -135,7 +142,7 @@ class PrincipalStore:
             query = query.where(PrincipalRow.revoked_at.is_(None))
         with self._engine.connect() as connection:
             row = connection.execute(query).one_or_none()
-        return None if row is None else Principal(*row)
+        return None if row is None else Principal(*tuple(row))
 
     def get(self, name: str) -> Principal:
         """The principal called ``name`` (revoked or not), or :class:`UnknownPrincipal`."""
@@ -145,7 +152,7 @@ class PrincipalStore:
             ).one_or_none()
         if row is None:
             raise UnknownPrincipal(name)
-        return Principal(*row)
+        return Principal(*tuple(row))
 
     def list(self, *, include_revoked: bool = True) -> list[Principal]:
         """Every principal, sorted by name."""
@@ -153,7 +160,7 @@ class PrincipalStore:
         if not include_revoked:
             query = query.where(PrincipalRow.revoked_at.is_(None))
         with self._engine.connect() as connection:
-            return [Principal(*row) for row in connection.execute(query)]
+            return [Principal(*tuple(row)) for row in connection.execute(query)]
 
     def revoke(self, name: str, *, now: datetime | None = None) -> Principal:
         """Revoke ``name``'s token from ``now`` on; revoking twice keeps the first time."""

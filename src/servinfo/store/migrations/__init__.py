@@ -23,7 +23,6 @@ migrations differ.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
