@@ -26,10 +26,16 @@ $(FIDESLANG_VENV)/.installed:
 	$(FIDESLANG_VENV)/bin/pip install --quiet fideslang==3.1.4
 	touch $@
 
+# First run: initialize the deployment (the admin token is printed once, and kept in
+# $(DATA_DIR)/admin.token for this local demo only). Every run: check the policy,
+# render the notice, serve the API over HTTPS on https://127.0.0.1:8443.
 run: $(VENV)/.installed
 	$(BIN)/servinfo policy check
+	@if [ ! -f $(DATA_DIR)/servinfo.toml ]; then \
+		$(BIN)/servinfo init --data-dir $(DATA_DIR) --admin-token-file $(DATA_DIR)/admin.token; \
+	fi
 	$(BIN)/servinfo notice render --format html --out $(DATA_DIR)/notice.html
-	@echo "Privacy notice written to $(DATA_DIR)/notice.html"
+	$(BIN)/servinfo serve --data-dir $(DATA_DIR)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

@@ -1,3 +1,3 @@
-from servinfo.cli import main
+from servinfo.cli.app import main
 
 main()

@@ -1,9 +1,26 @@
-"""Fixtures shared by the audit tests: fixed Ed25519 keys (an audit key and a forger's)."""
+"""Fixtures shared by the audit tests: fixed Ed25519 keys (an audit key and a forger's),
+and the persistent log on both database backends."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from psycopg import sql
+from sqlalchemy import Engine
+from tests.audit.support import NOW, AuditBackend, FakeClock
+
+from servinfo.audit import AUDIT_MIGRATIONS, AuditLog, CompactRange
+from servinfo.crypto import Keyring, LocalMasterKeyWrapper
+from servinfo.store import create_engine_for, migrate_control
+
+EMPTY_FRONTIER = CompactRange().to_bytes()
 
 
 @pytest.fixture
@@ -21,3 +38,98 @@ def public_key(signing_key: Ed25519PrivateKey) -> bytes:
 def other_key() -> Ed25519PrivateKey:
     """A key that is not the audit key: what a forger would sign with."""
     return Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
+
+
+# -- the persistent log, on SQLite and on PostgreSQL ----------------------------------
+#
+# SQLite: a fresh file per test, copied from one migrated once per run.
+# PostgreSQL: one database per run on 127.0.0.1:5432, migrated once, emptied
+# before each test and dropped at the end. If the server cannot be reached the
+# PostgreSQL half is skipped, unless ``CI`` is set, where it fails.
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BASE_URL = "postgresql://postgres@127.0.0.1:5432/"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("audit-template") / "control.db"
+    engine = create_engine_for(f"sqlite:///{path}", role="control")
+    migrate_control(engine, [AUDIT_MIGRATIONS])
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL control database for the run, migrated; dropped at the end."""
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL not reachable on 127.0.0.1:5432: {error}".strip()
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"servinfo_test_{secrets.token_hex(4)}_audit"
+    try:
+        with admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        engine = create_engine_for(PG_BASE_URL + name, role="control")
+        migrate_control(engine, [AUDIT_MIGRATIONS])
+        engine.dispose()
+        yield PG_BASE_URL + name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(pg_url, role="control")
+    yield engine
+    engine.dispose()
+
+
+def _empty_pg(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql("TRUNCATE audit_entries, audit_heads, subject_salts")
+        connection.exec_driver_sql(
+            "UPDATE audit_state SET next_seq = 0, frontier = %(empty)s", {"empty": EMPTY_FRONTIER}
+        )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def audit_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditBackend]:
+    if request.param == "sqlite":
+        path = tmp_path / "control.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+        engine = create_engine_for(url, role="control")
+        yield AuditBackend("sqlite", engine, url)
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("pg_engine")
+        _empty_pg(engine)
+        yield AuditBackend("postgresql", engine, request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Keyring:
+    return Keyring.create(
+        tmp_path / "keyring.json", LocalMasterKeyWrapper(bytes(range(32))), ["eu"], now=NOW
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def audit_log(audit_backend: AuditBackend, keyring: Keyring, clock: FakeClock) -> AuditLog:
+    """A log that signs a head every 10 entries or 60 seconds."""
+    return AuditLog(
+        audit_backend.engine, keyring, head_every_entries=10, head_every_seconds=60, clock=clock
+    )

@@ -308,3 +308,24 @@ def _consistency_probes(
         )
     original = (old, new, old_root, new_root, proof)
     return [p for p in probes if p != original]
+
+
+@pytest.mark.parametrize("start", [0, 1, 2, 3, 5, 8, 13, 64, 77, 100])
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 16, 31, 50])
+def test_extend_builds_the_tree_append_builds(start: int, count: int) -> None:
+    one_by_one = CompactRange.from_leaf_hashes([])
+    for h in MANY[: start + count]:
+        one_by_one.append(h)
+    extended = CompactRange.from_leaf_hashes([])
+    for h in MANY[:start]:
+        extended.append(h)
+    extended.extend(MANY[start : start + count])
+    assert extended == one_by_one
+    assert extended.root() == root_from_leaf_hashes(MANY[: start + count])
+
+
+def test_extend_refuses_a_short_hash_and_changes_nothing() -> None:
+    frontier = CompactRange.from_leaf_hashes(MANY[:5])
+    with pytest.raises(ValueError, match="32 bytes"):
+        frontier.extend([MANY[5], b"short"])
+    assert frontier == CompactRange.from_leaf_hashes(MANY[:5])

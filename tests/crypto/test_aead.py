@@ -31,3 +31,12 @@ def test_open_raises_invalid_tag_on_wrong_aad() -> None:
 def test_only_256_bit_keys() -> None:
     with pytest.raises(ValueError, match="must be 32 bytes, got 16"):
         _aead.new_cipher(bytes(16))
+
+
+def test_batches_of_keys_and_nonces() -> None:
+    keys, nonces = _aead.random_keys(50), _aead.random_nonces(50)
+    assert {len(k) for k in keys} == {32}
+    assert {len(n) for n in nonces} == {12}
+    assert len(set(keys)) == len(set(nonces)) == 50
+    assert set(_aead.random_nonces(50)).isdisjoint(nonces)
+    assert _aead.random_keys(0) == _aead.random_nonces(0) == []

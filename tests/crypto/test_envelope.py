@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from hypothesis import given
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from servinfo.crypto import (
     DataKey,
     IntegrityError,
+    KekWrapper,
     Keyring,
     KeyringError,
     RecordBinding,
@@ -202,3 +204,76 @@ def test_rewrap_after_rotation_keeps_records_readable(keyring: Keyring) -> None:
     recovered = unwrap_data_key(keyring.get("kek:eu:v2"), rewrapped, CONTEXT)
     assert recovered == data_key
     assert Sealer(DataKey("dk", recovered)).open(BINDING, blob) == PLAINTEXT
+
+
+def test_seal_record_is_seal_without_the_binding_object() -> None:
+    b = BINDING
+    blob = SEALER.seal_record(
+        b.record_id, b.subject_id, b.category, b.kind, b.region, b.schema_version, PLAINTEXT
+    )
+    assert SEALER.open(BINDING, blob) == PLAINTEXT
+    assert len(blob) == len(BLOB)
+    assert blob[:12] != BLOB[:12]  # a fresh nonce each time
+    with pytest.raises(IntegrityError):
+        SEALER.open(dataclasses.replace(BINDING, region="us"), blob)
+
+
+def test_seal_record_checks_the_schema_version() -> None:
+    with pytest.raises(ValueError, match="schema_version must be 0 to 4294967295, got 4294967296"):
+        SEALER.seal_record("r", "s", "c", "k", "eu", 2**32, PLAINTEXT)
+
+
+@given(st.tuples(*[st.text(max_size=4)] * 5, st.integers(0, 2**32 - 1)))
+def test_seal_record_uses_the_binding_aad(fields: tuple[str, str, str, str, str, int]) -> None:
+    blob = SEALER.seal_record(*fields, b"x")
+    assert SEALER.open(RecordBinding(*fields), blob) == b"x"
+
+
+def test_kek_wrapper_speaks_the_wrap_data_key_format(keyring: Keyring) -> None:
+    kek = keyring.current("kek:eu")
+    wrapper = KekWrapper(kek)
+    assert wrapper.key_id == "kek:eu:v1"
+    assert repr(wrapper) == "KekWrapper(key_id='kek:eu:v1')"
+    data_key = new_data_key()
+    wrapped = wrapper.wrap(data_key, CONTEXT)
+    assert len(wrapped) == 1 + 12 + 32 + 16
+    assert unwrap_data_key(kek, wrapped, CONTEXT) == data_key
+    assert wrapper.unwrap(wrap_data_key(kek, data_key, CONTEXT), CONTEXT) == data_key
+
+
+def test_kek_wrapper_makes_fresh_wrapped_keys(keyring: Keyring) -> None:
+    kek = keyring.current("kek:eu")
+    contexts = [data_key_context(f"sub-{i}", "eu", "contract") for i in range(20)]
+    made = KekWrapper(kek).new_wrapped_keys(contexts)
+    assert len({secret for secret, _ in made}) == 20
+    assert len({wrapped[1:13] for _, wrapped in made}) == 20  # distinct nonces
+    for (secret, wrapped), context in zip(made, contexts, strict=True):
+        assert len(secret) == 32
+        assert unwrap_data_key(kek, wrapped, context) == secret
+    assert KekWrapper(kek).new_wrapped_keys([]) == []
+
+
+def test_kek_wrapper_failures(keyring: Keyring) -> None:
+    wrapper = KekWrapper(keyring.current("kek:eu"))
+    wrapped = wrapper.wrap(new_data_key(), CONTEXT)
+    with pytest.raises(UnwrapError, match="'data key under kek:eu:v1' failed its integrity check"):
+        wrapper.unwrap(wrapped, data_key_context("sub-43", "eu", "contract"))
+    with pytest.raises(UnwrapError):
+        KekWrapper(keyring.current("kek:us")).unwrap(wrapped, CONTEXT)
+    for damaged in (wrapped[:-1], b"\x02" + wrapped[1:], wrapped[:20]):
+        with pytest.raises(UnwrapError):
+            wrapper.unwrap(damaged, CONTEXT)
+    with pytest.raises(ValueError, match="a data key is 32 bytes, got 16"):
+        wrapper.wrap(bytes(16), CONTEXT)
+    with pytest.raises(KeyringError, match="'blind_index:v1' is not a key-encryption key"):
+        KekWrapper(keyring.current("blind_index"))
+
+
+def test_data_key_context_is_a_json_array() -> None:
+    assert data_key_context("sub-é", "eu", "contract") == '["sub-é", "eu", "contract"]'
+
+
+@given(st.text(), st.text(), st.text())
+def test_data_key_context_is_json_dumps(subject_id: str, region: str, retention_class: str) -> None:
+    expected = json.dumps([subject_id, region, retention_class], ensure_ascii=False)
+    assert data_key_context(subject_id, region, retention_class) == expected

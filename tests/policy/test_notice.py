@@ -22,7 +22,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from servinfo.cli import app
+from servinfo.cli.app import app
 from servinfo.policy import Policy, UnknownPolicyElement, load_policy
 from servinfo.policy.model import Contract, Processor
 from servinfo.policy.notice import render_notice

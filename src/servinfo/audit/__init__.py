@@ -10,12 +10,29 @@ and are a leaf of an RFC 9162 Merkle tree. The parts, bottom up::
     proofs    offline bundles an auditor checks with only the public key
     verify    verify_log: one streaming pass that names the first bad entry
 
-This package is pure: it touches no database. Storing entries, sequencing
-appends and issuing heads on schedule (:func:`head_due`) build on it.
+Those modules are pure: they touch no database. On top of them::
+
+    log       AuditLog: the AuditSink of a deployment, in its control database;
+              batched appends from many processes, heads on schedule, proofs,
+              verification, subject pseudonyms and their erasure
+    service   AuditService: the HTTP API's answers, as JSON-ready dicts
+    cli       ``servinfo audit …`` (mounted by ``servinfo.cli``)
+    models    the tables; ``migrations/`` their Alembic branch (AUDIT_MIGRATIONS)
 """
 
+from pathlib import Path as _Path
+
 from servinfo.audit.entries import Action, AuditEntry, DetailValue
-from servinfo.audit.errors import AuditError, EntryInvalid, HeadInvalid, LogTampered, ProofInvalid
+from servinfo.audit.errors import (
+    AuditError,
+    EntryInvalid,
+    EntryNotFound,
+    HeadInvalid,
+    HeadNotFound,
+    LogTampered,
+    ProofInvalid,
+    RangeInvalid,
+)
 from servinfo.audit.heads import (
     ORIGIN,
     PublicKeys,
@@ -25,6 +42,7 @@ from servinfo.audit.heads import (
     sign_tree_head,
     verify_tree_head,
 )
+from servinfo.audit.log import AuditLog
 from servinfo.audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -45,27 +63,37 @@ from servinfo.audit.proofs import (
     verify_consistency_bundle,
     verify_inclusion_bundle,
 )
+from servinfo.audit.service import AuditService
 from servinfo.audit.sink import AuditSink, MemoryAuditSink, RecordedEvent
 from servinfo.audit.verify import VerifyReport, verify_log
 
+#: The audit log's Alembic branch: ``migrate_control(engine, [AUDIT_MIGRATIONS])``.
+AUDIT_MIGRATIONS: _Path = _Path(__file__).parent / "migrations"
+
 __all__ = [
+    "AUDIT_MIGRATIONS",
     "EMPTY_ROOT",
     "HASH_SIZE",
     "ORIGIN",
     "Action",
     "AuditEntry",
     "AuditError",
+    "AuditLog",
+    "AuditService",
     "AuditSink",
     "CompactRange",
     "ConsistencyBundle",
     "DetailValue",
     "EntryInvalid",
+    "EntryNotFound",
     "HeadInvalid",
+    "HeadNotFound",
     "InclusionBundle",
     "LogTampered",
     "MemoryAuditSink",
     "ProofInvalid",
     "PublicKeys",
+    "RangeInvalid",
     "RecordedEvent",
     "TreeHead",
     "VerifyReport",

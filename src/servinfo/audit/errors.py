@@ -7,7 +7,10 @@
         ├── EntryInvalid    an entry cannot be built, or bytes are not a canonical entry
         ├── HeadInvalid     a tree head is malformed, not signed by the audit key, or goes back
         ├── LogTampered     stored entries disagree with their hashes or their signed heads
-        └── ProofInvalid    an offline proof bundle does not verify
+        ├── ProofInvalid    an offline proof bundle does not verify
+        ├── EntryNotFound   a proof or read asked for an entry the log does not have (404)
+        ├── HeadNotFound    a consistency proof asked for a tree size no head was signed at (404)
+        └── RangeInvalid    a range of entries or heads is backwards or negative (400)
 
 :class:`LogTampered` always names an entry index: the first entry at which the
 stored log stops being what was signed. :class:`ProofInvalid` messages say which
@@ -22,9 +25,12 @@ from servinfo.errors import ServinfoError
 __all__ = [
     "AuditError",
     "EntryInvalid",
+    "EntryNotFound",
     "HeadInvalid",
+    "HeadNotFound",
     "LogTampered",
     "ProofInvalid",
+    "RangeInvalid",
 ]
 
 
@@ -72,4 +78,25 @@ class ProofInvalid(AuditError):
     """An inclusion or consistency bundle failed a step of its verification."""
 
     code = "audit_proof_invalid"
+    http_status = 400
+
+
+class EntryNotFound(AuditError):
+    """The log has no entry at the index asked for."""
+
+    code = "audit_entry_not_found"
+    http_status = 404
+
+
+class HeadNotFound(AuditError):
+    """No tree head was signed at the size asked for."""
+
+    code = "audit_head_not_found"
+    http_status = 404
+
+
+class RangeInvalid(AuditError):
+    """A range of entries or tree sizes is negative or backwards."""
+
+    code = "audit_range_invalid"
     http_status = 400

@@ -227,9 +227,7 @@ class CompactRange:
 
     def nodes(self) -> list[tuple[int, bytes]]:
         """``(level, hash)`` for each subtree: it covers ``2**level`` leaves."""
-        size = self._size
-        levels = [bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
-        return list(zip(levels, self._hashes, strict=True))
+        return list(zip(_levels(self._size), self._hashes, strict=True))
 
     def append(self, leaf_hash: bytes) -> None:
         """Add one leaf: merge the equal-sized subtrees it completes (one per trailing 1 bit)."""
@@ -243,9 +241,38 @@ class CompactRange:
         self._size += 1
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Append every leaf hash in order."""
-        for h in leaf_hashes:
-            self.append(h)
+        """Append every leaf hash in order: the same tree as :meth:`append` one by one.
+
+        Built a level at a time, so the per-node work is one pass of a list
+        comprehension rather than a Python loop per leaf (appends and
+        verification feed it thousands of leaves at once). At level L the new
+        nodes start at position ``size >> L``: when that is odd, the
+        frontier's node of level L is the first one's left sibling and they make
+        a parent; the rest pair up, and an odd one out stays in the new frontier.
+        """
+        nodes = list(leaf_hashes)
+        if nodes and set(map(len, nodes)) != {HASH_SIZE}:
+            raise ValueError(f"every leaf hash must be {HASH_SIZE} bytes")
+        if not nodes:
+            return
+        sha256, prefix = _sha256, _NODE_PREFIX
+        old_size, new_size = self._size, self._size + len(nodes)
+        # The old frontier by level; a level's node is consumed when merged.
+        old = dict(zip(_levels(old_size), self._hashes, strict=True))
+        kept: dict[int, bytes] = {}
+        level, start = 0, old_size
+        while nodes:
+            pairs = iter(nodes)
+            parents = []
+            if start & 1:
+                parents.append(sha256(prefix + old.pop(level) + next(pairs)).digest())
+            if (len(nodes) - (start & 1)) & 1:
+                kept[level] = nodes[-1]  # zip below drops it: pairs stop at the odd one out
+            parents += [sha256(prefix + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+            nodes, level, start = parents, level + 1, start >> 1
+        kept.update(old)  # untouched higher levels
+        self._hashes = [kept[bit] for bit in _levels(new_size)]
+        self._size = new_size
 
     def root(self) -> bytes:
         """MTH of the covered leaves: the subtree roots folded from the right."""
@@ -289,6 +316,11 @@ class CompactRange:
 
     def __repr__(self) -> str:
         return f"CompactRange(size={self._size}, root={self.root().hex()[:16]}…)"
+
+
+def _levels(size: int) -> list[int]:
+    """The set bits of ``size``, highest first: the levels of a frontier's subtrees."""
+    return [bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
 
 
 def _split(n: int) -> int:

@@ -16,3 +16,13 @@ DataDirOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="SERVINFO_TOKEN",
+        help="Your principal's token (or set SERVINFO_TOKEN). Never echoed.",
+        show_default=False,
+        show_envvar=True,
+    ),
+]

@@ -21,9 +21,11 @@ The raw AES-GCM primitives live in ``servinfo.crypto._aead``, which nothing
 outside this package may import.
 """
 
+from servinfo.crypto._files import write_new_file as write_secret_file
 from servinfo.crypto.certificates import create_self_signed_certificate
 from servinfo.crypto.envelope import (
     DataKey,
+    KekWrapper,
     RecordBinding,
     Sealer,
     data_key_context,
@@ -79,6 +81,7 @@ __all__ = [
     "CryptoError",
     "DataKey",
     "IntegrityError",
+    "KekWrapper",
     "KeyStatus",
     "KeyVersion",
     "KeyWrapper",
@@ -106,4 +109,5 @@ __all__ = [
     "token_matches",
     "unwrap_data_key",
     "wrap_data_key",
+    "write_secret_file",
 ]

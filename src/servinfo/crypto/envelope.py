@@ -20,8 +20,10 @@ Formats (all version-tagged so they can evolve):
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from servinfo.crypto import _aead
@@ -31,6 +33,7 @@ from servinfo.crypto.keyring import KeyVersion
 
 __all__ = [
     "DataKey",
+    "KekWrapper",
     "RecordBinding",
     "Sealer",
     "data_key_context",
@@ -47,6 +50,8 @@ _NONCE = _aead.NONCE_SIZE
 _MIN_SEALED = _aead.NONCE_SIZE + _aead.TAG_SIZE
 _MAX_U32 = 2**32 - 1
 _u32 = struct.Struct(">I").pack
+#: How ``json.dumps(..., ensure_ascii=False)`` writes a string (the C version when present).
+_json_string = json.encoder.encode_basestring
 
 
 @dataclass(frozen=True)
@@ -68,30 +73,43 @@ class RecordBinding:
         """Format byte 0x01, then each text field length-prefixed, then the schema version.
 
         Length prefixes make the encoding injective: ("ab", "c") and ("a", "bc")
-        differ, so no two bindings share associated data. Spelled out rather than
-        looped because it runs once per record on the store's hot path.
+        differ, so no two bindings share associated data.
         """
-        record = self.record_id.encode()
-        subject = self.subject_id.encode()
-        category = self.category.encode()
-        kind = self.kind.encode()
-        region = self.region.encode()
-        return b"".join(
-            (
-                _RECORD_AAD_V1,
-                _u32(len(record)),
-                record,
-                _u32(len(subject)),
-                subject,
-                _u32(len(category)),
-                category,
-                _u32(len(kind)),
-                kind,
-                _u32(len(region)),
-                region,
-                _u32(self.schema_version),
-            )
+        return _record_aad(
+            self.record_id,
+            self.subject_id,
+            self.category,
+            self.kind,
+            self.region,
+            self.schema_version,
         )
+
+
+def _record_aad(
+    record_id: str, subject_id: str, category: str, kind: str, region: str, schema_version: int
+) -> bytes:
+    """The associated data of :meth:`RecordBinding.aad`; spelled out for the hot path."""
+    record = record_id.encode()
+    subject = subject_id.encode()
+    return b"".join(
+        (
+            _RECORD_AAD_V1,
+            _u32(len(record)),
+            record,
+            _u32(len(subject)),
+            subject,
+            _record_aad_tail(category, kind, region, schema_version),
+        )
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _record_aad_tail(category: str, kind: str, region: str, schema_version: int) -> bytes:
+    """Category, kind, region and schema version encoded: few distinct values, so cached."""
+    if not 0 <= schema_version <= _MAX_U32:
+        raise ValueError(f"schema_version must be 0 to {_MAX_U32}, got {schema_version}")
+    parts = [category.encode(), kind.encode(), region.encode()]
+    return b"".join(_u32(len(p)) + p for p in parts) + _u32(schema_version)
 
 
 @dataclass(frozen=True)
@@ -113,7 +131,9 @@ def data_key_context(subject_id: str, region: str, retention_class: str) -> str:
     A JSON array rather than joined text, so no choice of values can make two
     different contexts collide.
     """
-    return json.dumps([subject_id, region, retention_class], ensure_ascii=False)
+    # == json.dumps([subject_id, region, retention_class], ensure_ascii=False), spelled
+    # out because it runs for every data key created or unwrapped (tested against it).
+    return f"[{_json_string(subject_id)}, {_json_string(region)}, {_json_string(retention_class)}]"
 
 
 class Sealer:
@@ -141,6 +161,25 @@ class Sealer:
         nonce = _aead.random_nonce()
         return nonce + _aead.aes_gcm_seal_with(self._cipher, nonce, plaintext, binding.aad())
 
+    def seal_record(
+        self,
+        record_id: str,
+        subject_id: str,
+        category: str,
+        kind: str,
+        region: str,
+        schema_version: int,
+        plaintext: bytes,
+    ) -> bytes:
+        """:meth:`seal` with the binding's fields passed directly (the ingest hot path).
+
+        Same format and associated data as ``seal(RecordBinding(...), plaintext)``
+        without building the binding object; :meth:`open` opens it.
+        """
+        nonce = _aead.random_nonce()
+        aad = _record_aad(record_id, subject_id, category, kind, region, schema_version)
+        return nonce + _aead.aes_gcm_seal_with(self._cipher, nonce, plaintext, aad)
+
     def open(self, binding: RecordBinding, blob: bytes) -> bytes:
         """The plaintext sealed under ``binding``, or :class:`IntegrityError`; never a guess."""
         if len(blob) < _MIN_SEALED:
@@ -153,31 +192,84 @@ class Sealer:
             raise IntegrityError(binding.record_id) from None
 
 
+class KekWrapper:
+    """Wraps and unwraps data keys under one KEK version; build once per KEK and reuse.
+
+    :func:`wrap_data_key` and :func:`unwrap_data_key` build one per call; the
+    store keeps one per KEK version, so the AES-GCM key schedule and the
+    KEK's part of the associated data are computed once, not per data key.
+    """
+
+    __slots__ = ("_aad_prefix", "_cipher", "_key_id")
+
+    def __init__(self, kek: KeyVersion) -> None:
+        _require_kek(kek)
+        self._key_id = kek.key_id
+        self._cipher = _aead.new_cipher(kek.secret)
+        self._aad_prefix = text_fields(_DATA_KEY_AAD_DOMAIN, kek.key_id)
+
+    def __repr__(self) -> str:
+        return f"KekWrapper(key_id={self._key_id!r})"
+
+    @property
+    def key_id(self) -> str:
+        """The KEK version's id (``kek:<region>:v<n>``), recorded beside wrapped keys."""
+        return self._key_id
+
+    def wrap(self, data_key: bytes, context: str) -> bytes:
+        """Wrap ``data_key`` for ``context``: the format of :func:`wrap_data_key`."""
+        if len(data_key) != _aead.KEY_SIZE:
+            raise ValueError(f"a data key is {_aead.KEY_SIZE} bytes, got {len(data_key)}")
+        return self._wrap(data_key, _aead.random_nonce(), context)
+
+    def new_wrapped_keys(self, contexts: Sequence[str]) -> list[tuple[bytes, bytes]]:
+        """A fresh data key per context, with its wrapped form: ``(secret, wrapped)`` pairs.
+
+        One read of the operating system's CSPRNG serves every key and nonce
+        of the batch; each key still gets its own random key and nonce.
+        """
+        count = len(contexts)
+        keys = _aead.random_keys(count)
+        nonces = _aead.random_nonces(count)
+        return [
+            (key, self._wrap(key, nonce, context))
+            for key, nonce, context in zip(keys, nonces, contexts, strict=True)
+        ]
+
+    def unwrap(self, wrapped: bytes, context: str) -> bytes:
+        """The data key :meth:`wrap` wrapped; :class:`UnwrapError` on any mismatch."""
+        header = len(_WRAPPED_V1) + _NONCE
+        if len(wrapped) < header + _aead.TAG_SIZE or not wrapped.startswith(_WRAPPED_V1):
+            raise UnwrapError(f"data key under {self._key_id}")
+        try:
+            return _aead.aes_gcm_open_with(
+                self._cipher, wrapped[1:header], wrapped[header:], self._aad(context)
+            )
+        except _aead.InvalidTag:
+            raise UnwrapError(f"data key under {self._key_id}") from None
+
+    def _wrap(self, data_key: bytes, nonce: bytes, context: str) -> bytes:
+        sealed = _aead.aes_gcm_seal_with(self._cipher, nonce, data_key, self._aad(context))
+        return _WRAPPED_V1 + nonce + sealed
+
+    def _aad(self, context: str) -> bytes:
+        # == text_fields(_DATA_KEY_AAD_DOMAIN, kek.key_id, context)
+        encoded = context.encode("utf-8")
+        return self._aad_prefix + len(encoded).to_bytes(4, "big") + encoded
+
+
 def wrap_data_key(kek: KeyVersion, data_key: bytes, context: str) -> bytes:
     """Wrap ``data_key`` under ``kek``, binding the KEK's id and ``context`` as associated data.
 
     ``context`` names what the data key protects; use :func:`data_key_context`.
+    To wrap many keys under one KEK, build a :class:`KekWrapper` once.
     """
-    _require_kek(kek)
-    if len(data_key) != _aead.KEY_SIZE:
-        raise ValueError(f"a data key is {_aead.KEY_SIZE} bytes, got {len(data_key)}")
-    nonce = _aead.random_nonce()
-    sealed = _aead.aes_gcm_seal(kek.secret, nonce, data_key, _data_key_aad(kek, context))
-    return _WRAPPED_V1 + nonce + sealed
+    return KekWrapper(kek).wrap(data_key, context)
 
 
 def unwrap_data_key(kek: KeyVersion, wrapped: bytes, context: str) -> bytes:
     """The data key :func:`wrap_data_key` wrapped; :class:`UnwrapError` on any mismatch."""
-    _require_kek(kek)
-    header = len(_WRAPPED_V1) + _NONCE
-    if len(wrapped) < header + _aead.TAG_SIZE or not wrapped.startswith(_WRAPPED_V1):
-        raise UnwrapError(f"data key under {kek.key_id}")
-    try:
-        return _aead.aes_gcm_open(
-            kek.secret, wrapped[1:header], wrapped[header:], _data_key_aad(kek, context)
-        )
-    except _aead.InvalidTag:
-        raise UnwrapError(f"data key under {kek.key_id}") from None
+    return KekWrapper(kek).unwrap(wrapped, context)
 
 
 def rewrap(old_kek: KeyVersion, new_kek: KeyVersion, wrapped: bytes, context: str) -> bytes:
@@ -192,7 +284,3 @@ def _require_kek(kek: KeyVersion) -> None:
         raise KeyringError(
             f"key {kek.key_id!r} is not a key-encryption key; expected purpose 'kek:<region>'"
         )
-
-
-def _data_key_aad(kek: KeyVersion, context: str) -> bytes:
-    return text_fields(_DATA_KEY_AAD_DOMAIN, kek.key_id, context)

@@ -10,10 +10,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from servinfo.cli._options import DataDirOption, JsonOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.config import resolve_data_dir
-from servinfo.crypto import kek_purpose
+from servinfo.crypto import kek_purpose, write_secret_file
 from servinfo.deployment.create import create_deployment
 from servinfo.deployment.runtime import open_deployment
 from servinfo.policy import UnknownPolicyElement
@@ -40,6 +40,13 @@ def init(
             "{name} is 'control' or a region id. Default: SQLite files in the data directory.",
         ),
     ] = None,
+    admin_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--admin-token-file",
+            help="Write the admin token to this new file (mode 0600) instead of printing it.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a deployment: settings, databases, keyring, TLS certificate, admin principal."""
@@ -48,15 +55,16 @@ def init(
     result = create_deployment(
         target, env, policy_file=policy, database_url_template=database_url_template
     )
+    token_shown = admin_token_file is None
+    if admin_token_file is not None:
+        write_secret_file(admin_token_file, (result.admin_token + "\n").encode())
     if as_json:
-        print_json(
-            {
-                "data_dir": str(result.data_dir),
-                "policy_version": result.policy_version,
-                "regions": list(result.regions),
-                "admin_token": result.admin_token,
-            }
-        )
+        summary = {
+            "data_dir": str(result.data_dir),
+            "policy_version": result.policy_version,
+            "regions": list(result.regions),
+        }
+        print_json({**summary, "admin_token": result.admin_token} if token_shown else summary)
         return
     console.print(f"Initialized a servinfo deployment in {result.data_dir}", markup=False)
     console.print(f"  policy version {result.policy_version}; regions {', '.join(result.regions)}")
@@ -65,14 +73,21 @@ def init(
             f"  master key in {result.master_key_file} (mode 0600): back it up apart from the data",
             markup=False,
         )
-    console.print("Admin token (shown once, store it in a secret manager):")
-    print(result.admin_token)
+    if token_shown:
+        console.print("Admin token (shown once, store it in a secret manager):")
+        print(result.admin_token)
+    else:
+        console.print(f"  admin token written to {admin_token_file} (mode 0600)", markup=False)
 
 
 @keys_app.command("status")
-def status(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+def status(
+    data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
+) -> None:
     """The current version of every key purpose, and how many data keys each KEK wraps."""
     with open_deployment(data_dir, dict(os.environ)) as deployment:
+        principals = deployment.principal_service
+        principals.require_permission(principals.authenticate(token), "rotate_keys")
         rows = deployment.keyring.status()
         usage: dict[str, int] = {}
         for engine in deployment.regions.values():
@@ -109,10 +124,14 @@ def rotate(
     ],
     data_dir: DataDirOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
+    token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """New KEK version for a region; data keys are re-wrapped in batches, records untouched."""
     with open_deployment(data_dir, dict(os.environ)) as deployment:
+        principals = deployment.principal_service
+        me = principals.authenticate(token)
+        principals.require_permission(me, "rotate_keys")
         if region not in deployment.regions:
             raise UnknownPolicyElement("region", region, sorted(deployment.regions))
         new_kek = deployment.keyring.rotate(kek_purpose(region))
@@ -136,6 +155,12 @@ def rotate(
                 batch_size=batch_size,
                 progress=advance,
             )
+        deployment.audit.record(
+            "key_rotation",
+            actor=me.name,
+            outcome="rotated",
+            details={"key_id": new_kek.key_id, "rewrapped": report.rewrapped},
+        )
     if as_json:
         print_json({"region": region, "key_id": new_kek.key_id, "rewrapped": report.rewrapped})
         return

@@ -37,6 +37,7 @@ from servinfo.crypto import (
     new_token,
 )
 from servinfo.deployment.errors import AlreadyInitialized, DeploymentError
+from servinfo.deployment.runtime import CONTROL_MIGRATIONS
 from servinfo.policy import Policy, load_policy
 from servinfo.store import PolicyVersions, PrincipalStore, create_engine_for
 from servinfo.store.migrations import migrate_control, migrate_region
@@ -175,7 +176,7 @@ def _create(
         _ensure_postgres_database(url)
     control = create_engine_for(resolve_url(control_url, data_dir), role="control")
     try:  # (6) schemas, the active policy and the admin principal
-        migrate_control(control)
+        migrate_control(control, CONTROL_MIGRATIONS)
         for url in region_urls.values():
             engine = create_engine_for(resolve_url(url, data_dir), role="region")
             try:

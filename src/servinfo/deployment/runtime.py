@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
+from servinfo.access.principals import PrincipalService
+from servinfo.access.reads import ReadService
+from servinfo.access.runtime import PolicyRuntime
+from servinfo.audit import AUDIT_MIGRATIONS, AuditLog
 from servinfo.config import Settings, load_settings, resolve_data_dir
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper, load_master_key
 from servinfo.deployment.errors import DeploymentError
+from servinfo.ledgers import LEDGER_MIGRATIONS, Ledgers
 from servinfo.policy import Policy, load_policy_text
 from servinfo.policy.loading import default_policy_text
 from servinfo.store import (
@@ -21,6 +27,11 @@ from servinfo.store import (
     SubjectDirectory,
     create_engine_for,
 )
+
+_T = TypeVar("_T")
+
+#: The migration branches of the domains that keep tables in the control database.
+CONTROL_MIGRATIONS = (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS)
 
 
 @dataclass
@@ -35,18 +46,66 @@ class Deployment:
     directory: SubjectDirectory
     principals: PrincipalStore
     policy_versions: PolicyVersions
-    _writer: RecordWriter | None = field(default=None, repr=False)
+    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def _once(self, name: str, build: Callable[[], _T]) -> _T:
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]  # type: ignore[return-value]
 
     @property
     def writer(self) -> RecordWriter:
-        if self._writer is None:
-            self._writer = RecordWriter(
+        return self._once(
+            "writer",
+            lambda: RecordWriter(
                 self.directory,
                 self.regions,
                 self.keyring,
                 max_payload_bytes=self.settings.max_record_bytes,
-            )
-        return self._writer
+            ),
+        )
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._once("audit", lambda: AuditLog(self.control, self.keyring))
+
+    @property
+    def runtime(self) -> PolicyRuntime:
+        """The policy this process enforces; swapped when the active version changes."""
+        return self._once(
+            "runtime", lambda: PolicyRuntime(self.policy_versions, self.keyring, self.policy)
+        )
+
+    @property
+    def ledgers(self) -> Ledgers:
+        return self._once(
+            "ledgers",
+            lambda: Ledgers(
+                self.control, self.directory, self.audit, lambda: self.runtime.current.policy
+            ),
+        )
+
+    @property
+    def principal_service(self) -> PrincipalService:
+        return self._once(
+            "principals",
+            lambda: PrincipalService(self.principals, self.directory, self.policy, self.audit),
+        )
+
+    @property
+    def reads(self) -> ReadService:
+        return self._once(
+            "reads",
+            lambda: ReadService(
+                self.runtime,
+                self.directory,
+                self.regions,
+                self.keyring,
+                self.ledgers,
+                self.audit,
+                self.ledgers,
+            ),
+        )
 
     def close(self) -> None:
         self.control.dispose()

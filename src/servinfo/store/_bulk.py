@@ -12,14 +12,18 @@ per-row machinery:
   values itself (timestamptz, date, bytea).
 
 Lists of ids are filtered with ``= ANY(array)`` on PostgreSQL (one parameter)
-and chunked ``IN (…)`` on SQLite.
+and chunked ``IN (…)`` on SQLite; :func:`fetch_for_ids` runs such a query
+through the driver's cursor, as plain tuples, for the per-batch look-ups of
+ingest (data keys, erased subjects). Driver errors are re-raised as
+SQLAlchemy's (``IntegrityError`` …), as if Core had run the statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import ColumnElement, Connection, String, Table, any_, bindparam, exc
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -27,7 +31,16 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from servinfo.store.engines import is_sqlite
 
-__all__ = ["IN_CHUNK", "bulk_insert", "date_value", "id_chunks", "id_filter", "time_value"]
+__all__ = [
+    "IN_CHUNK",
+    "as_utc",
+    "bulk_insert",
+    "date_value",
+    "fetch_for_ids",
+    "id_chunks",
+    "id_filter",
+    "time_value",
+]
 
 #: Ids per IN (...) list on SQLite: well under its parameter limit.
 IN_CHUNK = 500
@@ -45,23 +58,65 @@ def bulk_insert(
     if not rows:
         return
     names = ", ".join(columns)
-    if is_sqlite(connection.engine):
-        placeholders = ", ".join("?" * len(columns))
-        # Table and column names come from the models, never from input.
-        connection.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})",  # noqa: S608
-            rows,
-        )
-        return
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    statement = f"COPY {table.name} ({names}) FROM STDIN"
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+    with _driver_cursor(connection) as (cursor, sqlite):
+        if sqlite:
+            placeholders = ", ".join("?" * len(columns))
+            # Table and column names come from the models, never from input.
+            statement = f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})"  # noqa: S608
+            with _as_sqlalchemy_error(connection, statement):
+                cursor.executemany(statement, rows)
+            return
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
+        with _as_sqlalchemy_error(connection, statement), cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
-    except connection.dialect.loaded_dbapi.IntegrityError as error:
-        raise exc.IntegrityError(statement, None, error) from None
+
+
+def fetch_for_ids(connection: Connection, query: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` for ``ids``, as tuples, in the caller's transaction.
+
+    ``query`` is SQL written by the store (never from input) in which ``{ids}``
+    stands for the condition's right-hand side: ``subject_id {ids}`` becomes
+    ``subject_id IN (?, …)`` per chunk of :data:`IN_CHUNK` ids on SQLite and
+    ``subject_id = ANY(%s)`` with one array on PostgreSQL. No other parameters.
+    """
+    if not ids:
+        return []
+    found: list[tuple[Any, ...]] = []
+    with _driver_cursor(connection) as (cursor, sqlite):
+        if sqlite:
+            for start in range(0, len(ids), IN_CHUNK):
+                chunk = tuple(ids[start : start + IN_CHUNK])
+                statement = query.format(ids=f"IN ({', '.join('?' * len(chunk))})")
+                with _as_sqlalchemy_error(connection, statement):
+                    found.extend(cursor.execute(statement, chunk).fetchall())
+            return found
+        statement = query.format(ids="= ANY(%s)")
+        with _as_sqlalchemy_error(connection, statement):
+            cursor.execute(statement, (list(ids),))
+            found.extend(cursor.fetchall())
+    return found
+
+
+@contextmanager
+def _driver_cursor(connection: Connection) -> Iterator[tuple[Any, bool]]:
+    """A cursor of the DBAPI connection under ``connection`` (same transaction), closed after."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        yield cursor, is_sqlite(connection.engine)
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _as_sqlalchemy_error(connection: Connection, statement: str) -> Iterator[None]:
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as error:
+        raise exc.DBAPIError.instance(statement, None, error, dbapi.Error) from None
 
 
 def time_value(connection: Connection) -> Callable[[datetime], Any]:
@@ -82,7 +137,25 @@ def date_value(connection: Connection) -> Callable[[date], Any]:
 
 
 def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is UTC:  # the usual case: skip the conversion, drop the "+00:00"
+        return value.isoformat(" ", "microseconds")[:-6]
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@overload
+def as_utc(value: datetime | str) -> datetime: ...
+@overload
+def as_utc(value: datetime | str | None) -> datetime | None: ...
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A ``UTCDateTime`` column's value as :func:`fetch_for_ids` returns it, read as Core would.
+
+    SQLite hands back the stored text (naive UTC), PostgreSQL an aware datetime.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _identity(value: Any) -> Any:

@@ -8,7 +8,9 @@ rotation stay readable.
 
 Unwrapping costs an AES-GCM decryption and a key schedule, so unwrapped keys
 are kept as ready :class:`~servinfo.crypto.Sealer` objects in a bounded LRU,
-by key id. The cache never decides whether a key is alive: writers and readers
+by key id; each KEK version's :class:`~servinfo.crypto.KekWrapper` is built
+once. Missing keys of a batch are made together: one CSPRNG read, one
+bulk insert. The cache never decides whether a key is alive: writers and readers
 read the key's row in the same transaction as the records and treat a row
 without key material as destroyed, whatever the cache holds.
 """
@@ -20,22 +22,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, select
-from ulid import ULID
+from sqlalchemy import Connection, Table
 
 from servinfo.crypto import (
     DataKey,
+    KekWrapper,
     Keyring,
     KeyringError,
-    KeyVersion,
     Sealer,
     data_key_context,
     kek_purpose,
-    new_data_key,
-    unwrap_data_key,
-    wrap_data_key,
 )
-from servinfo.store._bulk import bulk_insert, id_chunks, id_filter, time_value
+from servinfo.store._bulk import bulk_insert, fetch_for_ids, time_value
+from servinfo.store._ids import new_ulids
 from servinfo.store.errors import SubjectErased
 from servinfo.store.models import DataKeyRow
 
@@ -54,6 +53,11 @@ _KEY_COLUMNS = (
     "kek_id",
     "wrapped",
     "created_at",
+)
+#: The shared keys of a list of subjects; ``{ids}`` is filled by :func:`fetch_for_ids`.
+_SHARED_KEYS = (
+    "SELECT id, subject_id, retention_class, scope, kek_id, wrapped FROM data_keys "
+    "WHERE scope = '' AND subject_id {ids}"
 )
 
 
@@ -108,6 +112,7 @@ class RegionKeys:
         self._keyring = keyring
         self._purpose = kek_purpose(region)
         self._cache = cache
+        self._wrappers: dict[str, KekWrapper] = {}
         keyring.current(self._purpose)  # fail now, not on the first write, if there is no KEK
 
     @property
@@ -116,15 +121,9 @@ class RegionKeys:
 
     def sealer(self, row: KeyRow) -> Sealer:
         """The sealer of a live key row (from the cache or by unwrapping it)."""
-        if row.wrapped is None:
-            raise SubjectErased(f"subject {row.subject_id}")
-        sealer = self._cache.get(row.key_id)
-        if sealer is None:
-            context = data_key_context(row.subject_id, self.region, row.retention_class)
-            secret = unwrap_data_key(self._kek(row.kek_id), row.wrapped, context)
-            sealer = Sealer(DataKey(row.key_id, secret))
-            self._cache.put(row.key_id, sealer)
-        return sealer
+        return self._sealer(
+            row.key_id, row.subject_id, row.retention_class, row.kek_id, row.wrapped
+        )
 
     def sealers_for_write(
         self, connection: Connection, needed: set[tuple[str, str]], now: datetime
@@ -135,23 +134,20 @@ class RegionKeys:
         back) with the records they protect. A destroyed key raises
         :class:`SubjectErased`: an erased subject never gets a fresh key.
         """
-        rows = shared_key_rows(connection, {subject for subject, _ in needed})
+        subject_ids = list(dict.fromkeys(subject for subject, _ in needed))
         sealers: dict[tuple[str, str], Sealer] = {}
-        missing: list[tuple[str, str]] = []
-        for pair in needed:
-            row = rows.get(pair)
-            if row is None:
-                missing.append(pair)
-            else:
-                sealers[pair] = self.sealer(row)
+        # Every needed key's row is re-read here, whatever the cache holds.
+        for key_id, subject_id, retention_class, _, kek_id, wrapped in fetch_for_ids(
+            connection, _SHARED_KEYS, subject_ids
+        ):
+            pair = (subject_id, retention_class)
+            if pair in needed:
+                sealers[pair] = self._sealer(key_id, subject_id, retention_class, kek_id, wrapped)
+        missing = sorted(pair for pair in needed if pair not in sealers)
         if missing:
-            new_rows = []
-            when = time_value(connection)(now)
-            for subject_id, retention_class in sorted(missing):
-                values, sealer = self._new_key(subject_id, retention_class, SHARED, when)
-                new_rows.append(values)
-                sealers[subject_id, retention_class] = sealer
-            bulk_insert(connection, _KEY_TABLE, _KEY_COLUMNS, new_rows)
+            created = self._new_keys(missing, SHARED, time_value(connection)(now))
+            bulk_insert(connection, _KEY_TABLE, _KEY_COLUMNS, [values for values, _ in created])
+            sealers.update(zip(missing, (sealer for _, sealer in created), strict=True))
         return sealers
 
     def create_own_key(
@@ -163,59 +159,65 @@ class RegionKeys:
         now: datetime,
     ) -> Sealer:
         """A fresh key for one record (rectification), inserted in the caller's transaction."""
-        values, sealer = self._new_key(
-            subject_id, retention_class, scope, time_value(connection)(now)
+        [(values, sealer)] = self._new_keys(
+            [(subject_id, retention_class)], scope, time_value(connection)(now)
         )
         bulk_insert(connection, _KEY_TABLE, _KEY_COLUMNS, [values])
         return sealer
 
-    def _new_key(
-        self, subject_id: str, retention_class: str, scope: str, created_at: object
-    ) -> tuple[tuple[object, ...], Sealer]:
-        kek = self._keyring.current(self._purpose)
-        secret = new_data_key()
-        key_id = str(ULID())
-        context = data_key_context(subject_id, self.region, retention_class)
-        values = (
-            key_id,
-            subject_id,
-            self.region,
-            retention_class,
-            scope,
-            kek.key_id,
-            wrap_data_key(kek, secret, context),
-            created_at,
-        )
-        sealer = Sealer(DataKey(key_id, secret))
-        self._cache.put(key_id, sealer)
-        return values, sealer
+    def _sealer(
+        self,
+        key_id: str,
+        subject_id: str,
+        retention_class: str,
+        kek_id: str,
+        wrapped: bytes | None,
+    ) -> Sealer:
+        if wrapped is None:
+            raise SubjectErased(f"subject {subject_id}")
+        sealer = self._cache.get(key_id)
+        if sealer is None:
+            context = data_key_context(subject_id, self.region, retention_class)
+            secret = self._wrapper(kek_id).unwrap(wrapped, context)
+            sealer = Sealer(DataKey(key_id, secret))
+            self._cache.put(key_id, sealer)
+        return sealer
 
-    def _kek(self, kek_id: str) -> KeyVersion:
-        try:
-            return self._keyring.get(kek_id)
-        except KeyringError:
-            # Another process may have rotated the KEK since this keyring was read.
-            self._keyring.reload()
-            return self._keyring.get(kek_id)
-
-
-def shared_key_rows(connection: Connection, subject_ids: set[str]) -> dict[tuple[str, str], KeyRow]:
-    """The shared (scope ``""``) key rows of ``subject_ids``, by (subject, retention class)."""
-    found: dict[tuple[str, str], KeyRow] = {}
-    for chunk in id_chunks(sorted(subject_ids), connection):
-        rows = connection.execute(
-            select(
-                DataKeyRow.id,
-                DataKeyRow.subject_id,
-                DataKeyRow.retention_class,
-                DataKeyRow.scope,
-                DataKeyRow.kek_id,
-                DataKeyRow.wrapped,
-            ).where(
-                id_filter(DataKeyRow.subject_id, chunk, connection),
-                DataKeyRow.scope == SHARED,
+    def _new_keys(
+        self, pairs: list[tuple[str, str]], scope: str, created_at: object
+    ) -> list[tuple[tuple[object, ...], Sealer]]:
+        """Fresh keys for ``pairs`` of (subject, retention class): their rows and sealers."""
+        wrapper = self._wrapper(self._keyring.current(self._purpose).key_id)
+        region = self.region
+        contexts = [data_key_context(subject, region, kind) for subject, kind in pairs]
+        created: list[tuple[tuple[object, ...], Sealer]] = []
+        for (subject_id, retention_class), key_id, (secret, wrapped) in zip(
+            pairs, new_ulids(len(pairs)), wrapper.new_wrapped_keys(contexts), strict=True
+        ):
+            values = (
+                key_id,
+                subject_id,
+                region,
+                retention_class,
+                scope,
+                wrapper.key_id,
+                wrapped,
+                created_at,
             )
-        ).all()
-        for row in rows:
-            found[row[1], row[2]] = KeyRow(*row)
-    return found
+            sealer = Sealer(DataKey(key_id, secret))
+            self._cache.put(key_id, sealer)
+            created.append((values, sealer))
+        return created
+
+    def _wrapper(self, kek_id: str) -> KekWrapper:
+        """The (cached) wrapper of KEK version ``kek_id``; versions never change once made."""
+        wrapper = self._wrappers.get(kek_id)
+        if wrapper is None:
+            try:
+                kek = self._keyring.get(kek_id)
+            except KeyringError:
+                # Another process may have rotated the KEK since this keyring was read.
+                self._keyring.reload()
+                kek = self._keyring.get(kek_id)
+            wrapper = self._wrappers[kek_id] = KekWrapper(kek)
+        return wrapper

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from servinfo.store._bulk import id_chunks, id_filter
+from servinfo.store._bulk import as_utc, fetch_for_ids
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
 from servinfo.store.engines import write_transaction
 from servinfo.store.errors import (
@@ -33,6 +33,12 @@ from servinfo.store.errors import (
 from servinfo.store.models import OrganizationRow, SubjectRow
 
 __all__ = ["Organization", "Subject", "SubjectDirectory"]
+
+_ERASED_AMONG = "SELECT subject_id FROM subjects WHERE erased_at IS NOT NULL AND subject_id {ids}"
+_SUBJECTS = (
+    "SELECT subject_id, org_id, home_region, jurisdiction, created_at, erased_at "
+    "FROM subjects WHERE subject_id {ids}"
+)
 
 
 @dataclass(frozen=True)
@@ -171,20 +177,15 @@ class SubjectDirectory:
             return _subject_rows(connection, list(dict.fromkeys(subject_ids)))
 
     def erased_among(self, subject_ids: Iterable[str]) -> set[str]:
-        """Which of ``subject_ids`` are marked erased (one query per 500 ids)."""
+        """Which of ``subject_ids`` are marked erased (one query per 500 ids).
+
+        The writer asks this for every batch, so it goes through the driver's
+        cursor (:func:`fetch_for_ids`) rather than building Core statements.
+        """
         ids = list(dict.fromkeys(subject_ids))
-        erased: set[str] = set()
-        with self._engine.connect() as connection:
-            for chunk in id_chunks(ids, connection):
-                erased.update(
-                    connection.scalars(
-                        select(SubjectRow.subject_id).where(
-                            id_filter(SubjectRow.subject_id, chunk, connection),
-                            SubjectRow.erased_at.is_not(None),
-                        )
-                    )
-                )
-        return erased
+        with self._engine.begin() as connection:
+            rows = fetch_for_ids(connection, _ERASED_AMONG, ids)
+        return {subject_id for (subject_id,) in rows}
 
     def set_jurisdiction(self, subject_id: str, jurisdiction: str) -> None:
         """Record that the person now lives under ``jurisdiction``."""
@@ -233,18 +234,8 @@ def mark_erased(connection: Connection, subject_id: str, when: datetime) -> None
 
 
 def _subject_rows(connection: Connection, subject_ids: list[str]) -> dict[str, Subject]:
-    found: dict[str, Subject] = {}
-    for chunk in id_chunks(subject_ids, connection):
-        rows = connection.execute(
-            select(
-                SubjectRow.subject_id,
-                SubjectRow.org_id,
-                SubjectRow.home_region,
-                SubjectRow.jurisdiction,
-                SubjectRow.created_at,
-                SubjectRow.erased_at,
-            ).where(id_filter(SubjectRow.subject_id, chunk, connection))
-        ).all()
-        for row in rows:
-            found[row[0]] = Subject(*row)
-    return found
+    # Through the driver: the writer routes every new subject of a batch here.
+    return {
+        row[0]: Subject(row[0], row[1], row[2], row[3], as_utc(row[4]), as_utc(row[5]))
+        for row in fetch_for_ids(connection, _SUBJECTS, subject_ids)
+    }

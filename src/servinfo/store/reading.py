@@ -27,8 +27,8 @@ from servinfo.store._codec import decode_fields
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
 from servinfo.store._rows import LoadedRecord, load_record, loaded, record_query
 from servinfo.store.directory import SubjectDirectory
-from servinfo.store.errors import StoreError, UnknownRegion
-from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
+from servinfo.store.errors import RecordNotFound, StoreError, SubjectErased, UnknownRegion
+from servinfo.store.models import BlindIndexRow, DataKeyRow, ErasedRecordRow, RecordRow
 
 __all__ = ["RecordLocation", "RecordReader", "StoredRecord"]
 
@@ -51,6 +51,17 @@ class StoredRecord:
     retention_class: str
     key_id: str
     fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordHeader:
+    """What a record's plaintext columns say: enough to decide before decrypting."""
+
+    record_id: str
+    region: str
+    subject_id: str
+    category: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,27 @@ class RecordReader:
         with engine.connect() as connection:
             record = load_record(connection, record_id, region)
         return self._open(record, region)
+
+    def locate(self, record_id: str) -> RecordHeader:
+        """Which region holds ``record_id`` and whose it is, without decrypting anything.
+
+        The access layer decides on a read by id from this header first, so a
+        denied read never touches the ciphertext.
+        """
+        query = select(
+            RecordRow.id, RecordRow.subject_id, RecordRow.category, RecordRow.kind
+        ).where(RecordRow.id == record_id)
+        for region in sorted(self._engines):
+            with self._engines[region].connect() as connection:
+                row = connection.execute(query).first()
+                erased = row is None and connection.scalar(
+                    select(ErasedRecordRow.record_id).where(ErasedRecordRow.record_id == record_id)
+                )
+            if row is not None:
+                return RecordHeader(row.id, region, row.subject_id, row.category, row.kind)
+            if erased:
+                raise SubjectErased(f"the subject of record {record_id}")
+        raise RecordNotFound(record_id, "any region")
 
     def find_by_subject(
         self,

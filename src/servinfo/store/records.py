@@ -5,9 +5,11 @@ directory to its subject's home region — an unknown or erased subject is
 refused — then, per region and inside one write transaction, (3) sealed with
 AES-256-GCM under its (subject, retention class) data key, bound by associated
 data to its id, subject, category, kind, region and schema version, and
-(4) inserted with Core ``executemany`` together with the keyed blind indexes of
-its lookup fields. Steps 1–2 run for the whole batch before anything is
-written, so bad input writes nothing.
+(4) inserted together with the keyed blind indexes of its lookup fields.
+Steps 1–2 run for the whole batch before anything is written, so bad input
+writes nothing. Inserts go through the driver in bulk (``executemany`` on
+SQLite, ``COPY`` on PostgreSQL; see ``_bulk``), and record ids are ULIDs made
+a batch at a time (``_ids``).
 
 A batch is one transaction per region: all or nothing within a region. A batch
 spanning regions commits region by region; after the up-front checks only a
@@ -30,11 +32,11 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, exc
-from ulid import ULID
 
-from servinfo.crypto import BLIND_INDEX, BlindIndexer, Keyring, RecordBinding
+from servinfo.crypto import BLIND_INDEX, BlindIndexer, Keyring
 from servinfo.store._bulk import bulk_insert, date_value, time_value
 from servinfo.store._codec import encode_fields
+from servinfo.store._ids import new_ulids
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
 from servinfo.store._mutations import delete_record, rectify_record
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
@@ -110,10 +112,6 @@ class _Prepared:
     payload: bytes
 
 
-def _new_record_id() -> str:
-    return str(ULID())
-
-
 class RecordWriter:
     """Writes, rectifies, deletes and erases records across the region databases.
 
@@ -176,8 +174,9 @@ class RecordWriter:
         return ids
 
     def _put_batch(self, batch: list[NewRecord], now: datetime) -> list[str]:
-        # (1) Validate and serialize every record.
-        prepared = [self._prepare(index, record) for index, record in enumerate(batch)]
+        # (1) Validate and serialize every record; ids for those without one.
+        fresh = iter(new_ulids(len(batch)))
+        prepared = [self._prepare(index, record, fresh) for index, record in enumerate(batch)]
         # (2) Route each record to its subject's home region.
         subjects = self._route(p.record.subject_id for p in prepared)
         by_region: dict[str, list[_Prepared]] = {}
@@ -189,44 +188,59 @@ class RecordWriter:
             self._write_region(region, items, {s: subjects[s] for s in _subject_ids(items)}, now)
         return [item.record_id for item in prepared]
 
-    def _prepare(self, index: int, record: NewRecord) -> _Prepared:
-        where = f"record {index} of the batch"
+    def _prepare(self, index: int, record: NewRecord, fresh_ids: Iterator[str]) -> _Prepared:
         if not isinstance(record, NewRecord):
-            raise InvalidRecord(f"{where} is a {type(record).__name__}, expected NewRecord")
-        if not record.subject_id:
-            raise InvalidRecord(f"{where} has no subject_id; every record belongs to a subject")
-        check_opaque_id(record.subject_id, f"{where}: subject_id", InvalidRecord)
+            raise InvalidRecord(f"{_where(index)} is a {type(record).__name__}, expected NewRecord")
+        if record.subject_id not in self._routes:  # routed subjects passed this check before
+            if not record.subject_id:
+                raise InvalidRecord(
+                    f"{_where(index)} has no subject_id; every record belongs to a subject"
+                )
+            check_opaque_id(record.subject_id, f"{_where(index)}: subject_id", InvalidRecord)
         names = self._valid_names
-        for value, what in (
-            (record.category, "category"),
-            (record.kind, "kind"),
-            (record.source, "source"),
-            (record.retention_class, "retention_class"),
+        if not (
+            record.category in names
+            and record.kind in names
+            and record.source in names
+            and record.retention_class in names
         ):
-            if value not in names:
-                check_name(value, f"{where}: {what}", InvalidRecord)
-                if len(names) < _NAMES_REMEMBERED:
-                    names.add(value)
+            for value, what in (
+                (record.category, "category"),
+                (record.kind, "kind"),
+                (record.source, "source"),
+                (record.retention_class, "retention_class"),
+            ):
+                self._check_name(value, index, what)
         if not isinstance(record.collected_at, datetime) or record.collected_at.tzinfo is None:
-            raise InvalidRecord(f"{where}: collected_at must be a timezone-aware datetime")
+            raise InvalidRecord(f"{_where(index)}: collected_at must be a timezone-aware datetime")
         if isinstance(record.retain_until, datetime) or not isinstance(record.retain_until, date):
-            raise InvalidRecord(f"{where}: retain_until must be a date (not a datetime)")
+            raise InvalidRecord(f"{_where(index)}: retain_until must be a date (not a datetime)")
         version = record.schema_version
         if not isinstance(version, int) or not 0 <= version <= _MAX_SCHEMA_VERSION:
-            raise InvalidRecord(f"{where}: schema_version must be an integer 0 to 2**32-1")
+            raise InvalidRecord(f"{_where(index)}: schema_version must be an integer 0 to 2**32-1")
         for name, value in record.lookup_fields.items():
-            check_name(name, f"{where}: lookup field name", InvalidRecord)
+            self._check_name(name, index, "lookup field name")
             if not isinstance(value, str) or not value.strip():
-                raise InvalidRecord(f"{where}: lookup field {name!r} must be non-empty text")
+                raise InvalidRecord(
+                    f"{_where(index)}: lookup field {name!r} must be non-empty text"
+                )
         record_id = record.record_id
         if record_id is None:
-            record_id = _new_record_id()
+            record_id = next(fresh_ids)
         elif not isinstance(record_id, str) or not _ULID.fullmatch(record_id):
-            raise InvalidRecord(f"{where}: record_id must be a ULID (26 characters)")
-        payload = encode_fields(record.fields, where)
+            raise InvalidRecord(f"{_where(index)}: record_id must be a ULID (26 characters)")
+        payload = encode_fields(record.fields, lambda: _where(index))
         if len(payload) > self._max_payload:
             raise PayloadTooLarge(len(payload), self._max_payload)
         return _Prepared(record, record_id, payload)
+
+    def _check_name(self, value: object, index: int, what: str) -> None:
+        """Policy names (categories, kinds …) are few: remember the valid ones."""
+        names = self._valid_names
+        if value not in names:
+            check_name(value, f"{_where(index)}: {what}", InvalidRecord)
+            if len(names) < _NAMES_REMEMBERED:
+                names.add(value)  # type: ignore[arg-type]  # check_name proved it a str
 
     def _route(self, subject_ids: Iterable[str]) -> dict[str, Subject]:
         """Directory entries of ``subject_ids``, from the routing cache where possible.
@@ -302,20 +316,14 @@ class RecordWriter:
         lookups: list[tuple[Any, ...]] = []
         for item in items:
             record = item.record
-            sealer = sealers[record.subject_id, record.retention_class]
-            binding = RecordBinding(
-                item.record_id,
-                record.subject_id,
-                record.category,
-                record.kind,
-                region,
-                record.schema_version,
-            )
+            record_id = item.record_id
+            subject_id = record.subject_id
+            sealer = sealers[subject_id, record.retention_class]
             rows.append(
                 (
-                    item.record_id,
-                    record.subject_id,
-                    subjects[record.subject_id].org_id,
+                    record_id,
+                    subject_id,
+                    subjects[subject_id].org_id,
                     record.category,
                     record.kind,
                     record.source,
@@ -324,13 +332,20 @@ class RecordWriter:
                     record.legal_hold,
                     record.schema_version,
                     sealer.key_id,
-                    sealer.seal(binding, item.payload),
+                    # == sealer.seal(RecordBinding(record_id, …), payload), without the object
+                    sealer.seal_record(
+                        record_id,
+                        subject_id,
+                        record.category,
+                        record.kind,
+                        region,
+                        record.schema_version,
+                        item.payload,
+                    ),
                 )
             )
             for name, value in record.lookup_fields.items():
-                lookups.append(
-                    (name, index(name, value), item.record_id, record.subject_id, index_key_id)
-                )
+                lookups.append((name, index(name, value), record_id, subject_id, index_key_id))
         bulk_insert(connection, _RECORDS, _RECORD_COLUMNS, rows)
         bulk_insert(connection, _BLIND_INDEX, _INDEX_COLUMNS, lookups)
 
@@ -394,6 +409,11 @@ class RecordWriter:
             return self._engines[region]
         except KeyError:
             raise UnknownRegion(region, list(self._engines)) from None
+
+
+def _where(index: int) -> str:
+    # Only built for error messages: formatting it for every record costs ingest time.
+    return f"record {index} of the batch"
 
 
 def _subject_ids(items: list[_Prepared]) -> Iterator[str]:

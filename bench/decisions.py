@@ -1,0 +1,398 @@
+"""Access decisions per second: servinfo, pycasbin and cedarpy on the same rules, in one run.
+
+Run: ``.venv/bin/python bench/decisions.py [--subjects 10000 --decisions 200000]``.
+
+Staff of the default policy read subjects' data (10 % of subjects restricted);
+the peers get the same rules, derived here from the policy model: pycasbin as an
+ABAC model (``FastEnforcer``), cedarpy as one permit and one forbid over entities
+parsed once (``is_authorized_batch``). The engines must first agree on a sample;
+then repeated decisions (servinfo answers from its cache; the peers have none,
+which is the point), first-time decisions (distinct requests, servinfo's cache
+empty) and the read path (:func:`bench_read_path`) are timed. Peers run the first
+``--peer-decisions`` requests: rates are compared, not counts. docs/benchmarks.md
+("Decisions") describes the models and records the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import casbin  # type: ignore[import-untyped]
+import cedarpy
+
+from servinfo.access.decisions import Actor, Decider, SubjectState, compile_policy
+from servinfo.policy import Policy, load_policy
+
+STAFF = ("employee", "contractor", "agent")
+RESTRICTION_ALLOWS = frozenset({"legal"})
+REPEATED_TARGET = 1_000_000
+FIRST_TIME_TARGET = 100_000
+CEDAR_BATCH = 1_000
+
+CASBIN_MODEL = """\
+[request_definition]
+r = role, purpose, category, region, kind, placement, restricted
+[policy_definition]
+p = role, purpose, category, region, kind
+[role_definition]
+g = _, _
+[policy_effect]
+e = some(where (p.eft == allow))
+[matchers]
+m = r.role == p.role && r.purpose == p.purpose && r.category == p.category \
+&& r.region == p.region && r.kind == p.kind && g(r.placement, r.region) \
+&& (r.restricted == "no" || r.purpose == "legal")
+"""
+
+CEDAR_POLICIES = """\
+permit (principal, action == Action::"read", resource)
+when {
+  principal.role.grants.contains({
+    "purpose": context.purpose,
+    "category": context.category,
+    "region": resource.region,
+    "kind": principal.kind
+  }) &&
+  principal.placement.reach.contains(resource.region)
+};
+forbid (principal, action, resource)
+when { resource.restricted && context.purpose != "legal" };
+"""
+
+
+#: (actor index, subject index, purpose, category)
+Request = tuple[int, int, str, str]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Principals, subjects and the requests over them, as each engine takes them."""
+
+    actors: list[Actor]
+    states: list[SubjectState]
+    regions: list[str]  # home region of each subject
+    requests: list[Request]
+
+
+def _transfer_valid(policy: Policy, today: dt.date, entity: str, where: str, region: str) -> bool:
+    """Whether staff of ``entity`` working in ``where`` may reach data in ``region``."""
+    if policy.regions[region].entity == entity:
+        return True
+    importer = policy.legal_entities[entity]
+    destination: str | None = where
+    if where == region:
+        try:
+            destination = policy.transfer_destination(region, importer.country)
+        except KeyError:
+            return False
+        if destination is None:
+            return True
+    for mechanism_id in policy.transfers[region].get(destination or "", []):
+        mechanism = policy.mechanisms[mechanism_id]
+        if mechanism.expires is not None and mechanism.expires < today:
+            continue
+        if mechanism.type != "dpf" or importer.dpf_certified:
+            return True
+    return False
+
+
+def _grants(policy: Policy) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Per role, every allowed (purpose, category, region, kind)."""
+    return {
+        role_id: [
+            (purpose, category, region, kind)
+            for purpose in role.purposes
+            for category in role.categories
+            if category in policy.purposes[purpose].categories
+            for region in role.regions
+            for kind in role.principal_kinds
+        ]
+        for role_id, role in policy.roles.items()
+    }
+
+
+def _placements(policy: Policy) -> list[tuple[str, str]]:
+    return list(itertools.product(policy.legal_entities, policy.regions))
+
+
+def _reach(policy: Policy, today: dt.date, entity: str, where: str) -> list[str]:
+    return [r for r in policy.regions if _transfer_valid(policy, today, entity, where, r)]
+
+
+def build_workload(policy: Policy, subjects: int, requests: int, seed: int) -> Workload:
+    rng = random.Random(seed)
+    staff_roles = [
+        (role_id, kind)
+        for role_id, role in policy.roles.items()
+        for kind in role.principal_kinds
+        if kind in STAFF and role.purposes
+    ]
+    placements = [rng.choice(_placements(policy)) for _ in range(200)]
+    actors = [
+        Actor(principal_id=f"p{i}", kind=kind, role=role, entity=entity, region=where)
+        for i, ((role, kind), (entity, where)) in enumerate(
+            zip(itertools.cycle(staff_roles), placements)
+        )
+    ]
+    regions = [rng.choice(sorted(policy.regions)) for _ in range(subjects)]
+    restricted = [rng.random() < 0.10 for _ in range(subjects)]
+    states = [
+        SubjectState(
+            subject_id=f"s{i}",
+            regime=rng.choice(sorted(policy.regimes)),
+            restricted=flag,
+            restriction_allows=RESTRICTION_ALLOWS if flag else frozenset(),
+        )
+        for i, flag in enumerate(restricted)
+    ]
+    purposes, categories = sorted(policy.purposes), sorted(policy.categories)
+    seen: set[Request] = set()
+    ordered: list[Request] = []
+    while len(ordered) < requests:
+        who = rng.randrange(len(actors))
+        own = policy.roles[actors[who].role].purposes
+        purpose = rng.choice(own) if rng.random() < 0.7 else rng.choice(purposes)
+        request = (who, rng.randrange(subjects), purpose, rng.choice(categories))
+        if request not in seen:
+            seen.add(request)
+            ordered.append(request)
+    return Workload(actors, states, regions, ordered)
+
+
+#: Decides prepared requests; an engine prepares them (untimed) in its own form.
+Runner = Callable[[], list[bool]]
+Engine = Callable[[Sequence[Request]], Runner]
+Reset = Callable[[], None]
+
+
+def servinfo_engine(decider: Decider, work: Workload) -> Engine:
+    actors, states, regions = work.actors, work.states, work.regions
+
+    def prepare(requests: Sequence[Request]) -> Runner:
+        calls = [(actors[a], p, c, regions[s], states[s]) for a, s, p, c in requests]
+        run = decider.decide
+        return lambda: [run(a, p, c, r, s).allowed for a, p, c, r, s in calls]
+
+    return prepare
+
+
+def casbin_engine(policy: Policy, today: dt.date, work: Workload, folder: Path) -> Engine:
+    lines = [
+        f"p, {role}, {purpose}, {category}, {region}, {kind}"
+        for role, grants in _grants(policy).items()
+        for purpose, category, region, kind in grants
+    ]
+    lines += [
+        f"g, {entity}@{where}, {region}"
+        for entity, where in _placements(policy)
+        for region in _reach(policy, today, entity, where)
+    ]
+    (folder / "model.conf").write_text(CASBIN_MODEL)
+    (folder / "policy.csv").write_text("\n".join(lines) + "\n")
+    enforcer = casbin.FastEnforcer(
+        str(folder / "model.conf"), str(folder / "policy.csv"), cache_key_order=[0, 1, 2, 3]
+    )
+    subjects = [(a.role, a.kind, f"{a.entity}@{a.region}") for a in work.actors]
+    flags = ["yes" if s.restricted else "no" for s in work.states]
+    regions = work.regions
+    enforce = enforcer.enforce
+
+    def prepare(requests: Sequence[Request]) -> Runner:
+        calls = [
+            (subjects[a][0], p, c, regions[s], subjects[a][1], subjects[a][2], flags[s])
+            for a, s, p, c in requests
+        ]
+        return lambda: [enforce(*call) for call in calls]
+
+    return prepare
+
+
+def _entity(type_: str, uid: str, **attrs: Any) -> dict[str, Any]:
+    return {"uid": {"type": type_, "id": uid}, "attrs": attrs, "parents": []}
+
+
+def cedar_engine(policy: Policy, today: dt.date, work: Workload) -> Engine:
+    keys = ("purpose", "category", "region", "kind")
+    entities = [
+        _entity("Role", role, grants=[dict(zip(keys, grant, strict=True)) for grant in grants])
+        for role, grants in _grants(policy).items()
+    ]
+    entities += [
+        _entity("Placement", f"{entity}@{where}", reach=_reach(policy, today, entity, where))
+        for entity, where in _placements(policy)
+    ]
+    entities += [
+        _entity(
+            "Staff",
+            a.principal_id,
+            kind=a.kind,
+            role={"__entity": {"type": "Role", "id": a.role}},
+            placement={"__entity": {"type": "Placement", "id": f"{a.entity}@{a.region}"}},
+        )
+        for a in work.actors
+    ]
+    entities += [
+        _entity("Subject", s.subject_id, region=region, restricted=s.restricted)
+        for s, region in zip(work.states, work.regions, strict=True)
+    ]
+    handle = cedarpy.Entities.from_json_str(json.dumps(entities))
+    policies = cedarpy.PolicySet.from_str(CEDAR_POLICIES)
+    principals = [f'Staff::"{a.principal_id}"' for a in work.actors]
+    resources = [f'Subject::"{s.subject_id}"' for s in work.states]
+
+    def prepare(requests: Sequence[Request]) -> Runner:
+        calls = [
+            {
+                "principal": principals[a],
+                "action": 'Action::"read"',
+                "resource": resources[s],
+                "context": {"purpose": purpose, "category": category},
+            }
+            for a, s, purpose, category in requests
+        ]
+        batches = [calls[i : i + CEDAR_BATCH] for i in range(0, len(calls), CEDAR_BATCH)]
+
+        def run() -> list[bool]:
+            return [
+                result.allowed
+                for batch in batches
+                for result in cedarpy.is_authorized_batch(batch, policies, handle)
+            ]
+
+        return run
+
+    return prepare
+
+
+def measure(engine: Engine, requests: Sequence[Request], repeat: int, before: Reset) -> float:
+    """Decisions per CPU second, best of ``repeat``: CPU time ignores other jobs on a shared
+    machine, and every engine (cedarpy's Rust too) runs in this process, on this thread."""
+    best = float("inf")
+    run = engine(requests)
+    for _ in range(repeat):
+        before()
+        start = time.process_time()
+        run()
+        best = min(best, time.process_time() - start)
+    return len(requests) / best
+
+
+def bench_read_path(policy: Policy, work: Workload, decisions: int) -> float | None:
+    """The full read path (decide + fetch + decrypt + audit) through ``servinfo.access.reads``.
+
+    This is the hook for the read-path figure: it is measured here once
+    ``servinfo.access.reads`` exists, and skipped with a note until then.
+    """
+    if importlib.util.find_spec("servinfo.access.reads") is None:
+        print("read path: skipped (servinfo.access.reads does not exist yet)")
+        return None
+    print("read path: servinfo.access.reads exists, but this bench does not measure it yet")
+    return None
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line]
+    versions = ", ".join(f"{n} {importlib.metadata.version(n)}" for n in ("pycasbin", "cedarpy"))
+    return (
+        f"nproc {len(os.sched_getaffinity(0))} ({models[0] if models else 'unknown CPU'}), "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}; {versions}"
+    )
+
+
+def nothing() -> None:
+    """No reset between timed runs."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    for flag, default in (
+        ("--subjects", 10_000),
+        ("--decisions", 200_000),
+        ("--peer-decisions", 20_000),
+        ("--distinct-repeated", 10_000),  # repeated decisions cycle over this many
+        ("--sample", 5_000),  # requests the three engines must agree on
+        ("--repeat", 3),
+        ("--seed", 4),
+    ):
+        parser.add_argument(flag, type=int, default=default)
+    args = parser.parse_args(argv)
+
+    today = dt.date.today()
+    print(f"machine: {machine()}")
+    policy = load_policy(today=today)
+    work = build_workload(policy, args.subjects, args.decisions, args.seed)
+    compiled = compile_policy(policy, today)
+    restricted = sum(s.restricted for s in work.states) / len(work.states)
+    print(
+        f"workload: {len(work.actors)} principals, {args.subjects} subjects, {restricted:.0%}",
+        end=" ",
+    )
+    print(f"restricted; {args.decisions} decisions, peers on {args.peer_decisions}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        engines = {
+            "servinfo": servinfo_engine(Decider(compiled), work),
+            "casbin": casbin_engine(policy, today, work, Path(folder)),
+            "cedar": cedar_engine(policy, today, work),
+        }
+        sample = work.requests[: args.sample]
+        answers = [engine(sample)() for engine in engines.values()]
+        mismatches = sum(1 for row in zip(*answers, strict=True) if len(set(row)) > 1)
+        print(f"agreement: {len(sample)} requests, {sum(answers[0])} allowed, {mismatches} differ")
+        if mismatches:
+            return 1
+
+        distinct = work.requests[: args.distinct_repeated]
+        repeated = (distinct * (args.decisions // len(distinct) + 1))[: args.decisions]
+        warm, cold = Decider(compiled), Decider(compiled)
+        servinfo_engine(warm, work)(distinct)()
+        runs = {
+            "repeated": (servinfo_engine(warm, work), repeated, nothing),
+            "first-time": (servinfo_engine(cold, work), work.requests, cold.cache.clear),
+        }
+        rates: dict[str, dict[str, float]] = {}
+        for name, (engine, requests, reset) in runs.items():
+            peers = requests[: args.peer_decisions]
+            rates[name] = {
+                "servinfo": measure(engine, requests, args.repeat, reset),
+                "casbin": measure(engines["casbin"], peers, args.repeat, nothing),
+                "cedar": measure(engines["cedar"], peers, args.repeat, nothing),
+            }
+    bench_read_path(policy, work, args.decisions)
+
+    targets = {"repeated": REPEATED_TARGET, "first-time": FIRST_TIME_TARGET}
+    print()
+    print(
+        "| decisions | servinfo /s | pycasbin /s | cedarpy /s | ÷ pycasbin | ÷ cedarpy | target |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name, row in rates.items():
+        ours, peer_casbin, peer_cedar = (row[e] for e in ("servinfo", "casbin", "cedar"))
+        met = ours >= targets[name] and ours > max(peer_casbin, peer_cedar)
+        verdict = "PASS" if met else "MISS"
+        print(
+            f"| {name} | {ours:,.0f} | {peer_casbin:,.0f} | {peer_cedar:,.0f} "
+            f"| {ours / peer_casbin:,.1f}× | {ours / peer_cedar:,.1f}× "
+            f"| ≥ {targets[name]:,}/s: {verdict} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Access: decisions, enforcement and transfers; every read of Service Information passes here."""

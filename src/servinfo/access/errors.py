@@ -1,0 +1,45 @@
+"""Errors of the access package::
+
+AccessError          (servinfo.errors.ServinfoError)
+├── Unauthenticated  no token, or one that belongs to no active principal (401)
+├── Forbidden        authenticated, but the policy does not allow it (403)
+├── Denied           a read's decision was deny; carries every reason (403)
+└── PurposeRequired  a read named no purpose; lists the declared ones (400)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from servinfo.errors import ServinfoError
+
+
+class AccessError(ServinfoError):
+    code = "access_error"
+
+
+class Unauthenticated(AccessError):
+    code = "unauthenticated"
+    http_status = 401
+
+
+class Forbidden(AccessError):
+    code = "forbidden"
+    http_status = 403
+
+
+class Denied(AccessError):
+    code = "denied"
+    http_status = 403
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__("denied: " + "; ".join(reasons))
+        self.reasons = tuple(reasons)
+
+
+class PurposeRequired(AccessError):
+    code = "purpose_required"
+
+    def __init__(self, declared: Sequence[str]) -> None:
+        super().__init__(f"every read names a purpose (declared: {', '.join(declared)})")
+        self.declared = tuple(declared)

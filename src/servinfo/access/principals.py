@@ -1,0 +1,152 @@
+"""Principals: who may call servinfo, checked against the policy, and their tokens.
+
+A principal's kind must be one its role admits; its region and legal entity
+must be declared; what it is bound to depends on its kind — a ``service`` to
+one of the policy's services (it may then write only that service's kinds), a
+``processor`` to one of the policy's processors (its contract), a ``subject``
+to the account holder it is. Tokens are random, shown once, and stored as a
+SHA-256 hash only. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from servinfo.access.errors import AccessError, Forbidden, Unauthenticated
+from servinfo.audit import AuditSink
+from servinfo.crypto import hash_token, new_token
+from servinfo.policy import Policy, UnknownPolicyElement
+from servinfo.store import Principal, PrincipalStore, SubjectDirectory
+
+#: Kinds whose principals are people of a legal entity and need one.
+_STAFF_KINDS = frozenset({"employee", "contractor", "agent"})
+
+
+class InvalidPrincipal(AccessError):
+    code = "invalid_principal"
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class IssuedPrincipal:
+    principal: Principal
+    #: Shown once to whoever created the principal; only its hash is stored.
+    token: str
+
+
+class PrincipalService:
+    def __init__(
+        self,
+        principals: PrincipalStore,
+        directory: SubjectDirectory,
+        policy: Policy,
+        audit: AuditSink,
+    ) -> None:
+        self._principals = principals
+        self._directory = directory
+        self._policy = policy
+        self._audit = audit
+
+    def add(
+        self,
+        name: str,
+        *,
+        kind: str,
+        role: str,
+        region: str | None,
+        entity: str | None = None,
+        binding: str | None = None,
+        actor: str,
+        now: dt.datetime | None = None,
+    ) -> IssuedPrincipal:
+        """Check the principal against the policy, store it, and return its token once."""
+        entity, binding = self._check(kind, role, region, entity, binding)
+        token = new_token()
+        principal = self._principals.add(
+            name, kind, role, region, entity, hash_token(token), binding=binding, now=now
+        )
+        self._audit.record(
+            "principal_change",
+            actor=actor,
+            outcome="added",
+            details={"principal": principal.name, "kind": kind, "role": role, "region": region},
+        )
+        return IssuedPrincipal(principal, token)
+
+    def all(self, *, include_revoked: bool = True) -> list[Principal]:
+        return self._principals.list(include_revoked=include_revoked)
+
+    def revoke(self, name: str, *, actor: str, now: dt.datetime | None = None) -> Principal:
+        principal = self._principals.revoke(name, now=now)
+        self._audit.record(
+            "principal_change", actor=actor, outcome="revoked", details={"principal": name}
+        )
+        return principal
+
+    def authenticate(self, token: str | None) -> Principal:
+        """The active principal ``token`` belongs to, or :class:`Unauthenticated`.
+
+        The lookup is by the token's SHA-256: an attacker timing it learns about
+        hashes of guesses, never about a stored token.
+        """
+        if not token:
+            raise Unauthenticated("no token: pass --token or set SERVINFO_TOKEN")
+        principal = self._principals.by_token_hash(hash_token(token))
+        if principal is None:
+            raise Unauthenticated("unknown or revoked token")
+        return principal
+
+    def require_permission(self, principal: Principal, permission: str) -> None:
+        """Administrative actions need the permission the policy grants to the role."""
+        role = self._policy.roles.get(principal.role)
+        if role is None or permission not in role.permissions:
+            raise Forbidden(
+                f"role '{principal.role}' lacks the permission '{permission}' "
+                f"(roles with it: {', '.join(self._roles_with(permission)) or 'none'})"
+            )
+
+    def _roles_with(self, permission: str) -> list[str]:
+        return sorted(r for r, role in self._policy.roles.items() if permission in role.permissions)
+
+    def _check(
+        self, kind: str, role_id: str, region: str | None, entity: str | None, binding: str | None
+    ) -> tuple[str | None, str | None]:
+        policy = self._policy
+        role = policy.roles.get(role_id)
+        if role is None:
+            raise UnknownPolicyElement("role", role_id, sorted(policy.roles))
+        if kind not in role.principal_kinds:
+            raise InvalidPrincipal(
+                f"role '{role_id}' is for {', '.join(role.principal_kinds)} principals, "
+                f"got '{kind}'"
+            )
+        if region is not None and region not in policy.regions:
+            raise UnknownPolicyElement("region", region, sorted(policy.regions))
+        if kind in _STAFF_KINDS:
+            if region is None:
+                raise InvalidPrincipal(f"a {kind} needs --region: where they work")
+            entity = entity or policy.regions[region].entity
+            if entity not in policy.legal_entities:
+                raise UnknownPolicyElement("legal entity", entity, sorted(policy.legal_entities))
+            return entity, None
+        if kind == "service":
+            if binding not in policy.services:
+                raise InvalidPrincipal(
+                    f"a service principal is bound to one service with --binding "
+                    f"(declared: {', '.join(policy.services)}), got {binding!r}"
+                )
+            return entity, binding
+        if kind == "processor":
+            if binding not in policy.processors:
+                raise InvalidPrincipal(
+                    f"a processor principal is bound to its contract with --binding "
+                    f"(declared processors: {', '.join(policy.processors)}), got {binding!r}"
+                )
+            return binding, binding
+        if kind == "subject":
+            if binding is None:
+                raise InvalidPrincipal("a subject principal is bound to its subject id (--binding)")
+            self._directory.get_subject(binding)  # UnknownSubject when not registered
+            return None, binding
+        return entity, binding

@@ -1,0 +1,277 @@
+"""The one read path: decide, read, decrypt, narrow to the purpose, audit.
+
+Every read of Service Information names a purpose and passes here; no other
+module imports the store's read operations (a test scans the package). The
+order matters: the decision is made from plaintext columns only (subject,
+category, region), so a denied read never decrypts anything; every decision is
+audited, allowed or not; a processor's read also enters the disclosure register.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import Engine
+
+from servinfo.access.decisions import Actor, Decision, SubjectState
+from servinfo.access.errors import Denied, PurposeRequired
+from servinfo.access.metrics import DECISION_SECONDS, DECISIONS
+from servinfo.access.runtime import PolicyRuntime
+from servinfo.audit import AuditSink
+from servinfo.crypto import Keyring
+from servinfo.policy import UnknownPolicyElement
+from servinfo.store import Principal, SubjectDirectory
+from servinfo.store.reading import RecordReader, StoredRecord
+
+
+class SubjectStates(Protocol):
+    """Where a subject's objections, restriction, consents and requests come from."""
+
+    def subject_state(self, subject_id: str) -> SubjectState: ...
+
+
+class DisclosureRegister(Protocol):
+    def register_disclosure(
+        self,
+        *,
+        recipient: str,
+        recipient_kind: Literal["processor", "third_party", "authority"],
+        basis: Literal["processor", "consent", "legal_requirement"],
+        subject_id: str,
+        categories: Sequence[str],
+        purpose: str,
+        record_count: int,
+        actor: str,
+        reference: str | None = ...,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """A record as the purpose may see it."""
+
+    record_id: str
+    subject: str
+    category: str
+    kind: str
+    region: str
+    collected_at: dt.datetime
+    fields: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.record_id,
+            "subject": self.subject,
+            "category": self.category,
+            "kind": self.kind,
+            "region": self.region,
+            "collected_at": self.collected_at.isoformat(),
+            "fields": self.fields,
+        }
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    purpose: str
+    records: list[ReadRecord]
+    decisions: dict[str, Decision] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "records": [r.to_dict() for r in self.records],
+            "decisions": {
+                category: {
+                    "allowed": d.allowed,
+                    "mechanism": d.mechanism,
+                    "reasons": list(d.texts),
+                }
+                for category, d in self.decisions.items()
+            },
+        }
+
+
+class ReadService:
+    def __init__(
+        self,
+        runtime: PolicyRuntime,
+        directory: SubjectDirectory,
+        region_engines: Mapping[str, Engine],
+        keyring: Keyring,
+        states: SubjectStates,
+        audit: AuditSink,
+        disclosures: DisclosureRegister | None = None,
+    ) -> None:
+        self._runtime = runtime
+        # The reader is built here and nowhere else: access is its only user.
+        self._reader = RecordReader(directory, region_engines, keyring)
+        self._directory = directory
+        self._states = states
+        self._audit = audit
+        self._disclosures = disclosures
+
+    def explain(
+        self,
+        principal: Principal,
+        purpose: str | None,
+        category: str,
+        region: str,
+        subject_id: str | None = None,
+    ) -> Decision:
+        """The decision on a read, with every reason, without reading data (audited)."""
+        purpose = self._require_purpose(purpose)
+        if subject_id is not None:
+            state = self._states.subject_state(subject_id)
+        else:
+            state = SubjectState.unrestricted("-", self._runtime.current.policy.default_regime)
+        decision = self._decide(principal, purpose, category, region, state)
+        self._audit_decision(principal, purpose, category, subject_id, decision, explain=True)
+        return decision
+
+    def read_subject(
+        self,
+        principal: Principal,
+        purpose: str | None,
+        subject_id: str,
+        *,
+        categories: Collection[str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> ReadResult:
+        """A subject's records in the categories the purpose may read.
+
+        Categories named explicitly must all be allowed (403 otherwise); without
+        them, every category the purpose uses is decided and the allowed ones read.
+        """
+        purpose = self._require_purpose(purpose)
+        enforced = self._runtime.current
+        subject = self._directory.get_subject(subject_id)
+        state = self._states.subject_state(subject_id)
+        wanted = (
+            list(categories) if categories else list(enforced.policy.purposes[purpose].categories)
+        )
+        for category in wanted:
+            if category not in enforced.policy.categories:
+                raise UnknownPolicyElement("category", category, sorted(enforced.policy.categories))
+        decisions = {
+            c: self._decide(principal, purpose, c, subject.home_region, state) for c in wanted
+        }
+        for category, decision in decisions.items():
+            self._audit_decision(principal, purpose, category, subject_id, decision)
+        allowed = [c for c, d in decisions.items() if d.allowed]
+        denied = [d for d in decisions.values() if not d.allowed]
+        if denied and (categories or not allowed):
+            raise Denied(sorted({str(r) for d in denied for r in d.failures}))
+        stored = self._reader.find_by_subject(
+            subject_id, categories=allowed, since=since, until=until, limit=limit
+        )
+        return self._deliver(principal, purpose, subject_id, stored, decisions)
+
+    def read_record(self, principal: Principal, purpose: str | None, record_id: str) -> ReadResult:
+        purpose = self._require_purpose(purpose)
+        header = self._reader.locate(record_id)
+        state = self._states.subject_state(header.subject_id)
+        decision = self._decide(principal, purpose, header.category, header.region, state)
+        self._audit_decision(principal, purpose, header.category, header.subject_id, decision)
+        if not decision.allowed:
+            raise Denied([str(r) for r in decision.failures])
+        stored = [self._reader.get(record_id, header.region)]
+        return self._deliver(
+            principal, purpose, header.subject_id, stored, {header.category: decision}
+        )
+
+    # -- steps ---------------------------------------------------------------------
+
+    def _require_purpose(self, purpose: str | None) -> str:
+        policy = self._runtime.refresh().policy
+        if not purpose:
+            raise PurposeRequired(sorted(policy.purposes))
+        if purpose not in policy.purposes:
+            raise UnknownPolicyElement("purpose", purpose, sorted(policy.purposes))
+        return purpose
+
+    def _decide(
+        self, principal: Principal, purpose: str, category: str, region: str, state: SubjectState
+    ) -> Decision:
+        actor = Actor.from_principal(principal, principal.binding)
+        with DECISION_SECONDS.time():
+            decision = self._runtime.decider.decide(actor, purpose, category, region, state)
+        DECISIONS.labels("allow" if decision.allowed else "deny").inc()
+        return decision
+
+    def _audit_decision(
+        self,
+        principal: Principal,
+        purpose: str,
+        category: str,
+        subject_id: str | None,
+        decision: Decision,
+        *,
+        explain: bool = False,
+    ) -> None:
+        details: dict[str, str | int | bool | None] = {"category": category}
+        if decision.mechanism:
+            details["mechanism"] = decision.mechanism
+        if explain:
+            details["explain"] = True
+        self._audit.record(
+            "decision",
+            actor=principal.name,
+            subject_id=subject_id,
+            purpose=purpose,
+            outcome="allow" if decision.allowed else "deny",
+            reasons=[str(r) for r in (decision.reasons if decision.allowed else decision.failures)],
+            details=details,
+        )
+
+    def _deliver(
+        self,
+        principal: Principal,
+        purpose: str,
+        subject_id: str,
+        stored: list[StoredRecord],
+        decisions: dict[str, Decision],
+    ) -> ReadResult:
+        views = self._runtime.current.views
+        records = [
+            ReadRecord(
+                record_id=r.record_id,
+                subject=views.subject_label(purpose, r.kind, r.subject_id),
+                category=r.category,
+                kind=r.kind,
+                region=r.region,
+                collected_at=r.collected_at,
+                fields=views.apply(purpose, r.kind, r.fields),
+            )
+            for r in stored
+        ]
+        self._audit.record(
+            "read",
+            actor=principal.name,
+            subject_id=subject_id,
+            purpose=purpose,
+            outcome="allow",
+            record_ids=[r.record_id for r in records],
+            details={"count": len(records)},
+        )
+        if principal.kind == "processor" and self._disclosures is not None and records:
+            self._disclosures.register_disclosure(
+                recipient=principal.binding or principal.name,
+                recipient_kind="processor",
+                basis="processor",
+                subject_id=subject_id,
+                categories=sorted({r.category for r in records}),
+                purpose=purpose,
+                reference=self._contract_reference(principal),
+                record_count=len(records),
+                actor=principal.name,
+            )
+        return ReadResult(purpose, records, decisions)
+
+    def _contract_reference(self, principal: Principal) -> str:
+        processor = self._runtime.current.policy.processors.get(principal.binding or "")
+        return processor.contract.reference if processor else "unknown contract"

@@ -1,0 +1,126 @@
+"""HTTP routes of the access layer: reads that name a purpose, decisions, principals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from servinfo.api.dependencies import DeploymentDep, PrincipalDep
+
+router = APIRouter(prefix="/v1", tags=["access"])
+
+PurposeQuery = Annotated[
+    str | None, Query(description="Why the data is read: one of the policy's purposes.")
+]
+
+
+@router.get("/subjects/{subject_id}/records")
+def subject_records(
+    subject_id: str,
+    deployment: DeploymentDep,
+    principal: PrincipalDep,
+    purpose: PurposeQuery = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> dict[str, Any]:
+    """A subject's records that the purpose may read, narrowed to its fields."""
+    result = deployment.reads.read_subject(
+        principal, purpose, subject_id, categories=category, since=since, until=until, limit=limit
+    )
+    return result.to_dict()
+
+
+@router.get("/records/{record_id}")
+def record(
+    record_id: str, deployment: DeploymentDep, principal: PrincipalDep, purpose: PurposeQuery = None
+) -> dict[str, Any]:
+    return deployment.reads.read_record(principal, purpose, record_id).to_dict()
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str | None = None
+    category: str
+    region: str
+    subject: str | None = None
+
+
+@router.post("/decisions")
+def explain_decision(
+    body: DecisionRequest, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Explain the decision on a read without reading any data."""
+    decision = deployment.reads.explain(
+        principal, body.purpose, body.category, body.region, body.subject
+    )
+    return {
+        "allowed": decision.allowed,
+        "mechanism": decision.mechanism,
+        "policy_version": decision.policy_version,
+        "reasons": [{"code": r.code, "passed": r.passed, "text": r.text} for r in decision.reasons],
+    }
+
+
+class NewPrincipal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    kind: Literal[
+        "employee", "contractor", "agent", "processor", "service", "subject", "authorized_agent"
+    ]
+    role: str
+    region: str | None = None
+    entity: str | None = None
+    binding: str | None = None
+
+
+def _principal_view(p: Any) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "role": p.role,
+        "region": p.region,
+        "entity": p.entity,
+        "binding": p.binding,
+        "created_at": p.created_at.isoformat(),
+        "revoked_at": p.revoked_at.isoformat() if p.revoked_at else None,
+    }
+
+
+@router.post("/principals", status_code=201)
+def add_principal(
+    body: NewPrincipal, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Create a principal; its token is in this answer and nowhere else."""
+    service = deployment.principal_service
+    service.require_permission(principal, "manage_principals")
+    issued = service.add(
+        body.name,
+        kind=body.kind,
+        role=body.role,
+        region=body.region,
+        entity=body.entity,
+        binding=body.binding,
+        actor=principal.name,
+    )
+    return {**_principal_view(issued.principal), "token": issued.token}
+
+
+@router.get("/principals")
+def list_principals(deployment: DeploymentDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    deployment.principal_service.require_permission(principal, "manage_principals")
+    return [_principal_view(p) for p in deployment.principal_service.all()]
+
+
+@router.delete("/principals/{name}")
+def revoke_principal(
+    name: str, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    deployment.principal_service.require_permission(principal, "manage_principals")
+    return _principal_view(deployment.principal_service.revoke(name, actor=principal.name))

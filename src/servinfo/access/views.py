@@ -1,0 +1,95 @@
+"""What of a record a purpose may see: field narrowing and pseudonymized views.
+
+The policy narrows fields per purpose (``purposes.<id>.fields``: per kind, the
+only fields the purpose sees) and marks purposes that see telemetry only
+pseudonymized (``pseudonymized: true``). For those, each field follows its
+``telemetry`` treatment (a keyed pseudonym, or an IP address truncated to its
+network), lookup fields (e-mail, username) are pseudonymized too, and the
+subject appears only as a keyed pseudonym.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from servinfo.crypto import Pseudonymizer
+from servinfo.policy import Policy
+
+#: Networks an address is truncated to: a /24 keeps a network, not a host.
+IPV4_PREFIX = 24
+IPV6_PREFIX = 48
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """For one (purpose, kind): the fields shown and how each is transformed."""
+
+    shown: frozenset[str] | None  # None: every field
+    pseudonymize: frozenset[str]
+    truncate: frozenset[str]
+    pseudonymous_subject: bool
+
+
+_NOTHING = FieldPlan(frozenset(), frozenset(), frozenset(), True)
+
+
+def truncate_ip(value: str) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return "<invalid address>"
+    prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+class Views:
+    """Field plans compiled from the policy once, applied to every record read."""
+
+    def __init__(self, policy: Policy, pseudonymizer: Pseudonymizer) -> None:
+        self._pseudonymizer = pseudonymizer
+        self._plans: dict[tuple[str, str], FieldPlan] = {}
+        kinds = policy.kinds()
+        for purpose_id, purpose in policy.purposes.items():
+            for kind_id, kind in kinds.items():
+                narrowed = purpose.fields.get(kind_id)
+                pseudonymize: set[str] = set()
+                truncate: set[str] = set()
+                if purpose.pseudonymized:
+                    for name, spec in kind.fields.items():
+                        if spec.telemetry == "truncate":
+                            truncate.add(name)
+                        elif spec.telemetry == "pseudonymize" or spec.lookup:
+                            pseudonymize.add(name)
+                self._plans[purpose_id, kind_id] = FieldPlan(
+                    frozenset(narrowed) if narrowed is not None else None,
+                    frozenset(pseudonymize),
+                    frozenset(truncate),
+                    purpose.pseudonymized,
+                )
+
+    def plan(self, purpose: str, kind: str) -> FieldPlan:
+        return self._plans.get(
+            (purpose, kind), FieldPlan(frozenset(), frozenset(), frozenset(), True)
+        )
+
+    def subject_label(self, purpose: str, kind: str, subject_id: str) -> str:
+        if self.plan(purpose, kind).pseudonymous_subject:
+            return "pseudonym:" + self._pseudonymizer.pseudonym(subject_id)
+        return subject_id
+
+    def apply(self, purpose: str, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields of one record as ``purpose`` may see them."""
+        plan = self.plan(purpose, kind)
+        shown: dict[str, Any] = {}
+        for name, value in fields.items():
+            if plan.shown is not None and name not in plan.shown:
+                continue
+            if value is not None and name in plan.truncate:
+                value = truncate_ip(str(value))
+            elif value is not None and name in plan.pseudonymize:
+                value = "pseudonym:" + self._pseudonymizer.pseudonym(f"{name}:{value}")
+            shown[name] = value
+        return shown

@@ -1,0 +1,93 @@
+"""The audit log's tables in the control database, with their own metadata.
+
+The audit package owns these tables (its own :class:`AuditBase`, not the
+store's), and adds them through its own Alembic branch (``migrations/``,
+label ``audit``), so the store never has to know about them::
+
+    audit_entries   seq, leaf hash, canonical bytes, time: one row per leaf, append-only
+    audit_heads     signed tree heads and the frontier at each
+    audit_state     one row: the next seq and the current frontier (the sequencing point)
+    subject_salts   the per-subject salt of each subject's pseudonym; deleted at erasure
+
+``audit_entries.at`` duplicates the time inside the canonical bytes so the
+rows can be searched by time; only the bytes are hashed, so the bytes are
+what counts. On SQLite the ``seq`` and ``tree_size`` keys are ``INTEGER
+PRIMARY KEY`` (the rowid itself): no second index to maintain on every append.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuditBase",
+    "AuditEntryRow",
+    "AuditHeadRow",
+    "AuditStateRow",
+    "SubjectSaltRow",
+    "audit_metadata",
+]
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+#: BIGINT on PostgreSQL; on SQLite INTEGER, which makes a primary key the rowid.
+_COUNT = BigInteger().with_variant(Integer(), "sqlite")
+#: The id of the only row of ``audit_state``.
+STATE_ID = 1
+
+
+class AuditBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class AuditEntryRow(AuditBase):
+    """One leaf: the canonical bytes as they were hashed, never re-serialized."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(_COUNT, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch, as in the bytes
+
+
+class AuditHeadRow(AuditBase):
+    """A signed tree head; ``frontier`` is ``CompactRange.to_bytes()`` at its size."""
+
+    __tablename__ = "audit_heads"
+
+    tree_size: Mapped[int] = mapped_column(_COUNT, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditStateRow(AuditBase):
+    """The single row every append batch locks: where the log continues."""
+
+    __tablename__ = "audit_state"
+    __table_args__ = (CheckConstraint(f"id = {STATE_ID}", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_seq: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SubjectSaltRow(AuditBase):
+    """The salt of a subject's pseudonym; deleting it unlinks the subject from the log."""
+
+    __tablename__ = "subject_salts"
+
+    subject_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+audit_metadata = AuditBase.metadata

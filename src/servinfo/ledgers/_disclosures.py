@@ -1,0 +1,231 @@
+"""The disclosure register: every time Service Information leaves, and on which ground.
+
+The notice allows exactly three grounds (the policy's ``disclosure_grounds``),
+and a disclosure is registered only when its ground holds — fail closed:
+
+* ``processor``: the recipient is a processor the policy lists, with a
+  contract in force on the day, covering the purpose, every category and the
+  subject's home region; the reference is the contract's;
+* ``consent``: the subject's consent to this recipient is in force; the
+  reference is that consent's entry id;
+* ``legal_requirement``: to an authority (or a third party a legal process
+  names), with the legal request's reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, insert
+from ulid import ULID
+
+from servinfo.ledgers import _checks, _queries
+from servinfo.ledgers._base import LedgerService
+from servinfo.ledgers.entries import BASES, RECIPIENT_KINDS, Basis, Disclosure, RecipientKind
+from servinfo.ledgers.errors import DisclosureRefused, InvalidLedgerInput
+from servinfo.ledgers.models import DisclosureRow
+from servinfo.policy.model import Policy
+from servinfo.store.directory import Subject
+from servinfo.store.engines import write_transaction
+
+_KINDS_BY_BASIS: dict[str, tuple[str, ...]] = {
+    "processor": ("processor",),
+    "consent": ("third_party",),
+    "legal_requirement": ("authority", "third_party"),
+}
+
+
+class DisclosureLedger(LedgerService):
+    def register_disclosure(
+        self,
+        *,
+        recipient: str,
+        recipient_kind: RecipientKind,
+        basis: Basis,
+        subject_id: str,
+        categories: Sequence[str],
+        purpose: str,
+        record_count: int,
+        actor: str,
+        reference: str | None = None,
+        now: datetime | None = None,
+    ) -> Disclosure:
+        """Register a disclosure of ``record_count`` records of the subject, once its ground holds.
+
+        ``reference`` may be left out for a processor (the contract's is used)
+        or consent (the consent's entry id is used); a legal requirement needs it.
+        """
+        policy = self._policy()
+        at = _checks.utc(now)
+        _checks.opaque_id(recipient, "recipient")
+        _checks.opaque_id(actor, "actor")
+        categories = _check_shape(policy, recipient_kind, basis, categories, purpose, record_count)
+        subject = self._subject(subject_id)
+        if basis == "processor":
+            contract = _processor_reference(policy, recipient, subject, categories, purpose, at)
+            if reference is not None and reference != contract:
+                raise DisclosureRefused(
+                    f"reference {reference!r} is not processor {recipient!r}'s contract; "
+                    f"expected {contract!r}"
+                )
+            reference = contract
+        elif basis == "legal_requirement":
+            if reference is None:
+                raise InvalidLedgerInput(
+                    "a disclosure for a legal requirement needs the legal request's reference"
+                )
+            reference = _checks.text(reference, "reference", 256)
+        with write_transaction(self._engine) as connection:
+            if basis == "consent":
+                _queries.lock_subject(connection, subject_id)
+                reference = _consent_reference(connection, subject_id, recipient, reference)
+            assert reference is not None
+            entry = Disclosure(
+                str(ULID()),
+                recipient,
+                recipient_kind,
+                basis,
+                subject_id,
+                categories,
+                purpose,
+                record_count,
+                reference,
+                at,
+                actor,
+            )
+            connection.execute(
+                insert(DisclosureRow).values(
+                    id=entry.disclosure_id,
+                    recipient=recipient,
+                    recipient_kind=recipient_kind,
+                    basis=basis,
+                    subject_id=subject_id,
+                    categories=json.dumps(list(categories)),
+                    record_count=record_count,
+                    purpose=purpose,
+                    reference=reference,
+                    at=at,
+                    actor=actor,
+                )
+            )
+        self._audit.record(
+            "disclosure",
+            actor=actor,
+            subject_id=subject_id,
+            purpose=purpose,
+            details={
+                "recipient": recipient,
+                "recipient_kind": recipient_kind,
+                "basis": basis,
+                "reference": reference,
+                "categories": ",".join(categories),
+                "record_count": record_count,
+                "disclosure_id": entry.disclosure_id,
+            },
+        )
+        return entry
+
+    def disclosures(
+        self, subject_id: str | None = None, recipient: str | None = None
+    ) -> list[Disclosure]:
+        """Registered disclosures, oldest first; of one subject and/or to one recipient."""
+        with self._read() as connection:
+            return _queries.disclosures_query(
+                connection, subject_id=subject_id, recipient=recipient
+            )
+
+
+def _check_shape(
+    policy: Policy,
+    recipient_kind: str,
+    basis: str,
+    categories: Sequence[str],
+    purpose: str,
+    record_count: int,
+) -> tuple[str, ...]:
+    if recipient_kind not in RECIPIENT_KINDS:
+        raise InvalidLedgerInput(
+            f"recipient kind {recipient_kind!r} is unknown; expected one of: "
+            f"{', '.join(RECIPIENT_KINDS)}"
+        )
+    if basis not in BASES or basis not in policy.disclosure_grounds:
+        _checks.declared(basis, "disclosure ground", policy.disclosure_grounds)
+        raise InvalidLedgerInput(f"disclosure ground {basis!r} is not one servinfo enforces")
+    allowed_kinds = _KINDS_BY_BASIS[basis]
+    if recipient_kind not in allowed_kinds:
+        raise DisclosureRefused(
+            f"a disclosure on the ground {basis!r} goes to {' or '.join(allowed_kinds)}, "
+            f"got recipient kind {recipient_kind!r}"
+        )
+    if isinstance(categories, str) or not categories:
+        raise InvalidLedgerInput("a disclosure names at least one category, got none")
+    for category in categories:
+        _checks.declared(category, "category", policy.categories)
+    _checks.declared(purpose, "purpose", policy.purposes)
+    if isinstance(record_count, bool) or not isinstance(record_count, int) or record_count < 0:
+        raise InvalidLedgerInput(f"record count must be a whole number ≥ 0, got {record_count!r}")
+    return tuple(dict.fromkeys(categories))
+
+
+def _processor_reference(
+    policy: Policy,
+    recipient: str,
+    subject: Subject,
+    categories: Sequence[str],
+    purpose: str,
+    at: datetime,
+) -> str:
+    processor = policy.processors.get(recipient)
+    if processor is None:
+        raise DisclosureRefused(
+            f"recipient {recipient!r} is not a processor of the policy; expected one of: "
+            f"{', '.join(sorted(policy.processors)) or 'none'}"
+        )
+    contract = processor.contract
+    today = at.date()
+    if not contract.signed <= today <= contract.expires:
+        raise DisclosureRefused(
+            f"processor {recipient!r}'s contract {contract.reference} runs from "
+            f"{contract.signed} to {contract.expires}, not on {today}"
+        )
+    uncovered = [c for c in categories if c not in processor.categories]
+    if uncovered:
+        raise DisclosureRefused(
+            f"processor {recipient!r}'s contract covers categories "
+            f"{', '.join(processor.categories)}, not {', '.join(uncovered)}"
+        )
+    if purpose not in processor.purposes:
+        raise DisclosureRefused(
+            f"processor {recipient!r}'s contract covers purposes "
+            f"{', '.join(processor.purposes)}, not {purpose!r}"
+        )
+    if subject.home_region not in processor.regions:
+        raise DisclosureRefused(
+            f"processor {recipient!r}'s contract covers regions "
+            f"{', '.join(processor.regions)}, not the subject's home region "
+            f"{subject.home_region!r}"
+        )
+    return contract.reference
+
+
+def _consent_reference(
+    connection: Connection, subject_id: str, recipient: str, given: str | None
+) -> str:
+    in_force = [
+        consent
+        for consent in _queries.consents_in_force(connection, [subject_id])
+        if consent.recipient == recipient
+    ]
+    if not in_force:
+        raise DisclosureRefused(
+            f"subject {subject_id!r} has no consent in force to disclosure to {recipient!r}"
+        )
+    consent_id = in_force[-1].entry_id
+    if given is not None and given != consent_id:
+        raise DisclosureRefused(
+            f"reference {given!r} is not the consent in force for {recipient!r}; "
+            f"expected {consent_id!r}"
+        )
+    return consent_id

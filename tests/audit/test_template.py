@@ -1,0 +1,111 @@
+"""The append path's pieced-together bytes are exactly ``AuditEntry.canonical_bytes()``."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from servinfo.audit import Action, AuditEntry, EntryInvalid, RecordedEvent
+from servinfo.audit._template import NO_SUBJECT_TAIL, build, pseudonym_tail, template
+
+text = st.text(max_size=12)
+optional = st.none() | text
+detail = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | text
+events = st.builds(
+    RecordedEvent,
+    action=st.sampled_from([*Action, "custom_action_2"]),
+    actor=text.filter(bool),
+    subject_id=st.none() | st.text(min_size=1, max_size=20),
+    purpose=optional,
+    outcome=optional,
+    reasons=st.lists(text, max_size=3).map(tuple),
+    record_ids=st.lists(text, max_size=3).map(tuple),
+    details=st.dictionaries(text, detail, max_size=4),
+)
+
+
+def _joined(
+    event: RecordedEvent, seq: int, at: int, pseudonym: str | None, policy: str | None
+) -> bytes:
+    head, middle, _ = template(event, policy)
+    tail = NO_SUBJECT_TAIL if pseudonym is None else pseudonym_tail(pseudonym)
+    return head + b"%d" % at + middle + b"%d" % seq + tail
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    event=events,
+    seq=st.integers(0, 2**63),
+    at=st.integers(0, 2**50),
+    pseudonym=st.none() | st.text("0123456789abcdef", min_size=32, max_size=32),
+    policy=optional,
+)
+def test_pieces_join_to_the_canonical_bytes(
+    event: RecordedEvent, seq: int, at: int, pseudonym: str | None, policy: str | None
+) -> None:
+    try:
+        expected = AuditEntry(
+            seq=seq,
+            at=at,
+            actor=event.actor,
+            action=event.action,
+            purpose=event.purpose,
+            outcome=event.outcome,
+            reasons=event.reasons,
+            subject_pseudonym=pseudonym,
+            record_ids=event.record_ids,
+            details=event.details,
+            policy_version=policy,
+        ).canonical_bytes()
+    except EntryInvalid:  # lone surrogates: both paths refuse them
+        with pytest.raises(EntryInvalid):
+            _joined(event, seq, at, pseudonym, policy)
+        return
+    assert _joined(event, seq, at, pseudonym, policy) == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("actor", "", "actor must be a non-empty string"),
+        ("actor", 7, "action and actor must be strings"),
+        ("action", "Read", "lower_snake_case"),
+        ("purpose", 3, "strings or None"),
+        ("subject_id", "", "subject_id must be a non-empty string"),
+        ("subject_id", "x" * 129, "at most 128"),
+        ("reasons", "one reason", "not one string"),
+        ("record_ids", [1], "sequence of strings"),
+        ("details", {"f": 1.5}, r"details\['f'\] must be a string, integer"),
+        ("details", {1: "x"}, "keys must be strings"),
+        ("details", ["x"], "details must be a mapping"),
+        ("outcome", "\ud800", "lone surrogate"),
+    ],
+)
+def test_invalid_fields_are_refused_like_audit_entry_does(
+    field: str, value: Any, message: str
+) -> None:
+    fields: dict[str, Any] = {
+        "action": "read",
+        "actor": "p_1",
+        "subject_id": None,
+        "purpose": None,
+        "outcome": None,
+        "reasons": (),
+        "record_ids": (),
+        "details": None,
+        "policy_version": None,
+    }
+    fields[field] = value
+    with pytest.raises(EntryInvalid, match=message):
+        build(**fields)
+
+
+def test_other_sequences_of_reasons_are_read_once() -> None:
+    reasons = deque(["a", "b"])
+    head, middle, _ = build("read", "p", None, None, None, reasons, (), None, None)
+    assert b'"reasons":["a","b"]' in middle
+    assert head == b'{"action":"read","actor":"p","at":'
