@@ -212,6 +212,7 @@ def test_every_decision_and_read_is_audited(world: World) -> None:
         params={"purpose": "provide"},
         headers=world.headers("support-eu"),
     )
+    world.deployment.audit_buffer.flush()
     entries = world.deployment.audit.entries(before, world.deployment.audit.size())
     actions = [e.action for e in entries]
     assert actions.count("decision") == 5  # one per category of `provide`

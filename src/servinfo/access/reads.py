@@ -173,15 +173,15 @@ class ReadService:
 
     def read_record(self, principal: Principal, purpose: str | None, record_id: str) -> ReadResult:
         purpose = self._require_purpose(purpose)
-        header = self._reader.locate(record_id)
-        state = self._states.subject_state(header.subject_id)
-        decision = self._decide(principal, purpose, header.category, header.region, state)
-        self._audit_decision(principal, purpose, header.category, header.subject_id, decision)
+        sealed = self._reader.fetch(record_id)
+        state = self._states.subject_state(sealed.subject_id)
+        decision = self._decide(principal, purpose, sealed.category, sealed.region, state)
+        self._audit_decision(principal, purpose, sealed.category, sealed.subject_id, decision)
         if not decision.allowed:
             raise Denied([str(r) for r in decision.failures])
-        stored = [self._reader.get(record_id, header.region)]
+        stored = [self._reader.open(sealed)]
         return self._deliver(
-            principal, purpose, header.subject_id, stored, {header.category: decision}
+            principal, purpose, sealed.subject_id, stored, {sealed.category: decision}
         )
 
     # -- steps ---------------------------------------------------------------------

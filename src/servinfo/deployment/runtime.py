@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,12 @@ from sqlalchemy import Engine
 from servinfo.access.principals import PrincipalService
 from servinfo.access.reads import ReadService
 from servinfo.access.runtime import PolicyRuntime
+from servinfo.access.states import SubjectStateCache
 from servinfo.audit import AUDIT_MIGRATIONS, AuditLog
+from servinfo.audit.buffer import AuditBuffer
+from servinfo.collect.idempotency import IdempotencyStore
+from servinfo.collect.migrations import COLLECT_MIGRATIONS
+from servinfo.collect.service import Collector
 from servinfo.config import Settings, load_settings, resolve_data_dir
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper, load_master_key
 from servinfo.deployment.errors import DeploymentError
@@ -31,7 +37,7 @@ from servinfo.store import (
 _T = TypeVar("_T")
 
 #: The migration branches of the domains that keep tables in the control database.
-CONTROL_MIGRATIONS = (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS)
+CONTROL_MIGRATIONS = (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS, COLLECT_MIGRATIONS)
 
 
 @dataclass
@@ -70,6 +76,15 @@ class Deployment:
         return self._once("audit", lambda: AuditLog(self.control, self.keyring))
 
     @property
+    def audit_buffer(self) -> AuditBuffer:
+        """Group commit for the entries of reads (see :mod:`servinfo.audit.buffer`)."""
+        return self._once("audit_buffer", lambda: AuditBuffer(self.audit))
+
+    @property
+    def subject_states(self) -> SubjectStateCache:
+        return self._once("subject_states", lambda: SubjectStateCache(self.ledgers))
+
+    @property
     def runtime(self) -> PolicyRuntime:
         """The policy this process enforces; swapped when the active version changes."""
         return self._once(
@@ -101,13 +116,33 @@ class Deployment:
                 self.directory,
                 self.regions,
                 self.keyring,
-                self.ledgers,
-                self.audit,
+                self.subject_states,
+                self.audit_buffer,
                 self.ledgers,
             ),
         )
 
+    @property
+    def collector(self) -> Collector:
+        """Ingest: what the cloud services send, checked against the active policy."""
+        return self._once(
+            "collector",
+            lambda: Collector(
+                policy=lambda: self.runtime.refresh().policy,
+                directory=self.directory,
+                writer=self.writer,
+                audit=self.audit,
+                keyring=self.keyring,
+                idempotency=IdempotencyStore(
+                    self.control, dt.timedelta(hours=self.settings.idempotency_ttl_hours)
+                ),
+            ),
+        )
+
     def close(self) -> None:
+        buffer = self._cache.pop("audit_buffer", None)
+        if isinstance(buffer, AuditBuffer):
+            buffer.close()
         self.control.dispose()
         for engine in self.regions.values():
             engine.dispose()

@@ -39,6 +39,9 @@ class LedgerService:
         # A provider, not a policy: a reloaded policy applies to the next call.
         self._policy = policy_provider
         self._open_request_check = open_request_check
+        #: Changes this process made: a cache of subject states in this process
+        #: compares it on every read, so its own changes apply at once.
+        self.local_changes = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._engine.url.render_as_string()!r})"
@@ -67,6 +70,7 @@ class LedgerService:
         purpose: str | None = None,
         **details: DetailValue,
     ) -> None:
+        self.local_changes += 1
         self._audit.record(
             "ledger_change",
             actor=actor,

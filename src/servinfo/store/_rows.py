@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, bindparam, select
 
 from servinfo.crypto import IntegrityError, RecordBinding
 from servinfo.store._keys import KeyRow
 from servinfo.store.errors import RecordNotFound, SubjectErased
 from servinfo.store.models import DataKeyRow, ErasedRecordRow, RecordRow
 
-__all__ = ["LoadedRecord", "load_record", "loaded", "record_query"]
+__all__ = ["LoadedRecord", "find_record", "load_record", "loaded", "record_query"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +93,25 @@ def loaded(row: Row[*tuple[Any, ...]]) -> LoadedRecord:
     )
 
 
-def load_record(connection: Connection, record_id: str, region: str) -> LoadedRecord:
-    """The record ``record_id`` with a live key, or the error that says why not."""
-    rows = connection.execute(record_query().where(RecordRow.id == record_id)).all()
+# Built once: a statement object reused with bound values skips SQLAlchemy's
+# construction and compiles once per engine, which a read by id needs to be fast.
+_BY_ID = record_query().where(RecordRow.id == bindparam("record_id"))
+_ERASED = select(ErasedRecordRow.record_id).where(
+    ErasedRecordRow.record_id == bindparam("record_id")
+)
+
+
+def find_record(connection: Connection, record_id: str) -> LoadedRecord | None:
+    """The record ``record_id`` if this database holds it with a live key.
+
+    None when it is not here at all; :class:`SubjectErased` when it was here and
+    its subject was erased; :class:`IntegrityError` for a damaged row.
+    """
+    rows = connection.execute(_BY_ID, {"record_id": record_id}).all()
     if not rows:
-        erased = connection.scalar(
-            select(ErasedRecordRow.record_id).where(ErasedRecordRow.record_id == record_id)
-        )
-        if erased is not None:
+        if connection.scalar(_ERASED, {"record_id": record_id}) is not None:
             raise SubjectErased(f"the subject of record {record_id}")
-        raise RecordNotFound(record_id, region)
+        return None
     if len(rows) > 1:
         raise IntegrityError(record_id)
     record = loaded(rows[0])
@@ -110,4 +119,12 @@ def load_record(connection: Connection, record_id: str, region: str) -> LoadedRe
         raise IntegrityError(record_id)
     if record.key.wrapped is None:
         raise SubjectErased(f"subject {record.subject_id}")
+    return record
+
+
+def load_record(connection: Connection, record_id: str, region: str) -> LoadedRecord:
+    """The record ``record_id`` with a live key, or the error that says why not."""
+    record = find_record(connection, record_id)
+    if record is None:
+        raise RecordNotFound(record_id, region)
     return record

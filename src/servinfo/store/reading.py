@@ -25,10 +25,10 @@ from sqlalchemy import Engine, and_, or_, select
 from servinfo.crypto import BLIND_INDEX, BlindIndexer, IntegrityError, Keyring, UnwrapError
 from servinfo.store._codec import decode_fields
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
-from servinfo.store._rows import LoadedRecord, load_record, loaded, record_query
+from servinfo.store._rows import LoadedRecord, find_record, load_record, loaded, record_query
 from servinfo.store.directory import SubjectDirectory
-from servinfo.store.errors import RecordNotFound, StoreError, SubjectErased, UnknownRegion
-from servinfo.store.models import BlindIndexRow, DataKeyRow, ErasedRecordRow, RecordRow
+from servinfo.store.errors import RecordNotFound, StoreError, UnknownRegion
+from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
 
 __all__ = ["RecordLocation", "RecordReader", "StoredRecord"]
 
@@ -54,14 +54,23 @@ class StoredRecord:
 
 
 @dataclass(frozen=True)
-class RecordHeader:
-    """What a record's plaintext columns say: enough to decide before decrypting."""
+class SealedRecord:
+    """A record as fetched: plaintext columns to decide on, the payload still sealed."""
 
-    record_id: str
     region: str
-    subject_id: str
-    category: str
-    kind: str
+    loaded: LoadedRecord
+
+    @property
+    def subject_id(self) -> str:
+        return self.loaded.subject_id
+
+    @property
+    def category(self) -> str:
+        return self.loaded.category
+
+    @property
+    def kind(self) -> str:
+        return self.loaded.kind
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class RecordReader:
             directory.check_region(region)
         self._directory = directory
         self._engines = dict(region_engines)
+        self._last_region = next(iter(self._engines), "")
         self._indexer = blind_indexer or BlindIndexer(keyring.current(BLIND_INDEX))
         self._keys = {
             region: RegionKeys(region, keyring, SealerCache(cache_size)) for region in self._engines
@@ -103,26 +113,25 @@ class RecordReader:
             record = load_record(connection, record_id, region)
         return self._open(record, region)
 
-    def locate(self, record_id: str) -> RecordHeader:
-        """Which region holds ``record_id`` and whose it is, without decrypting anything.
+    def fetch(self, record_id: str) -> SealedRecord:
+        """The record ``record_id`` from whichever region holds it, still encrypted.
 
-        The access layer decides on a read by id from this header first, so a
-        denied read never touches the ciphertext.
+        The access layer decides on a read by id from the sealed record's
+        plaintext columns first, so a denied read never decrypts anything; then
+        :meth:`open` decrypts. The region that answered last is asked first.
         """
-        query = select(
-            RecordRow.id, RecordRow.subject_id, RecordRow.category, RecordRow.kind
-        ).where(RecordRow.id == record_id)
-        for region in sorted(self._engines):
+        regions = sorted(self._engines, key=lambda r: r != self._last_region)
+        for region in regions:
             with self._engines[region].connect() as connection:
-                row = connection.execute(query).first()
-                erased = row is None and connection.scalar(
-                    select(ErasedRecordRow.record_id).where(ErasedRecordRow.record_id == record_id)
-                )
-            if row is not None:
-                return RecordHeader(row.id, region, row.subject_id, row.category, row.kind)
-            if erased:
-                raise SubjectErased(f"the subject of record {record_id}")
+                found = find_record(connection, record_id)
+            if found is not None:
+                self._last_region = region
+                return SealedRecord(region, found)
         raise RecordNotFound(record_id, "any region")
+
+    def open(self, sealed: SealedRecord) -> StoredRecord:
+        """Decrypt a fetched record (IntegrityError when it was tampered with)."""
+        return self._open(sealed.loaded, sealed.region)
 
     def find_by_subject(
         self,
