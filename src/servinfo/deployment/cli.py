@@ -15,8 +15,10 @@ from servinfo.cli._output import console, err_console, print_json
 from servinfo.config import resolve_data_dir
 from servinfo.crypto import kek_purpose, write_secret_file
 from servinfo.deployment.create import create_deployment
+from servinfo.deployment.errors import DeploymentError
 from servinfo.deployment.runtime import open_deployment
-from servinfo.policy import UnknownPolicyElement
+from servinfo.policy import UnknownPolicyElement, load_policy
+from servinfo.policy.cli import policy_app
 from servinfo.store import kek_usage, rewrap_data_keys
 
 keys_app = typer.Typer(help="The keyring: status and rotation.", no_args_is_help=True)
@@ -25,6 +27,45 @@ keys_app = typer.Typer(help="The keyring: status and rotation.", no_args_is_help
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.add_typer(keys_app, name="keys")
+    policy_app.command("activate")(activate)
+
+
+def activate(
+    file: Annotated[Path, typer.Argument(help="The policy YAML to enforce from now on.")],
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a policy, record it, and make it the one every worker enforces.
+
+    Workers swap their compiled tables within seconds; the notice and the
+    records of processing generated from the same file stay in step.
+    """
+    policy = load_policy(file)
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        principals = deployment.principal_service
+        me = principals.authenticate(token)
+        principals.require_permission(me, "reload_policy")
+        previous = deployment.policy_versions.active()
+        missing = sorted(set(policy.regions) - set(deployment.regions))
+        if missing:
+            raise DeploymentError(
+                f"the policy declares regions with no database: {', '.join(missing)}"
+            )
+        deployment.policy_versions.record(policy.version, policy.model_dump_json(), activate=True)
+        deployment.audit.record(
+            "policy_change",
+            actor=me.name,
+            outcome="activated",
+            details={
+                "version": policy.version,
+                "previous": previous.version if previous else None,
+            },
+        )
+    if as_json:
+        print_json({"version": policy.version, "previous": previous.version if previous else None})
+        return
+    console.print(f"active policy is now {policy.version}", markup=False)
 
 
 def init(
