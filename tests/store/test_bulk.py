@@ -65,7 +65,18 @@ def test_times_are_stored_as_core_stores_them(
                 ("subject_id", "org_id", "home_region", "jurisdiction", "created_at"),
                 [(f"bulk-{i}", "org-eu", "eu", "de", as_time(moment))],
             )
-    found = directory.subjects([f"{kind}-{i}" for kind in ("core", "bulk") for i in range(3)])
+    names = [f"{kind}-{i}" for kind in ("core", "bulk") for i in range(3)]
+    with engine.begin() as connection:
+        stored = dict(
+            fetch_for_ids(
+                connection,
+                "SELECT subject_id, created_at FROM subjects WHERE subject_id {ids}",
+                names,
+            )
+        )
+    for i in range(3):
+        assert stored[f"core-{i}"] == stored[f"bulk-{i}"]  # the very same text / timestamptz
+    found = directory.subjects(names)
     for i, moment in enumerate(moments):
         assert found[f"core-{i}"].created_at == found[f"bulk-{i}"].created_at == moment
         assert found[f"bulk-{i}"].created_at.tzinfo is UTC

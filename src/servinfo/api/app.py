@@ -19,6 +19,7 @@ from servinfo.access.routes import router as access_router
 from servinfo.api import errors
 from servinfo.api.metrics import REQUESTS, render
 from servinfo.audit.routes import router as audit_router
+from servinfo.collect.routes import router as collect_router
 from servinfo.deployment import Deployment, open_deployment
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -42,6 +43,7 @@ def create_app(deployment: Deployment) -> FastAPI:
     errors.install(app)
     app.include_router(access_router)
     app.include_router(audit_router)
+    app.include_router(collect_router)
 
     limit = deployment.settings.max_body_bytes
 

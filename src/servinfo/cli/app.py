@@ -15,6 +15,8 @@ from servinfo.access import cli as access_cli
 from servinfo.api import cli as api_cli
 from servinfo.audit import cli as audit_cli
 from servinfo.cli._output import err_console
+from servinfo.collect import cli as collect_cli
+from servinfo.collect.simulator import cli as simulator_cli
 from servinfo.deployment import cli as deployment_cli
 from servinfo.errors import ServinfoError
 from servinfo.ledgers import cli as ledgers_cli
@@ -33,6 +35,8 @@ access_cli.register(app)
 api_cli.register(app)
 ledgers_cli.register(app)
 audit_cli.register(app)
+collect_cli.register(app)
+simulator_cli.register(app)
 
 #: Exit status for a usage or domain error (bad input, invalid policy, denied).
 EXIT_ERROR = 2

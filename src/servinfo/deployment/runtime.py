@@ -96,7 +96,10 @@ class Deployment:
         return self._once(
             "ledgers",
             lambda: Ledgers(
-                self.control, self.directory, self.audit, lambda: self.runtime.current.policy
+                self.control,
+                self.directory,
+                self.audit,
+                lambda: self.runtime.current.policy,
             ),
         )
 

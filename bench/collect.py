@@ -1,0 +1,354 @@
+"""Collect benchmark: HTTPS ingest against direct writes, single requests/s, redaction.
+
+In one run, on temporary SQLite deployments it creates and deletes:
+
+1. **batched HTTPS ingest** — ``servinfo serve`` (uvicorn, 2 workers, TLS with
+   the deployment's certificate) on a free loopback port; N simulator records
+   sent with :meth:`servinfo.client.Client.send_many` in batches of 1,000 by
+   two sender threads (one connection each, so both workers are busy);
+2. **in-process collector** — the same lines through
+   :meth:`Collector.ingest_lines` in a fresh deployment (the same checks,
+   redaction and writes; no HTTP, TLS or idempotency keys);
+3. **direct store writes** — the same records, prepared beforehand, through
+   :meth:`RecordWriter.put_many` in batches of 1,000 into a fresh deployment:
+   the baseline the target is judged against (batched HTTPS ≥ 60 %);
+4. **single-record requests/s** — :meth:`Client.send` (each with its own
+   Idempotency-Key) from 4 threads for ``--seconds`` (target ≥ 500/s);
+5. **redaction** — ``bench/collect_redaction.py``'s ``run_redaction_bench``
+   (servinfo against presidio-analyzer's pattern recognizers), if present.
+
+Registrations (organizations, subjects) are sent first and not timed.
+Never run as a test.
+
+    .venv/bin/python bench/collect.py --records 20000 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from servinfo.client import Client
+from servinfo.collect.simulator.sending import service_of
+from servinfo.collect.simulator.simulation import simulate
+from servinfo.deployment import Deployment, create_deployment, open_deployment
+from servinfo.store import NewRecord
+
+SERVICES = ("identity", "platform", "support")
+BATCH = 1000
+TARGET_RATIO = 0.60
+TARGET_SINGLE = 500.0
+
+
+def _deployment(root: Path, name: str) -> tuple[Path, str, dict[str, str]]:
+    path = root / name
+    result = create_deployment(path, {})
+    tokens = {"admin": result.admin_token}
+    with open_deployment(path, {}) as deployment:
+        for service in SERVICES:
+            issued = deployment.principal_service.add(
+                service, kind="service", role="ingest", region=None, binding=service, actor="admin"
+            )
+            tokens[service] = issued.token
+    return path, result.admin_token, tokens
+
+
+def _workload(records: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from servinfo.policy import load_policy_text
+    from servinfo.policy.loading import default_policy_text
+
+    policy = load_policy_text(default_policy_text(), "default.yaml")
+    registrations: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    for obj in simulate(policy, customers=max(5, records // 400), days=7, seed=seed):
+        if obj.get("type", "record") == "record":
+            found.append(obj)
+            if len(found) >= records:
+                break
+        else:
+            registrations.append(obj)
+    return registrations, found
+
+
+def _by_service(objects: list[dict[str, Any]]) -> dict[str, list[bytes]]:
+    groups: dict[str, list[bytes]] = {}
+    for obj in objects:
+        groups.setdefault(service_of(obj), []).append(json.dumps(obj).encode())
+    return groups
+
+
+def _register(
+    deployment: Deployment, tokens: dict[str, str], registrations: list[dict[str, Any]]
+) -> None:
+    principal = deployment.principal_service.authenticate(tokens["identity"])
+    result = deployment.collector.ingest_lines(
+        principal, (json.dumps(o).encode() for o in registrations)
+    )
+    assert not result.rejected, result.rejected[:3]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class _Server:
+    def __init__(self, data_dir: Path, workers: int) -> None:
+        self.port = _free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.cert = str(data_dir / "tls" / "server.crt")
+        env = {**os.environ, "SERVINFO_SERVER_HOST": "127.0.0.1"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "servinfo",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", verify=False, timeout=1).status_code == 200:  # noqa: S501
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("servinfo serve did not start within 60 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _split(groups: dict[str, list[bytes]], senders: int) -> list[list[tuple[str, list[bytes]]]]:
+    """Batches of 1,000 lines per service, dealt round-robin to the sender threads."""
+    work: list[list[tuple[str, list[bytes]]]] = [[] for _ in range(senders)]
+    batches = (
+        (service, lines[i : i + BATCH])
+        for service, lines in groups.items()
+        for i in range(0, len(lines), BATCH)
+    )
+    for index, batch in enumerate(batches):
+        work[index % senders].append(batch)
+    return work
+
+
+def bench_https(
+    root: Path,
+    registrations: list[dict[str, Any]],
+    groups: dict[str, list[bytes]],
+    workers: int,
+    senders: int,
+) -> tuple[float, int, _Server, dict[str, str]]:
+    path, _, tokens = _deployment(root, "https")
+    with open_deployment(path, {}) as deployment:
+        _register(deployment, tokens, registrations)
+    server = _Server(path, workers)
+    work = _split(groups, senders)
+
+    def run(batches: list[tuple[str, list[bytes]]]) -> int:
+        clients = {s: Client(server.url, tokens[s], verify=server.cert) for s in groups}
+        accepted = 0
+        try:
+            for service, lines in batches:
+                accepted += clients[service].send_many(lines).accepted
+        finally:
+            for client in clients.values():
+                client.close()
+        return accepted
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        accepted = sum(pool.map(run, work))
+    return time.perf_counter() - start, accepted, server, tokens
+
+
+def bench_collector(
+    root: Path, registrations: list[dict[str, Any]], groups: dict[str, list[bytes]]
+) -> tuple[float, int]:
+    path, _, tokens = _deployment(root, "collector")
+    with open_deployment(path, {}) as deployment:
+        _register(deployment, tokens, registrations)
+        principals = {s: deployment.principal_service.authenticate(tokens[s]) for s in groups}
+        start = time.perf_counter()
+        accepted = 0
+        for service, lines in groups.items():
+            result = deployment.collector.ingest_lines(principals[service], lines)
+            accepted += len(result.accepted)
+        return time.perf_counter() - start, accepted
+
+
+def bench_direct(
+    root: Path, registrations: list[dict[str, Any]], groups: dict[str, list[bytes]]
+) -> tuple[float, int]:
+    """Records prepared by the collector of one deployment, written by another's writer."""
+    from servinfo.collect.objects import parse_json, parse_object
+
+    prepared: list[NewRecord] = []
+    path, _, tokens = _deployment(root, "prepare")
+    with open_deployment(path, {}) as deployment:
+        _register(deployment, tokens, registrations)
+        collector = deployment.collector
+        compiled = collector.compiled()
+        for service, lines in groups.items():
+            for chunk in _chunks(lines, BATCH):
+                parsed = [parse_object(parse_json(line), compiled.markers) for line in chunk]
+                subjects = collector.subjects(p.subject for p in parsed)  # type: ignore[union-attr]
+                for item in parsed:
+                    try:
+                        prepared.append(
+                            collector.prepare(compiled, service, item, subjects).record  # type: ignore[arg-type]
+                        )
+                    except Exception:  # noqa: S112 - the same lines the others reject
+                        continue
+    path, _, tokens = _deployment(root, "direct")
+    with open_deployment(path, {}) as deployment:
+        _register(deployment, tokens, registrations)
+        start = time.perf_counter()
+        ids = deployment.writer.put_many(prepared, batch_size=BATCH)
+        return time.perf_counter() - start, len(ids)
+
+
+def _chunks(lines: list[bytes], size: int) -> Iterator[list[bytes]]:
+    for i in range(0, len(lines), size):
+        yield lines[i : i + size]
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line]
+    return (
+        f"nproc {len(os.sched_getaffinity(0))} ({models[0] if models else 'unknown CPU'}), "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument("--single-threads", type=int, default=4)
+    parser.add_argument("--redaction-mb", type=float, default=2.0)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    print(f"machine: {machine()}")
+    registrations, records = _workload(args.records, args.seed)
+    groups = _by_service(records)
+    per_service = ", ".join(f"{s} {len(v)}" for s, v in groups.items())
+    print(
+        f"workload: {len(records)} simulator records ({per_service}), "
+        f"{len(registrations)} registrations"
+    )
+    with tempfile.TemporaryDirectory(prefix="servinfo-bench-collect-") as tmp:
+        root = Path(tmp)
+        https_s, https_n, server, tokens = bench_https(
+            root, registrations, groups, args.workers, args.senders
+        )
+        try:
+            subject = next(o["subject"] for o in records if service_of(o) == "platform")
+            single_s, single_n = bench_single_for(server, tokens["platform"], subject, args)
+        finally:
+            server.stop()
+        collector_s, collector_n = bench_collector(root, registrations, groups)
+        direct_s, direct_n = bench_direct(root, registrations, groups)
+    https_rate, collector_rate, direct_rate = (
+        https_n / https_s,
+        collector_n / collector_s,
+        direct_n / direct_s,
+    )
+    single_rate = single_n / single_s
+    ratio = https_rate / direct_rate
+    print(
+        f"batched HTTPS ingest ({args.workers} workers, {args.senders} senders, "
+        f"batches of {BATCH}): {https_n} accepted, {https_rate:,.0f} rec/s"
+    )
+    print(f"in-process collector: {collector_n} accepted, {collector_rate:,.0f} rec/s")
+    print(
+        f"direct store writes (RecordWriter.put_many): {direct_n} records, {direct_rate:,.0f} rec/s"
+    )
+    print(
+        f"HTTPS / direct: {ratio:.1%} (target {TARGET_RATIO:.0%}) "
+        f"{'PASS' if ratio >= TARGET_RATIO else 'MISS'}; HTTPS / in-process collector: "
+        f"{https_rate / collector_rate:.1%}"
+    )
+    print(
+        f"single-record requests: {single_rate:,.0f}/s over {single_s:.1f} s with "
+        f"{args.single_threads} threads (target {TARGET_SINGLE:.0f}/s) "
+        f"{'PASS' if single_rate >= TARGET_SINGLE else 'MISS'}"
+    )
+    bench_redaction(args)
+    return 0
+
+
+def bench_single_for(
+    server: _Server, token: str, subject: str, args: argparse.Namespace
+) -> tuple[float, int]:
+    deadline = time.monotonic() + args.seconds
+    sample = {
+        "subject": subject,
+        "kind": "telemetry.usage",
+        "collected_at": "2026-11-20T08:15:02Z",
+        "fields": {"resource_id": "vm-1", "metric": "cpu_seconds", "quantity": 1.5},
+    }
+
+    def run(_: int) -> int:
+        done = 0
+        with Client(server.url, token, verify=server.cert) as client:
+            while time.monotonic() < deadline:
+                client.send(sample)
+                done += 1
+        return done
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.single_threads) as pool:
+        done = sum(pool.map(run, range(args.single_threads)))
+    return time.perf_counter() - start, done
+
+
+def bench_redaction(args: argparse.Namespace) -> None:
+    path = Path(__file__).with_name("collect_redaction.py")
+    if not path.exists():
+        print("redaction: skipped (bench/collect_redaction.py not present)")
+        return
+    spec = importlib.util.spec_from_file_location("collect_redaction", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["collect_redaction"] = module
+    spec.loader.exec_module(module)
+    module.run_redaction_bench(mb=args.redaction_mb, seed=args.seed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Collection of Service Information: schemas, redaction, ingest and the simulator."""

@@ -1,0 +1,200 @@
+"""NDJSON batches: lines in order, committed a chunk at a time, bad lines reported.
+
+A :class:`Batch` is fed raw lines one by one (:meth:`Batch.feed`); it numbers
+them from 1, skips blank ones, and collects records until ``chunk_size`` are
+pending, then prepares them against the subjects of the chunk (one directory
+query) and writes them in one transaction per region. An organization or
+subject line first flushes the records before it, then registers, so a
+record may follow its subject's sign-up in the same batch.
+
+A line that fails — malformed JSON, a schema violation, an unknown subject —
+is rejected with its line number, code and reason; the others are stored.
+When a whole chunk's write fails for a reason that belongs to one record (a
+subject erased meanwhile …), the chunk is written again record by record so
+that only that record is lost. After each flush ``on_commit`` receives the
+result so far, which lets the idempotency layer resume a batch after the
+last committed line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from servinfo.collect.objects import RecordObject, parse_json, parse_object
+from servinfo.collect.service import Collector, Prepared, rejectable
+from servinfo.errors import ServinfoError
+from servinfo.store import Principal
+
+__all__ = ["Batch", "BatchResult", "ingest_lines"]
+
+
+@dataclass
+class BatchResult:
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: Non-blank lines seen.
+    lines: int = 0
+    dropped_fields: int = 0
+    redactions: Counter[str] = field(default_factory=Counter)
+    #: The last line whose outcome is final (committed or rejected).
+    done_lines: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "counts": {
+                "lines": self.lines,
+                "accepted": len(self.accepted),
+                "rejected": len(self.rejected),
+                "dropped_fields": self.dropped_fields,
+                "redactions": dict(self.redactions),
+            },
+        }
+
+    def to_progress(self) -> dict[str, Any]:
+        return {**self.to_dict(), "done_lines": self.done_lines}
+
+    @classmethod
+    def from_progress(cls, saved: dict[str, Any]) -> BatchResult:
+        counts = saved["counts"]
+        return cls(
+            accepted=list(saved["accepted"]),
+            rejected=list(saved["rejected"]),
+            lines=counts["lines"],
+            dropped_fields=counts["dropped_fields"],
+            redactions=Counter(counts["redactions"]),
+            done_lines=saved["done_lines"],
+        )
+
+
+class Batch:
+    def __init__(
+        self,
+        collector: Collector,
+        principal: Principal,
+        *,
+        chunk_size: int = 1000,
+        resume: BatchResult | None = None,
+        on_commit: Callable[[BatchResult], None] | None = None,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        self._collector = collector
+        self._principal = principal
+        self._service = collector.check_principal(principal)
+        self._compiled = collector.compiled()
+        self._chunk_size = chunk_size
+        self.result = resume if resume is not None else BatchResult()
+        self._skip_through = self.result.done_lines
+        self._on_commit = on_commit
+        self._line = 0
+        self._pending: list[tuple[int, RecordObject]] = []
+
+    @property
+    def line(self) -> int:
+        """How many lines were fed (blank ones included)."""
+        return self._line
+
+    def feed(self, raw: bytes) -> None:
+        self._line += 1
+        number = self._line
+        if number <= self._skip_through or not raw.strip():
+            return
+        self.result.lines += 1
+        try:
+            parsed = parse_object(parse_json(raw, line=number), self._compiled.markers)
+        except ServinfoError as error:
+            self._reject(number, error)
+            return
+        if isinstance(parsed, RecordObject):
+            self._pending.append((number, parsed))
+            if len(self._pending) >= self._chunk_size:
+                self.flush()
+            return
+        self.flush()
+        try:
+            outcome = self._collector.register(self._principal, self._service, parsed)
+        except ServinfoError as error:
+            self._reject(number, error)
+            return
+        self.result.accepted.append({"line": number, "id": outcome.id, "type": outcome.type})
+
+    def finish(self) -> BatchResult:
+        """Flush the last chunk (without ``on_commit``: the final answer supersedes it)."""
+        self._flush(report=False)
+        # Lines refused while parsing are listed before the chunk they were in was
+        # prepared: order both lists by line.
+        self.result.rejected.sort(key=_line)
+        self.result.accepted.sort(key=_line)
+        self.result.done_lines = max(self.result.done_lines, self._line)
+        return self.result
+
+    def flush(self) -> None:
+        self._flush(report=True)
+
+    def _flush(self, *, report: bool) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        collector = self._collector
+        subjects = collector.subjects(parsed.subject for _, parsed in pending)
+        prepared: list[tuple[int, Prepared]] = []
+        for number, parsed in pending:
+            try:
+                prepared.append(
+                    (number, collector.prepare(self._compiled, self._service, parsed, subjects))
+                )
+            except ServinfoError as error:
+                self._reject(number, error)
+        if prepared:
+            self._write(prepared)
+        self.result.done_lines = pending[-1][0]
+        if report and self._on_commit is not None:
+            self._on_commit(self.result)
+
+    def _write(self, prepared: list[tuple[int, Prepared]]) -> None:
+        try:
+            ids = self._collector.write(self._principal, self._service, [p for _, p in prepared])
+            written = list(zip(prepared, ids, strict=True))
+        except ServinfoError as error:
+            if not rejectable(error):
+                raise
+            if len(prepared) == 1:
+                self._reject(prepared[0][0], error)
+                return
+            for one in prepared:  # isolate the record that spoiled the chunk
+                self._write([one])
+            return
+        accepted = self.result.accepted
+        for (number, item), record_id in written:
+            accepted.append({"line": number, "id": record_id, "type": "record"})
+            self.result.dropped_fields += item.dropped
+            self.result.redactions.update(item.redactions)
+
+    def _reject(self, number: int, error: ServinfoError) -> None:
+        if not rejectable(error):
+            raise error
+        self.result.rejected.append({"line": number, "error": error.code, "detail": error.message})
+
+
+def _line(entry: dict[str, Any]) -> int:
+    number: int = entry["line"]
+    return number
+
+
+def ingest_lines(
+    collector: Collector,
+    principal: Principal,
+    lines: Iterable[bytes],
+    *,
+    chunk_size: int = 1000,
+) -> BatchResult:
+    """Feed every line of ``lines`` (NDJSON, without or with their newlines) to one batch."""
+    batch = Batch(collector, principal, chunk_size=chunk_size)
+    for line in lines:
+        batch.feed(line)
+    return batch.finish()

@@ -1,0 +1,218 @@
+"""Idempotency keys: a retried request gets the first answer and stores nothing twice.
+
+The keys live in the control database (``idempotency_keys``), shared by every
+worker and surviving restarts, for ``limits.idempotency_ttl_hours``. The
+protocol, per (principal, key):
+
+1. **Claim** before processing: insert a ``pending`` row. The primary key
+   lets exactly one of two racing workers in.
+2. The loser reads the row: another request body under the same key is
+   refused (:class:`IdempotencyKeyReused`); a finished answer is replayed; a
+   claim still alive is polled for up to ``wait`` and otherwise answered
+   with :class:`RequestInProgress` (409, retry later).
+3. While a batch runs, the owner records after each committed chunk how many
+   lines are done and their results (:meth:`IdempotencyStore.progress`), which
+   also refreshes the claim's heartbeat.
+4. The owner stores the answer (:meth:`finish`), or on an unexpected failure
+   gives the claim up (:meth:`abandon`): deleted if nothing was committed,
+   else left for the next retry, which takes it over and resumes after the
+   committed lines. A claim whose heartbeat stopped for longer than ``lease``
+   (a worker that died) is taken over the same way.
+
+Expired rows are deleted on the way, at most once a minute per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Table, delete, exc, insert, select, update
+
+from servinfo.collect.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RequestInProgress
+from servinfo.collect.models import KEY_LENGTH, IdempotencyKeyRow
+from servinfo.store.engines import write_transaction
+
+__all__ = ["Claim", "IdempotencyStore", "StoredAnswer"]
+
+_KEY = re.compile(rf"[\x21-\x7e]{{1,{KEY_LENGTH}}}")
+_PURGE_EVERY = dt.timedelta(minutes=1)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_T = IdempotencyKeyRow
+_TABLE: Table = IdempotencyKeyRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer given the first time; replayed as it was."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This request owns the key; ``done_lines``/``partial`` say where a taken-over claim was."""
+
+    principal_id: str
+    key: str
+    owner: str
+    done_lines: int = 0
+    partial: dict[str, Any] | None = None
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class IdempotencyStore:
+    def __init__(
+        self,
+        engine: Engine,
+        ttl: dt.timedelta,
+        *,
+        lease: dt.timedelta = dt.timedelta(seconds=30),
+        wait: float = 5.0,
+        poll: float = 0.05,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._lease = lease
+        self._wait = wait
+        self._poll = poll
+        self._clock = clock
+        self._purged_at = _EPOCH
+        self._purge_lock = threading.Lock()
+
+    @staticmethod
+    def check_key(key: str) -> str:
+        if not _KEY.fullmatch(key):
+            raise InvalidIdempotencyKey(
+                f"an Idempotency-Key is 1 to {KEY_LENGTH} printable ASCII characters "
+                "without spaces (a UUID is a good one)"
+            )
+        return key
+
+    def begin(self, principal_id: str, key: str, request_hash: str) -> Claim | StoredAnswer:
+        """Claim the key for this request, or the answer already given under it."""
+        self.check_key(key)
+        self._purge_if_due()
+        deadline = time.monotonic() + self._wait
+        while True:
+            claim = self._insert(principal_id, key, request_hash)
+            if claim is not None:
+                return claim
+            found = self._existing(principal_id, key, request_hash)
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                raise RequestInProgress()
+            time.sleep(self._poll)
+
+    def progress(self, claim: Claim, done_lines: int, partial: dict[str, Any]) -> None:
+        self._update(claim, done_lines=done_lines, partial=json.dumps(partial))
+
+    def finish(self, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
+        self._update(claim, state="done", status_code=status_code, response=json.dumps(body))
+
+    def abandon(self, claim: Claim) -> None:
+        """Give the claim up after a failure: deleted if no line was committed under it,
+        else made stale at once, so that the retry takes it over and resumes."""
+        with write_transaction(self._engine) as connection:
+            mine = self._mine(claim)
+            connection.execute(update(_T).where(*mine, _T.done_lines > 0).values(updated_at=_EPOCH))
+            connection.execute(delete(_T).where(*mine, _T.done_lines == 0))
+
+    # -- steps -------------------------------------------------------------------
+
+    def _insert(self, principal_id: str, key: str, request_hash: str) -> Claim | None:
+        now = self._clock()
+        owner = secrets.token_hex(16)
+        try:
+            with write_transaction(self._engine) as connection:
+                connection.execute(
+                    insert(_T).values(
+                        principal_id=principal_id,
+                        key=key,
+                        request_hash=request_hash,
+                        state="pending",
+                        owner=owner,
+                        done_lines=0,
+                        created_at=now,
+                        updated_at=now,
+                        expires_at=now + self._ttl,
+                    )
+                )
+        except exc.IntegrityError:
+            return None
+        return Claim(principal_id, key, owner)
+
+    def _existing(
+        self, principal_id: str, key: str, request_hash: str
+    ) -> Claim | StoredAnswer | None:
+        """The stored answer, a taken-over stale claim, or None (still running, or gone)."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(*_TABLE.columns).where(_T.principal_id == principal_id, _T.key == key)
+            ).one_or_none()
+        if row is None:
+            return None
+        now = self._clock()
+        if row.expires_at <= now:  # expired but not purged yet: the key is free again
+            with write_transaction(self._engine) as connection:
+                connection.execute(
+                    delete(_T).where(
+                        _T.principal_id == principal_id,
+                        _T.key == key,
+                        _T.expires_at == row.expires_at,
+                    )
+                )
+            return None
+        if row.request_hash != request_hash:
+            raise IdempotencyKeyReused()
+        if row.state == "done" and row.status_code is not None and row.response is not None:
+            return StoredAnswer(row.status_code, json.loads(row.response))
+        if now - row.updated_at < self._lease:
+            return None
+        owner = secrets.token_hex(16)
+        with write_transaction(self._engine) as connection:
+            taken = connection.execute(
+                update(_T)
+                .where(
+                    _T.principal_id == principal_id,
+                    _T.key == key,
+                    _T.owner == row.owner,
+                    _T.updated_at == row.updated_at,
+                )
+                .values(owner=owner, updated_at=now)
+            ).rowcount
+        if taken != 1:
+            return None
+        partial = json.loads(row.partial) if row.partial else None
+        return Claim(principal_id, key, owner, row.done_lines, partial)
+
+    def _update(self, claim: Claim, **values: Any) -> None:
+        values.setdefault("updated_at", self._clock())
+        with write_transaction(self._engine) as connection:
+            connection.execute(update(_T).where(*self._mine(claim)).values(**values))
+
+    @staticmethod
+    def _mine(claim: Claim) -> tuple[Any, ...]:
+        return (_T.principal_id == claim.principal_id, _T.key == claim.key, _T.owner == claim.owner)
+
+    def _purge_if_due(self) -> None:
+        now = self._clock()
+        with self._purge_lock:
+            if now - self._purged_at < _PURGE_EVERY:
+                return
+            self._purged_at = now
+        with write_transaction(self._engine) as connection:
+            connection.execute(delete(_T).where(_T.expires_at <= now))

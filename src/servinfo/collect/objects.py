@@ -1,0 +1,184 @@
+"""The objects of the ingest format (docs/ingest-format.md), parsed from JSON.
+
+:func:`parse_json` turns one body or NDJSON line into a JSON value, or a
+:class:`MalformedJSON` naming the line and column. :func:`parse_object`
+checks the envelope of an object — its ``type`` and the keys each type has —
+and returns a :class:`RecordObject`, :class:`OrganizationObject` or
+:class:`SubjectObject`; the fields of a record are checked later against
+their kind's schema (:mod:`servinfo.collect.schemas`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from servinfo.collect._types import COUNTRIES
+from servinfo.collect.errors import MalformedJSON, OutOfScope, SchemaViolation
+
+__all__ = [
+    "OrganizationObject",
+    "RecordObject",
+    "SubjectObject",
+    "parse_json",
+    "parse_object",
+]
+
+_OPAQUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_REGION = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_JURISDICTION = re.compile(r"(?P<country>[A-Z]{2})(?:-[A-Z0-9]{1,3})?")
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}")
+_RECORD_KEYS = frozenset({"type", "subject", "kind", "source", "collected_at", "fields"})
+_ORGANIZATION_KEYS = frozenset({"type", "id", "name", "home_region", "parent"})
+_SUBJECT_KEYS = frozenset({"type", "id", "org", "jurisdiction"})
+_TYPES = ("record", "organization", "subject")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordObject:
+    subject: str
+    kind: str
+    source: str | None
+    collected_at: dt.datetime
+    fields: object
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationObject:
+    id: str
+    name: str
+    home_region: str
+    parent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectObject:
+    id: str
+    org: str
+    jurisdiction: str
+
+
+ParsedObject = RecordObject | OrganizationObject | SubjectObject
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(data: bytes, *, line: int | None = None) -> object:
+    """The JSON value of ``data``; ``line`` numbers an NDJSON line (else: the body's lines)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedJSON("not UTF-8", line=line or 1, column=error.start + 1) from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        where = line if line is not None else error.lineno
+        raise MalformedJSON(error.msg, line=where, column=error.colno) from None
+    except ValueError as error:  # NaN, Infinity
+        raise MalformedJSON(str(error), line=line or 1, column=1) from None
+    except RecursionError:
+        raise MalformedJSON("nested too deeply", line=line or 1, column=1) from None
+
+
+def parse_object(value: object, out_of_scope: Collection[str]) -> ParsedObject:
+    """The object's envelope, checked; ``out_of_scope`` are the policy's scope markers."""
+    if not isinstance(value, dict):
+        raise SchemaViolation("(object)", "expected a JSON object")
+    kind = value.get("type", "record")
+    if kind == "record":
+        return _record(value, out_of_scope)
+    if kind == "organization":
+        _only(value, _ORGANIZATION_KEYS)
+        parent = value.get("parent")
+        return OrganizationObject(
+            id=_opaque(value, "id"),
+            name=_text(value, "name", 256),
+            home_region=_matching(value, "home_region", _REGION, "a region id such as eu"),
+            parent=None if parent is None else _opaque(value, "parent"),
+        )
+    if kind == "subject":
+        _only(value, _SUBJECT_KEYS)
+        jurisdiction = _matching(
+            value, "jurisdiction", _JURISDICTION, "an ISO 3166-1 alpha-2 code such as DE or US-CA"
+        )
+        if jurisdiction[:2] not in COUNTRIES:
+            raise SchemaViolation("jurisdiction", "not an ISO 3166-1 alpha-2 country code")
+        return SubjectObject(_opaque(value, "id"), _opaque(value, "org"), jurisdiction)
+    if isinstance(kind, str) and kind in out_of_scope:
+        raise _out_of_scope(kind)
+    raise SchemaViolation("type", f"expected one of {', '.join(_TYPES)}")
+
+
+def _record(value: dict[str, Any], out_of_scope: Collection[str]) -> RecordObject:
+    kind = value.get("kind")
+    if isinstance(kind, str) and (kind in out_of_scope or kind.split(".", 1)[0] in out_of_scope):
+        raise _out_of_scope(kind)
+    _only(value, _RECORD_KEYS)
+    kind = _matching(value, "kind", _KIND, "a kind id <category>.<kind> of the policy")
+    source = value.get("source")
+    if source is not None and not isinstance(source, str):
+        raise SchemaViolation("source", "expected a service id")
+    if "fields" not in value:
+        raise SchemaViolation("fields", "required: the record's fields (an object)")
+    return RecordObject(
+        subject=_opaque(value, "subject"),
+        kind=kind,
+        source=source,
+        collected_at=_time(value),
+        fields=value["fields"],
+    )
+
+
+def _out_of_scope(kind: str) -> OutOfScope:
+    return OutOfScope(
+        f"kind: {kind!r} is Customer and Partner Information, which is out of the scope of "
+        "Service Information (the Cloud Data Processing Addenda govern it); servinfo refuses it"
+    )
+
+
+def _only(value: dict[str, Any], allowed: frozenset[str]) -> None:
+    for key in value:
+        if key not in allowed:
+            raise SchemaViolation(
+                str(key)[:64], f"not part of the object (expected: {', '.join(sorted(allowed))})"
+            )
+
+
+def _text(value: dict[str, Any], key: str, limit: int) -> str:
+    found = value.get(key)
+    if not isinstance(found, str) or not found.strip() or len(found) > limit:
+        raise SchemaViolation(key, f"required: text of 1 to {limit} characters")
+    return found
+
+
+def _matching(value: dict[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
+    found = value.get(key)
+    if not isinstance(found, str) or not pattern.fullmatch(found):
+        raise SchemaViolation(key, f"required: {what}")
+    return found
+
+
+def _opaque(value: dict[str, Any], key: str) -> str:
+    return _matching(
+        value, key, _OPAQUE_ID, "an opaque id (letters, digits, '-', '_', '.', ':'; up to 128)"
+    )
+
+
+def _time(value: dict[str, Any]) -> dt.datetime:
+    found = value.get("collected_at")
+    problem = "required: an RFC 3339 time with a zone, e.g. 2026-11-20T08:15:02Z"
+    if not isinstance(found, str):
+        raise SchemaViolation("collected_at", problem)
+    try:
+        parsed = dt.datetime.fromisoformat(found)
+    except ValueError:
+        raise SchemaViolation("collected_at", problem) from None
+    if parsed.tzinfo is None:
+        raise SchemaViolation("collected_at", problem)
+    return parsed.astimezone(dt.UTC)

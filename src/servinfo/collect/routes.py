@@ -1,0 +1,183 @@
+"""HTTP routes of ingest: ``POST /v1/records`` and ``POST /v1/records:batch``.
+
+Both authenticate a ``service`` principal's token. Bodies are read as a
+stream and cut at ``limits.max_body_bytes`` even when no Content-Length was
+sent (the application's middleware already refuses a declared length over
+the limit). With an ``Idempotency-Key`` header the body is read whole
+(it is hashed before anything is processed, see
+:mod:`servinfo.collect.idempotency`); without one a batch is processed while
+it streams in, a chunk at a time. A streamed batch that outgrows the limit is
+cut there: the lines received in full are processed and listed in the 413
+answer (``processed_lines``, ``accepted``, ``rejected``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from servinfo.api.dependencies import DeploymentDep, PrincipalDep
+from servinfo.api.errors import error_response
+from servinfo.collect.batch import Batch, BatchResult
+from servinfo.collect.idempotency import Claim, IdempotencyStore, StoredAnswer
+from servinfo.collect.objects import parse_json
+from servinfo.collect.service import Collector, rejectable
+from servinfo.errors import ServinfoError
+from servinfo.store import Principal
+
+router = APIRouter(prefix="/v1", tags=["collect"])
+
+_KEY_HEADER = "idempotency-key"
+Answer = tuple[int, dict[str, Any]]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int, **extra: object) -> JSONResponse:
+    return error_response(
+        413, "payload_too_large", f"the body exceeds the limit of {limit} bytes", **extra
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise _TooLarge()
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _request_hash(path: str, body: bytes) -> str:
+    return hashlib.sha256(path.encode() + b"\n" + body).hexdigest()
+
+
+def _answer(answer: Answer, *, replayed: bool = False) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(answer[1], answer[0], headers=headers)
+
+
+def _once(
+    store: IdempotencyStore | None,
+    principal: Principal,
+    key: str | None,
+    request_hash: str,
+    work: Callable[[Claim | None], Answer],
+) -> tuple[Answer, bool]:
+    """Run ``work`` once per idempotency key; the answer and whether it was replayed."""
+    if key is None or store is None:
+        return work(None), False
+    claimed = store.begin(principal.principal_id, key, request_hash)
+    if isinstance(claimed, StoredAnswer):
+        return (claimed.status_code, claimed.body), True
+    try:
+        answer = work(claimed)
+    except BaseException:
+        store.abandon(claimed)
+        raise
+    store.finish(claimed, *answer)
+    return answer, False
+
+
+def _refusal(error: ServinfoError) -> Answer:
+    if not rejectable(error):
+        raise error
+    return error.http_status, {"error": error.code, "detail": error.message}
+
+
+@router.post("/records", status_code=201)
+async def post_record(
+    request: Request, deployment: DeploymentDep, principal: PrincipalDep
+) -> JSONResponse:
+    """Store one object (a record, or an organization or subject from the identity service)."""
+    limit = deployment.settings.max_body_bytes
+    try:
+        body = await _read_body(request, limit)
+    except _TooLarge:
+        return _too_large(limit)
+    collector = deployment.collector
+
+    def work(_claim: Claim | None) -> Answer:
+        try:
+            outcome = collector.ingest(principal, parse_json(body))
+        except ServinfoError as error:
+            return _refusal(error)
+        return outcome.http_status, outcome.to_dict()
+
+    key = request.headers.get(_KEY_HEADER)
+    hashed = _request_hash("/v1/records", body)
+    answer, replayed = await run_in_threadpool(
+        _once, collector.idempotency, principal, key, hashed, work
+    )
+    return _answer(answer, replayed=replayed)
+
+
+@router.post("/records:batch")
+async def post_batch(
+    request: Request, deployment: DeploymentDep, principal: PrincipalDep
+) -> JSONResponse:
+    """Store NDJSON objects in chunks; list the accepted lines and the rejected ones."""
+    limit = deployment.settings.max_body_bytes
+    collector = deployment.collector
+    collector.check_principal(principal)
+    key = request.headers.get(_KEY_HEADER)
+    if key is None or collector.idempotency is None:
+        return await _streamed_batch(request, collector, principal, limit)
+    try:
+        body = await _read_body(request, limit)
+    except _TooLarge:
+        return _too_large(limit)
+    store = collector.idempotency
+
+    def work(claim: Claim | None) -> Answer:
+        assert claim is not None
+        resume = BatchResult.from_progress(claim.partial) if claim.partial else None
+
+        def committed(result: BatchResult) -> None:
+            store.progress(claim, result.done_lines, result.to_progress())
+
+        batch = Batch(collector, principal, resume=resume, on_commit=committed)
+        for line in body.split(b"\n"):
+            batch.feed(line)
+        return 200, batch.finish().to_dict()
+
+    hashed = _request_hash("/v1/records:batch", body)
+    answer, replayed = await run_in_threadpool(_once, store, principal, key, hashed, work)
+    return _answer(answer, replayed=replayed)
+
+
+async def _streamed_batch(
+    request: Request, collector: Collector, principal: Principal, limit: int
+) -> JSONResponse:
+    batch = Batch(collector, principal)
+    unfinished: list[bytes] = []  # the start of a line whose newline has not arrived
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            result = await run_in_threadpool(batch.finish)
+            return _too_large(limit, processed_lines=batch.line, **result.to_dict())
+        unfinished.append(part)
+        if b"\n" not in part:
+            continue
+        lines = b"".join(unfinished).split(b"\n")
+        unfinished = [lines.pop()]
+        await run_in_threadpool(_feed, batch, lines)
+    if any(unfinished):
+        await run_in_threadpool(_feed, batch, [b"".join(unfinished)])
+    result = await run_in_threadpool(batch.finish)
+    return JSONResponse(result.to_dict(), 200)
+
+
+def _feed(batch: Batch, lines: list[bytes]) -> None:
+    for line in lines:
+        batch.feed(line)

@@ -1,0 +1,342 @@
+"""The collector: Service Information in, checked against the policy, stored sealed.
+
+For each object a reporting service sends (docs/ingest-format.md):
+
+1. the principal must be a ``service`` principal whose role grants
+   ``write_records``; it is bound to one service of the policy;
+2. the envelope is parsed (:mod:`servinfo.collect.objects`); Customer and
+   Partner Information is refused as out of scope;
+3. a record's kind must be declared, and be one of the sending service's kinds;
+   its ``source``, if given, must be that service;
+4. its subject must be registered (and not erased): the record goes to the
+   subject's home region, and the subject's jurisdiction selects the regime;
+5. its fields are validated and minimized (:mod:`servinfo.collect.schemas`);
+6. free-text fields are redacted, and the counts per type kept with the
+   record under the reserved key ``_redactions`` (policy field names never
+   start with ``_``, so it cannot collide with a declared field);
+7. the telemetry category's fields get their ``telemetry`` treatment
+   (:mod:`servinfo.collect.telemetry`);
+8. retention: ``retain_until`` = collection date + the kind's period, or the
+   period the subject's regime sets (``by_regime``). For periods that start at
+   account closure the same period from collection is stored as a
+   conservative first bound; the retention sweeps (a later issue) extend it;
+9. lookup fields become blind indexes; the record is written with
+   :meth:`RecordWriter.put_many` and the write audited (action ``write``,
+   record ids and source, no personal data).
+
+Organizations and subjects are registered by the identity service alone
+(``register_subjects`` permission). Batches are handled by
+:class:`servinfo.collect.batch.Batch`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from servinfo.access.errors import Forbidden
+from servinfo.audit import AuditSink
+from servinfo.collect._types import COUNTRIES
+from servinfo.collect.errors import (
+    NotRegistrar,
+    NotYourKind,
+    RedactionUnavailable,
+    UnknownKind,
+    UnknownSubjectInRecord,
+    WrongSource,
+)
+from servinfo.collect.objects import (
+    OrganizationObject,
+    RecordObject,
+    SubjectObject,
+    parse_object,
+)
+from servinfo.collect.outcome import Outcome
+from servinfo.collect.registration import register_organization, register_subject
+from servinfo.collect.schemas import KindSchema, compile_kinds
+from servinfo.collect.telemetry import DEFAULT_PSEUDONYM_PERIOD, TelemetryTreatment
+from servinfo.crypto import Keyring
+from servinfo.errors import ServinfoError
+from servinfo.policy import Policy
+from servinfo.policy.durations import Duration, add_duration, parse_duration
+from servinfo.store import (
+    NewRecord,
+    Principal,
+    RecordWriter,
+    Subject,
+    SubjectDirectory,
+    SubjectErased,
+)
+
+if TYPE_CHECKING:
+    from servinfo.collect.batch import BatchResult
+    from servinfo.collect.idempotency import IdempotencyStore
+
+__all__ = ["REDACTIONS_KEY", "Collector", "Outcome", "Redacted", "Redacts"]
+
+#: The reserved key of a record's stored fields that holds its redaction counts.
+REDACTIONS_KEY = "_redactions"
+
+
+class Redacted(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+
+class Redacts(Protocol):
+    def redact(self, text: str) -> Redacted: ...
+
+
+def default_redactor() -> Redacts | None:
+    """servinfo's redaction engine, or None when it is not installed (free text is then refused)."""
+    try:
+        from servinfo.collect.redaction import Redactor  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - the engine ships with servinfo
+        return None
+    redactor: Redacts = Redactor()
+    return redactor
+
+
+@dataclass(frozen=True)
+class Prepared:
+    record: NewRecord
+    region: str
+    dropped: int
+    redactions: Mapping[str, int]
+
+    def outcome(self, record_id: str) -> Outcome:
+        kind = self.record.kind
+        return Outcome(
+            "record", record_id, "stored", kind, self.region, self.dropped, self.redactions
+        )
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What the collector needs of one policy version, compiled once."""
+
+    policy: Policy
+    kinds: Mapping[str, KindSchema]
+    markers: frozenset[str]
+    service_kinds: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def build(cls, policy: Policy) -> Compiled:
+        return cls(
+            policy,
+            compile_kinds(policy),
+            frozenset(m for scope in policy.out_of_scope.values() for m in scope.markers),
+            {sid: frozenset(s.kinds) for sid, s in policy.services.items()},
+        )
+
+
+@cache
+def _duration(text: str) -> Duration:
+    return parse_duration(text)
+
+
+_NOT_GIVEN: Any = object()
+
+
+class Collector:
+    """Checks, minimizes, redacts and stores what the cloud services report."""
+
+    def __init__(
+        self,
+        *,
+        policy: Callable[[], Policy],
+        directory: SubjectDirectory,
+        writer: RecordWriter,
+        audit: AuditSink,
+        keyring: Keyring,
+        registrar: str = "identity",
+        treated_categories: Iterable[str] = ("telemetry",),
+        redactor: Redacts | None = _NOT_GIVEN,
+        pseudonym_period: dt.timedelta = DEFAULT_PSEUDONYM_PERIOD,
+        idempotency: IdempotencyStore | None = None,
+    ) -> None:
+        #: Where the HTTP layer keeps ``Idempotency-Key`` answers (None: keys unsupported).
+        self.idempotency = idempotency
+        self._policy = policy
+        self._directory = directory
+        self._writer = writer
+        self._audit = audit
+        self._registrar = registrar
+        self._treated = frozenset(treated_categories)
+        self._redactor = default_redactor() if redactor is _NOT_GIVEN else redactor
+        self._telemetry = TelemetryTreatment(keyring, period=pseudonym_period)
+        self._compiled: Compiled | None = None
+
+    def compiled(self) -> Compiled:
+        policy = self._policy()
+        compiled = self._compiled
+        if compiled is None or compiled.policy is not policy:
+            compiled = self._compiled = Compiled.build(policy)
+        return compiled
+
+    # -- one object --------------------------------------------------------------
+
+    def check_principal(self, principal: Principal) -> str:
+        """The service the principal reports for; :class:`Forbidden` if it may not write."""
+        policy = self.compiled().policy
+        if principal.kind != "service":
+            raise Forbidden(
+                f"only service principals send Service Information, got a {principal.kind!r} one"
+            )
+        role = policy.roles.get(principal.role)
+        if role is None or "write_records" not in role.permissions:
+            raise Forbidden(f"role '{principal.role}' lacks the permission 'write_records'")
+        if principal.binding not in policy.services:
+            raise Forbidden(f"principal {principal.name!r} is bound to no service of the policy")
+        return principal.binding
+
+    def ingest(self, principal: Principal, value: object) -> Outcome:
+        """Check and store one object (record, organization or subject) a service sent."""
+        service = self.check_principal(principal)
+        compiled = self.compiled()
+        parsed = parse_object(value, compiled.markers)
+        if isinstance(parsed, RecordObject):
+            prepared = self.prepare(compiled, service, parsed, self.subjects([parsed.subject]))
+            (record_id,) = self.write(principal, service, [prepared])
+            return prepared.outcome(record_id)
+        return self.register(principal, service, parsed)
+
+    def ingest_lines(
+        self, principal: Principal, lines: Iterable[bytes], chunk_size: int = 1000
+    ) -> BatchResult:
+        """Ingest NDJSON lines in chunks; see :class:`servinfo.collect.batch.Batch`."""
+        from servinfo.collect.batch import ingest_lines
+
+        return ingest_lines(self, principal, lines, chunk_size=chunk_size)
+
+    def subjects(self, subject_ids: Iterable[str]) -> dict[str, Subject]:
+        return self._directory.subjects(subject_ids)
+
+    def prepare(
+        self,
+        compiled: Compiled,
+        service: str,
+        parsed: RecordObject,
+        subjects: Mapping[str, Subject],
+    ) -> Prepared:
+        """Steps 3 to 8 for one record: the :class:`NewRecord` to write."""
+        schema = compiled.kinds.get(parsed.kind)
+        if schema is None:
+            raise UnknownKind("kind", f"{parsed.kind!r} is not a kind of the policy")
+        if parsed.kind not in compiled.service_kinds[service]:
+            raise NotYourKind(
+                f"kind: service {service!r} may not write kind {parsed.kind!r} "
+                f"(its kinds: {', '.join(sorted(compiled.service_kinds[service]))})"
+            )
+        if parsed.source is not None and parsed.source != service:
+            raise WrongSource(
+                f"source: got {parsed.source!r}, expected {service!r}, the service this "
+                "token is bound to (or leave source out)"
+            )
+        subject = subjects.get(parsed.subject)
+        if subject is None:
+            raise UnknownSubjectInRecord(parsed.subject)
+        if subject.erased:
+            raise SubjectErased(f"subject {parsed.subject}")
+        country = subject.jurisdiction[:2]
+        values, dropped = schema.validate(
+            parsed.fields, phone_region=country if country in COUNTRIES else None
+        )
+        redactions = self._redact(schema, values)
+        if schema.category in self._treated:
+            self._telemetry.apply(values, schema.truncate, schema.pseudonymize)
+        retention = schema.retention
+        regime = compiled.policy.regime_for(subject.jurisdiction)
+        period = _duration(retention.by_regime.get(regime, retention.period))
+        lookup = {n: v for n in schema.lookup if isinstance(v := values.get(n), str) and v.strip()}
+        if redactions:
+            values[REDACTIONS_KEY] = redactions
+        record = NewRecord(
+            subject_id=subject.subject_id,
+            category=schema.category,
+            kind=schema.kind_id,
+            source=service,
+            collected_at=parsed.collected_at,
+            fields=values,
+            retention_class=retention.retention_class,
+            retain_until=add_duration(parsed.collected_at.date(), period),
+            lookup_fields=lookup,
+        )
+        return Prepared(record, subject.home_region, dropped, redactions)
+
+    def _redact(self, schema: KindSchema, values: dict[str, Any]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for name in schema.free_text:
+            text = values.get(name)
+            if not isinstance(text, str) or not text:
+                continue
+            if self._redactor is None:
+                raise RedactionUnavailable(
+                    f"fields.{name}: free text cannot be stored without redaction, and no "
+                    "redaction engine is installed"
+                )
+            redacted = self._redactor.redact(text)
+            values[name] = redacted.text
+            for entity, count in redacted.counts.items():
+                if count:
+                    counts[entity] = counts.get(entity, 0) + count
+        return counts
+
+    def write(self, principal: Principal, service: str, prepared: Sequence[Prepared]) -> list[str]:
+        """Store prepared records (one transaction per region) and audit the write."""
+        records = [p.record for p in prepared]
+        ids = self._writer.put_many(records, batch_size=max(1, len(records)))
+        self._audit.record(
+            "write",
+            actor=principal.name,
+            outcome="stored",
+            record_ids=ids,
+            details={
+                "source": service,
+                "records": len(ids),
+                "dropped_fields": sum(p.dropped for p in prepared),
+                "redactions": sum(sum(p.redactions.values()) for p in prepared),
+            },
+        )
+        return ids
+
+    # -- registrations -------------------------------------------------------------
+
+    def register(
+        self, principal: Principal, service: str, parsed: OrganizationObject | SubjectObject
+    ) -> Outcome:
+        """Add or update an organization or subject, for the identity service only."""
+        if service != self._registrar:
+            raise NotRegistrar(
+                f"only the {self._registrar!r} service registers organizations and subjects; "
+                f"this token is bound to {service!r}"
+            )
+        policy = self.compiled().policy
+        role = policy.roles.get(principal.role)
+        if role is None or "register_subjects" not in role.permissions:
+            raise Forbidden(f"role '{principal.role}' lacks the permission 'register_subjects'")
+        if isinstance(parsed, OrganizationObject):
+            outcome = register_organization(self._directory, policy, parsed)
+            subject_id = None
+        else:
+            outcome = register_subject(self._directory, parsed)
+            subject_id = parsed.id
+        if outcome.status != "unchanged":
+            self._audit.record(
+                "directory_change",
+                actor=principal.name,
+                subject_id=subject_id,
+                outcome=outcome.status,
+                details={"type": outcome.type, "source": service},
+            )
+        return outcome
+
+
+def rejectable(error: ServinfoError) -> bool:
+    """Whether an error refuses one object (4xx) rather than failing the whole request."""
+    return error.http_status < 500 or isinstance(error, RedactionUnavailable)
