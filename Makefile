@@ -26,13 +26,15 @@ $(FIDESLANG_VENV)/.installed:
 	$(FIDESLANG_VENV)/bin/pip install --quiet fideslang==3.1.4
 	touch $@
 
-# First run: initialize the deployment (the admin token is printed once, and kept in
-# $(DATA_DIR)/admin.token for this local demo only). Every run: check the policy,
-# render the notice, serve the API over HTTPS on https://127.0.0.1:8443.
+# First run: initialize the deployment (the admin token is kept in $(DATA_DIR)/admin.token,
+# mode 0600, for this local demo only) and load simulated demo data through the same
+# ingest path the cloud services use. Every run: check the policy, render the notice,
+# serve the API over HTTPS on https://127.0.0.1:8443.
 run: $(VENV)/.installed
 	$(BIN)/servinfo policy check
 	@if [ ! -f $(DATA_DIR)/servinfo.toml ]; then \
-		$(BIN)/servinfo init --data-dir $(DATA_DIR) --admin-token-file $(DATA_DIR)/admin.token; \
+		$(BIN)/servinfo init --data-dir $(DATA_DIR) --admin-token-file $(DATA_DIR)/admin.token && \
+		SERVINFO_TOKEN=$$(cat $(DATA_DIR)/admin.token) $(BIN)/servinfo demo --data-dir $(DATA_DIR); \
 	fi
 	$(BIN)/servinfo notice render --format html --out $(DATA_DIR)/notice.html
 	$(BIN)/servinfo serve --data-dir $(DATA_DIR)

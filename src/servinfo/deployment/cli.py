@@ -28,6 +28,42 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.add_typer(keys_app, name="keys")
     policy_app.command("activate")(activate)
+    app.command("demo")(demo)
+
+
+def demo(
+    data_dir: DataDirOption = None,
+    customers: Annotated[int, typer.Option("--customers", min=1, max=10_000)] = 10,
+    days: Annotated[int, typer.Option("--days", min=1, max=365)] = 3,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    token: TokenOption = None,
+) -> None:
+    """Load simulated Service Information, sent as each cloud service would send it."""
+    from servinfo.deployment.demo import load_demo
+
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        principals = deployment.principal_service
+        me = principals.authenticate(token)
+        principals.require_permission(me, "manage_principals")
+        with Progress(
+            TextColumn("loading demo data"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("demo", total=None)
+            summary = load_demo(
+                deployment,
+                customers=customers,
+                days=days,
+                seed=seed,
+                actor=me.name,
+                progress=lambda n: progress.advance(task, n),
+            )
+    console.print(
+        f"demo data: {summary.accepted} objects accepted, {summary.rejected} rejected",
+        markup=False,
+    )
+    for line in summary.first_rejections:
+        err_console.print(f"  rejected: {line}", markup=False)
 
 
 def activate(
