@@ -60,6 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits", "max_body_bytes", int, 16 * _MIB),
     Setting("limits", "max_record_bytes", int, 1 * _MIB),
     Setting("limits", "idempotency_ttl_hours", int, 24),
+    Setting("limits", "key_cache_size", int, 32_768),
 )
 
 
@@ -84,6 +85,8 @@ class Settings:
     max_body_bytes: int
     max_record_bytes: int
     idempotency_ttl_hours: int
+    #: Unwrapped data keys kept in memory per region (about 2.6 KB each).
+    key_cache_size: int
 
     @property
     def config_file(self) -> Path:
@@ -184,6 +187,7 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         max_body_bytes=values["limits.max_body_bytes"],
         max_record_bytes=values["limits.max_record_bytes"],
         idempotency_ttl_hours=values["limits.idempotency_ttl_hours"],
+        key_cache_size=max(1, values["limits.key_cache_size"]),
     )
 
 

@@ -21,6 +21,7 @@ from servinfo.deployment import cli as deployment_cli
 from servinfo.errors import ServinfoError
 from servinfo.ledgers import cli as ledgers_cli
 from servinfo.policy import cli as policy_cli
+from servinfo.rights import cli as rights_cli
 
 app = typer.Typer(
     name="servinfo",
@@ -37,6 +38,7 @@ ledgers_cli.register(app)
 audit_cli.register(app)
 collect_cli.register(app)
 simulator_cli.register(app)
+rights_cli.register(app)
 
 #: Exit status for a usage or domain error (bad input, invalid policy, denied).
 EXIT_ERROR = 2

@@ -26,6 +26,7 @@ from servinfo.deployment.errors import DeploymentError
 from servinfo.ledgers import LEDGER_MIGRATIONS, Ledgers
 from servinfo.policy import Policy, load_policy_text
 from servinfo.policy.loading import default_policy_text
+from servinfo.rights import RIGHTS_MIGRATIONS, RightsService, notifier_named
 from servinfo.store import (
     PolicyVersions,
     PrincipalStore,
@@ -37,7 +38,7 @@ from servinfo.store import (
 _T = TypeVar("_T")
 
 #: The migration branches of the domains that keep tables in the control database.
-CONTROL_MIGRATIONS = (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS, COLLECT_MIGRATIONS)
+CONTROL_MIGRATIONS = (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS, COLLECT_MIGRATIONS, RIGHTS_MIGRATIONS)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Deployment:
                 self.regions,
                 self.keyring,
                 max_payload_bytes=self.settings.max_record_bytes,
+                cache_size=self.settings.key_cache_size,
             ),
         )
 
@@ -100,8 +102,41 @@ class Deployment:
                 self.directory,
                 self.audit,
                 lambda: self.runtime.current.policy,
+                # The rights role reads a subject only while a verified request is open.
+                open_request_check=lambda subject_id: self.rights.has_open_verified_request(
+                    subject_id
+                ),
             ),
         )
+
+    @property
+    def rights(self) -> RightsService:
+        """Data-subject requests (:mod:`servinfo.rights`)."""
+        return self._once(
+            "rights",
+            lambda: RightsService(
+                engine=self.control,
+                policy=lambda: self.runtime.refresh().policy,
+                directory=self.directory,
+                writer=self.writer,
+                reads=self.reads,
+                ledgers=self.ledgers,
+                audit=self.audit,
+                principals=self.principals,
+                keyring=self.keyring,
+                notifier=notifier_named("outbox", self.control),
+                flush_audit=self._flush_read_audit,
+                forget_caches=(
+                    self.subject_states.clear,
+                    lambda: self.runtime.decider.cache.clear(),
+                ),
+            ),
+        )
+
+    def _flush_read_audit(self) -> None:
+        buffer = self._cache.get("audit_buffer")
+        if isinstance(buffer, AuditBuffer):
+            buffer.flush()
 
     @property
     def principal_service(self) -> PrincipalService:

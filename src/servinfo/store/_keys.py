@@ -40,8 +40,10 @@ from servinfo.store.models import DataKeyRow
 
 __all__ = ["DEFAULT_CACHE_SIZE", "KeyRow", "RegionKeys", "SealerCache"]
 
-#: Unwrapped keys kept per region; 10k keys of ~1 KiB of AES state each.
-DEFAULT_CACHE_SIZE = 10_000
+#: Unwrapped keys kept per region: each costs about 2.6 KB of AES state, so the
+#: default holds the keys of 16k active subjects (two retention classes each)
+#: in about 85 MB; ``limits.key_cache_size`` changes it.
+DEFAULT_CACHE_SIZE = 32_768
 SHARED = ""  # the scope of a (subject, retention class) key
 _KEY_TABLE: Table = DataKeyRow.__table__  # type: ignore[assignment]
 _KEY_COLUMNS = (

@@ -1,0 +1,309 @@
+"""``servinfo dsr …``: data-subject requests from the command line.
+
+Every command authenticates with a token exactly as the API does and needs the
+``handle_requests`` permission: these are the operator's commands. ``dsr open
+--verified`` is for a request whose requester the operator identified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._output import console, err_console, print_json
+from servinfo.crypto import write_secret_file
+from servinfo.deployment import Deployment, open_deployment
+from servinfo.rights.deadlines import REQUEST_TYPES
+from servinfo.rights.entries import Request
+from servinfo.rights.errors import InvalidRequest
+from servinfo.rights.notifier import OutboxNotifier
+from servinfo.store import Principal
+
+dsr_app = typer.Typer(help="Data-subject requests: open, verify, process, answer.")
+
+RequestId = Annotated[str, typer.Argument(help="The request's id.")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why; the subject is told.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dsr_app, name="dsr")
+
+
+def _operator(deployment: Deployment, token: str | None) -> Principal:
+    service = deployment.principal_service
+    me = service.authenticate(token)
+    service.require_permission(me, "handle_requests")
+    return me
+
+
+def _print(request: Request, as_json: bool) -> None:
+    if as_json:
+        print_json(request.to_dict())
+        return
+    flag = " [flagged]" if request.flagged else ""
+    console.print(
+        f"{request.request_id}  {request.type}  {request.state}{flag}  subject "
+        f"{request.subject_id}  {request.right}  answer by {request.answer_by}",
+        markup=False,
+    )
+    if request.outcome:
+        for key, value in request.outcome.items():
+            console.print(f"  {key}: {value}", markup=False)
+
+
+def _parameters(
+    purpose: str | None,
+    recipient: str | None,
+    kind: str | None,
+    fields: list[str] | None,
+    ground: str | None,
+    allows: list[str] | None,
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    for key, value in (
+        ("purpose", purpose),
+        ("recipient", recipient),
+        ("kind", kind),
+        ("ground", ground),
+    ):
+        if value is not None:
+            parameters[key] = value
+    if allows:
+        parameters["allows"] = list(allows)
+    if fields:
+        corrections = {}
+        for item in fields:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise InvalidRequest(f"--field expects NAME=VALUE, got {item.split('=')[0]!r}…")
+            corrections[name.strip()] = value
+        parameters["fields"] = corrections
+    return parameters
+
+
+@dsr_app.command("open")
+def open_request(
+    request_type: Annotated[
+        str, typer.Option("--type", help=f"One of: {', '.join(REQUEST_TYPES)}.")
+    ],
+    subject: Annotated[str, typer.Option("--subject", help="The subject's id.")],
+    verified: Annotated[
+        bool, typer.Option("--verified", help="You checked the requester's identity.")
+    ] = False,
+    purpose: Annotated[str | None, typer.Option("--purpose")] = None,
+    recipient: Annotated[str | None, typer.Option("--recipient")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Rectification: the kind.")] = None,
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="Rectification: NAME=VALUE.")
+    ] = None,
+    ground: Annotated[str | None, typer.Option("--ground", help="Restriction: Art. 18(1).")] = None,
+    allows: Annotated[
+        list[str] | None, typer.Option("--allows", help="Restriction: Art. 18(2) purposes.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Receive a request on the subject's behalf."""
+    parameters = _parameters(purpose, recipient, kind, field, ground, allows)
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        me = _operator(deployment, token)
+        opened = deployment.rights.open(
+            request_type,
+            subject,
+            channel="cli",
+            actor=me.name,
+            verified=verified,
+            parameters=parameters,
+        )
+    _print(opened, as_json)
+
+
+@dsr_app.command("send-code")
+def send_code(
+    request_id: RequestId, data_dir: DataDirOption = None, token: TokenOption = None
+) -> None:
+    """Send the subject a one-time verification code (through the outbox)."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        _operator(deployment, token)
+        notice = deployment.rights.send_code(request_id)
+    console.print(f"code queued for the subject as message {notice}", markup=False)
+
+
+@dsr_app.command("verify")
+def verify(
+    request_id: RequestId,
+    code: Annotated[str, typer.Option("--code", help="The code the subject received.")],
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a request with the code the subject gives you."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        _operator(deployment, token)
+        verified = deployment.rights.verify_with_code(request_id, code)
+    _print(verified, as_json)
+
+
+@dsr_app.command("process")
+def process(
+    request_id: RequestId,
+    proceed_flagged: Annotated[
+        bool,
+        typer.Option("--proceed-flagged", help="You decided a flagged request is well-founded."),
+    ] = False,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Do what the request asks and answer it."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        me = _operator(deployment, token)
+        done = deployment.rights.process(request_id, actor=me.name, proceed_flagged=proceed_flagged)
+    _print(done, as_json)
+
+
+@dsr_app.command("export")
+def export(
+    request_id: RequestId,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the ZIP (created 0600).")],
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Write the request's export ZIP to a new file, readable by you only."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        _operator(deployment, token)
+        info, blob = deployment.rights.export_archive(request_id)
+    try:
+        write_secret_file(out, blob)
+    except FileExistsError:
+        raise InvalidRequest(f"{out} exists; choose a new file (exports never overwrite)") from None
+    err_console.print(
+        f"wrote {out} ({info.size} bytes, {info.kind}); expires {info.expires_at:%Y-%m-%d}",
+        markup=False,
+    )
+
+
+@dsr_app.command("show")
+def show(
+    request_id: RequestId,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A request's case file."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        _operator(deployment, token)
+        found = deployment.rights.show(request_id)
+    _print(found, as_json)
+
+
+@dsr_app.command("list")
+def list_requests(
+    overdue: Annotated[bool, typer.Option("--overdue", help="Open and past the deadline.")] = False,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every request, oldest first."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        _operator(deployment, token)
+        found = deployment.rights.list_requests(overdue=overdue)
+    if as_json:
+        print_json([r.to_dict() for r in found])
+        return
+    table = Table("id", "type", "subject", "state", "regime", "answer by", "flagged")
+    for r in found:
+        table.add_row(
+            r.request_id,
+            r.type,
+            r.subject_id,
+            r.state,
+            r.regime,
+            str(r.answer_by),
+            "yes" if r.flagged else "",
+        )
+    console.print(table)
+
+
+@dsr_app.command("extend")
+def extend(
+    request_id: RequestId,
+    reason: ReasonOption,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Extend the deadline once, telling the subject why."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        me = _operator(deployment, token)
+        extended = deployment.rights.extend(request_id, reason, actor=me.name)
+    _print(extended, as_json)
+
+
+@dsr_app.command("refuse")
+def refuse(
+    request_id: RequestId,
+    reason: ReasonOption,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Refuse a request with the reason (and the authority, where the regime requires)."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        me = _operator(deployment, token)
+        refused = deployment.rights.refuse(request_id, reason, actor=me.name)
+    _print(refused, as_json)
+
+
+@dsr_app.command("lift-restriction")
+def lift_restriction(
+    subject: Annotated[str, typer.Option("--subject")],
+    announce: Annotated[
+        str | None,
+        typer.Option("--announce", help="First tell the subject, with this reason."),
+    ] = None,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Tell the subject (--announce REASON), then, once delivered, lift the restriction."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        me = _operator(deployment, token)
+        if announce is not None:
+            notice = deployment.rights.announce_restriction_lift(subject, announce, actor=me.name)
+            console.print(f"lift notice queued as message {notice}", markup=False)
+            return
+        lifted = deployment.rights.lift_restriction(subject, actor=me.name)
+    console.print(f"restriction {lifted['restriction']} lifted", markup=False)
+
+
+@dsr_app.command("outbox")
+def outbox(
+    all_messages: Annotated[bool, typer.Option("--all", help="Sent ones too.")] = False,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+) -> None:
+    """The messages for the operator's mailer, as JSON."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        _operator(deployment, token)
+        notices = OutboxNotifier(deployment.control).notices(pending_only=not all_messages)
+    print_json([n.to_dict() for n in notices])
+
+
+@dsr_app.command("sent")
+def sent(
+    notice_id: Annotated[str, typer.Argument(help="The outbox message delivered.")],
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Mark an outbox message delivered (a verification code is blanked then)."""
+    with open_deployment(data_dir, dict(os.environ)) as deployment:
+        _operator(deployment, token)
+        OutboxNotifier(deployment.control).mark_sent(notice_id, now=dt.datetime.now(dt.UTC))
+    console.print(f"marked {notice_id} sent", markup=False)

@@ -1,0 +1,101 @@
+"""Erasure (GDPR Art. 17, CCPA right to delete): shred, purge, tell the recipients.
+
+Steps of an erasure request:
+
+(1) Decide what stays. Retention classes the policy marks ``erased_on_request:
+    false`` stay until their retention ends — records a legal obligation keeps
+    (financial record-keeping, Art. 17(3)(b)). A legal hold in force on the
+    subject, its organization or its partner keeps *every* class (Art.
+    17(3)(e)): held data is not erased, and the audit salt is kept with it.
+(2) Count what stays, by kind, through the access layer (the rights principal,
+    purpose ``legal``), so the answer can list it and say why.
+(3) Crypto-shred the rest in every region (:meth:`RecordWriter.erase_subject`:
+    data keys overwritten, records and blind-index entries deleted, WAL
+    checkpointed, a shred-ledger entry so a restore stays erased).
+(4) Delete the subject's exports; tell every processor and third party the
+    subject's data was disclosed to (the disclosure register) to erase it too
+    (Art. 19), through the notifier.
+(5) After the completion is logged: forget the subject's audit salt (earlier
+    entries keep their pseudonym, so the log still verifies, but nothing links
+    it to the subject any more), drop in-memory caches, and checkpoint the
+    control database so neither the salt nor an export lingers in its WAL.
+    "Effective" means this has committed: the request is completed only then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from servinfo.rights.entries import Request
+from servinfo.rights.fulfil import Fulfilment, Outcome
+from servinfo.store import checkpoint
+
+__all__ = ["Erasure"]
+
+#: Control tables that held the subject's secrets: vacuumed on PostgreSQL after erasure.
+_CONTROL_TABLES = ("subject_salts", "rights_exports")
+
+
+class Erasure(Fulfilment):
+    def _fulfil_erasure(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
+        policy = self._policy()
+        subject_id = request.subject_id
+        # (1)
+        holds = self._ledgers.holds_for(subject_id)
+        by_law = {c for c, rc in policy.retention_classes.items() if not rc.erased_on_request}
+        keep = set(policy.retention_classes) if holds else by_law
+        # (2)
+        kinds = policy.kinds()
+        counts = Counter(
+            r.kind
+            for r in self._read_all(request)
+            if r.kind in kinds and kinds[r.kind].retention.retention_class in keep
+        )
+        kept: list[dict[str, Any]] = []
+        for kind_id, count in sorted(counts.items()):
+            rule = kinds[kind_id].retention
+            legal_obligation = rule.retention_class in by_law
+            kept.append(
+                {
+                    "kind": kind_id,
+                    "name": kinds[kind_id].name,
+                    "records": count,
+                    "retention_class": rule.retention_class,
+                    "kept_for": rule.by_regime.get(request.regime, rule.period),
+                    "why": (
+                        rule.reason or policy.retention_classes[rule.retention_class].description
+                    )
+                    if legal_obligation
+                    else "A legal hold keeps it for the establishment, exercise or defence "
+                    "of legal claims (Art. 17(3)(e)).",
+                }
+            )
+        # (3)
+        self._flush_audit()
+        report = self._writer.erase_subject(subject_id, sorted(keep), now=at)
+        # (4)
+        exports_deleted = self.exports.delete_for_subject(subject_id)
+        notified = self._notify_recipients(request, "erasure_notice", None, {}, at)
+        outcome: dict[str, Any] = {
+            "records_deleted": report.records_deleted,
+            "keys_destroyed": report.keys_destroyed,
+            "storage_purged": all(r.storage_purged for r in report.regions),
+            "kept": kept,
+            "holds": [h.hold_id for h in holds],
+            "exports_deleted": exports_deleted,
+            "recipients_notified": notified,
+            "audit_pseudonym_forgotten": not holds,
+        }
+        state = "partially_completed" if kept or holds else "completed"
+
+        def after() -> None:  # (5)
+            self._flush_audit()
+            if not holds:
+                self._audit.forget_subject(subject_id)
+            for forget in self._forget_caches:
+                forget()
+            checkpoint(self._engine, tables=_CONTROL_TABLES)
+
+        return state, outcome, after

@@ -1,0 +1,198 @@
+"""Processing a verified request: the work each type asks for, then the answer.
+
+:meth:`Fulfilment.process` (1) refuses to start a flagged request until an
+operator decides to proceed (``proceed_flagged``) — a flagged request is never
+refused automatically; (2) moves the request to ``in_progress``, which opens
+the rights role's reads of the subject for the reading types; (3) does the
+work of the type; (4) records the outcome — ``completed``,
+``partially_completed`` when something had to be kept, or ``refused`` with the
+reason and the supervisory authority — and tells the subject; (5) runs what
+must follow the record (an erasure forgets the audit salt only once its own
+completion is logged). A failure in (3) puts the request back to
+``verified`` so it can be processed again; every step of (3) is idempotent.
+
+Records are read only through the access layer, by the internal ``rights``
+principal, for the purpose ``legal`` (answering the request is a legal
+obligation, GDPR Art. 6(1)(c)): every read is decided and audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from servinfo.access.reads import ReadRecord
+from servinfo.rights.entries import Request
+from servinfo.rights.errors import FlaggedRequest, WrongState
+from servinfo.rights.export import access_archive, portability_archive
+from servinfo.rights.requests import RequestLifecycle
+
+__all__ = ["READ_PURPOSE", "Fulfilment", "Outcome"]
+
+#: The purpose the rights principal reads for.
+READ_PURPOSE = "legal"
+#: What a type's handler returns: final state, outcome, and what must follow the record.
+Outcome = tuple[str, dict[str, Any], Callable[[], None] | None]
+
+
+class Fulfilment(RequestLifecycle):
+    def process(
+        self,
+        request_id: str,
+        *,
+        actor: str,
+        proceed_flagged: bool = False,
+        now: dt.datetime | None = None,
+    ) -> Request:
+        """Do what the request asks; see the module docstring for the steps."""
+        at = self._utc(now)
+        request = self.get(request_id)
+        if request.state != "verified":
+            raise WrongState(request_id, request.state, ("verified",), "process")
+        # (1) a flagged request waits for an operator's decision
+        decision: dict[str, Any] = {}
+        if request.flagged and request.operator_decision is None:
+            if not proceed_flagged:
+                raise FlaggedRequest(
+                    f"request {request_id} is flagged ({request.flag_reason}); decide: process "
+                    "it with --proceed-flagged, or refuse it with a reason"
+                )
+            decision = {"operator_decision": "proceed", "decided_by": actor}
+        # (2)
+        started = self._change(
+            request, ("verified",), "start", actor=actor, state="in_progress", **decision
+        )
+        # (3)
+        handler: Callable[[Request, str, dt.datetime], Outcome] = getattr(
+            self, "_fulfil_" + request.type.replace("-", "_")
+        )
+        try:
+            state, outcome, after = handler(started, actor, at)
+        except BaseException:
+            self._change(started, ("in_progress",), "retry", actor=actor, state="verified")
+            raise
+        if started.voluntary:
+            outcome["voluntary"] = (
+                f"Your regime ({started.regime}) does not grant this right; we honour it "
+                f"voluntarily under {started.right}."
+            )
+        if state == "refused":
+            outcome = {"refused": True, **outcome, **self._complaint(started.regime)}
+        # (4)
+        done = self._change(
+            started,
+            ("in_progress",),
+            "complete" if state != "refused" else "refuse",
+            actor=actor,
+            state=state,
+            completed_at=at,
+            outcome=outcome,
+        )
+        self._notify(
+            "completion_notice",
+            done.subject_id,
+            {"request_id": done.request_id, "type": done.type, "state": done.state},
+            done,
+            at,
+        )
+        # (5)
+        if after is not None:
+            after()
+        return done
+
+    # -- reading types ----------------------------------------------------------------
+
+    def _read_all(self, request: Request, categories: list[str] | None = None) -> list[ReadRecord]:
+        result = self._reads.read_subject(
+            self.rights_principal(), READ_PURPOSE, request.subject_id, categories=categories
+        )
+        return result.records
+
+    def _fulfil_access(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
+        records = self._read_all(request)
+        blob = access_archive(
+            policy=self._policy(),
+            subject=self._directory.get_subject(request.subject_id),
+            regime=request.regime,
+            request_id=request.request_id,
+            records=records,
+            disclosures=self._ledgers.disclosures(subject_id=request.subject_id),
+            now=at,
+        )
+        info = self.exports.store(request.request_id, request.subject_id, "access", blob, at)
+        return "completed", {"records": len(records), "export": info.to_dict()}, None
+
+    def _fulfil_portability(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
+        records = self._read_all(request)
+        blob = portability_archive(
+            policy=self._policy(),
+            subject=self._directory.get_subject(request.subject_id),
+            regime=request.regime,
+            request_id=request.request_id,
+            records=records,
+            now=at,
+        )
+        info = self.exports.store(request.request_id, request.subject_id, "portability", blob, at)
+        return "completed", {"export": info.to_dict()}, None
+
+    def _fulfil_rectification(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
+        """Correct every record of the kind; each is re-sealed under a fresh key (Art. 16)."""
+        kind_id: str = request.parameters["kind"]
+        corrections: dict[str, Any] = request.parameters["fields"]
+        kind = self._policy().kinds()[kind_id]
+        lookup_names = [name for name, spec in kind.fields.items() if spec.lookup]
+        category = self._policy().category_of(kind_id)
+        targets = [r for r in self._read_all(request, [category]) if r.kind == kind_id]
+        for record in targets:
+            merged = {**record.fields, **corrections}
+            lookup = {
+                name: value
+                for name in lookup_names
+                if isinstance(value := merged.get(name), str) and value.strip()
+            }
+            self._writer.rectify(
+                record.record_id, record.region, corrections, lookup_fields=lookup, now=at
+            )
+        notified = self._notify_recipients(
+            request,
+            "rectification_notice",
+            category,
+            {"kind": kind_id, "fields": sorted(corrections)},
+            at,
+        )
+        outcome = {
+            "rectified": [r.record_id for r in targets],
+            "kind": kind_id,
+            "fields": sorted(corrections),
+            "recipients_notified": notified,
+        }
+        if not targets:
+            outcome["note"] = f"we hold no {kind.name.lower()} record for you to correct"
+        return "completed", outcome, None
+
+    def _notify_recipients(
+        self,
+        request: Request,
+        kind: Any,
+        category: str | None,
+        extra: dict[str, Any],
+        at: dt.datetime,
+    ) -> list[str]:
+        """Tell every recipient the subject's data went to (Art. 19); their ids.
+
+        Processors and third parties are told; an authority that received data
+        under a legal requirement is not (it holds it under its own law).
+        """
+        recipients = sorted(
+            {
+                d.recipient
+                for d in self._ledgers.disclosures(subject_id=request.subject_id)
+                if d.recipient_kind != "authority"
+                and (category is None or category in d.categories)
+            }
+        )
+        for recipient in recipients:
+            payload = {"request_id": request.request_id, "subject": request.subject_id, **extra}
+            self._notify(kind, recipient, payload, request, at)
+        return recipients

@@ -1,0 +1,210 @@
+"""HTTP routes of data-subject requests (``/v1/requests``), the outbox and restriction lifts.
+
+A subject's own ``subject`` principal opens, reads and downloads its own
+requests (its token is its identity, so a request it opens is verified at
+once); everything else needs the ``handle_requests`` permission. Verifying
+with a one-time code needs no token: the code is the proof.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from servinfo.api.dependencies import DeploymentDep, PrincipalDep
+from servinfo.deployment import Deployment
+from servinfo.rights.deadlines import RequestType
+from servinfo.rights.entries import Request as DsRequest
+from servinfo.rights.errors import InvalidRequest
+from servinfo.rights.notifier import OutboxNotifier
+from servinfo.rights.service import is_own_request
+from servinfo.store import Principal
+
+router = APIRouter(prefix="/v1", tags=["rights"])
+_PERMISSION = "handle_requests"
+
+
+class NewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: RequestType
+    subject: str | None = Field(None, description="Defaults to a subject principal's own.")
+    verified: bool = Field(False, description="The operator checked the subject's identity.")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class Code(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=64)
+
+
+class Process(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proceed_flagged: bool = False
+
+
+def _operator(deployment: Deployment, principal: Principal) -> None:
+    deployment.principal_service.require_permission(principal, _PERMISSION)
+
+
+def _visible(deployment: Deployment, principal: Principal, request_id: str) -> DsRequest:
+    """The request, if ``principal`` is its subject or may handle requests."""
+    request = deployment.rights.get(request_id)
+    if not is_own_request(principal, request):
+        _operator(deployment, principal)
+    return request
+
+
+@router.post("/requests", status_code=201)
+def open_request(
+    body: NewRequest, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Open a request: for oneself (verified by the token), or as an operator."""
+    if principal.kind == "subject":
+        if body.subject not in (None, principal.binding) or principal.binding is None:
+            raise InvalidRequest("a subject principal opens requests for its own subject only")
+        subject, verified = principal.binding, True
+    else:
+        _operator(deployment, principal)
+        if body.subject is None:
+            raise InvalidRequest("name the subject the request is for")
+        subject, verified = body.subject, body.verified
+    opened = deployment.rights.open(
+        body.type,
+        subject,
+        channel="api",
+        actor=principal.name,
+        verified=verified,
+        parameters=body.parameters,
+    )
+    return opened.to_dict()
+
+
+@router.get("/requests")
+def list_requests(
+    deployment: DeploymentDep,
+    principal: PrincipalDep,
+    overdue: Annotated[bool, Query(description="Only open requests past their deadline.")] = False,
+) -> list[dict[str, Any]]:
+    if principal.kind == "subject" and principal.binding is not None:
+        found = deployment.rights.list_requests(overdue=overdue, subject_id=principal.binding)
+    else:
+        _operator(deployment, principal)
+        found = deployment.rights.list_requests(overdue=overdue)
+    return [r.to_dict() for r in found]
+
+
+@router.get("/requests/{request_id}")
+def show_request(
+    request_id: str, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    return _visible(deployment, principal, request_id).to_dict()
+
+
+@router.post("/requests/{request_id}/send-code", status_code=202)
+def send_code(
+    request_id: str, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Send the subject a one-time code through the notifier (the outbox)."""
+    _operator(deployment, principal)
+    return {"notice": deployment.rights.send_code(request_id)}
+
+
+@router.post("/requests/{request_id}/verify")
+def verify(request_id: str, body: Code, deployment: DeploymentDep) -> dict[str, Any]:
+    """Verify the requester's identity with the one-time code they received."""
+    return deployment.rights.verify_with_code(request_id, body.code).to_dict()
+
+
+@router.post("/requests/{request_id}/process")
+def process(
+    request_id: str, body: Process, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    _operator(deployment, principal)
+    done = deployment.rights.process(
+        request_id, actor=principal.name, proceed_flagged=body.proceed_flagged
+    )
+    return done.to_dict()
+
+
+@router.post("/requests/{request_id}/extend")
+def extend(
+    request_id: str, body: Reason, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    _operator(deployment, principal)
+    return deployment.rights.extend(request_id, body.reason, actor=principal.name).to_dict()
+
+
+@router.post("/requests/{request_id}/refuse")
+def refuse(
+    request_id: str, body: Reason, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    _operator(deployment, principal)
+    return deployment.rights.refuse(request_id, body.reason, actor=principal.name).to_dict()
+
+
+@router.get("/requests/{request_id}/export")
+def download_export(
+    request_id: str, deployment: DeploymentDep, principal: PrincipalDep
+) -> Response:
+    """The request's export ZIP, for its subject or an operator, until it expires."""
+    _visible(deployment, principal, request_id)
+    info, blob = deployment.rights.export_archive(request_id)
+    name = f"servinfo-{info.kind}-{request_id}.zip"
+    return Response(
+        blob,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/subjects/{subject_id}/restriction/lift-notice", status_code=202)
+def announce_lift(
+    subject_id: str, body: Reason, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Tell the subject their restriction will be lifted (Art. 18(3))."""
+    _operator(deployment, principal)
+    notice = deployment.rights.announce_restriction_lift(
+        subject_id, body.reason, actor=principal.name
+    )
+    return {"notice": notice}
+
+
+@router.post("/subjects/{subject_id}/restriction/lift")
+def lift(subject_id: str, deployment: DeploymentDep, principal: PrincipalDep) -> dict[str, Any]:
+    _operator(deployment, principal)
+    lifted = deployment.rights.lift_restriction(subject_id, actor=principal.name)
+    return {**lifted, "lifted_at": lifted["lifted_at"].isoformat()}
+
+
+@router.get("/outbox")
+def outbox(
+    deployment: DeploymentDep,
+    principal: PrincipalDep,
+    pending: Annotated[bool, Query(description="Only messages not yet sent.")] = True,
+) -> list[dict[str, Any]]:
+    """What the operator's mailer sends: recipients by id, payloads without addresses."""
+    _operator(deployment, principal)
+    return [n.to_dict() for n in OutboxNotifier(deployment.control).notices(pending_only=pending)]
+
+
+@router.post("/outbox/{notice_id}/sent")
+def mark_sent(notice_id: str, deployment: DeploymentDep, principal: PrincipalDep) -> dict[str, Any]:
+    _operator(deployment, principal)
+    now = dt.datetime.now(dt.UTC)
+    return OutboxNotifier(deployment.control).mark_sent(notice_id, now=now).to_dict()

@@ -1,0 +1,126 @@
+"""Access and portability exports: contents, encryption at rest, expiry."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zipfile
+
+import pytest
+from tests.rights.world import NOW, World
+
+from servinfo.rights import ExportUnavailable
+
+
+def _archive(world: World, request_type: str, subject: str = "subj-de") -> zipfile.ZipFile:
+    rights = world.rights
+    opened = rights.open(request_type, subject, channel="cli", actor="dpo", verified=True, now=NOW)
+    done = rights.process(opened.request_id, actor="dpo", now=NOW)
+    assert done.state == "completed"
+    _, blob = rights.export_archive(opened.request_id, now=NOW)
+    return zipfile.ZipFile(io.BytesIO(blob))
+
+
+def test_access_export_holds_every_record_decrypted(world: World) -> None:
+    archive = _archive(world, "access")
+    assert sorted(archive.namelist()) == [
+        "account.csv",
+        "communications.csv",
+        "data.json",
+        "payments.csv",
+        "report.html",
+        "telemetry.csv",
+    ]
+    data = json.loads(archive.read("data.json"))
+    assert data["subject"] == "subj-de"
+    assert data["record_count"] == 6
+    ids = {
+        record["id"]
+        for kinds in data["categories"].values()
+        for records in kinds.values()
+        for record in records
+    }
+    own = {k: v for k, v in world.record_ids.items() if not k.startswith("subj-") and k != "other"}
+    assert ids == set(own.values())
+    (profile,) = data["categories"]["account"]["account.profile"]
+    assert profile["fields"]["email"] == "ada@example.test"
+    assert data["categories"]["payments"]["payments.credit_check"][0]["fields"]["score"] == 712
+
+
+def test_csv_per_category_with_stable_columns_and_no_formulas(world: World) -> None:
+    archive = _archive(world, "access")
+    rows = list(csv.DictReader(io.StringIO(archive.read("payments.csv").decode())))
+    assert {r["kind"] for r in rows} == {
+        "payments.charge",
+        "payments.billing_details",
+        "payments.credit_check",
+    }
+    header = archive.read("payments.csv").decode().splitlines()[0].split(",")
+    assert header[:4] == ["id", "kind", "collected_at", "region"]
+    assert header[4:] == sorted(header[4:])
+    ticket = next(csv.DictReader(io.StringIO(archive.read("communications.csv").decode())))
+    assert ticket["message"].startswith("'=SUM")
+
+
+def test_report_gives_the_article_15_information(world: World) -> None:
+    report = _archive(world, "access").read("report.html").decode()
+    for expected in (
+        "Pre-credit check",  # automated decision
+        "automated decision",
+        "relay_mail",  # a past disclosure
+        "DPA-2025-014",
+        "EU Standard Contractual Clauses",  # transfer safeguards
+        "EU-U.S. Data Privacy Framework",
+        "Art. 6(1)(b) performance of a contract",  # legal basis under the GDPR
+        "Financial record-keeping",  # retention
+        "Cloud identity service",  # source
+        "Der Hessische Beauftragte",  # authority
+        "ada@example.test",
+    ):
+        assert expected in report, expected
+    assert "<script" not in report
+
+
+def test_report_escapes_record_values(world: World) -> None:
+    from tests.rights.world import record
+
+    world.deployment.writer.put(
+        record("communications.feedback", {"message": "<script>alert(1)</script>"})
+    )
+    report = _archive(world, "access").read("report.html").decode()
+    assert "<script>alert(1)</script>" not in report
+    assert "&lt;script&gt;" in report
+
+
+def test_portability_keeps_provided_and_observed_never_derived(world: World) -> None:
+    data = json.loads(_archive(world, "portability").read("data.json"))
+    assert data["export"] == "portability"
+    check = data["categories"]["payments"]["payments.credit_check"][0]["fields"]
+    assert check == {"check_id": "CC-1", "provider": "crediva"}
+    login = data["categories"]["telemetry"]["telemetry.auth_event"][0]["fields"]
+    assert "country" not in login
+    assert login["ip_address"] == "203.0.113.77"
+    assert data["categories"]["account"]["account.profile"][0]["fields"]["username"] == "ada"
+
+
+def test_exports_are_sealed_at_rest_and_expire(world: World) -> None:
+    rights = world.rights
+    opened = rights.open("access", "subj-de", channel="cli", actor="dpo", verified=True, now=NOW)
+    rights.process(opened.request_id, actor="dpo", now=NOW)
+    _, blob = rights.export_archive(opened.request_id, now=NOW)
+    world.deployment.control.dispose()
+    stored = b"".join(
+        path.read_bytes() for path in world.data_dir.glob("control.db*") if path.is_file()
+    )
+    for marker in (b"data.json", b"report.html", blob[:64], blob[-64:]):
+        assert marker not in stored
+    info = rights.exports.latest(opened.request_id)
+    assert info is not None
+    assert info.expires_at == NOW + dt.timedelta(days=30)
+    with pytest.raises(ExportUnavailable, match="expired"):
+        rights.export_archive(opened.request_id, now=NOW + dt.timedelta(days=30))
+    assert rights.exports.purge_expired(NOW + dt.timedelta(days=31)) == 1
+    with pytest.raises(ExportUnavailable, match="has no export"):
+        rights.export_archive(opened.request_id, now=NOW)
