@@ -21,6 +21,7 @@ from servinfo.api.metrics import REQUESTS, render
 from servinfo.audit.routes import router as audit_router
 from servinfo.collect.routes import router as collect_router
 from servinfo.deployment import Deployment, open_deployment
+from servinfo.rights.drp.routes import router as drp_router
 from servinfo.rights.routes import router as rights_router
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -46,6 +47,7 @@ def create_app(deployment: Deployment) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(collect_router)
     app.include_router(rights_router)
+    app.include_router(drp_router)
 
     limit = deployment.settings.max_body_bytes
 

@@ -22,6 +22,7 @@ from servinfo.errors import ServinfoError
 from servinfo.ledgers import cli as ledgers_cli
 from servinfo.policy import cli as policy_cli
 from servinfo.rights import cli as rights_cli
+from servinfo.rights.drp import cli as drp_cli
 
 app = typer.Typer(
     name="servinfo",
@@ -39,6 +40,7 @@ audit_cli.register(app)
 collect_cli.register(app)
 simulator_cli.register(app)
 rights_cli.register(app)
+drp_cli.register(app)
 
 #: Exit status for a usage or domain error (bad input, invalid policy, denied).
 EXIT_ERROR = 2

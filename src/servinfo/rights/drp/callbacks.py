@@ -48,10 +48,8 @@ class HttpxCallbackSender:
                 timeout=self._timeout, follow_redirects=False, transport=self._transport
             ) as client:
                 answer = client.post(url, json=dict(status))
-        except httpx.HTTPError as error:
-            logger.warning("DRP status callback failed: %s", type(error).__name__)
-            return CallbackResult(False, type(error).__name__)
-        except Exception as error:  # an unusable URL or the like: still never into the caller
+        # Transport errors, timeouts, and also an unusable URL: never into the caller.
+        except Exception as error:
             logger.warning("DRP status callback failed: %s", type(error).__name__)
             return CallbackResult(False, type(error).__name__)
         return CallbackResult(answer.is_success, f"HTTP {answer.status_code}")

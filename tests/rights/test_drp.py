@@ -1,0 +1,360 @@
+"""DRP 1.0 conformance: pairwise key setup and the validation chain of section 3.07.
+
+Requests are signed the way agents sign them, with PyNaCl (libsodium) in
+combined mode — never with servinfo's own code. Every failure of the chain is
+checked, and so is its order. Shared helpers (the agent, the fake callback
+sender, the ``drp`` fixture) are imported by the other ``test_drp_*`` modules.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx2 import Response
+from nacl.signing import SigningKey
+from tests.rights.world import NOW, World
+
+from servinfo.rights.drp import CallbackResult, DrpService
+from servinfo.rights.drp.models import DrpRequestRow
+
+BUSINESS = "ims-network"
+
+
+@dataclass
+class Clock:
+    now: dt.datetime = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class FakeSender:
+    """Records every callback; answers ``fail`` times with a failure first."""
+
+    fail: int = 0
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def send(self, url: str, status: Mapping[str, Any]) -> CallbackResult:
+        self.calls.append((url, dict(status)))
+        if self.fail > 0:
+            self.fail -= 1
+            return CallbackResult(False, "ConnectTimeout")
+        return CallbackResult(True, "HTTP 200")
+
+    def statuses(self) -> list[str]:
+        return [body["status"] for _, body in self.calls]
+
+
+@dataclass
+class Agent:
+    """An authorized agent as the protocol sees it: an id and a libsodium signing key."""
+
+    agent_id: str
+    key: SigningKey = field(default_factory=SigningKey.generate)
+    token: str = ""
+
+    @property
+    def verify_key(self) -> bytes:
+        return bytes(self.key.verify_key)
+
+    def sign(self, claims: Mapping[str, Any], key: SigningKey | None = None) -> str:
+        signed = (key or self.key).sign(json.dumps(claims).encode("utf-8"))
+        return base64.b64encode(bytes(signed)).decode("ascii")
+
+    def envelope(self, now: dt.datetime = NOW, **claims: Any) -> dict[str, Any]:
+        return {
+            "agent-id": self.agent_id,
+            "business-id": BUSINESS,
+            "issued-at": (now - dt.timedelta(minutes=1)).isoformat(),
+            "expires-at": (now + dt.timedelta(minutes=10)).isoformat(),
+            "drp.version": "1.0",
+            **claims,
+        }
+
+    def exercise(self, action: str, subject: str = "subj-ca", **claims: Any) -> dict[str, Any]:
+        return self.envelope(
+            exercise=action,
+            regime="ccpa",
+            status_callback="https://agent.example/status",
+            subject_id=subject,
+            email="consumer@example.test",
+            email_verified=True,
+            **claims,
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Content-Type": "text/plain"}
+
+
+@dataclass
+class Drp:
+    world: World
+    service: DrpService
+    sender: FakeSender
+    clock: Clock
+    agent: Agent
+
+    def pair(self, agent: Agent) -> Agent:
+        self.service.agents.register(agent.agent_id, agent.verify_key, actor="admin")
+        answer = self.world.client.post(
+            f"/v1/agent/{agent.agent_id}",
+            content=agent.sign(agent.envelope(self.clock.now)),
+            headers={"Content-Type": "text/plain"},
+        )
+        assert answer.status_code == 200, answer.text
+        agent.token = answer.json()["token"]
+        return agent
+
+    def post(self, body: str, agent: Agent | None = None) -> Response:
+        who = agent or self.agent
+        return self.world.client.post("/v1/data-rights-request", content=body, headers=who.headers)
+
+    def get(self, request_id: str, agent: Agent | None = None) -> Response:
+        who = agent or self.agent
+        return self.world.client.get(f"/v1/data-rights-request/{request_id}", headers=who.headers)
+
+    def delete(self, request_id: str, body: str, agent: Agent | None = None) -> Response:
+        who = agent or self.agent
+        return self.world.client.request(
+            "DELETE", f"/v1/data-rights-request/{request_id}", content=body, headers=who.headers
+        )
+
+    def drp_request_count(self) -> int:
+        with self.world.deployment.control.connect() as connection:
+            return len(connection.execute(DrpRequestRow.__table__.select()).all())
+
+
+def make_drp(world: World, **options: Any) -> Drp:
+    sender, clock = FakeSender(), Clock()
+    service = DrpService.for_deployment(world.deployment, sender=sender, clock=clock, **options)
+    app = world.client.app
+    assert isinstance(app, FastAPI)
+    app.state.drp = service
+    drp = Drp(world, service, sender, clock, Agent("CR_AA_DRP_ID_001"))
+    drp.pair(drp.agent)
+    return drp
+
+
+@pytest.fixture
+def drp(world: World) -> Drp:
+    return make_drp(world)
+
+
+# -- pairwise key setup (section 2.05) and agent information (2.06) -------------------------
+
+
+def test_pairwise_setup_issues_a_token_that_agent_information_accepts(drp: Drp) -> None:
+    client, agent = drp.world.client, drp.agent
+    assert agent.token.startswith("svi_")
+    assert client.get(f"/v1/agent/{agent.agent_id}", headers=agent.headers).json() == {}
+    other = client.get("/v1/agent/SOMEONE_ELSE", headers=agent.headers)
+    assert other.status_code == 403
+    assert other.json()["code"] == "403"
+    principal = drp.world.deployment.principal_service.authenticate(agent.token)
+    assert (principal.kind, principal.role, principal.binding) == (
+        "authorized_agent",
+        "authorized_agent",
+        agent.agent_id,
+    )
+
+
+def test_a_new_setup_supersedes_the_token_and_a_setup_message_is_used_once(drp: Drp) -> None:
+    client, agent = drp.world.client, drp.agent
+    old = agent.token
+    body = agent.sign(agent.envelope(drp.clock.now, nonce="second"))
+    first = client.post(f"/v1/agent/{agent.agent_id}", content=body)
+    assert first.status_code == 200
+    assert first.json()["agent-id"] == agent.agent_id
+    replayed = client.post(f"/v1/agent/{agent.agent_id}", content=body)
+    assert (replayed.status_code, replayed.content) == (403, b"")
+    stale = client.get(f"/v1/agent/{agent.agent_id}", headers={"Authorization": f"Bearer {old}"})
+    assert stale.status_code == 401
+    assert stale.json()["code"] == "401"
+
+
+def test_pairwise_setup_refuses_an_unknown_agent_with_a_bodiless_403(drp: Drp) -> None:
+    stranger = Agent("UNKNOWN_AGENT")
+    answer = drp.world.client.post(
+        "/v1/agent/UNKNOWN_AGENT", content=stranger.sign(stranger.envelope())
+    )
+    assert (answer.status_code, answer.content) == (403, b"")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "other_key",
+        "url_mismatch",
+        "wrong_business",
+        "expired",
+        "undecodable",
+        "old_version",
+    ],
+)
+def test_pairwise_setup_refuses_invalid_messages(drp: Drp, tamper: str) -> None:
+    agent = drp.agent
+    claims = agent.envelope()
+    key = None
+    if tamper == "other_key":
+        key = SigningKey.generate()
+    elif tamper == "url_mismatch":
+        claims["agent-id"] = "ANOTHER_AGENT"
+    elif tamper == "wrong_business":
+        claims["business-id"] = "another-business"
+    elif tamper == "expired":
+        claims["expires-at"] = (NOW - dt.timedelta(seconds=1)).isoformat()
+    elif tamper == "old_version":
+        claims["drp.version"] = "0.9"
+    body = "%%%" if tamper == "undecodable" else agent.sign(claims, key)
+    answer = drp.world.client.post(f"/v1/agent/{agent.agent_id}", content=body)
+    assert (answer.status_code, answer.content) == (403, b"")
+
+
+# -- the validation chain of POST /v1/data-rights-request (section 3.07) ---------------------
+
+_Case = Callable[[Agent], str]
+
+
+def _claims(**changes: Any) -> _Case:
+    def build(agent: Agent) -> str:
+        claims = agent.exercise("sale:opt-out")
+        claims.update(changes)
+        return agent.sign(claims)
+
+    return build
+
+
+def _flip_last_byte(agent: Agent) -> str:
+    raw = bytearray(base64.b64decode(agent.sign(agent.exercise("sale:opt-out"))))
+    raw[-2] ^= 0x01
+    return base64.b64encode(bytes(raw)).decode("ascii")
+
+
+_OTHER = SigningKey.generate()
+_FUTURE = (NOW + dt.timedelta(minutes=5)).isoformat()
+_PAST = (NOW - dt.timedelta(seconds=1)).isoformat()
+_ANCIENT = (NOW - dt.timedelta(hours=2)).isoformat()
+
+CHAIN: dict[str, tuple[_Case, int, bool, str]] = {
+    # (1) decoding
+    "not base64": (lambda a: "this is not base64!", 400, False, "not base64"),
+    "base64 without padding": (lambda a: a.sign(a.exercise("access"))[:-1], 400, False, "base64"),
+    # (2) the signature, against the token's agent's key
+    "shorter than a signature": (
+        lambda a: base64.b64encode(b"x" * 10).decode(),
+        403,
+        False,
+        "not signed",
+    ),
+    "tampered message": (_flip_last_byte, 403, False, "not signed"),
+    "signed by another key": (
+        lambda a: a.sign(a.exercise("sale:opt-out"), _OTHER),
+        403,
+        False,
+        "not signed",
+    ),
+    "signed, not JSON": (
+        lambda a: base64.b64encode(bytes(a.key.sign(b"\xff not json"))).decode(),
+        400,
+        True,
+        "not JSON",
+    ),
+    # (3) agent-id against the token
+    "agent-id of another agent": (_claims(**{"agent-id": "OTHER_AGENT"}), 403, False, "OTHER"),
+    "no agent-id": (_claims(**{"agent-id": None}), 400, True, "agent-id"),
+    # (4) business-id
+    "another business": (_claims(**{"business-id": "acme"}), 403, True, "'acme'"),
+    # (5) issued-at
+    "issued in the future": (_claims(**{"issued-at": _FUTURE}), 400, False, "after the current"),
+    "issued too long ago": (_claims(**{"issued-at": _ANCIENT}), 400, True, "older than"),
+    "issued-at without a zone": (
+        _claims(**{"issued-at": "2026-05-04T09:59:00"}),
+        400,
+        True,
+        "time zone",
+    ),
+    # (6) expires-at
+    "expired": (_claims(**{"expires-at": _PAST}), 400, True, "has passed"),
+    "expires-at not a time": (_claims(**{"expires-at": "soon"}), 400, True, "ISO 8601"),
+    # the order: the first failing step answers
+    "other key and wrong agent": (
+        lambda a: a.sign({**a.exercise("access"), "agent-id": "X"}, _OTHER),
+        403,
+        False,
+        "not signed",
+    ),
+    "wrong agent and wrong business": (
+        _claims(**{"agent-id": "X", "business-id": "acme"}),
+        403,
+        False,
+        "'X'",
+    ),
+    "wrong business and expired": (
+        _claims(**{"business-id": "acme", "expires-at": _PAST}),
+        403,
+        True,
+        "'acme'",
+    ),
+    "issued in the future and expired": (
+        _claims(**{"issued-at": _FUTURE, "expires-at": _PAST}),
+        400,
+        False,
+        "after the current",
+    ),
+    # then the request itself
+    "unsupported exercise": (_claims(exercise="access:specific"), 400, True, "unsupported"),
+    "unsupported regime": (_claims(regime="gdpr"), 400, True, "regime"),
+    "old protocol version": (_claims(**{"drp.version": "0.9.4"}), 400, True, "drp.version"),
+    "plain http callback": (
+        _claims(status_callback="http://agent.example/status"),
+        400,
+        True,
+        "https",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHAIN))
+def test_every_validation_failure_answers_the_spec_error_object(drp: Drp, case: str) -> None:
+    build, status, fatal, words = CHAIN[case]
+    answer = drp.post(build(drp.agent))
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["code"] == str(status)
+    assert words in body["message"]
+    assert body.get("fatal", False) is fatal
+    assert set(body) <= {"code", "message", "fatal"}
+    assert drp.drp_request_count() == 0
+    assert drp.world.rights.list_requests() == []
+
+
+def test_the_bearer_token_must_be_a_current_authorized_agent_token(drp: Drp) -> None:
+    client, body = drp.world.client, drp.agent.sign(drp.agent.exercise("sale:opt-out"))
+    missing = client.post("/v1/data-rights-request", content=body)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    unknown = client.post(
+        "/v1/data-rights-request", content=body, headers={"Authorization": "Bearer svi_nope"}
+    )
+    assert unknown.status_code == 401
+    staff = client.post("/v1/data-rights-request", content=body, headers=drp.world.headers("dpo"))
+    assert staff.status_code == 403
+    assert staff.json()["code"] == "403"
+
+
+def test_a_signed_request_is_accepted_once(drp: Drp) -> None:
+    body = drp.agent.sign(drp.agent.exercise("sale:opt-out"))
+    assert drp.post(body).status_code == 200
+    again = drp.post(body)
+    assert again.status_code == 409
+    assert again.json()["fatal"] is True
+    assert drp.drp_request_count() == 1
