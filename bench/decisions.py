@@ -335,23 +335,27 @@ def bench_read_path(policy: Policy, work: Workload, decisions: int) -> float | N
             ).principal
 
             reader = RecordReader(deployment.directory, deployment.regions, deployment.keyring)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for record_id in ids:
                 reader.open(reader.fetch(record_id))
             baseline = len(ids) / (time.perf_counter() - start)
+            baseline_cpu = len(ids) / (time.process_time() - cpu)
 
             service = deployment.reads
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for record_id in ids:
                 service.read_record(principal, "provide", record_id)
             deployment.audit_buffer.flush()
             full = len(ids) / (time.perf_counter() - start)
+            # Process CPU time: the audit flusher thread's appends count too.
+            full_cpu = len(ids) / (time.process_time() - cpu)
         finally:
             deployment.close()
     print(
         f"read path: {full:,.0f} full reads/s (decide+fetch+decrypt+audit) vs "
-        f"{baseline:,.0f} bare fetch+decrypt/s (ratio {full / baseline:.2f}); "
-        f"target 5,000/s: {'PASS' if full >= 5_000 else 'MISS'}"
+        f"{baseline:,.0f} bare fetch+decrypt/s (ratio {full / baseline:.2f}); per CPU second "
+        f"{full_cpu:,.0f} vs {baseline_cpu:,.0f}; target 5,000/s: "
+        f"{'PASS' if full >= 5_000 else 'MISS'}"
     )
     return full
 

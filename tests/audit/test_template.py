@@ -109,3 +109,24 @@ def test_other_sequences_of_reasons_are_read_once() -> None:
     head, middle, _ = build("read", "p", None, None, None, reasons, (), None, None)
     assert b'"reasons":["a","b"]' in middle
     assert head == b'{"action":"read","actor":"p","at":'
+
+
+def test_cached_pieces_keep_value_types_apart() -> None:
+    """``True == 1`` and ``hash(True) == hash(1)``: the cache must not mix them up."""
+    for details in ({"n": 1}, {"n": True}, {"n": 1}, {"n": False}, {"n": 0}):
+        event = RecordedEvent(Action.READ, "p_1", None, None, None, (), (), details)
+        expected = AuditEntry(
+            seq=0, at=0, actor="p_1", action=Action.READ, details=details
+        ).canonical_bytes()
+        assert _joined(event, 0, 0, None, None) == expected
+
+
+def test_unhashable_detail_values_are_still_refused() -> None:
+    event = RecordedEvent(Action.READ, "p_1", None, None, None, (), (), {"n": [1]})  # type: ignore[dict-item]
+    with pytest.raises(EntryInvalid, match="must be a string, integer, boolean or None"):
+        template(event)
+    listed = RecordedEvent(Action.READ, "p_1", None, None, None, ["why"], ["r1"], {"n": 1})  # type: ignore[arg-type]
+    assert _joined(listed, 0, 0, None, None) == _joined(
+        RecordedEvent(Action.READ, "p_1", None, None, None, ("why",), ("r1",), {"n": 1}),
+        0, 0, None, None,
+    )  # fmt: skip

@@ -13,7 +13,7 @@ from servinfo.audit.entries import Action, AuditEntry
 from servinfo.audit.errors import HeadInvalid, LogTampered
 from servinfo.audit.heads import TreeHead, sign_tree_head
 from servinfo.audit.merkle import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
-from servinfo.audit.verify import verify_log
+from servinfo.audit.verify import verify_chunks, verify_log
 
 KEY_ID = "audit_signing:v1"
 NOW_MS = 1_735_689_600_000
@@ -242,3 +242,17 @@ def test_any_change_is_found_no_earlier_than_the_last_head_before_it(
     else:
         report = verify_log(changed(rows, index, rehash=True), heads, public_key)
         assert report.unsigned_entries == size - max(sizes, default=0)
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1000])
+def test_chunks_of_any_size_give_the_same_answer(
+    rows: list[Row], heads: list[TreeHead], public_key: bytes, size: int
+) -> None:
+    chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+    assert verify_chunks([[], *chunks], heads, public_key) == verify_log(
+        stream(rows), heads, public_key
+    )
+    bad = changed(rows, 47, rehash=False)
+    with pytest.raises(LogTampered) as raised:
+        verify_chunks([bad[i : i + size] for i in range(0, len(bad), size)], heads, public_key)
+    assert raised.value.index == tampered_at(bad, heads, public_key).index

@@ -113,3 +113,48 @@ def test_decisions_follow_the_ledgers(ledgers: Ledgers, policy: Policy, now: dat
     assert allowed()
     ledgers.restrict("subj-de", "accuracy contested", ACTOR, now=now)
     assert not allowed()
+
+
+def test_one_statement_state_matches_the_ledger_listings(
+    ledgers: Ledgers, engine: Engine, policy_version: str, now: datetime
+) -> None:
+    """The single-statement read agrees with the per-ledger queries on a mixed history."""
+    from servinfo.ledgers import _queries
+
+    ledgers.object("subj-de", "improve_use", ACTOR, now=now)
+    ledgers.object("subj-de", "improve_service", ACTOR, now=now)
+    ledgers.withdraw_objection("subj-de", "improve_use", ACTOR, now=now)
+    for _ in range(2):
+        ledgers.give_consent(
+            "subj-de", purpose="protect", notice_version=policy_version, actor="subject", now=now
+        )
+        ledgers.withdraw_consent(
+            "subj-de", purpose="protect", notice_version=policy_version, actor="subject", now=now
+        )
+    ledgers.give_consent(
+        "subj-ca", recipient="acme", notice_version=policy_version, actor="subject", now=now
+    )
+    ledgers.restrict("subj-ca", "contested", ACTOR, allows=("legal",), now=now)
+    ledgers.lift_restriction("subj-ca", ACTOR, subject_informed=True, now=now)
+    ledgers.restrict("subj-ca", "again", ACTOR, allows=("legal",), now=now)
+    ids = ["subj-de", "subj-ca", "subj-sg"]
+    found = _queries.state_rows(engine, ids)
+    with engine.connect() as connection:
+        versions = _queries.versions(connection, ids)
+        objections = _queries.objections(connection, ids, in_force_only=True)
+        restrictions = _queries.restrictions(connection, ids, in_force_only=True)
+        consents = _queries.consents_in_force(connection, ids)
+    for subject_id in ids:
+        rows = found[subject_id]
+        assert rows.version == versions.get(subject_id, 0)
+        assert sorted(rows.objections) == sorted(
+            o.purpose for o in objections if o.subject_id == subject_id
+        )
+        assert sorted(rows.restrictions) == sorted(
+            r.allows for r in restrictions if r.subject_id == subject_id
+        )
+        assert sorted(rows.consents, key=str) == sorted(
+            ((c.purpose, c.recipient) for c in consents if c.subject_id == subject_id), key=str
+        )
+    assert found["subj-de"].consents == []
+    assert found["subj-de"].objections == ["improve_service"]

@@ -26,6 +26,8 @@ from servinfo.policy import UnknownPolicyElement
 from servinfo.store import Principal, SubjectDirectory
 from servinfo.store.reading import RecordReader, StoredRecord
 
+_ALLOWED, _DENIED = DECISIONS.labels("allow"), DECISIONS.labels("deny")
+
 
 class SubjectStates(Protocol):
     """Where a subject's objections, restriction, consents and requests come from."""
@@ -112,6 +114,9 @@ class ReadService:
         self._states = states
         self._audit = audit
         self._disclosures = disclosures
+        # The last principal's actor: a worker reads for one principal many times
+        # in a row, and a frozen principal always makes the same actor.
+        self._last_actor: tuple[Principal, Actor] | None = None
 
     def explain(
         self,
@@ -197,10 +202,15 @@ class ReadService:
     def _decide(
         self, principal: Principal, purpose: str, category: str, region: str, state: SubjectState
     ) -> Decision:
-        actor = Actor.from_principal(principal, principal.binding)
+        last = self._last_actor
+        if last is not None and last[0] is principal:
+            actor = last[1]
+        else:
+            actor = Actor.from_principal(principal, principal.binding)
+            self._last_actor = (principal, actor)
         with DECISION_SECONDS.time():
             decision = self._runtime.decider.decide(actor, purpose, category, region, state)
-        DECISIONS.labels("allow" if decision.allowed else "deny").inc()
+        (_ALLOWED if decision.allowed else _DENIED).inc()
         return decision
 
     def _audit_decision(

@@ -13,7 +13,7 @@ decides where transactions begin and end.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -106,6 +106,14 @@ def stream_entries(
     connection: Connection, start: int = 0, end: int | None = None, *, chunk: int = CHUNK
 ) -> Iterator[tuple[int, bytes, bytes]]:
     """``(seq, stored bytes, stored leaf hash)`` for ``start <= seq < end``, in seq order."""
+    for rows in stream_chunks(connection, start, end, chunk=chunk):
+        yield from rows
+
+
+def stream_chunks(
+    connection: Connection, start: int = 0, end: int | None = None, *, chunk: int = CHUNK
+) -> Generator[list[tuple[int, bytes, bytes]]]:
+    """:func:`stream_entries` as the driver's lists of up to ``chunk`` rows (no per-row step)."""
     where = "seq >= {p}" + ("" if end is None else " AND seq < {p}")
     params: tuple[int, ...] = (start,) if end is None else (start, end)
     # Only constant text is concatenated here; the bounds are parameters.
@@ -116,7 +124,7 @@ def stream_entries(
             cursor.arraysize = chunk
             cursor.execute(sql.format(p="?"), params)
             while rows := cursor.fetchmany(chunk):
-                yield from rows
+                yield rows
         finally:
             cursor.close()
         return
@@ -125,7 +133,7 @@ def stream_entries(
         cursor.itersize = chunk
         cursor.execute(sql.format(p="%s"), params)
         while rows := cursor.fetchmany(chunk):
-            yield from rows
+            yield rows
 
 
 def leaf_hashes(connection: Connection, end: int) -> list[bytes]:

@@ -94,17 +94,53 @@ def build(
             f"{_WHAT}: action and actor must be strings; purpose, outcome and policy_version "
             "strings or None"
         )
-    q = _quote
+    # Details, labels and reasons repeat across events: encoded once and cached.
+    # Value types are part of the key, so ``True`` and ``1`` never share an encoding.
+    fixed_key = (
+        _details_key(details),
+        outcome,
+        policy_version,
+        purpose,
+        reasons if type(reasons) is tuple or isinstance(reasons, str | bytes) else tuple(reasons),
+    )
     try:
-        middle = (
-            f',"details":{_encode_details(details) if details else "{}"},'
-            f"{_labels(outcome, policy_version, purpose)},"
-            f'"reasons":[{",".join(map(q, _texts("reasons", reasons)))}],'
-            f'"record_ids":[{",".join(map(q, _texts("record_ids", record_ids)))}],"seq":'
-        ).encode()
+        try:
+            fixed = _fixed(*fixed_key)
+        except TypeError:  # an unhashable value: encode (and refuse) it uncached
+            fixed = _fixed.__wrapped__(*fixed_key)
+        ids = _texts("record_ids", record_ids)
+        middle = fixed + (",".join(map(_quote, ids)) + '],"seq":').encode()
     except UnicodeEncodeError:
         raise EntryInvalid(f"{_WHAT}: text has a lone surrogate") from None
     return Template(_head(action, actor), middle, subject_id)
+
+
+def _details_key(
+    details: Mapping[str, DetailValue] | None,
+) -> tuple[tuple[str, type, DetailValue], ...]:
+    if not details:
+        return ()
+    if type(details) is not dict and not isinstance(details, Mapping):
+        raise EntryInvalid(f"{_WHAT}: details must be a mapping")
+    return tuple([(key, value.__class__, value) for key, value in details.items()])
+
+
+@functools.lru_cache(maxsize=4096)
+def _fixed(
+    details: tuple[tuple[str, type, DetailValue], ...],
+    outcome: str | None,
+    policy_version: str | None,
+    purpose: str | None,
+    reasons: Sequence[str],
+) -> bytes:
+    """The middle up to the record ids: details, labels, reasons (``details`` as items)."""
+    encoded = _encode_details({key: value for key, _, value in details}) if details else "{}"
+    return (
+        f',"details":{encoded},'
+        f"{_labels(outcome, policy_version, purpose)},"
+        f'"reasons":[{",".join(map(_quote, _texts("reasons", reasons)))}],'
+        '"record_ids":['
+    ).encode()
 
 
 # Events repeat their action and actor, and their outcome, policy version and

@@ -36,6 +36,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import closing
 
 from sqlalchemy import Connection, Engine
 
@@ -58,7 +59,7 @@ from servinfo.audit.proofs import (
     build_inclusion_bundle,
 )
 from servinfo.audit.sink import RecordedEvent
-from servinfo.audit.verify import VerifyReport, verify_log
+from servinfo.audit.verify import VerifyReport, verify_chunks
 from servinfo.crypto import AUDIT_SIGNING, PSEUDONYM, Keyring, Pseudonymizer
 from servinfo.store.engines import write_transaction
 
@@ -303,7 +304,7 @@ class AuditLog:
         :class:`HeadInvalid` for a head that is not the audit key's or goes
         backwards, :class:`LogTampered` naming the first bad entry. One
         snapshot of the database, streamed in chunks of ``chunk`` rows; the
-        stored bytes are hashed as stored. Beyond :func:`verify_log`, the
+        stored bytes are hashed as stored. Beyond :func:`verify_chunks`, the
         stored frontiers must fold to their heads' roots and the sequencing
         state must match the entries, which also catches entries removed
         from an unsigned tail.
@@ -311,11 +312,10 @@ class AuditLog:
         with self._snapshot() as connection:
             next_seq, state = _storage.read_state(connection)
             stored = _storage.heads(connection)
-            report = verify_log(
-                _storage.stream_entries(connection, chunk=chunk),
-                [head for head, _ in stored],
-                self.public_keys(),
-            )
+            # Closed here, not when collected: a bad entry stops the pass early,
+            # and the driver cursor must close before the connection does.
+            with closing(_storage.stream_chunks(connection, chunk=chunk)) as chunks:
+                report = verify_chunks(chunks, [head for head, _ in stored], self.public_keys())
         for head, frontier in stored:
             _check_frontier(head, frontier)
         _check_state(report, next_seq, state)

@@ -9,15 +9,21 @@ on PostgreSQL it locks the subject's counter row until commit, so concurrent
 changes of one subject run one after another and each sees the last one's
 rows when it checks what is in force (SQLite's ``BEGIN IMMEDIATE`` already
 serializes every writer).
+
+:func:`state_rows` is the read access decisions make on a cache miss: the
+version, the objections and restriction in force and the consent events of
+the subjects in *one* statement on the pooled driver connection, so they come
+from one snapshot without a transaction to open, and without Core's per-query cost.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from servinfo.ledgers.entries import (
@@ -101,6 +107,89 @@ def versions(connection: Connection, keys: Sequence[str]) -> dict[str, int]:
         )
         found.update({key: int(version) for key, version in rows})
     return found
+
+
+# -- what a subject state is built from -----------------------------------------------
+
+
+@dataclass
+class StateRows:
+    """One subject's ledger rows that its access-decision state is built from."""
+
+    version: int = 0
+    #: Purposes of the objections in force.
+    objections: list[str] = field(default_factory=list)
+    #: ``allows`` of each restriction in force.
+    restrictions: list[tuple[str, ...]] = field(default_factory=list)
+    #: ``(purpose, recipient)`` of each consent in force.
+    consents: list[tuple[str | None, str | None]] = field(default_factory=list)
+
+
+# The four reads of a state, as one statement: a statement reads one snapshot
+# on SQLite and PostgreSQL alike. The subject condition is applied to the union
+# once; both databases push it down into each branch (their subject_id indexes).
+# Consent events come whole: which one is in force is decided below, as in
+# consents_in_force.
+_STATE = """\
+SELECT kind, subject_id, a, b, c, n FROM (
+  SELECT 'v' AS kind, subject_id, NULL AS a, NULL AS b, NULL AS c, version AS n
+  FROM ledger_versions
+  UNION ALL SELECT 'o', subject_id, purpose, NULL, NULL, 0
+  FROM objections WHERE withdrawn_at IS NULL
+  UNION ALL SELECT 'r', subject_id, allows, NULL, NULL, 0
+  FROM restrictions WHERE lifted_at IS NULL
+  UNION ALL SELECT 'c', subject_id, purpose, recipient, state, ledger_version
+  FROM consents
+) AS state WHERE subject_id """
+
+
+def state_rows(engine: Engine, subject_ids: Sequence[str]) -> dict[str, StateRows]:
+    """Each subject's :class:`StateRows`, one statement per :data:`CHUNK` subjects.
+
+    Runs on a pooled driver connection outside any transaction (the pool rolls
+    back on return): one statement is one snapshot, so each subject's rows are
+    consistent with each other and with its version.
+    """
+    found = {subject_id: StateRows() for subject_id in subject_ids}
+    rows: list[tuple[Any, ...]] = []
+    sqlite = engine.dialect.name == "sqlite"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            for chunk in chunks(list(found)):
+                if sqlite:
+                    cursor.execute(_STATE + f"IN ({','.join('?' * len(chunk))})", chunk)
+                else:
+                    cursor.execute(_STATE + "= ANY(%s)", (chunk,))
+                rows.extend(cursor.fetchall())
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+    events: list[tuple[int, str, str | None, str | None, str]] = []
+    for kind, subject_id, a, b, c, n in rows:
+        state = found[subject_id]
+        if kind == "v":
+            state.version = int(n)
+        elif kind == "o":
+            state.objections.append(a)
+        elif kind == "r":
+            state.restrictions.append(tuple(json.loads(a)))
+        else:
+            events.append((int(n), subject_id, a, b, c))
+    # The latest event per (subject, purpose, recipient), by ledger version, decides.
+    latest: dict[tuple[str, str | None, str | None], str] = {}
+    for _, subject_id, purpose, recipient, consent_state in sorted(events, key=_version):
+        latest[(subject_id, purpose, recipient)] = consent_state
+    for (subject_id, purpose, recipient), consent_state in latest.items():
+        if consent_state == "given":
+            found[subject_id].consents.append((purpose, recipient))
+    return found
+
+
+def _version(event: tuple[int, str, str | None, str | None, str]) -> int:
+    return event[0]
 
 
 # -- objections and restrictions ------------------------------------------------------

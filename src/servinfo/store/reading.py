@@ -25,7 +25,7 @@ from sqlalchemy import Engine, and_, or_, select
 from servinfo.crypto import BLIND_INDEX, BlindIndexer, IntegrityError, Keyring, UnwrapError
 from servinfo.store._codec import decode_fields
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
-from servinfo.store._rows import LoadedRecord, find_record, load_record, loaded, record_query
+from servinfo.store._rows import LoadedRecord, RecordFinder, loaded, record_query
 from servinfo.store.directory import SubjectDirectory
 from servinfo.store.errors import RecordNotFound, StoreError, UnknownRegion
 from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
@@ -98,6 +98,7 @@ class RecordReader:
         self._directory = directory
         self._engines = dict(region_engines)
         self._last_region = next(iter(self._engines), "")
+        self._finders = {region: RecordFinder(engine) for region, engine in self._engines.items()}
         self._indexer = blind_indexer or BlindIndexer(keyring.current(BLIND_INDEX))
         self._keys = {
             region: RegionKeys(region, keyring, SealerCache(cache_size)) for region in self._engines
@@ -108,9 +109,10 @@ class RecordReader:
 
     def get(self, record_id: str, region: str) -> StoredRecord:
         """The record, or RecordNotFound / SubjectErased / IntegrityError."""
-        engine = self._engine(region)
-        with engine.connect() as connection:
-            record = load_record(connection, record_id, region)
+        self._engine(region)  # UnknownRegion
+        record = self._finders[region].find(record_id)
+        if record is None:
+            raise RecordNotFound(record_id, region)
         return self._open(record, region)
 
     def fetch(self, record_id: str) -> SealedRecord:
@@ -119,12 +121,15 @@ class RecordReader:
         The access layer decides on a read by id from the sealed record's
         plaintext columns first, so a denied read never decrypts anything; then
         :meth:`open` decrypts. The region that answered last is asked first.
+        Each region is one statement on a pooled driver connection
+        (:class:`~servinfo.store._rows.RecordFinder`).
         """
-        regions = sorted(self._engines, key=lambda r: r != self._last_region)
-        for region in regions:
-            with self._engines[region].connect() as connection:
-                found = find_record(connection, record_id)
-            if found is not None:
+        last = self._last_region
+        found = self._finders[last].find(record_id) if last else None
+        if found is not None:
+            return SealedRecord(last, found)
+        for region, finder in self._finders.items():
+            if region != last and (found := finder.find(record_id)) is not None:
                 self._last_region = region
                 return SealedRecord(region, found)
         raise RecordNotFound(record_id, "any region")
