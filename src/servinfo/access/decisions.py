@@ -97,7 +97,12 @@ class Actor:
 
     @classmethod
     def from_principal(cls, principal: Principal, binding: str | None = None) -> Actor:
-        """The actor for a stored principal; a processor is bound to its entity by default."""
+        """The actor for a stored principal, bound to what the principal is bound to.
+
+        A processor without a recorded binding is bound to its entity (its processor id).
+        """
+        if binding is None:
+            binding = principal.binding
         if binding is None and principal.kind == "processor":
             binding = principal.entity
         return cls(

@@ -206,7 +206,7 @@ class ReadService:
         if last is not None and last[0] is principal:
             actor = last[1]
         else:
-            actor = Actor.from_principal(principal, principal.binding)
+            actor = Actor.from_principal(principal)
             self._last_actor = (principal, actor)
         with DECISION_SECONDS.time():
             decision = self._runtime.decider.decide(actor, purpose, category, region, state)

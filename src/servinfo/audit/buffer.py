@@ -68,9 +68,9 @@ class AuditBuffer:
         details: Mapping[str, Detail] | None = None,
     ) -> int:
         """Queue one entry; returns how many entries wait to be appended."""
-        event = RecordedEvent(
-            action, actor, subject_id, purpose, outcome, tuple(reasons), tuple(record_ids),
-            dict(details or {}),
+        event = RecordedEvent.of(
+            action, actor=actor, subject_id=subject_id, purpose=purpose, outcome=outcome,
+            reasons=reasons, record_ids=record_ids, details=details,
         )  # fmt: skip
         with self._lock:
             if self._closed:

@@ -45,6 +45,25 @@ class RecordedEvent:
     record_ids: tuple[str, ...]
     details: Mapping[str, Detail]
 
+    @classmethod
+    def of(
+        cls,
+        action: str,
+        *,
+        actor: str,
+        subject_id: str | None = None,
+        purpose: str | None = None,
+        outcome: str | None = None,
+        reasons: Sequence[str] = (),
+        record_ids: Sequence[str] = (),
+        details: Mapping[str, Detail] | None = None,
+    ) -> RecordedEvent:
+        """An event from :meth:`AuditSink.record`'s arguments, copied so callers can't change it."""
+        return cls(
+            action, actor, subject_id, purpose, outcome, tuple(reasons), tuple(record_ids),
+            dict(details or {}),
+        )  # fmt: skip
+
 
 @dataclass
 class MemoryAuditSink:
@@ -65,15 +84,15 @@ class MemoryAuditSink:
         details: Mapping[str, Detail] | None = None,
     ) -> int:
         self.events.append(
-            RecordedEvent(
+            RecordedEvent.of(
                 action,
-                actor,
-                subject_id,
-                purpose,
-                outcome,
-                tuple(reasons),
-                tuple(record_ids),
-                dict(details or {}),
+                actor=actor,
+                subject_id=subject_id,
+                purpose=purpose,
+                outcome=outcome,
+                reasons=reasons,
+                record_ids=record_ids,
+                details=details,
             )
         )
         return len(self.events) - 1

@@ -12,6 +12,7 @@ The command line (``servinfo objection|restriction|consent|hold|disclosure …``
 is in :mod:`servinfo.ledgers.cli`; errors are in :mod:`servinfo.ledgers.errors`.
 """
 
+from servinfo.ledgers._queries import bump as bump_version
 from servinfo.ledgers.entries import (
     Basis,
     Consent,
@@ -56,4 +57,5 @@ __all__ = [
     "RecipientKind",
     "Restriction",
     "RestrictionLiftRefused",
+    "bump_version",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from servinfo.access.reads import ReadService
 from servinfo.audit import AuditSink
 from servinfo.crypto import Keyring, hash_token, new_token
-from servinfo.ledgers import Ledgers
+from servinfo.ledgers import Ledgers, bump_version
 from servinfo.policy.model import Policy
 from servinfo.rights import _store
 from servinfo.rights.entries import Request
@@ -125,7 +125,7 @@ class RightsCore:
         """Move ``request`` on, if it is still in an ``expected`` state; audited."""
         with write_transaction(self._engine) as connection:
             _store.transition(connection, request, expected, action, **values)
-            _store.bump_ledger_version(connection, request.subject_id)
+            bump_version(connection, request.subject_id)
         # This process's cached subject states go at once; others' within their interval.
         self._ledgers.local_changes += 1
         changed = self.get(request.request_id)

@@ -4,11 +4,10 @@ Private to the rights package: the services validate input and own the
 transactions. State changes are compare-and-set (``UPDATE … WHERE state IN
 …``), so two operators acting on one request at once cannot both succeed.
 
-:func:`bump_ledger_version` moves the subject's ledger version (and the
-global one) in the same transaction as a change of whether the subject has an
-open, verified request: access decisions take that fact from the subject's
-state, and cached states are dropped exactly when that version moves. It is
-the ledgers' own upsert on their public ``ledger_versions`` model.
+The services call :func:`servinfo.ledgers.bump_version` in the same
+transaction as a change of whether the subject has an open, verified request:
+access decisions take that fact from the subject's state, and cached states
+are dropped exactly when that version moves.
 """
 
 from __future__ import annotations
@@ -19,9 +18,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from servinfo.ledgers.models import GLOBAL_KEY, LedgerVersionRow
 from servinfo.rights.entries import OPEN_STATES, Request
 from servinfo.rights.errors import RequestNotFound, WrongState
 from servinfo.rights.models import RequestRow
@@ -113,19 +110,6 @@ def any_in(
         .limit(1)
     )
     return found is not None
-
-
-def bump_ledger_version(connection: Connection, subject_id: str) -> None:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    for key in (subject_id, GLOBAL_KEY):
-        connection.execute(
-            dialect.insert(LedgerVersionRow)
-            .values(subject_id=key, version=1)
-            .on_conflict_do_update(
-                index_elements=[LedgerVersionRow.subject_id],
-                set_={"version": LedgerVersionRow.version + 1},
-            )
-        )
 
 
 def _request(row: Any) -> Request:

@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, update
 from ulid import ULID
 
 from servinfo.crypto import hash_token, token_matches
+from servinfo.ledgers import bump_version
 from servinfo.rights import _store
 from servinfo.rights._core import RightsCore
 from servinfo.rights.deadlines import schedule, terms_for
@@ -108,7 +109,7 @@ class RequestLifecycle(RightsCore):
                     "parameters": checked,
                 },
             )
-            _store.bump_ledger_version(connection, subject_id)
+            bump_version(connection, subject_id)
         self._ledgers.local_changes += 1
         request = self.get(request_id)
         self._audited(request, "opened", actor)
