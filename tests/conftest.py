@@ -17,3 +17,14 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
         yield databases
     finally:
         databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def postgres_session_databases() -> Iterator[PostgresDatabases]:
+    """PostgreSQL databases shared by a whole run (migrated once), dropped at its end."""
+    require_postgres()
+    databases = PostgresDatabases()
+    try:
+        yield databases
+    finally:
+        databases.drop_all()

@@ -3,18 +3,15 @@ and the persistent log on both database backends."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from psycopg import sql
 from sqlalchemy import Engine
 from tests.audit.support import NOW, AuditBackend, FakeClock
+from tests.support import PostgresDatabases
 
 from servinfo.audit import AUDIT_MIGRATIONS, AuditLog, CompactRange
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper
@@ -47,9 +44,6 @@ def other_key() -> Ed25519PrivateKey:
 # before each test and dropped at the end. If the server cannot be reached the
 # PostgreSQL half is skipped, unless ``CI`` is set, where it fails.
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BASE_URL = "postgresql://postgres@127.0.0.1:5432/"
-
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -61,28 +55,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+def pg_url(postgres_session_databases: PostgresDatabases) -> str:
     """A fresh PostgreSQL control database for the run, migrated; dropped at the end."""
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        message = f"PostgreSQL not reachable on 127.0.0.1:5432: {error}".strip()
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    name = f"servinfo_test_{secrets.token_hex(4)}_audit"
-    try:
-        with admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        engine = create_engine_for(PG_BASE_URL + name, role="control")
-        migrate_control(engine, [AUDIT_MIGRATIONS])
-        engine.dispose()
-        yield PG_BASE_URL + name
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    url = postgres_session_databases.new("audit")
+    engine = create_engine_for(url, role="control")
+    migrate_control(engine, [AUDIT_MIGRATIONS])
+    engine.dispose()
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -10,19 +10,16 @@ set, where it fails.
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy import table as sql_table
+from tests.support import PostgresDatabases
 
 from servinfo.audit import MemoryAuditSink
 from servinfo.ledgers import LEDGER_MIGRATIONS, Ledgers
@@ -30,7 +27,6 @@ from servinfo.ledgers.models import LEDGER_TABLES
 from servinfo.policy import Policy, load_policy
 from servinfo.store import SubjectDirectory, create_engine_for, migrate_control
 
-POSTGRES_SERVER = os.environ.get("SERVINFO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 REGIONS = ("eu", "us")
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACTOR = "privacy-officer"
@@ -62,33 +58,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- PostgreSQL --------------------------------------------------------------------
 
 
-def _admin() -> psycopg.Connection[Any]:
-    return psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3)
-
-
 @pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
+def pg_engine(postgres_session_databases: PostgresDatabases) -> Iterator[Engine]:
     """A fresh PostgreSQL control database for the run, migrated; dropped at the end."""
-    try:
-        admin = _admin()
-    except psycopg.OperationalError as error:
-        message = f"PostgreSQL not reachable at {POSTGRES_SERVER}: {str(error).strip()[:200]}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must run the PostgreSQL tests)")
-        pytest.skip(message)
-    name = f"servinfo_test_{secrets.token_hex(4)}_ledgers"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    engine = create_engine_for(f"{POSTGRES_SERVER}/{name}", role="control")
+    engine = create_engine_for(postgres_session_databases.new("ledgers"), role="control")
     try:
         migrate_control(engine, [LEDGER_MIGRATIONS])
         yield engine
     finally:
         engine.dispose()
-        with _admin() as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 # -- the parametrized backend and what is built on it -------------------------------

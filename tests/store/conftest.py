@@ -9,8 +9,6 @@ PostgreSQL half is skipped — unless ``CI`` is set, where it fails.
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,11 +16,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Engine, func, select
 from sqlalchemy import table as sql_table
+from tests.support import POSTGRES_SERVER, PostgresDatabases
 
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper
 from servinfo.store import (
@@ -36,8 +33,6 @@ from servinfo.store import (
 from servinfo.store.reading import RecordReader
 
 REGIONS = ("eu", "us")
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BASE_URL = "postgresql://postgres@127.0.0.1:5432/"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 _REGION_TABLES = "records, data_keys, blind_index, erased_records"
@@ -92,44 +87,24 @@ def _sqlite_backend(template: Path, data_dir: Path) -> Backend:
 # -- PostgreSQL --------------------------------------------------------------------
 
 
-def _pg_admin() -> psycopg.Connection[Any]:
-    return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-
-
 @pytest.fixture(scope="session")
-def pg_databases() -> Iterator[dict[str, str]]:
+def pg_databases(postgres_session_databases: PostgresDatabases) -> dict[str, str]:
     """Three fresh PostgreSQL databases for the run, migrated; dropped at the end."""
-    try:
-        admin = _pg_admin()
-    except psycopg.OperationalError as error:
-        message = f"PostgreSQL not reachable on 127.0.0.1:5432: {error}".strip()
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    prefix = f"servinfo_test_{secrets.token_hex(4)}"
-    names = {role: f"{prefix}_{role}" for role in ("control", *REGIONS)}
-    try:
-        with admin:
-            for name in names.values():
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        for role, name in names.items():
-            engine = create_engine_for(PG_BASE_URL + name)
-            (migrate_control if role == "control" else migrate_region)(engine)
-            engine.dispose()
-        yield names
-    finally:
-        with _pg_admin() as admin:
-            for name in names.values():
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+    names: dict[str, str] = {}
+    for role in ("control", *REGIONS):
+        url = postgres_session_databases.new(f"store_{role}")
+        names[role] = url.rsplit("/", 1)[1]
+        engine = create_engine_for(url)
+        (migrate_control if role == "control" else migrate_region)(engine)
+        engine.dispose()
+    return names
 
 
 @pytest.fixture(scope="session")
 def pg_engines(pg_databases: dict[str, str]) -> Iterator[dict[str, Engine]]:
     engines = {
         role: create_engine_for(
-            PG_BASE_URL + name, role="control" if role == "control" else "region"
+            f"{POSTGRES_SERVER}/{name}", role="control" if role == "control" else "region"
         )
         for role, name in pg_databases.items()
     }
