@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.collect.world import IngestWorld
 
+from servinfo.access.views import IPV4_PREFIX, IPV6_PREFIX, truncate_ip
 from servinfo.collect.telemetry import TELEMETRY_PSEUDONYM, TelemetryTreatment
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper, load_master_key
 from servinfo.deployment import open_deployment
@@ -75,3 +79,16 @@ def test_free_text_is_redacted_and_counted(world: IngestWorld) -> None:
     (record,) = world.records("sub-ada")
     assert "ada@example.test" not in record["fields"]["log_excerpt"]
     assert record["fields"]["_redactions"] == {"EMAIL": 2, "IPV4": 1}
+
+
+@given(st.ip_addresses())
+def test_truncation_names_the_same_network_as_the_standard_library(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
+    expected = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    assert truncate_ip(str(address)) == expected
+
+
+def test_truncation_of_text_that_is_no_address() -> None:
+    assert truncate_ip("203.0.113") == "<invalid address>"

@@ -42,7 +42,10 @@ def truncate_ip(value: str) -> str:
     except ValueError:
         return "<invalid address>"
     prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    # The network address by masking the integer: the same text as
+    # ip_network(f"{address}/{prefix}", strict=False), without parsing it again.
+    network = int(address) >> (address.max_prefixlen - prefix) << (address.max_prefixlen - prefix)
+    return f"{type(address)(network)}/{prefix}"
 
 
 class Views:
@@ -71,9 +74,7 @@ class Views:
                 )
 
     def plan(self, purpose: str, kind: str) -> FieldPlan:
-        return self._plans.get(
-            (purpose, kind), FieldPlan(frozenset(), frozenset(), frozenset(), True)
-        )
+        return self._plans.get((purpose, kind), _NOTHING)
 
     def subject_label(self, purpose: str, kind: str, subject_id: str) -> str:
         if self.plan(purpose, kind).pseudonymous_subject:

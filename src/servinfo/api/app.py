@@ -9,28 +9,27 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 
 import servinfo
 from servinfo.access.routes import router as access_router
 from servinfo.api import errors
-from servinfo.api.metrics import REQUESTS, render
+from servinfo.api.metrics import render
+from servinfo.api.middleware import GuardAndCount
 from servinfo.audit.routes import router as audit_router
 from servinfo.collect.routes import router as collect_router
 from servinfo.deployment import Deployment, open_deployment
 from servinfo.rights.drp.routes import router as drp_router
 from servinfo.rights.routes import router as rights_router
 
-Handler = Callable[[Request], Awaitable[Response]]
-access_logger = logging.getLogger("servinfo.access_log")
-
 
 def create_app(deployment: Deployment) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        deployment.prepare_to_serve()
         yield
         deployment.close()
 
@@ -49,26 +48,10 @@ def create_app(deployment: Deployment) -> FastAPI:
     app.include_router(rights_router)
     app.include_router(drp_router)
 
-    limit = deployment.settings.max_body_bytes
-
-    @app.middleware("http")
-    async def guard_and_count(request: Request, call_next: Handler) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            response: Response = errors.error_response(
-                413, "payload_too_large", f"the body exceeds the limit of {limit} bytes"
-            )
-        else:
-            response = await call_next(request)
-        # The route template (/v1/subjects/{subject_id}/records), never the raw
-        # path: paths carry subject ids, which stay out of logs and metrics.
-        template = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(template, str(response.status_code)).inc()
-        access_logger.info("%s %s %d", request.method, template, response.status_code)
-        return response
+    app.add_middleware(GuardAndCount, limit=deployment.settings.max_body_bytes)
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "policy_version": deployment.runtime.current.policy.version}
 
     @app.get("/metrics", tags=["operations"])

@@ -11,7 +11,9 @@ from servinfo.deployment import Deployment
 from servinfo.store import Principal
 
 
-def deployment(request: Request) -> Deployment:
+# Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` one in the
+# thread pool, a hop that costs more than the work.
+async def deployment(request: Request) -> Deployment:
     found: Deployment = request.app.state.deployment
     return found
 
@@ -30,5 +32,11 @@ def principal(
     return deployment.principal_service.authenticate(bearer_token(request))
 
 
+async def token(request: Request) -> str:
+    """The bearer token, for routes that authenticate in the same worker thread as their work."""
+    return bearer_token(request)
+
+
 DeploymentDep = Annotated[Deployment, Depends(deployment)]
+TokenDep = Annotated[str, Depends(token)]
 PrincipalDep = Annotated[Principal, Depends(principal)]

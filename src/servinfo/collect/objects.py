@@ -69,6 +69,9 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def parse_json(data: bytes, *, line: int | None = None) -> object:
     """The JSON value of ``data``; ``line`` numbers an NDJSON line (else: the body's lines)."""
     try:
@@ -76,7 +79,7 @@ def parse_json(data: bytes, *, line: int | None = None) -> object:
     except UnicodeDecodeError as error:
         raise MalformedJSON("not UTF-8", line=line or 1, column=error.start + 1) from None
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as error:
         where = line if line is not None else error.lineno
         raise MalformedJSON(error.msg, line=where, column=error.colno) from None

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from servinfo.access.errors import Forbidden
@@ -138,6 +138,12 @@ class Compiled:
 @cache
 def _duration(text: str) -> Duration:
     return parse_duration(text)
+
+
+@lru_cache(maxsize=4096)
+def _retain_until(collected_on: dt.date, period: str) -> dt.date:
+    # Records of a day share a handful of periods: computed once per pair.
+    return add_duration(collected_on, _duration(period))
 
 
 _NOT_GIVEN: Any = object()
@@ -252,7 +258,7 @@ class Collector:
             self._telemetry.apply(values, schema.truncate, schema.pseudonymize)
         retention = schema.retention
         regime = compiled.policy.regime_for(subject.jurisdiction)
-        period = _duration(retention.by_regime.get(regime, retention.period))
+        period = retention.by_regime.get(regime, retention.period)
         lookup = {n: v for n in schema.lookup if isinstance(v := values.get(n), str) and v.strip()}
         if redactions:
             values[REDACTIONS_KEY] = redactions
@@ -264,7 +270,7 @@ class Collector:
             collected_at=parsed.collected_at,
             fields=values,
             retention_class=retention.retention_class,
-            retain_until=add_duration(parsed.collected_at.date(), period),
+            retain_until=_retain_until(parsed.collected_at.date(), period),
             lookup_fields=lookup,
         )
         return Prepared(record, subject.home_region, dropped, redactions)

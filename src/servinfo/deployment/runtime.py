@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,11 +55,24 @@ class Deployment:
     principals: PrincipalStore
     policy_versions: PolicyVersions
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
+    # Reentrant: building one service builds the ones it needs. Without the lock
+    # the server's request threads each compiled the policy on the first requests.
+    _building: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def _once(self, name: str, build: Callable[[], _T]) -> _T:
-        if name not in self._cache:
-            self._cache[name] = build()
-        return self._cache[name]  # type: ignore[return-value]
+        service = self._cache.get(name)
+        if service is None:
+            with self._building:
+                service = self._cache.get(name)
+                if service is None:
+                    service = self._cache[name] = build()
+        return service  # type: ignore[return-value]
+
+    def prepare_to_serve(self) -> None:
+        """Build what requests use (the compiled policy above all) before the first one arrives."""
+        self.runtime.refresh()
+        self.collector.compiled()
+        _ = self.principal_service, self.reads, self.rights
 
     @property
     def writer(self) -> RecordWriter:

@@ -19,6 +19,11 @@ that a check made inside them (is this subject erased?) cannot go stale before
 commit. pysqlite's own transaction handling is switched off for this (the
 recipe from SQLAlchemy's SQLite documentation).
 
+Writers queue for a SQLite database on an OS file lock (:mod:`servinfo.store._writers`)
+before ``BEGIN IMMEDIATE``: SQLite's own busy handler sleeps in steps of up to
+100 ms, so two server workers writing the same database spent most of their
+time asleep; a writer blocked on the file lock wakes as soon as it is free.
+
 PostgreSQL URLs (``postgresql://`` or ``postgresql+psycopg://``) use psycopg 3.
 """
 
@@ -31,6 +36,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 
+from servinfo.store._writers import QueuedWriterConnection, writer_queue_path
 from servinfo.store.errors import StoreError
 
 __all__ = [
@@ -56,6 +62,8 @@ _CACHE_KIB = 64 * 1024
 _WAL_PAGES = 16_384
 #: The execution option that makes a SQLite transaction BEGIN IMMEDIATE.
 WRITE_OPTION = "servinfo_write"
+#: The execution option of a ``durable=False`` write transaction.
+_LAZY_SYNC_OPTION = "servinfo_lazy_sync"
 
 
 def create_engine_for(url: str | URL, *, role: Role = "region") -> Engine:
@@ -85,24 +93,37 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def write_transaction(engine: Engine) -> _WriteTransaction:
+def write_transaction(engine: Engine, *, durable: bool = True) -> _WriteTransaction:
     """A context manager: a connection in a write transaction, committed on success.
 
     On SQLite the transaction is ``BEGIN IMMEDIATE``; on PostgreSQL it is an
     ordinary READ COMMITTED transaction.
+
+    ``durable=False`` commits without waiting for the disk (SQLite: this one
+    commit at ``synchronous=NORMAL``; PostgreSQL: ``synchronous_commit=off``):
+    the commit is visible to every connection at once and survives a crash of
+    the process, but a power cut or OS crash may undo it. Only for rows whose
+    loss is harmless — a claim that keeps concurrent requests apart, whose
+    outcome is committed durably afterwards — never for data or audit entries.
     """
-    return _WriteTransaction(engine)
+    return _WriteTransaction(engine, durable)
 
 
 class _WriteTransaction:
-    __slots__ = ("_connection", "_engine", "_transaction")
+    __slots__ = ("_connection", "_durable", "_engine", "_transaction")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, durable: bool) -> None:
         self._engine = engine
+        self._durable = durable
 
     def __enter__(self) -> Connection:
-        self._connection = self._engine.connect().execution_options(**{WRITE_OPTION: True})
+        options: dict[str, bool] = {WRITE_OPTION: True}
+        if not self._durable:
+            options[_LAZY_SYNC_OPTION] = True
+        self._connection = self._engine.connect().execution_options(**options)
         self._transaction = self._connection.begin()
+        if not self._durable and not is_sqlite(self._engine):
+            self._connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return self._connection
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -163,7 +184,14 @@ def checkpoint(engine: Engine, *, tables: tuple[str, ...] = ("data_keys",)) -> b
 
 def _sqlite_engine(url: URL, role: Role) -> Engine:
     synchronous = "FULL" if role == "control" else "NORMAL"
-    engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
+    queue = writer_queue_path(url.database or "")
+    engine = create_engine(
+        url,
+        connect_args={
+            "timeout": _BUSY_TIMEOUT_MS / 1000,
+            "factory": QueuedWriterConnection.factory(queue, synchronous),
+        },
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -183,7 +211,18 @@ def _sqlite_engine(url: URL, role: Role) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        dbapi_connection = connection.connection.dbapi_connection
+        assert isinstance(dbapi_connection, QueuedWriterConnection)
+        dbapi_connection.sync_for_next_transaction(lazily=options.get(_LAZY_SYNC_OPTION, False))
+        if not options.get(WRITE_OPTION, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        dbapi_connection.queue_for_write()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi_connection.leave_write_queue()
+            raise
 
     return engine

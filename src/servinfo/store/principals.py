@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, exc, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, exc, insert, or_, select, update
 from ulid import ULID
 
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
@@ -63,6 +63,9 @@ _COLUMNS = (
     PrincipalRow.revoked_at,
     PrincipalRow.binding,
 )
+# Authentication runs on every request: its statements are built once.
+_BY_TOKEN_HASH_ANY = select(*_COLUMNS).where(PrincipalRow.token_hash == bindparam("token_hash"))
+_BY_TOKEN_HASH = _BY_TOKEN_HASH_ANY.where(PrincipalRow.revoked_at.is_(None))
 
 
 class PrincipalStore:
@@ -137,11 +140,9 @@ class PrincipalStore:
 
         Fails closed: by default a revoked principal is not found.
         """
-        query = select(*_COLUMNS).where(PrincipalRow.token_hash == token_hash)
-        if not include_revoked:
-            query = query.where(PrincipalRow.revoked_at.is_(None))
+        query = _BY_TOKEN_HASH_ANY if include_revoked else _BY_TOKEN_HASH
         with self._engine.connect() as connection:
-            row = connection.execute(query).one_or_none()
+            row = connection.execute(query, {"token_hash": token_hash}).one_or_none()
         return None if row is None else Principal(*tuple(row))
 
     def get(self, name: str) -> Principal:

@@ -1,0 +1,125 @@
+"""Servinfo's SQLite connections: a writer queue, and commits that may skip the sync.
+
+The queue SQLite writers wait in is an OS file lock beside each database.
+
+SQLite admits one writer per database. A second one gets ``SQLITE_BUSY`` and
+its busy handler retries after sleeping 1, 2, 5, … up to 100 ms, so writers of
+several threads or server workers spend most of their waits asleep after the
+lock is already free. Before ``BEGIN IMMEDIATE`` a servinfo writer therefore
+takes an exclusive ``flock(2)`` on ``<database>-writers``; the kernel wakes a
+waiter the moment the writer before it commits or rolls back.
+
+The file lock is only a queue: SQLite's own lock still guards the data, and a
+writer that does not queue (another tool) is still met by ``busy_timeout``.
+
+No new deadlock: a thread blocks on a queue only while it holds no other one.
+A thread already inside a queued write transaction (of another database) just
+tries the second queue and, if it is taken, goes straight to SQLite's lock,
+whose busy timeout ends a lock-order inversion with an error, as before. The
+kernel drops the lock of a process that dies; a connection drops it when its
+transaction ends (commit, rollback, close — the pool rolls back every
+connection it takes back).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["QueuedWriterConnection", "writer_queue_path"]
+
+_depth_lock = threading.Lock()
+#: How many queues each thread holds, by thread id.
+_depth: dict[int, int] = {}
+
+
+def writer_queue_path(database: str) -> str:
+    return f"{database}-writers"
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A pysqlite connection that can wait in its database's writer queue."""
+
+    def __init__(self, *args: Any, writer_queue: str, synchronous: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue_fd = os.open(writer_queue, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._queued_by: int | None = None
+        #: The connection's own ``PRAGMA synchronous``, and the one in force now.
+        self._synchronous = self._synchronous_now = synchronous
+
+    @classmethod
+    def factory(cls, writer_queue: str, synchronous: str) -> Callable[..., QueuedWriterConnection]:
+        """What ``sqlite3.connect(factory=…)`` calls: connections queueing on ``writer_queue``
+        whose commits sync as ``synchronous`` says (``FULL`` or ``NORMAL``)."""
+
+        def connect(*args: Any, **kwargs: Any) -> QueuedWriterConnection:
+            return cls(*args, writer_queue=writer_queue, synchronous=synchronous, **kwargs)
+
+        return connect
+
+    def sync_for_next_transaction(self, *, lazily: bool) -> None:
+        """Set how the next transaction commits; called before every ``BEGIN``.
+
+        ``lazily``: at ``synchronous=NORMAL`` (see ``write_transaction(durable=False)``
+        for what this gives up); otherwise at the connection's own setting. Set
+        before each transaction rather than restored after one, so that a
+        failed commit can never leave a connection syncing less than it should.
+        """
+        wanted = "NORMAL" if lazily else self._synchronous
+        if wanted != self._synchronous_now:
+            self.execute(f"PRAGMA synchronous={wanted}")
+            self._synchronous_now = wanted
+
+    def queue_for_write(self) -> None:
+        """Wait for the writers ahead (see the module docstring for when it only tries)."""
+        if self._queued_by is not None:
+            return
+        thread = threading.get_ident()
+        with _depth_lock:
+            holding = _depth.get(thread, 0)
+        if holding:
+            try:
+                fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+        else:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        self._queued_by = thread
+        with _depth_lock:
+            _depth[thread] = holding + 1
+
+    def leave_write_queue(self) -> None:
+        thread = self._queued_by
+        if thread is None:
+            return
+        self._queued_by = None
+        with _depth_lock:
+            left = _depth.pop(thread, 1) - 1
+            if left:
+                _depth[thread] = left
+        fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_write_queue()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_write_queue()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_write_queue()
+            if self._queue_fd >= 0:
+                os.close(self._queue_fd)
+                self._queue_fd = -1

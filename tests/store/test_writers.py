@@ -1,0 +1,145 @@
+"""Write transactions: SQLite writers queue on a file lock; ``durable=False`` commits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+from tests.support import PostgresDatabases
+
+from servinfo.store import create_engine_for
+from servinfo.store.engines import write_transaction
+
+FULL, NORMAL = 2, 1
+
+
+@pytest.fixture
+def control(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'control.db'}", role="control")
+    with write_transaction(engine) as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    yield engine
+    engine.dispose()
+
+
+def _synchronous(engine: Engine, *, durable: bool) -> int:
+    with write_transaction(engine, durable=durable) as connection:
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        level: int = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        return level
+
+
+def test_a_lazy_commit_never_leaves_the_connection_syncing_less(control: Engine) -> None:
+    assert _synchronous(control, durable=True) == FULL
+    assert _synchronous(control, durable=False) == NORMAL
+    # The pool hands the same connection back: its next transaction is durable again.
+    assert _synchronous(control, durable=True) == FULL
+    with control.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar_one() == FULL
+
+
+def test_a_failed_lazy_transaction_leaves_nothing_behind(control: Engine) -> None:
+    def fail_before_commit() -> None:
+        with write_transaction(control, durable=False) as connection:
+            connection.exec_driver_sql("INSERT INTO t VALUES (2)")
+            raise RuntimeError("fails before commit")
+
+    with pytest.raises(RuntimeError):
+        fail_before_commit()
+    assert _synchronous(control, durable=True) == FULL
+    with control.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t WHERE n = 2").scalar_one() == 0
+
+
+def test_a_waiting_writer_goes_next_as_soon_as_the_writer_before_commits(
+    control: Engine,
+) -> None:
+    holding, waiting_started = threading.Event(), threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with write_transaction(control) as connection:
+            connection.exec_driver_sql("INSERT INTO t VALUES (10)")
+            holding.set()
+            release.wait(10)
+            order.append("first commits")
+
+    def second() -> None:
+        holding.wait(10)
+        waiting_started.set()
+        with write_transaction(control) as connection:
+            order.append("second writes")
+            connection.exec_driver_sql("INSERT INTO t VALUES (20)")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    waiting_started.wait(10)
+    time.sleep(0.2)  # the second writer is blocked in the queue by now
+    assert order == []
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first commits", "second writes"]
+    with control.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 2
+
+
+def test_a_writer_holding_one_queue_does_not_block_on_another(tmp_path: Path) -> None:
+    """Lock-order inversion between two databases ends in SQLite's busy timeout, not a hang."""
+    left = create_engine_for(f"sqlite:///{tmp_path / 'left.db'}")
+    right = create_engine_for(f"sqlite:///{tmp_path / 'right.db'}")
+    for engine in (left, right):
+        event.listen(engine, "connect", _short_busy_timeout)
+        with write_transaction(engine) as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    right_held, done = threading.Event(), threading.Event()
+
+    def hold_right() -> None:
+        with write_transaction(right) as connection:
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            right_held.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold_right)
+    holder.start()
+    right_held.wait(10)
+    try:
+        with write_transaction(left) as outer:
+            outer.exec_driver_sql("INSERT INTO t VALUES (1)")
+            started = time.monotonic()
+            # Not queued behind the holder of ``right`` (this thread holds ``left``):
+            # SQLite's own lock answers, busy after its timeout.
+            with pytest.raises(Exception, match="locked"), write_transaction(right) as inner:
+                inner.exec_driver_sql("INSERT INTO t VALUES (2)")
+            assert time.monotonic() - started < 9
+    finally:
+        done.set()
+        holder.join(10)
+        left.dispose()
+        right.dispose()
+
+
+def _short_busy_timeout(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.execute("PRAGMA busy_timeout=200")
+
+
+@pytest.mark.postgres
+def test_a_lazy_commit_on_postgresql_is_scoped_to_its_transaction(
+    postgres_databases: PostgresDatabases,
+) -> None:
+    engine = create_engine_for(postgres_databases.new("writers"))
+    try:
+        show = text("SHOW synchronous_commit")
+        with write_transaction(engine, durable=False) as connection:
+            assert connection.execute(show).scalar_one() == "off"
+        with write_transaction(engine) as connection:
+            assert connection.execute(show).scalar_one() == "on"
+    finally:
+        engine.dispose()
