@@ -193,3 +193,19 @@ def test_heads_store_the_frontier_to_continue_from(
     head = audit_log.latest_head()
     assert head is not None
     assert CompactRange.from_bytes(bytes(frontier)).root() == head.root_hash
+
+
+def test_a_large_batch_is_stored_whole_and_in_order(
+    audit_log: AuditLog, audit_backend: AuditBackend
+) -> None:
+    """More entries than one SQLite insert statement takes (64), and not a multiple of it."""
+    audit_log.record_many([event(0)])
+    seqs = audit_log.record_many(event(i, f"subj-{i % 50}") for i in range(1, 151))
+    assert seqs == range(1, 151)
+    stored = _stored(audit_backend)
+    assert [seq for seq, _, _ in stored] == list(range(151))
+    assert [AuditEntry.from_canonical(data).details["rows"] for _, data, _ in stored] == list(
+        range(151)
+    )
+    assert all(digest == leaf_hash(data) for _, data, digest in stored)
+    assert audit_log.verify().entries == 151

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select
 from tests.audit.support import AuditBackend, event
 
 from servinfo.audit import AuditEntry, AuditLog
 from servinfo.audit.models import AuditEntryRow, SubjectSaltRow
 from servinfo.crypto import PSEUDONYM, Keyring, Pseudonymizer
+from servinfo.crypto.keyring import KeyVersion
 
 SUBJECT = "subj-4711-unique"
 
@@ -70,3 +75,23 @@ def test_forgetting_a_subject_unlinks_it_and_the_log_still_verifies(
     assert audit_log.verify().entries == 4
     assert not any(SUBJECT.encode() in data for data in _all_bytes(audit_backend))
     assert all(AuditEntry.from_canonical(d).subject_pseudonym for d in _all_bytes(audit_backend))
+
+
+def test_pseudonyms_are_stable_known_answers() -> None:
+    """HMAC-SHA256(key, domain, salt, subject), each field length-prefixed, cut to 16 bytes.
+
+    Pinned because entries keep their pseudonyms: if the computation changed, a
+    subject's later entries would stop matching its earlier ones. The first
+    value is also recomputed here from the definition.
+    """
+    secret, salt = bytes(range(32)), bytes(range(100, 132))
+    key = KeyVersion(PSEUDONYM, 1, secret, datetime(2025, 1, 1, tzinfo=UTC))
+    pseudonymizer = Pseudonymizer(key)
+    fields = (b"servinfo pseudonym v1", salt, b"subj-4711")
+    message = b"".join(len(f).to_bytes(4, "big") + f for f in fields)
+    assert hmac.new(secret, message, hashlib.sha256).digest()[:16].hex() == (
+        "c87ad24d76f3909463e35cc10c496455"
+    )
+    assert pseudonymizer.pseudonym("subj-4711", salt) == "c87ad24d76f3909463e35cc10c496455"
+    assert pseudonymizer.pseudonym("subj-4711") == "e29343cbcc7fe45b76f69ca6802266ab"
+    assert pseudonymizer.pseudonym("é", salt) == "4eb57f53747afb2b36ab34fe62227cbc"

@@ -1,11 +1,20 @@
 """The audit tables' SQL, on SQLite and PostgreSQL (private to :mod:`servinfo.audit.log`).
 
-Two paths. The hot ones bypass SQLAlchemy's per-row work: appends insert
-with the driver's ``executemany`` of plain tuples (SQLite) or a binary
-``COPY … FROM STDIN`` (PostgreSQL, psycopg), and verification streams raw
-driver rows ``(seq, entry, leaf_hash)`` — a plain cursor on SQLite, a
-server-side cursor on PostgreSQL — in large chunks, so a million rows never
-sit in memory at once. Everything else (heads, state, salts) is SQLAlchemy Core.
+The hot paths talk to the driver (sqlite3 or psycopg) directly, because
+SQLAlchemy's per-statement and per-row work cost more than the statements:
+
+* an append's statements — lock and save the sequencing state, read the
+  latest head, read and create salts, insert the rows (multi-row ``INSERT``
+  statements on SQLite, a binary ``COPY … FROM STDIN`` on PostgreSQL), sign
+  a head. The read path's buffer appends small batches many times a second,
+  so the per-batch statements count as much as the rows;
+* verification's stream of raw rows ``(seq, entry, leaf_hash)`` — a plain
+  cursor on SQLite, a server-side cursor on PostgreSQL — in large chunks, so
+  a million rows never sit in memory at once.
+
+Driver statements are written once with ``%s`` placeholders (psycopg's) and
+run with ``?`` on SQLite; every value is a parameter. Reads for display and
+proofs, and erasure, use SQLAlchemy Core.
 
 Every function runs in the caller's connection and transaction: the log
 decides where transactions begin and end.
@@ -13,10 +22,12 @@ decides where transactions begin and end.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterator
+import functools
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select
 
 from servinfo.audit.errors import AuditError
 from servinfo.audit.heads import TreeHead
@@ -25,7 +36,6 @@ from servinfo.audit.models import (
     STATE_ID,
     AuditEntryRow,
     AuditHeadRow,
-    AuditStateRow,
     SubjectSaltRow,
     audit_metadata,
 )
@@ -34,10 +44,12 @@ from servinfo.audit.models import (
 CHUNK = 65_536
 #: Ids per ``IN (…)`` list: well under SQLite's parameter limit.
 _IN_CHUNK = 500
+#: Entries per SQLite ``INSERT``: 256 parameters, under SQLite's oldest limit (999).
+#: Larger statements were slower again (SQLite materializes a long ``VALUES``).
+_INSERT_ROWS = 64
 
 _entries = audit_metadata.tables[AuditEntryRow.__tablename__]
 _heads = audit_metadata.tables[AuditHeadRow.__tablename__]
-_state = audit_metadata.tables[AuditStateRow.__tablename__]
 _salts = audit_metadata.tables[SubjectSaltRow.__tablename__]
 
 
@@ -47,6 +59,8 @@ def is_sqlite(connection: Connection) -> bool:
 
 # -- the sequencing state -----------------------------------------------------
 
+_STATE = "SELECT next_seq, frontier FROM audit_state WHERE id = %s"
+
 
 def lock_state(connection: Connection) -> tuple[int, CompactRange]:
     """The next seq and the frontier, locked until the transaction ends.
@@ -55,51 +69,77 @@ def lock_state(connection: Connection) -> tuple[int, CompactRange]:
     batches queue here. SQLite: the caller's ``BEGIN IMMEDIATE`` already holds
     the database's write lock.
     """
-    return _read_state(connection, lock=True)
+    query = _STATE if is_sqlite(connection) else _STATE + " FOR UPDATE"
+    return _state_row(_one(connection, query, (STATE_ID,)))
 
 
 def read_state(connection: Connection) -> tuple[int, CompactRange]:
     """The next seq and the frontier, unlocked (for reads and verification)."""
-    return _read_state(connection, lock=False)
+    return _state_row(_one(connection, _STATE, (STATE_ID,)))
 
 
-def _read_state(connection: Connection, *, lock: bool) -> tuple[int, CompactRange]:
-    query = select(_state.c.next_seq, _state.c.frontier).where(_state.c.id == STATE_ID)
-    row = connection.execute(query.with_for_update() if lock else query).one_or_none()
+def _state_row(row: tuple[Any, ...] | None) -> tuple[int, CompactRange]:
     if row is None:
         raise AuditError(
             "the audit log has no state row: the control database was not migrated "
             "with the audit branch (servinfo.audit.AUDIT_MIGRATIONS)"
         )
+    next_seq, stored = row
     try:
-        frontier = CompactRange.from_bytes(row.frontier)
+        frontier = CompactRange.from_bytes(bytes(stored))
     except ValueError as error:
         raise AuditError(f"the audit log's stored frontier is unreadable: {error}") from None
-    return int(row.next_seq), frontier
+    return int(next_seq), frontier
 
 
 def save_state(connection: Connection, next_seq: int, frontier: bytes) -> None:
-    connection.execute(
-        update(_state).where(_state.c.id == STATE_ID).values(next_seq=next_seq, frontier=frontier)
+    _execute(
+        connection,
+        "UPDATE audit_state SET next_seq = %s, frontier = %s WHERE id = %s",
+        (next_seq, frontier, STATE_ID),
     )
 
 
 # -- entries -------------------------------------------------------------------
 
 
-def insert_entries(connection: Connection, rows: list[tuple[int, bytes, bytes, int]]) -> None:
-    """Insert ``(seq, leaf_hash, entry, at)`` rows in the caller's transaction."""
+def insert_entries(
+    connection: Connection,
+    first: int,
+    leaf_hashes: Sequence[bytes],
+    datas: Sequence[bytes],
+    at: int,
+) -> None:
+    """Insert the rows ``(first + i, leaf_hashes[i], datas[i], at)`` in the caller's transaction."""
+    count = len(datas)
     if is_sqlite(connection):
-        # The driver's own executemany: SQLAlchemy would inspect every parameter tuple.
-        _driver(connection).executemany(
-            "INSERT INTO audit_entries (seq, leaf_hash, entry, at) VALUES (?, ?, ?, ?)", rows
-        )
+        # _INSERT_ROWS rows per statement: the driver's executemany runs its statement
+        # once per row, and that made each row cost half as much again. The parameters
+        # sit flat in one list, filled a column at a time (no tuple per row).
+        params: list[int | bytes | None] = [None] * (4 * count)
+        params[0::4] = range(first, first + count)
+        params[1::4] = leaf_hashes
+        params[2::4] = datas
+        params[3::4] = repeat(at, count)
+        driver = _driver(connection)
+        for start in range(0, count, _INSERT_ROWS):
+            rows = min(_INSERT_ROWS, count - start)
+            driver.execute(_insert_sql(rows), params[4 * start : 4 * (start + rows)])
         return
     statement = "COPY audit_entries (seq, leaf_hash, entry, at) FROM STDIN (FORMAT BINARY)"
     with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
         copy.set_types(["int8", "bytea", "bytea", "int8"])
-        for row in rows:
+        for row in zip(
+            range(first, first + count), leaf_hashes, datas, repeat(at, count), strict=True
+        ):
             copy.write_row(row)
+
+
+@functools.lru_cache(maxsize=_INSERT_ROWS)
+def _insert_sql(rows: int) -> str:
+    """SQLite's insert of ``rows`` rows (cached: sqlite3 then reuses the prepared statement)."""
+    values = ",".join(["(?, ?, ?, ?)"] * rows)  # placeholders only: the values are parameters
+    return "INSERT INTO audit_entries (seq, leaf_hash, entry, at) VALUES " + values  # noqa: S608
 
 
 def stream_entries(
@@ -162,20 +202,20 @@ def last_entries(connection: Connection, count: int) -> list[tuple[int, bytes]]:
 
 
 def insert_head(connection: Connection, head: TreeHead, frontier: bytes) -> None:
-    connection.execute(
-        insert(_heads).values(
-            tree_size=head.tree_size,
-            root_hash=head.root_hash,
-            timestamp=head.timestamp,
-            key_id=head.key_id,
-            signature=head.signature,
-            frontier=frontier,
-        )
+    _execute(
+        connection,
+        "INSERT INTO audit_heads (tree_size, root_hash, timestamp, key_id, signature, frontier)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (head.tree_size, head.root_hash, head.timestamp, head.key_id, head.signature, frontier),
     )
 
 
 def latest_head(connection: Connection) -> TreeHead | None:
-    row = connection.execute(_head_query().order_by(_heads.c.tree_size.desc()).limit(1)).first()
+    row = _one(
+        connection,
+        "SELECT tree_size, root_hash, timestamp, key_id, signature"
+        " FROM audit_heads ORDER BY tree_size DESC LIMIT 1",
+    )
     return None if row is None else _head(row)
 
 
@@ -187,7 +227,7 @@ def head_of_size(connection: Connection, tree_size: int) -> TreeHead | None:
 def heads(connection: Connection) -> list[tuple[TreeHead, bytes]]:
     """Every stored head with its stored frontier, in the order issued (by size)."""
     query = _head_query().add_columns(_heads.c.frontier).order_by(_heads.c.tree_size)
-    return [(_head(row), bytes(row.frontier)) for row in connection.execute(query)]
+    return [(_head(row), bytes(row[5])) for row in connection.execute(query)]
 
 
 def _head_query() -> Any:
@@ -198,50 +238,40 @@ def _head_query() -> Any:
 
 
 def _head(row: Any) -> TreeHead:
-    return TreeHead(
-        int(row.tree_size),
-        bytes(row.root_hash),
-        int(row.timestamp),
-        str(row.key_id),
-        bytes(row.signature),
-    )
+    """The head in a row that starts with tree_size, root_hash, timestamp, key_id, signature."""
+    tree_size, root_hash, timestamp, key_id, signature = row[:5]
+    return TreeHead(int(tree_size), bytes(root_hash), int(timestamp), str(key_id), bytes(signature))
 
 
 # -- subject salts -------------------------------------------------------------
 
 
 def salts(connection: Connection, subject_ids: Collection[str]) -> dict[str, bytes]:
-    """The stored salt of each of ``subject_ids`` that has one.
-
-    Raw driver rows: a batch asks for up to a thousand subjects, and
-    SQLAlchemy's row processing cost more than the query.
-    """
-    ids = sorted(subject_ids)
-    cursor = _driver(connection).cursor()
-    try:
-        if not is_sqlite(connection):
-            cursor.execute(
-                "SELECT subject_id, salt FROM subject_salts WHERE subject_id = ANY(%s)", (ids,)
-            )
-            return {s: bytes(salt) for s, salt in cursor.fetchall()}
-        found: dict[str, bytes] = {}
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i : i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            cursor.execute(
-                f"SELECT subject_id, salt FROM subject_salts WHERE subject_id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update(cursor.fetchall())
-        return found
-    finally:
-        cursor.close()
+    """The stored salt of each of ``subject_ids`` that has one."""
+    driver = _driver(connection)
+    if not is_sqlite(connection):
+        rows = driver.execute(
+            "SELECT subject_id, salt FROM subject_salts WHERE subject_id = ANY(%s)",
+            (list(subject_ids),),
+        )
+        return {s: bytes(salt) for s, salt in rows}
+    ids = list(subject_ids)
+    found: dict[str, bytes] = {}
+    for i in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[i : i + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        # Only placeholders are formatted in; the ids are parameters.
+        sql = f"SELECT subject_id, salt FROM subject_salts WHERE subject_id IN ({marks})"  # noqa: S608
+        found.update(driver.execute(sql, chunk))
+    return found
 
 
 def insert_salts(connection: Connection, new: dict[str, bytes]) -> None:
     if new:
-        connection.execute(
-            insert(_salts), [{"subject_id": s, "salt": salt} for s, salt in new.items()]
+        _executemany(
+            connection,
+            "INSERT INTO subject_salts (subject_id, salt) VALUES (%s, %s)",
+            list(new.items()),
         )
 
 
@@ -254,3 +284,29 @@ def _driver(connection: Connection) -> Any:
     driver = connection.connection.driver_connection
     assert driver is not None
     return driver
+
+
+def _sql(connection: Connection, sql: str) -> str:
+    """``sql`` in the driver's placeholder style: psycopg's ``%s``, sqlite3's ``?``."""
+    return sql.replace("%s", "?") if is_sqlite(connection) else sql
+
+
+def _execute(connection: Connection, sql: str, params: tuple[Any, ...] = ()) -> None:
+    _driver(connection).execute(_sql(connection, sql), params)
+
+
+def _executemany(connection: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    driver = _driver(connection)
+    if is_sqlite(connection):
+        driver.executemany(_sql(connection, sql), rows)
+        return
+    with driver.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _one(connection: Connection, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """The first row of a query run on the driver, or None."""
+    row: tuple[Any, ...] | None = (
+        _driver(connection).execute(_sql(connection, sql), params).fetchone()
+    )
+    return row

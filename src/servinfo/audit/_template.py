@@ -9,7 +9,7 @@ pieces::
     {"action":…,"actor":…,"at":  <at>  ,"details":…,"record_ids":[…],"seq":  <seq>  <tail>
 
 so each event is validated and encoded once, outside the transaction, into a
-:class:`Template` (head, middle); the transaction only joins bytes. The tail,
+:data:`Template` (head, middle); the transaction only joins bytes. The tail,
 ``,"subject_pseudonym":…,"v":1}``, is one per subject per batch.
 
 The checks are :class:`AuditEntry`'s, and the pieces are written with the same
@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring as _quote  # the C escaper entries.py uses
-from typing import NamedTuple
+from typing import TypeAlias
 
 from servinfo.audit.entries import _ACTION, _ACTIONS, DetailValue
 from servinfo.audit.errors import EntryInvalid
@@ -37,12 +37,11 @@ NO_SUBJECT_TAIL = b',"subject_pseudonym":null,"v":1}'
 _WHAT = "new entry"
 
 
-class Template(NamedTuple):
-    """An event's fixed pieces: ``head + at + middle + seq + tail`` are its canonical bytes."""
-
-    head: bytes
-    middle: bytes
-    subject_id: str | None
+#: An event's fixed pieces ``(head, middle, subject_id)``: ``head + at + middle + seq +
+#: tail`` are its canonical bytes. A plain tuple rather than a NamedTuple: the cyclic
+#: collector stops tracking a tuple of bytes and strings after one pass, while a
+#: NamedTuple stays tracked, and every batch holds thousands of them.
+Template: TypeAlias = tuple[bytes, bytes, str | None]
 
 
 def pseudonym_tail(pseudonym: str) -> bytes:
@@ -96,49 +95,50 @@ def build(
         )
     # Details, labels and reasons repeat across events: encoded once and cached.
     # Value types are part of the key, so ``True`` and ``1`` never share an encoding.
-    fixed_key = (
-        _details_key(details),
-        outcome,
-        policy_version,
-        purpose,
-        reasons if type(reasons) is tuple or isinstance(reasons, str | bytes) else tuple(reasons),
-    )
+    if details:
+        if type(details) is not dict and not isinstance(details, Mapping):
+            raise EntryInvalid(f"{_WHAT}: details must be a mapping")
+        items: tuple[tuple[str, DetailValue], ...] = tuple(details.items())
+        types: tuple[type, ...] = tuple(map(type, details.values()))
+    else:
+        items = types = ()
+    if type(reasons) is not tuple and not isinstance(reasons, str | bytes):
+        reasons = tuple(reasons)  # a cache key, and read once
+    fixed_key = (items, types, outcome, policy_version, purpose, reasons)
     try:
         try:
             fixed = _fixed(*fixed_key)
         except TypeError:  # an unhashable value: encode (and refuse) it uncached
             fixed = _fixed.__wrapped__(*fixed_key)
-        ids = _texts("record_ids", record_ids)
-        middle = fixed + (",".join(map(_quote, ids)) + '],"seq":').encode()
+        # Record ids differ per event: quoted here, with the usual tuple checked inline.
+        if type(record_ids) is tuple:
+            try:
+                ids = ",".join(map(_quote, record_ids))
+            except TypeError:  # the C escaper takes only strings
+                raise EntryInvalid(f"{_WHAT}: record_ids must be a sequence of strings") from None
+        else:
+            ids = _quoted("record_ids", record_ids)
+        middle = fixed + (ids + '],"seq":').encode()
     except UnicodeEncodeError:
         raise EntryInvalid(f"{_WHAT}: text has a lone surrogate") from None
-    return Template(_head(action, actor), middle, subject_id)
-
-
-def _details_key(
-    details: Mapping[str, DetailValue] | None,
-) -> tuple[tuple[str, type, DetailValue], ...]:
-    if not details:
-        return ()
-    if type(details) is not dict and not isinstance(details, Mapping):
-        raise EntryInvalid(f"{_WHAT}: details must be a mapping")
-    return tuple([(key, value.__class__, value) for key, value in details.items()])
+    return (_head(action, actor), middle, subject_id)
 
 
 @functools.lru_cache(maxsize=4096)
 def _fixed(
-    details: tuple[tuple[str, type, DetailValue], ...],
+    details: tuple[tuple[str, DetailValue], ...],
+    _types: tuple[type, ...],  # in the cache key only: keeps ``True`` and ``1`` apart
     outcome: str | None,
     policy_version: str | None,
     purpose: str | None,
     reasons: Sequence[str],
 ) -> bytes:
-    """The middle up to the record ids: details, labels, reasons (``details`` as items)."""
-    encoded = _encode_details({key: value for key, _, value in details}) if details else "{}"
+    """The middle up to the record ids: details (as items), labels, reasons."""
+    encoded = _encode_details(dict(details)) if details else "{}"
     return (
         f',"details":{encoded},'
         f"{_labels(outcome, policy_version, purpose)},"
-        f'"reasons":[{",".join(map(_quote, _texts("reasons", reasons)))}],'
+        f'"reasons":[{_quoted("reasons", reasons)}],'
         '"record_ids":['
     ).encode()
 
@@ -173,17 +173,15 @@ def _utf8(text: str) -> bytes:
         raise EntryInvalid(f"{_WHAT}: text has a lone surrogate") from None
 
 
-def _texts(name: str, values: Sequence[str]) -> Sequence[str]:
-    if type(values) is tuple or type(values) is list:
-        items: Sequence[str] = values
-    elif isinstance(values, str | bytes):  # would become a list of its characters
+def _quoted(name: str, values: Sequence[str]) -> str:
+    """``values`` as JSON strings joined by commas; each must be a string."""
+    if isinstance(values, str | bytes):  # would become a list of its characters
         raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings, not one string")
-    else:
-        items = tuple(values)
-    for v in items:
-        if type(v) is not str and not isinstance(v, str):
-            raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings")
-    return items
+    try:
+        # The C escaper refuses anything but a str (or a subclass): no loop to check first.
+        return ",".join(map(_quote, values))
+    except TypeError:
+        raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings") from None
 
 
 def _encode_details(details: Mapping[str, DetailValue]) -> str:

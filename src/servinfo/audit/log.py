@@ -129,7 +129,7 @@ class AuditLog:
 
     def _append(self, templates: Sequence[Template]) -> int:
         sha256 = hashlib.sha256
-        subjects = {t.subject_id for t in templates if t.subject_id is not None}
+        subjects = {subject for _, _, subject in templates if subject is not None}
         with write_transaction(self._engine) as connection:
             # (1) Sequence.
             first, frontier = _storage.lock_state(connection)
@@ -146,10 +146,8 @@ class AuditLog:
             ]
             leaves = [sha256(b"\x00" + data).digest() for data in datas]
             frontier.extend(leaves)
-            seqs = range(first, first + len(datas))
-            rows = list(zip(seqs, leaves, datas, [now] * len(datas), strict=True))
             # (4) Store.
-            _storage.insert_entries(connection, rows)
+            _storage.insert_entries(connection, first, leaves, datas, now)
             _storage.save_state(connection, frontier.size, frontier.to_bytes())
             # (5) Sign when due.
             last = _storage.latest_head(connection)

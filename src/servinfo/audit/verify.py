@@ -124,12 +124,13 @@ def verify_chunks(
         if not chunk:
             continue
         end = count + len(chunk)
-        seqs, datas, hashes = zip(*chunk, strict=True)
-        stored = list(hashes)
+        # Columns by comprehension, not ``zip(*chunk)``: that makes an iterator per row,
+        # and tens of thousands of live objects set off the cyclic collector's full passes.
+        stored = [stored_hash for _, _, stored_hash in chunk]
         # (2) Rows are numbered 0, 1, 2, … with nothing missing or moved.
-        seq_ok = seqs == tuple(range(count, end))
+        seq_ok = [seq for seq, _, _ in chunk] == list(range(count, end))
         # (3) The stored bytes are the ones whose hash is in the tree.
-        hash_ok = [sha256(prefix + data).digest() for data in datas] == stored
+        hash_ok = [sha256(prefix + data).digest() for _, data, _ in chunk] == stored
         bad = len(chunk) if seq_ok and hash_ok else _first_bad(chunk, count)
         # (4) At each head's size, the log's root is the root the head signs.
         done = 0
