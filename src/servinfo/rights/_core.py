@@ -95,8 +95,7 @@ class RightsCore:
 
         Wired as the ledgers' ``open_request_check``: the rights role reads only then.
         """
-        with self._engine.connect() as connection:
-            return _store.any_in(connection, subject_id, ("verified", "in_progress"), READING_TYPES)
+        return _store.any_in(self._engine, subject_id, ("verified", "in_progress"), READING_TYPES)
 
     # -- helpers ------------------------------------------------------------------------
 

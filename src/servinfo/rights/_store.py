@@ -17,7 +17,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from servinfo.rights.entries import OPEN_STATES, Request
 from servinfo.rights.errors import RequestNotFound, WrongState
@@ -97,19 +97,35 @@ def requests(
     return [_request(row) for row in connection.execute(query)]
 
 
+_ANY_IN = "SELECT 1 FROM rights_requests WHERE subject_id = {} AND state IN ({}) AND type IN ({})"
+
+
 def any_in(
-    connection: Connection, subject_id: str, states: Collection[str], types: Collection[str]
+    engine: Engine, subject_id: str, states: Collection[str], types: Collection[str]
 ) -> bool:
-    found = connection.scalar(
-        select(RequestRow.id)
-        .where(
-            RequestRow.subject_id == subject_id,
-            RequestRow.state.in_(list(states)),
-            RequestRow.type.in_(list(types)),
-        )
-        .limit(1)
-    )
-    return found is not None
+    """Whether the subject has a request in one of ``states`` of one of ``types``.
+
+    Asked on every miss of the read path's subject-state cache, so it is one
+    statement on a pooled driver connection, outside any transaction (the pool
+    rolls back on return), like the ledgers' ``state_rows``: through Core it
+    cost ~250 µs, the query itself ~10 µs.
+    """
+    if not states or not types:
+        return False  # ``IN ()`` is not SQL everywhere; nothing can match an empty set
+    mark = "?" if engine.dialect.name == "sqlite" else "%s"
+    marks = [", ".join([mark] * len(values)) for values in (states, types)]
+    statement = _ANY_IN.format(mark, *marks) + " LIMIT 1"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(statement, (subject_id, *states, *types))
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+    return bool(found)
 
 
 def _request(row: Any) -> Request:
