@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, event
 from tests.collect.world import IngestWorld, ingest_world, login, ndjson, populate, usage
 from tests.support import PostgresDatabases
 
@@ -14,6 +15,7 @@ from servinfo.api import create_app
 from servinfo.collect.errors import IdempotencyKeyReused, RequestInProgress
 from servinfo.collect.idempotency import Claim, IdempotencyStore, StoredAnswer
 from servinfo.deployment import open_deployment
+from servinfo.store.engines import WRITE_OPTION
 
 
 def test_a_retried_record_returns_the_first_answer_and_stores_once(world: IngestWorld) -> None:
@@ -23,6 +25,33 @@ def test_a_retried_record_returns_the_first_answer_and_stores_once(world: Ingest
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert world.count() == 1
+
+
+def test_a_stored_record_is_answered_in_the_commit_of_its_audit_entry(
+    world: IngestWorld,
+) -> None:
+    """Two control-database write commits a keyed record: the claim, then answer and audit."""
+    world.post("identity", login(ip_address="192.0.2.1"), key="k-warm")  # policy, keys, salts
+    control = world.deployment.control
+    writes: list[Connection] = []
+
+    def count_writes(connection: Connection) -> None:
+        if connection.get_execution_options().get(WRITE_OPTION):
+            writes.append(connection)
+
+    event.listen(control, "commit", count_writes)
+    try:
+        answer = world.post("identity", login(ip_address="192.0.2.7"), key="k-commit")
+    finally:
+        event.remove(control, "commit", count_writes)
+    assert answer.status_code == 201, answer.text
+    assert len(writes) == 2
+    entry = world.deployment.audit.tail(1)[0]
+    assert entry.action == "write"
+    assert entry.record_ids == (answer.json()["id"],)
+    replay = world.post("identity", login(ip_address="192.0.2.7"), key="k-commit")
+    assert replay.json() == answer.json()
+    assert world.count() == 2
 
 
 def test_a_refusal_is_replayed_too(world: IngestWorld) -> None:

@@ -64,7 +64,7 @@ from servinfo.audit.proofs import (
     verify_inclusion_bundle,
 )
 from servinfo.audit.service import AuditService
-from servinfo.audit.sink import AuditSink, MemoryAuditSink, RecordedEvent
+from servinfo.audit.sink import AuditSink, MemoryAuditSink, RecordedEvent, TransactionalAuditSink
 from servinfo.audit.verify import VerifyReport, verify_log
 
 #: The audit log's Alembic branch: ``migrate_control(engine, [AUDIT_MIGRATIONS])``.
@@ -95,6 +95,7 @@ __all__ = [
     "PublicKeys",
     "RangeInvalid",
     "RecordedEvent",
+    "TransactionalAuditSink",
     "TreeHead",
     "VerifyReport",
     "build_consistency_bundle",

@@ -115,19 +115,29 @@ class AuditLog:
         )
         return self._append([entry])
 
-    def record_many(self, events: Iterable[RecordedEvent]) -> range:
+    def record_many(
+        self,
+        events: Iterable[RecordedEvent],
+        *,
+        also: Callable[[Connection], None] | None = None,
+    ) -> range:
         """Append ``events`` in one transaction, all or none; their seqs, contiguous.
 
         The batch is built in memory: callers with an unbounded stream cut it
-        into batches (a thousand entries amortize a commit well).
+        into batches (a thousand entries amortize a commit well). ``also``
+        writes more rows of the control database in the same transaction, so
+        that they and the entries become durable in one commit (an ingest
+        request's idempotency answer with the entry of its write).
         """
         templates = [template(event) for event in events]
         if not templates:
             return range(0)
-        first = self._append(templates)
+        first = self._append(templates, also)
         return range(first, first + len(templates))
 
-    def _append(self, templates: Sequence[Template]) -> int:
+    def _append(
+        self, templates: Sequence[Template], also: Callable[[Connection], None] | None = None
+    ) -> int:
         sha256 = hashlib.sha256
         subjects = {subject for _, _, subject in templates if subject is not None}
         with write_transaction(self._engine) as connection:
@@ -159,6 +169,8 @@ class AuditLog:
                 every_ms=self._every_ms,
             ):
                 self._sign(connection, frontier, now)
+            if also is not None:
+                also(connection)
         return first
 
     def _tails(self, connection: Connection, subjects: set[str]) -> dict[str, bytes]:

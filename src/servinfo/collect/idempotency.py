@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, delete, exc, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, exc, insert, select, update
 
 from servinfo.collect.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RequestInProgress
 from servinfo.collect.models import KEY_LENGTH, IdempotencyKeyRow
@@ -133,7 +133,21 @@ class IdempotencyStore:
         self._update(claim, done_lines=done_lines, partial=json.dumps(partial))
 
     def finish(self, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
-        self._update(claim, state="done", status_code=status_code, response=json.dumps(body))
+        with write_transaction(self._engine) as connection:
+            self.answer_in(connection, claim, status_code, body)
+
+    def answering(
+        self, claim: Claim, status_code: int, body: dict[str, Any]
+    ) -> Callable[[Connection], None]:
+        """:meth:`answer_in` for a transaction someone else opens (the audit log's)."""
+        return lambda connection: self.answer_in(connection, claim, status_code, body)
+
+    def answer_in(
+        self, connection: Connection, claim: Claim, status_code: int, body: dict[str, Any]
+    ) -> None:
+        """:meth:`finish` inside the caller's write transaction of the control database."""
+        values = {"state": "done", "status_code": status_code, "response": json.dumps(body)}
+        connection.execute(_UPDATE_MINE, {**values, **self._mine_params(claim)})
 
     def abandon(self, claim: Claim) -> None:
         """Give the claim up after a failure: deleted if no line was committed under it,
@@ -216,10 +230,16 @@ class IdempotencyStore:
         return Claim(principal_id, key, owner, row.done_lines, partial)
 
     def _update(self, claim: Claim, **values: Any) -> None:
-        values.setdefault("updated_at", self._clock())
-        mine = {"b_principal": claim.principal_id, "b_key": claim.key, "b_owner": claim.owner}
         with write_transaction(self._engine) as connection:
-            connection.execute(_UPDATE_MINE, {**values, **mine})
+            connection.execute(_UPDATE_MINE, {**values, **self._mine_params(claim)})
+
+    def _mine_params(self, claim: Claim) -> dict[str, Any]:
+        return {
+            "updated_at": self._clock(),
+            "b_principal": claim.principal_id,
+            "b_key": claim.key,
+            "b_owner": claim.owner,
+        }
 
     @staticmethod
     def _mine(claim: Claim) -> tuple[Any, ...]:

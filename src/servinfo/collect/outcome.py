@@ -22,6 +22,8 @@ class Outcome:
     region: str | None = None
     dropped_fields: int = 0
     redactions: Mapping[str, int] = field(default_factory=dict)
+    #: Whether the idempotency answer was already committed with the write (not sent).
+    answered: bool = field(default=False, compare=False)
 
     @property
     def http_status(self) -> int:

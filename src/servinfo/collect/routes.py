@@ -71,20 +71,25 @@ def _once(
     principal: Principal,
     key: str | None,
     request_hash: str,
-    work: Callable[[Claim | None], Answer],
+    work: Callable[[Claim | None], tuple[Answer, bool]],
 ) -> tuple[Answer, bool]:
-    """Run ``work`` once per idempotency key; the answer and whether it was replayed."""
+    """Run ``work`` once per idempotency key; the answer and whether it was replayed.
+
+    ``work`` returns its answer and whether it already stored it under the claim
+    (with the write it answers, in one commit); otherwise it is stored here.
+    """
     if key is None or store is None:
-        return work(None), False
+        return work(None)[0], False
     claimed = store.begin(principal.principal_id, key, request_hash)
     if isinstance(claimed, StoredAnswer):
         return (claimed.status_code, claimed.body), True
     try:
-        answer = work(claimed)
+        answer, stored = work(claimed)
     except BaseException:
         store.abandon(claimed)
         raise
-    store.finish(claimed, *answer)
+    if not stored:
+        store.finish(claimed, *answer)
     return answer, False
 
 
@@ -111,12 +116,12 @@ async def post_record(request: Request, deployment: DeploymentDep, token: TokenD
     def authenticated() -> tuple[Answer, bool]:
         principal = deployment.principal_service.authenticate(token)
 
-        def work(_claim: Claim | None) -> Answer:
+        def work(claim: Claim | None) -> tuple[Answer, bool]:
             try:
-                outcome = collector.ingest(principal, parse_json(body))
+                outcome = collector.ingest(principal, parse_json(body), claim=claim)
             except ServinfoError as error:
-                return _refusal(error)
-            return outcome.http_status, outcome.to_dict()
+                return _refusal(error), False
+            return (outcome.http_status, outcome.to_dict()), outcome.answered
 
         return _once(collector.idempotency, principal, key, hashed, work)
 
@@ -141,7 +146,7 @@ async def post_batch(
         return _too_large(limit)
     store = collector.idempotency
 
-    def work(claim: Claim | None) -> Answer:
+    def work(claim: Claim | None) -> tuple[Answer, bool]:
         assert claim is not None
         resume = BatchResult.from_progress(claim.partial) if claim.partial else None
 
@@ -151,7 +156,7 @@ async def post_batch(
         batch = Batch(collector, principal, resume=resume, on_commit=committed)
         for line in body.split(b"\n"):
             batch.feed(line)
-        return 200, batch.finish().to_dict()
+        return (200, batch.finish().to_dict()), False
 
     hashed = _request_hash("/v1/records:batch", body)
     answer, replayed = await run_in_threadpool(_once, store, principal, key, hashed, work)

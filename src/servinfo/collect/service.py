@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import Connection
+
 from servinfo.access.errors import Forbidden
-from servinfo.audit import AuditSink
+from servinfo.audit import RecordedEvent, TransactionalAuditSink
 from servinfo.collect._types import COUNTRIES
 from servinfo.collect.errors import (
     NotRegistrar,
@@ -73,7 +75,7 @@ from servinfo.store import (
 
 if TYPE_CHECKING:
     from servinfo.collect.batch import BatchResult
-    from servinfo.collect.idempotency import IdempotencyStore
+    from servinfo.collect.idempotency import Claim, IdempotencyStore
 
 __all__ = ["REDACTIONS_KEY", "Collector", "Outcome", "Redacted", "Redacts"]
 
@@ -158,7 +160,7 @@ class Collector:
         policy: Callable[[], Policy],
         directory: SubjectDirectory,
         writer: RecordWriter,
-        audit: AuditSink,
+        audit: TransactionalAuditSink,
         keyring: Keyring,
         registrar: str = "identity",
         treated_categories: Iterable[str] = ("telemetry",),
@@ -201,15 +203,24 @@ class Collector:
             raise Forbidden(f"principal {principal.name!r} is bound to no service of the policy")
         return principal.binding
 
-    def ingest(self, principal: Principal, value: object) -> Outcome:
-        """Check and store one object (record, organization or subject) a service sent."""
+    def ingest(self, principal: Principal, value: object, *, claim: Claim | None = None) -> Outcome:
+        """Check and store one object (record, organization or subject) a service sent.
+
+        With the request's idempotency ``claim``, a stored record's answer is
+        committed with its audit entry, in one transaction (``answered`` says so).
+        """
         service = self.check_principal(principal)
         compiled = self.compiled()
         parsed = parse_object(value, compiled.markers)
         if isinstance(parsed, RecordObject):
             prepared = self.prepare(compiled, service, parsed, self.subjects([parsed.subject]))
-            (record_id,) = self.write(principal, service, [prepared])
-            return prepared.outcome(record_id)
+            (record_id,) = self._writer.put_many([prepared.record], batch_size=1)
+            outcome = prepared.outcome(record_id)
+            answer = None
+            if claim is not None and self.idempotency is not None:
+                answer = self.idempotency.answering(claim, outcome.http_status, outcome.to_dict())
+            self._audit_write(principal, service, [prepared], [record_id], also=answer)
+            return replace(outcome, answered=answer is not None)
         return self.register(principal, service, parsed)
 
     def ingest_lines(
@@ -297,7 +308,19 @@ class Collector:
         """Store prepared records (one transaction per region) and audit the write."""
         records = [p.record for p in prepared]
         ids = self._writer.put_many(records, batch_size=max(1, len(records)))
-        self._audit.record(
+        self._audit_write(principal, service, prepared, ids)
+        return ids
+
+    def _audit_write(
+        self,
+        principal: Principal,
+        service: str,
+        prepared: Sequence[Prepared],
+        ids: Sequence[str],
+        *,
+        also: Callable[[Connection], None] | None = None,
+    ) -> None:
+        event = RecordedEvent.of(
             "write",
             actor=principal.name,
             outcome="stored",
@@ -309,7 +332,7 @@ class Collector:
                 "redactions": sum(sum(p.redactions.values()) for p in prepared),
             },
         )
-        return ids
+        self._audit.record_many([event], also=also)
 
     # -- registrations -------------------------------------------------------------
 
