@@ -124,3 +124,70 @@ def test_exports_are_sealed_at_rest_and_expire(world: World) -> None:
     assert rights.exports.purge_expired(NOW + dt.timedelta(days=31)) == 1
     with pytest.raises(ExportUnavailable, match="has no export"):
         rights.export_archive(opened.request_id, now=NOW)
+
+
+def test_archive_files_hold_exactly_the_records_whatever_their_values() -> None:
+    """data.json is written record by record: it must still parse to the exact values."""
+    from servinfo.access.reads import ReadRecord
+    from servinfo.policy import load_policy
+    from servinfo.rights.export import access_archive
+    from servinfo.store import Subject
+
+    odd: list[dict[str, object]] = [
+        {"text": 'quote " backslash \\ newline \n tab \t nul \x00', "n": 1.5, "ok": True},
+        {"text": "ünïcödé ✓ <b>&</b> 'x'", "list": ["<script>", 2, None], "nested": {"a": [1]}},
+        {"text": "=1+1", "none": None, "big": 2**70},
+    ]
+    records = [
+        ReadRecord(
+            f"01KBENCH{i:018d}",
+            "subj-x",
+            "communications",
+            "communications.feedback" if i % 2 else "communications.question",
+            "eu",
+            NOW - dt.timedelta(minutes=i),
+            fields,
+        )
+        for i, fields in enumerate(odd)
+    ]
+    subject = Subject("subj-x", "org-eu", "eu", "DE", NOW, None)
+    blob = access_archive(
+        policy=load_policy(),
+        subject=subject,
+        regime="gdpr",
+        request_id="req-1",
+        records=records,
+        disclosures=[],
+        now=NOW,
+    )
+    archive = zipfile.ZipFile(io.BytesIO(blob))
+    data = json.loads(archive.read("data.json"))
+    assert data["record_count"] == 3
+    found = {
+        record["id"]: record
+        for kinds in data["categories"].values()
+        for listed in kinds.values()
+        for record in listed
+    }
+    for r in records:
+        assert found[r.record_id] == {
+            "id": r.record_id,
+            "collected_at": r.collected_at.isoformat(),
+            "region": "eu",
+            "fields": r.fields,
+        }
+    report = archive.read("report.html").decode()
+    assert "<script>" not in report
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in report
+    rows = list(csv.DictReader(io.StringIO(archive.read("communications.csv").decode())))
+    assert {row["text"] for row in rows} >= {"'=1+1"}
+    empty = access_archive(
+        policy=load_policy(),
+        subject=subject,
+        regime="gdpr",
+        request_id="req-2",
+        records=[],
+        disclosures=[],
+        now=NOW,
+    )
+    assert json.loads(zipfile.ZipFile(io.BytesIO(empty)).read("data.json"))["categories"] == {}

@@ -7,19 +7,26 @@ Steps of an erasure request:
     (financial record-keeping, Art. 17(3)(b)). A legal hold in force on the
     subject, its organization or its partner keeps *every* class (Art.
     17(3)(e)): held data is not erased, and the audit salt is kept with it.
-(2) Count what stays, by kind, through the access layer (the rights principal,
-    purpose ``legal``), so the answer can list it and say why.
-(3) Crypto-shred the rest in every region (:meth:`RecordWriter.erase_subject`:
-    data keys overwritten, records and blind-index entries deleted, WAL
-    checkpointed, a shred-ledger entry so a restore stays erased).
-(4) Delete the subject's exports; tell every processor and third party the
+(2) Crypto-shred the rest (:meth:`RecordWriter.erase_subject`: the subject
+    marked erased, its data keys overwritten, records and blind-index entries
+    deleted in its home region — the only region its records are written to —
+    and committed durably). When it returns the erasure is *effective*.
+    Nothing before it depends on the subject's records or on the store's size.
+(3) Finish (:meth:`RecordWriter.finish_erasure`): the same in every other
+    region that holds a key of the subject, the shred-ledger entries completed
+    so a restore stays erased, and the storage purged (the WAL checkpointed
+    and truncated) so no old page image keeps a destroyed key.
+(4) Count what stayed, by kind, through the access layer (the rights
+    principal, purpose ``legal``): after the shred the subject's readable
+    records are exactly the kept ones, so the answer can list them and say why.
+(5) Delete the subject's exports; tell every processor and third party the
     subject's data was disclosed to (the disclosure register) to erase it too
     (Art. 19), through the notifier.
-(5) After the completion is logged: forget the subject's audit salt (earlier
+(6) After the completion is logged: forget the subject's audit salt (earlier
     entries keep their pseudonym, so the log still verifies, but nothing links
     it to the subject any more), drop in-memory caches, and checkpoint the
     control database so neither the salt nor an export lingers in its WAL.
-    "Effective" means this has committed: the request is completed only then.
+    The request is completed only then.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ class Erasure(Fulfilment):
         by_law = {c for c, rc in policy.retention_classes.items() if not rc.erased_on_request}
         keep = set(policy.retention_classes) if holds else by_law
         # (2)
+        report = self._writer.erase_subject(subject_id, sorted(keep), now=at, finish=False)
+        # (3)
+        report = self._writer.finish_erasure(subject_id, report)
+        # (4)
         kinds = policy.kinds()
         counts = Counter(
             r.kind
@@ -72,10 +83,7 @@ class Erasure(Fulfilment):
                     "of legal claims (Art. 17(3)(e)).",
                 }
             )
-        # (3)
-        self._flush_audit()
-        report = self._writer.erase_subject(subject_id, sorted(keep), now=at)
-        # (4)
+        # (5)
         exports_deleted = self.exports.delete_for_subject(subject_id)
         notified = self._notify_recipients(request, "erasure_notice", None, {}, at)
         outcome: dict[str, Any] = {
@@ -90,7 +98,7 @@ class Erasure(Fulfilment):
         }
         state = "partially_completed" if kept or holds else "completed"
 
-        def after() -> None:  # (5)
+        def after() -> None:  # (6)
             self._flush_audit()
             if not holds:
                 self._audit.forget_subject(subject_id)

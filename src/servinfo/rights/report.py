@@ -14,12 +14,14 @@ autoescaped: record values are the subject's and are never trusted as markup).
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from servinfo.access.reads import ReadRecord
 from servinfo.ledgers import Disclosure
@@ -164,10 +166,48 @@ def _environment() -> jinja2.Environment:
 def render_report(
     information: dict[str, Any], records: Sequence[ReadRecord], request_id: str, now: dt.datetime
 ) -> str:
+    """``report.html``; ``records`` are listed in the order given (the archive's order)."""
     template = _environment().get_template("report.html.j2")
     return template.render(
         info=information,
-        records=sorted(records, key=lambda r: (r.category, r.kind, r.collected_at)),
+        record_rows=_record_rows(records),
         request_id=request_id,
         generated_at=now.isoformat(timespec="seconds"),
     )
+
+
+def _record_rows(records: Sequence[ReadRecord]) -> Markup:
+    """The table rows of the records, escaped here rather than by the template.
+
+    A Jinja loop costs several function calls per field, which for a subject
+    with 100,000 records is most of the export's time. Every value is escaped
+    as autoescaping would (``str`` of the value, then ``& < > " '``); numbers
+    and booleans need no escaping, and a kind, region or field name is escaped
+    once however many records repeat it.
+    """
+    escape = html.escape
+    labels: dict[str, str] = {}
+    heads: dict[tuple[str, str], str] = {}
+    rows: list[str] = []
+    add_row = rows.append
+    for r in records:
+        head = heads.get((r.kind, r.region))
+        if head is None:
+            head = f"</td><td>{escape(r.kind)}</td><td>{escape(r.region)}</td>\n<td>"
+            heads[r.kind, r.region] = head
+        cells: list[str] = []
+        add = cells.append
+        for name, value in r.fields.items():
+            label = labels.get(name)
+            if label is None:
+                label = labels[name] = f"<code>{escape(name)}</code>: "
+            kind = type(value)
+            if kind is str:
+                add(label + escape(value))
+            elif kind is int or kind is float or kind is bool:
+                add(label + str(value))
+            else:
+                add(label + escape(str(value)))
+        add_row(f"<tr><td>{r.collected_at.isoformat()}{head}{'<br>'.join(cells)}</td></tr>\n")
+    # Every value above went through escape(), or is a number or a boolean.
+    return Markup("".join(rows))  # noqa: S704

@@ -5,26 +5,42 @@ Steps of :func:`erase_subject`:
 (1) Control database, one transaction: mark the subject erased in the
     directory (from now on writers refuse its records) and write a *pending*
     shred-ledger entry per region under the subject's keyed pseudonym.
-(2) Each region database, one write transaction holding a lock that waits for
-    in-flight writers: find the subject's live data keys of every retention
+(2) The subject's home region, one write transaction holding a lock that waits
+    for in-flight writers: find the subject's live data keys of every retention
     class not kept; record the ids of the records they protect as tombstones
     (``erased_records``, no subject in them); delete those records and their
     blind indexes; and overwrite the keys' rows so that only a tombstone
-    without key material remains. Commit.
-(3) Purge the storage: SQLite checkpoints its WAL into the main file
-    (``secure_delete`` has zeroed the freed cells) and truncates it;
-    PostgreSQL vacuums ``data_keys``. The report says if this could not finish.
+    without key material remains. Commit, durably: on SQLite this one
+    transaction syncs at commit (``synchronous=FULL``) although region
+    databases otherwise sync only at checkpoints.
+
+    The erasure is now *effective*: writers put a subject's records in its home
+    region only, and there they are shredded, on disk. Its cost depends on the
+    subject's records, not on the size of the store.
+
+Then :func:`finish_erasure` (run by :func:`erase_subject` itself unless it is
+given ``finish=False``, in which case the caller runs it next):
+
+(3) Every other region: if it holds a live key of the subject (it should not,
+    see (2)), the same destruction there.
 (4) Complete the ledger entries with the classes actually destroyed.
+(5) Purge the storage: SQLite checkpoints its WAL into the main file
+    (``secure_delete`` has zeroed the freed cells) and truncates it, so that
+    no old page image keeps a destroyed key; PostgreSQL vacuums ``data_keys``.
+    This copies whatever the WAL holds (recent writes of every subject), so it
+    may take longer than (1)–(2); the report says if it could not finish.
 
 Records of kept classes (a legal obligation to keep them) stay readable until
 their retention ends; the retention sweep destroys those keys then.
-Running the erasure again is harmless and completes a pending one.
+Running the erasure again is harmless and completes a pending one (a crash
+between (2) and (4) leaves pending ledger entries, and nothing else undone).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, insert, literal, select, update
@@ -33,18 +49,25 @@ from servinfo.crypto import PSEUDONYM, Keyring, Pseudonymizer
 from servinfo.store._keys import SealerCache
 from servinfo.store._validate import check_name
 from servinfo.store.directory import SubjectDirectory, mark_erased
-from servinfo.store.engines import checkpoint, lock_for_erasure, write_transaction
-from servinfo.store.errors import InvalidRecord
+from servinfo.store.engines import (
+    WRITE_OPTION,
+    checkpoint,
+    is_sqlite,
+    lock_for_erasure,
+    write_transaction,
+)
+from servinfo.store.errors import InvalidRecord, UnknownSubject
 from servinfo.store.ledger import begin_entries, complete_entry
 from servinfo.store.models import (
     BlindIndexRow,
     DataKeyRow,
     ErasedRecordRow,
     RecordRow,
+    SubjectRow,
     UTCDateTime,
 )
 
-__all__ = ["ErasureReport", "RegionErasure", "erase_subject"]
+__all__ = ["ErasureReport", "RegionErasure", "erase_subject", "finish_erasure"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +78,8 @@ class RegionErasure:
     destroyed_classes: tuple[str, ...]
     keys_destroyed: int
     records_deleted: int
-    #: False if a reader kept SQLite from truncating its WAL; re-run ``checkpoint``.
+    #: False if a reader kept SQLite from truncating its WAL (re-run ``checkpoint``),
+    #: or until :func:`finish_erasure` has run.
     storage_purged: bool
 
 
@@ -66,7 +90,12 @@ class ErasureReport:
     subject_pseudonym: str
     erased_at: datetime
     kept_classes: tuple[str, ...]
+    #: The home region only until :func:`finish_erasure` has run; then every region.
     regions: tuple[RegionErasure, ...]
+    #: The pending shred-ledger entry of each region, by region.
+    ledger_entries: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Whether steps (3)–(5) have run.
+    finished: bool = False
 
     @property
     def records_deleted(self) -> int:
@@ -86,16 +115,26 @@ def erase_subject(
     subject_id: str,
     keep_classes: Collection[str],
     now: datetime,
+    finish: bool = True,
 ) -> ErasureReport:
-    """Destroy ``subject_id``'s data keys except ``keep_classes``; see the module docstring."""
+    """Destroy ``subject_id``'s data keys except ``keep_classes``; see the module docstring.
+
+    Returns once the erasure is effective, steps (1)–(2); with ``finish`` (the
+    default) only after :func:`finish_erasure` too.
+    """
     if isinstance(keep_classes, str):
         raise InvalidRecord("keep_classes must be a collection of class names, not one string")
     kept = tuple(sorted({check_name(c, "kept class", InvalidRecord) for c in keep_classes}))
-    directory.get_subject(subject_id)  # UnknownSubject before anything is written
     pseudonymizer = Pseudonymizer(keyring.current(PSEUDONYM))
     pseudonym = pseudonymizer.pseudonym(subject_id)
     # (1) Mark and announce.
     with write_transaction(directory.engine) as connection:
+        # Read in the same transaction: an unknown subject rolls it back unwritten.
+        home = connection.execute(
+            select(SubjectRow.home_region).where(SubjectRow.subject_id == subject_id)
+        ).scalar_one_or_none()
+        if home is None:
+            raise UnknownSubject(subject_id)
         mark_erased(connection, subject_id, now)
         entry_ids = begin_entries(
             connection,
@@ -105,22 +144,124 @@ def erase_subject(
             kept_classes=kept,
             now=now,
         )
-    results = []
-    for region in sorted(region_engines):
+    # (2) Destroy in the home region, durably.
+    regions: tuple[RegionErasure, ...] = ()
+    if home in region_engines:
+        regions = (_destroy_in(region_engines[home], home, caches, subject_id, kept, now),)
+    report = ErasureReport(pseudonym, now, kept, regions, entry_ids)
+    if not finish:
+        return report
+    return finish_erasure(
+        directory=directory,
+        region_engines=region_engines,
+        caches=caches,
+        subject_id=subject_id,
+        report=report,
+    )
+
+
+def finish_erasure(
+    *,
+    directory: SubjectDirectory,
+    region_engines: Mapping[str, Engine],
+    caches: Sequence[SealerCache],
+    subject_id: str,
+    report: ErasureReport,
+) -> ErasureReport:
+    """Steps (3)–(5) of an erasure that :func:`erase_subject` made effective."""
+    if report.finished:
+        return report
+    kept, now = report.kept_classes, report.erased_at
+    results = {r.region: r for r in report.regions}
+    # (3) The other regions: nothing there to wait for without a live key of the subject.
+    for region in sorted(set(region_engines) - set(results)):
         engine = region_engines[region]
-        # (2) Destroy.
+        if _has_live_keys(engine, subject_id, kept):
+            results[region] = _destroy_in(engine, region, caches, subject_id, kept, now)
+        else:
+            results[region] = RegionErasure(region, (), 0, 0, False)
+    # (4) Complete.
+    with write_transaction(directory.engine) as connection:
+        for region, result in results.items():
+            if region in report.ledger_entries:
+                complete_entry(
+                    connection, report.ledger_entries[region], result.destroyed_classes, now
+                )
+    # (5) Purge.
+    purged = tuple(
+        replace(results[region], storage_purged=checkpoint(region_engines[region]))
+        for region in sorted(results)
+    )
+    return replace(report, regions=purged, finished=True)
+
+
+def _destroy_in(
+    engine: Engine,
+    region: str,
+    caches: Sequence[SealerCache],
+    subject_id: str,
+    kept: tuple[str, ...],
+    now: datetime,
+) -> RegionErasure:
+    with _durable_write_transaction(engine) as connection:
+        lock_for_erasure(connection)
+        destroyed_ids, classes, deleted = _destroy(connection, subject_id, kept, now)
+    for cache in caches:
+        cache.forget(destroyed_ids)
+    return RegionErasure(region, classes, len(destroyed_ids), deleted, False)
+
+
+@contextmanager
+def _durable_write_transaction(engine: Engine) -> Iterator[Connection]:
+    """:func:`write_transaction` whose commit is on disk when it returns.
+
+    PostgreSQL commits durably anyway (``synchronous_commit``). A SQLite region
+    database runs ``synchronous=NORMAL``: in WAL mode a commit then reaches the
+    disk only at the next checkpoint, and checkpointing is the slow part of an
+    erasure. This connection syncs the WAL at commit instead (``FULL``), for
+    this one transaction: one fsync, whatever the size of the database. Its
+    commit does not run SQLite's automatic checkpoint either (which copies
+    the whole WAL, up to 64 MiB after an ingest, when it passes its limit):
+    :func:`finish_erasure` checkpoints next anyway. Both settings can only
+    change outside a transaction, so they are set on the driver connection
+    before ``BEGIN IMMEDIATE`` and restored after the commit.
+    """
+    if not is_sqlite(engine):
         with write_transaction(engine) as connection:
-            lock_for_erasure(connection)
-            destroyed_ids, classes, deleted = _destroy(connection, subject_id, kept, now)
-        for cache in caches:
-            cache.forget(destroyed_ids)
-        # (3) Purge.
-        purged = checkpoint(engine)
-        # (4) Complete.
-        with write_transaction(directory.engine) as connection:
-            complete_entry(connection, entry_ids[region], classes, now)
-        results.append(RegionErasure(region, classes, len(destroyed_ids), deleted, purged))
-    return ErasureReport(pseudonym, now, kept, tuple(results))
+            yield connection
+        return
+    connection = engine.connect().execution_options(**{WRITE_OPTION: True})
+    try:
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a checked-out connection always has one
+        (synchronous,) = driver.execute("PRAGMA synchronous").fetchone()
+        (autocheckpoint,) = driver.execute("PRAGMA wal_autocheckpoint").fetchone()
+        driver.execute("PRAGMA synchronous=FULL")
+        driver.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            driver.execute(f"PRAGMA synchronous={int(synchronous)}")
+            driver.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
+    finally:
+        connection.close()
+
+
+def _has_live_keys(engine: Engine, subject_id: str, kept: tuple[str, ...]) -> bool:
+    with engine.connect() as connection:
+        return (
+            connection.execute(
+                select(DataKeyRow.id)
+                .where(
+                    DataKeyRow.subject_id == subject_id,
+                    DataKeyRow.wrapped.is_not(None),
+                    DataKeyRow.retention_class.not_in(kept),
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
 
 
 def _destroy(

@@ -151,6 +151,23 @@ class RecordReader:
         ``since`` is inclusive, ``until`` exclusive. Records whose keys were
         destroyed (erased classes) are not returned; a tampered one raises.
         """
+        return list(self.iter_by_subject(subject_id, categories, since, until, limit))
+
+    def iter_by_subject(
+        self,
+        subject_id: str,
+        categories: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[StoredRecord]:
+        """:meth:`find_by_subject`, decrypting each record only as it is taken.
+
+        The rows are fetched in one statement before the first record is
+        returned (no connection stays open while the caller works); a caller
+        that turns each record into something else keeps one decrypted record
+        at a time instead of all of them.
+        """
         subject = self._directory.get_subject(subject_id)
         region = subject.home_region
         query = record_query().where(
@@ -169,7 +186,7 @@ class RecordReader:
             query = query.limit(limit)
         with self._engine(region).connect() as connection:
             rows = connection.execute(query).all()
-        return [self._open(loaded(row), region) for row in rows]
+        return (self._open(loaded(row), region) for row in rows)
 
     def find_by_lookup(self, field: str, value: str) -> list[RecordLocation]:
         """Records whose lookup ``field`` equals ``value`` (normalized), via blind indexes."""

@@ -42,7 +42,7 @@ from servinfo.store._mutations import delete_record, rectify_record
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
 from servinfo.store.directory import Subject, SubjectDirectory
 from servinfo.store.engines import lock_for_write, write_transaction
-from servinfo.store.erasure import ErasureReport, erase_subject
+from servinfo.store.erasure import ErasureReport, erase_subject, finish_erasure
 from servinfo.store.errors import (
     InvalidRecord,
     PayloadTooLarge,
@@ -389,10 +389,14 @@ class RecordWriter:
         keep_classes: Collection[str] = (),
         *,
         now: datetime | None = None,
+        finish: bool = True,
     ) -> ErasureReport:
         """Crypto-shred a subject in every region, keeping the classes in ``keep_classes``.
 
-        See :mod:`servinfo.store.erasure` for the steps and guarantees.
+        With ``finish=False`` it returns as soon as the erasure is durably
+        effective, and :meth:`finish_erasure` does the rest (the other regions,
+        the shred ledger, purging the storage). See :mod:`servinfo.store.erasure`
+        for the steps and guarantees.
         """
         return erase_subject(
             directory=self._directory,
@@ -402,6 +406,17 @@ class RecordWriter:
             subject_id=subject_id,
             keep_classes=keep_classes,
             now=utc_now(now),
+            finish=finish,
+        )
+
+    def finish_erasure(self, subject_id: str, report: ErasureReport) -> ErasureReport:
+        """The rest of an erasure started with ``finish=False``; the complete report."""
+        return finish_erasure(
+            directory=self._directory,
+            region_engines=self._engines,
+            caches=[keys.cache for keys in self._keys.values()],
+            subject_id=subject_id,
+            report=report,
         )
 
     def _engine(self, region: str) -> Engine:
