@@ -1,4 +1,4 @@
-"""Write transactions: SQLite writers queue on a file lock; ``durable=False`` commits."""
+"""Write transactions: SQLite writers queue on a file lock; commits synced or not on request."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event, text
 from tests.support import PostgresDatabases
 
 from servinfo.store import create_engine_for
-from servinfo.store.engines import write_transaction
+from servinfo.store.engines import CommitMode, write_transaction
 
 FULL, NORMAL = 2, 1
 
@@ -27,31 +27,52 @@ def control(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _synchronous(engine: Engine, *, durable: bool) -> int:
-    with write_transaction(engine, durable=durable) as connection:
+def _settings(engine: Engine, commit: CommitMode) -> tuple[int, int]:
+    """``PRAGMA synchronous`` and ``wal_autocheckpoint`` inside a write transaction."""
+    with write_transaction(engine, commit=commit) as connection:
         connection.exec_driver_sql("INSERT INTO t VALUES (1)")
         level: int = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
-        return level
+        pages: int = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+        return level, pages
 
 
-def test_a_lazy_commit_never_leaves_the_connection_syncing_less(control: Engine) -> None:
-    assert _synchronous(control, durable=True) == FULL
-    assert _synchronous(control, durable=False) == NORMAL
+def _synchronous(engine: Engine, commit: CommitMode) -> int:
+    return _settings(engine, commit)[0]
+
+
+def test_an_unsynced_commit_never_leaves_the_connection_syncing_less(control: Engine) -> None:
+    assert _synchronous(control, "default") == FULL
+    assert _synchronous(control, "unsynced") == NORMAL
     # The pool hands the same connection back: its next transaction is durable again.
-    assert _synchronous(control, durable=True) == FULL
+    assert _synchronous(control, "default") == FULL
     with control.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar_one() == FULL
 
 
+def test_a_synced_commit_on_a_region_database_is_for_that_transaction_only(
+    tmp_path: Path,
+) -> None:
+    region = create_engine_for(f"sqlite:///{tmp_path / 'eu.db'}")
+    try:
+        with write_transaction(region) as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        default = _settings(region, "default")
+        assert default[0] == NORMAL
+        assert _settings(region, "synced") == (FULL, 0)  # no automatic checkpoint either
+        assert _settings(region, "default") == default
+    finally:
+        region.dispose()
+
+
 def test_a_failed_lazy_transaction_leaves_nothing_behind(control: Engine) -> None:
     def fail_before_commit() -> None:
-        with write_transaction(control, durable=False) as connection:
+        with write_transaction(control, commit="unsynced") as connection:
             connection.exec_driver_sql("INSERT INTO t VALUES (2)")
             raise RuntimeError("fails before commit")
 
     with pytest.raises(RuntimeError):
         fail_before_commit()
-    assert _synchronous(control, durable=True) == FULL
+    assert _synchronous(control, "default") == FULL
     with control.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM t WHERE n = 2").scalar_one() == 0
 
@@ -131,13 +152,13 @@ def _short_busy_timeout(dbapi_connection: Any, _record: object) -> None:
 
 
 @pytest.mark.postgres
-def test_a_lazy_commit_on_postgresql_is_scoped_to_its_transaction(
+def test_an_unsynced_commit_on_postgresql_is_scoped_to_its_transaction(
     postgres_databases: PostgresDatabases,
 ) -> None:
     engine = create_engine_for(postgres_databases.new("writers"))
     try:
         show = text("SHOW synchronous_commit")
-        with write_transaction(engine, durable=False) as connection:
+        with write_transaction(engine, commit="unsynced") as connection:
             assert connection.execute(show).scalar_one() == "off"
         with write_transaction(engine) as connection:
             assert connection.execute(show).scalar_one() == "on"

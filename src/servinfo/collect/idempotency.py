@@ -166,7 +166,7 @@ class IdempotencyStore:
             # Not synced to disk: a claim only keeps concurrent requests apart. A
             # power cut may undo it together with the unanswered request it
             # guarded, whose retry then runs again; the answer is committed durably.
-            with write_transaction(self._engine, durable=False) as connection:
+            with write_transaction(self._engine, commit="unsynced") as connection:
                 connection.execute(
                     _CLAIM,
                     {

@@ -44,35 +44,58 @@ def writer_queue_path(database: str) -> str:
 class QueuedWriterConnection(sqlite3.Connection):
     """A pysqlite connection that can wait in its database's writer queue."""
 
-    def __init__(self, *args: Any, writer_queue: str, synchronous: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        writer_queue: str,
+        synchronous: str,
+        autocheckpoint: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._queue_fd = os.open(writer_queue, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._queued_by: int | None = None
-        #: The connection's own ``PRAGMA synchronous``, and the one in force now.
+        #: The connection's own ``PRAGMA synchronous`` and ``wal_autocheckpoint``
+        #: (set when it connects), and those in force now.
         self._synchronous = self._synchronous_now = synchronous
+        self._autocheckpoint = self._autocheckpoint_now = autocheckpoint
 
     @classmethod
-    def factory(cls, writer_queue: str, synchronous: str) -> Callable[..., QueuedWriterConnection]:
+    def factory(
+        cls, writer_queue: str, synchronous: str, autocheckpoint: int
+    ) -> Callable[..., QueuedWriterConnection]:
         """What ``sqlite3.connect(factory=…)`` calls: connections queueing on ``writer_queue``
-        whose commits sync as ``synchronous`` says (``FULL`` or ``NORMAL``)."""
+        with the engine's ``synchronous`` and ``wal_autocheckpoint`` settings."""
 
         def connect(*args: Any, **kwargs: Any) -> QueuedWriterConnection:
-            return cls(*args, writer_queue=writer_queue, synchronous=synchronous, **kwargs)
+            return cls(
+                *args,
+                writer_queue=writer_queue,
+                synchronous=synchronous,
+                autocheckpoint=autocheckpoint,
+                **kwargs,
+            )
 
         return connect
 
-    def sync_for_next_transaction(self, *, lazily: bool) -> None:
-        """Set how the next transaction commits; called before every ``BEGIN``.
+    def sync_for_next_transaction(self, commit: str) -> None:
+        """Set how the next transaction commits (a ``CommitMode``); called before every ``BEGIN``.
 
-        ``lazily``: at ``synchronous=NORMAL`` (see ``write_transaction(durable=False)``
-        for what this gives up); otherwise at the connection's own setting. Set
-        before each transaction rather than restored after one, so that a
-        failed commit can never leave a connection syncing less than it should.
+        ``unsynced``: at ``synchronous=NORMAL``; ``synced``: at ``FULL``, with no
+        automatic checkpoint on its commit; ``default``: the connection's own
+        settings (see ``write_transaction``). Set before each transaction rather
+        than restored after one, so that a failed commit can never leave a
+        connection syncing less than it should; both settings can only change
+        outside a transaction.
         """
-        wanted = "NORMAL" if lazily else self._synchronous
-        if wanted != self._synchronous_now:
-            self.execute(f"PRAGMA synchronous={wanted}")
-            self._synchronous_now = wanted
+        synchronous = {"unsynced": "NORMAL", "synced": "FULL"}.get(commit, self._synchronous)
+        autocheckpoint = 0 if commit == "synced" else self._autocheckpoint
+        if synchronous != self._synchronous_now:
+            self.execute(f"PRAGMA synchronous={synchronous}")
+            self._synchronous_now = synchronous
+        if autocheckpoint != self._autocheckpoint_now:
+            self.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+            self._autocheckpoint_now = autocheckpoint
 
     def queue_for_write(self) -> None:
         """Wait for the writers ahead (see the module docstring for when it only tries)."""

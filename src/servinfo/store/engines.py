@@ -40,6 +40,7 @@ from servinfo.store._writers import QueuedWriterConnection, writer_queue_path
 from servinfo.store.errors import StoreError
 
 __all__ = [
+    "CommitMode",
     "Role",
     "checkpoint",
     "create_engine_for",
@@ -62,8 +63,10 @@ _CACHE_KIB = 64 * 1024
 _WAL_PAGES = 16_384
 #: The execution option that makes a SQLite transaction BEGIN IMMEDIATE.
 WRITE_OPTION = "servinfo_write"
-#: The execution option of a ``durable=False`` write transaction.
-_LAZY_SYNC_OPTION = "servinfo_lazy_sync"
+#: The execution option that carries a write transaction's :data:`CommitMode`.
+_COMMIT_OPTION = "servinfo_commit"
+#: When a write transaction's commit is on disk; see :func:`write_transaction`.
+CommitMode = Literal["default", "synced", "unsynced"]
 
 
 def create_engine_for(url: str | URL, *, role: Role = "region") -> Engine:
@@ -93,36 +96,39 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def write_transaction(engine: Engine, *, durable: bool = True) -> _WriteTransaction:
+def write_transaction(engine: Engine, *, commit: CommitMode = "default") -> _WriteTransaction:
     """A context manager: a connection in a write transaction, committed on success.
 
     On SQLite the transaction is ``BEGIN IMMEDIATE``; on PostgreSQL it is an
-    ordinary READ COMMITTED transaction.
+    ordinary READ COMMITTED transaction. ``commit`` says when the commit is on disk:
 
-    ``durable=False`` commits without waiting for the disk (SQLite: this one
-    commit at ``synchronous=NORMAL``; PostgreSQL: ``synchronous_commit=off``):
-    the commit is visible to every connection at once and survives a crash of
-    the process, but a power cut or OS crash may undo it. Only for rows whose
-    loss is harmless — a claim that keeps concurrent requests apart, whose
-    outcome is committed durably afterwards — never for data or audit entries.
+    * ``"default"``: as the engine's role says (see the module docstring);
+    * ``"synced"``: on disk when the commit returns, whatever the role (SQLite:
+      ``synchronous=FULL`` and no automatic checkpoint for this transaction, so
+      its cost does not grow with the WAL; PostgreSQL commits durably anyway).
+      For an erasure, which is effective only once it is on disk;
+    * ``"unsynced"``: without waiting for the disk (SQLite ``synchronous=NORMAL``,
+      PostgreSQL ``synchronous_commit=off``): visible to every connection at
+      once and surviving a crash of the process, but a power cut or OS crash
+      may undo it. Only for rows whose loss is harmless — a claim that keeps
+      concurrent requests apart, whose outcome is committed durably afterwards —
+      never for data or audit entries.
     """
-    return _WriteTransaction(engine, durable)
+    return _WriteTransaction(engine, commit)
 
 
 class _WriteTransaction:
-    __slots__ = ("_connection", "_durable", "_engine", "_transaction")
+    __slots__ = ("_commit", "_connection", "_engine", "_transaction")
 
-    def __init__(self, engine: Engine, durable: bool) -> None:
+    def __init__(self, engine: Engine, commit: CommitMode) -> None:
         self._engine = engine
-        self._durable = durable
+        self._commit = commit
 
     def __enter__(self) -> Connection:
-        options: dict[str, bool] = {WRITE_OPTION: True}
-        if not self._durable:
-            options[_LAZY_SYNC_OPTION] = True
+        options: dict[str, object] = {WRITE_OPTION: True, _COMMIT_OPTION: self._commit}
         self._connection = self._engine.connect().execution_options(**options)
         self._transaction = self._connection.begin()
-        if not self._durable and not is_sqlite(self._engine):
+        if self._commit == "unsynced" and not is_sqlite(self._engine):
             self._connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return self._connection
 
@@ -189,7 +195,7 @@ def _sqlite_engine(url: URL, role: Role) -> Engine:
         url,
         connect_args={
             "timeout": _BUSY_TIMEOUT_MS / 1000,
-            "factory": QueuedWriterConnection.factory(queue, synchronous),
+            "factory": QueuedWriterConnection.factory(queue, synchronous, _WAL_PAGES),
         },
     )
 
@@ -214,7 +220,7 @@ def _sqlite_engine(url: URL, role: Role) -> Engine:
         options = connection.get_execution_options()
         dbapi_connection = connection.connection.dbapi_connection
         assert isinstance(dbapi_connection, QueuedWriterConnection)
-        dbapi_connection.sync_for_next_transaction(lazily=options.get(_LAZY_SYNC_OPTION, False))
+        dbapi_connection.sync_for_next_transaction(options.get(_COMMIT_OPTION, "default"))
         if not options.get(WRITE_OPTION, False):
             connection.exec_driver_sql("BEGIN")
             return

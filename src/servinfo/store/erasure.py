@@ -38,8 +38,7 @@ between (2) and (4) leaves pending ledger entries, and nothing else undone).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -50,9 +49,7 @@ from servinfo.store._keys import SealerCache
 from servinfo.store._validate import check_name
 from servinfo.store.directory import SubjectDirectory, mark_erased
 from servinfo.store.engines import (
-    WRITE_OPTION,
     checkpoint,
-    is_sqlite,
     lock_for_erasure,
     write_transaction,
 )
@@ -203,49 +200,15 @@ def _destroy_in(
     kept: tuple[str, ...],
     now: datetime,
 ) -> RegionErasure:
-    with _durable_write_transaction(engine) as connection:
+    # On disk at commit (a region database otherwise syncs at checkpoints, and
+    # checkpointing is the slow part of an erasure): one fsync, whatever the
+    # size of the database; finish_erasure checkpoints next anyway.
+    with write_transaction(engine, commit="synced") as connection:
         lock_for_erasure(connection)
         destroyed_ids, classes, deleted = _destroy(connection, subject_id, kept, now)
     for cache in caches:
         cache.forget(destroyed_ids)
     return RegionErasure(region, classes, len(destroyed_ids), deleted, False)
-
-
-@contextmanager
-def _durable_write_transaction(engine: Engine) -> Iterator[Connection]:
-    """:func:`write_transaction` whose commit is on disk when it returns.
-
-    PostgreSQL commits durably anyway (``synchronous_commit``). A SQLite region
-    database runs ``synchronous=NORMAL``: in WAL mode a commit then reaches the
-    disk only at the next checkpoint, and checkpointing is the slow part of an
-    erasure. This connection syncs the WAL at commit instead (``FULL``), for
-    this one transaction: one fsync, whatever the size of the database. Its
-    commit does not run SQLite's automatic checkpoint either (which copies
-    the whole WAL, up to 64 MiB after an ingest, when it passes its limit):
-    :func:`finish_erasure` checkpoints next anyway. Both settings can only
-    change outside a transaction, so they are set on the driver connection
-    before ``BEGIN IMMEDIATE`` and restored after the commit.
-    """
-    if not is_sqlite(engine):
-        with write_transaction(engine) as connection:
-            yield connection
-        return
-    connection = engine.connect().execution_options(**{WRITE_OPTION: True})
-    try:
-        driver = connection.connection.driver_connection
-        assert driver is not None  # a checked-out connection always has one
-        (synchronous,) = driver.execute("PRAGMA synchronous").fetchone()
-        (autocheckpoint,) = driver.execute("PRAGMA wal_autocheckpoint").fetchone()
-        driver.execute("PRAGMA synchronous=FULL")
-        driver.execute("PRAGMA wal_autocheckpoint=0")
-        try:
-            with connection.begin():
-                yield connection
-        finally:
-            driver.execute(f"PRAGMA synchronous={int(synchronous)}")
-            driver.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
-    finally:
-        connection.close()
 
 
 def _has_live_keys(engine: Engine, subject_id: str, kept: tuple[str, ...]) -> bool:
