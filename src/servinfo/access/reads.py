@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine
@@ -27,6 +28,7 @@ from servinfo.store import Principal, SubjectDirectory
 from servinfo.store.reading import RecordReader, StoredRecord
 
 _ALLOWED, _DENIED = DECISIONS.labels("allow"), DECISIONS.labels("deny")
+_OBSERVE_DECISION = DECISION_SECONDS.observe
 
 
 class SubjectStates(Protocol):
@@ -210,8 +212,10 @@ class ReadService:
         else:
             actor = Actor.from_principal(principal)
             self._last_actor = (principal, actor)
-        with DECISION_SECONDS.time():
-            decision = self._runtime.decider.decide(actor, purpose, category, region, state)
+        start = perf_counter()
+        decision = self._runtime.decider.decide(actor, purpose, category, region, state)
+        # What ``DECISION_SECONDS.time()`` measures, without a timer object per read.
+        _OBSERVE_DECISION(perf_counter() - start)
         (_ALLOWED if decision.allowed else _DENIED).inc()
         return decision
 
