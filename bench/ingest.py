@@ -22,8 +22,9 @@ and prints records/s and the ratios against the targets (protected at least
 70 % of plain on SQLite, 60 % on PostgreSQL). The contenders take turns batch
 by batch (see :func:`bench`), and each one's time covers its whole batches:
 building rows, data keys, sealing, inserting, committing. ``--repeat N`` runs
-the set N times (fresh databases each time) and judges the median ratio: the
-figures are noisy on a shared machine. Never run as a test.
+the set N times (fresh databases each time, the previous run's garbage collected
+first) and judges the median ratio: the figures are noisy on a shared machine.
+Never run as a test.
 
     python bench/ingest.py --records 100000 --subjects 10000 --backend both --repeat 3
 """
@@ -31,6 +32,7 @@ figures are noisy on a shared machine. Never run as a test.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import random
@@ -320,6 +322,11 @@ def bench(backend: str, records: list[NewRecord], subjects: int, batch_size: int
     shared machine then falls on all three alike instead of on whichever ran
     during a burst.
     """
+    # The previous run's engines, pools and connections are cyclic garbage; left
+    # alone, the collector frees them (and the SQLite page caches they hold) at
+    # some point inside this run's timed batches, mostly during the contender
+    # that allocates most. Each run starts clean instead, outside the timing.
+    gc.collect()
     databases = sqlite_databases() if backend == "sqlite" else postgresql_databases()
     with databases as engines, tempfile.TemporaryDirectory() as keys:
         directory = prepare(engines, subjects)

@@ -36,6 +36,7 @@ PLAINTEXT = b'{"email": "alice@example.com"}'
 SEALER = Sealer(DataKey("dk-1", bytes(range(32))))
 BLOB = SEALER.seal(BINDING, PLAINTEXT)
 CONTEXT = data_key_context("sub-42", "eu", "contract")
+_RecordToSeal = tuple[Sealer, str, str, str, str, int, bytes]
 
 
 def test_round_trip() -> None:
@@ -206,26 +207,47 @@ def test_rewrap_after_rotation_keeps_records_readable(keyring: Keyring) -> None:
     assert Sealer(DataKey("dk", recovered)).open(BINDING, blob) == PLAINTEXT
 
 
-def test_seal_record_is_seal_without_the_binding_object() -> None:
-    b = BINDING
-    blob = SEALER.seal_record(
-        b.record_id, b.subject_id, b.category, b.kind, b.region, b.schema_version, PLAINTEXT
+def _to_seal(sealer: Sealer, binding: RecordBinding, plaintext: bytes) -> _RecordToSeal:
+    b = binding
+    return (sealer, b.record_id, b.subject_id, b.category, b.kind, b.schema_version, plaintext)
+
+
+def test_seal_records_is_seal_without_the_binding_objects() -> None:
+    other_key = Sealer(DataKey("dk-2", bytes(range(1, 33))))
+    other = dataclasses.replace(BINDING, record_id="01HV8Z3K4M5N6P7Q8R9S0T1V2X", kind="x")
+    blobs = Sealer.seal_records(
+        "eu", [_to_seal(SEALER, BINDING, PLAINTEXT), _to_seal(other_key, other, b"")]
     )
-    assert SEALER.open(BINDING, blob) == PLAINTEXT
-    assert len(blob) == len(BLOB)
-    assert blob[:12] != BLOB[:12]  # a fresh nonce each time
+    assert SEALER.open(BINDING, blobs[0]) == PLAINTEXT
+    assert other_key.open(other, blobs[1]) == b""
+    assert len(blobs[0]) == len(BLOB)
     with pytest.raises(IntegrityError):
-        SEALER.open(dataclasses.replace(BINDING, region="us"), blob)
+        SEALER.open(dataclasses.replace(BINDING, region="us"), blobs[0])
+    with pytest.raises(IntegrityError):
+        SEALER.open(other, blobs[1])  # each record under its own sealer's key
+    assert Sealer.seal_records("eu", []) == []
 
 
-def test_seal_record_checks_the_schema_version() -> None:
+def test_seal_records_draws_a_fresh_nonce_per_record() -> None:
+    blobs = Sealer.seal_records("eu", [_to_seal(SEALER, BINDING, PLAINTEXT)] * 200)
+    again = Sealer.seal_records("eu", [_to_seal(SEALER, BINDING, PLAINTEXT)] * 200)
+    nonces = {blob[:12] for blob in blobs + again}
+    assert len(nonces) == 400  # none repeated, within a call or across calls
+    assert BLOB[:12] not in nonces
+
+
+def test_seal_records_checks_the_schema_version() -> None:
+    entry = (SEALER, "r", "s", "c", "k", 2**32, PLAINTEXT)
     with pytest.raises(ValueError, match="schema_version must be 0 to 4294967295, got 4294967296"):
-        SEALER.seal_record("r", "s", "c", "k", "eu", 2**32, PLAINTEXT)
+        Sealer.seal_records("eu", [entry])
 
 
 @given(st.tuples(*[st.text(max_size=4)] * 5, st.integers(0, 2**32 - 1)))
-def test_seal_record_uses_the_binding_aad(fields: tuple[str, str, str, str, str, int]) -> None:
-    blob = SEALER.seal_record(*fields, b"x")
+def test_seal_records_uses_the_binding_aad(fields: tuple[str, str, str, str, str, int]) -> None:
+    record_id, subject_id, category, kind, region, version = fields
+    [blob] = Sealer.seal_records(
+        region, [(SEALER, record_id, subject_id, category, kind, version, b"x")]
+    )
     assert SEALER.open(RecordBinding(*fields), blob) == b"x"
 
 

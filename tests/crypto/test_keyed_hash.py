@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,6 +14,10 @@ from servinfo.crypto import (
     Pseudonymizer,
     normalize_identifier,
 )
+from servinfo.crypto.keyring import KeyVersion
+
+#: A fixed synthetic key, so the expected indexes below are constants.
+_FIXED_KEY = KeyVersion("blind_index", 1, bytes(range(32)), datetime(2025, 1, 1, tzinfo=UTC))
 
 
 def test_index_is_truncated_hmac_over_length_prefixed_fields(keyring: Keyring) -> None:
@@ -25,6 +30,37 @@ def test_index_is_truncated_hmac_over_length_prefixed_fields(keyring: Keyring) -
     expected = hmac.new(key.secret, message, hashlib.sha256).digest()[:16]
     assert BLIND_INDEX_SIZE == 16
     assert BlindIndexer(key).index("email", "alice@example.com") == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        # Computed by the implementation that hashed the whole message in one call;
+        # stored indexes must stay findable, so these bytes may never change.
+        ("email", "alice@example.com", "48362535c66636e79a5512246336b6ec"),
+        ("username", "  Alice\n", "c2ecd23f7c8b04e2ee8e02553369f2f0"),
+        ("email", "Straße@Exämple.test", "d7a0992d23cc4b3308143a64f487e25a"),
+    ],
+)
+def test_index_known_answers(field: str, value: str, expected: str) -> None:
+    indexer = BlindIndexer(_FIXED_KEY)
+    assert indexer.index(field, value).hex() == expected
+    assert indexer.index(field, value).hex() == expected  # again, from the kept HMAC state
+
+
+def test_index_keeps_the_state_of_few_fields(keyring: Keyring) -> None:
+    indexer = BlindIndexer(keyring.current("blind_index"))
+    key = keyring.current("blind_index").secret
+    for number in range(100):  # more field names than it keeps states for
+        field = f"field{number}"
+        message = (
+            b"\x00\x00\x00\x17servinfo blind index v1"
+            + len(field).to_bytes(4, "big")
+            + field.encode()
+            + b"\x00\x00\x00\x01x"
+        )
+        expected = hmac.new(key, message, hashlib.sha256).digest()[:16]
+        assert indexer.index(field, "X") == expected
 
 
 def test_index_normalizes(keyring: Keyring) -> None:

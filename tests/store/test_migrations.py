@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, MetaData, inspect
+from tests.support import PostgresDatabases
 
 from servinfo.store import create_engine_for, migrate_control, migrate_region
-from servinfo.store.migrations import VERSION_TABLES, Tree
+from servinfo.store.engines import is_sqlite
+from servinfo.store.migrations import VERSION_TABLES, Tree, alembic_config
 from servinfo.store.models import control_metadata, region_metadata
 
 
@@ -39,7 +43,7 @@ def test_migrations_run_on_an_empty_file_and_are_idempotent(tmp_path: Path) -> N
     assert _diffs(region, region_metadata, "region") == []
     with region.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version_region")
-        assert version.scalar_one() == "r0001"
+        assert version.scalar_one() == "r0002"
     control.dispose()
     region.dispose()
 
@@ -52,3 +56,77 @@ def test_primary_key_of_records_starts_with_collected_at(region_engines: dict[st
             "collected_at",
             "id",
         ]
+
+
+def _blind_index_sql(engine: Engine) -> str:
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'blind_index'"
+        )
+        return str(found.scalar_one())
+
+
+def test_blind_index_is_without_rowid_on_sqlite(region_engines: dict[str, Engine]) -> None:
+    for engine in region_engines.values():
+        if is_sqlite(engine):
+            assert _blind_index_sql(engine).rstrip().endswith("WITHOUT ROWID")
+        table = inspect(engine)
+        assert table.get_pk_constraint("blind_index")["constrained_columns"] == [
+            "field",
+            "digest",
+            "record_id",
+        ]
+        assert [i["column_names"] for i in table.get_indexes("blind_index")] == [["record_id"]]
+
+
+def _move_to(engine: Engine, target: str, *, down: bool = False) -> None:
+    config = alembic_config("region")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, target)
+
+
+_ROW = ("email", bytes(range(16)), "01HV8Z3K4M5N6P7Q8R9S0T1V2W", "subj-1", "blind_index:v1")
+
+
+def _blind_index_rows(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT field, digest, record_id, subject_id, index_key_id FROM blind_index"
+        )
+        return [(f, bytes(d), r, s, k) for f, d, r, s, k in rows]
+
+
+@pytest.mark.parametrize(
+    "backend_name", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_r0002_keeps_the_blind_index_rows_both_ways(
+    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend_name == "sqlite":
+        engine = create_engine_for(f"sqlite:///{tmp_path / 'eu.db'}")
+    else:
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        engine = create_engine_for(databases.new("r0002"))
+    try:
+        _move_to(engine, "r0001")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO blind_index (field, digest, record_id, subject_id, index_key_id) "
+                + (
+                    "VALUES (?, ?, ?, ?, ?)" if is_sqlite(engine) else "VALUES (%s, %s, %s, %s, %s)"
+                ),
+                _ROW,
+            )
+        migrate_region(engine)
+        assert _blind_index_rows(engine) == [_ROW]
+        assert _diffs(engine, region_metadata, "region") == []
+        if is_sqlite(engine):
+            assert "WITHOUT ROWID" in _blind_index_sql(engine)
+        _move_to(engine, "r0001", down=True)
+        assert _blind_index_rows(engine) == [_ROW]
+        assert _diffs(engine, region_metadata, "region") == []
+        if is_sqlite(engine):
+            assert "WITHOUT ROWID" not in _blind_index_sql(engine)
+    finally:
+        engine.dispose()

@@ -88,7 +88,7 @@ class RecordBinding:
 def _record_aad(
     record_id: str, subject_id: str, category: str, kind: str, region: str, schema_version: int
 ) -> bytes:
-    """The associated data of :meth:`RecordBinding.aad`; spelled out for the hot path."""
+    """The associated data of :meth:`RecordBinding.aad`, without building the binding."""
     record = record_id.encode()
     subject = subject_id.encode()
     return b"".join(
@@ -161,24 +161,34 @@ class Sealer:
         nonce = _aead.random_nonce()
         return nonce + _aead.aes_gcm_seal_with(self._cipher, nonce, plaintext, binding.aad())
 
-    def seal_record(
-        self,
-        record_id: str,
-        subject_id: str,
-        category: str,
-        kind: str,
-        region: str,
-        schema_version: int,
-        plaintext: bytes,
-    ) -> bytes:
-        """:meth:`seal` with the binding's fields passed directly (the ingest hot path).
+    @staticmethod
+    def seal_records(
+        region: str, records: Sequence[tuple[Sealer, str, str, str, str, int, bytes]]
+    ) -> list[bytes]:
+        """:meth:`seal` for many records of ``region`` (the ingest hot path): their sealed forms.
 
-        Same format and associated data as ``seal(RecordBinding(...), plaintext)``
-        without building the binding object; :meth:`open` opens it.
+        Each entry is ``(sealer, record_id, subject_id, category, kind,
+        schema_version, plaintext)``: the binding's fields but the region, passed
+        directly instead of as :class:`RecordBinding` objects. Same format and
+        associated data as ``sealer.seal(RecordBinding(...), plaintext)``, and
+        :meth:`open` opens it. Each record gets its own random 96-bit nonce; all
+        of them come from one read of the operating system's CSPRNG, made here and
+        used up here (nothing is kept for a later call).
         """
-        nonce = _aead.random_nonce()
-        aad = _record_aad(record_id, subject_id, category, kind, region, schema_version)
-        return nonce + _aead.aes_gcm_seal_with(self._cipher, nonce, plaintext, aad)
+        nonces = _aead.random_nonces(len(records))
+        seal = _aead.aes_gcm_seal_with
+        return [
+            nonce
+            + seal(
+                sealer._cipher,
+                nonce,
+                plaintext,
+                _record_aad(record_id, subject_id, category, kind, region, version),
+            )
+            for (sealer, record_id, subject_id, category, kind, version, plaintext), nonce in zip(
+                records, nonces, strict=True
+            )
+        ]
 
     def open(self, binding: RecordBinding, blob: bytes) -> bytes:
         """The plaintext sealed under ``binding``, or :class:`IntegrityError`; never a guess."""

@@ -31,6 +31,8 @@ _PSEUDONYM_SIZE = 16
 
 _INDEX_DOMAIN = "servinfo blind index v1"
 _PSEUDONYM_DOMAIN = "servinfo pseudonym v1"
+#: Lookup field names whose keyed HMAC state a :class:`BlindIndexer` keeps.
+_FIELDS_REMEMBERED = 64
 
 
 def normalize_identifier(value: str) -> str:
@@ -51,12 +53,16 @@ def _require_purpose(key: KeyVersion, purpose: str) -> None:
 class BlindIndexer:
     """Blind indexes of searchable personal fields under the ``blind_index`` key."""
 
-    __slots__ = ("_key", "_key_id")
+    __slots__ = ("_key", "_key_id", "_keyed_fields")
 
     def __init__(self, key: KeyVersion) -> None:
         _require_purpose(key, BLIND_INDEX)
         self._key = key.secret
         self._key_id = key.key_id
+        #: The HMAC state after the domain and field name, by field name: every index
+        #: of a field starts with the same two fields, so that part is hashed once and
+        #: the state copied per value (ingest makes tens of thousands a run).
+        self._keyed_fields: dict[str, hmac.HMAC] = {}
 
     def __repr__(self) -> str:
         return f"BlindIndexer(key_id={self._key_id!r})"
@@ -66,9 +72,25 @@ class BlindIndexer:
         return self._key_id
 
     def index(self, field: str, value: str) -> bytes:
-        """The 16-byte blind index of ``value`` (normalized) in the column ``field``."""
-        message = text_fields(_INDEX_DOMAIN, field, normalize_identifier(value))
-        return hmac.digest(self._key, message, hashlib.sha256)[:BLIND_INDEX_SIZE]
+        """The 16-byte blind index of ``value`` (normalized) in the column ``field``.
+
+        HMAC-SHA256 over ``text_fields(domain, field, normalized value)``, truncated.
+        """
+        keyed = self._keyed_fields.get(field)
+        if keyed is None:
+            keyed = self._keyed_field(field)
+        keyed = keyed.copy()
+        # The value's field of text_fields(...): its length, then its UTF-8 bytes.
+        keyed.update(length_prefixed(normalize_identifier(value).encode("utf-8")))
+        return keyed.digest()[:BLIND_INDEX_SIZE]
+
+    def _keyed_field(self, field: str) -> hmac.HMAC:
+        keyed = hmac.new(self._key, text_fields(_INDEX_DOMAIN, field), hashlib.sha256)
+        # Field names are the policy's few lookup fields; the bound only keeps a
+        # caller that invents names from growing the map without end.
+        if len(self._keyed_fields) < _FIELDS_REMEMBERED:
+            self._keyed_fields[field] = keyed
+        return keyed
 
 
 class Pseudonymizer:

@@ -29,11 +29,11 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Table, exc
 
-from servinfo.crypto import BLIND_INDEX, BlindIndexer, Keyring
+from servinfo.crypto import BLIND_INDEX, BlindIndexer, Keyring, Sealer
 from servinfo.store._bulk import bulk_insert, date_value, time_value
 from servinfo.store._codec import encode_fields
 from servinfo.store._ids import new_ulids
@@ -105,8 +105,9 @@ class NewRecord:
     legal_hold: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(NamedTuple):
+    # A tuple rather than a frozen dataclass: built for every record, and a
+    # frozen dataclass pays a setattr per field.
     record: NewRecord
     record_id: str
     payload: bytes
@@ -211,19 +212,22 @@ class RecordWriter:
                 (record.retention_class, "retention_class"),
             ):
                 self._check_name(value, index, what)
-        if not isinstance(record.collected_at, datetime) or record.collected_at.tzinfo is None:
+        collected_at = record.collected_at
+        if not isinstance(collected_at, datetime) or collected_at.tzinfo is None:
             raise InvalidRecord(f"{_where(index)}: collected_at must be a timezone-aware datetime")
         if isinstance(record.retain_until, datetime) or not isinstance(record.retain_until, date):
             raise InvalidRecord(f"{_where(index)}: retain_until must be a date (not a datetime)")
         version = record.schema_version
         if not isinstance(version, int) or not 0 <= version <= _MAX_SCHEMA_VERSION:
             raise InvalidRecord(f"{_where(index)}: schema_version must be an integer 0 to 2**32-1")
-        for name, value in record.lookup_fields.items():
-            self._check_name(name, index, "lookup field name")
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidRecord(
-                    f"{_where(index)}: lookup field {name!r} must be non-empty text"
-                )
+        if record.lookup_fields:  # most records have none
+            for name, value in record.lookup_fields.items():
+                if name not in names:
+                    self._check_name(name, index, "lookup field name")
+                if not isinstance(value, str) or not value.strip():
+                    raise InvalidRecord(
+                        f"{_where(index)}: lookup field {name!r} must be non-empty text"
+                    )
         record_id = record.record_id
         if record_id is None:
             record_id = next(fresh_ids)
@@ -307,45 +311,51 @@ class RecordWriter:
         subjects: dict[str, Subject],
         now: datetime,
     ) -> None:
-        needed = {(p.record.subject_id, p.record.retention_class) for p in items}
+        records = [item.record for item in items]
+        needed = {(record.subject_id, record.retention_class) for record in records}
         sealers = self._keys[region].sealers_for_write(connection, needed, now)
-        index = self._indexer.index
-        index_key_id = self._indexer.key_id
-        as_time, as_date = time_value(connection), date_value(connection)
-        rows: list[tuple[Any, ...]] = []
-        lookups: list[tuple[Any, ...]] = []
-        for item in items:
-            record = item.record
-            record_id = item.record_id
-            subject_id = record.subject_id
-            sealer = sealers[subject_id, record.retention_class]
-            rows.append(
+        keys = [sealers[record.subject_id, record.retention_class] for record in records]
+        sealed = Sealer.seal_records(
+            region,
+            [
                 (
+                    sealer,
                     record_id,
-                    subject_id,
-                    subjects[subject_id].org_id,
+                    record.subject_id,
                     record.category,
                     record.kind,
-                    record.source,
-                    as_time(record.collected_at),
-                    as_date(record.retain_until),
-                    record.legal_hold,
                     record.schema_version,
-                    sealer.key_id,
-                    # == sealer.seal(RecordBinding(record_id, …), payload), without the object
-                    sealer.seal_record(
-                        record_id,
-                        subject_id,
-                        record.category,
-                        record.kind,
-                        region,
-                        record.schema_version,
-                        item.payload,
-                    ),
+                    payload,
                 )
+                for (record, record_id, payload), sealer in zip(items, keys, strict=True)
+            ],
+        )
+        as_time, as_date = time_value(connection), date_value(connection)
+        rows = [
+            (
+                record_id,
+                record.subject_id,
+                subjects[record.subject_id].org_id,
+                record.category,
+                record.kind,
+                record.source,
+                as_time(record.collected_at),
+                as_date(record.retain_until),
+                record.legal_hold,
+                record.schema_version,
+                sealer.key_id,
+                ciphertext,
             )
-            for name, value in record.lookup_fields.items():
-                lookups.append((name, index(name, value), record_id, subject_id, index_key_id))
+            for (record, record_id, _), sealer, ciphertext in zip(items, keys, sealed, strict=True)
+        ]
+        index = self._indexer.index
+        index_key_id = self._indexer.key_id
+        lookups = [
+            (name, index(name, value), record_id, record.subject_id, index_key_id)
+            for record, record_id, _ in items
+            if record.lookup_fields
+            for name, value in record.lookup_fields.items()
+        ]
         bulk_insert(connection, _RECORDS, _RECORD_COLUMNS, rows)
         bulk_insert(connection, _BLIND_INDEX, _INDEX_COLUMNS, lookups)
 
