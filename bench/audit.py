@@ -147,7 +147,7 @@ class FixedClock:
 @contextmanager
 def sqlite_engine() -> Iterator[Engine]:
     with tempfile.TemporaryDirectory(prefix="servinfo-audit-bench-") as folder:
-        engine = create_engine_for(f"sqlite:///{Path(folder) / 'control.db'}", role="control")
+        engine = create_engine_for(f"sqlite:///{Path(folder) / 'control.db'}")
         try:
             yield engine
         finally:
@@ -159,7 +159,7 @@ def postgresql_engine() -> Iterator[Engine]:
     name = f"servinfo_bench_audit_{secrets.token_hex(4)}"
     with psycopg.connect(PG_SERVER + "postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    engine = create_engine_for(PG_SERVER + name, role="control")
+    engine = create_engine_for(PG_SERVER + name)
     try:
         yield engine
     finally:

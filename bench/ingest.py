@@ -169,7 +169,7 @@ def sqlite_databases() -> Iterator[Databases]:
     with tempfile.TemporaryDirectory(prefix="servinfo-bench-") as folder:
         root = Path(folder)
         engines = Databases(
-            create_engine_for(f"sqlite:///{root / 'control.db'}", role="control"),
+            create_engine_for(f"sqlite:///{root / 'control.db'}"),
             create_engine_for(f"sqlite:///{root / 'protected.db'}"),
             create_engine_for(f"sqlite:///{root / 'plain.db'}"),
             create_engine_for(f"sqlite:///{root / 'bulk_plain.db'}"),
@@ -189,7 +189,7 @@ def postgresql_databases() -> Iterator[Databases]:
         for name in names:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     engines = Databases(
-        create_engine_for(PG_SERVER + names[0], role="control"),
+        create_engine_for(PG_SERVER + names[0]),
         create_engine_for(PG_SERVER + names[1]),
         create_engine_for(PG_SERVER + names[2]),
         create_engine_for(PG_SERVER + names[3]),

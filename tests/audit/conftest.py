@@ -48,7 +48,7 @@ def other_key() -> Ed25519PrivateKey:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("audit-template") / "control.db"
-    engine = create_engine_for(f"sqlite:///{path}", role="control")
+    engine = create_engine_for(f"sqlite:///{path}")
     migrate_control(engine, [AUDIT_MIGRATIONS])
     engine.dispose()
     return path
@@ -58,7 +58,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_url(postgres_session_databases: PostgresDatabases) -> str:
     """A fresh PostgreSQL control database for the run, migrated; dropped at the end."""
     url = postgres_session_databases.new("audit")
-    engine = create_engine_for(url, role="control")
+    engine = create_engine_for(url)
     migrate_control(engine, [AUDIT_MIGRATIONS])
     engine.dispose()
     return url
@@ -66,7 +66,7 @@ def pg_url(postgres_session_databases: PostgresDatabases) -> str:
 
 @pytest.fixture(scope="session")
 def pg_engine(pg_url: str) -> Iterator[Engine]:
-    engine = create_engine_for(pg_url, role="control")
+    engine = create_engine_for(pg_url)
     yield engine
     engine.dispose()
 
@@ -85,7 +85,7 @@ def audit_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Au
         path = tmp_path / "control.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite:///{path}"
-        engine = create_engine_for(url, role="control")
+        engine = create_engine_for(url)
         yield AuditBackend("sqlite", engine, url)
         engine.dispose()
     else:

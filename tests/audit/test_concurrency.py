@@ -18,7 +18,7 @@ BATCH = 20
 def _append(url: str, keyring_path: str, worker: int, barrier: object) -> None:
     """Runs in a spawned process: its own engine, keyring and log."""
     keyring = Keyring.open(Path(keyring_path), LocalMasterKeyWrapper(bytes(range(32))))
-    engine = create_engine_for(url, role="control")
+    engine = create_engine_for(url)
     log = AuditLog(engine, keyring, head_every_entries=50)
     barrier.wait()  # type: ignore[attr-defined]
     for start in range(0, PER_PROCESS, BATCH):

@@ -40,7 +40,7 @@ def test_migrated_tables_match_the_models(audit_backend: AuditBackend) -> None:
 
 
 def test_the_migration_starts_an_empty_log_and_runs_once(tmp_path: Path) -> None:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'control.db'}", role="control")
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'control.db'}")
     for _ in range(2):
         migrate_control(engine, [AUDIT_MIGRATIONS])
     assert _diffs(engine) == []

@@ -49,7 +49,7 @@ Snapshot = tuple[dict[str, int], list[tuple[Any, ...]], int]
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A control database migrated once (store and ledgers), copied into each test."""
     path = tmp_path_factory.mktemp("ledgers-template") / "control.db"
-    engine = create_engine_for(f"sqlite:///{path}", role="control")
+    engine = create_engine_for(f"sqlite:///{path}")
     migrate_control(engine, [LEDGER_MIGRATIONS])
     engine.dispose()
     return path
@@ -61,7 +61,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_engine(postgres_session_databases: PostgresDatabases) -> Iterator[Engine]:
     """A fresh PostgreSQL control database for the run, migrated; dropped at the end."""
-    engine = create_engine_for(postgres_session_databases.new("ledgers"), role="control")
+    engine = create_engine_for(postgres_session_databases.new("ledgers"))
     try:
         migrate_control(engine, [LEDGER_MIGRATIONS])
         yield engine
@@ -78,7 +78,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         path = tmp_path / "control.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        built = create_engine_for(f"sqlite:///{path}", role="control")
+        built = create_engine_for(f"sqlite:///{path}")
         yield built
         built.dispose()
     else:

@@ -38,7 +38,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
 
 
 def test_branch_runs_on_an_empty_database_and_is_idempotent(tmp_path: Path) -> None:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'control.db'}", role="control")
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'control.db'}")
     for _ in range(2):
         migrate_control(engine, [LEDGER_MIGRATIONS])
     assert _diffs(engine) == []

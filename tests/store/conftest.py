@@ -64,9 +64,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Database files migrated once, copied into each test's folder."""
     folder = tmp_path_factory.mktemp("sqlite-template")
     for role in ("control", *REGIONS):
-        engine = create_engine_for(
-            f"sqlite:///{folder / f'{role}.db'}", role="control" if role == "control" else "region"
-        )
+        engine = create_engine_for(f"sqlite:///{folder / f'{role}.db'}")
         (migrate_control if role == "control" else migrate_region)(engine)
         engine.dispose()
     return folder
@@ -78,7 +76,7 @@ def _sqlite_backend(template: Path, data_dir: Path) -> Backend:
         shutil.copyfile(template / f"{role}.db", data_dir / f"{role}.db")
     return Backend(
         name="sqlite",
-        control=create_engine_for(f"sqlite:///{data_dir / 'control.db'}", role="control"),
+        control=create_engine_for(f"sqlite:///{data_dir / 'control.db'}"),
         regions={r: create_engine_for(f"sqlite:///{data_dir / f'{r}.db'}") for r in REGIONS},
         data_dir=data_dir,
     )
@@ -103,10 +101,7 @@ def pg_databases(postgres_session_databases: PostgresDatabases) -> dict[str, str
 @pytest.fixture(scope="session")
 def pg_engines(pg_databases: dict[str, str]) -> Iterator[dict[str, Engine]]:
     engines = {
-        role: create_engine_for(
-            f"{POSTGRES_SERVER}/{name}", role="control" if role == "control" else "region"
-        )
-        for role, name in pg_databases.items()
+        role: create_engine_for(f"{POSTGRES_SERVER}/{name}") for role, name in pg_databases.items()
     }
     yield engines
     for engine in engines.values():

@@ -34,7 +34,7 @@ def test_migrated_schema_matches_the_models(
 
 
 def test_migrations_run_on_an_empty_file_and_are_idempotent(tmp_path: Path) -> None:
-    control = create_engine_for(f"sqlite:///{tmp_path / 'control.db'}", role="control")
+    control = create_engine_for(f"sqlite:///{tmp_path / 'control.db'}")
     region = create_engine_for(f"sqlite:///{tmp_path / 'eu.db'}")
     for _ in range(2):
         migrate_control(control)

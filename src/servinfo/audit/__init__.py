@@ -42,7 +42,7 @@ from servinfo.audit.heads import (
     sign_tree_head,
     verify_tree_head,
 )
-from servinfo.audit.log import AuditLog
+from servinfo.audit.log import AuditLog, TransactionalAuditSink
 from servinfo.audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -64,7 +64,7 @@ from servinfo.audit.proofs import (
     verify_inclusion_bundle,
 )
 from servinfo.audit.service import AuditService
-from servinfo.audit.sink import AuditSink, MemoryAuditSink, RecordedEvent, TransactionalAuditSink
+from servinfo.audit.sink import AuditSink, MemoryAuditSink, RecordedEvent
 from servinfo.audit.verify import VerifyReport, verify_log
 
 #: The audit log's Alembic branch: ``migrate_control(engine, [AUDIT_MIGRATIONS])``.

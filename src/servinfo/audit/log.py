@@ -37,6 +37,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine
 
@@ -58,7 +59,7 @@ from servinfo.audit.proofs import (
     build_consistency_bundle,
     build_inclusion_bundle,
 )
-from servinfo.audit.sink import RecordedEvent
+from servinfo.audit.sink import AuditSink, RecordedEvent
 from servinfo.audit.verify import VerifyReport, verify_chunks
 from servinfo.crypto import AUDIT_SIGNING, PSEUDONYM, Keyring, Pseudonymizer
 from servinfo.store.engines import write_transaction
@@ -66,6 +67,20 @@ from servinfo.store.engines import write_transaction
 __all__ = ["AuditLog"]
 
 _SALT_SIZE = 32
+
+
+@runtime_checkable
+class TransactionalAuditSink(AuditSink, Protocol):
+    """A sink that can commit other rows of the control database with its entries."""
+
+    def record_many(
+        self,
+        events: Iterable[RecordedEvent],
+        *,
+        also: Callable[[Connection], None] | None = None,
+    ) -> range:
+        """Append ``events`` (and run ``also`` in the same transaction) in one commit."""
+        ...
 
 
 class AuditLog:

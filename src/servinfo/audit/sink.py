@@ -9,11 +9,9 @@ subject id or personal data into an entry itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
-
-from sqlalchemy import Connection
 
 from servinfo.audit.entries import DetailValue as Detail
 
@@ -33,20 +31,6 @@ class AuditSink(Protocol):
         details: Mapping[str, Detail] | None = None,
     ) -> int:
         """Append one entry; returns its sequence number once it is durable."""
-        ...
-
-
-@runtime_checkable
-class TransactionalAuditSink(AuditSink, Protocol):
-    """A sink that can commit other rows of the control database with its entries."""
-
-    def record_many(
-        self,
-        events: Iterable[RecordedEvent],
-        *,
-        also: Callable[[Connection], None] | None = None,
-    ) -> range:
-        """Append ``events`` (and run ``also`` in the same transaction) in one commit."""
         ...
 
 

@@ -174,11 +174,11 @@ def _create(
 
     for url in (control_url, *region_urls.values()):
         _ensure_postgres_database(url)
-    control = create_engine_for(resolve_url(control_url, data_dir), role="control")
+    control = create_engine_for(resolve_url(control_url, data_dir))
     try:  # (6) schemas, the active policy and the admin principal
         migrate_control(control, CONTROL_MIGRATIONS)
         for url in region_urls.values():
-            engine = create_engine_for(resolve_url(url, data_dir), role="region")
+            engine = create_engine_for(resolve_url(url, data_dir))
             try:
                 migrate_region(engine)
             finally:

@@ -227,11 +227,8 @@ def open_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Deployment
     settings = load_settings(resolve_data_dir(data_dir, env), env)
     master_key = load_master_key(env, settings.master_key_file)
     keyring = Keyring.open(settings.keyring_file, LocalMasterKeyWrapper(master_key))
-    control = create_engine_for(settings.control_url, role="control")
-    regions = {
-        region: create_engine_for(url, role="region")
-        for region, url in settings.region_urls.items()
-    }
+    control = create_engine_for(settings.control_url)
+    regions = {region: create_engine_for(url) for region, url in settings.region_urls.items()}
     versions = PolicyVersions(control)
     active = versions.active()
     if active is not None:

@@ -13,7 +13,7 @@ which adds purpose checks and auditing to every read.
 
 Typical wiring (what ``servinfo init`` and the service do)::
 
-    control = create_engine_for(control_url, role="control")
+    control = create_engine_for(control_url)
     regions = {r: create_engine_for(url) for r, url in region_urls.items()}
     migrate_control(control)
     for engine in regions.values():
@@ -25,7 +25,7 @@ The store depends on :mod:`servinfo.crypto` only, never on the policy.
 """
 
 from servinfo.store.directory import Organization, Subject, SubjectDirectory
-from servinfo.store.engines import Role, checkpoint, create_engine_for
+from servinfo.store.engines import checkpoint, create_engine_for
 from servinfo.store.erasure import ErasureReport, RegionErasure
 from servinfo.store.errors import (
     Conflict,
@@ -75,7 +75,6 @@ __all__ = [
     "RecordWriter",
     "RegionErasure",
     "RewrapReport",
-    "Role",
     "ShredLedger",
     "StoreError",
     "Subject",

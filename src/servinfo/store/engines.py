@@ -7,10 +7,12 @@ SQLite (the embedded default) runs with:
   wrapped data key must not linger in a free page;
 * ``foreign_keys=ON``, ``busy_timeout`` so concurrent writers wait instead of failing;
 * a 64 MiB page cache (``cache_size``) so ingest into random-order indexes stays in memory;
-* ``synchronous=FULL`` for the control database (subjects, principals, the shred
-  ledger: few writes, each of which must survive a power cut) and ``NORMAL``
-  for region databases (bulk ingest; WAL + NORMAL never corrupts, and erasure
-  forces durability itself with a checkpoint, see :func:`checkpoint`).
+* ``synchronous=FULL``: a commit is on disk when it returns, in the control
+  database (subjects, principals, the shred ledger, the audit log) and in the
+  region databases alike. An accepted record must survive a power cut, and an
+  ingest batch's progress, recorded in the control database after each chunk,
+  must never count a chunk the region database could still lose. Ingest
+  commits once per batch, so the sync costs one fsync per thousand records.
 
 Transactions on SQLite start with ``BEGIN`` (deferred) unless the connection
 carries the execution option ``servinfo_write=True``, which starts them with
@@ -41,7 +43,6 @@ from servinfo.store.errors import StoreError
 
 __all__ = [
     "CommitMode",
-    "Role",
     "checkpoint",
     "create_engine_for",
     "is_sqlite",
@@ -50,8 +51,6 @@ __all__ = [
     "write_transaction",
 ]
 
-#: Which database an engine serves; it selects durability settings.
-Role = Literal["control", "region"]
 
 _BUSY_TIMEOUT_MS = 10_000
 _CHECKPOINT_ATTEMPTS = 5
@@ -69,11 +68,10 @@ _COMMIT_OPTION = "servinfo_commit"
 CommitMode = Literal["default", "synced", "unsynced"]
 
 
-def create_engine_for(url: str | URL, *, role: Role = "region") -> Engine:
-    """An engine for ``url`` configured for the store; ``role`` picks durability.
+def create_engine_for(url: str | URL) -> Engine:
+    """An engine for ``url`` configured for the store (the module docstring says how).
 
-    Pass ``role="control"`` for the control database (``synchronous=FULL`` on
-    SQLite). Only file-backed SQLite and PostgreSQL are supported.
+    Only file-backed SQLite and PostgreSQL are supported.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -83,7 +81,7 @@ def create_engine_for(url: str | URL, *, role: Role = "region") -> Engine:
                 f"SQLite URL {parsed.render_as_string()!r} names no file; the store "
                 "needs a file-backed database, e.g. sqlite:////var/lib/servinfo/eu.db"
             )
-        return _sqlite_engine(parsed, role)
+        return _sqlite_engine(parsed)
     if backend == "postgresql":
         return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True)
     raise StoreError(
@@ -102,11 +100,10 @@ def write_transaction(engine: Engine, *, commit: CommitMode = "default") -> _Wri
     On SQLite the transaction is ``BEGIN IMMEDIATE``; on PostgreSQL it is an
     ordinary READ COMMITTED transaction. ``commit`` says when the commit is on disk:
 
-    * ``"default"``: as the engine's role says (see the module docstring);
-    * ``"synced"``: on disk when the commit returns, whatever the role (SQLite:
-      ``synchronous=FULL`` and no automatic checkpoint for this transaction, so
-      its cost does not grow with the WAL; PostgreSQL commits durably anyway).
-      For an erasure, which is effective only once it is on disk;
+    * ``"default"``: on disk when the commit returns (see the module docstring);
+    * ``"synced"``: the same, and on SQLite without the automatic checkpoint a
+      commit may run, so that its cost does not grow with the WAL: for an
+      erasure, which must be effective quickly whatever the store's size;
     * ``"unsynced"``: without waiting for the disk (SQLite ``synchronous=NORMAL``,
       PostgreSQL ``synchronous_commit=off``): visible to every connection at
       once and surviving a crash of the process, but a power cut or OS crash
@@ -188,14 +185,13 @@ def checkpoint(engine: Engine, *, tables: tuple[str, ...] = ("data_keys",)) -> b
     return True
 
 
-def _sqlite_engine(url: URL, role: Role) -> Engine:
-    synchronous = "FULL" if role == "control" else "NORMAL"
+def _sqlite_engine(url: URL) -> Engine:
     queue = writer_queue_path(url.database or "")
     engine = create_engine(
         url,
         connect_args={
             "timeout": _BUSY_TIMEOUT_MS / 1000,
-            "factory": QueuedWriterConnection.factory(queue, synchronous, _WAL_PAGES),
+            "factory": QueuedWriterConnection.factory(queue, "FULL", _WAL_PAGES),
         },
     )
 
@@ -208,7 +204,7 @@ def _sqlite_engine(url: URL, role: Role) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cursor.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")

@@ -10,9 +10,8 @@ Steps of :func:`erase_subject`:
     class not kept; record the ids of the records they protect as tombstones
     (``erased_records``, no subject in them); delete those records and their
     blind indexes; and overwrite the keys' rows so that only a tombstone
-    without key material remains. Commit, durably: on SQLite this one
-    transaction syncs at commit (``synchronous=FULL``) although region
-    databases otherwise sync only at checkpoints.
+    without key material remains. Commit, durably, and on SQLite without
+    an automatic checkpoint (``write_transaction(commit="synced")``).
 
     The erasure is now *effective*: writers put a subject's records in its home
     region only, and there they are shredded, on disk. Its cost depends on the
@@ -200,9 +199,9 @@ def _destroy_in(
     kept: tuple[str, ...],
     now: datetime,
 ) -> RegionErasure:
-    # On disk at commit (a region database otherwise syncs at checkpoints, and
-    # checkpointing is the slow part of an erasure): one fsync, whatever the
-    # size of the database; finish_erasure checkpoints next anyway.
+    # On disk at commit, and without the automatic checkpoint a commit may run
+    # (copying up to 64 MiB of WAL after an ingest): the cost of making the
+    # erasure effective must not depend on the store; finish_erasure checkpoints next.
     with write_transaction(engine, commit="synced") as connection:
         lock_for_erasure(connection)
         destroyed_ids, classes, deleted = _destroy(connection, subject_id, kept, now)
