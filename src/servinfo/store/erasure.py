@@ -6,33 +6,37 @@ Steps of :func:`erase_subject`:
     directory (from now on writers refuse its records) and write a *pending*
     shred-ledger entry per region under the subject's keyed pseudonym.
 (2) The subject's home region, one write transaction holding a lock that waits
-    for in-flight writers: find the subject's live data keys of every retention
-    class not kept; record the ids of the records they protect as tombstones
-    (``erased_records``, no subject in them); delete those records and their
-    blind indexes; and overwrite the keys' rows so that only a tombstone
-    without key material remains. Commit, durably, and on SQLite without
-    an automatic checkpoint (``write_transaction(commit="synced")``).
+    for in-flight writers: overwrite the rows of the subject's live data keys
+    of every retention class not kept, so that only a tombstone without key
+    material remains. Commit, durably, and on SQLite without an automatic
+    checkpoint (``write_transaction(commit="synced")``).
 
     The erasure is now *effective*: writers put a subject's records in its home
-    region only, and there they are shredded, on disk. Its cost depends on the
-    subject's records, not on the size of the store.
+    region only, and none of those records can be decrypted any more, by
+    anyone, with any key. Its cost depends on the subject's number of data
+    keys (one per retention class), not on its records or the store's size.
 
 Then :func:`finish_erasure` (run by :func:`erase_subject` itself unless it is
 given ``finish=False``, in which case the caller runs it next):
 
 (3) Every other region: if it holds a live key of the subject (it should not,
     see (2)), the same destruction there.
-(4) Complete the ledger entries with the classes actually destroyed.
-(5) Purge the storage: SQLite checkpoints its WAL into the main file
+(4) Every region: purge what the destroyed keys protected — record the ids of
+    their records as tombstones (``erased_records``, no subject in them, so a
+    restore stays erased), delete the records and their blind indexes.
+(5) Complete the ledger entries with the classes actually destroyed.
+(6) Purge the storage: SQLite checkpoints its WAL into the main file
     (``secure_delete`` has zeroed the freed cells) and truncates it, so that
-    no old page image keeps a destroyed key; PostgreSQL vacuums ``data_keys``.
-    This copies whatever the WAL holds (recent writes of every subject), so it
-    may take longer than (1)–(2); the report says if it could not finish.
+    no old page image keeps a destroyed key or a deleted record; PostgreSQL
+    vacuums ``data_keys``. This copies whatever the WAL holds (recent writes of
+    every subject), so it may take longer than (1)–(2); the report says if it
+    could not finish.
 
 Records of kept classes (a legal obligation to keep them) stay readable until
 their retention ends; the retention sweep destroys those keys then.
 Running the erasure again is harmless and completes a pending one (a crash
-between (2) and (4) leaves pending ledger entries, and nothing else undone).
+between (2) and (5) leaves pending ledger entries and, at worst, ciphertext
+whose keys are gone, which (4) purges on the next run).
 """
 
 from __future__ import annotations
@@ -176,14 +180,18 @@ def finish_erasure(
             results[region] = _destroy_in(engine, region, caches, subject_id, kept, now)
         else:
             results[region] = RegionErasure(region, (), 0, 0, False)
-    # (4) Complete.
+    # (4) Purge the ciphertext the destroyed keys protected.
+    for region, result in results.items():
+        deleted = _purge_records(region_engines[region], subject_id, kept, now)
+        results[region] = replace(result, records_deleted=result.records_deleted + deleted)
+    # (5) Complete.
     with write_transaction(directory.engine) as connection:
         for region, result in results.items():
             if region in report.ledger_entries:
                 complete_entry(
                     connection, report.ledger_entries[region], result.destroyed_classes, now
                 )
-    # (5) Purge.
+    # (6) Purge the storage.
     purged = tuple(
         replace(results[region], storage_purged=checkpoint(region_engines[region]))
         for region in sorted(results)
@@ -204,10 +212,10 @@ def _destroy_in(
     # erasure effective must not depend on the store; finish_erasure checkpoints next.
     with write_transaction(engine, commit="synced") as connection:
         lock_for_erasure(connection)
-        destroyed_ids, classes, deleted = _destroy(connection, subject_id, kept, now)
+        destroyed_ids, classes = _destroy_keys(connection, subject_id, kept, now)
     for cache in caches:
         cache.forget(destroyed_ids)
-    return RegionErasure(region, classes, len(destroyed_ids), deleted, False)
+    return RegionErasure(region, classes, len(destroyed_ids), 0, False)
 
 
 def _has_live_keys(engine: Engine, subject_id: str, kept: tuple[str, ...]) -> bool:
@@ -226,9 +234,9 @@ def _has_live_keys(engine: Engine, subject_id: str, kept: tuple[str, ...]) -> bo
         )
 
 
-def _destroy(
+def _destroy_keys(
     connection: Connection, subject_id: str, kept: tuple[str, ...], now: datetime
-) -> tuple[list[str], tuple[str, ...], int]:
+) -> tuple[list[str], tuple[str, ...]]:
     live = connection.execute(
         select(DataKeyRow.id, DataKeyRow.retention_class).where(
             DataKeyRow.subject_id == subject_id,
@@ -238,25 +246,33 @@ def _destroy(
     ).all()
     key_ids = [row.id for row in live]
     if not key_ids:
-        return [], (), 0
-    doomed = select(RecordRow.id).where(
-        RecordRow.subject_id == subject_id, RecordRow.key_id.in_(key_ids)
-    )
-    connection.execute(
-        insert(ErasedRecordRow).from_select(
-            ["record_id", "erased_at"],
-            select(RecordRow.id, literal(now, UTCDateTime())).where(
-                RecordRow.subject_id == subject_id, RecordRow.key_id.in_(key_ids)
-            ),
-        )
-    )
-    connection.execute(delete(BlindIndexRow).where(BlindIndexRow.record_id.in_(doomed)))
-    deleted = connection.execute(
-        delete(RecordRow).where(RecordRow.subject_id == subject_id, RecordRow.key_id.in_(key_ids))
-    ).rowcount
+        return [], ()
     # Overwrite, not just flag: the row keeps no key material.
     connection.execute(
         update(DataKeyRow).where(DataKeyRow.id.in_(key_ids)).values(wrapped=None, destroyed_at=now)
     )
-    classes = tuple(sorted({row.retention_class for row in live}))
-    return key_ids, classes, deleted
+    return key_ids, tuple(sorted({row.retention_class for row in live}))
+
+
+def _purge_records(engine: Engine, subject_id: str, kept: tuple[str, ...], now: datetime) -> int:
+    """Step (4) in one region: tombstones, then delete records and blind indexes; how many."""
+    with write_transaction(engine) as connection:
+        destroyed = select(DataKeyRow.id).where(
+            DataKeyRow.subject_id == subject_id,
+            DataKeyRow.wrapped.is_(None),
+            DataKeyRow.retention_class.not_in(kept),
+        )
+        unreadable = (RecordRow.subject_id == subject_id, RecordRow.key_id.in_(destroyed))
+        connection.execute(
+            insert(ErasedRecordRow).from_select(
+                ["record_id", "erased_at"],
+                select(RecordRow.id, literal(now, UTCDateTime())).where(*unreadable),
+            )
+        )
+        connection.execute(
+            delete(BlindIndexRow).where(
+                BlindIndexRow.record_id.in_(select(RecordRow.id).where(*unreadable))
+            )
+        )
+        deleted: int = connection.execute(delete(RecordRow).where(*unreadable)).rowcount
+    return deleted
