@@ -38,7 +38,8 @@ _NOTHING = FieldPlan(frozenset(), frozenset(), frozenset(), True)
 
 def truncate_ip(value: str) -> str:
     try:
-        address = ipaddress.ip_address(value)
+        # ip_address() tries IPv4 first and fails on every IPv6 text; only IPv6 has a ':'.
+        address = (ipaddress.IPv6Address if ":" in value else ipaddress.IPv4Address)(value)
     except ValueError:
         return "<invalid address>"
     prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX

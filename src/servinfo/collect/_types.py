@@ -84,7 +84,9 @@ def _phone(value: Any, info: ValidationInfo) -> str:
 
 def _ip(value: Any) -> str:
     try:
-        return ipaddress.ip_address(_text(value).strip()).compressed
+        text = _text(value).strip()
+        # As ip_address(), without first failing IPv4 on every IPv6 text (only IPv6 has ':').
+        return (ipaddress.IPv6Address if ":" in text else ipaddress.IPv4Address)(text).compressed
     except ValueError:
         raise ValueError("not an IP address") from None
 

@@ -146,6 +146,8 @@ def _out_of_scope(kind: str) -> OutOfScope:
 
 
 def _only(value: dict[str, Any], allowed: frozenset[str]) -> None:
+    if value.keys() <= allowed:  # the usual case, in one set comparison
+        return
     for key in value:
         if key not in allowed:
             raise SchemaViolation(

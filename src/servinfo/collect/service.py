@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -126,6 +126,14 @@ class Compiled:
     kinds: Mapping[str, KindSchema]
     markers: frozenset[str]
     service_kinds: Mapping[str, frozenset[str]]
+    #: The regime of each jurisdiction seen so far (``Policy.regime_for`` scans them all).
+    _regimes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def regime_for(self, jurisdiction: str) -> str:
+        regime = self._regimes.get(jurisdiction)
+        if regime is None:
+            regime = self._regimes[jurisdiction] = self.policy.regime_for(jurisdiction)
+        return regime
 
     @classmethod
     def build(cls, policy: Policy) -> Compiled:
@@ -268,7 +276,7 @@ class Collector:
         if schema.category in self._treated:
             self._telemetry.apply(values, schema.truncate, schema.pseudonymize)
         retention = schema.retention
-        regime = compiled.policy.regime_for(subject.jurisdiction)
+        regime = compiled.regime_for(subject.jurisdiction)
         period = retention.by_regime.get(regime, retention.period)
         lookup = {n: v for n in schema.lookup if isinstance(v := values.get(n), str) and v.strip()}
         if redactions:
