@@ -134,12 +134,29 @@ class _Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/healthz", verify=False, timeout=1).status_code == 200:  # noqa: S501
-                    return
+                answer = httpx.get(f"{self.url}/healthz", verify=False, timeout=1)  # noqa: S501
             except httpx.TransportError:
                 time.sleep(0.2)
+                continue
+            if answer.status_code == 200:
+                self._wait_until_idle(deadline)
+                return
         self.stop()
         raise RuntimeError("servinfo serve did not start within 60 s")
+
+    def _wait_until_idle(self, deadline: float) -> None:
+        """Wait for every worker to finish starting (compiling the policy takes CPU).
+
+        /healthz answers as soon as one worker is up; the other may still be
+        starting, and its start-up would be timed as ingest work.
+        """
+        before = self.cpu_seconds()
+        while before is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.cpu_seconds()
+            if now is None or now - before < 0.02:
+                return
+            before = now
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU of the server and its workers so far (Linux /proc), else None."""
