@@ -265,27 +265,7 @@ class ReadService:
             )
             for r in stored
         ]
-        self._audit.record(
-            "read",
-            actor=principal.name,
-            subject_id=subject_id,
-            purpose=purpose,
-            outcome="allow",
-            record_ids=[r.record_id for r in records],
-            details={"count": len(records)},
-        )
-        if principal.kind == "processor" and self._disclosures is not None and records:
-            self._disclosures.register_disclosure(
-                recipient=principal.binding or principal.name,
-                recipient_kind="processor",
-                basis="processor",
-                subject_id=subject_id,
-                categories=sorted({r.category for r in records}),
-                purpose=purpose,
-                reference=self._contract_reference(principal),
-                record_count=len(records),
-                actor=principal.name,
-            )
+        self._audit_read(principal, purpose, subject_id, records)
         return ReadResult(purpose, records, decisions)
 
     def _narrow_subject(
