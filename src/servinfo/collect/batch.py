@@ -111,9 +111,12 @@ class Batch:
             self._reject(number, error)
             return
         if isinstance(parsed, RecordObject):
-            self._pending.append((number, parsed))
+            # A full chunk is written when the next record arrives, not at once: the
+            # last chunk of a batch is then written by finish(), whose answer
+            # supersedes a progress entry (one durable commit less per batch).
             if len(self._pending) >= self._chunk_size:
                 self.flush()
+            self._pending.append((number, parsed))
             return
         self.flush()
         try:
