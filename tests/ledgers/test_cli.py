@@ -37,6 +37,11 @@ class _Principals:
         if principal.role != "privacy_officer":
             raise Forbidden(f"role '{principal.role}' lacks the permission '{permission}'")
 
+    def authorize(self, token: str | None, permission: str) -> _Principal:
+        principal = self.authenticate(token)
+        self.require_permission(principal, permission)
+        return principal
+
 
 @dataclass
 class _Deployment:

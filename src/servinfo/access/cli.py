@@ -14,6 +14,7 @@ from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._session import authorized
 from servinfo.deployment import open_deployment
 
 principals_app = typer.Typer(help="Who may call servinfo.", no_args_is_help=True)
@@ -53,11 +54,8 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Create a principal and print its token once."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        service = deployment.principal_service
-        me = service.authenticate(token)
-        service.require_permission(me, "manage_principals")
-        issued = service.add(
+    with authorized(data_dir, token, "manage_principals") as (deployment, me):
+        issued = deployment.principal_service.add(
             name,
             kind=kind,
             role=role,
@@ -78,10 +76,8 @@ def list_principals(
     data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
 ) -> None:
     """Every principal, revoked ones included."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        service = deployment.principal_service
-        service.require_permission(service.authenticate(token), "manage_principals")
-        principals = service.all()
+    with authorized(data_dir, token, "manage_principals") as (deployment, _me):
+        principals = deployment.principal_service.all()
     if as_json:
         print_json(
             [
@@ -122,11 +118,8 @@ def revoke(
     token: TokenOption = None,
 ) -> None:
     """Revoke a principal's token: it is refused from now on."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        service = deployment.principal_service
-        me = service.authenticate(token)
-        service.require_permission(me, "manage_principals")
-        service.revoke(name, actor=me.name)
+    with authorized(data_dir, token, "manage_principals") as (deployment, me):
+        deployment.principal_service.revoke(name, actor=me.name)
     console.print(f"revoked {name}", markup=False)
 
 

@@ -97,6 +97,12 @@ class PrincipalService:
             raise Unauthenticated("unknown or revoked token")
         return principal
 
+    def authorize(self, token: str | None, permission: str) -> Principal:
+        """The principal ``token`` belongs to, if its role grants ``permission``."""
+        principal = self.authenticate(token)
+        self.require_permission(principal, permission)
+        return principal
+
     def require_permission(self, principal: Principal, permission: str) -> None:
         """Administrative actions need the permission the policy grants to the role."""
         role = self._policy.roles.get(principal.role)

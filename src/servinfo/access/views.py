@@ -36,10 +36,15 @@ class FieldPlan:
 _NOTHING = FieldPlan(frozenset(), frozenset(), frozenset(), True)
 
 
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``ipaddress.ip_address(text)`` for text, without first failing IPv4 on every IPv6
+    address (only IPv6 has a ':'); ValueError when it is no address."""
+    return (ipaddress.IPv6Address if ":" in text else ipaddress.IPv4Address)(text)
+
+
 def truncate_ip(value: str) -> str:
     try:
-        # ip_address() tries IPv4 first and fails on every IPv6 text; only IPv6 has a ':'.
-        address = (ipaddress.IPv6Address if ":" in value else ipaddress.IPv4Address)(value)
+        address = parse_ip(value)
     except ValueError:
         return "<invalid address>"
     prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from servinfo.audit.proofs import (
 )
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._session import authorized
 
 if TYPE_CHECKING:
     from servinfo.audit.log import AuditLog
@@ -70,11 +70,7 @@ def register(parent: typer.Typer) -> None:
 @contextmanager
 def _open_log(data_dir: Path | None, token: str | None) -> Iterator[AuditLog]:
     """The deployment's audit log, for a principal whose role may read the audit log."""
-    from servinfo.deployment import open_deployment
-
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        principals = deployment.principal_service
-        principals.require_permission(principals.authenticate(token), "read_audit")
+    with authorized(data_dir, token, "read_audit") as (deployment, _me):
         yield deployment.audit
 
 

@@ -10,7 +10,6 @@ JSON, so nothing is coerced across JSON types: ``"5"`` is not an integer and
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -19,6 +18,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationInfo
 
+from servinfo.access.views import parse_ip
 from servinfo.policy.model import FieldSpec
 
 __all__ = ["COUNTRIES", "annotation_for"]
@@ -84,9 +84,7 @@ def _phone(value: Any, info: ValidationInfo) -> str:
 
 def _ip(value: Any) -> str:
     try:
-        text = _text(value).strip()
-        # As ip_address(), without first failing IPv4 on every IPv6 text (only IPv6 has ':').
-        return (ipaddress.IPv6Address if ":" in text else ipaddress.IPv4Address)(text).compressed
+        return parse_ip(_text(value).strip()).compressed
     except ValueError:
         raise ValueError("not an IP address") from None
 

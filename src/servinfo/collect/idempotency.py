@@ -56,6 +56,8 @@ _MINE = (
     _T.owner == bindparam("b_owner"),
 )
 _UPDATE_MINE = update(_T).where(*_MINE)
+_STALE_MINE = update(_T).where(*_MINE, _T.done_lines > 0).values(updated_at=_EPOCH)
+_DELETE_MINE = delete(_T).where(*_MINE, _T.done_lines == 0)
 _FIND = select(*_TABLE.columns).where(
     _T.principal_id == bindparam("b_principal"), _T.key == bindparam("b_key")
 )
@@ -147,15 +149,15 @@ class IdempotencyStore:
     ) -> None:
         """:meth:`finish` inside the caller's write transaction of the control database."""
         values = {"state": "done", "status_code": status_code, "response": json.dumps(body)}
-        connection.execute(_UPDATE_MINE, {**values, **self._mine_params(claim)})
+        connection.execute(_UPDATE_MINE, {**values, **self._mine(claim)})
 
     def abandon(self, claim: Claim) -> None:
         """Give the claim up after a failure: deleted if no line was committed under it,
         else made stale at once, so that the retry takes it over and resumes."""
+        mine = self._mine(claim)
         with write_transaction(self._engine) as connection:
-            mine = self._mine(claim)
-            connection.execute(update(_T).where(*mine, _T.done_lines > 0).values(updated_at=_EPOCH))
-            connection.execute(delete(_T).where(*mine, _T.done_lines == 0))
+            connection.execute(_STALE_MINE, mine)
+            connection.execute(_DELETE_MINE, mine)
 
     # -- steps -------------------------------------------------------------------
 
@@ -231,19 +233,16 @@ class IdempotencyStore:
 
     def _update(self, claim: Claim, **values: Any) -> None:
         with write_transaction(self._engine) as connection:
-            connection.execute(_UPDATE_MINE, {**values, **self._mine_params(claim)})
+            connection.execute(_UPDATE_MINE, {**values, **self._mine(claim)})
 
-    def _mine_params(self, claim: Claim) -> dict[str, Any]:
+    def _mine(self, claim: Claim) -> dict[str, Any]:
+        """The parameters of ``_MINE`` for ``claim``, and a fresh heartbeat."""
         return {
             "updated_at": self._clock(),
             "b_principal": claim.principal_id,
             "b_key": claim.key,
             "b_owner": claim.owner,
         }
-
-    @staticmethod
-    def _mine(claim: Claim) -> tuple[Any, ...]:
-        return (_T.principal_id == claim.principal_id, _T.key == claim.key, _T.owner == claim.owner)
 
     def _purge_if_due(self) -> None:
         now = self._clock()

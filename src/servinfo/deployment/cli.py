@@ -12,11 +12,11 @@ from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._session import authorized
 from servinfo.config import resolve_data_dir
 from servinfo.crypto import kek_purpose, write_secret_file
 from servinfo.deployment.create import create_deployment
 from servinfo.deployment.errors import DeploymentError
-from servinfo.deployment.runtime import open_deployment
 from servinfo.policy import UnknownPolicyElement, load_policy
 from servinfo.policy.cli import policy_app
 from servinfo.store import kek_usage, rewrap_data_keys
@@ -41,23 +41,19 @@ def demo(
     """Load simulated Service Information, sent as each cloud service would send it."""
     from servinfo.deployment.demo import load_demo
 
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        principals = deployment.principal_service
-        me = principals.authenticate(token)
-        principals.require_permission(me, "manage_principals")
-        with Progress(
-            TextColumn("loading demo data"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err_console,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("demo", total=None)
-            summary = load_demo(
-                deployment,
-                customers=customers,
-                days=days,
-                seed=seed,
-                actor=me.name,
-                progress=lambda n: progress.advance(task, n),
-            )
+    with authorized(data_dir, token, "manage_principals") as (deployment, me), Progress(
+        TextColumn("loading demo data"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err_console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("demo", total=None)
+        summary = load_demo(
+            deployment,
+            customers=customers,
+            days=days,
+            seed=seed,
+            actor=me.name,
+            progress=lambda n: progress.advance(task, n),
+        )
     console.print(
         f"demo data: {summary.accepted} objects accepted, {summary.rejected} rejected",
         markup=False,
@@ -78,10 +74,7 @@ def activate(
     records of processing generated from the same file stay in step.
     """
     policy = load_policy(file)
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        principals = deployment.principal_service
-        me = principals.authenticate(token)
-        principals.require_permission(me, "reload_policy")
+    with authorized(data_dir, token, "reload_policy") as (deployment, me):
         previous = deployment.policy_versions.active()
         missing = sorted(set(policy.regions) - set(deployment.regions))
         if missing:
@@ -162,9 +155,7 @@ def status(
     data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
 ) -> None:
     """The current version of every key purpose, and how many data keys each KEK wraps."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        principals = deployment.principal_service
-        principals.require_permission(principals.authenticate(token), "rotate_keys")
+    with authorized(data_dir, token, "rotate_keys") as (deployment, _me):
         rows = deployment.keyring.status()
         usage: dict[str, int] = {}
         for engine in deployment.regions.values():
@@ -205,10 +196,7 @@ def rotate(
     as_json: JsonOption = False,
 ) -> None:
     """New KEK version for a region; data keys are re-wrapped in batches, records untouched."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        principals = deployment.principal_service
-        me = principals.authenticate(token)
-        principals.require_permission(me, "rotate_keys")
+    with authorized(data_dir, token, "rotate_keys") as (deployment, me):
         if region not in deployment.regions:
             raise UnknownPolicyElement("region", region, sorted(deployment.regions))
         new_kek = deployment.keyring.rotate(kek_purpose(region))

@@ -19,9 +19,9 @@ from one snapshot without a transaction to open, and without Core's per-query co
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,6 +48,9 @@ from servinfo.ledgers.models import (
 
 #: Ids per ``IN (…)`` list: far below SQLite's and PostgreSQL's parameter limits.
 CHUNK = 500
+
+
+_E = TypeVar("_E")
 
 
 def chunks(ids: Sequence[str]) -> Iterator[list[str]]:
@@ -210,14 +213,15 @@ def objection(row: Row[Any]) -> Objection:
 def objections(
     connection: Connection, subject_ids: Sequence[str], *, in_force_only: bool
 ) -> list[Objection]:
-    found: list[Objection] = []
-    for chunk in chunks(subject_ids):
-        query = select(ObjectionRow.__table__).where(ObjectionRow.subject_id.in_(chunk))
-        if in_force_only:
-            query = query.where(ObjectionRow.withdrawn_at.is_(None))
-        rows = connection.execute(query.order_by(ObjectionRow.objected_at, ObjectionRow.id))
-        found.extend(objection(row) for row in rows)
-    return found
+    return _entries(
+        connection,
+        subject_ids,
+        ObjectionRow,
+        ended=ObjectionRow.withdrawn_at,
+        in_force_only=in_force_only,
+        began=ObjectionRow.objected_at,
+        entry=objection,
+    )
 
 
 def restriction(row: Row[Any]) -> Restriction:
@@ -236,13 +240,35 @@ def restriction(row: Row[Any]) -> Restriction:
 def restrictions(
     connection: Connection, subject_ids: Sequence[str], *, in_force_only: bool
 ) -> list[Restriction]:
-    found: list[Restriction] = []
+    return _entries(
+        connection,
+        subject_ids,
+        RestrictionRow,
+        ended=RestrictionRow.lifted_at,
+        in_force_only=in_force_only,
+        began=RestrictionRow.restricted_at,
+        entry=restriction,
+    )
+
+
+def _entries(
+    connection: Connection,
+    subject_ids: Sequence[str],
+    model: type[ObjectionRow] | type[RestrictionRow],
+    *,
+    ended: Any,
+    began: Any,
+    in_force_only: bool,
+    entry: Callable[[Row[Any]], _E],
+) -> list[_E]:
+    """The subjects' entries of one ledger (``model``), oldest by ``began`` first;
+    ``in_force_only``: those whose ``ended`` column is unset."""
+    found: list[_E] = []
     for chunk in chunks(subject_ids):
-        query = select(RestrictionRow.__table__).where(RestrictionRow.subject_id.in_(chunk))
+        query = select(model.__table__).where(model.subject_id.in_(chunk))
         if in_force_only:
-            query = query.where(RestrictionRow.lifted_at.is_(None))
-        rows = connection.execute(query.order_by(RestrictionRow.restricted_at, RestrictionRow.id))
-        found.extend(restriction(row) for row in rows)
+            query = query.where(ended.is_(None))
+        found.extend(entry(row) for row in connection.execute(query.order_by(began, model.id)))
     return found
 
 

@@ -19,7 +19,6 @@ The commands only parse and print: :class:`~servinfo.ledgers.Ledgers` decides.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -32,6 +31,7 @@ from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, print_json
+from servinfo.cli._session import authorized
 from servinfo.ledgers.entries import (
     Basis,
     Consent,
@@ -81,12 +81,7 @@ def register(app: typer.Typer) -> None:
 @contextmanager
 def _ledgers(data_dir: Path | None, token: str | None) -> Iterator[tuple[Ledgers, str]]:
     """The deployment's ledgers and the authenticated principal's name."""
-    from servinfo.deployment import open_deployment  # the composition root imports us
-
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        service = deployment.principal_service
-        me = service.authenticate(token)
-        service.require_permission(me, PERMISSION)
+    with authorized(data_dir, token, PERMISSION) as (deployment, me):
         yield deployment.ledgers, me.name
 
 

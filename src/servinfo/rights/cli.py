@@ -8,7 +8,6 @@ Every command authenticates with a token exactly as the API does and needs the
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,13 +16,12 @@ from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._session import authorized
 from servinfo.crypto import write_secret_file
-from servinfo.deployment import Deployment, open_deployment
 from servinfo.rights.deadlines import REQUEST_TYPES
 from servinfo.rights.entries import Request
 from servinfo.rights.errors import InvalidRequest
 from servinfo.rights.notifier import OutboxNotifier
-from servinfo.store import Principal
 
 dsr_app = typer.Typer(help="Data-subject requests: open, verify, process, answer.")
 
@@ -31,15 +29,12 @@ RequestId = Annotated[str, typer.Argument(help="The request's id.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; the subject is told.")]
 
 
+#: What every command here needs of the principal's role.
+PERMISSION = "handle_requests"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(dsr_app, name="dsr")
-
-
-def _operator(deployment: Deployment, token: str | None) -> Principal:
-    service = deployment.principal_service
-    me = service.authenticate(token)
-    service.require_permission(me, "handle_requests")
-    return me
 
 
 def _print(request: Request, as_json: bool) -> None:
@@ -112,8 +107,7 @@ def open_request(
 ) -> None:
     """Receive a request on the subject's behalf."""
     parameters = _parameters(purpose, recipient, kind, field, ground, allows)
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, me):
         opened = deployment.rights.open(
             request_type,
             subject,
@@ -130,8 +124,7 @@ def send_code(
     request_id: RequestId, data_dir: DataDirOption = None, token: TokenOption = None
 ) -> None:
     """Send the subject a one-time verification code (through the outbox)."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         notice = deployment.rights.send_code(request_id)
     console.print(f"code queued for the subject as message {notice}", markup=False)
 
@@ -145,8 +138,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Verify a request with the code the subject gives you."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         verified = deployment.rights.verify_with_code(request_id, code)
     _print(verified, as_json)
 
@@ -163,8 +155,7 @@ def process(
     as_json: JsonOption = False,
 ) -> None:
     """Do what the request asks and answer it."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, me):
         done = deployment.rights.process(request_id, actor=me.name, proceed_flagged=proceed_flagged)
     _print(done, as_json)
 
@@ -177,8 +168,7 @@ def export(
     token: TokenOption = None,
 ) -> None:
     """Write the request's export ZIP to a new file, readable by you only."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         info, blob = deployment.rights.export_archive(request_id)
     try:
         write_secret_file(out, blob)
@@ -198,8 +188,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """A request's case file."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         found = deployment.rights.show(request_id)
     _print(found, as_json)
 
@@ -212,8 +201,7 @@ def list_requests(
     as_json: JsonOption = False,
 ) -> None:
     """Every request, oldest first."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         found = deployment.rights.list_requests(overdue=overdue)
     if as_json:
         print_json([r.to_dict() for r in found])
@@ -241,8 +229,7 @@ def extend(
     as_json: JsonOption = False,
 ) -> None:
     """Extend the deadline once, telling the subject why."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, me):
         extended = deployment.rights.extend(request_id, reason, actor=me.name)
     _print(extended, as_json)
 
@@ -256,8 +243,7 @@ def refuse(
     as_json: JsonOption = False,
 ) -> None:
     """Refuse a request with the reason (and the authority, where the regime requires)."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, me):
         refused = deployment.rights.refuse(request_id, reason, actor=me.name)
     _print(refused, as_json)
 
@@ -273,8 +259,7 @@ def lift_restriction(
     token: TokenOption = None,
 ) -> None:
     """Tell the subject (--announce REASON), then, once delivered, lift the restriction."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, me):
         if announce is not None:
             notice = deployment.rights.announce_restriction_lift(subject, announce, actor=me.name)
             console.print(f"lift notice queued as message {notice}", markup=False)
@@ -290,8 +275,7 @@ def outbox(
     token: TokenOption = None,
 ) -> None:
     """The messages for the operator's mailer, as JSON."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         notices = OutboxNotifier(deployment.control).notices(pending_only=not all_messages)
     print_json([n.to_dict() for n in notices])
 
@@ -303,7 +287,6 @@ def sent(
     token: TokenOption = None,
 ) -> None:
     """Mark an outbox message delivered (a verification code is blanked then)."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         OutboxNotifier(deployment.control).mark_sent(notice_id, now=dt.datetime.now(dt.UTC))
     console.print(f"marked {notice_id} sent", markup=False)

@@ -32,6 +32,8 @@ from typing import Any
 
 __all__ = ["QueuedWriterConnection", "writer_queue_path"]
 
+#: Every commit on disk when it returns (see ``servinfo.store.engines``).
+_SYNCHRONOUS = "FULL"
 _depth_lock = threading.Lock()
 #: How many queues each thread holds, by thread id.
 _depth: dict[int, int] = {}
@@ -44,37 +46,26 @@ def writer_queue_path(database: str) -> str:
 class QueuedWriterConnection(sqlite3.Connection):
     """A pysqlite connection that can wait in its database's writer queue."""
 
-    def __init__(
-        self,
-        *args: Any,
-        writer_queue: str,
-        synchronous: str,
-        autocheckpoint: int,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, writer_queue: str, autocheckpoint: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queue_fd = os.open(writer_queue, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._queued_by: int | None = None
-        #: The connection's own ``PRAGMA synchronous`` and ``wal_autocheckpoint``
-        #: (set when it connects), and those in force now.
-        self._synchronous = self._synchronous_now = synchronous
-        self._autocheckpoint = self._autocheckpoint_now = autocheckpoint
+        # The connection sets its own sync settings, so that what it tracks as in
+        # force (the *_now fields) is what SQLite holds.
+        self._autocheckpoint = autocheckpoint
+        self.execute(f"PRAGMA synchronous={_SYNCHRONOUS}")
+        self.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+        self._synchronous_now, self._autocheckpoint_now = _SYNCHRONOUS, autocheckpoint
 
     @classmethod
     def factory(
-        cls, writer_queue: str, synchronous: str, autocheckpoint: int
+        cls, writer_queue: str, autocheckpoint: int
     ) -> Callable[..., QueuedWriterConnection]:
         """What ``sqlite3.connect(factory=…)`` calls: connections queueing on ``writer_queue``
-        with the engine's ``synchronous`` and ``wal_autocheckpoint`` settings."""
+        that checkpoint the WAL every ``autocheckpoint`` pages."""
 
         def connect(*args: Any, **kwargs: Any) -> QueuedWriterConnection:
-            return cls(
-                *args,
-                writer_queue=writer_queue,
-                synchronous=synchronous,
-                autocheckpoint=autocheckpoint,
-                **kwargs,
-            )
+            return cls(*args, writer_queue=writer_queue, autocheckpoint=autocheckpoint, **kwargs)
 
         return connect
 
@@ -82,13 +73,13 @@ class QueuedWriterConnection(sqlite3.Connection):
         """Set how the next transaction commits (a ``CommitMode``); called before every ``BEGIN``.
 
         ``unsynced``: at ``synchronous=NORMAL``; ``synced``: at ``FULL``, with no
-        automatic checkpoint on its commit; ``default``: the connection's own
-        settings (see ``write_transaction``). Set before each transaction rather
-        than restored after one, so that a failed commit can never leave a
-        connection syncing less than it should; both settings can only change
-        outside a transaction.
+        automatic checkpoint on its commit; ``default``: at ``FULL``, with the
+        connection's checkpoint interval (see ``write_transaction``). Set before
+        each transaction rather than restored after one, so that a failed commit
+        can never leave a connection syncing less than it should; both settings
+        can only change outside a transaction.
         """
-        synchronous = {"unsynced": "NORMAL", "synced": "FULL"}.get(commit, self._synchronous)
+        synchronous = "NORMAL" if commit == "unsynced" else _SYNCHRONOUS
         autocheckpoint = 0 if commit == "synced" else self._autocheckpoint
         if synchronous != self._synchronous_now:
             self.execute(f"PRAGMA synchronous={synchronous}")

@@ -191,7 +191,7 @@ def _sqlite_engine(url: URL) -> Engine:
         url,
         connect_args={
             "timeout": _BUSY_TIMEOUT_MS / 1000,
-            "factory": QueuedWriterConnection.factory(queue, "FULL", _WAL_PAGES),
+            "factory": QueuedWriterConnection.factory(queue, _WAL_PAGES),
         },
     )
 
@@ -204,10 +204,8 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cursor.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")
         finally:
             cursor.close()
 

@@ -6,17 +6,15 @@ Every command authenticates with a token exactly as the API does and needs the
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, print_json
-from servinfo.deployment import Deployment, open_deployment
+from servinfo.cli._session import authorized
 from servinfo.rights.drp.agents import decode_verify_key
 from servinfo.rights.drp.service import DrpService
-from servinfo.store import Principal
 
 __all__ = ["drp_app", "register"]
 
@@ -25,15 +23,12 @@ agent_app = typer.Typer(help="Authorized agents: register their verify keys.")
 drp_app.add_typer(agent_app, name="agent")
 
 
+#: What every command here needs of the principal's role.
+PERMISSION = "handle_requests"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(drp_app, name="drp")
-
-
-def _operator(deployment: Deployment, token: str | None) -> Principal:
-    service = deployment.principal_service
-    me = service.authenticate(token)
-    service.require_permission(me, "handle_requests")
-    return me
 
 
 @agent_app.command("add")
@@ -52,8 +47,7 @@ def add_agent(
 ) -> None:
     """Register an agent's verify key, received out of band; it may then pair."""
     raw = decode_verify_key(verify_key)
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, me):
         agent = DrpService.for_deployment(deployment).agents.register(
             agent_id, raw, actor=me.name, status_callback=status_callback
         )
@@ -68,8 +62,7 @@ def list_agents(
     data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
 ) -> None:
     """The registered agents and whether they paired."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         agents = DrpService.for_deployment(deployment).agents.all()
     if as_json:
         print_json([a.to_dict() for a in agents])
@@ -82,7 +75,6 @@ def list_agents(
 @drp_app.command("sync")
 def sync(data_dir: DataDirOption = None, token: TokenOption = None) -> None:
     """Derive every live DRP request's status; post changes to the agents (run periodically)."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        _operator(deployment, token)
+    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         sent = DrpService.for_deployment(deployment).sync()
     console.print(f"{sent} status callbacks delivered", markup=False)
