@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from servinfo.crypto import Pseudonymizer
@@ -21,6 +22,10 @@ from servinfo.policy import Policy
 #: Networks an address is truncated to: a /24 keeps a network, not a host.
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
+#: Addresses whose normalized and truncated text is remembered. Telemetry repeats
+#: a user's address in event after event, and ``ipaddress`` spends microseconds
+#: of pure Python on each parse; the memo is bounded and held in memory only.
+_IP_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,16 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return (ipaddress.IPv6Address if ":" in text else ipaddress.IPv4Address)(text)
 
 
+@lru_cache(maxsize=_IP_MEMO_SIZE)
+def normalize_ip(text: str) -> str:
+    """``parse_ip(text).compressed``, memoized; ValueError when it is no address."""
+    return parse_ip(text).compressed
+
+
+@lru_cache(maxsize=_IP_MEMO_SIZE)
 def truncate_ip(value: str) -> str:
+    """The network of an address (``203.0.113.0/24``, a /48 for IPv6), memoized;
+    ``<invalid address>`` when it is no address."""
     try:
         address = parse_ip(value)
     except ValueError:

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationInfo
 
-from servinfo.access.views import parse_ip
+from servinfo.access.views import normalize_ip
 from servinfo.policy.model import FieldSpec
 
 __all__ = ["COUNTRIES", "annotation_for"]
@@ -84,7 +84,7 @@ def _phone(value: Any, info: ValidationInfo) -> str:
 
 def _ip(value: Any) -> str:
     try:
-        return parse_ip(_text(value).strip()).compressed
+        return normalize_ip(_text(value).strip())
     except ValueError:
         raise ValueError("not an IP address") from None
 
@@ -179,14 +179,15 @@ def annotation_for(spec: FieldSpec) -> Any:
     }
     if kind == "money":
         return Annotated[float | int, BeforeValidator(_money)]
-    return Annotated[str, BeforeValidator(validators[kind]), AfterValidator(_limit(spec))]
+    normalize = BeforeValidator(validators[kind])
+    if spec.max_length is None:  # no length check to call for every value
+        return Annotated[str, normalize]
+    return Annotated[str, normalize, AfterValidator(_limit(spec.max_length))]
 
 
-def _limit(spec: FieldSpec) -> Any:
-    limit = spec.max_length
-
+def _limit(limit: int) -> Any:
     def check(value: str) -> str:
-        if limit is not None and len(value) > limit:
+        if len(value) > limit:
             raise ValueError(f"longer than {limit} characters")
         return value
 
