@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import uvloop
 from uvicorn import Config
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from servinfo.api._protocol import NoDelayH11Protocol
+from servinfo.api._protocol import NoDelayHttpToolsProtocol
 
 
 async def _app(scope: object, receive: object, send: object) -> None:  # never called
     raise AssertionError("no request is sent")
 
 
-async def _nodelay_of_accepted_connection(protocol: type[H11Protocol]) -> int:
+async def _nodelay_of_accepted_connection(protocol: type[HttpToolsProtocol]) -> int:
     # Bound as uvicorn binds the socket it shares with its workers: protocol number 0.
     listening = socket.socket(family=socket.AF_INET)
     listening.bind(("127.0.0.1", 0))
@@ -41,9 +42,14 @@ async def _nodelay_of_accepted_connection(protocol: type[H11Protocol]) -> int:
 
 
 def test_uvicorns_own_protocol_keeps_nagle_on_a_shared_socket() -> None:
-    """The reason for NoDelayH11Protocol: asyncio skips sockets whose protocol is 0."""
-    assert asyncio.run(_nodelay_of_accepted_connection(H11Protocol)) == 0
+    """The reason for NoDelayHttpToolsProtocol: asyncio skips sockets whose protocol is 0."""
+    assert asyncio.run(_nodelay_of_accepted_connection(HttpToolsProtocol)) == 0
 
 
 def test_servinfo_turns_nagle_off_on_every_connection() -> None:
-    assert asyncio.run(_nodelay_of_accepted_connection(NoDelayH11Protocol)) != 0
+    assert asyncio.run(_nodelay_of_accepted_connection(NoDelayHttpToolsProtocol)) != 0
+
+
+def test_servinfo_turns_nagle_off_under_the_loop_it_serves_with() -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(_nodelay_of_accepted_connection(NoDelayHttpToolsProtocol)) != 0

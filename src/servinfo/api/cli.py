@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from servinfo.api._protocol import NoDelayH11Protocol
+from servinfo.api._protocol import NoDelayHttpToolsProtocol
 from servinfo.api.metrics import MULTIPROC_ENV
 from servinfo.cli._options import DataDirOption
 from servinfo.cli._output import err_console
@@ -73,6 +73,7 @@ def serve(
         log_level="info",
         # Raw paths carry subject ids; the app logs route templates instead.
         access_log=False,
-        http=NoDelayH11Protocol,
+        http=NoDelayHttpToolsProtocol,
+        loop="uvloop",
         **tls,  # type: ignore[arg-type]
     )

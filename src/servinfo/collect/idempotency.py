@@ -5,7 +5,9 @@ worker and surviving restarts, for ``limits.idempotency_ttl_hours``. The
 protocol, per (principal, key):
 
 1. **Claim** before processing: insert a ``pending`` row. The primary key
-   lets exactly one of two racing workers in.
+   lets exactly one of two racing workers in. Requests of a worker that
+   claim at the same time share one transaction
+   (:class:`servinfo.collect.grouping.CommitGroups`).
 2. The loser reads the row: another request body under the same key is
    refused (:class:`IdempotencyKeyReused`); a finished answer is replayed; a
    claim still alive is polled for up to ``wait`` and otherwise answered
@@ -34,9 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, exc, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from servinfo.collect.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RequestInProgress
+from servinfo.collect.grouping import CommitGroups
 from servinfo.collect.models import KEY_LENGTH, IdempotencyKeyRow
 from servinfo.store.engines import write_transaction
 
@@ -49,7 +54,12 @@ _T = IdempotencyKeyRow
 _TABLE: Table = IdempotencyKeyRow.__table__  # type: ignore[assignment]
 # The statements of every request, built once: building them per call cost more
 # than running them.
-_CLAIM = insert(_T)
+# A taken key is no error: the other claims of the transaction go on. The row
+# comes back only when it was inserted (psycopg gives no rowcount here).
+_CLAIM_UNLESS_TAKEN = {
+    "sqlite": sqlite_insert(_T).on_conflict_do_nothing().returning(_T.owner),
+    "postgresql": postgresql_insert(_T).on_conflict_do_nothing().returning(_T.owner),
+}
 _MINE = (
     _T.principal_id == bindparam("b_principal"),
     _T.key == bindparam("b_key"),
@@ -105,6 +115,10 @@ class IdempotencyStore:
         self._clock = clock
         self._purged_at = _EPOCH
         self._purge_lock = threading.Lock()
+        # Concurrent requests of a worker share one claiming transaction.
+        self._claims: CommitGroups[tuple[str, str, str], Claim | None] = CommitGroups(
+            self._claim_all
+        )
 
     @staticmethod
     def check_key(key: str) -> str:
@@ -121,7 +135,7 @@ class IdempotencyStore:
         self._purge_if_due()
         deadline = time.monotonic() + self._wait
         while True:
-            claim = self._insert(principal_id, key, request_hash)
+            claim = self._claims.submit((principal_id, key, request_hash))
             if claim is not None:
                 return claim
             found = self._existing(principal_id, key, request_hash)
@@ -137,12 +151,6 @@ class IdempotencyStore:
     def finish(self, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
         with write_transaction(self._engine) as connection:
             self.answer_in(connection, claim, status_code, body)
-
-    def answering(
-        self, claim: Claim, status_code: int, body: dict[str, Any]
-    ) -> Callable[[Connection], None]:
-        """:meth:`answer_in` for a transaction someone else opens (the audit log's)."""
-        return lambda connection: self.answer_in(connection, claim, status_code, body)
 
     def answer_in(
         self, connection: Connection, claim: Claim, status_code: int, body: dict[str, Any]
@@ -161,16 +169,20 @@ class IdempotencyStore:
 
     # -- steps -------------------------------------------------------------------
 
-    def _insert(self, principal_id: str, key: str, request_hash: str) -> Claim | None:
+    def _claim_all(self, requests: list[tuple[str, str, str]]) -> list[Claim | None]:
+        """Claim each (principal id, key, request hash) not claimed yet, in one transaction;
+        None for a key already taken (its row says what to do, see :meth:`_existing`)."""
         now = self._clock()
-        owner = secrets.token_hex(16)
-        try:
-            # Not synced to disk: a claim only keeps concurrent requests apart. A
-            # power cut may undo it together with the unanswered request it
-            # guarded, whose retry then runs again; the answer is committed durably.
-            with write_transaction(self._engine, commit="unsynced") as connection:
-                connection.execute(
-                    _CLAIM,
+        claims: list[Claim | None] = []
+        # Not synced to disk: a claim only keeps concurrent requests apart. A
+        # power cut may undo it together with the unanswered request it
+        # guarded, whose retry then runs again; the answer is committed durably.
+        with write_transaction(self._engine, commit="unsynced") as connection:
+            statement = _CLAIM_UNLESS_TAKEN[connection.dialect.name]
+            for principal_id, key, request_hash in requests:
+                owner = secrets.token_hex(16)
+                inserted = connection.execute(
+                    statement,
                     {
                         "principal_id": principal_id,
                         "key": key,
@@ -182,10 +194,9 @@ class IdempotencyStore:
                         "updated_at": now,
                         "expires_at": now + self._ttl,
                     },
-                )
-        except exc.IntegrityError:
-            return None
-        return Claim(principal_id, key, owner)
+                ).first()
+                claims.append(None if inserted is None else Claim(principal_id, key, owner))
+        return claims
 
     def _existing(
         self, principal_id: str, key: str, request_hash: str

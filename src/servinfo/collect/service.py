@@ -35,7 +35,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection
 
@@ -50,6 +50,7 @@ from servinfo.collect.errors import (
     UnknownSubjectInRecord,
     WrongSource,
 )
+from servinfo.collect.grouping import CommitGroups
 from servinfo.collect.objects import (
     OrganizationObject,
     RecordObject,
@@ -104,8 +105,9 @@ def default_redactor() -> Redacts | None:
     return redactor
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
+    # A tuple rather than a frozen dataclass: one is built for every record, and a
+    # frozen dataclass pays a setattr per field.
     record: NewRecord
     region: str
     dropped: int
@@ -187,6 +189,7 @@ class Collector:
         self._redactor = default_redactor() if redactor is _NOT_GIVEN else redactor
         self._telemetry = TelemetryTreatment(keyring, period=pseudonym_period)
         self._compiled: Compiled | None = None
+        self._single_writes: CommitGroups[_SingleWrite, Outcome] = CommitGroups(self._write_singles)
 
     def compiled(self) -> Compiled:
         policy = self._policy()
@@ -222,13 +225,9 @@ class Collector:
         parsed = parse_object(value, compiled.markers)
         if isinstance(parsed, RecordObject):
             prepared = self.prepare(compiled, service, parsed, self.subjects([parsed.subject]))
-            (record_id,) = self._writer.put_many([prepared.record], batch_size=1)
-            outcome = prepared.outcome(record_id)
-            answer = None
-            if claim is not None and self.idempotency is not None:
-                answer = self.idempotency.answering(claim, outcome.http_status, outcome.to_dict())
-            self._audit_write(principal, service, [prepared], [record_id], also=answer)
-            return replace(outcome, answered=answer is not None)
+            if self.idempotency is None:
+                claim = None
+            return self._single_writes.submit(_SingleWrite(principal, service, prepared, claim))
         return self.register(principal, service, parsed)
 
     def ingest_lines(
@@ -316,31 +315,39 @@ class Collector:
         """Store prepared records (one transaction per region) and audit the write."""
         records = [p.record for p in prepared]
         ids = self._writer.put_many(records, batch_size=max(1, len(records)))
-        self._audit_write(principal, service, prepared, ids)
+        self._audit.record_many([_write_event(principal, service, prepared, ids)])
         return ids
 
-    def _audit_write(
-        self,
-        principal: Principal,
-        service: str,
-        prepared: Sequence[Prepared],
-        ids: Sequence[str],
-        *,
-        also: Callable[[Connection], None] | None = None,
-    ) -> None:
-        event = RecordedEvent.of(
-            "write",
-            actor=principal.name,
-            outcome="stored",
-            record_ids=ids,
-            details={
-                "source": service,
-                "records": len(ids),
-                "dropped_fields": sum(p.dropped for p in prepared),
-                "redactions": sum(sum(p.redactions.values()) for p in prepared),
-            },
-        )
-        self._audit.record_many([event], also=also)
+    def _write_singles(self, group: list[_SingleWrite]) -> list[Outcome | BaseException]:
+        """Store the records of concurrent single requests: one transaction per region, and
+        one for their audit entries (one a request) and idempotency answers together."""
+        try:
+            ids = self._writer.put_many([w.prepared.record for w in group], batch_size=len(group))
+        except ServinfoError as error:
+            if len(group) == 1 or not rejectable(error):
+                raise
+            # One record spoiled the group (its subject erased meanwhile …): each alone.
+            return [_outcome_or_error(self._write_singles, w) for w in group]
+        outcomes = [w.prepared.outcome(record_id) for w, record_id in zip(group, ids, strict=True)]
+        answers = [
+            (w.claim, outcome) for w, outcome in zip(group, outcomes, strict=True) if w.claim
+        ]
+        events = [
+            _write_event(w.principal, w.service, [w.prepared], [record_id])
+            for w, record_id in zip(group, ids, strict=True)
+        ]
+        store = self.idempotency
+
+        def answer_all(connection: Connection) -> None:
+            assert store is not None  # claims are only taken where keys are kept
+            for claim, outcome in answers:
+                store.answer_in(connection, claim, outcome.http_status, outcome.to_dict())
+
+        self._audit.record_many(events, also=answer_all if answers else None)
+        return [
+            replace(outcome, answered=w.claim is not None)
+            for w, outcome in zip(group, outcomes, strict=True)
+        ]
 
     # -- registrations -------------------------------------------------------------
 
@@ -372,6 +379,43 @@ class Collector:
                 details={"type": outcome.type, "source": service},
             )
         return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _SingleWrite:
+    principal: Principal
+    service: str
+    prepared: Prepared
+    claim: Claim | None
+
+
+def _outcome_or_error(
+    write: Callable[[list[_SingleWrite]], list[Outcome | BaseException]], single: _SingleWrite
+) -> Outcome | BaseException:
+    try:
+        (outcome,) = write([single])
+    except ServinfoError as error:
+        if not rejectable(error):
+            raise
+        return error
+    return outcome
+
+
+def _write_event(
+    principal: Principal, service: str, prepared: Sequence[Prepared], ids: Sequence[str]
+) -> RecordedEvent:
+    return RecordedEvent.of(
+        "write",
+        actor=principal.name,
+        outcome="stored",
+        record_ids=ids,
+        details={
+            "source": service,
+            "records": len(ids),
+            "dropped_fields": sum(p.dropped for p in prepared),
+            "redactions": sum(sum(p.redactions.values()) for p in prepared),
+        },
+    )
 
 
 def rejectable(error: ServinfoError) -> bool:

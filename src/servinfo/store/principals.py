@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, exc, insert, or_, select, update
+from sqlalchemy import Engine, exc, insert, or_, select, update
 from ulid import ULID
 
+from servinfo.store._bulk import as_utc, fetch_for_ids
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
 from servinfo.store.engines import write_transaction
 from servinfo.store.errors import DuplicatePrincipal, InvalidRecord, UnknownPrincipal
@@ -63,9 +64,13 @@ _COLUMNS = (
     PrincipalRow.revoked_at,
     PrincipalRow.binding,
 )
-# Authentication runs on every request: its statements are built once.
-_BY_TOKEN_HASH_ANY = select(*_COLUMNS).where(PrincipalRow.token_hash == bindparam("token_hash"))
-_BY_TOKEN_HASH = _BY_TOKEN_HASH_ANY.where(PrincipalRow.revoked_at.is_(None))
+# Authentication runs on every request: through the driver, as the writer's
+# directory lookups do (a Core select cost more than the query itself).
+_PRINCIPAL_BY_HASH_ANY = (
+    "SELECT id, name, kind, role, region, entity, token_hash, created_at, revoked_at, binding "
+    "FROM principals WHERE token_hash {ids}"
+)
+_PRINCIPAL_BY_HASH = _PRINCIPAL_BY_HASH_ANY + " AND revoked_at IS NULL"
 
 
 class PrincipalStore:
@@ -140,10 +145,24 @@ class PrincipalStore:
 
         Fails closed: by default a revoked principal is not found.
         """
-        query = _BY_TOKEN_HASH_ANY if include_revoked else _BY_TOKEN_HASH
+        query = _PRINCIPAL_BY_HASH_ANY if include_revoked else _PRINCIPAL_BY_HASH
         with self._engine.connect() as connection:
-            row = connection.execute(query, {"token_hash": token_hash}).one_or_none()
-        return None if row is None else Principal(*tuple(row))
+            rows = fetch_for_ids(connection, query, [token_hash])
+        if not rows:
+            return None
+        row = rows[0]
+        return Principal(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            as_utc(row[7]),
+            as_utc(row[8]),
+            row[9],
+        )
 
     def get(self, name: str) -> Principal:
         """The principal called ``name`` (revoked or not), or :class:`UnknownPrincipal`."""
