@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -62,8 +63,17 @@ def create_app(deployment: Deployment) -> FastAPI:
     return app
 
 
+#: How long a thread may hold the interpreter lock while another waits for it (Python's
+#: default is 5 ms). A request's writes release it around every SQLite call and then
+#: wait to get it back; while the event loop or another request's thread is busy, each
+#: of those waits lasted up to the whole interval, which stretched every commit of a
+#: group (and every lock held meanwhile) to tens of milliseconds.
+WORKER_SWITCH_INTERVAL = 0.001
+
+
 def app_from_environment() -> FastAPI:
     """The factory each uvicorn worker calls (``servinfo serve``)."""
+    sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
     logger = logging.getLogger("servinfo")
     if not logger.handlers:
         handler = logging.StreamHandler()

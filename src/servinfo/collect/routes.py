@@ -27,6 +27,7 @@ from servinfo.collect.batch import Batch, BatchResult
 from servinfo.collect.idempotency import Claim, IdempotencyStore, StoredAnswer
 from servinfo.collect.objects import parse_json
 from servinfo.collect.service import Collector, rejectable
+from servinfo.deployment import Deployment
 from servinfo.errors import ServinfoError
 from servinfo.store import Principal
 
@@ -129,11 +130,32 @@ async def post_record(request: Request, deployment: DeploymentDep, token: TokenD
     return _answer(answer, replayed=replayed)
 
 
+class _BatchesInFlight:
+    """How many batches this worker is handling now; only the event loop's thread counts."""
+
+    count = 0
+
+
 @router.post("/records:batch")
 async def post_batch(
     request: Request, deployment: DeploymentDep, principal: PrincipalDep
 ) -> JSONResponse:
     """Store NDJSON objects in chunks; list the accepted lines and the rejected ones."""
+    _BatchesInFlight.count += 1
+    try:
+        response = await _batch(request, deployment, principal)
+    finally:
+        _BatchesInFlight.count -= 1
+    if _BatchesInFlight.count:
+        # This worker is busy with another batch: the client's next batch comes on a
+        # new connection, which a free worker is the first to accept. Kept-alive
+        # connections would stay where they first landed, two busy senders on one
+        # worker and another worker idle.
+        response.headers["connection"] = "close"
+    return response
+
+
+async def _batch(request: Request, deployment: Deployment, principal: Principal) -> JSONResponse:
     limit = deployment.settings.max_body_bytes
     collector = deployment.collector
     collector.check_principal(principal)
