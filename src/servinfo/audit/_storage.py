@@ -23,7 +23,7 @@ decides where transactions begin and end.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -142,18 +142,11 @@ def _insert_sql(rows: int) -> str:
     return "INSERT INTO audit_entries (seq, leaf_hash, entry, at) VALUES " + values  # noqa: S608
 
 
-def stream_entries(
-    connection: Connection, start: int = 0, end: int | None = None, *, chunk: int = CHUNK
-) -> Iterator[tuple[int, bytes, bytes]]:
-    """``(seq, stored bytes, stored leaf hash)`` for ``start <= seq < end``, in seq order."""
-    for rows in stream_chunks(connection, start, end, chunk=chunk):
-        yield from rows
-
-
 def stream_chunks(
     connection: Connection, start: int = 0, end: int | None = None, *, chunk: int = CHUNK
 ) -> Generator[list[tuple[int, bytes, bytes]]]:
-    """:func:`stream_entries` as the driver's lists of up to ``chunk`` rows (no per-row step)."""
+    """``(seq, stored bytes, stored leaf hash)`` for ``start <= seq < end``, in seq order, as
+    the driver's lists of up to ``chunk`` rows (no per-row step)."""
     where = "seq >= {p}" + ("" if end is None else " AND seq < {p}")
     params: tuple[int, ...] = (start,) if end is None else (start, end)
     # Only constant text is concatenated here; the bounds are parameters.

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from servinfo.collect._digits import has_digit_run
 from servinfo.collect._types import COUNTRIES
 from servinfo.collect.errors import MalformedJSON, OutOfScope, SchemaViolation
 
@@ -84,8 +85,8 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 # orjson's own (1024). Documents that may hold either take the standard library's
 # path, as does every document orjson refuses: that path accepts what orjson
 # alone refuses (1e400, lone surrogate escapes) and words every error.
-_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
-_LONG_NUMBER = b"0" * 19
+#: Digits in a row from which an integer may exceed 64 bits (every 18-digit one fits).
+_LONG_NUMBER = 19
 #: Nesting the standard library always allows. In a document orjson accepts (well
 #: formed), nesting as deep takes as many opening brackets and twice as many bytes.
 _SHALLOW = 256
@@ -105,7 +106,7 @@ def _orjson_agrees(data: bytes) -> bool:
     """Whether orjson parses ``data`` as the standard library does (see above)."""
     if len(data) >= 2 * _SHALLOW and data.count(b"[") + data.count(b"{") >= _SHALLOW:
         return False
-    return _LONG_NUMBER not in data.translate(_DIGITS_TO_ZERO)
+    return not has_digit_run(data, _LONG_NUMBER)
 
 
 def _parse_json_stdlib(data: bytes, line: int | None) -> object:

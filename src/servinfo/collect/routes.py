@@ -71,17 +71,19 @@ def _once(
     store: IdempotencyStore | None,
     principal: Principal,
     key: str | None,
-    request_hash: str,
+    request: tuple[str, bytes],
     work: Callable[[Claim | None], tuple[Answer, bool]],
 ) -> tuple[Answer, bool]:
     """Run ``work`` once per idempotency key; the answer and whether it was replayed.
+
+    ``request`` is the path and body, hashed only when a key is given.
 
     ``work`` returns its answer and whether it already stored it under the claim
     (with the write it answers, in one commit); otherwise it is stored here.
     """
     if key is None or store is None:
         return work(None)[0], False
-    claimed = store.begin(principal.principal_id, key, request_hash)
+    claimed = store.begin(principal.principal_id, key, _request_hash(*request))
     if isinstance(claimed, StoredAnswer):
         return (claimed.status_code, claimed.body), True
     try:
@@ -110,7 +112,6 @@ async def post_record(request: Request, deployment: DeploymentDep, token: TokenD
         return _too_large(limit)
     collector = deployment.collector
     key = request.headers.get(_KEY_HEADER)
-    hashed = _request_hash("/v1/records", body)
 
     # Authentication runs in the same worker thread as the work: one thread hop
     # a request instead of two, which is most of a small record's overhead.
@@ -124,7 +125,7 @@ async def post_record(request: Request, deployment: DeploymentDep, token: TokenD
                 return _refusal(error), False
             return (outcome.http_status, outcome.to_dict()), outcome.answered
 
-        return _once(collector.idempotency, principal, key, hashed, work)
+        return _once(collector.idempotency, principal, key, ("/v1/records", body), work)
 
     answer, replayed = await run_in_threadpool(authenticated)
     return _answer(answer, replayed=replayed)
@@ -180,8 +181,8 @@ async def _batch(request: Request, deployment: Deployment, principal: Principal)
             batch.feed(line)
         return (200, batch.finish().to_dict()), False
 
-    hashed = _request_hash("/v1/records:batch", body)
-    answer, replayed = await run_in_threadpool(_once, store, principal, key, hashed, work)
+    sent = ("/v1/records:batch", body)
+    answer, replayed = await run_in_threadpool(_once, store, principal, key, sent, work)
     return _answer(answer, replayed=replayed)
 
 

@@ -29,6 +29,7 @@ from stdnum import luhn
 # pydantic refuses typing.TypedDict before Python 3.12; typing_extensions is its dependency.
 from typing_extensions import TypedDict
 
+from servinfo.collect._digits import has_digit_run
 from servinfo.collect._types import annotation_for
 from servinfo.collect.errors import CardNumber, SchemaViolation, UndeclaredField
 from servinfo.policy import Policy
@@ -44,13 +45,8 @@ _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 #: Luhn-valid ids of other shapes from being refused (one in ten random numbers passes Luhn).
 _CARD_FIRST_DIGITS = frozenset("23456")
 _SHORTEST_CARD = 13
-#: A cheap screen for ASCII text (in which ``\d`` is 0-9): with every digit a "0"
-#: and spaces and dashes removed, a card number's digits stand together however
-#: they were grouped, so text without 13 zeros in a row holds none. One C pass
-#: instead of the regex trying every position of, say, a long user agent.
-_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+#: Separators a card number's digit groups may have (4111 1111 1111 1111).
 _SEPARATORS = b" -"
-_CARD_DIGITS_TOGETHER = b"0" * _SHORTEST_CARD
 _MAX_PROBLEMS = 5
 _VALUE_ERROR = "Value error, "
 
@@ -225,10 +221,12 @@ def _strings(value: object) -> Iterator[str]:
 def _has_card_number(text: str) -> bool:
     if len(text) < _SHORTEST_CARD:
         return False
-    if text.isascii():
-        screened = text.encode("ascii").translate(_DIGITS_AS_ZERO, _SEPARATORS)
-        if _CARD_DIGITS_TOGETHER not in screened:
-            return False
+    # For ASCII text (in which the regex's \d is 0-9), a cheap screen first: without
+    # 13 digits together once separators are removed, it holds no card number.
+    if text.isascii() and not has_digit_run(
+        text.encode("ascii"), _SHORTEST_CARD, ignoring=_SEPARATORS
+    ):
+        return False
     for match in _CARD.finditer(text):
         digits = match.group().replace(" ", "").replace("-", "")
         if digits[0] in _CARD_FIRST_DIGITS and luhn.is_valid(digits):

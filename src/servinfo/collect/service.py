@@ -327,7 +327,7 @@ class Collector:
             if len(group) == 1 or not rejectable(error):
                 raise
             # One record spoiled the group (its subject erased meanwhile …): each alone.
-            return [_outcome_or_error(self._write_singles, w) for w in group]
+            return [self._write_alone(w) for w in group]
         outcomes = [w.prepared.outcome(record_id) for w, record_id in zip(group, ids, strict=True)]
         answers = [
             (w.claim, outcome) for w, outcome in zip(group, outcomes, strict=True) if w.claim
@@ -348,6 +348,16 @@ class Collector:
             replace(outcome, answered=w.claim is not None)
             for w, outcome in zip(group, outcomes, strict=True)
         ]
+
+    def _write_alone(self, single: _SingleWrite) -> Outcome | BaseException:
+        """One record of a spoiled group, alone: its outcome, or the error refusing it."""
+        try:
+            (outcome,) = self._write_singles([single])
+        except ServinfoError as error:
+            if not rejectable(error):
+                raise
+            return error
+        return outcome
 
     # -- registrations -------------------------------------------------------------
 
@@ -387,18 +397,6 @@ class _SingleWrite:
     service: str
     prepared: Prepared
     claim: Claim | None
-
-
-def _outcome_or_error(
-    write: Callable[[list[_SingleWrite]], list[Outcome | BaseException]], single: _SingleWrite
-) -> Outcome | BaseException:
-    try:
-        (outcome,) = write([single])
-    except ServinfoError as error:
-        if not rejectable(error):
-            raise
-        return error
-    return outcome
 
 
 def _write_event(
