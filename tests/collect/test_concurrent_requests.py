@@ -1,11 +1,13 @@
-"""Concurrent requests of a worker: single records share their commits and keep their own
-answers; a batch answered while another is in flight hands its connection back."""
+"""Concurrent requests of a worker: single objects are answered in groups that share their
+commits, each keeping its own answer; batches run one at a time, and a batch answered while
+another is in flight hands its connection back."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,19 +17,23 @@ from tests.collect.world import IngestWorld, ndjson, usage
 from servinfo.collect import routes
 from servinfo.collect.batch import Batch, BatchResult
 from servinfo.collect.idempotency import Claim, IdempotencyStore
-from servinfo.collect.outcome import Outcome
-from servinfo.store import SubjectErased
+from servinfo.collect.routes import Batches
+from servinfo.collect.singles import SingleRequests
 
 
 class _HeldWriter:
-    """Holds the writer's first call until :meth:`release`, so that records queue behind it."""
+    """Holds the writer's first call until :meth:`release`, so that requests queue behind it."""
 
     def __init__(self, world: IngestWorld) -> None:
         self._writer = world.deployment.writer
         self._original = self._writer.put_many
         self._released = threading.Event()
         self.sizes: list[int] = []
-        self._groups = world.deployment.collector._single_writes
+        self._then: Callable[..., list[str]] = self._original
+        singles: SingleRequests = world.client.app.state.single_requests  # type: ignore[attr-defined]
+        portal = world.client.portal
+        assert portal is not None  # one event loop for every request, as in a worker
+        self._waiting = lambda: portal.call(_waiting, singles)
 
     def __enter__(self) -> _HeldWriter:
         def put_many(records: Any, *args: Any, **kwargs: Any) -> list[str]:
@@ -35,7 +41,7 @@ class _HeldWriter:
             self.sizes.append(len(records))
             if len(self.sizes) == 1:
                 assert self._released.wait(10)
-            return self._original(records, *args, **kwargs)
+            return self._then(records, *args, **kwargs)
 
         self._writer.put_many = put_many  # type: ignore[method-assign]
         return self
@@ -46,57 +52,145 @@ class _HeldWriter:
 
     def wait_until(self, held: bool = False, queued: int = 0) -> None:
         deadline = time.monotonic() + 10
-        while (held and not self.sizes) or len(self._groups._waiting) < queued:
+        while (held and not self.sizes) or self._waiting() < queued:
             assert time.monotonic() < deadline, "the requests never queued"
             time.sleep(0.005)
 
+    def then(self, put_many: Callable[..., list[str]]) -> None:
+        """Write through ``put_many`` rather than the writer's own."""
+        self._then = put_many
+
     def release(self) -> None:
         self._released.set()
+
+
+async def _waiting(singles: SingleRequests) -> int:
+    return singles.waiting()
 
 
 def test_records_arriving_together_are_written_and_audited_in_one_group(
     world: IngestWorld,
 ) -> None:
     deployment = world.deployment
-    principal = deployment.principal_service.authenticate(world.tokens["platform"])
-    ingest = deployment.collector.ingest
     with _HeldWriter(world) as held, ThreadPoolExecutor(5) as pool:
-        first = pool.submit(ingest, principal, usage(quantity=0))
+        first = pool.submit(world.post, "platform", usage(quantity=0), "key-0")
         held.wait_until(held=True)
-        rest = [pool.submit(ingest, principal, usage(quantity=n)) for n in range(1, 5)]
+        rest = [
+            pool.submit(world.post, "platform", usage(quantity=n), f"key-{n}") for n in range(1, 5)
+        ]
         held.wait_until(queued=4)
         held.release()
-        outcomes: list[Outcome] = [first.result(10)] + [f.result(10) for f in rest]
+        answers = [first.result(10)] + [f.result(10) for f in rest]
     assert held.sizes == [1, 4]
-    ids = [o.id for o in outcomes]
+    assert [a.status_code for a in answers] == [201] * 5
+    ids = [a.json()["id"] for a in answers]
     assert len(set(ids)) == 5
-    assert all(o.status == "stored" for o in outcomes)
     # One audit entry per request, naming its own record.
     entries = [e for e in deployment.audit.tail(10) if e.action == "write"]
     assert sorted(e.record_ids[0] for e in entries[-5:]) == sorted(ids)
     assert world.count() == 5
+    # Each key kept its own answer, committed with the group's audit entries.
+    replayed = world.post("platform", usage(quantity=3), "key-3")
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json()["id"] == ids[3]
+
+
+def test_each_request_of_a_group_keeps_its_own_refusal(world: IngestWorld) -> None:
+    """A bad token, malformed JSON, an unknown subject and a bad key, beside good records."""
+    bad_token = {"Authorization": "Bearer not-a-token", "Content-Type": "application/json"}
+    with _HeldWriter(world) as held, ThreadPoolExecutor(6) as pool:
+        first = pool.submit(world.post, "platform", usage(), "first")
+        held.wait_until(held=True)
+        good = pool.submit(world.post, "platform", usage(quantity=2), "good")
+        malformed = pool.submit(
+            world.client.post,
+            "/v1/records",
+            content=b'{"subject": ',
+            headers=world.headers("platform", "malformed"),
+        )
+        unknown = pool.submit(world.post, "platform", usage(subject="sub-nobody"), "unknown")
+        no_token = pool.submit(world.client.post, "/v1/records", content=b"{}", headers=bad_token)
+        spaced_key = pool.submit(world.post, "platform", usage(), "a key with spaces")
+        held.wait_until(queued=5)
+        held.release()
+        assert first.result(10).status_code == 201
+        assert good.result(10).status_code == 201
+        assert malformed.result(10).status_code == 400
+        assert unknown.result(10).status_code == 422
+        assert unknown.result(10).json()["error"] == "unknown_subject"
+        assert no_token.result(10).status_code == 401
+        assert spaced_key.result(10).status_code == 400
+    assert held.sizes == [1, 1]
+    assert world.count() == 2
+    # The refusals were stored under their keys too: a retry gets the same answer.
+    again = world.post("platform", usage(subject="sub-nobody"), "unknown")
+    assert again.status_code == 422
+    assert again.headers["Idempotent-Replayed"] == "true"
 
 
 def test_a_record_whose_subject_was_erased_meanwhile_fails_alone(world: IngestWorld) -> None:
     deployment = world.deployment
-    principal = deployment.principal_service.authenticate(world.tokens["platform"])
-    ingest = deployment.collector.ingest
+    original = deployment.writer.put_many
+
+    def erasing_bob_first(records: Any, *args: Any, **kwargs: Any) -> list[str]:
+        records = list(records)
+        if len(records) == 3:  # checked already; erased before its group is written
+            deployment.directory.mark_erased("sub-bob", dt.datetime.now(dt.UTC))
+        return original(records, *args, **kwargs)
+
     with _HeldWriter(world) as held, ThreadPoolExecutor(4) as pool:
-        first = pool.submit(ingest, principal, usage())
+        held.then(erasing_bob_first)
+        first = pool.submit(world.post, "platform", usage())
         held.wait_until(held=True)
-        ada = [pool.submit(ingest, principal, usage()) for _ in range(2)]
-        bob = pool.submit(ingest, principal, usage(subject="sub-bob"))
+        ada = [pool.submit(world.post, "platform", usage()) for _ in range(2)]
+        bob = pool.submit(world.post, "platform", usage(subject="sub-bob"))
         held.wait_until(queued=3)
-        # Erased after its record was checked, before the group that holds it is written.
-        deployment.directory.mark_erased("sub-bob", dt.datetime.now(dt.UTC))
         held.release()
-        assert first.result(10).status == "stored"
-        assert [f.result(10).status for f in ada] == ["stored", "stored"]
-        with pytest.raises(SubjectErased):
-            bob.result(10)
-    assert held.sizes[:2] == [1, 3]  # the group of three failed whole, then each went alone
+        assert first.result(10).status_code == 201
+        assert [f.result(10).status_code for f in ada] == [201, 201]
+        assert bob.result(10).status_code == 410
+        assert bob.result(10).json()["error"] == "subject_erased"
+    assert held.sizes == [1, 3, 1, 1, 1]  # the group of three failed whole, then each alone
     assert world.count("eu") == 3
     assert world.count("us") == 0
+
+
+def test_a_failing_write_fails_each_request_of_its_group_and_frees_their_keys(
+    world: IngestWorld,
+) -> None:
+    writer = world.deployment.writer
+    original = writer.put_many
+
+    def broken(*args: Any, **kwargs: Any) -> list[str]:
+        raise OSError("disk gone")
+
+    writer.put_many = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(OSError, match="disk gone"):  # the test client re-raises it
+            world.post("platform", usage(), "retry-me")
+    finally:
+        writer.put_many = original  # type: ignore[method-assign]
+    retried = world.post("platform", usage(), "retry-me")
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
+    assert world.count() == 1
+
+
+def test_a_request_waits_for_the_one_holding_its_key_and_replays_its_answer(
+    world: IngestWorld,
+) -> None:
+    with _HeldWriter(world) as held, ThreadPoolExecutor(2) as pool:
+        first = pool.submit(world.post, "platform", usage(), "same")
+        held.wait_until(held=True)
+        second = pool.submit(world.post, "platform", usage(), "same")
+        time.sleep(0.2)  # the second has found the key taken and polls
+        assert not second.done()
+        held.release()
+        answers = [first.result(10), second.result(10)]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].json() == answers[1].json()
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
+    assert world.count() == 1
 
 
 def test_concurrent_claims_of_one_key_let_exactly_one_request_in(world: IngestWorld) -> None:
@@ -117,31 +211,44 @@ def test_concurrent_claims_of_one_key_let_exactly_one_request_in(world: IngestWo
     assert results[3:] == ["claimed"] * 3
 
 
-def test_a_worker_busy_with_another_batch_hands_the_connection_back(
+def test_a_worker_processes_one_batch_at_a_time_and_hands_the_next_connection_back(
     world: IngestWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The batch answered while another is in flight closes its connection; the last keeps it."""
-    second_done = threading.Event()
-    created: list[Batch] = []
+    """The second batch waits for the first; the first, answered while the second is in
+    flight, closes its connection; the last one keeps it."""
+    batches: Batches = world.client.app.state.batches  # type: ignore[attr-defined]
+    release_first = threading.Event()
+    running: list[int] = []
+    overlapped: list[bool] = []
 
     class OrderedBatch(Batch):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            created.append(self)
-
         def finish(self) -> BatchResult:
-            if self is created[0]:  # the first batch ends after the second has answered
-                assert second_done.wait(10)
-            return super().finish()
+            overlapped.append(bool(running))
+            running.append(1)
+            try:
+                if len(overlapped) == 1:  # the first waits until the second is in flight
+                    assert release_first.wait(10)
+                return super().finish()
+            finally:
+                running.pop()
 
     monkeypatch.setattr(routes, "Batch", OrderedBatch)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(world.batch, "platform", ndjson([usage()]), "batch-a")
-        while not created:
+        deadline = time.monotonic() + 10
+        while not overlapped:
+            assert time.monotonic() < deadline
             time.sleep(0.005)
-        second = world.batch("platform", ndjson([usage()]), "batch-b")
-        second_done.set()
-        first_answer = first.result(10)
-    assert second.status_code == first_answer.status_code == 200
-    assert second.headers["connection"] == "close"
-    assert "connection" not in first_answer.headers
+        second = pool.submit(world.batch, "platform", ndjson([usage()]), "batch-b")
+        while batches.in_flight < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        time.sleep(0.1)
+        assert len(overlapped) == 1  # the second batch waits its turn
+        release_first.set()
+        answers = [first.result(10), second.result(10)]
+    assert overlapped == [False, False]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].headers["connection"] == "close"
+    assert "connection" not in answers[1].headers
+    assert world.count() == 2

@@ -133,9 +133,7 @@ def populate(path: Path, url_template: str | None = None) -> dict[str, str]:
 def ingest_world(path: Path, tokens: dict[str, str]) -> Iterator[IngestWorld]:
     """Open the populated deployment at ``path`` with an app around it."""
     deployment = open_deployment(path, {})
-    client = TestClient(create_app(deployment))
-    try:
+    # Entered: one event loop serves every request, as in a worker, and the
+    # lifespan runs (its end closes the deployment).
+    with TestClient(create_app(deployment)) as client:
         yield IngestWorld(deployment, client, tokens)
-    finally:
-        client.close()
-        deployment.close()

@@ -21,7 +21,9 @@ from servinfo.api import errors
 from servinfo.api.metrics import render
 from servinfo.api.middleware import GuardAndCount
 from servinfo.audit.routes import router as audit_router
+from servinfo.collect.routes import Batches
 from servinfo.collect.routes import router as collect_router
+from servinfo.collect.singles import SingleRequests
 from servinfo.deployment import Deployment, open_deployment
 from servinfo.rights.drp.routes import router as drp_router
 from servinfo.rights.routes import router as rights_router
@@ -42,6 +44,9 @@ def create_app(deployment: Deployment) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.deployment = deployment
+    # Each worker's own: its single-object requests answered in groups, its batches one at a time.
+    app.state.single_requests = SingleRequests(deployment)
+    app.state.batches = Batches()
     errors.install(app)
     app.include_router(access_router)
     app.include_router(audit_router)

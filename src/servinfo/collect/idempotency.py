@@ -5,9 +5,9 @@ worker and surviving restarts, for ``limits.idempotency_ttl_hours``. The
 protocol, per (principal, key):
 
 1. **Claim** before processing: insert a ``pending`` row. The primary key
-   lets exactly one of two racing workers in. Requests of a worker that
-   claim at the same time share one transaction
-   (:class:`servinfo.collect.grouping.CommitGroups`).
+   lets exactly one of two racing workers in. Single-record requests that
+   arrive together claim in one transaction (:meth:`IdempotencyStore.claim_many`,
+   from :mod:`servinfo.collect.singles`).
 2. The loser reads the row: another request body under the same key is
    refused (:class:`IdempotencyKeyReused`); a finished answer is replayed; a
    claim still alive is polled for up to ``wait`` and otherwise answered
@@ -27,6 +27,7 @@ Expired rows are deleted on the way, at most once a minute per process.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import secrets
@@ -41,11 +42,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from servinfo.collect.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RequestInProgress
-from servinfo.collect.grouping import CommitGroups
 from servinfo.collect.models import KEY_LENGTH, IdempotencyKeyRow
 from servinfo.store.engines import write_transaction
 
-__all__ = ["Claim", "IdempotencyStore", "StoredAnswer"]
+__all__ = ["Claim", "IdempotencyStore", "StoredAnswer", "request_hash"]
 
 _KEY = re.compile(rf"[\x21-\x7e]{{1,{KEY_LENGTH}}}")
 _PURGE_EVERY = dt.timedelta(minutes=1)
@@ -92,6 +92,11 @@ class Claim:
     partial: dict[str, Any] | None = None
 
 
+def request_hash(path: str, body: bytes) -> str:
+    """What a key is bound to: the route and the exact body."""
+    return hashlib.sha256(path.encode() + b"\n" + body).hexdigest()
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -115,10 +120,16 @@ class IdempotencyStore:
         self._clock = clock
         self._purged_at = _EPOCH
         self._purge_lock = threading.Lock()
-        # Concurrent requests of a worker share one claiming transaction.
-        self._claims: CommitGroups[tuple[str, str, str], Claim | None] = CommitGroups(
-            self._claim_all
-        )
+
+    @property
+    def wait(self) -> float:
+        """How long a request waits for another one that holds its key, in seconds."""
+        return self._wait
+
+    @property
+    def poll(self) -> float:
+        """How often, in seconds, a waiting request looks again."""
+        return self._poll
 
     @staticmethod
     def check_key(key: str) -> str:
@@ -132,13 +143,13 @@ class IdempotencyStore:
     def begin(self, principal_id: str, key: str, request_hash: str) -> Claim | StoredAnswer:
         """Claim the key for this request, or the answer already given under it."""
         self.check_key(key)
-        self._purge_if_due()
+        self.purge_if_due()
         deadline = time.monotonic() + self._wait
         while True:
-            claim = self._claims.submit((principal_id, key, request_hash))
+            (claim,) = self.claim_many([(principal_id, key, request_hash)])
             if claim is not None:
                 return claim
-            found = self._existing(principal_id, key, request_hash)
+            found = self.existing(principal_id, key, request_hash)
             if found is not None:
                 return found
             if time.monotonic() >= deadline:
@@ -149,8 +160,13 @@ class IdempotencyStore:
         self._update(claim, done_lines=done_lines, partial=json.dumps(partial))
 
     def finish(self, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
+        self.finish_many([(claim, status_code, body)])
+
+    def finish_many(self, answers: list[tuple[Claim, int, dict[str, Any]]]) -> None:
+        """Store the answer of each claim, in one transaction."""
         with write_transaction(self._engine) as connection:
-            self.answer_in(connection, claim, status_code, body)
+            for claim, status_code, body in answers:
+                self.answer_in(connection, claim, status_code, body)
 
     def answer_in(
         self, connection: Connection, claim: Claim, status_code: int, body: dict[str, Any]
@@ -167,11 +183,9 @@ class IdempotencyStore:
             connection.execute(_STALE_MINE, mine)
             connection.execute(_DELETE_MINE, mine)
 
-    # -- steps -------------------------------------------------------------------
-
-    def _claim_all(self, requests: list[tuple[str, str, str]]) -> list[Claim | None]:
+    def claim_many(self, requests: list[tuple[str, str, str]]) -> list[Claim | None]:
         """Claim each (principal id, key, request hash) not claimed yet, in one transaction;
-        None for a key already taken (its row says what to do, see :meth:`_existing`)."""
+        None for a key already taken (its row says what to do, see :meth:`existing`)."""
         now = self._clock()
         claims: list[Claim | None] = []
         # Not synced to disk: a claim only keeps concurrent requests apart. A
@@ -198,10 +212,11 @@ class IdempotencyStore:
                 claims.append(None if inserted is None else Claim(principal_id, key, owner))
         return claims
 
-    def _existing(
+    def existing(
         self, principal_id: str, key: str, request_hash: str
     ) -> Claim | StoredAnswer | None:
-        """The stored answer, a taken-over stale claim, or None (still running, or gone)."""
+        """For a key :meth:`claim_many` found taken: the stored answer, the claim taken over
+        from a request that stopped, or None (still running, or gone: try again)."""
         with self._engine.connect() as connection:
             row = connection.execute(
                 _FIND, {"b_principal": principal_id, "b_key": key}
@@ -255,7 +270,10 @@ class IdempotencyStore:
             "b_owner": claim.owner,
         }
 
-    def _purge_if_due(self) -> None:
+    # -- steps -------------------------------------------------------------------
+
+    def purge_if_due(self) -> None:
+        """Delete expired keys, at most once a minute per process."""
         now = self._clock()
         with self._purge_lock:
             if now - self._purged_at < _PURGE_EVERY:

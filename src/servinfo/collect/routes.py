@@ -13,7 +13,7 @@ answer (``processed_lines``, ``accepted``, ``rejected``).
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -24,11 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from servinfo.api.dependencies import DeploymentDep, PrincipalDep, TokenDep
 from servinfo.api.errors import error_response
 from servinfo.collect.batch import Batch, BatchResult
-from servinfo.collect.idempotency import Claim, IdempotencyStore, StoredAnswer
-from servinfo.collect.objects import parse_json
-from servinfo.collect.service import Collector, rejectable
+from servinfo.collect.idempotency import Claim, IdempotencyStore, StoredAnswer, request_hash
+from servinfo.collect.service import Collector
+from servinfo.collect.singles import SingleRequest, SingleRequests
 from servinfo.deployment import Deployment
-from servinfo.errors import ServinfoError
 from servinfo.store import Principal
 
 router = APIRouter(prefix="/v1", tags=["collect"])
@@ -58,48 +57,29 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _request_hash(path: str, body: bytes) -> str:
-    return hashlib.sha256(path.encode() + b"\n" + body).hexdigest()
-
-
 def _answer(answer: Answer, *, replayed: bool = False) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return JSONResponse(answer[1], answer[0], headers=headers)
 
 
 def _once(
-    store: IdempotencyStore | None,
+    store: IdempotencyStore,
     principal: Principal,
-    key: str | None,
-    request: tuple[str, bytes],
-    work: Callable[[Claim | None], tuple[Answer, bool]],
+    key: str,
+    body: bytes,
+    work: Callable[[Claim], Answer],
 ) -> tuple[Answer, bool]:
-    """Run ``work`` once per idempotency key; the answer and whether it was replayed.
-
-    ``request`` is the path and body, hashed only when a key is given.
-
-    ``work`` returns its answer and whether it already stored it under the claim
-    (with the write it answers, in one commit); otherwise it is stored here.
-    """
-    if key is None or store is None:
-        return work(None)[0], False
-    claimed = store.begin(principal.principal_id, key, _request_hash(*request))
+    """Run ``work`` once per idempotency key: its answer, or the one given before (replayed)."""
+    claimed = store.begin(principal.principal_id, key, request_hash("/v1/records:batch", body))
     if isinstance(claimed, StoredAnswer):
         return (claimed.status_code, claimed.body), True
     try:
-        answer, stored = work(claimed)
+        answer = work(claimed)
     except BaseException:
         store.abandon(claimed)
         raise
-    if not stored:
-        store.finish(claimed, *answer)
+    store.finish(claimed, *answer)
     return answer, False
-
-
-def _refusal(error: ServinfoError) -> Answer:
-    if not rejectable(error):
-        raise error
-    return error.http_status, {"error": error.code, "detail": error.message}
 
 
 @router.post("/records", status_code=201)
@@ -110,31 +90,23 @@ async def post_record(request: Request, deployment: DeploymentDep, token: TokenD
         body = await _read_body(request, limit)
     except _TooLarge:
         return _too_large(limit)
-    collector = deployment.collector
-    key = request.headers.get(_KEY_HEADER)
-
-    # Authentication runs in the same worker thread as the work: one thread hop
-    # a request instead of two, which is most of a small record's overhead.
-    def authenticated() -> tuple[Answer, bool]:
-        principal = deployment.principal_service.authenticate(token)
-
-        def work(claim: Claim | None) -> tuple[Answer, bool]:
-            try:
-                outcome = collector.ingest(principal, parse_json(body), claim=claim)
-            except ServinfoError as error:
-                return _refusal(error), False
-            return (outcome.http_status, outcome.to_dict()), outcome.answered
-
-        return _once(collector.idempotency, principal, key, ("/v1/records", body), work)
-
-    answer, replayed = await run_in_threadpool(authenticated)
-    return _answer(answer, replayed=replayed)
+    singles: SingleRequests = request.app.state.single_requests
+    replied = await singles.answer(SingleRequest(token, request.headers.get(_KEY_HEADER), body))
+    return _answer((replied.status_code, replied.body), replayed=replied.replayed)
 
 
-class _BatchesInFlight:
-    """How many batches this worker is handling now; only the event loop's thread counts."""
+class Batches:
+    """The batches of one worker (one event loop): how many are in flight, and one at a time.
 
-    count = 0
+    Two batches processed at once in one worker share its interpreter lock, which
+    their SQLite calls give up and take back at every row: a record cost about
+    40 % more CPU than with one batch at a time. The second waits on the event
+    loop instead, and the client's next batch goes to a free worker (below).
+    """
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.processing = asyncio.Lock()
 
 
 @router.post("/records:batch")
@@ -142,13 +114,14 @@ async def post_batch(
     request: Request, deployment: DeploymentDep, principal: PrincipalDep
 ) -> JSONResponse:
     """Store NDJSON objects in chunks; list the accepted lines and the rejected ones."""
-    _BatchesInFlight.count += 1
+    batches: Batches = request.app.state.batches
+    batches.in_flight += 1
     try:
-        response = await _batch(request, deployment, principal)
+        response = await _batch(request, deployment, principal, batches.processing)
     finally:
-        _BatchesInFlight.count -= 1
-    if _BatchesInFlight.count:
-        # This worker is busy with another batch: the client's next batch comes on a
+        batches.in_flight -= 1
+    if batches.in_flight:
+        # This worker has another batch to do: the client's next batch comes on a
         # new connection, which a free worker is the first to accept. Kept-alive
         # connections would stay where they first landed, two busy senders on one
         # worker and another worker idle.
@@ -156,21 +129,23 @@ async def post_batch(
     return response
 
 
-async def _batch(request: Request, deployment: Deployment, principal: Principal) -> JSONResponse:
+async def _batch(
+    request: Request, deployment: Deployment, principal: Principal, processing: asyncio.Lock
+) -> JSONResponse:
     limit = deployment.settings.max_body_bytes
     collector = deployment.collector
     collector.check_principal(principal)
     key = request.headers.get(_KEY_HEADER)
     if key is None or collector.idempotency is None:
-        return await _streamed_batch(request, collector, principal, limit)
+        async with processing:
+            return await _streamed_batch(request, collector, principal, limit)
     try:
         body = await _read_body(request, limit)
     except _TooLarge:
         return _too_large(limit)
     store = collector.idempotency
 
-    def work(claim: Claim | None) -> tuple[Answer, bool]:
-        assert claim is not None
+    def work(claim: Claim) -> Answer:
         resume = BatchResult.from_progress(claim.partial) if claim.partial else None
 
         def committed(result: BatchResult) -> None:
@@ -179,10 +154,10 @@ async def _batch(request: Request, deployment: Deployment, principal: Principal)
         batch = Batch(collector, principal, resume=resume, on_commit=committed)
         for line in body.split(b"\n"):
             batch.feed(line)
-        return (200, batch.finish().to_dict()), False
+        return 200, batch.finish().to_dict()
 
-    sent = ("/v1/records:batch", body)
-    answer, replayed = await run_in_threadpool(_once, store, principal, key, sent, work)
+    async with processing:
+        answer, replayed = await run_in_threadpool(_once, store, principal, key, body, work)
     return _answer(answer, replayed=replayed)
 
 

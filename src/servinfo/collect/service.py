@@ -50,7 +50,6 @@ from servinfo.collect.errors import (
     UnknownSubjectInRecord,
     WrongSource,
 )
-from servinfo.collect.grouping import CommitGroups
 from servinfo.collect.objects import (
     OrganizationObject,
     RecordObject,
@@ -189,7 +188,6 @@ class Collector:
         self._redactor = default_redactor() if redactor is _NOT_GIVEN else redactor
         self._telemetry = TelemetryTreatment(keyring, period=pseudonym_period)
         self._compiled: Compiled | None = None
-        self._single_writes: CommitGroups[_SingleWrite, Outcome] = CommitGroups(self._write_singles)
 
     def compiled(self) -> Compiled:
         policy = self._policy()
@@ -220,15 +218,54 @@ class Collector:
         With the request's idempotency ``claim``, a stored record's answer is
         committed with its audit entry, in one transaction (``answered`` says so).
         """
-        service = self.check_principal(principal)
+        (result,) = self.ingest_many([(principal, value, claim)])
+        if isinstance(result, ServinfoError):
+            raise result
+        return result
+
+    def ingest_many(
+        self, items: Sequence[tuple[Principal, object, Claim | None]]
+    ) -> list[Outcome | ServinfoError]:
+        """:meth:`ingest` for the objects of single requests that arrived together.
+
+        Registrations go first, one by one, so that a record may follow its
+        subject's sign-up in the same group. The records share one subject
+        lookup, one write transaction per region and one audit transaction (an
+        entry per record), which also commits the answer of each record sent
+        with a ``claim``. Each item gets its outcome or the error refusing it
+        alone; any other error fails them all.
+        """
         compiled = self.compiled()
-        parsed = parse_object(value, compiled.markers)
-        if isinstance(parsed, RecordObject):
-            prepared = self.prepare(compiled, service, parsed, self.subjects([parsed.subject]))
-            if self.idempotency is None:
-                claim = None
-            return self._single_writes.submit(_SingleWrite(principal, service, prepared, claim))
-        return self.register(principal, service, parsed)
+        results: list[Outcome | ServinfoError | None] = [None] * len(items)
+        records: list[tuple[int, Principal, str, RecordObject, Claim | None]] = []
+        for index, (principal, value, claim) in enumerate(items):
+            try:
+                service = self.check_principal(principal)
+                parsed = parse_object(value, compiled.markers)
+                if isinstance(parsed, RecordObject):
+                    records.append((index, principal, service, parsed, claim))
+                else:
+                    results[index] = self.register(principal, service, parsed)
+            except ServinfoError as error:
+                results[index] = _refused(error)
+        if records:
+            subjects = self.subjects(parsed.subject for _, _, _, parsed, _ in records)
+            writes: list[tuple[int, _SingleWrite]] = []
+            for index, principal, service, parsed, claim in records:
+                try:
+                    prepared = self.prepare(compiled, service, parsed, subjects)
+                except ServinfoError as error:
+                    results[index] = _refused(error)
+                    continue
+                kept = claim if self.idempotency is not None else None
+                writes.append((index, _SingleWrite(principal, service, prepared, kept)))
+            if writes:
+                outcomes = self._write_singles([write for _, write in writes])
+                for (index, _), outcome in zip(writes, outcomes, strict=True):
+                    results[index] = outcome
+        answered = [result for result in results if result is not None]
+        assert len(answered) == len(items)  # every item got its outcome or its refusal
+        return answered
 
     def ingest_lines(
         self, principal: Principal, lines: Iterable[bytes], chunk_size: int = 1000
@@ -318,16 +355,18 @@ class Collector:
         self._audit.record_many([_write_event(principal, service, prepared, ids)])
         return ids
 
-    def _write_singles(self, group: list[_SingleWrite]) -> list[Outcome | BaseException]:
+    def _write_singles(self, group: list[_SingleWrite]) -> list[Outcome | ServinfoError]:
         """Store the records of concurrent single requests: one transaction per region, and
         one for their audit entries (one a request) and idempotency answers together."""
         try:
             ids = self._writer.put_many([w.prepared.record for w in group], batch_size=len(group))
         except ServinfoError as error:
-            if len(group) == 1 or not rejectable(error):
+            if not rejectable(error):
                 raise
+            if len(group) == 1:
+                return [error]
             # One record spoiled the group (its subject erased meanwhile …): each alone.
-            return [self._write_alone(w) for w in group]
+            return [self._write_singles([w])[0] for w in group]
         outcomes = [w.prepared.outcome(record_id) for w, record_id in zip(group, ids, strict=True)]
         answers = [
             (w.claim, outcome) for w, outcome in zip(group, outcomes, strict=True) if w.claim
@@ -348,16 +387,6 @@ class Collector:
             replace(outcome, answered=w.claim is not None)
             for w, outcome in zip(group, outcomes, strict=True)
         ]
-
-    def _write_alone(self, single: _SingleWrite) -> Outcome | BaseException:
-        """One record of a spoiled group, alone: its outcome, or the error refusing it."""
-        try:
-            (outcome,) = self._write_singles([single])
-        except ServinfoError as error:
-            if not rejectable(error):
-                raise
-            return error
-        return outcome
 
     # -- registrations -------------------------------------------------------------
 
@@ -414,6 +443,13 @@ def _write_event(
             "redactions": sum(sum(p.redactions.values()) for p in prepared),
         },
     )
+
+
+def _refused(error: BaseException) -> ServinfoError:
+    """``error`` if it refuses one object; raised again if it fails the whole request."""
+    if isinstance(error, ServinfoError) and rejectable(error):
+        return error
+    raise error
 
 
 def rejectable(error: ServinfoError) -> bool:
