@@ -7,6 +7,7 @@ opening the deployment named by ``SERVINFO_DATA_DIR`` in its own process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -70,7 +71,7 @@ def create_app(deployment: Deployment) -> FastAPI:
 
 #: How long a thread may hold the interpreter lock while another waits for it (Python's
 #: default is 5 ms). A request's writes release it around every SQLite call and then
-#: wait to get it back; while the event loop or another request's thread is busy, each
+#: wait to get it back; while the event loop or another thread is busy, each
 #: of those waits lasted up to the whole interval, which stretched every commit of a
 #: group (and every lock held meanwhile) to tens of milliseconds.
 WORKER_SWITCH_INTERVAL = 0.001
@@ -85,4 +86,13 @@ def app_from_environment() -> FastAPI:
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    return create_app(open_deployment(None, dict(os.environ)))
+    deployment = open_deployment(None, dict(os.environ))
+    app = create_app(deployment)
+    deployment.prepare_to_serve()
+    # What is built by now (libraries, the app, the compiled policy) lives as long as
+    # the worker. Frozen, the cyclic garbage collector stops walking it at every full
+    # collection, which ingest's per-record dicts set off often: about 10 µs less
+    # server CPU a batched record, measured in alternating runs.
+    gc.collect()
+    gc.freeze()
+    return app
