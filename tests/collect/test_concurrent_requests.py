@@ -30,10 +30,8 @@ class _HeldWriter:
         self._released = threading.Event()
         self.sizes: list[int] = []
         self._then: Callable[..., list[str]] = self._original
-        singles: SingleRequests = world.client.app.state.single_requests  # type: ignore[attr-defined]
-        portal = world.client.portal
-        assert portal is not None  # one event loop for every request, as in a worker
-        self._waiting = lambda: portal.call(_waiting, singles)
+        self._singles: SingleRequests = world.client.app.state.single_requests  # type: ignore[attr-defined]
+        self._client = world.client
 
     def __enter__(self) -> _HeldWriter:
         def put_many(records: Any, *args: Any, **kwargs: Any) -> list[str]:
@@ -52,9 +50,14 @@ class _HeldWriter:
 
     def wait_until(self, held: bool = False, queued: int = 0) -> None:
         deadline = time.monotonic() + 10
-        while (held and not self.sizes) or self._waiting() < queued:
+        while (held and not self.sizes) or self._queued() < queued:
             assert time.monotonic() < deadline, "the requests never queued"
             time.sleep(0.005)
+
+    def _queued(self) -> int:
+        portal = self._client.portal
+        assert portal is not None  # one event loop for every request, as in a worker
+        return portal.call(_waiting, self._singles)
 
     def then(self, put_many: Callable[..., list[str]]) -> None:
         """Write through ``put_many`` rather than the writer's own."""
