@@ -257,6 +257,18 @@ class IdempotencyStore:
         partial = json.loads(row.partial) if row.partial else None
         return Claim(principal_id, key, owner, row.done_lines, partial)
 
+    def purge_if_due(self) -> None:
+        """Delete expired keys, at most once a minute per process."""
+        now = self._clock()
+        with self._purge_lock:
+            if now - self._purged_at < _PURGE_EVERY:
+                return
+            self._purged_at = now
+        with write_transaction(self._engine) as connection:
+            connection.execute(delete(_T).where(_T.expires_at <= now))
+
+    # -- steps -------------------------------------------------------------------
+
     def _update(self, claim: Claim, **values: Any) -> None:
         with write_transaction(self._engine) as connection:
             connection.execute(_UPDATE_MINE, {**values, **self._mine(claim)})
@@ -269,15 +281,3 @@ class IdempotencyStore:
             "b_key": claim.key,
             "b_owner": claim.owner,
         }
-
-    # -- steps -------------------------------------------------------------------
-
-    def purge_if_due(self) -> None:
-        """Delete expired keys, at most once a minute per process."""
-        now = self._clock()
-        with self._purge_lock:
-            if now - self._purged_at < _PURGE_EVERY:
-                return
-            self._purged_at = now
-        with write_transaction(self._engine) as connection:
-            connection.execute(delete(_T).where(_T.expires_at <= now))

@@ -3,12 +3,14 @@
 Both authenticate a ``service`` principal's token. Bodies are read as a
 stream and cut at ``limits.max_body_bytes`` even when no Content-Length was
 sent (the application's middleware already refuses a declared length over
-the limit). With an ``Idempotency-Key`` header the body is read whole
-(it is hashed before anything is processed, see
-:mod:`servinfo.collect.idempotency`); without one a batch is processed while
-it streams in, a chunk at a time. A streamed batch that outgrows the limit is
-cut there: the lines received in full are processed and listed in the 413
-answer (``processed_lines``, ``accepted``, ``rejected``).
+the limit). A single object is answered with the others that arrive with it
+(:mod:`servinfo.collect.singles`). A batch with an ``Idempotency-Key`` header
+is read whole (it is hashed before anything is processed, see
+:mod:`servinfo.collect.idempotency`); without one it is processed while it
+streams in, a chunk at a time; one that outgrows the limit is cut there: the
+lines received in full are processed and listed in the 413 answer
+(``processed_lines``, ``accepted``, ``rejected``). A worker processes one
+batch at a time (:class:`Batches`).
 """
 
 from __future__ import annotations

@@ -212,21 +212,11 @@ class Collector:
             raise Forbidden(f"principal {principal.name!r} is bound to no service of the policy")
         return principal.binding
 
-    def ingest(self, principal: Principal, value: object, *, claim: Claim | None = None) -> Outcome:
-        """Check and store one object (record, organization or subject) a service sent.
-
-        With the request's idempotency ``claim``, a stored record's answer is
-        committed with its audit entry, in one transaction (``answered`` says so).
-        """
-        (result,) = self.ingest_many([(principal, value, claim)])
-        if isinstance(result, ServinfoError):
-            raise result
-        return result
-
     def ingest_many(
         self, items: Sequence[tuple[Principal, object, Claim | None]]
     ) -> list[Outcome | ServinfoError]:
-        """:meth:`ingest` for the objects of single requests that arrived together.
+        """Check and store the objects (records, organizations, subjects) of single
+        requests that arrived together, each with its principal and idempotency claim.
 
         Registrations go first, one by one, so that a record may follow its
         subject's sign-up in the same group. The records share one subject
