@@ -4,10 +4,12 @@ another is in flight hands its connection back."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -255,3 +257,83 @@ def test_a_worker_processes_one_batch_at_a_time_and_hands_the_next_connection_ba
     assert answers[0].headers["connection"] == "close"
     assert "connection" not in answers[1].headers
     assert world.count() == 2
+
+
+async def _post_streamed_batch(
+    app: Any, token: str, parts: AsyncIterator[bytes]
+) -> tuple[int, dict[str, Any]]:
+    """POST /v1/records:batch straight to the ASGI app, the body sent as ``parts`` come."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/v1/records:batch",
+        "raw_path": b"/v1/records:batch",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/x-ndjson"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 443),
+        "state": {},
+    }
+    status: list[int] = []
+    body: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        try:
+            part = await anext(parts)
+        except StopAsyncIteration:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": part, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status[0], json.loads(b"".join(body))
+
+
+def test_a_batch_streaming_in_slowly_holds_no_other_batch_of_its_worker_up(
+    world: IngestWorld,
+) -> None:
+    """Batches take turns a received chunk at a time, not a whole body at a time."""
+    app = world.client.app
+    token = world.tokens["platform"]
+
+    async def scenario() -> None:
+        first_chunk_in = asyncio.Event()
+        rest_may_come = asyncio.Event()
+
+        async def slow() -> AsyncIterator[bytes]:
+            yield ndjson([usage(quantity=1)])
+            first_chunk_in.set()
+            await rest_may_come.wait()
+            yield ndjson([usage(quantity=2)])
+
+        async def quick() -> AsyncIterator[bytes]:
+            yield ndjson([usage(quantity=3), usage(quantity=4)])
+
+        slow_batch = asyncio.create_task(_post_streamed_batch(app, token, slow()))
+        await asyncio.wait_for(first_chunk_in.wait(), 10)
+        # The slow sender's body is half in: another batch of the worker goes ahead.
+        status, answer = await asyncio.wait_for(_post_streamed_batch(app, token, quick()), 10)
+        assert status == 200
+        assert answer["counts"]["accepted"] == 2
+        assert not slow_batch.done()
+        rest_may_come.set()
+        status, answer = await asyncio.wait_for(slow_batch, 10)
+        assert status == 200
+        assert [a["line"] for a in answer["accepted"]] == [1, 2]
+
+    portal = world.client.portal
+    assert portal is not None
+    portal.call(scenario)
+    assert world.count() == 4

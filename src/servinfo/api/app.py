@@ -45,7 +45,7 @@ def create_app(deployment: Deployment) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.deployment = deployment
-    # Each worker's own: its single-object requests answered in groups, its batches one at a time.
+    # Each worker's own: its single-object requests answered in groups, its batches in turns.
     app.state.single_requests = SingleRequests(deployment)
     app.state.batches = Batches()
     errors.install(app)
