@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import secrets
-import sqlite3
 import sys
 import tempfile
 import time
@@ -60,6 +58,7 @@ from sqlalchemy import (
     select,
 )
 
+from _machine import machine
 from servinfo.audit import AUDIT_MIGRATIONS, Action, AuditLog, RecordedEvent
 from servinfo.audit.models import audit_metadata
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper
@@ -247,16 +246,10 @@ def _progress(what: str, done: int, total: int) -> None:
         print(f"\r{line:<40}", end="" if total else "\r", file=sys.stderr, flush=True)
 
 
-def machine() -> str:
+def postgresql_version() -> str:
     with psycopg.connect(PG_SERVER + "postgres", connect_timeout=3) as connection:
         row = connection.execute("SHOW server_version").fetchone()
-    pg = row[0] if row else "?"
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, PostgreSQL {pg}; load average {load}"
-    )
+    return f"PostgreSQL {row[0] if row else '?'}"
 
 
 def report(results: list[Result]) -> None:
@@ -297,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    print(f"machine: {machine()}")
+    print(f"machine: {machine(postgresql_version())}")
     print(f"command: python bench/audit.py {' '.join(argv if argv is not None else sys.argv[1:])}")
     with tempfile.TemporaryDirectory(prefix="servinfo-audit-keys-") as folder:
         keyring = Keyring.create(

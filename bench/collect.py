@@ -37,7 +37,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -52,6 +51,7 @@ from typing import Any
 
 import httpx
 
+from _machine import machine
 from servinfo.client import Client
 from servinfo.collect.simulator.sending import service_of
 from servinfo.collect.simulator.simulation import simulate
@@ -293,15 +293,6 @@ def bench_direct(
 def _chunks(lines: list[bytes], size: int) -> Iterator[list[bytes]]:
     for i in range(0, len(lines), size):
         yield lines[i : i + size]
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    models = [line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line]
-    return (
-        f"nproc {len(os.sched_getaffinity(0))} ({models[0] if models else 'unknown CPU'}), "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
 
 
 @dataclass

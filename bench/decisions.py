@@ -22,8 +22,6 @@ import importlib.metadata
 import importlib.util
 import itertools
 import json
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -36,6 +34,7 @@ from typing import Any
 import casbin  # type: ignore[import-untyped]
 import cedarpy
 
+from _machine import machine
 from servinfo.access.decisions import Actor, Decider, SubjectState, compile_policy
 from servinfo.policy import Policy, load_policy
 
@@ -400,16 +399,6 @@ def bench_read_path(decisions: int, repeat: int = 3) -> float:
     return median.wall
 
 
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    models = [line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line]
-    versions = ", ".join(f"{n} {importlib.metadata.version(n)}" for n in ("pycasbin", "cedarpy"))
-    return (
-        f"nproc {len(os.sched_getaffinity(0))} ({models[0] if models else 'unknown CPU'}), "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}; {versions}"
-    )
-
-
 def nothing() -> None:
     """No reset between timed runs."""
 
@@ -434,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     today = dt.date.today()
-    print(f"machine: {machine()}")
+    versions = ", ".join(f"{n} {importlib.metadata.version(n)}" for n in ("pycasbin", "cedarpy"))
+    print(f"machine: {machine(versions)}")
     if args.only == "read-path":
         bench_read_path(args.decisions, args.repeat)
         return 0

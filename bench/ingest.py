@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import platform
 import random
 import secrets
 import statistics
@@ -53,6 +52,7 @@ from psycopg import sql
 from sqlalchemy import Engine, insert
 from ulid import ULID
 
+from _machine import machine
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper
 from servinfo.store import (
     NewRecord,
@@ -398,10 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    print(
-        f"{args.records:,} records, {args.subjects:,} subjects, batches of {args.batch_size}; "
-        f"Python {platform.python_version()} on {platform.machine()}"
-    )
+    print(f"{args.records:,} records, {args.subjects:,} subjects, batches of {args.batch_size}")
+    print(f"machine: {machine()}")
     records = synthetic_records(args.records, args.subjects)
     results = [judge(b, records, args.subjects, args.batch_size, args.repeat) for b in backends]
     return 0 if all(results) else 1

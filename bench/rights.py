@@ -44,10 +44,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import random
 import secrets
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -62,6 +60,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import insert
 
+from _machine import machine
 from servinfo.deployment import Deployment, create_deployment, open_deployment
 from servinfo.rights import fulfil
 from servinfo.rights.export import access_archive
@@ -509,17 +508,6 @@ def report(volumes: list[Volume]) -> bool:
     for name, met in verdicts:
         print(f"{name}: {'met' if met else 'MISSED'}")
     return all(met for _, met in verdicts)
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    models = [line.split(":")[1].strip() for line in cpuinfo.splitlines() if "model name" in line]
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"nproc {len(os.sched_getaffinity(0))} ({models[0] if models else 'unknown CPU'}), "
-        f"load average {load}; {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 def _counts(text: str) -> list[int]:
