@@ -11,16 +11,18 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.collect.world import IngestWorld, ndjson, usage
+from tests.collect.world import IngestWorld, ingest_world, ndjson, populate, usage
+from tests.support import PostgresDatabases
 
 from servinfo.collect import routes
 from servinfo.collect.batch import Batch, BatchResult
 from servinfo.collect.idempotency import Claim, IdempotencyStore
 from servinfo.collect.routes import Batches
-from servinfo.collect.singles import SingleRequests
+from servinfo.collect.singles import SingleRequest, SingleRequests
 
 
 class _HeldWriter:
@@ -76,7 +78,22 @@ async def _waiting(singles: SingleRequests) -> int:
 def test_records_arriving_together_are_written_and_audited_in_one_group(
     world: IngestWorld,
 ) -> None:
+    _records_arriving_together_share_one_group(world)
+
+
+@pytest.mark.postgres
+def test_records_arriving_together_share_one_group_on_postgresql(
+    tmp_path: Path, postgres_databases: PostgresDatabases
+) -> None:
+    tokens = populate(tmp_path / "deployment", postgres_databases.url_template)
+    with ingest_world(tmp_path / "deployment", tokens) as world:
+        _records_arriving_together_share_one_group(world)
+        _each_request_keeps_its_own_refusal(world)
+
+
+def _records_arriving_together_share_one_group(world: IngestWorld) -> None:
     deployment = world.deployment
+    before = world.count()
     with _HeldWriter(world) as held, ThreadPoolExecutor(5) as pool:
         first = pool.submit(world.post, "platform", usage(quantity=0), "key-0")
         held.wait_until(held=True)
@@ -93,7 +110,7 @@ def test_records_arriving_together_are_written_and_audited_in_one_group(
     # One audit entry per request, naming its own record.
     entries = [e for e in deployment.audit.tail(10) if e.action == "write"]
     assert sorted(e.record_ids[0] for e in entries[-5:]) == sorted(ids)
-    assert world.count() == 5
+    assert world.count() == before + 5
     # Each key kept its own answer, committed with the group's audit entries.
     replayed = world.post("platform", usage(quantity=3), "key-3")
     assert replayed.headers["Idempotent-Replayed"] == "true"
@@ -102,6 +119,11 @@ def test_records_arriving_together_are_written_and_audited_in_one_group(
 
 def test_each_request_of_a_group_keeps_its_own_refusal(world: IngestWorld) -> None:
     """A bad token, malformed JSON, an unknown subject and a bad key, beside good records."""
+    _each_request_keeps_its_own_refusal(world)
+
+
+def _each_request_keeps_its_own_refusal(world: IngestWorld) -> None:
+    before = world.count()
     bad_token = {"Authorization": "Bearer not-a-token", "Content-Type": "application/json"}
     with _HeldWriter(world) as held, ThreadPoolExecutor(6) as pool:
         first = pool.submit(world.post, "platform", usage(), "first")
@@ -126,7 +148,7 @@ def test_each_request_of_a_group_keeps_its_own_refusal(world: IngestWorld) -> No
         assert no_token.result(10).status_code == 401
         assert spaced_key.result(10).status_code == 400
     assert held.sizes == [1, 1]
-    assert world.count() == 2
+    assert world.count() == before + 2
     # The refusals were stored under their keys too: a retry gets the same answer.
     again = world.post("platform", usage(subject="sub-nobody"), "unknown")
     assert again.status_code == 422
@@ -337,3 +359,29 @@ def test_a_batch_streaming_in_slowly_holds_no_other_batch_of_its_worker_up(
     assert portal is not None
     portal.call(scenario)
     assert world.count() == 4
+
+
+def test_a_group_that_fails_while_claiming_gives_its_claims_up(
+    world: IngestWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second key of a group is held elsewhere, and reading its row fails: the first
+    key, claimed in the same transaction, is free again for the retry."""
+    store = world.deployment.collector.idempotency
+    assert store is not None
+    principal = world.deployment.principal_service.authenticate(world.tokens["platform"])
+    body = json.dumps(usage()).encode()
+    held = store.begin(principal.principal_id, "held-elsewhere", "another request's hash")
+    assert isinstance(held, Claim)
+
+    def unreadable(*args: Any) -> None:
+        raise OSError("control database gone")
+
+    monkeypatch.setattr(store, "existing", unreadable)
+    token = world.tokens["platform"]
+    group = [SingleRequest(token, "fresh", body), SingleRequest(token, "held-elsewhere", body)]
+    with pytest.raises(OSError, match="control database gone"):
+        SingleRequests(world.deployment).answer_group(group)
+    monkeypatch.undo()
+    again = store.begin(principal.principal_id, "fresh", "any hash")
+    assert isinstance(again, Claim)  # not RequestInProgress: the failed group let it go
+    assert world.count() == 0

@@ -93,7 +93,7 @@ class SingleRequests:
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:
-            queue = self._queues[loop] = _Queue(self._answer_group, self._max_group)
+            queue = self._queues[loop] = _Queue(self.answer_group, self._max_group)
         while True:
             result = await queue.in_next_group(request)
             if isinstance(result, Replied):
@@ -104,7 +104,9 @@ class SingleRequests:
                 raise RequestInProgress()
             await asyncio.sleep(store.poll)
 
-    def _answer_group(self, requests: list[SingleRequest]) -> list[_Result]:
+    def answer_group(self, requests: list[SingleRequest]) -> list[_Result]:
+        """Answer requests that arrived together, in the calling thread: one result each (an
+        answer, the error refusing it, or a mark that another request holds its key)."""
         return _Group(self._deployment, requests).answer()
 
 
@@ -163,10 +165,14 @@ class _Group:
         self._claims: dict[int, Claim] = {}
 
     def answer(self) -> list[_Result]:
-        principals = self._authenticate()
-        if self._store is not None:
-            self._claim(principals)
-        self._ingest(principals)
+        try:
+            principals = self._authenticate()
+            if self._store is not None:
+                self._claim(principals)
+            self._ingest(principals)
+        except Exception as error:  # the whole group fails: give up what it claimed
+            self._fail(list(self._claims), error)
+            raise
         results = [result for result in self._results if result is not None]
         assert len(results) == len(self._requests)  # every request got its result
         return results
