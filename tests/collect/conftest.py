@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.collect.world import IngestWorld, ingest_world, populate
+from tests.support import PostgresDatabases
 
 
 @pytest.fixture(scope="session")
@@ -27,4 +28,12 @@ def deployment_dir(tmp_path: Path, template: tuple[Path, dict[str, str]]) -> Pat
 @pytest.fixture
 def world(deployment_dir: Path, template: tuple[Path, dict[str, str]]) -> Iterator[IngestWorld]:
     with ingest_world(deployment_dir, dict(template[1])) as built:
+        yield built
+
+
+@pytest.fixture
+def postgres_world(tmp_path: Path, postgres_databases: PostgresDatabases) -> Iterator[IngestWorld]:
+    """The same world on PostgreSQL (region and control databases), built for the test."""
+    tokens = populate(tmp_path / "deployment", postgres_databases.url_template)
+    with ingest_world(tmp_path / "deployment", tokens) as built:
         yield built

@@ -11,12 +11,10 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.collect.world import IngestWorld, ingest_world, ndjson, populate, usage
-from tests.support import PostgresDatabases
+from tests.collect.world import IngestWorld, ndjson, usage
 
 from servinfo.collect import routes
 from servinfo.collect.batch import Batch, BatchResult
@@ -83,12 +81,10 @@ def test_records_arriving_together_are_written_and_audited_in_one_group(
 
 @pytest.mark.postgres
 def test_records_arriving_together_share_one_group_on_postgresql(
-    tmp_path: Path, postgres_databases: PostgresDatabases
+    postgres_world: IngestWorld,
 ) -> None:
-    tokens = populate(tmp_path / "deployment", postgres_databases.url_template)
-    with ingest_world(tmp_path / "deployment", tokens) as world:
-        _records_arriving_together_share_one_group(world)
-        _each_request_keeps_its_own_refusal(world)
+    _records_arriving_together_share_one_group(postgres_world)
+    _each_request_keeps_its_own_refusal(postgres_world)
 
 
 def _records_arriving_together_share_one_group(world: IngestWorld) -> None:

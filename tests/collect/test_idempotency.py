@@ -113,17 +113,13 @@ def test_a_batch_is_idempotent_on_postgresql(
 
 
 @pytest.mark.postgres
-def test_batches_with_bad_lines_on_postgresql(
-    tmp_path: Path, postgres_databases: PostgresDatabases
-) -> None:
-    tokens = populate(tmp_path / "deployment", postgres_databases.url_template)
-    with ingest_world(tmp_path / "deployment", tokens) as world:
-        body = ndjson([usage(), b"{", usage(subject="sub-nobody"), *[usage()] * 1500])
-        answer = world.batch("platform", body)
-        assert answer.status_code == 200, answer.text
-        assert len(answer.json()["accepted"]) == 1501
-        assert [r["line"] for r in answer.json()["rejected"]] == [2, 3]
-        assert world.count() == 1501
+def test_batches_with_bad_lines_on_postgresql(postgres_world: IngestWorld) -> None:
+    body = ndjson([usage(), b"{", usage(subject="sub-nobody"), *[usage()] * 1500])
+    answer = postgres_world.batch("platform", body)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["accepted"]) == 1501
+    assert [r["line"] for r in answer.json()["rejected"]] == [2, 3]
+    assert postgres_world.count() == 1501
 
 
 class _Clock:
