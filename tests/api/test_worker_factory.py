@@ -13,9 +13,11 @@ from servinfo.deployment import create_deployment
 _PROBE = """
 import gc, sys
 from servinfo.api.app import WORKER_SWITCH_INTERVAL, app_from_environment
+from fastapi.testclient import TestClient
 app = app_from_environment()
 assert sys.getswitchinterval() == WORKER_SWITCH_INTERVAL, sys.getswitchinterval()
-print(gc.get_freeze_count())
+with TestClient(app):  # the worker's start-up: the lifespan builds, then freezes
+    print(gc.get_freeze_count())
 """
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from servinfo.collect.objects import RecordObject, parse_json, parse_object
-from servinfo.collect.service import Collector, Prepared, rejectable
+from servinfo.collect.service import Collector, Prepared, rejectable, write_isolating
 from servinfo.errors import ServinfoError
 from servinfo.store import Principal
 
@@ -160,21 +160,15 @@ class Batch:
             self._on_commit(self.result)
 
     def _write(self, prepared: list[tuple[int, Prepared]]) -> None:
-        try:
-            ids = self._collector.write(self._principal, self._service, [p for _, p in prepared])
-            written = list(zip(prepared, ids, strict=True))
-        except ServinfoError as error:
-            if not rejectable(error):
-                raise
-            if len(prepared) == 1:
-                self._reject(prepared[0][0], error)
-                return
-            for one in prepared:  # isolate the record that spoiled the chunk
-                self._write([one])
-            return
+        def write(chunk: list[tuple[int, Prepared]]) -> list[str]:
+            return self._collector.write(self._principal, self._service, [p for _, p in chunk])
+
         accepted = self.result.accepted
-        for (number, item), record_id in written:
-            accepted.append({"line": number, "id": record_id, "type": "record"})
+        for (number, item), written in zip(prepared, write_isolating(write, prepared), strict=True):
+            if isinstance(written, ServinfoError):
+                self._reject(number, written)
+                continue
+            accepted.append({"line": number, "id": written, "type": "record"})
             self.result.dropped_fields += item.dropped
             self.result.redactions.update(item.redactions)
 

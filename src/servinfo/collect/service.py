@@ -35,7 +35,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -77,7 +77,7 @@ if TYPE_CHECKING:
     from servinfo.collect.batch import BatchResult
     from servinfo.collect.idempotency import Claim, IdempotencyStore
 
-__all__ = ["REDACTIONS_KEY", "Collector", "Outcome", "Redacted", "Redacts"]
+__all__ = ["REDACTIONS_KEY", "Collector", "Outcome", "Redacted", "Redacts", "write_isolating"]
 
 #: The reserved key of a record's stored fields that holds its redaction counts.
 REDACTIONS_KEY = "_redactions"
@@ -158,6 +158,8 @@ def _retain_until(collected_on: dt.date, period: str) -> dt.date:
 
 
 _NOT_GIVEN: Any = object()
+_Item = TypeVar("_Item")
+_Written = TypeVar("_Written")
 
 
 class Collector:
@@ -348,15 +350,10 @@ class Collector:
     def _write_singles(self, group: list[_SingleWrite]) -> list[Outcome | ServinfoError]:
         """Store the records of concurrent single requests: one transaction per region, and
         one for their audit entries (one a request) and idempotency answers together."""
-        try:
-            ids = self._writer.put_many([w.prepared.record for w in group], batch_size=len(group))
-        except ServinfoError as error:
-            if not rejectable(error):
-                raise
-            if len(group) == 1:
-                return [error]
-            # One record spoiled the group (its subject erased meanwhile …): each alone.
-            return [self._write_singles([w])[0] for w in group]
+        return write_isolating(self._write_group, group)
+
+    def _write_group(self, group: list[_SingleWrite]) -> list[Outcome]:
+        ids = self._writer.put_many([w.prepared.record for w in group], batch_size=len(group))
         outcomes = [w.prepared.outcome(record_id) for w, record_id in zip(group, ids, strict=True)]
         answers = [
             (w.claim, outcome) for w, outcome in zip(group, outcomes, strict=True) if w.claim
@@ -433,6 +430,22 @@ def _write_event(
             "redactions": sum(sum(p.redactions.values()) for p in prepared),
         },
     )
+
+
+def write_isolating(
+    write: Callable[[list[_Item]], Sequence[_Written]], items: list[_Item]
+) -> list[_Written | ServinfoError]:
+    """``write(items)``, one result an item. When the write is refused for one item's sake
+    (a 4xx: its subject erased meanwhile …), each item is written again alone, so that
+    only that item gets the refusal; any other error is raised."""
+    try:
+        return list(write(items))
+    except ServinfoError as error:
+        if not rejectable(error):
+            raise
+        if len(items) == 1:
+            return [error]
+        return [write_isolating(write, [item])[0] for item in items]
 
 
 def _refused(error: BaseException) -> ServinfoError:
