@@ -25,7 +25,19 @@ from typer.testing import CliRunner
 from servinfo.cli.app import app
 from servinfo.policy import Policy, UnknownPolicyElement, load_policy
 from servinfo.policy.model import Contract, Processor
-from servinfo.policy.notice import render_notice
+from servinfo.policy.notice import (
+    BUILD_CAPABILITIES,
+    Capability,
+    NoticeFormat,
+    render_notice,
+)
+from servinfo.policy.notice._document import (
+    BulletList,
+    Paragraph,
+    Section,
+    Statement,
+    available,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 #: The seed notice lives in the shared folder beside the clone (CI lays a copy there).
@@ -316,7 +328,7 @@ def test_the_european_section_covers_what_the_issue_asks(policy: Policy, dom: Tr
         section = ids[f"regime-{regime_id}"]
         assert section.parent is not None
         assert section.parent.tag == "main"
-    assert "10 business days" in ids["regime-ccpa-right-access"].all_text()
+    assert "10 business days" in ids["regime-ccpa-deadline"].all_text()
 
 
 # -- (3) every statement traces back to an element ---------------------------------------------
@@ -422,12 +434,12 @@ def test_a_changed_deadline_changes_that_right_only(policy: Policy) -> None:
     edited_ids = by_id(parse(render_notice(changed(policy, regimes=regimes), "html")))
     original_ids = by_id(parse(render_notice(policy, "html")))
     assert "within 3 weeks" in edited_ids["regime-gdpr-right-access"].all_text()
-    assert "within 1 month," not in edited_ids["regime-gdpr-right-access"].all_text()
-    assert "within 1 month," in original_ids["regime-gdpr-right-access"].all_text()
-    assert (
-        edited_ids["regime-uk_gdpr-right-access"].all_text()
-        == original_ids["regime-uk_gdpr-right-access"].all_text()
-    )
+    assert "within" not in original_ids["regime-gdpr-right-access"].all_text()
+    # The regime's own deadline still covers the other rights.
+    assert "within 1 month," in edited_ids["regime-gdpr-deadline"].all_text()
+    assert "within" not in edited_ids["regime-gdpr-right-erasure"].all_text()
+    for anchor in ("regime-uk_gdpr-right-access", "regime-uk_gdpr-deadline"):
+        assert edited_ids[anchor].all_text() == original_ids[anchor].all_text()
 
 
 def test_a_measure_withdrawn_from_the_notice_disappears(policy: Policy) -> None:
@@ -568,3 +580,119 @@ def test_policy_text_is_escaped_and_unsafe_links_are_not_made(policy: Policy) ->
     assert r"\<script\>alert(1)\</script\> \*not emphasis\* \[not\](a link) \{x\}" in markdown
     assert "<javascript:" not in markdown
     assert "](<javascript:" not in markdown
+
+
+# -- (7) the notice says only what is true --------------------------------------------------------
+
+
+def test_the_build_has_no_self_service_portal() -> None:
+    assert Capability.SELF_SERVICE_PORTAL not in BUILD_CAPABILITIES
+    assert Capability.RIGHTS_API in BUILD_CAPABILITIES
+
+
+def test_the_portal_is_not_mentioned_without_it(markdown: str, html: str) -> None:
+    for text in (markdown, html):
+        assert "portal" not in text
+        assert 'id="organization-portal"' not in text
+        assert 'id="organization-api"' in text
+
+
+def test_a_statement_is_rendered_with_its_capability(policy: Policy) -> None:
+    with_portal = BUILD_CAPABILITIES | {Capability.SELF_SERVICE_PORTAL}
+    markdown = render_notice(policy, "md", capabilities=with_portal)
+    assert '<a id="organization-portal"></a>' in markdown
+    portal = by_id(parse(render_notice(policy, "html", capabilities=with_portal)))
+    assert "self-service portal" in portal["organization-portal"].all_text()
+    assert portal["organization-portal"].attrs["data-policy-path"] == "/organization/contact"
+    without_api = by_id(parse(render_notice(policy, "html", capabilities=frozenset())))
+    assert "organization-api" not in without_api
+    assert "organization-portal" not in without_api
+
+
+def test_a_statement_that_requires_a_capability_goes_with_its_children() -> None:
+    child = Statement("child", "/a/b", ("kept only with its parent",))
+    needs = Statement("needs", "/a", ("needs x",), children=(child,), requires=frozenset({"x"}))
+    free = Statement("free", "/c", ("always",), children=(child,))
+    blocks = (
+        Paragraph(needs),
+        BulletList((needs, free)),
+        BulletList((needs,)),
+        Section("s", None, "A section", 2, (Paragraph(needs), Paragraph(free))),
+    )
+    assert available(blocks, {"x"}) == blocks
+    kept = available(blocks, set())
+    assert kept == (
+        BulletList((free,)),
+        Section("s", None, "A section", 2, (Paragraph(free),)),
+    )
+    nested = Statement("top", "/t", ("top",), children=(needs, free))
+    assert available((Paragraph(nested),), set()) == (
+        Paragraph(Statement("top", "/t", ("top",), children=(free,))),
+    )
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+@pytest.mark.parametrize("region", [None, "eu", "uk", "ch", "us", "apac"])
+def test_what_the_law_requires_is_always_rendered(
+    policy: Policy, region: str | None, fmt: NoticeFormat
+) -> None:
+    """Rights, the authority, the DPO and the transfers, even for a build with no capability."""
+    for capabilities in (BUILD_CAPABILITIES, frozenset()):
+        text = render_notice(policy, fmt, region=region, capabilities=capabilities)
+        ids = set(md_anchors(text)) if fmt == "md" else set(by_id(parse(text)))
+        required = {"organization-dpo", "organization-contact", "transfers-table"}
+        for gid, regime in policy.regimes.items():
+            required |= {f"regime-{gid}-authority", f"regime-{gid}-deadline"}
+            required |= {f"regime-{gid}-right-{rid}" for rid in regime.rights}
+        for source in european_regions(policy):
+            required |= {f"transfer-{source}-{slug(d)}" for d in policy.transfers[source]}
+        assert required <= ids, sorted(required - ids)
+        assert policy.organization.dpo.email in text
+        for regime in policy.regimes.values():
+            assert regime.authority.name.replace("'", "&#39;" if fmt == "html" else "'") in text
+
+
+def test_each_regime_states_its_deadline_once(policy: Policy, dom: TreeParser) -> None:
+    ids = by_id(dom)
+    for gid, regime in policy.regimes.items():
+        section = ids[f"regime-{gid}"].all_text()
+        terms = [(r.deadline, r.extension, r.acknowledge) for r in regime.rights.values()]
+        # The regime's deadline once, and a right's own only where its terms differ.
+        assert section.count("We answer") == 1, gid
+        differing = len(terms) - max(terms.count(t) for t in terms)
+        assert section.count("we answer within") == differing, gid
+        assert section.count("extendable by") <= 1, gid
+        assert section.count("We confirm receipt") <= 1, gid
+    assert "within" not in ids["regime-gdpr-right-access"].all_text()
+    assert "within 1 month, extendable by 2 months" in ids["regime-gdpr-deadline"].all_text()
+    assert "within 15 business days" in ids["regime-ccpa-right-opt_out"].all_text()
+
+
+def test_countries_are_named_not_coded(dom: TreeParser) -> None:
+    ids = by_id(dom)
+    row = [n for n in ids["processor-sahaya_support"].children if n.tag == "td"]
+    assert row[2].all_text() == "India"
+    assert row[2].attrs["data-policy-path"] == "/processors/sahaya_support/country"
+    destination = [n for n in ids["transfer-eu-in"].children if n.tag == "td"][1]
+    assert destination.all_text().startswith("India (service providers: ")
+    cells = [n.all_text() for n in dom.nodes if n.tag == "td"]
+    assert not [c for c in cells if re.fullmatch(r"[A-Z]{2}( \(.*)?", c)]
+
+
+def test_the_notice_shows_when_it_was_last_updated_and_its_version(
+    policy: Policy, markdown: str, dom: TreeParser
+) -> None:
+    statement = by_id(dom)["notice-last_updated"]
+    assert statement.attrs["data-policy-path"] == "/organization/notice/last_updated"
+    assert statement.all_text() == f"Last updated: 4 May 2026 (policy version {policy.version})."
+    assert f"Last updated: 4 May 2026 (policy version {policy.version})." in markdown
+    # The same policy, the same notice; a new date, a new notice.
+    assert render_notice(policy, "md") == markdown
+    notice = policy.organization.notice.model_copy(update={"last_updated": dt.date(2026, 6, 1)})
+    organization = policy.organization.model_copy(update={"notice": notice})
+    edited = changed(policy, organization=organization)
+    assert "Last updated: 1 June 2026" in render_notice(edited, "md")
+    assert (
+        edited.version
+        in by_id(parse(render_notice(edited, "html")))["notice-last_updated"].all_text()
+    )

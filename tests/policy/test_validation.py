@@ -317,3 +317,22 @@ def test_unknown_fideslang_key_must_be_declared() -> None:
         f"policy.yaml:{line} purposes.provide.fideslang: 'essential.servise' is not a fideslang "
         "data use key; declare it under fideslang_extensions"
     ) in _messages(result)
+
+
+def test_a_country_without_a_name_to_publish_is_an_error() -> None:
+    # XK (Kosovo) is a valid code with no entry in the name table.
+    text = _edit("    country: IN\n", "    country: XK\n")
+    text = text.replace("    IN: [", "    XK: [")
+    result = _check(text)
+    line = _line_of(text, "    country: XK")
+    assert any(
+        m.startswith(f"policy.yaml:{line} processors.sahaya_support.country: country 'XK' has no")
+        for m in _messages(result)
+    ), _messages(result)
+    assert any("transfers.eu.XK: country 'XK' has no name" in m for m in _messages(result))
+
+
+def test_the_notice_date_must_be_a_date() -> None:
+    text = _edit("    last_updated: 2026-05-04\n", "    last_updated: soon\n")
+    messages = _messages(_check(text))
+    assert any("organization.notice.last_updated" in m for m in messages), messages

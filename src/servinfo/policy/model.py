@@ -68,6 +68,7 @@ Permission = Literal[
     "write_records",
     "register_subjects",
     "manage_ledgers",
+    "list_subjects",
 ]
 MechanismType = Literal[
     "not_restricted",
@@ -97,6 +98,8 @@ class NoticeMeta(_Element):
     """What the published notice needs that is not a processing fact."""
 
     title: str
+    #: The date the notice shows as "Last updated": move it whenever what the notice says changes.
+    last_updated: dt.date
     front_matter: dict[str, Any] = Field(default_factory=dict)
     introduction: list[str]
     customers_statement: str

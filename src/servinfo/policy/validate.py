@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from servinfo.policy._fideslang import STANDARD_KEYS, used_fideslang_keys
+from servinfo.policy.countries import COUNTRY_NAMES
 from servinfo.policy.durations import DurationSyntaxError, parse_duration
 from servinfo.policy.model import Policy
 
@@ -75,6 +76,7 @@ def validate_policy(policy: Policy, today: dt.date) -> list[Finding]:
         _check_processors,
         _check_out_of_scope,
         _check_fideslang,
+        _check_country_names,
     )
     return [finding for check in checks for finding in check(policy, today)]
 
@@ -87,6 +89,31 @@ def _check_regions(policy: Policy, today: dt.date) -> Iterator[Finding]:
                 "legal entity",
                 region.entity,
                 policy.legal_entities,
+            )
+
+
+def _check_country_names(policy: Policy, today: dt.date) -> Iterator[Finding]:
+    """Every country the notice or the access report names has a name to show."""
+    named: list[tuple[Loc, str]] = [
+        *(
+            (("legal_entities", eid, "country"), entity.country)
+            for eid, entity in policy.legal_entities.items()
+        ),
+        *((("regions", rid, "country"), r.country) for rid, r in policy.regions.items()),
+        *((("processors", pid, "country"), p.country) for pid, p in policy.processors.items()),
+        *(
+            (("transfers", source, destination), destination)
+            for source, destinations in policy.transfers.items()
+            for destination in destinations
+            if destination not in policy.regions and _COUNTRY.match(destination)
+        ),
+    ]
+    for loc, code in named:
+        if code.split("-", 1)[0] not in COUNTRY_NAMES:
+            yield Finding(
+                loc,
+                f"country '{code}' has no name to publish; expected one of "
+                f"{_declared(sorted(COUNTRY_NAMES))} (add it to servinfo.policy.countries)",
             )
 
 

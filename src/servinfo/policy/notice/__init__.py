@@ -6,7 +6,16 @@ refers to but lacks, "European Privacy Standards and the GDPR" (GDPR, UK GDPR
 and Swiss FADP: controllers, rights and deadlines, how to exercise them, legal
 basis per purpose, automated decisions, retention, transfer mechanisms, the DPO,
 the right to complain), then one section per other regime (CCPA/CPRA, PDPA …),
-and a footer naming the policy version.
+and a footer naming the policy version. It opens with the date the policy
+declares as "last updated" (``organization.notice.last_updated``) and the version.
+
+What the build lacks, the notice does not claim: a statement about a tool or a
+measure declares the capability it needs, and :func:`render_notice` leaves out
+every statement whose capability is not in the set it is given (by default
+:data:`~.capabilities.BUILD_CAPABILITIES`, the one registry). The rights, the
+supervisory authorities, the DPO and the transfers never need one. Each regime
+states its deadline once; a right whose deadline differs says so beside it.
+Countries are named (``India``), never coded (:mod:`servinfo.policy.countries`).
 
 One structure, two formats. :func:`render_notice` builds a format-neutral
 :class:`~servinfo.policy.notice._document.Document` once from the policy, and
@@ -47,6 +56,7 @@ variant reorders and marks, it never withholds what the notice says elsewhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from functools import cache
 from typing import Any, Literal
 
@@ -58,11 +68,13 @@ from servinfo.policy.notice._build import build_document
 from servinfo.policy.notice._common import (
     EUROPEAN_LEGAL_AREAS,
     element_id,
+    long_date,
     pointer,
     regime_of_region,
     slug,
 )
 from servinfo.policy.notice._document import Document
+from servinfo.policy.notice.capabilities import BUILD_CAPABILITIES, Capability
 
 NoticeFormat = Literal["md", "html"]
 
@@ -70,15 +82,21 @@ NoticeFormat = Literal["md", "html"]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|{}])")
 
 
-def render_notice(policy: Policy, fmt: NoticeFormat, region: str | None = None) -> str:
+def render_notice(
+    policy: Policy,
+    fmt: NoticeFormat,
+    region: str | None = None,
+    capabilities: Set[str] = BUILD_CAPABILITIES,
+) -> str:
     """The notice as Markdown (``md``) or a standalone HTML page (``html``).
 
-    Raises :class:`~servinfo.policy.errors.UnknownPolicyElement` for a region the
-    policy does not declare.
+    ``capabilities`` are those the notice may speak of (:mod:`.capabilities`; by
+    default the build's). Raises :class:`~servinfo.policy.errors.UnknownPolicyElement`
+    for a region the policy does not declare.
     """
     if fmt not in ("md", "html"):
         raise ValueError(f"unknown notice format '{fmt}', expected 'md' or 'html'")
-    document = build_document(policy, region)
+    document = build_document(policy, region, capabilities)
     if fmt == "html":
         return (
             _html_environment()
@@ -142,11 +160,14 @@ def _html_environment() -> Environment:
 
 
 __all__ = [
+    "BUILD_CAPABILITIES",
     "EUROPEAN_LEGAL_AREAS",
+    "Capability",
     "Document",
     "NoticeFormat",
     "build_document",
     "element_id",
+    "long_date",
     "pointer",
     "regime_of_region",
     "render_markdown",

@@ -6,20 +6,25 @@ regimes (:mod:`._regimes`); the policy supplies every statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 
 from servinfo.policy.errors import UnknownPolicyElement
 from servinfo.policy.model import Policy
-from servinfo.policy.notice._common import Context, item, pointer
-from servinfo.policy.notice._document import Document
+from servinfo.policy.notice._common import Context, item, long_date, paragraph, pointer
+from servinfo.policy.notice._document import Document, Section, available
 from servinfo.policy.notice._regimes import regime_sections
 from servinfo.policy.notice._seed import preamble, seed_sections
+from servinfo.policy.notice.capabilities import BUILD_CAPABILITIES
 
 
-def build_document(policy: Policy, region: str | None = None) -> Document:
+def build_document(
+    policy: Policy, region: str | None = None, capabilities: Set[str] = BUILD_CAPABILITIES
+) -> Document:
     """The notice for ``policy``; ``region`` selects a region's variant.
 
-    Raises :class:`UnknownPolicyElement` for a region the policy does not declare.
+    Statements that require a capability outside ``capabilities`` (by default the
+    build's own) are left out. Raises :class:`UnknownPolicyElement` for a region
+    the policy does not declare.
     """
     if region is not None and region not in policy.regions:
         raise UnknownPolicyElement("region", region, list(policy.regions))
@@ -28,8 +33,24 @@ def build_document(policy: Policy, region: str | None = None) -> Document:
     document = Document(
         title=notice.title,
         front_matter=dict(notice.front_matter),
-        preamble=preamble(ctx),
-        sections=(*seed_sections(ctx), *regime_sections(ctx)),
+        preamble=available(
+            (
+                paragraph(
+                    "notice-last_updated",
+                    pointer("organization", "notice", "last_updated"),
+                    f"Last updated: {long_date(notice.last_updated)} "
+                    f"(policy version {policy.version}).",
+                ),
+                *preamble(ctx),
+            ),
+            capabilities,
+        ),
+        # (a section stays a section: only statements and emptied lists are left out)
+        sections=tuple(
+            block
+            for block in available((*seed_sections(ctx), *regime_sections(ctx)), capabilities)
+            if isinstance(block, Section)
+        ),
         # The version is a hash of the whole policy, so the footer points at its root.
         footer=item(
             "policy-version",

@@ -94,12 +94,19 @@ def item(
     *text: str | Link,
     term: str | None = None,
     children: tuple[Statement, ...] = (),
+    requires: frozenset[str] = frozenset(),
 ) -> Statement:
-    return Statement(id_, path, tuple(text), term=term, children=children)
+    return Statement(id_, path, tuple(text), term=term, children=children, requires=requires)
 
 
-def paragraph(id_: str, path: str, *text: str | Link, term: str | None = None) -> Paragraph:
-    return Paragraph(item(id_, path, *text, term=term))
+def paragraph(
+    id_: str,
+    path: str,
+    *text: str | Link,
+    term: str | None = None,
+    requires: frozenset[str] = frozenset(),
+) -> Paragraph:
+    return Paragraph(item(id_, path, *text, term=term, requires=requires))
 
 
 def notice_paragraph(policy: Policy, name: str, index: int | None = None) -> Paragraph:

@@ -9,8 +9,8 @@ policy element it states.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Set
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 
@@ -41,6 +41,9 @@ class Statement:
     children: tuple[Statement, ...] = ()
     #: Marks the statement that tells a region's reader which section applies to them.
     applies: bool = False
+    #: The capabilities the statement is true only with (:mod:`.capabilities`); a notice
+    #: built without one of them leaves the statement out.
+    requires: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -138,3 +141,38 @@ def _statement_ids(statement: Statement) -> Iterator[str]:
     yield statement.id
     for child in statement.children:
         yield from _statement_ids(child)
+
+
+def available(blocks: tuple[Block, ...], capabilities: Set[str]) -> tuple[Block, ...]:
+    """``blocks`` without the statements that require a capability outside ``capabilities``.
+
+    A statement left out takes its nested statements with it; a list left empty goes too.
+    """
+    kept: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            statement = _available(block.statement, capabilities)
+            if statement is not None:
+                kept.append(Paragraph(statement))
+        elif isinstance(block, BulletList):
+            items = _available_all(block.items, capabilities)
+            if items:
+                kept.append(BulletList(items))
+        elif isinstance(block, Section):
+            kept.append(replace(block, blocks=available(block.blocks, capabilities)))
+        else:
+            kept.append(block)
+    return tuple(kept)
+
+
+def _available(statement: Statement, capabilities: Set[str]) -> Statement | None:
+    if not statement.requires <= capabilities:
+        return None
+    children = _available_all(statement.children, capabilities)
+    return statement if children == statement.children else replace(statement, children=children)
+
+
+def _available_all(
+    statements: tuple[Statement, ...], capabilities: Set[str]
+) -> tuple[Statement, ...]:
+    return tuple(s for s in (_available(s, capabilities) for s in statements) if s is not None)

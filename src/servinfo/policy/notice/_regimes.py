@@ -10,7 +10,10 @@ own with its rights, deadlines, acknowledgement, grounds and authority.
 
 from __future__ import annotations
 
-from servinfo.policy.model import Purpose, Retention, Right
+from collections import Counter
+
+from servinfo.policy.countries import country_name
+from servinfo.policy.model import Purpose, Regime, Retention, Right
 from servinfo.policy.notice._common import (
     Context,
     element_id,
@@ -35,6 +38,7 @@ from servinfo.policy.notice._document import (
     Statement,
     Table,
 )
+from servinfo.policy.notice.capabilities import Capability
 
 
 def regime_sections(ctx: Context) -> tuple[Section, ...]:
@@ -113,23 +117,7 @@ def regime_section(ctx: Context, regime_id: str, level: int) -> Section:
                 term="Controller" if european else "Responsible company",
             )
         )
-    rights = tuple(
-        item(
-            element_id("regime", regime_id, "right", rid),
-            pointer(*at, "rights", rid),
-            _right_text(right),
-            term=f"{right.name} ({right.article})",
-        )
-        for rid, right in regime.rights.items()
-    )
-    blocks += [
-        paragraph(
-            element_id("regime", regime_id, "rights"),
-            pointer(*at, "rights"),
-            "Your rights, and how quickly we answer a request:",
-        ),
-        BulletList(rights),
-    ]
+    blocks += _rights(regime_id, regime)
     if not european:
         blocks.append(_bases_table(ctx, regime_id, (regime_id,), objection=False))
     complaint = (
@@ -160,10 +148,7 @@ def _exercise(ctx: Context) -> Section:
     org = ctx.policy.organization
     contact, dpo = org.contact, org.dpo
     how: list[str | Link] = [
-        "You can see, download, correct and erase your Service Information, object to its "
-        "processing and withdraw your consent yourself in the servinfo self-service portal of "
-        f"the Cloud Services or through its API. You can also contact the {contact.name} by "
-        "e-mail at ",
+        f"You can contact the {contact.name} by e-mail at ",
         link(f"mailto:{contact.email}", contact.email),
     ]
     if contact.address:
@@ -175,6 +160,21 @@ def _exercise(ctx: Context) -> Section:
         "section-european-exercise",
         "How to Exercise Your Rights",
         3,
+        paragraph(
+            "organization-portal",
+            pointer("organization", "contact"),
+            "You can see, download, correct and erase your Service Information, object to its "
+            "processing and withdraw your consent yourself in the self-service portal of the "
+            "Cloud Services.",
+            requires=frozenset({Capability.SELF_SERVICE_PORTAL}),
+        ),
+        paragraph(
+            "organization-api",
+            pointer("organization", "contact"),
+            "You can make a request under any of these rights through the API of the Cloud "
+            "Services, signed in with your account: we confirm your identity by your sign-in.",
+            requires=frozenset({Capability.RIGHTS_API}),
+        ),
         paragraph("organization-contact", pointer("organization", "contact"), *how),
         section(
             "section-european-dpo",
@@ -362,24 +362,72 @@ def _transfers(ctx: Context) -> Section:
 
 
 def _destination(ctx: Context, destination: str) -> str:
-    """A region by its name; a country (the matrix keys processors' countries) by its code."""
+    """A region by its name; a country (the matrix keys processors' countries) by its name."""
     policy = ctx.policy
     if destination in policy.regions:
         region = policy.regions[destination]
         return f"{region.name} ({region.location})"
+    name = country_name(destination)
     processors = [p.name for p in policy.processors.values() if p.country == destination]
     if processors:
-        return f"{destination} (service providers: {join_names(processors)})"
-    return destination
+        return f"{name} (service providers: {join_names(processors)})"
+    return name
 
 
-def _right_text(right: Right) -> str:
-    text = f"We answer within {right.deadline}"
-    if right.extension:
-        text += f", extendable by {right.extension} where requests are complex or numerous"
-        if right.extension_notice:
-            text += f"; we tell you of an extension and why within {right.extension_notice}"
+def _rights(regime_id: str, regime: Regime) -> list[Block]:
+    """The regime's rights, then its deadline, stated once.
+
+    The deadline most of the rights share is the regime's; a right whose deadline
+    differs says its own beside its name.
+    """
+    at = ("regimes", regime_id)
+    if not regime.rights:
+        return []
+    common = Counter(_terms(r) for r in regime.rights.values()).most_common(1)[0][0]
+    items = []
+    for rid, right in regime.rights.items():
+        text = f"{right.name} ({right.article})"
+        own = _terms(right)
+        if own != common:
+            text += f": we answer within {_deadline_text(own)}"
+            if common[1] and not own[1]:
+                text = text.removesuffix(".") + ", without extension."
+        items.append(
+            item(element_id("regime", regime_id, "right", rid), pointer(*at, "rights", rid), text)
+        )
+    uniform = len({_terms(r) for r in regime.rights.values()}) == 1
+    which = "a" if uniform else "any other"
+    deadline = f"We answer {which} request within {_deadline_text(common)}"
+    return [
+        paragraph(
+            element_id("regime", regime_id, "rights"), pointer(*at, "rights"), "Your rights:"
+        ),
+        BulletList(tuple(items)),
+        paragraph(
+            element_id("regime", regime_id, "deadline"),
+            pointer(*at, "rights"),
+            deadline,
+        ),
+    ]
+
+
+#: What a right's deadline consists of: deadline, extension, extension notice, acknowledgement.
+_Terms = tuple[str, str | None, str | None, str | None]
+
+
+def _terms(right: Right) -> _Terms:
+    return (right.deadline, right.extension, right.extension_notice, right.acknowledge)
+
+
+def _deadline_text(terms: _Terms) -> str:
+    """``1 month, extendable by …; we tell you … within 1 month.`` (after "within")."""
+    deadline, extension, extension_notice, acknowledge = terms
+    text = deadline
+    if extension:
+        text += f", extendable by {extension} where requests are complex or numerous"
+        if extension_notice:
+            text += f"; we tell you of an extension and why within {extension_notice}"
     text += "."
-    if right.acknowledge:
-        text += f" We confirm receipt within {right.acknowledge}."
+    if acknowledge:
+        text += f" We confirm receipt within {acknowledge}."
     return text

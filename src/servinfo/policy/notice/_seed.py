@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from servinfo.policy.countries import country_name
 from servinfo.policy.notice._common import (
     Context,
     element_id,
@@ -220,7 +221,7 @@ def _sharing(ctx: Context) -> Section:
                 (
                     Cell((processor.name,)),
                     Cell((processor.service,)),
-                    Cell((processor.country,)),
+                    Cell((country_name(processor.country),), pointer("processors", pid, "country")),
                     Cell(
                         (join_names([policy.regions[r].name for r in processor.regions]),),
                         pointer("processors", pid, "regions"),
