@@ -6,12 +6,18 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 
 import pytest
-from tests.rights.world import NOW, World
+from tests.rights.world import COLLECTED, NOW, World
 
+from servinfo.access.reads import ReadRecord
+from servinfo.policy import load_policy
 from servinfo.rights import ExportUnavailable
+from servinfo.rights.export import access_archive
+from servinfo.rights.report import LedgerEntries, art15_information
+from servinfo.store import Subject
 
 
 def _archive(world: World, request_type: str, subject: str = "subj-de") -> zipfile.ZipFile:
@@ -126,13 +132,22 @@ def test_exports_are_sealed_at_rest_and_expire(world: World) -> None:
         rights.export_archive(opened.request_id, now=NOW)
 
 
+def _direct_archive(records: list[ReadRecord]) -> zipfile.ZipFile:
+    """The access archive of ``records`` of a synthetic GDPR subject, without a deployment."""
+    blob = access_archive(
+        policy=load_policy(),
+        subject=Subject("subj-x", "org-eu", "eu", "DE", NOW, None),
+        regime="gdpr",
+        request_id="req-1",
+        records=records,
+        ledgers=LedgerEntries(),
+        now=NOW,
+    )
+    return zipfile.ZipFile(io.BytesIO(blob))
+
+
 def test_archive_files_hold_exactly_the_records_whatever_their_values() -> None:
     """data.json is written record by record: it must still parse to the exact values."""
-    from servinfo.access.reads import ReadRecord
-    from servinfo.policy import load_policy
-    from servinfo.rights.export import access_archive
-    from servinfo.store import Subject
-
     odd: list[dict[str, object]] = [
         {"text": 'quote " backslash \\ newline \n tab \t nul \x00', "n": 1.5, "ok": True},
         {"text": "ünïcödé ✓ <b>&</b> 'x'", "list": ["<script>", 2, None], "nested": {"a": [1]}},
@@ -150,17 +165,7 @@ def test_archive_files_hold_exactly_the_records_whatever_their_values() -> None:
         )
         for i, fields in enumerate(odd)
     ]
-    subject = Subject("subj-x", "org-eu", "eu", "DE", NOW, None)
-    blob = access_archive(
-        policy=load_policy(),
-        subject=subject,
-        regime="gdpr",
-        request_id="req-1",
-        records=records,
-        disclosures=[],
-        now=NOW,
-    )
-    archive = zipfile.ZipFile(io.BytesIO(blob))
+    archive = _direct_archive(records)
     data = json.loads(archive.read("data.json"))
     assert data["record_count"] == 3
     found = {
@@ -181,13 +186,107 @@ def test_archive_files_hold_exactly_the_records_whatever_their_values() -> None:
     assert "&lt;b&gt;&amp;&lt;/b&gt;" in report
     rows = list(csv.DictReader(io.StringIO(archive.read("communications.csv").decode())))
     assert {row["text"] for row in rows} >= {"'=1+1"}
-    empty = access_archive(
-        policy=load_policy(),
-        subject=subject,
-        regime="gdpr",
-        request_id="req-2",
-        records=[],
-        disclosures=[],
-        now=NOW,
+    empty = _direct_archive([])
+    assert json.loads(empty.read("data.json"))["categories"] == {}
+
+
+def _report(world: World, subject: str = "subj-de") -> str:
+    return _archive(world, "access", subject).read("report.html").decode()
+
+
+def _purpose_row(report: str, name: str) -> str:
+    match = re.search(rf"<tr><td><strong>{re.escape(name)}</strong>.*?</tr>", report, re.DOTALL)
+    assert match is not None, name
+    return match.group(0)
+
+
+def test_report_states_an_objection_instead_of_may_object(world: World) -> None:
+    policy = world.deployment.policy
+    improve = policy.purposes["improve_use"].name
+    world.deployment.ledgers.object("subj-de", "improve_use", actor="dpo", now=COLLECTED)
+    report = _report(world)
+    row = _purpose_row(report, improve)
+    assert "You objected on 2 March 2026; we no longer process it for this." in row
+    assert not row.endswith("<td>yes</td></tr>")
+    assert f"You objected to {improve} on 2 March 2026; we no longer process your data" in report
+    objection = re.search(r"<li>Right to object \(Art. 21\): (.*?)</li>", report)
+    assert objection is not None
+    assert objection.group(1).startswith(f"You objected to {improve}; we no longer process")
+    assert improve not in objection.group(1).split("You may object to", 1)[-1]
+    # A purpose nobody objected to stays open to objection.
+    other = policy.purposes["improve_service"].name
+    assert _purpose_row(report, other).endswith("<td>yes</td></tr>")
+
+
+def test_report_lists_consents_restrictions_and_holds(world: World) -> None:
+    ledgers = world.deployment.ledgers
+    version = world.deployment.policy.version
+    ledgers.give_consent(
+        "subj-de", recipient="relay_mail", notice_version=version, actor="dpo", now=COLLECTED
     )
-    assert json.loads(zipfile.ZipFile(io.BytesIO(empty)).read("data.json"))["categories"] == {}
+    ledgers.restrict("subj-de", "accuracy contested", actor="dpo", now=COLLECTED)
+    ledgers.place_hold(subject_id="subj-de", reason="case 7 (synthetic)", actor="dpo", now=NOW)
+    report = _report(world)
+    assert "You gave your consent to sharing with Relay Mail Services Inc. on 2 March 2026." in (
+        report
+    )
+    assert "You may withdraw your consent to sharing with Relay Mail Services Inc." in report
+    assert "Restricted on 2 March 2026 (accuracy contested): in force" in report
+    assert "Processing of your data is restricted since 2 March 2026" in report
+    assert "A restriction of processing is in force since 2 March 2026." in report
+    assert "A legal hold on your account placed on 4 May 2026: in force" in report
+    assert "A legal hold is in force: we erase your data once it is released." in report
+    assert "case 7" not in report  # a hold's reason stays internal
+
+
+def test_report_without_ledger_entries_says_so(world: World) -> None:
+    report = _report(world)
+    for expected in (
+        "You have not objected to any processing.",
+        "You have given no consent.",
+        "No legal hold keeps your data.",
+        "No restriction is in force; you may ask for one.",
+        "You have no consent in force to withdraw.",
+    ):
+        assert expected in report, expected
+
+
+def test_booleans_are_words_in_the_report_and_true_false_in_csv() -> None:
+    fields: dict[str, object] = {"resolved": True, "escalated": False, "tags": [True, None, "x"]}
+    records = [
+        ReadRecord(
+            "01KBOOL000000000000000001",
+            "subj-x",
+            "communications",
+            "communications.feedback",
+            "eu",
+            NOW,
+            fields,
+        )
+    ]
+    archive = _direct_archive(records)
+    report = archive.read("report.html").decode()
+    assert "<code>resolved</code>: yes" in report
+    assert "<code>escalated</code>: no" in report
+    assert "<code>tags</code>: yes, , x" in report
+    assert "True" not in report
+    assert "False" not in report
+    (row,) = csv.DictReader(io.StringIO(archive.read("communications.csv").decode()))
+    assert row["resolved"] == "true"
+    assert row["escalated"] == "false"
+    assert row["tags"] == '[true, null, "x"]'
+    assert (
+        json.loads(archive.read("data.json"))["categories"]["communications"][
+            "communications.feedback"
+        ][0]["fields"]
+        == fields
+    )
+
+
+def test_report_names_countries() -> None:
+    records: list[ReadRecord] = []
+    subject = Subject("subj-x", "org-us", "us", "US-CA", NOW, None)
+    info = art15_information(load_policy(), subject, "ccpa", records, LedgerEntries())
+    countries = {p["name"]: p["country"] for p in info["processors"]}
+    assert countries["Sahaya Support Services Pvt. Ltd."] == "India"
+    assert "India" in [t["destination"] for t in info["transfers"]]

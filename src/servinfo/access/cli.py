@@ -6,7 +6,6 @@ never acts as anyone.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -15,7 +14,6 @@ from rich.table import Table
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
-from servinfo.deployment import open_deployment
 
 principals_app = typer.Typer(help="Who may call servinfo.", no_args_is_help=True)
 
@@ -136,8 +134,7 @@ def read(
     as_json: JsonOption = False,
 ) -> None:
     """Read a subject's records for a purpose: decided, narrowed and audited."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = deployment.principal_service.authenticate(token)
+    with authorized(data_dir, token) as (deployment, me):
         result = deployment.reads.read_subject(me, purpose, subject, categories=category)
     if as_json:
         print_json(result.to_dict())
@@ -161,8 +158,7 @@ def decide(
     as_json: JsonOption = False,
 ) -> None:
     """Explain the decision on a read without reading data."""
-    with open_deployment(data_dir, dict(os.environ)) as deployment:
-        me = deployment.principal_service.authenticate(token)
+    with authorized(data_dir, token) as (deployment, me):
         decision = deployment.reads.explain(me, purpose, category, region, subject)
     if as_json:
         print_json(

@@ -21,21 +21,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from servinfo.audit import _codec
-from servinfo.audit.entries import AuditEntry
-from servinfo.audit.errors import AuditError, HeadInvalid, LogTampered
-from servinfo.audit.heads import PublicKeys
-from servinfo.audit.proofs import (
-    ConsistencyBundle,
-    InclusionBundle,
-    verify_consistency_bundle,
-    verify_inclusion_bundle,
-)
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
 if TYPE_CHECKING:
+    from servinfo.audit.entries import AuditEntry
+    from servinfo.audit.errors import AuditError
+    from servinfo.audit.heads import PublicKeys
     from servinfo.audit.log import AuditLog
 
 __all__ = ["app", "register"]
@@ -82,6 +75,9 @@ def verify(
     data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
 ) -> None:
     """Rehash every stored entry, check every signed head; name the first bad entry."""
+    from servinfo.audit import _codec
+    from servinfo.audit.errors import HeadInvalid, LogTampered
+
     with _open_log(data_dir, token) as log:
         try:
             report = log.verify()
@@ -183,6 +179,8 @@ def public_key(
     as_json: JsonOption = False,
 ) -> None:
     """The audit public key auditors verify heads with (--json: every version, by key id)."""
+    from servinfo.audit import _codec
+
     with _open_log(data_dir, token) as log:
         keys = log.public_keys()
         current = log.signing_key_id
@@ -210,6 +208,9 @@ def verify_proof(
     key: PublicKeyOption,
 ) -> None:
     """Check an inclusion bundle offline, with only the audit public key."""
+    from servinfo.audit.errors import AuditError
+    from servinfo.audit.proofs import InclusionBundle, verify_inclusion_bundle
+
     keys = _public_keys(key)
     try:
         bundle = InclusionBundle.from_json(_read(bundle_file))
@@ -233,6 +234,9 @@ def verify_consistency(
     key: PublicKeyOption,
 ) -> None:
     """Check a consistency bundle offline: the later head extends the earlier one."""
+    from servinfo.audit.errors import AuditError
+    from servinfo.audit.proofs import ConsistencyBundle, verify_consistency_bundle
+
     keys = _public_keys(key)
     try:
         bundle = ConsistencyBundle.from_json(_read(bundle_file))

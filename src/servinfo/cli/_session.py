@@ -17,13 +17,19 @@ __all__ = ["authorized"]
 
 @contextmanager
 def authorized(
-    data_dir: Path | None, token: str | None, permission: str
+    data_dir: Path | None, token: str | None, permission: str | None = None
 ) -> Iterator[tuple[Deployment, Principal]]:
     """The deployment, and the principal ``token`` belongs to if its role grants ``permission``.
 
     Checked exactly as the API checks a request: a bare name never acts as anyone.
+    Without ``permission`` the principal is only authenticated: the command's own
+    service decides what it may do (a read is decided per purpose and category).
     """
     from servinfo.deployment import open_deployment  # the composition root imports the CLIs
 
     with open_deployment(data_dir, dict(os.environ)) as deployment:
-        yield deployment, deployment.principal_service.authorize(token, permission)
+        principals = deployment.principal_service
+        if permission is None:
+            yield deployment, principals.authenticate(token)
+        else:
+            yield deployment, principals.authorize(token, permission)

@@ -54,7 +54,7 @@ def ingest(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Load Service Information from an NDJSON file (as `servinfo simulate` writes it)."""
+    """Load Service Information from an NDJSON file (as 'servinfo simulate' writes it)."""
     try:
         handle = file.open("rb")
         size = os.fstat(handle.fileno()).st_size

@@ -13,13 +13,6 @@ from rich.table import Table
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
-from servinfo.config import resolve_data_dir
-from servinfo.crypto import kek_purpose, write_secret_file
-from servinfo.deployment.create import create_deployment
-from servinfo.deployment.errors import DeploymentError
-from servinfo.policy import UnknownPolicyElement, load_policy
-from servinfo.policy.cli import policy_app
-from servinfo.store import kek_usage, rewrap_data_keys
 
 keys_app = typer.Typer(help="The keyring: status and rotation.", no_args_is_help=True)
 
@@ -27,7 +20,6 @@ keys_app = typer.Typer(help="The keyring: status and rotation.", no_args_is_help
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.add_typer(keys_app, name="keys")
-    policy_app.command("activate")(activate)
     app.command("demo")(demo)
 
 
@@ -62,41 +54,6 @@ def demo(
         err_console.print(f"  rejected: {line}", markup=False)
 
 
-def activate(
-    file: Annotated[Path, typer.Argument(help="The policy YAML to enforce from now on.")],
-    data_dir: DataDirOption = None,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Validate a policy, record it, and make it the one every worker enforces.
-
-    Workers swap their compiled tables within seconds; the notice and the
-    records of processing generated from the same file stay in step.
-    """
-    policy = load_policy(file)
-    with authorized(data_dir, token, "reload_policy") as (deployment, me):
-        previous = deployment.policy_versions.active()
-        missing = sorted(set(policy.regions) - set(deployment.regions))
-        if missing:
-            raise DeploymentError(
-                f"the policy declares regions with no database: {', '.join(missing)}"
-            )
-        deployment.policy_versions.record(policy.version, policy.model_dump_json(), activate=True)
-        deployment.audit.record(
-            "policy_change",
-            actor=me.name,
-            outcome="activated",
-            details={
-                "version": policy.version,
-                "previous": previous.version if previous else None,
-            },
-        )
-    if as_json:
-        print_json({"version": policy.version, "previous": previous.version if previous else None})
-        return
-    console.print(f"active policy is now {policy.version}", markup=False)
-
-
 def init(
     data_dir: DataDirOption = None,
     policy: Annotated[
@@ -120,6 +77,10 @@ def init(
     as_json: JsonOption = False,
 ) -> None:
     """Create a deployment: settings, databases, keyring, TLS certificate, admin principal."""
+    from servinfo.config import resolve_data_dir
+    from servinfo.crypto import write_secret_file
+    from servinfo.deployment.create import create_deployment
+
     env = dict(os.environ)
     target = resolve_data_dir(data_dir, env)
     result = create_deployment(
@@ -155,6 +116,8 @@ def status(
     data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
 ) -> None:
     """The current version of every key purpose, and how many data keys each KEK wraps."""
+    from servinfo.store import kek_usage
+
     with authorized(data_dir, token, "rotate_keys") as (deployment, _me):
         rows = deployment.keyring.status()
         usage: dict[str, int] = {}
@@ -196,6 +159,10 @@ def rotate(
     as_json: JsonOption = False,
 ) -> None:
     """New KEK version for a region; data keys are re-wrapped in batches, records untouched."""
+    from servinfo.crypto import kek_purpose
+    from servinfo.policy import UnknownPolicyElement
+    from servinfo.store import rewrap_data_keys
+
     with authorized(data_dir, token, "rotate_keys") as (deployment, me):
         if region not in deployment.regions:
             raise UnknownPolicyElement("region", region, sorted(deployment.regions))

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -32,20 +32,18 @@ from rich.table import Table
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, print_json
 from servinfo.cli._session import authorized
-from servinfo.ledgers.entries import (
-    Basis,
-    Consent,
-    Disclosure,
-    Hold,
-    Objection,
-    RecipientKind,
-    Restriction,
-)
-from servinfo.ledgers.services import Ledgers
+
+# Two Literal aliases the options are typed with; typer reads them when it builds the commands.
+from servinfo.ledgers.entries import Basis, RecipientKind
+
+if TYPE_CHECKING:
+    from servinfo.ledgers.entries import Consent, Disclosure, Hold, Objection, Restriction
+    from servinfo.ledgers.services import Ledgers
+
+    _Entry = Objection | Restriction | Consent | Hold | Disclosure
 
 __all__ = ["register"]
 
-_Entry = Objection | Restriction | Consent | Hold | Disclosure
 #: The permission every ledger command needs.
 PERMISSION = "manage_ledgers"
 
@@ -152,7 +150,7 @@ def objection_list(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The subject's objections in force (``--all``: withdrawn ones too)."""
+    """The subject's objections in force (with --all, withdrawn ones too)."""
     with _ledgers(data_dir, token) as (ledgers, _actor):
         entries = ledgers.objections(subject, include_withdrawn=everything)
     _show(entries, title="Objections", as_json=as_json)
@@ -277,7 +275,7 @@ def consent_list(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The subject's consents in force (``--all``: every give and withdrawal)."""
+    """The subject's consents in force (with --all, every give and withdrawal)."""
     with _ledgers(data_dir, token) as (ledgers, _actor):
         entries = ledgers.consents(subject, include_history=everything)
     _show(entries, title="Consents", as_json=as_json)

@@ -1,21 +1,29 @@
-"""``servinfo policy …``, ``servinfo notice render`` and ``servinfo ropa``."""
+"""``servinfo policy …``, ``servinfo notice render`` and ``servinfo ropa``.
+
+``policy activate`` lives here with the other policy commands, so the group is
+complete without the deployment; like every import beyond the command line's
+own, the deployment's is made when the command runs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
+from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
-from servinfo.policy.errors import PolicyInvalid
-from servinfo.policy.loading import check_policy_file, load_policy
-from servinfo.policy.model import Policy
+from servinfo.cli._session import authorized
 
-policy_app = typer.Typer(help="Check, show and export the policy.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from servinfo.policy.model import Policy
+
+__all__ = ["notice_app", "policy_app", "register"]
+
+policy_app = typer.Typer(help="Check, show, export and activate the policy.", no_args_is_help=True)
 notice_app = typer.Typer(
     help="The privacy notice, generated from the policy.", no_args_is_help=True
 )
@@ -24,7 +32,6 @@ PolicyOption = Annotated[
     Path | None,
     typer.Option("--policy", help="Policy YAML file (default: the policy shipped with servinfo)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
 ]
@@ -68,6 +75,8 @@ def check(
     as_json: JsonOption = False,
 ) -> None:
     """Report every problem of a policy with its location; exit 0 when valid, 2 otherwise."""
+    from servinfo.policy.loading import check_policy_file
+
     result = check_policy_file(file, dt.date.today())
     if as_json:
         print_json(
@@ -102,6 +111,8 @@ def check(
 @policy_app.command("show")
 def show(policy_file: PolicyOption = None, as_json: JsonOption = False) -> None:
     """Print the effective policy and its version."""
+    from servinfo.policy.loading import load_policy
+
     policy = load_policy(policy_file)
     if as_json:
         print_json({"version": policy.version, "policy": policy.model_dump(mode="json")})
@@ -110,6 +121,8 @@ def show(policy_file: PolicyOption = None, as_json: JsonOption = False) -> None:
 
 
 def _show_tables(policy: Policy) -> None:
+    from rich.table import Table
+
     console.print(f"[bold]{policy.organization.name}[/] policy, version {policy.version}")
     categories = Table("category", "name", "kinds", title="Service Information")
     for cat_id, category in policy.categories.items():
@@ -149,6 +162,7 @@ def export(
 ) -> None:
     """Export the policy for other tools: fideslang taxonomy or W3C DPV."""
     from servinfo.policy import interchange
+    from servinfo.policy.loading import load_policy
 
     policy = load_policy(policy_file)
     text = (
@@ -171,6 +185,7 @@ def render(
     out: OutOption = None,
 ) -> None:
     """Generate the privacy notice from the policy."""
+    from servinfo.policy.loading import load_policy
     from servinfo.policy.notice import render_notice
 
     policy = load_policy(policy_file)
@@ -184,10 +199,47 @@ def ropa(
 ) -> None:
     """The records of processing activities (GDPR Art. 30(1)), from the policy."""
     from servinfo.policy import ropa as ropa_module
+    from servinfo.policy.loading import load_policy
 
     policy = load_policy(policy_file)
     text = ropa_module.ropa_csv(policy) if fmt is RopaFormat.csv else ropa_module.ropa_json(policy)
     _write(text, out)
 
 
-__all__ = ["PolicyInvalid", "register"]
+@policy_app.command("activate")
+def activate(
+    file: Annotated[Path, typer.Argument(help="The policy YAML to enforce from now on.")],
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a policy, record it, and make it the one every worker enforces.
+
+    Workers swap their compiled tables within seconds; the notice and the
+    records of processing generated from the same file stay in step.
+    """
+    from servinfo.deployment.errors import DeploymentError
+    from servinfo.policy.loading import load_policy
+
+    policy = load_policy(file)
+    with authorized(data_dir, token, "reload_policy") as (deployment, me):
+        previous = deployment.policy_versions.active()
+        missing = sorted(set(policy.regions) - set(deployment.regions))
+        if missing:
+            raise DeploymentError(
+                f"the policy declares regions with no database: {', '.join(missing)}"
+            )
+        deployment.policy_versions.record(policy.version, policy.model_dump_json(), activate=True)
+        deployment.audit.record(
+            "policy_change",
+            actor=me.name,
+            outcome="activated",
+            details={
+                "version": policy.version,
+                "previous": previous.version if previous else None,
+            },
+        )
+    if as_json:
+        print_json({"version": policy.version, "previous": previous.version if previous else None})
+        return
+    console.print(f"active policy is now {policy.version}", markup=False)

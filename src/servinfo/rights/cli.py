@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,11 +17,12 @@ from rich.table import Table
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
-from servinfo.crypto import write_secret_file
+
+# The request types, for the help of ``--type``.
 from servinfo.rights.deadlines import REQUEST_TYPES
-from servinfo.rights.entries import Request
-from servinfo.rights.errors import InvalidRequest
-from servinfo.rights.notifier import OutboxNotifier
+
+if TYPE_CHECKING:
+    from servinfo.rights.entries import Request
 
 dsr_app = typer.Typer(help="Data-subject requests: open, verify, process, answer.")
 
@@ -72,6 +73,8 @@ def _parameters(
     if allows:
         parameters["allows"] = list(allows)
     if fields:
+        from servinfo.rights.errors import InvalidRequest
+
         corrections = {}
         for item in fields:
             name, sep, value = item.partition("=")
@@ -168,6 +171,9 @@ def export(
     token: TokenOption = None,
 ) -> None:
     """Write the request's export ZIP to a new file, readable by you only."""
+    from servinfo.crypto import write_secret_file
+    from servinfo.rights.errors import InvalidRequest
+
     with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         info, blob = deployment.rights.export_archive(request_id)
     try:
@@ -275,6 +281,8 @@ def outbox(
     token: TokenOption = None,
 ) -> None:
     """The messages for the operator's mailer, as JSON."""
+    from servinfo.rights.notifier import OutboxNotifier
+
     with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         notices = OutboxNotifier(deployment.control).notices(pending_only=not all_messages)
     print_json([n.to_dict() for n in notices])
@@ -287,6 +295,8 @@ def sent(
     token: TokenOption = None,
 ) -> None:
     """Mark an outbox message delivered (a verification code is blanked then)."""
+    from servinfo.rights.notifier import OutboxNotifier
+
     with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         OutboxNotifier(deployment.control).mark_sent(notice_id, now=dt.datetime.now(dt.UTC))
     console.print(f"marked {notice_id} sent", markup=False)

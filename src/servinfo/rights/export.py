@@ -15,7 +15,8 @@ copy) under the default regime, the reading the policy states for the same
 processing.
 
 CSV cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
-``@`` …) are prefixed with ``'``; ``data.json`` keeps every value exact.
+``@`` …) are prefixed with ``'``; booleans are ``true``/``false`` in every CSV
+(as inside the JSON of a list or object cell); ``data.json`` keeps every value exact.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ from operator import attrgetter
 from typing import Any
 
 from servinfo.access.reads import ReadRecord
-from servinfo.ledgers import Disclosure
 from servinfo.policy.model import Policy
-from servinfo.rights.report import art15_information, render_report
+from servinfo.rights.report import LedgerEntries, art15_information, render_report
 from servinfo.store import Subject
 
 __all__ = ["FORMAT", "access_archive", "portability_archive", "portable_records"]
@@ -56,10 +56,10 @@ def access_archive(
     regime: str,
     request_id: str,
     records: Sequence[ReadRecord],
-    disclosures: Sequence[Disclosure],
+    ledgers: LedgerEntries,
     now: dt.datetime,
 ) -> bytes:
-    information = art15_information(policy, subject, regime, records, disclosures)
+    information = art15_information(policy, subject, regime, records, ledgers)
     ordered = _ordered(records)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -206,7 +206,7 @@ def _row(record: ReadRecord, names: Sequence[str]) -> list[object]:
         value = get(name)
         if isinstance(value, str):
             append("'" + value if value.startswith(_FORMULA_STARTS) else value)
-        elif (kind := type(value)) is int or kind is float or kind is bool:
+        elif (kind := type(value)) is int or kind is float:
             append(value)  # the writer writes str(value), as _cell would
         else:
             append(_cell(value))
@@ -216,6 +216,8 @@ def _row(record: ReadRecord, names: Sequence[str]) -> list[object]:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     text = str(value)

@@ -26,6 +26,7 @@ from servinfo.access.reads import ReadRecord
 from servinfo.rights.entries import Request
 from servinfo.rights.errors import FlaggedRequest, WrongState
 from servinfo.rights.export import access_archive, portability_archive
+from servinfo.rights.report import LedgerEntries
 from servinfo.rights.requests import RequestLifecycle
 
 __all__ = ["READ_PURPOSE", "Fulfilment", "Outcome"]
@@ -117,7 +118,7 @@ class Fulfilment(RequestLifecycle):
             regime=request.regime,
             request_id=request.request_id,
             records=records,
-            disclosures=self._ledgers.disclosures(subject_id=request.subject_id),
+            ledgers=LedgerEntries.of(self._ledgers, request.subject_id),
             now=at,
         )
         info = self.exports.store(request.request_id, request.subject_id, "access", blob, at)

@@ -7,8 +7,14 @@ may read, and the disclosures actually registered (c), retention per kind
 under the regime (d), the rights and the supervisory authority (e, f), the
 source services (g), automated decisions with the logic involved — the
 pre-credit check (h), and the transfers out of the subject's home region
-with their safeguards (Art. 15(2)). ``report.html`` renders it (Jinja2,
-autoescaped: record values are the subject's and are never trusted as markup).
+with their safeguards (Art. 15(2)). What the subject did with their rights —
+objections, consents, restrictions — and the legal holds that keep their data
+come from the ledgers (:class:`LedgerEntries`), and each right is stated as it
+stands for them: "You objected to … on 4 May 2026; we no longer process your
+data for it", not "You may object". ``report.html`` renders it (Jinja2,
+autoescaped: record values are the subject's and are never trusted as markup);
+booleans read yes/no. A hold's reason is not shown: it may concern a legal
+matter the subject must not be told of; its date and scope are.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import datetime as dt
 import html
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -24,11 +31,36 @@ import jinja2
 from markupsafe import Markup
 
 from servinfo.access.reads import ReadRecord
-from servinfo.ledgers import Disclosure
-from servinfo.policy.model import Policy
+from servinfo.ledgers import Consent, Disclosure, Hold, Ledgers, Objection, Restriction
+from servinfo.policy.countries import country_name
+from servinfo.policy.model import Policy, Right
+from servinfo.policy.notice import long_date
 from servinfo.store import Subject
 
-__all__ = ["art15_information", "render_report"]
+__all__ = ["LedgerEntries", "art15_information", "render_report"]
+
+
+@dataclass(frozen=True)
+class LedgerEntries:
+    """What the ledgers hold about one subject, history included, oldest first."""
+
+    disclosures: tuple[Disclosure, ...] = ()
+    objections: tuple[Objection, ...] = ()
+    restrictions: tuple[Restriction, ...] = ()
+    #: Every consent event; the latest of a scope decides.
+    consents: tuple[Consent, ...] = ()
+    #: The subject's own holds and those on its organization and partner.
+    holds: tuple[Hold, ...] = ()
+
+    @classmethod
+    def of(cls, ledgers: Ledgers, subject_id: str) -> LedgerEntries:
+        return cls(
+            disclosures=tuple(ledgers.disclosures(subject_id=subject_id)),
+            objections=tuple(ledgers.objections(subject_id, include_withdrawn=True)),
+            restrictions=tuple(ledgers.restrictions(subject_id, include_lifted=True)),
+            consents=tuple(ledgers.consents(subject_id, include_history=True)),
+            holds=tuple(ledgers.holds_for(subject_id, include_released=True)),
+        )
 
 
 def art15_information(
@@ -36,9 +68,11 @@ def art15_information(
     subject: Subject,
     regime_id: str,
     records: Sequence[ReadRecord],
-    disclosures: Sequence[Disclosure],
+    ledgers: LedgerEntries,
 ) -> dict[str, Any]:
     regime = policy.regimes[regime_id]
+    standing = _standing(policy, ledgers)
+    objected = {o.purpose: o for o in ledgers.objections if o.in_force}
     held = Counter(r.kind for r in records)
     kinds = policy.kinds()
     home = subject.home_region
@@ -53,7 +87,7 @@ def art15_information(
                 "categories": [policy.categories[c].name for c in purpose.categories],
                 "basis": regime.bases.get(ground.basis, ground.basis) if ground else "—",
                 "detail": ground.detail if ground else "",
-                "objectable": purpose.objectable,
+                "objection": _objection_cell(purpose.objectable, objected.get(pid)),
             }
         )
     categories = [
@@ -72,7 +106,7 @@ def art15_information(
         {
             "name": p.name,
             "service": p.service,
-            "country": p.country,
+            "country": country_name(p.country),
             "categories": [policy.categories[c].name for c in p.categories],
             "contract": p.contract.reference,
         }
@@ -115,7 +149,9 @@ def art15_information(
     ]
     transfers = [
         {
-            "destination": policy.regions[dest].name if dest in policy.regions else dest,
+            "destination": policy.regions[dest].name
+            if dest in policy.regions
+            else country_name(dest),
             "safeguards": [
                 {"name": policy.mechanisms[m].name, "reference": policy.mechanisms[m].reference}
                 for m in mechanisms
@@ -143,14 +179,121 @@ def art15_information(
                 "reference": d.reference,
                 "at": d.at.isoformat(),
             }
-            for d in disclosures
+            for d in ledgers.disclosures
         ],
         "retention": retention,
-        "rights": list(regime.rights.values()),
+        "rights": [
+            {"name": r.name, "article": r.article, "status": _right_status(rid, r, standing)}
+            for rid, r in regime.rights.items()
+        ],
+        "standing": standing,
         "sources": sources,
         "automated": automated,
         "transfers": transfers,
     }
+
+
+def _day(at: dt.datetime) -> str:
+    return long_date(at.date())
+
+
+def _objection_cell(objectable: bool, objection: Objection | None) -> str:
+    if objection is not None:
+        return f"You objected on {_day(objection.objected_at)}; we no longer process it for this."
+    return "yes" if objectable else "no"
+
+
+def _standing(policy: Policy, ledgers: LedgerEntries) -> dict[str, Any]:
+    """The ledgers' entries as sentences, and what each right needs to say where it stands."""
+
+    def purpose(pid: str | None) -> str:
+        return policy.purposes[pid].name if pid in policy.purposes else str(pid)
+
+    def scope(consent: Consent) -> str:
+        if consent.purpose is not None:
+            return purpose(consent.purpose)
+        processor = policy.processors.get(str(consent.recipient))
+        return f"sharing with {processor.name if processor else consent.recipient}"
+
+    latest = {(c.purpose, c.recipient): c for c in ledgers.consents}
+    return {
+        "objections": [
+            f"You objected to {purpose(o.purpose)} on {_day(o.objected_at)}; "
+            + (
+                "we no longer process your data for it."
+                if o.withdrawn_at is None
+                else f"you withdrew the objection on {_day(o.withdrawn_at)}."
+            )
+            for o in ledgers.objections
+        ],
+        "objected": [purpose(o.purpose) for o in ledgers.objections if o.in_force],
+        "objectable": [
+            p.name
+            for pid, p in policy.purposes.items()
+            if p.objectable and not any(o.in_force and o.purpose == pid for o in ledgers.objections)
+        ],
+        "consents": [
+            f"You {'gave' if c.state == 'given' else 'withdrew'} your consent to {scope(c)} "
+            f"on {_day(c.at)}."
+            for c in ledgers.consents
+        ],
+        "consented": [scope(c) for c in latest.values() if c.state == "given"],
+        "restrictions": [
+            f"Restricted on {_day(r.restricted_at)} ({r.reason}): "
+            + (
+                f"in force; we store your data and use it only for "
+                f"{', '.join(purpose(a) for a in r.allows) or 'nothing else'}."
+                if r.lifted_at is None
+                else f"lifted on {_day(r.lifted_at)}."
+            )
+            for r in ledgers.restrictions
+        ],
+        "restricted": [r for r in ledgers.restrictions if r.in_force],
+        "restricted_notes": [
+            f"Processing of your data is restricted since {_day(r.restricted_at)}: we store it "
+            f"and use it only for {', '.join(purpose(a) for a in r.allows) or 'nothing else'}."
+            for r in ledgers.restrictions
+            if r.in_force
+        ],
+        "holds": [
+            f"A legal hold on {'your account' if h.subject_id else 'your organization'} placed "
+            f"on {_day(h.placed_at)}: "
+            + (
+                "in force; it keeps your data, and erasure waits until it is released."
+                if h.released_at is None
+                else f"released on {_day(h.released_at)}."
+            )
+            for h in ledgers.holds
+        ],
+        "held": any(h.in_force for h in ledgers.holds),
+    }
+
+
+def _right_status(right_id: str, right: Right, standing: dict[str, Any]) -> str:
+    """Where the right stands for this subject, from the ledgers ("" when nothing to say)."""
+    if right_id == "objection":
+        said = []
+        if standing["objected"]:
+            them = "it" if len(standing["objected"]) == 1 else "them"
+            said.append(
+                f"You objected to {', '.join(standing['objected'])}; "
+                f"we no longer process your data for {them}."
+            )
+        if standing["objectable"]:
+            said.append(f"You may object to {', '.join(standing['objectable'])}.")
+        return " ".join(said) or "No processing of your data is open to objection."
+    if right_id == "restriction":
+        if standing["restricted"]:
+            since = _day(standing["restricted"][-1].restricted_at)
+            return f"A restriction of processing is in force since {since}."
+        return "No restriction is in force; you may ask for one."
+    if right_id == "withdraw_consent":
+        if standing["consented"]:
+            return f"You may withdraw your consent to {', '.join(standing['consented'])}."
+        return "You have no consent in force to withdraw."
+    if right_id == "erasure" and standing["held"]:
+        return "A legal hold is in force: we erase your data once it is released."
+    return ""
 
 
 @cache
@@ -181,9 +324,9 @@ def _record_rows(records: Sequence[ReadRecord]) -> Markup:
 
     A Jinja loop costs several function calls per field, which for a subject
     with 100,000 records is most of the export's time. Every value is escaped
-    as autoescaping would (``str`` of the value, then ``& < > " '``); numbers
-    and booleans need no escaping, and a kind, region or field name is escaped
-    once however many records repeat it.
+    as autoescaping would (its text, then ``& < > " '``); numbers need no
+    escaping, and a kind, region or field name is escaped once however many
+    records repeat it. Booleans read yes/no, lists and objects as words too.
     """
     escape = html.escape
     labels: dict[str, str] = {}
@@ -204,10 +347,23 @@ def _record_rows(records: Sequence[ReadRecord]) -> Markup:
             kind = type(value)
             if kind is str:
                 add(label + escape(value))
-            elif kind is int or kind is float or kind is bool:
+            elif kind is int or kind is float:
                 add(label + str(value))
             else:
-                add(label + escape(str(value)))
+                add(label + escape(_words(value)))
         add_row(f"<tr><td>{r.collected_at.isoformat()}{head}{'<br>'.join(cells)}</td></tr>\n")
-    # Every value above went through escape(), or is a number or a boolean.
+    # Every value above went through escape(), or is a number.
     return Markup("".join(rows))  # noqa: S704
+
+
+def _words(value: object) -> str:
+    """A record value as a person reads it: yes/no, nothing for None, lists joined."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(_words(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_words(v)}" for k, v in value.items())
+    return str(value)

@@ -7,22 +7,16 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from servinfo.cli._output import err_console, print_json
-from servinfo.collect.simulator.fields import RecordShaper
-from servinfo.collect.simulator.sending import send
-from servinfo.collect.simulator.simulation import (
-    SimulationError,
-    Tally,
-    default_until,
-    simulate,
-    write_ndjson,
-)
-from servinfo.policy.loading import load_policy
+
+if TYPE_CHECKING:
+    from servinfo.collect.simulator.fields import RecordShaper
+    from servinfo.collect.simulator.simulation import Tally
 
 
 def register(app: typer.Typer) -> None:
@@ -90,6 +84,17 @@ def simulate_command(
     usage, logins with attacks among them, crash reports, tickets and payments.
     Write it with --out, or send it with --ingest, one token per service.
     """
+    from servinfo.collect.simulator.fields import RecordShaper
+    from servinfo.collect.simulator.sending import send
+    from servinfo.collect.simulator.simulation import (
+        SimulationError,
+        Tally,
+        default_until,
+        simulate,
+        write_ndjson,
+    )
+    from servinfo.policy.loading import load_policy
+
     if (out is None) == (ingest is None):
         raise SimulationError("give exactly one of --out FILE ('-' for stdout) or --ingest URL")
     if as_json and out == "-":

@@ -13,8 +13,6 @@ import typer
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, print_json
 from servinfo.cli._session import authorized
-from servinfo.rights.drp.agents import decode_verify_key
-from servinfo.rights.drp.service import DrpService
 
 __all__ = ["drp_app", "register"]
 
@@ -46,6 +44,9 @@ def add_agent(
     as_json: JsonOption = False,
 ) -> None:
     """Register an agent's verify key, received out of band; it may then pair."""
+    from servinfo.rights.drp.agents import decode_verify_key
+    from servinfo.rights.drp.service import DrpService
+
     raw = decode_verify_key(verify_key)
     with authorized(data_dir, token, PERMISSION) as (deployment, me):
         agent = DrpService.for_deployment(deployment).agents.register(
@@ -62,6 +63,8 @@ def list_agents(
     data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
 ) -> None:
     """The registered agents and whether they paired."""
+    from servinfo.rights.drp.service import DrpService
+
     with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         agents = DrpService.for_deployment(deployment).agents.all()
     if as_json:
@@ -75,6 +78,8 @@ def list_agents(
 @drp_app.command("sync")
 def sync(data_dir: DataDirOption = None, token: TokenOption = None) -> None:
     """Derive every live DRP request's status; post changes to the agents (run periodically)."""
+    from servinfo.rights.drp.service import DrpService
+
     with authorized(data_dir, token, PERMISSION) as (deployment, _me):
         sent = DrpService.for_deployment(deployment).sync()
     console.print(f"{sent} status callbacks delivered", markup=False)
