@@ -53,7 +53,7 @@ import httpx
 
 from _machine import machine
 from servinfo.client import Client
-from servinfo.collect.simulator.sending import service_of
+from servinfo.collect.by_service import service_of
 from servinfo.collect.simulator.simulation import simulate
 from servinfo.deployment import Deployment, create_deployment, open_deployment
 from servinfo.store import NewRecord

@@ -354,7 +354,7 @@ class FakeClient:
         return None
 
     def send_many(self, items: Iterable[object]) -> BatchSummary:
-        batch = [item for item in items if isinstance(item, dict)]
+        batch = [json.loads(item) for item in items if isinstance(item, bytes)]
         FakeClient.sent.setdefault(self.service, []).extend(batch)
         return BatchSummary(lines=len(batch), accepted=len(batch))
 
@@ -364,8 +364,8 @@ def test_each_object_is_sent_by_its_own_service(policy: Policy) -> None:
     tokens = {s: f"token-{s}" for s in policy.services}
     FakeClient.sent = {}
     result = send(objects, "https://x", tokens, "/ca.pem", FakeClient, chunk=300)
-    assert sum(result.objects.values()) == len(objects)
-    assert result.accepted == result.objects
+    assert sum(result.sent.values()) == len(objects)
+    assert result.accepted == result.sent
     assert not result.rejected
     for service, batch in FakeClient.sent.items():
         for obj in batch:

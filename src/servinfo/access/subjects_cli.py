@@ -1,8 +1,14 @@
-"""``servinfo subjects …``: the subjects servinfo holds data about."""
+"""``servinfo subjects list``: the subjects servinfo holds data about, ids and home regions."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._session import authorized
 
 __all__ = ["register", "subjects_app"]
 
@@ -13,3 +19,36 @@ subjects_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(subjects_app, name="subjects")
+
+
+@subjects_app.command("list")
+def list_subjects(
+    region: Annotated[
+        str | None, typer.Option("--region", help="Only subjects whose data lives here.")
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option("--after", help="Start after this subject id (to page on).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 100,
+    data_dir: DataDirOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subject ids and home regions, in the regions your role covers; audited.
+
+    Needs the list_subjects permission. Erased subjects are not listed.
+    """
+    from servinfo.access.subjects import SubjectListing
+
+    with authorized(data_dir, token, "list_subjects") as (deployment, me):
+        listing = SubjectListing(deployment.directory, deployment.policy, deployment.audit)
+        subjects = listing.list(me, region=region, after=after, limit=limit)
+    if as_json:
+        print_json([{"subject": s.subject_id, "home_region": s.home_region} for s in subjects])
+        return
+    for subject in subjects:
+        console.print(f"{subject.subject_id}  {subject.home_region}", markup=False)
+    if len(subjects) == limit:
+        err_console.print(
+            f"(first {limit}; the next page: --after {subjects[-1].subject_id})", markup=False
+        )

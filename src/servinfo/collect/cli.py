@@ -3,21 +3,27 @@
 With ``--url`` the lines go through :class:`servinfo.client.Client` (HTTPS,
 batches, retries, idempotency keys); without it, straight into the deployment
 in ``--data-dir`` through the same :class:`~servinfo.collect.service.Collector`
-the API uses, authenticated with the same service token. A progress bar
-follows the bytes read; the summary lists accepted and rejected lines and the
-first rejection reasons with their line numbers.
+the API uses. A service principal may write only its own service's kinds, so
+a file that mixes services (as 'servinfo simulate' writes) is sent each object
+as the service that reports it (:mod:`servinfo.collect.by_service`): with a
+token file per service (``--service-token SERVICE=FILE``), or, straight into
+the deployment, by an operator who may manage principals (``--as-services``),
+as the active service principal bound to each service.
 
-Exit status: 0 when the file was read and at least one line accepted (or it
-had no lines); 2 when the file cannot be read, the server refuses the
-request, or every line was rejected.
+A progress bar follows the bytes read; the summary lists accepted and rejected
+lines and the first rejection reasons with their line numbers.
+
+Exit status: 0 when every line was accepted (or the file had none); 2 when the
+file cannot be read, the server refuses the request, or any line was rejected.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -26,6 +32,10 @@ from rich.table import Table
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.collect.errors import CollectError
+
+if TYPE_CHECKING:
+    from servinfo.collect.by_service import Delivery, Sender
+    from servinfo.deployment import Deployment
 
 _SHOWN_REJECTIONS = 10
 
@@ -47,6 +57,23 @@ def ingest(
         Path | None,
         typer.Option("--cacert", help="The server's certificate or CA (with --url)."),
     ] = None,
+    service_tokens: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service-token",
+            help="SERVICE=FILE: send that service's objects with the token in FILE "
+            "(repeat for each service of a file that mixes services).",
+            show_default=False,
+        ),
+    ] = None,
+    as_services: Annotated[
+        bool,
+        typer.Option(
+            "--as-services",
+            help="Straight into the deployment, send each object as the service principal "
+            "bound to its service; your token needs the manage_principals permission.",
+        ),
+    ] = False,
     chunk: Annotated[
         int, typer.Option("--chunk", min=1, max=100_000, help="Lines per batch.")
     ] = 1000,
@@ -55,6 +82,12 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Load Service Information from an NDJSON file (as 'servinfo simulate' writes it)."""
+    if as_services and (url is not None or service_tokens):
+        raise IngestFailed(
+            "--as-services sends straight into the deployment: leave out --url and "
+            "--service-token (with --url, give --service-token SERVICE=FILE per service)"
+        )
+    tokens = _service_tokens(service_tokens or [])
     try:
         handle = file.open("rb")
         size = os.fstat(handle.fileno()).st_size
@@ -62,14 +95,32 @@ def ingest(
         raise IngestFailed(f"cannot read {file}: {error.strerror}") from None
     with handle, _progress(as_json) as progress:
         task = progress.add_task("ingesting", total=size)
-        lines = _lines(handle, lambda n: progress.advance(task, n))
+        lines = enumerate(_lines(handle, lambda n: progress.advance(task, n)), 1)
         if url is not None:
-            summary = _through_api(url, token, cacert, chunk, lines)
+            delivery = _through_api(url, token, tokens, cacert, chunk, lines)
         else:
-            summary = _directly(data_dir, token, chunk, lines)
-    _report(file, summary, as_json)
-    if summary["lines"] and not summary["accepted"]:
+            delivery = _directly(data_dir, token, tokens, as_services, chunk, lines)
+    _report(file, delivery, as_json)
+    if delivery.rejected:
         raise typer.Exit(2)
+
+
+def _service_tokens(pairs: list[str]) -> dict[str, str]:
+    """``SERVICE=FILE`` pairs as service → token (read from the file, never shown)."""
+    tokens: dict[str, str] = {}
+    for pair in pairs:
+        service, sep, path = pair.partition("=")
+        if not sep or not service or not path:
+            raise IngestFailed(f"--service-token: got {pair!r}, expected SERVICE=FILE")
+        try:
+            token = Path(path).read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not a text file"
+            raise IngestFailed(f"--service-token {service}: cannot read {path}: {reason}") from None
+        if not token:
+            raise IngestFailed(f"--service-token {service}: {path} is empty")
+        tokens[service] = token
+    return tokens
 
 
 def _progress(quiet: bool) -> Progress:
@@ -91,64 +142,136 @@ def _lines(handle: BinaryIO, advance: Any) -> Iterator[bytes]:
 
 
 def _through_api(
-    url: str, token: str | None, cacert: Path | None, chunk: int, lines: Iterator[bytes]
-) -> dict[str, Any]:
+    url: str,
+    token: str | None,
+    tokens: dict[str, str],
+    cacert: Path | None,
+    chunk: int,
+    lines: Iterator[tuple[int, bytes]],
+) -> Delivery:
     from servinfo.client import Client
+    from servinfo.collect.by_service import ClientSender, deliver
+    from servinfo.collect.errors import NoSender
 
-    if not token:
-        raise IngestFailed("no token: pass --token or set SERVINFO_TOKEN")
+    if not token and not tokens:
+        raise IngestFailed("no token: pass --token-file, set SERVINFO_TOKEN, or --service-token")
     verify: bool | str = str(cacert) if cacert is not None else True
-    # Blank lines are not sent, so the file's line numbers are kept here.
-    numbers: list[int] = []
+    with ExitStack() as stack:
+        senders: dict[str, ClientSender] = {}
 
-    def sent_lines() -> Iterator[bytes]:
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                numbers.append(number)
-                yield line
+        def sender_for(service: str) -> ClientSender:
+            chosen = tokens.get(service, token)
+            if not chosen:
+                raise NoSender(f"no --service-token for service {service!r}")
+            if chosen not in senders:
+                client = Client(url, chosen, verify=verify, batch_size=chunk)
+                senders[chosen] = ClientSender(stack.enter_context(client))
+            return senders[chosen]
 
-    with Client(url, token, verify=verify, batch_size=chunk) as client:
-        sent = client.send_many(sent_lines())
-    return {
-        "lines": sent.lines,
-        "accepted": sent.accepted,
-        "rejected": [
-            {"line": numbers[r.line - 1], "error": r.error, "detail": r.detail}
-            for r in sent.rejected
-        ],
-    }
+        return deliver(lines, sender_for, chunk=chunk)
 
 
 def _directly(
-    data_dir: Path | None, token: str | None, chunk: int, lines: Iterator[bytes]
-) -> dict[str, Any]:
+    data_dir: Path | None,
+    token: str | None,
+    tokens: dict[str, str],
+    as_services: bool,
+    chunk: int,
+    lines: Iterator[tuple[int, bytes]],
+) -> Delivery:
+    from servinfo.collect.by_service import deliver
     from servinfo.deployment import open_deployment
 
     with open_deployment(data_dir, dict(os.environ)) as deployment:
-        principal = deployment.principal_service.authenticate(token)
-        result = deployment.collector.ingest_lines(principal, lines, chunk_size=chunk)
-    return {
-        "lines": result.lines,
-        "accepted": len(result.accepted),
-        "rejected": result.rejected,
+        if as_services:
+            operator = deployment.principal_service.authorize(token, "manage_principals")
+            delivery = deliver(lines, _bound_services(deployment, chunk), chunk=chunk)
+            deployment.audit.record(
+                "ingest_as_services",
+                actor=operator.name,
+                outcome="sent",
+                details={
+                    "lines": delivery.lines,
+                    "accepted": delivery.accepted_total,
+                    "rejected": len(delivery.rejected),
+                },
+            )
+            return delivery
+        return deliver(lines, _token_senders(deployment, token, tokens, chunk), chunk=chunk)
+
+
+def _token_senders(
+    deployment: Deployment, token: str | None, tokens: dict[str, str], chunk: int
+) -> Callable[[str], Sender]:
+    """Each service's objects sent as its --service-token's principal, else as --token's."""
+    from servinfo.collect.by_service import CollectorSender
+    from servinfo.collect.errors import NoSender
+
+    authenticate = deployment.principal_service.authenticate
+    if not tokens:
+        everything = CollectorSender(deployment.collector, authenticate(token), chunk)
+        return lambda service: everything
+    by_service = {
+        service: CollectorSender(deployment.collector, authenticate(t), chunk)
+        for service, t in tokens.items()
+    }
+    default = CollectorSender(deployment.collector, authenticate(token), chunk) if token else None
+
+    def sender_for(service: str) -> Sender:
+        sender = by_service.get(service, default)
+        if sender is None:
+            raise NoSender(f"no --service-token for service {service!r}")
+        return sender
+
+    return sender_for
+
+
+def _bound_services(deployment: Deployment, chunk: int) -> Callable[[str], Sender]:
+    """Each service's objects sent as the active service principal bound to it."""
+    from servinfo.collect.by_service import CollectorSender
+    from servinfo.collect.errors import NoSender
+
+    bound = {
+        p.binding: p
+        for p in deployment.principal_service.all(include_revoked=False)
+        if p.kind == "service" and p.binding is not None and p.role == "ingest"
     }
 
+    def sender_for(service: str) -> Sender:
+        principal = bound.get(service)
+        if principal is None:
+            raise NoSender(
+                f"no active service principal is bound to service {service!r}: add one with "
+                f"'servinfo principals add NAME --kind service --role ingest --binding {service}'"
+            )
+        return CollectorSender(deployment.collector, principal, chunk)
 
-def _report(file: Path, summary: dict[str, Any], as_json: bool) -> None:
-    rejected = summary["rejected"]
+    return sender_for
+
+
+def _report(file: Path, delivery: Delivery, as_json: bool) -> None:
+    rejected = delivery.rejected
     if as_json:
-        print_json({**summary, "rejected_count": len(rejected)})
+        print_json(
+            {
+                "lines": delivery.lines,
+                "accepted": delivery.accepted_total,
+                "accepted_by_service": delivery.accepted,
+                "rejected_count": len(rejected),
+                "rejected": [
+                    {"line": r.line, "service": r.service, "error": r.error, "detail": r.detail}
+                    for r in rejected
+                ],
+            }
+        )
         return
     table = Table(title=f"ingest {file.name}", show_header=True)
     table.add_column("lines", justify="right")
     table.add_column("accepted", justify="right")
     table.add_column("rejected", justify="right")
-    table.add_row(str(summary["lines"]), str(summary["accepted"]), str(len(rejected)))
+    table.add_row(str(delivery.lines), str(delivery.accepted_total), str(len(rejected)))
     console.print(table)
     for entry in rejected[:_SHOWN_REJECTIONS]:
-        console.print(
-            f"line {entry['line']}: {entry['error']}: {entry['detail']}",
-            markup=False,
-        )
+        console.print(f"line {entry.line}: {entry.error}: {entry.detail}", markup=False)
     if len(rejected) > _SHOWN_REJECTIONS:
         console.print(f"… and {len(rejected) - _SHOWN_REJECTIONS} more rejected lines")

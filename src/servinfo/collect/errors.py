@@ -4,6 +4,7 @@
 
     CollectError                   (servinfo.errors.ServinfoError)
     ├── MalformedJSON              a body or NDJSON line is not JSON (400, names line and column)
+    ├── NoSender                   nothing may send a service's objects (a file mixing services)
     ├── InvalidIdempotencyKey      an ``Idempotency-Key`` header that is empty or too long (400)
     ├── SchemaViolation            an object breaks its schema; names the field (422)
     │   ├── UnknownKind            a kind the policy does not declare (422)
@@ -62,6 +63,12 @@ class MalformedJSON(CollectError):
         super().__init__(f"line {line}, column {column}: {message}")
         self.line = line
         self.column = column
+
+
+class NoSender(CollectError):
+    """No token or principal may send a service's objects (an ingest that mixes services)."""
+
+    code = "no_sender"
 
 
 class InvalidIdempotencyKey(CollectError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,6 +13,9 @@ from rich.table import Table
 from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
+
+if TYPE_CHECKING:
+    from servinfo.deployment.demo import DemoSummary
 
 keys_app = typer.Typer(help="The keyring: status and rotation.", no_args_is_help=True)
 
@@ -29,13 +32,19 @@ def demo(
     days: Annotated[int, typer.Option("--days", min=1, max=365)] = 3,
     seed: Annotated[int, typer.Option("--seed")] = 1,
     token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Load simulated Service Information, sent as each cloud service would send it."""
+    """Load simulated Service Information, sent as each cloud service would send it.
+
+    Idempotent: run again with the same seed, it sends nothing. Writes the demo
+    principals' tokens (a reporting service per service, a reader per staff role)
+    to demo-tokens/ in the data directory, each file mode 0600.
+    """
     from servinfo.deployment.demo import load_demo
 
     with authorized(data_dir, token, "manage_principals") as (deployment, me), Progress(
         TextColumn("loading demo data"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err_console,
+        TimeElapsedColumn(), console=err_console, disable=as_json,
     ) as progress:  # fmt: skip
         task = progress.add_task("demo", total=None)
         summary = load_demo(
@@ -46,12 +55,60 @@ def demo(
             actor=me.name,
             progress=lambda n: progress.advance(task, n),
         )
-    console.print(
-        f"demo data: {summary.accepted} objects accepted, {summary.rejected} rejected",
-        markup=False,
-    )
+    if as_json:
+        print_json(
+            {
+                "accepted": summary.accepted,
+                "rejected": summary.rejected,
+                "already_loaded": summary.already_loaded,
+                "subjects": summary.subjects,
+                "token_files": {name: str(path) for name, path in summary.token_files.items()},
+                "samples": [{"subject": s, "home_region": r} for s, r in summary.samples],
+            }
+        )
+    else:
+        _show_demo(summary, seed)
+    if summary.rejected:
+        raise typer.Exit(2)
+
+
+def _show_demo(summary: DemoSummary, seed: int) -> None:
+    if summary.already_loaded:
+        console.print(
+            f"demo data for seed {seed} is already loaded ({summary.subjects} subjects): "
+            "nothing sent",
+            markup=False,
+        )
+    else:
+        console.print(
+            f"demo data: {summary.accepted} objects accepted, {summary.rejected} rejected",
+            markup=False,
+        )
     for line in summary.first_rejections:
         err_console.print(f"  rejected: {line}", markup=False)
+    if summary.token_files:
+        console.print("tokens of the demo principals (files of mode 0600):", markup=False)
+        for name, path in sorted(summary.token_files.items()):
+            console.print(f"  {name:<26} {_shown(path)}", markup=False)
+    reader = summary.token_files.get("demo-support_engineer")
+    if reader is None or not summary.samples:
+        return
+    console.print("try, as a support engineer:", markup=False)
+    console.print(f"  export SERVINFO_TOKEN_FILE={_shown(reader)}", markup=False)
+    console.print("  servinfo subjects list", markup=False)
+    for subject, region in summary.samples:
+        console.print(
+            f"  servinfo read --subject {subject} --purpose provide   # home region {region}",
+            markup=False,
+        )
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def init(

@@ -1,26 +1,41 @@
 """Demo data: the simulator's Service Information, ingested as the services would.
 
-``servinfo demo`` (and ``make run`` on a fresh deployment) gives each cloud
-service of the policy its own service principal, simulates customers, and
+``servinfo demo`` (and ``make run``) gives each cloud service of the policy its
+own service principal and each staff role a reader, simulates customers, and
 sends every object through the same :class:`~servinfo.collect.service.Collector`
 the API uses, as the service that reports it — so the demo data is validated,
 minimized, redacted, encrypted and audited exactly like real data.
+
+The demo principals' tokens are written, mode 0600, to ``demo-tokens/`` in the
+data directory when the principals are created: this is a local demo, where
+the person trying servinfo is also its operator.
+
+Loading is idempotent. The simulation is fixed by its seed, so the demo knows
+the subjects it registers: when all of them are registered already, nothing is
+sent again; when only some are, an earlier load stopped part-way and the demo
+refuses rather than guess which records are missing.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from servinfo.collect.by_service import CollectorSender, deliver, numbered_lines
+from servinfo.collect.errors import NoSender
 from servinfo.collect.simulator import simulate
-from servinfo.collect.simulator.sending import service_of
+from servinfo.crypto import write_secret_file
+from servinfo.deployment.errors import DeploymentError
 from servinfo.deployment.runtime import Deployment
 from servinfo.store import Principal, UnknownPrincipal
 
 DEMO_PREFIX = "demo-"
-_CHUNK = 1000
+TOKEN_DIR = "demo-tokens"  # noqa: S105 (a folder name, not a secret)
+_STAFF_KINDS = ("employee", "contractor", "agent")
+_SAMPLES = 3
 
 
 @dataclass
@@ -28,35 +43,84 @@ class DemoSummary:
     accepted: int = 0
     rejected: int = 0
     first_rejections: list[str] = field(default_factory=list)
+    #: The demo's subjects were all registered before: nothing was sent.
+    already_loaded: bool = False
+    subjects: int = 0
+    #: Principal name → its token file, for the demo principals made now or before.
+    token_files: dict[str, Path] = field(default_factory=dict)
+    #: A few demo subjects with many records, one per home region: (subject id, region).
+    samples: list[tuple[str, str]] = field(default_factory=list)
 
 
-def service_principals(deployment: Deployment, actor: str) -> dict[str, Principal]:
+def token_dir(deployment: Deployment) -> Path:
+    return deployment.settings.data_dir / TOKEN_DIR
+
+
+def _principal(
+    deployment: Deployment,
+    name: str,
+    *,
+    kind: str,
+    role: str,
+    region: str | None,
+    binding: str | None,
+    actor: str,
+    tokens: dict[str, Path],
+) -> Principal:
+    """The demo principal ``name``, created (its token written to a file) when missing."""
+    path = token_dir(deployment) / f"{name}.token"
+    try:
+        principal = deployment.principals.get(name)
+    except UnknownPrincipal:
+        issued = deployment.principal_service.add(
+            name, kind=kind, role=role, region=region, binding=binding, actor=actor
+        )
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        write_secret_file(path, (issued.token + "\n").encode())
+        principal = issued.principal
+    if path.exists():
+        tokens[name] = path
+    return principal
+
+
+def service_principals(
+    deployment: Deployment, actor: str, tokens: dict[str, Path] | None = None
+) -> dict[str, Principal]:
     """One ``ingest`` service principal per service of the policy, created when missing."""
-    found: dict[str, Principal] = {}
-    for service in deployment.runtime.current.policy.services:
-        name = f"{DEMO_PREFIX}{service}"
-        try:
-            found[service] = deployment.principals.get(name)
-        except UnknownPrincipal:
-            issued = deployment.principal_service.add(
-                name, kind="service", role="ingest", region=None, binding=service, actor=actor
-            )
-            found[service] = issued.principal
-    return found
+    kept = tokens if tokens is not None else {}
+    return {
+        service: _principal(
+            deployment,
+            f"{DEMO_PREFIX}{service}",
+            kind="service",
+            role="ingest",
+            region=None,
+            binding=service,
+            actor=actor,
+            tokens=kept,
+        )
+        for service in deployment.runtime.current.policy.services
+    }
 
 
-def _runs(objects: Iterable[dict[str, Any]]) -> Iterator[tuple[str, list[bytes]]]:
-    """Consecutive objects of one service, as NDJSON lines, in chunks; order is kept."""
-    service, lines = "", list[bytes]()
-    for obj in objects:
-        sender = service_of(obj)
-        if lines and (sender != service or len(lines) >= _CHUNK):
-            yield service, lines
-            lines = []
-        service = sender
-        lines.append(json.dumps(obj, separators=(",", ":")).encode())
-    if lines:
-        yield service, lines
+def staff_readers(deployment: Deployment, actor: str, tokens: dict[str, Path]) -> None:
+    """A reader for each staff role that serves a purpose, working in the first region."""
+    policy = deployment.runtime.current.policy
+    region = next(iter(policy.regions))
+    for role_id, role in policy.roles.items():
+        kinds = [k for k in _STAFF_KINDS if k in role.principal_kinds]
+        if not kinds or not role.purposes or "manage_principals" in role.permissions:
+            continue  # not staff, or an administrator rather than a reader
+        _principal(
+            deployment,
+            f"{DEMO_PREFIX}{role_id}",
+            kind=kinds[0],
+            role=role_id,
+            region=region,
+            binding=None,
+            actor=actor,
+            tokens=tokens,
+        )
 
 
 def load_demo(
@@ -68,15 +132,48 @@ def load_demo(
     actor: str,
     progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
-    principals = service_principals(deployment, actor)
     policy = deployment.runtime.current.policy
     summary = DemoSummary()
-    for service, lines in _runs(simulate(policy, customers, days, seed)):
-        result = deployment.collector.ingest_lines(principals[service], lines)
-        summary.accepted += len(result.accepted)
-        summary.rejected += len(result.rejected)
-        for rejection in result.rejected[: 3 - len(summary.first_rejections)]:
-            summary.first_rejections.append(f"{rejection['error']}: {rejection['detail']}")
-        if progress is not None:
-            progress(len(lines))
+    principals = service_principals(deployment, actor, summary.token_files)
+    staff_readers(deployment, actor, summary.token_files)
+
+    objects = list(simulate(policy, customers, days, seed))
+    subject_ids = sorted({str(o["id"]) for o in objects if o["type"] == "subject"})
+    summary.subjects = len(subject_ids)
+    summary.samples = _samples(objects, list(policy.regions))
+    registered = len(deployment.directory.subjects(subject_ids))
+    if subject_ids and registered == len(subject_ids):
+        summary.already_loaded = True
+        return summary
+    if registered:
+        raise DeploymentError(
+            f"an earlier demo load with seed {seed} stopped part-way ({registered} of "
+            f"{len(subject_ids)} demo subjects registered): load the demo into a new "
+            "deployment (servinfo init --data-dir DIR), or use another --seed"
+        )
+
+    def sender_for(service: str) -> CollectorSender:
+        if service not in principals:
+            raise NoSender(f"the policy declares no service {service!r}")
+        return CollectorSender(deployment.collector, principals[service])
+
+    delivery = deliver(numbered_lines(objects), sender_for, chunk=1000, on_chunk=progress)
+    summary.accepted = delivery.accepted_total
+    summary.rejected = len(delivery.rejected)
+    summary.first_rejections = [
+        f"line {r.line}: {r.error}: {r.detail}" for r in delivery.rejected[:3]
+    ]
     return summary
+
+
+def _samples(objects: list[dict[str, Any]], regions: list[str]) -> list[tuple[str, str]]:
+    """The subject with most records in each home region, in the policy's region order."""
+    home = {o["id"]: o["home_region"] for o in objects if o["type"] == "organization"}
+    region_of = {o["id"]: home[o["org"]] for o in objects if o["type"] == "subject"}
+    counts = Counter(o["subject"] for o in objects if o["type"] == "record")
+    best: dict[str, str] = {}
+    for subject, _ in counts.most_common():
+        region = region_of.get(subject)
+        if region is not None and region not in best:
+            best[region] = subject
+    return [(best[r], r) for r in regions if r in best][:_SAMPLES]

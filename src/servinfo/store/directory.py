@@ -176,6 +176,22 @@ class SubjectDirectory:
         with self._engine.connect() as connection:
             return _subject_rows(connection, list(dict.fromkeys(subject_ids)))
 
+    def list_subjects(
+        self, regions: Collection[str], *, after: str | None = None, limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """``(subject id, home region)`` of subjects not erased whose data lives in
+        ``regions``, in id order, at most ``limit`` from after the id ``after``."""
+        query = (
+            select(SubjectRow.subject_id, SubjectRow.home_region)
+            .where(SubjectRow.erased_at.is_(None), SubjectRow.home_region.in_(sorted(regions)))
+            .order_by(SubjectRow.subject_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(SubjectRow.subject_id > after)
+        with self._engine.connect() as connection:
+            return [(subject_id, region) for subject_id, region in connection.execute(query)]
+
     def erased_among(self, subject_ids: Iterable[str]) -> set[str]:
         """Which of ``subject_ids`` are marked erased (one query per 500 ids).
 

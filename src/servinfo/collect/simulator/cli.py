@@ -128,10 +128,10 @@ def simulate_command(
         destination = f"{ingest} (accepted: {accepted}; rejected: {len(sent.rejected)})"
         if sent.rejected:
             _summarize(tally, shaper, destination, first.date(), last, as_json)
-            service, first_rejection = sent.rejected[0]
+            first_rejection = sent.rejected[0]
             raise SimulationError(
-                f"{len(sent.rejected)} objects were rejected; the first, sent by {service}: "
-                f"{first_rejection.error}: {first_rejection.detail}"
+                f"{len(sent.rejected)} objects were rejected; the first, sent by "
+                f"{first_rejection.service}: {first_rejection.error}: {first_rejection.detail}"
             )
     _summarize(tally, shaper, destination, first.date(), last, as_json)
 
