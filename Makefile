@@ -27,16 +27,18 @@ $(FIDESLANG_VENV)/.installed:
 	touch $@
 
 # First run: initialize the deployment (the admin token is kept in $(DATA_DIR)/admin.token,
-# mode 0600, for this local demo only) and load simulated demo data through the same
-# ingest path the cloud services use. Every run: check the policy, render the notice,
-# serve the API over HTTPS on https://127.0.0.1:8443.
+# mode 0600, for this local demo only). Every run: load the demo data if it is not loaded
+# yet (simulated Service Information sent through the same ingest path the cloud services
+# use; the demo principals' tokens land in $(DATA_DIR)/demo-tokens/), check the policy,
+# render the notice, serve the API over HTTPS on https://127.0.0.1:8443.
 run: $(VENV)/.installed
 	$(BIN)/servinfo policy check
 	@if [ ! -f $(DATA_DIR)/servinfo.toml ]; then \
-		$(BIN)/servinfo init --data-dir $(DATA_DIR) --admin-token-file $(DATA_DIR)/admin.token && \
-		SERVINFO_TOKEN=$$(cat $(DATA_DIR)/admin.token) $(BIN)/servinfo demo --data-dir $(DATA_DIR); \
+		$(BIN)/servinfo init --data-dir $(DATA_DIR) --admin-token-file $(DATA_DIR)/admin.token; \
 	fi
+	SERVINFO_TOKEN_FILE=$(DATA_DIR)/admin.token $(BIN)/servinfo demo --data-dir $(DATA_DIR)
 	$(BIN)/servinfo notice render --format html --out $(DATA_DIR)/notice.html
+	@echo "servinfo is in $(BIN): in another terminal here, run 'source $(BIN)/activate' (README.md goes on from there)"
 	$(BIN)/servinfo serve --data-dir $(DATA_DIR)
 
 lint: $(VENV)/.installed-dev
