@@ -111,7 +111,7 @@ def test_the_readme_runs_top_to_bottom_in_a_fresh_clone(tmp_path: Path) -> None:
             text=True,
             check=True,
         ).stdout
-        assert untracked == "", f"the README's commands leave files git does not ignore:\n{untracked}"
+        assert untracked == "", f"files the README's commands left, not ignored:\n{untracked}"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
