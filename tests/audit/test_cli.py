@@ -24,7 +24,9 @@ def deployed(audit_log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> AuditLog:
     """The commands that open a deployment get this log instead."""
 
     @contextmanager
-    def open_log(data_dir: Path | None, token: str | None) -> Iterator[AuditLog]:
+    def open_log(
+        data_dir: Path | None, token: str | None, token_file: Path | None
+    ) -> Iterator[AuditLog]:
         yield audit_log
 
     monkeypatch.setattr(cli, "_open_log", open_log)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
@@ -48,11 +48,15 @@ def add(
         typer.Option("--binding", help="Service id, processor id or subject id it is tied to."),
     ] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a principal and print its token once."""
-    with authorized(data_dir, token, "manage_principals") as (deployment, me):
+    with authorized(data_dir, token, "manage_principals", token_file=token_file) as (
+        deployment,
+        me,
+    ):
         issued = deployment.principal_service.add(
             name,
             kind=kind,
@@ -71,10 +75,16 @@ def add(
 
 @principals_app.command("list")
 def list_principals(
-    data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Every principal, revoked ones included."""
-    with authorized(data_dir, token, "manage_principals") as (deployment, _me):
+    with authorized(data_dir, token, "manage_principals", token_file=token_file) as (
+        deployment,
+        _me,
+    ):
         principals = deployment.principal_service.all()
     if as_json:
         print_json(
@@ -113,10 +123,14 @@ def list_principals(
 def revoke(
     name: Annotated[str, typer.Argument()],
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
     """Revoke a principal's token: it is refused from now on."""
-    with authorized(data_dir, token, "manage_principals") as (deployment, me):
+    with authorized(data_dir, token, "manage_principals", token_file=token_file) as (
+        deployment,
+        me,
+    ):
         deployment.principal_service.revoke(name, actor=me.name)
     console.print(f"revoked {name}", markup=False)
 
@@ -130,11 +144,12 @@ def read(
         list[str] | None, typer.Option("--category", help="Limit to these categories.")
     ] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Read a subject's records for a purpose: decided, narrowed and audited."""
-    with authorized(data_dir, token) as (deployment, me):
+    with authorized(data_dir, token, token_file=token_file) as (deployment, me):
         result = deployment.reads.read_subject(me, purpose, subject, categories=category)
     if as_json:
         print_json(result.to_dict())
@@ -154,11 +169,12 @@ def decide(
     region: Annotated[str, typer.Option("--region", help="Where the data lives.")] = "eu",
     subject: Annotated[str | None, typer.Option("--subject")] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Explain the decision on a read without reading data."""
-    with authorized(data_dir, token) as (deployment, me):
+    with authorized(data_dir, token, token_file=token_file) as (deployment, me):
         decision = deployment.reads.explain(me, purpose, category, region, subject)
     if as_json:
         print_json(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
@@ -61,9 +61,11 @@ def register(parent: typer.Typer) -> None:
 
 
 @contextmanager
-def _open_log(data_dir: Path | None, token: str | None) -> Iterator[AuditLog]:
+def _open_log(
+    data_dir: Path | None, token: str | None, token_file: Path | None
+) -> Iterator[AuditLog]:
     """The deployment's audit log, for a principal whose role may read the audit log."""
-    with authorized(data_dir, token, "read_audit") as (deployment, _me):
+    with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me):
         yield deployment.audit
 
 
@@ -72,13 +74,16 @@ def _open_log(data_dir: Path | None, token: str | None) -> Iterator[AuditLog]:
 
 @app.command("verify")
 def verify(
-    data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Rehash every stored entry, check every signed head; name the first bad entry."""
     from servinfo.audit import _codec
     from servinfo.audit.errors import HeadInvalid, LogTampered
 
-    with _open_log(data_dir, token) as log:
+    with _open_log(data_dir, token, token_file) as log:
         try:
             report = log.verify()
         except (LogTampered, HeadInvalid) as error:
@@ -121,10 +126,11 @@ def prove(
     index: Annotated[int, typer.Argument(help="The entry's seq.", min=0)],
     out: OutOption = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
     """The inclusion proof of entry INDEX against the latest signed head (a JSON bundle)."""
-    with _open_log(data_dir, token) as log:
+    with _open_log(data_dir, token, token_file) as log:
         bundle = log.inclusion_bundle(index)
     _emit(bundle.to_json(), out)
 
@@ -137,10 +143,11 @@ def consistency(
     ] = None,
     out: OutOption = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
     """The consistency proof between two signed heads: the log only grew (a JSON bundle)."""
-    with _open_log(data_dir, token) as log:
+    with _open_log(data_dir, token, token_file) as log:
         bundle = log.consistency_bundle(from_size, to_size)
     _emit(bundle.to_json(), out)
 
@@ -149,11 +156,12 @@ def consistency(
 def tail(
     count: Annotated[int, typer.Option("-n", "--count", help="How many entries.", min=0)] = 20,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The newest entries, oldest first (subjects appear only as pseudonyms)."""
-    with _open_log(data_dir, token) as log:
+    with _open_log(data_dir, token, token_file) as log:
         entries = log.tail(count)
     if as_json:
         print_json([_entry_dict(e) for e in entries])
@@ -175,13 +183,14 @@ def tail(
 def public_key(
     out: OutOption = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The audit public key auditors verify heads with (--json: every version, by key id)."""
     from servinfo.audit import _codec
 
-    with _open_log(data_dir, token) as log:
+    with _open_log(data_dir, token, token_file) as log:
         keys = log.public_keys()
         current = log.signing_key_id
     if as_json:

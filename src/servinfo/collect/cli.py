@@ -29,8 +29,9 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._session import resolve_token
 from servinfo.collect.errors import CollectError
 
 if TYPE_CHECKING:
@@ -78,10 +79,12 @@ def ingest(
         int, typer.Option("--chunk", min=1, max=100_000, help="Lines per batch.")
     ] = 1000,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Load Service Information from an NDJSON file (as 'servinfo simulate' writes it)."""
+    token = resolve_token(token, token_file)
     if as_services and (url is not None or service_tokens):
         raise IngestFailed(
             "--as-services sends straight into the deployment: leave out --url and "

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
@@ -31,6 +31,7 @@ def demo(
     customers: Annotated[int, typer.Option("--customers", min=1, max=10_000)] = 10,
     days: Annotated[int, typer.Option("--days", min=1, max=365)] = 3,
     seed: Annotated[int, typer.Option("--seed")] = 1,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -42,7 +43,9 @@ def demo(
     """
     from servinfo.deployment.demo import load_demo
 
-    with authorized(data_dir, token, "manage_principals") as (deployment, me), Progress(
+    with authorized(
+        data_dir, token, "manage_principals", token_file=token_file
+    ) as (deployment, me), Progress(
         TextColumn("loading demo data"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=err_console, disable=as_json,
     ) as progress:  # fmt: skip
@@ -170,12 +173,15 @@ def init(
 
 @keys_app.command("status")
 def status(
-    data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """The current version of every key purpose, and how many data keys each KEK wraps."""
     from servinfo.store import kek_usage
 
-    with authorized(data_dir, token, "rotate_keys") as (deployment, _me):
+    with authorized(data_dir, token, "rotate_keys", token_file=token_file) as (deployment, _me):
         rows = deployment.keyring.status()
         usage: dict[str, int] = {}
         for engine in deployment.regions.values():
@@ -212,6 +218,7 @@ def rotate(
     ],
     data_dir: DataDirOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -220,7 +227,7 @@ def rotate(
     from servinfo.policy import UnknownPolicyElement
     from servinfo.store import rewrap_data_keys
 
-    with authorized(data_dir, token, "rotate_keys") as (deployment, me):
+    with authorized(data_dir, token, "rotate_keys", token_file=token_file) as (deployment, me):
         if region not in deployment.regions:
             raise UnknownPolicyElement("region", region, sorted(deployment.regions))
         new_kek = deployment.keyring.rotate(kek_purpose(region))

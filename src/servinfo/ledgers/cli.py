@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, print_json
 from servinfo.cli._session import authorized
 
@@ -77,9 +77,11 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def _ledgers(data_dir: Path | None, token: str | None) -> Iterator[tuple[Ledgers, str]]:
+def _ledgers(
+    data_dir: Path | None, token: str | None, token_file: Path | None
+) -> Iterator[tuple[Ledgers, str]]:
     """The deployment's ledgers and the authenticated principal's name."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         yield deployment.ledgers, me.name
 
 
@@ -119,11 +121,12 @@ def objection_add(
     subject: Subject,
     purpose: Purpose,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record the subject's objection to an objectable purpose."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.object(subject, purpose, actor)
     _done(entry, f"{subject} objects to {purpose} (entry {entry.entry_id})", as_json)
 
@@ -133,11 +136,12 @@ def objection_withdraw(
     subject: Subject,
     purpose: Purpose,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw the subject's objection; the entry is kept as history."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.withdraw_objection(subject, purpose, actor)
     _done(entry, f"{subject} no longer objects to {purpose}", as_json)
 
@@ -147,11 +151,12 @@ def objection_list(
     subject: Subject,
     everything: Everything = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The subject's objections in force (with --all, withdrawn ones too)."""
-    with _ledgers(data_dir, token) as (ledgers, _actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, _actor):
         entries = ledgers.objections(subject, include_withdrawn=everything)
     _show(entries, title="Objections", as_json=as_json)
 
@@ -171,12 +176,13 @@ def restriction_add(
         bool, typer.Option("--storage-only", help="Allow no purpose at all: storage only.")
     ] = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Restrict processing of the subject's data."""
     allows: Sequence[str] = () if storage_only else (allow or ("legal",))
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.restrict(subject, reason, actor, allows=allows)
     shown = ", ".join(entry.allows) or "nothing but storage"
     _done(entry, f"{subject} restricted; still allowed: {shown}", as_json)
@@ -193,11 +199,12 @@ def restriction_lift(
         ),
     ] = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Lift the subject's restriction, once they have been informed."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.lift_restriction(subject, actor, subject_informed=subject_informed)
     _done(entry, f"{subject}'s restriction lifted", as_json)
 
@@ -206,11 +213,12 @@ def restriction_lift(
 def restriction_show(
     subject: Subject,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The subject's restrictions, the one in force last."""
-    with _ledgers(data_dir, token) as (ledgers, _actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, _actor):
         entries = ledgers.restrictions(subject)
     _show(entries, title="Restrictions", as_json=as_json)
 
@@ -227,11 +235,12 @@ def consent_give(
     purpose: OptionalPurpose = None,
     recipient: Recipient = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record consent to one purpose or to disclosure to one recipient."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.give_consent(
             subject,
             purpose=purpose,
@@ -252,11 +261,12 @@ def consent_withdraw(
         typer.Option("--notice-version", help="Default: the policy in force."),
     ] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw a consent: the same options as giving it."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.withdraw_consent(
             subject,
             purpose=purpose,
@@ -272,11 +282,12 @@ def consent_list(
     subject: Subject,
     everything: Everything = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The subject's consents in force (with --all, every give and withdrawal)."""
-    with _ledgers(data_dir, token) as (ledgers, _actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, _actor):
         entries = ledgers.consents(subject, include_history=everything)
     _show(entries, title="Consents", as_json=as_json)
 
@@ -290,11 +301,12 @@ def hold_place(
     subject: OptionalSubject = None,
     org: Org = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Place a legal hold on one subject or one organization."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.place_hold(subject_id=subject, org_id=org, reason=reason, actor=actor)
     _done(entry, f"hold {entry.hold_id} placed on {subject or org}", as_json)
 
@@ -303,11 +315,12 @@ def hold_place(
 def hold_release(
     hold: Annotated[str, typer.Option("--hold", help="The hold's id.")],
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Release a legal hold; it is kept as history."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.release_hold(hold, actor)
     _done(entry, f"hold {hold} released", as_json)
 
@@ -318,11 +331,12 @@ def hold_list(
     org: Org = None,
     everything: Everything = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Holds on a subject (with its organization's and partner's), an organization, or all."""
-    with _ledgers(data_dir, token) as (ledgers, _actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, _actor):
         if subject is not None:
             entries = ledgers.holds_for(subject, include_released=everything)
         else:
@@ -347,11 +361,12 @@ def disclosure_register(
         str | None, typer.Option("--reference", help="Legal request ref (consent/contract: auto).")
     ] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a disclosure made outside servinfo (e.g. to an authority)."""
-    with _ledgers(data_dir, token) as (ledgers, actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, actor):
         entry = ledgers.register_disclosure(
             recipient=recipient,
             recipient_kind=kind,
@@ -373,10 +388,11 @@ def disclosure_list(
     subject: OptionalSubject = None,
     recipient: Recipient = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Registered disclosures, oldest first."""
-    with _ledgers(data_dir, token) as (ledgers, _actor):
+    with _ledgers(data_dir, token, token_file) as (ledgers, _actor):
         entries = ledgers.disclosures(subject_id=subject, recipient=recipient)
     _show(entries, title="Disclosures", as_json=as_json)

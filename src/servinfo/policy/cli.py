@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
@@ -210,6 +210,7 @@ def ropa(
 def activate(
     file: Annotated[Path, typer.Argument(help="The policy YAML to enforce from now on.")],
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -222,7 +223,7 @@ def activate(
     from servinfo.policy.loading import load_policy
 
     policy = load_policy(file)
-    with authorized(data_dir, token, "reload_policy") as (deployment, me):
+    with authorized(data_dir, token, "reload_policy", token_file=token_file) as (deployment, me):
         previous = deployment.policy_versions.active()
         missing = sorted(set(policy.regions) - set(deployment.regions))
         if missing:

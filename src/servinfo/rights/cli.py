@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
@@ -105,12 +105,13 @@ def open_request(
         list[str] | None, typer.Option("--allows", help="Restriction: Art. 18(2) purposes.")
     ] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Receive a request on the subject's behalf."""
     parameters = _parameters(purpose, recipient, kind, field, ground, allows)
-    with authorized(data_dir, token, PERMISSION) as (deployment, me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         opened = deployment.rights.open(
             request_type,
             subject,
@@ -124,10 +125,13 @@ def open_request(
 
 @dsr_app.command("send-code")
 def send_code(
-    request_id: RequestId, data_dir: DataDirOption = None, token: TokenOption = None
+    request_id: RequestId,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Send the subject a one-time verification code (through the outbox)."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         notice = deployment.rights.send_code(request_id)
     console.print(f"code queued for the subject as message {notice}", markup=False)
 
@@ -137,11 +141,12 @@ def verify(
     request_id: RequestId,
     code: Annotated[str, typer.Option("--code", help="The code the subject received.")],
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify a request with the code the subject gives you."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         verified = deployment.rights.verify_with_code(request_id, code)
     _print(verified, as_json)
 
@@ -154,11 +159,12 @@ def process(
         typer.Option("--proceed-flagged", help="You decided a flagged request is well-founded."),
     ] = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Do what the request asks and answer it."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         done = deployment.rights.process(request_id, actor=me.name, proceed_flagged=proceed_flagged)
     _print(done, as_json)
 
@@ -168,13 +174,14 @@ def export(
     request_id: RequestId,
     out: Annotated[Path, typer.Option("--out", help="Where to write the ZIP (created 0600).")],
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
     """Write the request's export ZIP to a new file, readable by you only."""
     from servinfo.crypto import write_secret_file
     from servinfo.rights.errors import InvalidRequest
 
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         info, blob = deployment.rights.export_archive(request_id)
     try:
         write_secret_file(out, blob)
@@ -190,11 +197,12 @@ def export(
 def show(
     request_id: RequestId,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A request's case file."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         found = deployment.rights.show(request_id)
     _print(found, as_json)
 
@@ -203,11 +211,12 @@ def show(
 def list_requests(
     overdue: Annotated[bool, typer.Option("--overdue", help="Open and past the deadline.")] = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every request, oldest first."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         found = deployment.rights.list_requests(overdue=overdue)
     if as_json:
         print_json([r.to_dict() for r in found])
@@ -231,11 +240,12 @@ def extend(
     request_id: RequestId,
     reason: ReasonOption,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Extend the deadline once, telling the subject why."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         extended = deployment.rights.extend(request_id, reason, actor=me.name)
     _print(extended, as_json)
 
@@ -245,11 +255,12 @@ def refuse(
     request_id: RequestId,
     reason: ReasonOption,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Refuse a request with the reason (and the authority, where the regime requires)."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         refused = deployment.rights.refuse(request_id, reason, actor=me.name)
     _print(refused, as_json)
 
@@ -262,10 +273,11 @@ def lift_restriction(
         typer.Option("--announce", help="First tell the subject, with this reason."),
     ] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
     """Tell the subject (--announce REASON), then, once delivered, lift the restriction."""
-    with authorized(data_dir, token, PERMISSION) as (deployment, me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         if announce is not None:
             notice = deployment.rights.announce_restriction_lift(subject, announce, actor=me.name)
             console.print(f"lift notice queued as message {notice}", markup=False)
@@ -278,12 +290,13 @@ def lift_restriction(
 def outbox(
     all_messages: Annotated[bool, typer.Option("--all", help="Sent ones too.")] = False,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
     """The messages for the operator's mailer, as JSON."""
     from servinfo.rights.notifier import OutboxNotifier
 
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         notices = OutboxNotifier(deployment.control).notices(pending_only=not all_messages)
     print_json([n.to_dict() for n in notices])
 
@@ -292,11 +305,12 @@ def outbox(
 def sent(
     notice_id: Annotated[str, typer.Argument(help="The outbox message delivered.")],
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
     """Mark an outbox message delivered (a verification code is blanked then)."""
     from servinfo.rights.notifier import OutboxNotifier
 
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         OutboxNotifier(deployment.control).mark_sent(notice_id, now=dt.datetime.now(dt.UTC))
     console.print(f"marked {notice_id} sent", markup=False)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, print_json
 from servinfo.cli._session import authorized
 
@@ -40,6 +40,7 @@ def add_agent(
         typer.Option("--status-callback", help="https URL for requests that name none."),
     ] = None,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -48,7 +49,7 @@ def add_agent(
     from servinfo.rights.drp.service import DrpService
 
     raw = decode_verify_key(verify_key)
-    with authorized(data_dir, token, PERMISSION) as (deployment, me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         agent = DrpService.for_deployment(deployment).agents.register(
             agent_id, raw, actor=me.name, status_callback=status_callback
         )
@@ -60,12 +61,15 @@ def add_agent(
 
 @agent_app.command("list")
 def list_agents(
-    data_dir: DataDirOption = None, token: TokenOption = None, as_json: JsonOption = False
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """The registered agents and whether they paired."""
     from servinfo.rights.drp.service import DrpService
 
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         agents = DrpService.for_deployment(deployment).agents.all()
     if as_json:
         print_json([a.to_dict() for a in agents])
@@ -76,10 +80,12 @@ def list_agents(
 
 
 @drp_app.command("sync")
-def sync(data_dir: DataDirOption = None, token: TokenOption = None) -> None:
+def sync(
+    data_dir: DataDirOption = None, token_file: TokenFileOption = None, token: TokenOption = None
+) -> None:
     """Derive every live DRP request's status; post changes to the agents (run periodically)."""
     from servinfo.rights.drp.service import DrpService
 
-    with authorized(data_dir, token, PERMISSION) as (deployment, _me):
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         sent = DrpService.for_deployment(deployment).sync()
     console.print(f"{sent} status callbacks delivered", markup=False)
