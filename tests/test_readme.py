@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 _SHELL_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _QUICKSTART = ("make run", "make test")
 _DEFAULT_ADDRESS = "127.0.0.1:8443"
+# Each command as written, before expansion: ``set -x`` would print the tokens.
+_TRACE = """trap 'printf "+ %s\\n" "$BASH_COMMAND" >&2' DEBUG"""
 
 
 def shell_blocks(readme: str) -> list[str]:
@@ -92,7 +94,7 @@ def test_the_readme_runs_top_to_bottom_in_a_fresh_clone(tmp_path: Path) -> None:
         _wait_until_served(port, server, log)
         script = "\n".join(walkthrough).replace(_DEFAULT_ADDRESS, f"127.0.0.1:{port}")
         done = subprocess.run(
-            ["bash", "-c", f"set -euo pipefail -x\n{script}"],
+            ["bash", "-c", f"set -euo pipefail\n{_TRACE}\n{script}"],
             cwd=clone,
             env=env,
             capture_output=True,

@@ -171,7 +171,7 @@ def test_a_bad_service_token_option_is_one_clear_error(
     file = str(_mixed(tmp_path))
     for value, message in (
         ("identity", "expected SERVICE=FILE"),
-        (f"identity={tmp_path / 'absent'}", "cannot read"),
+        (f"identity={tmp_path / 'absent'}", "does not exist"),
     ):
         result = _ingest(deployment_dir, file, "--service-token", value)
         assert isinstance(result.exception, ServinfoError)

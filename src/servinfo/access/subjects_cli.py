@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from servinfo.cli._options import DataDirOption, JsonOption, TokenOption
+from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
@@ -31,6 +31,7 @@ def list_subjects(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 100,
     data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -40,7 +41,7 @@ def list_subjects(
     """
     from servinfo.access.subjects import SubjectListing
 
-    with authorized(data_dir, token, "list_subjects") as (deployment, me):
+    with authorized(data_dir, token, "list_subjects", token_file=token_file) as (deployment, me):
         listing = SubjectListing(deployment.directory, deployment.policy, deployment.audit)
         subjects = listing.list(me, region=region, after=after, limit=limit)
     if as_json:

@@ -31,7 +31,7 @@ from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
-from servinfo.cli._session import resolve_token
+from servinfo.cli._session import read_token_file, resolve_token
 from servinfo.collect.errors import CollectError
 
 if TYPE_CHECKING:
@@ -115,14 +115,7 @@ def _service_tokens(pairs: list[str]) -> dict[str, str]:
         service, sep, path = pair.partition("=")
         if not sep or not service or not path:
             raise IngestFailed(f"--service-token: got {pair!r}, expected SERVICE=FILE")
-        try:
-            token = Path(path).read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not a text file"
-            raise IngestFailed(f"--service-token {service}: cannot read {path}: {reason}") from None
-        if not token:
-            raise IngestFailed(f"--service-token {service}: {path} is empty")
-        tokens[service] = token
+        tokens[service] = read_token_file(Path(path), f"--service-token {service}")
     return tokens
 
 
