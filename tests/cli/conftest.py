@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,11 +55,10 @@ def servinfo(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     folder = tmp_path_factory.mktemp("cli")
     data_dir, token_file = folder / "d", folder / "admin.token"
-    try:
+    with pytest.raises(SystemExit) as done:
         main(["init", "--data-dir", str(data_dir), "--admin-token-file", str(token_file)])
-    except SystemExit as done:
-        assert done.code == 0
-    yield Deployment(data_dir, token_file)
+    assert done.value.code == 0
+    return Deployment(data_dir, token_file)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 import typer.core
+from tests.cli.conftest import Deployment, Servinfo
 from typer import _click as click
 
 from servinfo.cli.app import app
-from tests.cli.conftest import Deployment, Servinfo
 
 
 def _leaves(command: click.Command, path: str) -> list[tuple[str, click.Command]]:
@@ -63,12 +63,11 @@ def test_a_file_others_may_read_works_with_a_warning(
     shared = deployment.token_file.parent / "shared.token"
     shared.write_text(deployment.token_file.read_text())
     shared.chmod(0o644)
-    done = servinfo(
-        "principals", "list", "--data-dir", deployment.data_dir, "--token-file", shared
-    )
+    done = servinfo("principals", "list", "--data-dir", deployment.data_dir, "--token-file", shared)
     assert done.status == 0, done.err
     assert done.err.count("\n") == 1
-    assert "warning: --token-file" in done.err and "mode 0644" in done.err
+    assert "warning: --token-file" in done.err
+    assert "mode 0644" in done.err
     assert shared.read_text().strip() not in done.out + done.err
 
 

@@ -33,7 +33,8 @@ def test_operator_flow(tmp_path: Path) -> None:
     # A command that touches data without a token is refused in one line.
     anonymous = _servinfo("principals", "list", data_dir=data_dir)
     assert anonymous.returncode == 2
-    assert anonymous.stderr.strip() == "error: no token: pass --token-file FILE, or set SERVINFO_TOKEN"
+    no_token = "error: no token: pass --token-file FILE, or set SERVINFO_TOKEN"
+    assert anonymous.stderr.strip() == no_token
 
     added = _servinfo(
         "principals", "add", "sre-eu", "--kind", "employee", "--role", "sre", "--region", "eu",

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
-from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._output import console, err_console, human, print_json, table
 from servinfo.cli._session import authorized
 
 principals_app = typer.Typer(help="Who may call servinfo.", no_args_is_help=True)
@@ -26,6 +25,25 @@ PrincipalKind = Annotated[
 ]
 
 
+#: The roles of the policy shipped with servinfo, for help texts (a test keeps them equal);
+#: a deployment's own policy may declare others, and a wrong role's error lists those.
+SHIPPED_ROLES = (
+    "admin",
+    "support_engineer",
+    "billing_ops",
+    "sre",
+    "security_analyst",
+    "product_analyst",
+    "legal_counsel",
+    "privacy_officer",
+    "ingest",
+    "rights",
+    "processor",
+    "account_holder",
+    "authorized_agent",
+)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(principals_app, name="principals")
     app.command("read")(read)
@@ -36,7 +54,15 @@ def register(app: typer.Typer) -> None:
 def add(
     name: Annotated[str, typer.Argument(help="A unique name, e.g. alice@ims.example.")],
     kind: PrincipalKind,
-    role: Annotated[str, typer.Option("--role", help="A role of the policy.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="A role of the deployment's policy; the shipped policy's: "
+            + ", ".join(SHIPPED_ROLES)
+            + ".",
+        ),
+    ],
     region: Annotated[
         str | None, typer.Option("--region", help="Where the principal works.")
     ] = None,
@@ -103,20 +129,16 @@ def list_principals(
             ]
         )
         return
-    table = Table(
-        "name", "kind", "role", "region", "entity", "bound to", "revoked", title="Principals"
-    )
+    shown = table(
+        "name", "kind", "role", "region", "entity", "bound to", "revoked",
+        ids=("name", "bound to"), title="Principals",
+    )  # fmt: skip
     for p in principals:
-        table.add_row(
-            p.name,
-            p.kind,
-            p.role,
-            p.region or "",
-            p.entity or "",
-            p.binding or "",
-            f"{p.revoked_at:%Y-%m-%d}" if p.revoked_at else "",
-        )
-    console.print(table)
+        shown.add_row(
+            p.name, p.kind, p.role, human(p.region), human(p.entity), human(p.binding),
+            human(p.revoked_at.date() if p.revoked_at else None),
+        )  # fmt: skip
+    console.print(shown)
 
 
 @principals_app.command("revoke")
@@ -154,13 +176,25 @@ def read(
     if as_json:
         print_json(result.to_dict())
         return
-    table = Table(
-        "collected", "kind", "fields", title=f"{len(result.records)} records for {purpose}"
-    )
+    # One block a record (id, time, kind, then a field a line): readable at any width.
+    console.print(f"{len(result.records)} records of {subject} for {purpose}", markup=False)
     for r in result.records:
-        shown = ", ".join(f"{k}={v}" for k, v in r.fields.items())
-        table.add_row(f"{r.collected_at:%Y-%m-%d %H:%M}", r.kind, shown)
-    console.print(table)
+        console.print(f"{r.record_id}  {r.collected_at:%Y-%m-%d %H:%M}  {r.kind}", markup=False)
+        for name, value in r.fields.items():
+            console.print(f"  {name}: {human(value, name)}", markup=False)
+    # What the read did not return, and why; and the transfer it made, if any.
+    for withheld, decision in result.decisions.items():
+        if not decision.allowed:
+            why = "; ".join(reason.text for reason in decision.failures)
+            console.print(f"withheld: {withheld}: {why}", markup=False)
+    mechanisms = sorted({d.mechanism for d in result.decisions.values() if d.mechanism})
+    for mechanism in mechanisms:
+        categories = [c for c, d in result.decisions.items() if d.mechanism == mechanism]
+        transfer = next(
+            (t for c in categories for t in result.decisions[c].texts if t.startswith("transfer")),
+            f"transfer under {mechanism}",
+        )
+        console.print(f"{transfer}: {', '.join(categories)}", markup=False)
 
 
 def decide(

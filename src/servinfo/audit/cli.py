@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
-from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._output import console, err_console, print_json, table
 from servinfo.cli._session import authorized
 
 if TYPE_CHECKING:
@@ -166,17 +166,16 @@ def tail(
     if as_json:
         print_json([_entry_dict(e) for e in entries])
         return
-    from rich.table import Table
-
-    table = Table(
-        "seq", "time (UTC)", "action", "actor", "purpose", "outcome", "subject", "records"
-    )
+    shown = table(
+        "seq", "time (UTC)", "action", "actor", "purpose", "outcome", "subject", "records",
+        ids=("subject",),
+    )  # fmt: skip
     for e in entries:
-        table.add_row(
+        shown.add_row(
             str(e.seq), _time(e.at), e.action, e.actor, e.purpose or "", e.outcome or "",
             e.subject_pseudonym or "", str(len(e.record_ids)),
         )  # fmt: skip
-    console.print(table)
+    console.print(shown)
 
 
 @app.command("public-key")

@@ -1,16 +1,79 @@
-"""Console helpers shared by every command: Rich consoles and JSON output."""
+"""Console helpers shared by every command: Rich consoles, JSON, and values as people read them.
+
+Human output never shows a Python repr: :func:`human` writes booleans as yes/no,
+dates in ISO 8601, sizes in bytes with a readable unit, mappings as ``key: value``
+and sequences as lists; :func:`table` keeps id columns whole on narrow terminals.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+__all__ = ["console", "err_console", "human", "print_json", "size", "table"]
+
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 
 
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON on stdout, plainly, so scripts can parse it."""
     print(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def size(count: int) -> str:
+    """A number of bytes as people read it: ``16434`` → ``16.0 KiB``."""
+    value, unit = float(count), 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{count} bytes" if unit == 0 else f"{value:.1f} {_UNITS[unit]}"
+
+
+def human(value: Any, key: str = "") -> str:
+    """``value`` as people read it; ``key`` names it (a ``size`` or ``…_bytes`` is a size)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and (key == "size" or key.endswith("_bytes")):
+        return size(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {human(v, str(k))}".rstrip() for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(human(v, key) for v in value)
+    return str(value)
+
+
+def table(*columns: str, ids: Collection[str] = (), title: str | None = None) -> Table:
+    """A Rich table whose ``ids`` columns are printed whole however narrow the terminal.
+
+    Rich shrinks every column of a table wider than the terminal, ``no_wrap`` ones
+    last; an id column's minimum width is therefore raised to its longest id as
+    rows are added, so that other columns give way and no id is cut.
+    """
+    from rich.table import Table
+
+    class _WholeIds(Table):
+        def add_row(self, *cells: Any, **options: Any) -> None:
+            super().add_row(*cells, **options)
+            for column, cell in zip(self.columns, cells, strict=False):
+                if column.no_wrap and isinstance(cell, str):
+                    column.min_width = max(column.min_width or 0, len(cell))
+
+    shown = _WholeIds(title=title)
+    for name in columns:
+        shown.add_column(name, no_wrap=name in ids, overflow="fold" if name in ids else "ellipsis")
+    return shown

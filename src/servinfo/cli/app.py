@@ -230,7 +230,13 @@ def json_requested(args: Sequence[str], *, malformed: bool = False) -> bool:
         return True
     has_json = any("--json" in getattr(p, "opts", ()) for p in command.params)
     before_end = rest[: rest.index("--")] if "--" in rest else rest
-    return malformed and has_json and "--json" in before_end
+    # A "--json" the parser took as another option's value is not the flag.
+    values = [v for value in leaf.params.values() for v in _listed(value)]
+    return malformed and has_json and "--json" in before_end and "--json" not in values
+
+
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _fail(

@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
-from servinfo.cli._output import console, print_json
+from servinfo.cli._output import console, human, print_json, table
 from servinfo.cli._session import authorized
 
 # Two Literal aliases the options are typed with; typer reads them when it builds the commands.
@@ -100,10 +99,12 @@ def _show(entries: Sequence[_Entry], *, title: str, as_json: bool) -> None:
     if not entries:
         console.print(f"no {title.lower()}", markup=False)
         return
-    table = Table(*_data(entries[0]), title=title)
+    columns = list(asdict(entries[0]))
+    ids = [c for c in columns if c.endswith("_id") or c == "reference"]
+    shown = table(*columns, ids=ids, title=title)
     for entry in entries:
-        table.add_row(*("" if v is None else str(v) for v in _data(entry).values()))
-    console.print(table)
+        shown.add_row(*(human(value, key) for key, value in asdict(entry).items()))
+    console.print(shown)
 
 
 def _done(entry: _Entry, text: str, as_json: bool) -> None:

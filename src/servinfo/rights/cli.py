@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
-from servinfo.cli._output import console, err_console, print_json
+from servinfo.cli._output import console, err_console, human, print_json, size, table
 from servinfo.cli._session import authorized
 
 # The request types, for the help of ``--type``.
@@ -42,15 +41,15 @@ def _print(request: Request, as_json: bool) -> None:
     if as_json:
         print_json(request.to_dict())
         return
-    flag = " [flagged]" if request.flagged else ""
+    flag = " (flagged)" if request.flagged else ""
     console.print(
         f"{request.request_id}  {request.type}  {request.state}{flag}  subject "
-        f"{request.subject_id}  {request.right}  answer by {request.answer_by}",
+        f"{request.subject_id}  {request.right}  answer by {human(request.answer_by)}",
         markup=False,
     )
     if request.outcome:
         for key, value in request.outcome.items():
-            console.print(f"  {key}: {value}", markup=False)
+            console.print(f"  {key}: {human(value, key)}", markup=False)
 
 
 def _parameters(
@@ -188,7 +187,7 @@ def export(
     except FileExistsError:
         raise InvalidRequest(f"{out} exists; choose a new file (exports never overwrite)") from None
     err_console.print(
-        f"wrote {out} ({info.size} bytes, {info.kind}); expires {info.expires_at:%Y-%m-%d}",
+        f"wrote {out} ({size(info.size)}, {info.kind}); expires {human(info.expires_at)}",
         markup=False,
     )
 
@@ -221,18 +220,16 @@ def list_requests(
     if as_json:
         print_json([r.to_dict() for r in found])
         return
-    table = Table("id", "type", "subject", "state", "regime", "answer by", "flagged")
+    shown = table(
+        "id", "type", "subject", "state", "regime", "answer by", "flagged",
+        ids=("id", "subject"),
+    )  # fmt: skip
     for r in found:
-        table.add_row(
-            r.request_id,
-            r.type,
-            r.subject_id,
-            r.state,
-            r.regime,
-            str(r.answer_by),
-            "yes" if r.flagged else "",
-        )
-    console.print(table)
+        shown.add_row(
+            r.request_id, r.type, r.subject_id, r.state, r.regime, human(r.answer_by),
+            human(r.flagged),
+        )  # fmt: skip
+    console.print(shown)
 
 
 @dsr_app.command("extend")
