@@ -1,20 +1,19 @@
-"""``servinfo serve``: the HTTPS API under uvicorn, one or several workers."""
+"""``servinfo serve``: the HTTPS API under uvicorn, one or several workers.
+
+This module imports only the standard library, Typer and the CLI's own helpers:
+``servinfo --help`` loads it without uvicorn, FastAPI or the deployment, which
+``serve`` imports when it runs (see :mod:`servinfo.api.server` for the steps).
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from servinfo.api._protocol import NoDelayHttpToolsProtocol
-from servinfo.api.metrics import MULTIPROC_ENV
 from servinfo.cli._options import DataDirOption
 from servinfo.cli._output import err_console
-from servinfo.config import DATA_DIR_ENV, load_settings, resolve_data_dir
-from servinfo.deployment import open_deployment
 
 
 def register(app: typer.Typer) -> None:
@@ -39,41 +38,26 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API over HTTPS with the deployment's certificate."""
+    from servinfo.api import server
+    from servinfo.config import DATA_DIR_ENV, load_settings, resolve_data_dir
+    from servinfo.deployment import open_deployment
+
     env = dict(os.environ)
     directory = resolve_data_dir(data_dir, env).resolve()
     settings = load_settings(directory, env)
     # Open once here so that a wrong master key or a broken deployment stops
-    # start-up with its one-line error, before any worker is forked.
+    # start-up with its one-line error, before any worker is started.
     open_deployment(directory, env).close()
+    host, port, workers = host or settings.host, port or settings.port, workers or settings.workers
+    server.check_address(host, port)
 
     os.environ[DATA_DIR_ENV] = str(directory)
-    metrics_dir = directory / "run" / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ[MULTIPROC_ENV] = str(metrics_dir)
-
-    tls: dict[str, str] = {}
+    server.prepare_metrics(directory, workers)
     if insecure_http:
         err_console.print(
             "warning: serving plain HTTP; Service Information crosses the network unencrypted "
             "unless a proxy in front terminates TLS",
             markup=False,
         )
-    else:
-        tls = {
-            "ssl_certfile": str(settings.tls_cert_file),
-            "ssl_keyfile": str(settings.tls_key_file),
-        }
-    uvicorn.run(
-        "servinfo.api.app:app_from_environment",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level="info",
-        # Raw paths carry subject ids; the app logs route templates instead.
-        access_log=False,
-        http=NoDelayHttpToolsProtocol,
-        loop="uvloop",
-        **tls,  # type: ignore[arg-type]
-    )
+    tls = None if insecure_http else (settings.tls_cert_file, settings.tls_key_file)
+    server.run(server.uvicorn_options(host, port, workers, tls))

@@ -1,0 +1,128 @@
+"""Running the API under uvicorn: the address, the metrics folder, one worker or several.
+
+``servinfo serve`` (``servinfo.api.cli``) calls these in order:
+
+1. :func:`check_address` binds the address once and lets it go, so that a port
+   that is taken is reported as one line naming the option that changes it,
+   before any worker starts (uvicorn would log ``[Errno 98]`` and exit 1).
+2. :func:`prepare_metrics` decides where ``/metrics`` reads from (see
+   :mod:`servinfo.api.metrics`).
+3. :func:`run` hands over to uvicorn.
+
+Worker health checks. With several workers, uvicorn's supervisor spawns each
+worker and pings it every half second; a worker that does not answer within
+``timeout_worker_healthcheck`` (5 s) is killed as hung and replaced ("Child
+process [N] died"). A worker answers from a thread it starts only once it has
+unpickled its configuration. That configuration used to carry the HTTP
+protocol *class*, and unpickling it imported ``servinfo.api``, whose package
+module imported the whole application (FastAPI, SQLAlchemy, every domain):
+seconds of start-up in which the worker could not answer, and on a busy or
+cold machine more than five. The configuration now names the protocol and the
+application by strings, and ``servinfo.api`` imports nothing when imported:
+a worker starts answering at once and builds the application afterwards, in
+uvicorn's own start-up, while its health-check thread keeps answering.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from servinfo.errors import ServinfoError
+
+__all__ = [
+    "APP_FACTORY",
+    "MULTIPROC_ENV",
+    "PROTOCOL",
+    "AddressUnavailable",
+    "check_address",
+    "prepare_metrics",
+    "run",
+    "uvicorn_options",
+]
+
+#: What each worker imports and calls, named rather than passed (see above).
+APP_FACTORY = "servinfo.api.app:app_from_environment"
+PROTOCOL = "servinfo.api._protocol:NoDelayHttpToolsProtocol"
+#: The variable prometheus-client reads when it is first imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class AddressUnavailable(ServinfoError):
+    """The server cannot listen on the address it was given."""
+
+    code = "address_unavailable"
+
+
+def check_address(host: str, port: int) -> None:
+    """Bind ``host:port`` as uvicorn will, then release it; raise :class:`AddressUnavailable`."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family=family) as probe:
+        # As uvicorn does: a port whose last connections are in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise AddressUnavailable(
+                    f"{shown} is already in use; choose another with --port "
+                    "(or server.port in servinfo.toml)"
+                ) from None
+            reason = error.strerror or str(error)
+            raise AddressUnavailable(
+                f"cannot listen on {shown}: {reason.lower()}; choose another with --host and "
+                "--port (or server.host and server.port in servinfo.toml)"
+            ) from None
+
+
+def prepare_metrics(data_dir: Path, workers: int) -> None:
+    """Point the workers at one empty metrics folder, or serve a single worker's own counts.
+
+    prometheus-client chooses between counting in memory and counting in files
+    of ``PROMETHEUS_MULTIPROC_DIR`` once, when it is first imported. With one
+    worker, the server is this process, which may have imported it already
+    (``serve`` used to import the metrics before it set the variable, and
+    ``/metrics`` then read an empty folder): here nothing is set, and the
+    process's own registry is the whole server. Several workers are fresh
+    interpreters that inherit the variable set here, so they all count in
+    files, whatever this process imported first.
+    """
+    if workers == 1:
+        os.environ.pop(MULTIPROC_ENV, None)
+        return
+    folder = data_dir / "run" / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+
+
+def uvicorn_options(
+    host: str, port: int, workers: int, tls: tuple[Path, Path] | None
+) -> dict[str, Any]:
+    """The keyword arguments of ``uvicorn.run``; ``tls`` is (certificate, key) or None."""
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": "info",
+        # Raw paths carry subject ids; the app logs route templates instead.
+        "access_log": False,
+        "http": PROTOCOL,
+        "loop": "uvloop",
+    }
+    if tls is not None:
+        options["ssl_certfile"], options["ssl_keyfile"] = str(tls[0]), str(tls[1])
+    return options
+
+
+def run(options: dict[str, Any]) -> None:
+    """Serve until interrupted."""
+    import uvicorn
+
+    uvicorn.run(APP_FACTORY, **options)
