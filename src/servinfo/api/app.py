@@ -1,4 +1,4 @@
-"""The FastAPI application: health, metrics, and each domain's routes.
+"""The FastAPI application: health, metrics, documentation, and each domain's routes.
 
 ``create_app(deployment)`` builds the app for an open deployment (tests pass
 one in); ``app_from_environment()`` is the factory uvicorn workers call, each
@@ -18,7 +18,7 @@ from fastapi import FastAPI, Response
 
 import servinfo
 from servinfo.access.routes import router as access_router
-from servinfo.api import errors
+from servinfo.api import docs, errors
 from servinfo.api.metrics import render
 from servinfo.api.middleware import GuardAndCount
 from servinfo.audit.routes import router as audit_router
@@ -53,12 +53,16 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
         description="Service Information, collected, stored, used and shared as the "
         "privacy notice says. Every read names a purpose.",
         lifespan=lifespan,
+        # Served by docs.install from packaged assets, not FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.deployment = deployment
     # Each worker's own: its single-object requests answered in groups, its batches in turns.
     app.state.single_requests = SingleRequests(deployment)
     app.state.batches = Batches()
     errors.install(app)
+    docs.install(app)
     app.include_router(access_router)
     app.include_router(audit_router)
     app.include_router(collect_router)
