@@ -12,11 +12,6 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from servinfo.crypto._files import write_new_file
 
 CERTIFICATE_VALIDITY = dt.timedelta(days=397)
@@ -31,6 +26,13 @@ def create_self_signed_certificate(
     now: dt.datetime | None = None,
 ) -> None:
     """Write a new P-256 key (0600) and a certificate for ``hostnames``; never overwrite."""
+    # Imported here: only ``servinfo init`` makes a certificate, and cryptography's
+    # X.509 machinery would add to the start of every command that opens a deployment.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     now = now or dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []

@@ -37,7 +37,6 @@ from servinfo.crypto import (
     new_token,
 )
 from servinfo.deployment.errors import AlreadyInitialized, DeploymentError
-from servinfo.deployment.runtime import CONTROL_MIGRATIONS
 from servinfo.policy import Policy, load_policy
 from servinfo.store import PolicyVersions, PrincipalStore, create_engine_for
 from servinfo.store.migrations import migrate_control, migrate_region
@@ -45,6 +44,20 @@ from servinfo.store.migrations import migrate_control, migrate_region
 ADMIN_NAME = "admin"
 ADMIN_ROLE = "admin"
 DEPLOYMENT_POLICY_FILE = "policy.yaml"
+
+
+def control_migrations() -> tuple[Path, ...]:
+    """The migration branches of the domains that keep tables in the control database.
+
+    Imported here rather than at the top: only ``init`` migrates, and the
+    domain packages would add to the start of every command.
+    """
+    from servinfo.audit import AUDIT_MIGRATIONS
+    from servinfo.collect.migrations import COLLECT_MIGRATIONS
+    from servinfo.ledgers import LEDGER_MIGRATIONS
+    from servinfo.rights import RIGHTS_MIGRATIONS
+
+    return (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS, COLLECT_MIGRATIONS, RIGHTS_MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -176,7 +189,7 @@ def _create(
         _ensure_postgres_database(url)
     control = create_engine_for(resolve_url(control_url, data_dir))
     try:  # (6) schemas, the active policy and the admin principal
-        migrate_control(control, CONTROL_MIGRATIONS)
+        migrate_control(control, control_migrations())
         for url in region_urls.values():
             engine = create_engine_for(resolve_url(url, data_dir))
             try:

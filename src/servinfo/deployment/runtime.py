@@ -8,26 +8,18 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine
 
 from servinfo.access.principals import PrincipalService
-from servinfo.access.reads import ReadService
-from servinfo.access.runtime import PolicyRuntime
-from servinfo.access.states import SubjectStateCache
-from servinfo.audit import AUDIT_MIGRATIONS, AuditLog
+from servinfo.audit import AuditLog
 from servinfo.audit.buffer import AuditBuffer
-from servinfo.collect.idempotency import IdempotencyStore
-from servinfo.collect.migrations import COLLECT_MIGRATIONS
-from servinfo.collect.service import Collector
 from servinfo.config import Settings, load_settings, resolve_data_dir
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper, load_master_key
 from servinfo.deployment.errors import DeploymentError
-from servinfo.ledgers import LEDGER_MIGRATIONS, Ledgers
 from servinfo.policy import Policy, load_policy_text
 from servinfo.policy.loading import default_policy_text
-from servinfo.rights import RIGHTS_MIGRATIONS, RightsService, notifier_named
 from servinfo.store import (
     PolicyVersions,
     PrincipalStore,
@@ -36,10 +28,18 @@ from servinfo.store import (
     create_engine_for,
 )
 
-_T = TypeVar("_T")
+# The services that only some commands use are imported when first built (in
+# their property below), so that a command such as ``servinfo principals list``
+# does not import ingest (phonenumbers), the rights (exports) or the read path.
+if TYPE_CHECKING:
+    from servinfo.access.reads import ReadService
+    from servinfo.access.runtime import PolicyRuntime
+    from servinfo.access.states import SubjectStateCache
+    from servinfo.collect.service import Collector
+    from servinfo.ledgers import Ledgers
+    from servinfo.rights import RightsService
 
-#: The migration branches of the domains that keep tables in the control database.
-CONTROL_MIGRATIONS = (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS, COLLECT_MIGRATIONS, RIGHTS_MIGRATIONS)
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -98,17 +98,23 @@ class Deployment:
 
     @property
     def subject_states(self) -> SubjectStateCache:
+        from servinfo.access.states import SubjectStateCache
+
         return self._once("subject_states", lambda: SubjectStateCache(self.ledgers))
 
     @property
     def runtime(self) -> PolicyRuntime:
         """The policy this process enforces; swapped when the active version changes."""
+        from servinfo.access.runtime import PolicyRuntime
+
         return self._once(
             "runtime", lambda: PolicyRuntime(self.policy_versions, self.keyring, self.policy)
         )
 
     @property
     def ledgers(self) -> Ledgers:
+        from servinfo.ledgers import Ledgers
+
         return self._once(
             "ledgers",
             lambda: Ledgers(
@@ -126,6 +132,8 @@ class Deployment:
     @property
     def rights(self) -> RightsService:
         """Data-subject requests (:mod:`servinfo.rights`)."""
+        from servinfo.rights import RightsService, notifier_named
+
         return self._once(
             "rights",
             lambda: RightsService(
@@ -161,6 +169,8 @@ class Deployment:
 
     @property
     def reads(self) -> ReadService:
+        from servinfo.access.reads import ReadService
+
         return self._once(
             "reads",
             lambda: ReadService(
@@ -177,6 +187,9 @@ class Deployment:
     @property
     def collector(self) -> Collector:
         """Ingest: what the cloud services send, checked against the active policy."""
+        from servinfo.collect.idempotency import IdempotencyStore
+        from servinfo.collect.service import Collector
+
         return self._once(
             "collector",
             lambda: Collector(

@@ -25,17 +25,20 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from markupsafe import Markup
 
 from servinfo.access.reads import ReadRecord
 from servinfo.ledgers import Consent, Disclosure, Hold, Ledgers, Objection, Restriction
 from servinfo.policy.countries import country_name
 from servinfo.policy.model import Policy, Right
-from servinfo.policy.notice import long_date
 from servinfo.store import Subject
+
+# Jinja2 and the notice builder (for its dates) are imported when an export is
+# built: every command that opens a deployment imports this module, few export.
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["LedgerEntries", "art15_information", "render_report"]
 
@@ -194,6 +197,8 @@ def art15_information(
 
 
 def _day(at: dt.datetime) -> str:
+    from servinfo.policy.notice import long_date
+
     return long_date(at.date())
 
 
@@ -298,6 +303,8 @@ def _right_status(right_id: str, right: Right, standing: dict[str, Any]) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("servinfo.rights", "templates"),
         autoescape=True,

@@ -25,11 +25,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from alembic import command, context
-from alembic.config import Config
-from sqlalchemy import Engine, MetaData
+# Alembic (with Mako and Pygments) is imported only when a migration runs: every
+# command imports this module through :mod:`servinfo.store`, few of them migrate.
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Engine, MetaData
 
 __all__ = [
     "VERSION_TABLES",
@@ -58,6 +60,8 @@ def alembic_config(tree: Tree, extra_locations: Sequence[Path] = ()) -> Config:
     Alembic branch of its own whose first revision ``depends_on`` this tree's
     initial one, so domains add tables without editing the store.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_HERE / tree))
     config.set_main_option("version_table", VERSION_TABLES[tree])
@@ -80,6 +84,8 @@ def migrate_region(engine: Engine) -> None:
 
 def revision(tree: Tree, url: str, message: str) -> None:  # pragma: no cover - developer tool
     """Autogenerate a new migration script of ``tree`` against the database at ``url``."""
+    from alembic import command
+
     from servinfo.store.engines import create_engine_for
 
     engine = create_engine_for(url)
@@ -91,6 +97,8 @@ def revision(tree: Tree, url: str, message: str) -> None:  # pragma: no cover - 
 
 
 def _upgrade(engine: Engine, tree: Tree, extra_locations: Sequence[Path] = ()) -> None:
+    from alembic import command
+
     config = alembic_config(tree, extra_locations)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -99,6 +107,8 @@ def _upgrade(engine: Engine, tree: Tree, extra_locations: Sequence[Path] = ()) -
 
 def run_migrations(metadata: MetaData) -> None:
     """The body of each tree's ``env.py``: migrate the connection it was handed."""
+    from alembic import context
+
     config = context.config
     connection = config.attributes.get("connection")
     if connection is None:
