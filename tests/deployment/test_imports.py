@@ -1,8 +1,9 @@
 """Start-up cost: opening a deployment imports nothing that only some commands need.
 
 Alembic (migrating), Jinja2 and the notice builder (exports), phonenumbers
-(validating phone fields at ingest) and ``cryptography.x509`` (``servinfo
-init``'s certificate) are imported where they are used, so that a common
+(validating phone fields at ingest), ``cryptography.x509`` (``servinfo
+init``'s certificate), PyYAML (parsing a policy file) and SQLAlchemy's
+PostgreSQL dialect (on SQLite) are imported where they are used, so that a common
 command such as ``servinfo principals list`` does not pay for them.
 """
 
@@ -21,6 +22,8 @@ LAZY = (
     "mako",
     "jinja2",
     "phonenumbers",
+    "yaml",
+    "sqlalchemy.dialects.postgresql",
     "cryptography.x509",
     "servinfo.policy.notice",
     "servinfo.rights.report",

@@ -15,14 +15,18 @@ import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from servinfo.policy.errors import PolicyFileError, PolicyInvalid
 from servinfo.policy.model import Policy
 from servinfo.policy.validate import Finding, validate_policy
+
+# PyYAML is imported when a policy file is parsed: a deployment reads its active
+# policy from the control database as JSON, so most commands never parse YAML.
+if TYPE_CHECKING:
+    import yaml
 
 Loc = tuple[str | int, ...]
 
@@ -91,6 +95,8 @@ class _LineMap:
 def _walk(
     node: yaml.Node, loc: Loc, lines: _LineMap, duplicates: list[tuple[Loc, yaml.Node]]
 ) -> None:
+    import yaml
+
     lines.add(loc, node)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -160,6 +166,8 @@ def _describe(error: Any) -> tuple[Loc, str]:
 
 def check_policy_text(text: str, source: str, today: dt.date) -> CheckResult:
     """Parse and validate a policy document; every problem is returned, none raised."""
+    import yaml
+
     problems: list[Problem] = []
     lines = _LineMap()
     try:

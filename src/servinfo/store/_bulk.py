@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime
 from typing import Any, overload
 
 from sqlalchemy import ColumnElement, Connection, String, Table, any_, bindparam, exc
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 
 from servinfo.store.engines import is_sqlite
@@ -177,4 +176,8 @@ def id_filter(
     """``column IN values``: one array parameter on PostgreSQL, an IN list on SQLite."""
     if is_sqlite(connection.engine):
         return column.in_(values)
+    # Imported here: the PostgreSQL dialect (with its asyncpg and psycopg parts)
+    # costs every command ~15 ms to import, and SQLite deployments never need it.
+    from sqlalchemy.dialects.postgresql import ARRAY
+
     return column == any_(bindparam(None, list(values), type_=ARRAY(String())))
