@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from servinfo.access.errors import Forbidden
-from servinfo.access.subjects import InvalidListing, SubjectListing
+from servinfo.access.subjects import InvalidListing
 from servinfo.cli.app import app
 from servinfo.deployment import Deployment, create_deployment, open_deployment
 from servinfo.policy import UnknownPolicyElement
@@ -40,7 +40,7 @@ def _principal(deployment: Deployment, name: str, role: str) -> Principal:
 
 
 def test_ids_and_home_regions_of_subjects_not_erased(deployment: Deployment) -> None:
-    listing = SubjectListing(deployment.directory, deployment.policy, deployment.audit)
+    listing = deployment.subject_listing
     support = _principal(deployment, "support@example.test", "support_engineer")
     listed = listing.list(support)
     assert [(s.subject_id, s.home_region) for s in listed] == [
@@ -58,7 +58,7 @@ def test_ids_and_home_regions_of_subjects_not_erased(deployment: Deployment) -> 
 
 
 def test_listing_needs_the_permission_and_a_region_of_the_role(deployment: Deployment) -> None:
-    listing = SubjectListing(deployment.directory, deployment.policy, deployment.audit)
+    listing = deployment.subject_listing
     analyst = _principal(deployment, "analyst@example.test", "product_analyst")
     with pytest.raises(Forbidden, match="list_subjects"):
         listing.list(analyst)

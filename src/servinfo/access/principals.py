@@ -17,10 +17,8 @@ from servinfo.access.errors import AccessError, Forbidden, Unauthenticated
 from servinfo.audit import AuditSink
 from servinfo.crypto import hash_token, new_token
 from servinfo.policy import Policy, UnknownPolicyElement
+from servinfo.policy.model import STAFF_KINDS
 from servinfo.store import Principal, PrincipalStore, SubjectDirectory
-
-#: Kinds whose principals are people of a legal entity and need one.
-_STAFF_KINDS = frozenset({"employee", "contractor", "agent"})
 
 
 class InvalidPrincipal(AccessError):
@@ -129,7 +127,7 @@ class PrincipalService:
             )
         if region is not None and region not in policy.regions:
             raise UnknownPolicyElement("region", region, sorted(policy.regions))
-        if kind in _STAFF_KINDS:
+        if kind in STAFF_KINDS:
             if region is None:
                 raise InvalidPrincipal(f"a {kind} needs --region: where they work")
             entity = entity or policy.regions[region].entity

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servinfo.access.errors import AccessError, Forbidden
+from servinfo.access.principals import PrincipalService
 from servinfo.audit import AuditSink
 from servinfo.policy import Policy, UnknownPolicyElement
 from servinfo.store import Principal, SubjectDirectory
@@ -34,8 +35,15 @@ class ListedSubject:
 
 
 class SubjectListing:
-    def __init__(self, directory: SubjectDirectory, policy: Policy, audit: AuditSink) -> None:
+    def __init__(
+        self,
+        directory: SubjectDirectory,
+        principals: PrincipalService,
+        policy: Policy,
+        audit: AuditSink,
+    ) -> None:
         self._directory = directory
+        self._principals = principals
         self._policy = policy
         self._audit = audit
 
@@ -49,9 +57,8 @@ class SubjectListing:
     ) -> list[ListedSubject]:
         """Subjects not erased, in id order, whose data lives in a region of the
         principal's role (or in ``region``, if the role covers it)."""
+        self._principals.require_permission(principal, "list_subjects")
         role = self._policy.roles[principal.role]
-        if "list_subjects" not in role.permissions:
-            raise Forbidden(f"role '{principal.role}' lacks the permission 'list_subjects'")
         if not 1 <= limit <= LISTING_LIMIT:
             raise InvalidListing(f"limit: got {limit}, expected 1 to {LISTING_LIMIT}")
         regions = list(role.regions)

@@ -39,11 +39,8 @@ def list_subjects(
 
     Needs the list_subjects permission. Erased subjects are not listed.
     """
-    from servinfo.access.subjects import SubjectListing
-
     with authorized(data_dir, token, "list_subjects", token_file=token_file) as (deployment, me):
-        listing = SubjectListing(deployment.directory, deployment.policy, deployment.audit)
-        subjects = listing.list(me, region=region, after=after, limit=limit)
+        subjects = deployment.subject_listing.list(me, region=region, after=after, limit=limit)
     if as_json:
         print_json([{"subject": s.subject_id, "home_region": s.home_region} for s in subjects])
         return

@@ -30,11 +30,11 @@ from servinfo.collect.simulator import simulate
 from servinfo.crypto import write_secret_file
 from servinfo.deployment.errors import DeploymentError
 from servinfo.deployment.runtime import Deployment
+from servinfo.policy.model import STAFF_KINDS
 from servinfo.store import Principal, UnknownPrincipal
 
 DEMO_PREFIX = "demo-"
 TOKEN_DIR = "demo-tokens"  # noqa: S105 (a folder name, not a secret)
-_STAFF_KINDS = ("employee", "contractor", "agent")
 _SAMPLES = 3
 
 
@@ -108,7 +108,7 @@ def staff_readers(deployment: Deployment, actor: str, tokens: dict[str, Path]) -
     policy = deployment.runtime.current.policy
     region = next(iter(policy.regions))
     for role_id, role in policy.roles.items():
-        kinds = [k for k in _STAFF_KINDS if k in role.principal_kinds]
+        kinds = [k for k in role.principal_kinds if k in STAFF_KINDS]
         if not kinds or not role.purposes or "manage_principals" in role.permissions:
             continue  # not staff, or an administrator rather than a reader
         _principal(

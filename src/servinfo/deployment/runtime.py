@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from servinfo.access.reads import ReadService
     from servinfo.access.runtime import PolicyRuntime
     from servinfo.access.states import SubjectStateCache
+    from servinfo.access.subjects import SubjectListing
     from servinfo.collect.service import Collector
     from servinfo.ledgers import Ledgers
     from servinfo.rights import RightsService
@@ -165,6 +166,16 @@ class Deployment:
         return self._once(
             "principals",
             lambda: PrincipalService(self.principals, self.directory, self.policy, self.audit),
+        )
+
+    @property
+    def subject_listing(self) -> SubjectListing:
+        """Subject ids and home regions, for the principals allowed to list them."""
+        from servinfo.access.subjects import SubjectListing
+
+        return self._once(
+            "subject_listing",
+            lambda: SubjectListing(self.directory, self.principal_service, self.policy, self.audit),
         )
 
     @property

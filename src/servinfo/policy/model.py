@@ -39,6 +39,9 @@ DurationText = Annotated[str, StringConstraints(min_length=1)]
 PrincipalKind = Literal[
     "employee", "contractor", "agent", "processor", "service", "subject", "authorized_agent"
 ]
+#: The kinds of principal that are the organization's own people (staff): they work in a
+#: region for one of its legal entities, and they are recipients in the Art. 30 sense.
+STAFF_KINDS: frozenset[PrincipalKind] = frozenset({"employee", "contractor", "agent"})
 FieldType = Literal[
     "string",
     "text",

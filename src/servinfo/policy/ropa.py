@@ -36,12 +36,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from servinfo.policy.model import Policy, Purpose
+from servinfo.policy.model import STAFF_KINDS, Policy, Purpose
 
 #: Legal areas whose law restricts transfers out of them, whose records list transfers.
 PROTECTED_LEGAL_AREAS: frozenset[str] = frozenset({"eea", "uk", "ch"})
-#: Principal kinds that make a role's members recipients in the Art. 30 sense.
-_STAFF_KINDS = frozenset({"employee", "contractor", "agent"})
 _STARTS = {"collected": "from collection", "account_closed": "from account closure"}
 #: Spreadsheets run a cell that starts with one of these as a formula.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -262,7 +260,7 @@ def _recipients(policy: Policy, purpose_id: str, purpose: Purpose) -> tuple[Reci
             )
     for role_id, role in policy.roles.items():
         categories = tuple(c for c in role.categories if c in purpose.categories)
-        staff = _STAFF_KINDS.intersection(role.principal_kinds)
+        staff = STAFF_KINDS.intersection(role.principal_kinds)
         if purpose_id in role.purposes and categories and staff:
             recipients.append(
                 Recipient(
