@@ -122,6 +122,39 @@ def test_a_retry_after_a_lost_answer_stores_once(
     assert _count(server.deployment) == 2
 
 
+def test_resending_a_list_after_unavailable_stores_nothing_twice(
+    server: Server, template: tuple[Path, dict[str, str]]
+) -> None:
+    # The first batch is stored but its answer is lost; the client gives up at
+    # once and the caller sends the whole list again.
+    records = [usage(quantity=n) for n in range(5)]
+    server.middleware.left = 1
+    token = template[1]["platform"]
+    with Client(server.url, token, verify=server.cert, batch_size=2, retries=0) as client:
+        with pytest.raises(Unavailable):
+            client.send_many(records)
+        summary = client.send_many(records)
+    assert (summary.batches, summary.accepted, summary.rejected) == (3, 5, [])
+    assert _count(server.deployment) == 5
+
+
+def test_a_caller_key_makes_a_resend_safe_and_a_changed_list_refused(
+    server: Server, template: tuple[Path, dict[str, str]]
+) -> None:
+    server.middleware.left = 2  # both batches stored, both answers lost
+    token = template[1]["platform"]
+    with Client(server.url, token, verify=server.cert, batch_size=1, retries=0) as client:
+        for _ in range(2):
+            with pytest.raises(Unavailable):
+                client.send_many([usage(quantity=1), usage(quantity=2)], key="usage-run-7")
+        summary = client.send_many([usage(quantity=1), usage(quantity=2)], key="usage-run-7")
+        assert summary.accepted == 2
+        with pytest.raises(Refused) as refused:
+            client.send_many([usage(quantity=3)], key="usage-run-7")
+    assert refused.value.error == "idempotency_key_reused"
+    assert _count(server.deployment) == 2
+
+
 def test_4xx_is_not_retried(server: Server, template: tuple[Path, dict[str, str]]) -> None:
     client = Client(server.url, template[1]["platform"], verify=server.cert)
     with client, pytest.raises(Refused) as refused:
