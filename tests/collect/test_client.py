@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -12,9 +13,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from tests.collect.world import login, usage
+from tests.collect.world import login, ndjson, usage
+from typer.testing import CliRunner
 
 from servinfo.api import create_app
+from servinfo.cli.app import app
 from servinfo.client import Client, Refused, Unavailable
 from servinfo.deployment import Deployment, open_deployment
 
@@ -153,6 +156,20 @@ def test_a_caller_key_makes_a_resend_safe_and_a_changed_list_refused(
             client.send_many([usage(quantity=3)], key="usage-run-7")
     assert refused.value.error == "idempotency_key_reused"
     assert _count(server.deployment) == 2
+
+
+def test_ingest_through_the_api_run_twice_stores_each_line_once(
+    server: Server, template: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    file = tmp_path / "usage.ndjson"
+    file.write_bytes(ndjson([usage(quantity=n) for n in range(5)]))
+    command = ["ingest", str(file), "--url", server.url, "--cacert", server.cert, "--chunk", "2"]
+    command += ["--token", template[1]["platform"], "--json"]
+    for _ in range(2):  # the second run as after a failure the operator could not place
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["accepted"] == 5
+    assert _count(server.deployment) == 5
 
 
 def test_4xx_is_not_retried(server: Server, template: tuple[Path, dict[str, str]]) -> None:
