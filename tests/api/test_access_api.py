@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from tests.api.world import World
 
 
@@ -219,6 +220,20 @@ def test_every_decision_and_read_is_audited(world: World) -> None:
     assert actions.count("read") == 1
     assert all("subj-eu-1" not in e.canonical_bytes().decode() for e in entries)
     assert world.deployment.audit.verify().entries == world.deployment.audit.size()
+
+
+def test_a_read_whose_audit_cannot_be_committed_is_503_without_data(world: World) -> None:
+    # The audit table vanishes: the read's entries cannot be appended.
+    with world.deployment.control.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_entries RENAME TO audit_entries_away"))
+    for path in ("/v1/subjects/subj-eu-1/records", f"/v1/records/{world.record_ids['login']}"):
+        answer = world.client.get(
+            path, params={"purpose": "provide"}, headers=world.headers("support-eu")
+        )
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "audit_unavailable"
+        assert "records" not in answer.json()
+        assert "login_success" not in answer.text
 
 
 def test_principals_api_needs_the_permission(world: World) -> None:

@@ -5,6 +5,13 @@ module imports the store's read operations (a test scans the package). The
 order matters: the decision is made from plaintext columns only (subject,
 category, region), so a denied read never decrypts anything; every decision is
 audited, allowed or not; a processor's read also enters the disclosure register.
+
+No answer before its record: the entries go to the group-committed
+:class:`~servinfo.audit.buffer.AuditBuffer`, and every method here waits for
+the commit of the group holding its entries before it returns data, a
+decision or a denial (:meth:`ReadService._await_audit`). If the append fails,
+the call raises :class:`~servinfo.audit.buffer.AuditUnavailable` (503) and
+nothing read leaves the server.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from servinfo.access.decisions import Actor, Decision, SubjectState
 from servinfo.access.errors import Denied, PurposeRequired
 from servinfo.access.metrics import DECISION_SECONDS, DECISIONS
 from servinfo.access.runtime import PolicyRuntime
-from servinfo.audit import AuditSink
+from servinfo.audit.buffer import AuditBuffer, Ticket
 from servinfo.crypto import Keyring
 from servinfo.policy import UnknownPolicyElement
 from servinfo.store import Principal, SubjectDirectory
@@ -106,7 +113,7 @@ class ReadService:
         region_engines: Mapping[str, Engine],
         keyring: Keyring,
         states: SubjectStates,
-        audit: AuditSink,
+        audit: AuditBuffer,
         disclosures: DisclosureRegister | None = None,
     ) -> None:
         self._runtime = runtime
@@ -135,7 +142,9 @@ class ReadService:
         else:
             state = SubjectState.unrestricted("-", self._runtime.current.policy.default_regime)
         decision = self._decide(principal, purpose, category, region, state)
-        self._audit_decision(principal, purpose, category, subject_id, decision, explain=True)
+        self._await_audit(
+            [self._audit_decision(principal, purpose, category, subject_id, decision, explain=True)]
+        )
         return decision
 
     def read_subject(
@@ -167,17 +176,21 @@ class ReadService:
         decisions = {
             c: self._decide(principal, purpose, c, subject.home_region, state) for c in wanted
         }
-        for category, decision in decisions.items():
+        tickets = [
             self._audit_decision(principal, purpose, category, subject_id, decision)
+            for category, decision in decisions.items()
+        ]
         allowed = [c for c, d in decisions.items() if d.allowed]
         denied = [d for d in decisions.values() if not d.allowed]
         if denied and (categories or not allowed):
+            self._await_audit(tickets)
             raise Denied(sorted({str(r) for d in denied for r in d.failures}))
         stored = self._reader.iter_by_subject(
             subject_id, categories=allowed, since=since, until=until, limit=limit
         )
         records = self._narrow_subject(purpose, subject_id, stored)
-        self._audit_read(principal, purpose, subject_id, records)
+        tickets.append(self._audit_read(principal, purpose, subject_id, records))
+        self._await_audit(tickets)
         return ReadResult(purpose, records, decisions)
 
     def read_record(self, principal: Principal, purpose: str | None, record_id: str) -> ReadResult:
@@ -185,12 +198,15 @@ class ReadService:
         sealed = self._reader.fetch(record_id)
         state = self._states.subject_state(sealed.subject_id)
         decision = self._decide(principal, purpose, sealed.category, sealed.region, state)
-        self._audit_decision(principal, purpose, sealed.category, sealed.subject_id, decision)
+        ticket = self._audit_decision(
+            principal, purpose, sealed.category, sealed.subject_id, decision
+        )
         if not decision.allowed:
+            self._await_audit([ticket])
             raise Denied([str(r) for r in decision.failures])
         stored = [self._reader.open(sealed)]
         return self._deliver(
-            principal, purpose, sealed.subject_id, stored, {sealed.category: decision}
+            principal, purpose, sealed.subject_id, stored, {sealed.category: decision}, ticket
         )
 
     # -- steps ---------------------------------------------------------------------
@@ -228,13 +244,13 @@ class ReadService:
         decision: Decision,
         *,
         explain: bool = False,
-    ) -> None:
+    ) -> Ticket:
         details: dict[str, str | int | bool | None] = {"category": category}
         if decision.mechanism:
             details["mechanism"] = decision.mechanism
         if explain:
             details["explain"] = True
-        self._audit.record(
+        return self._audit.record(
             "decision",
             actor=principal.name,
             subject_id=subject_id,
@@ -251,6 +267,7 @@ class ReadService:
         subject_id: str,
         stored: list[StoredRecord],
         decisions: dict[str, Decision],
+        decided: Ticket,
     ) -> ReadResult:
         views = self._runtime.current.views
         records = [
@@ -265,7 +282,7 @@ class ReadService:
             )
             for r in stored
         ]
-        self._audit_read(principal, purpose, subject_id, records)
+        self._await_audit([decided, self._audit_read(principal, purpose, subject_id, records)])
         return ReadResult(purpose, records, decisions)
 
     def _narrow_subject(
@@ -301,9 +318,9 @@ class ReadService:
 
     def _audit_read(
         self, principal: Principal, purpose: str, subject_id: str, records: list[ReadRecord]
-    ) -> None:
+    ) -> Ticket:
         """The read's audit entry (one for the whole read) and, for a processor, the disclosure."""
-        self._audit.record(
+        ticket = self._audit.record(
             "read",
             actor=principal.name,
             subject_id=subject_id,
@@ -324,6 +341,21 @@ class ReadService:
                 record_count=len(records),
                 actor=principal.name,
             )
+        return ticket
+
+    @staticmethod
+    def _await_audit(tickets: list[Ticket]) -> None:
+        """Return once every group holding the call's entries is committed (the answer waits).
+
+        A call's entries are usually in one group; they are in two when the
+        flusher took a group between them. Waiting on each is what makes a
+        failed append of the first one refuse the read too.
+        """
+        last = None
+        for ticket in tickets:
+            if ticket is not last:
+                ticket.wait()
+                last = ticket
 
     def _contract_reference(self, principal: Principal) -> str:
         processor = self._runtime.current.policy.processors.get(principal.binding or "")

@@ -1,32 +1,34 @@
-"""Group commit for the audit entries of reads: many entries, one transaction.
+"""Group commit for the audit entries of reads: no read answered before its entries commit.
 
-Every read appends two entries (its decision and the read). Committing each
-read's entries on its own costs a durable commit per read; a busy worker
-instead hands entries to :class:`AuditBuffer`, whose flusher thread appends
-them in batches, one transaction each.
+Every read appends entries (its decisions and the read). Committing each read's
+entries on its own costs a durable commit per read; a busy worker instead hands
+entries to :class:`AuditBuffer`, whose flusher thread appends them in groups,
+one transaction each. :meth:`AuditBuffer.record` returns a :class:`Ticket` for
+the group that holds the entry, and the read path calls :meth:`Ticket.wait`
+before any of the read's data leaves the server.
 
-When a batch is taken is the trade, and it is explicit: the flusher starts
-appending once the oldest waiting entry has waited ``max_delay`` seconds (or
-``max_batch`` entries wait, or :meth:`AuditBuffer.flush` or
-:meth:`AuditBuffer.close` asks). So an entry becomes durable within
-``max_delay`` plus the time of one append after the read, a crash may lose at
-most that window, and an entry's ``at`` and its place in the log are those of
-its batch's append, up to that long after the read.
+The guarantee: **a read is answered only after its entries are committed.**
+No answered read is ever only in the buffer, so a crash (a kill, a power cut)
+loses only the entries of reads that were never answered; the log holds every
+read whose data left the server.
 
-Waiting for the oldest entry to age, rather than appending whatever is there
-as soon as the previous append ends, is what makes batches big: an append has
-fixed costs (a transaction, the sequencing row, the latest head, a commit that
-syncs) that a batch of a few dozen entries pays per entry, and every batch
-takes the interpreter lock from the threads serving reads. At the default of
-0.1 s, a worker reading 5,000 records a second appends about 1,000 entries per
-batch, ten times a second; a smaller ``max_delay`` narrows the window at the
-cost of smaller batches and more CPU per read.
+When a group is appended is the trade. The flusher starts an append as soon
+as someone waits on the oldest group and the previous append has ended;
+readers that arrive during an append form the next group. So a read waits
+about one commit (at most two: the one under way, then its own), and
+throughput comes from concurrency: a worker serving many reads at once
+commits them together, a lone reader pays a commit per read. Entries that no
+one waits on (a read that failed between its decision and its end) go with
+the next group, or once the oldest has waited ``max_delay``. An entry's ``at``
+and its place in the log are those of its group's append.
 
-It fails closed: when appends fail (they are retried every ``retry_every``
-seconds) and the backlog passes ``max_backlog``, ``record`` raises
-:class:`AuditUnavailable`, so reads stop rather than go unaudited. Changes
-(principals, ledgers, keys, policy) do not use the buffer: they are appended
-durably before the call returns.
+It fails closed: when an append fails, its entries are dropped and every
+reader waiting on that group gets :class:`AuditUnavailable` (HTTP 503
+``audit_unavailable``) instead of its data; the next group is tried afresh.
+A reader that waits longer than ``wait_timeout`` is refused the same way (its
+entries may still be appended later: the log may then show a read that was
+refused, never the other way round). Changes (principals, ledgers, keys,
+policy) do not use the buffer: they are appended durably before the call returns.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import atexit
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -42,12 +45,21 @@ from servinfo.audit.entries import DetailValue as Detail
 from servinfo.audit.errors import AuditError
 from servinfo.audit.sink import RecordedEvent
 
-__all__ = ["DEFAULT_MAX_DELAY", "AuditBuffer", "AuditUnavailable", "BatchAppender"]
+__all__ = [
+    "DEFAULT_MAX_DELAY",
+    "DEFAULT_WAIT_TIMEOUT",
+    "AuditBuffer",
+    "AuditUnavailable",
+    "BatchAppender",
+    "Ticket",
+]
 
 logger = logging.getLogger("servinfo.audit")
 
-#: Seconds an entry may wait before its batch is appended (see the module docstring).
+#: Seconds an entry no one waits on may wait before its group is appended.
 DEFAULT_MAX_DELAY = 0.1
+#: Seconds a read waits for its group's commit before it is refused.
+DEFAULT_WAIT_TIMEOUT = 30.0
 
 
 class AuditUnavailable(AuditError):
@@ -61,25 +73,56 @@ class BatchAppender(Protocol):
     def record_many(self, events: Iterable[RecordedEvent]) -> range: ...
 
 
+class Ticket:
+    """The group an entry went into: :meth:`wait` returns once the group is committed."""
+
+    __slots__ = ("_buffer", "_done", "_error", "events", "opened", "waiters")
+
+    def __init__(self, buffer: AuditBuffer, opened: float) -> None:
+        self._buffer = buffer
+        self._done = threading.Event()
+        self._error: str | None = None
+        self.events: list[RecordedEvent] = []
+        #: When the group's first entry was queued (the buffer's clock).
+        self.opened = opened
+        #: Threads waiting on the group: one is enough for the flusher to append it.
+        self.waiters = 0
+
+    def wait(self) -> None:
+        """Block until the group is committed; :class:`AuditUnavailable` if it was not."""
+        if not self._done.is_set():
+            self._buffer._waiting(self)
+            if not self._done.wait(self._buffer.wait_timeout):
+                raise AuditUnavailable(
+                    f"the audit entries of this read were not committed within "
+                    f"{self._buffer.wait_timeout:g} s; the read is refused"
+                )
+        if self._error is not None:
+            raise AuditUnavailable(self._error)
+
+    def _settle(self, error: str | None) -> None:
+        self._error = error
+        self._done.set()
+
+
 def _seconds_until_due(
     waiting: int,
     oldest: float,
     now: float,
     *,
     max_delay: float,
-    max_batch: int,
+    wanted: bool,
     urgent: bool,
 ) -> float | None:
     """How long the flusher may still wait: 0 to append now, None to wait for an entry.
 
-    ``oldest`` is when the oldest of the ``waiting`` entries was queued; ``urgent``
-    is a flush or close in progress.
+    ``waiting`` entries are in the oldest group, opened at ``oldest``; ``wanted``
+    is someone waiting on it, or a full group after it; ``urgent`` a flush or
+    close in progress.
     """
-    if urgent and waiting:
-        return 0.0
     if not waiting:
         return None
-    if waiting >= max_batch:
+    if wanted or urgent:
         return 0.0
     return max(0.0, oldest + max_delay - now)
 
@@ -91,29 +134,26 @@ class AuditBuffer:
         *,
         max_delay: float = DEFAULT_MAX_DELAY,
         max_batch: int = 5_000,
-        max_backlog: int = 100_000,
-        retry_every: float = 1.0,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_delay <= 0 or max_batch < 1 or max_backlog < max_batch:
+        if max_delay <= 0 or max_batch < 1 or wait_timeout <= 0:
             raise ValueError(
-                f"got max_delay={max_delay}, max_batch={max_batch}, max_backlog={max_backlog};"
-                " expected max_delay > 0 and 1 <= max_batch <= max_backlog"
+                f"got max_delay={max_delay}, max_batch={max_batch}, wait_timeout={wait_timeout};"
+                " expected max_delay > 0, max_batch >= 1 and wait_timeout > 0"
             )
         self._log = log
         self._max_delay = max_delay
         self._max_batch = max_batch
-        self._max_backlog = max_backlog
-        self._retry_every = retry_every
+        self.wait_timeout = wait_timeout
         self._clock = clock
-        self._pending: list[RecordedEvent] = []
-        #: When the oldest pending entry was queued (meaningless while none is pending).
-        self._oldest = 0.0
-        self._lock = threading.Condition()
-        self._in_flight = 0
-        self._in_flight_oldest = 0.0
+        #: Groups not yet taken by the flusher, oldest first; the last one takes entries.
+        self._groups: deque[Ticket] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # the flusher waits on it alone
         self._flushes = 0  # callers of flush() waiting: the flusher appends at once
-        self._failing = False
+        self._appends = 0
+        self._in_flight: Ticket | None = None  # the group being appended, for flush()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="audit-flusher", daemon=True)
         self._thread.start()
@@ -121,8 +161,19 @@ class AuditBuffer:
 
     @property
     def max_delay(self) -> float:
-        """Seconds an entry waits at most before the append of its batch starts."""
+        """Seconds an entry no one waits on waits at most before its group's append starts."""
         return self._max_delay
+
+    @property
+    def appends(self) -> int:
+        """Groups committed so far (each one transaction)."""
+        return self._appends
+
+    @property
+    def pending(self) -> int:
+        """Entries queued and not yet taken by the flusher."""
+        with self._lock:
+            return sum(len(group.events) for group in self._groups)
 
     def record(
         self,
@@ -135,8 +186,8 @@ class AuditBuffer:
         reasons: Sequence[str] = (),
         record_ids: Sequence[str] = (),
         details: Mapping[str, Detail] | None = None,
-    ) -> int:
-        """Queue one entry; returns how many entries wait to be appended."""
+    ) -> Ticket:
+        """Queue one entry; its :class:`Ticket` says when its group is committed."""
         event = RecordedEvent.of(
             action, actor=actor, subject_id=subject_id, purpose=purpose, outcome=outcome,
             reasons=reasons, record_ids=record_ids, details=details,
@@ -144,30 +195,28 @@ class AuditBuffer:
         with self._lock:
             if self._closed:
                 raise AuditUnavailable("the audit buffer is closed")
-            pending = self._pending
-            # The batch being retried counts too: it is as unappended as the rest.
-            if self._failing and len(pending) + self._in_flight >= self._max_backlog:
-                raise AuditUnavailable(
-                    "audit entries cannot be appended; reads are refused until they can"
-                )
-            if not pending:
-                # No notify: the flusher wakes at least every max_delay and then
-                # waits for this entry's deadline; one wake-up per batch, not per entry.
-                self._oldest = self._clock()
-            pending.append(event)
-            if len(pending) == self._max_batch:
-                self._lock.notify_all()  # a flush() may wait on it too: wake the flusher for sure
-            return len(pending)
+            groups = self._groups
+            if not groups or len(groups[-1].events) >= self._max_batch:
+                groups.append(Ticket(self, self._clock()))
+                # One wake-up per group: a first group has a deadline, a second one
+                # makes the full one before it due.
+                self._wake.notify()
+            group = groups[-1]
+            group.events.append(event)
+            return group
 
     def flush(self) -> None:
-        """Block until every entry queued so far is appended (or appending failed)."""
+        """Block until every entry queued so far is appended (or its append failed)."""
         with self._lock:
+            groups = [self._in_flight, *self._groups]
             self._flushes += 1
-            try:
-                self._lock.notify_all()
-                while (self._pending or self._in_flight) and not self._failing:
-                    self._lock.wait(self._max_delay)
-            finally:
+            self._wake.notify()
+        try:
+            for group in groups:
+                if group is not None:
+                    group._done.wait()
+        finally:
+            with self._lock:
                 self._flushes -= 1
 
     def close(self) -> None:
@@ -176,60 +225,59 @@ class AuditBuffer:
             if self._closed:
                 return
             self._closed = True
-            self._lock.notify_all()
+            self._wake.notify()
         self._thread.join(timeout=10)
         atexit.unregister(self.close)
+
+    def _waiting(self, group: Ticket) -> None:
+        with self._lock:
+            group.waiters += 1
+            if group.waiters == 1:
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
             with self._lock:
-                batch = self._next_batch()
-                done = self._closed and not batch and not self._pending
-            if done:
+                group = self._next_group()
+            if group is None:
                 return
-            self._append(batch)
-            if self._closed and self._failing:
-                logger.error("audit buffer closed with %d entries unappended", len(batch))
-                return
+            self._append(group)
 
-    def _next_batch(self) -> list[RecordedEvent]:
-        """Wait (holding the condition) until a batch is due; take it."""
+    def _next_group(self) -> Ticket | None:
+        """Wait (holding the lock) until the oldest group is due; take it. None: closed, empty."""
+        groups = self._groups
         while True:
+            if not groups:
+                if self._closed:
+                    return None
+                self._wake.wait()
+                continue
+            oldest = groups[0]
             wait = _seconds_until_due(
-                len(self._pending),
-                self._oldest,
+                len(oldest.events),
+                oldest.opened,
                 self._clock(),
                 max_delay=self._max_delay,
-                max_batch=self._max_batch,
+                wanted=oldest.waiters > 0 or len(groups) > 1,
                 urgent=self._closed or self._flushes > 0,
             )
-            if wait == 0.0 or (self._closed and not self._pending):
-                break
-            self._lock.wait(self._max_delay if wait is None else wait)
-        batch = self._pending[: self._max_batch]
-        # The rest keeps the taken batch's deadline: it is no younger than that.
-        self._pending = self._pending[self._max_batch :]
-        self._in_flight = len(batch)
-        self._in_flight_oldest = self._oldest
-        return batch
+            if wait == 0.0:
+                # Entries recorded from now on go into a new group: the next append.
+                self._in_flight = groups.popleft()
+                return self._in_flight
+            self._wake.wait(wait)
 
-    def _append(self, batch: list[RecordedEvent]) -> None:
+    def _append(self, group: Ticket) -> None:
         try:
-            self._log.record_many(batch)
-        except Exception:  # keep the entries, retry after a pause, refuse if it persists
-            logger.exception("appending %d audit entries failed; will retry", len(batch))
-            with self._lock:
-                self._pending[:0] = batch
-                self._oldest = self._in_flight_oldest  # the returned batch is the oldest
-                self._in_flight = 0
-                self._failing = True
-                closed = self._closed
-                self._lock.notify_all()
-            if closed:
-                return
-            threading.Event().wait(self._retry_every)
-            return
-        with self._lock:
-            self._in_flight = 0
-            self._failing = False
-            self._lock.notify_all()
+            self._log.record_many(group.events)
+        except Exception as error:  # fail closed: no reader of this group gets its data
+            logger.exception("appending %d audit entries failed", len(group.events))
+            outcome: str | None = (
+                f"the audit entries of this read could not be appended"
+                f" ({type(error).__name__}); the read is refused"
+            )
+        else:
+            outcome = None
+            self._appends += 1
+        group.events = []  # appended or dropped: a ticket kept by a reader holds no entries
+        group._settle(outcome)
