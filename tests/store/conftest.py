@@ -35,7 +35,7 @@ from servinfo.store.reading import RecordReader
 REGIONS = ("eu", "us")
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
-_REGION_TABLES = "records, data_keys, blind_index, erased_records"
+_REGION_TABLES = "records, data_keys, blind_index, erased_records, request_marks"
 _CONTROL_TABLES = "subjects, organizations, principals, policy_versions, shred_ledger"
 
 

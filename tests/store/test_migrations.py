@@ -43,7 +43,7 @@ def test_migrations_run_on_an_empty_file_and_are_idempotent(tmp_path: Path) -> N
     assert _diffs(region, region_metadata, "region") == []
     with region.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version_region")
-        assert version.scalar_one() == "r0002"
+        assert version.scalar_one() == "r0003"
     control.dispose()
     region.dispose()
 
@@ -97,6 +97,17 @@ def _blind_index_rows(engine: Engine) -> list[tuple[object, ...]]:
         return [(f, bytes(d), r, s, k) for f, d, r, s, k in rows]
 
 
+#: Tables of region revisions after r0002.
+_LATER_TABLES = frozenset({"request_marks"})
+
+
+def _table_of(element: object) -> str | None:
+    """The table an added table or index belongs to."""
+    table = getattr(element, "table", element)
+    name = getattr(table, "name", None)
+    return name if isinstance(name, str) else None
+
+
 @pytest.mark.parametrize(
     "backend_name", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -125,7 +136,12 @@ def test_r0002_keeps_the_blind_index_rows_both_ways(
             assert "WITHOUT ROWID" in _blind_index_sql(engine)
         _move_to(engine, "r0001", down=True)
         assert _blind_index_rows(engine) == [_ROW]
-        assert _diffs(engine, region_metadata, "region") == []
+        # r0001's schema: the models' but for the tables later revisions add.
+        assert [
+            d
+            for d in _diffs(engine, region_metadata, "region")
+            if not (isinstance(d, tuple) and _table_of(d[1]) in _LATER_TABLES)
+        ] == []
         if is_sqlite(engine):
             assert "WITHOUT ROWID" not in _blind_index_sql(engine)
     finally:

@@ -11,9 +11,11 @@ A line that fails — malformed JSON, a schema violation, an unknown subject —
 is rejected with its line number, code and reason; the others are stored.
 When a whole chunk's write fails for a reason that belongs to one record (a
 subject erased meanwhile …), the chunk is written again record by record so
-that only that record is lost. After each flush ``on_commit`` receives the
-result so far, which lets the idempotency layer resume a batch after the
-last committed line.
+that only that record is lost. A keyed batch marks each record with its line
+(``mark``), so that a replay stores no line twice; after each chunk that stored
+records, ``on_commit`` receives the result so far inside the transaction of
+their audit entry, which lets the idempotency layer resume a batch after the
+last committed line, and the last chunk's call carries the final result.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from servinfo.collect.objects import RecordObject, parse_json, parse_object
 from servinfo.collect.service import Collector, Prepared, rejectable, write_isolating
 from servinfo.errors import ServinfoError
-from servinfo.store import Principal
+from servinfo.store import Principal, RequestMark
 
 __all__ = ["Batch", "BatchResult", "ingest_lines"]
 
@@ -79,7 +83,8 @@ class Batch:
         *,
         chunk_size: int = 1000,
         resume: BatchResult | None = None,
-        on_commit: Callable[[BatchResult], None] | None = None,
+        mark: Callable[[int], RequestMark] | None = None,
+        on_commit: Callable[[Connection, BatchResult, bool], None] | None = None,
     ) -> None:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
@@ -90,7 +95,10 @@ class Batch:
         self._chunk_size = chunk_size
         self.result = resume if resume is not None else BatchResult()
         self._skip_through = self.result.done_lines
+        self._mark = mark
         self._on_commit = on_commit
+        #: Whether the final result was committed through ``on_commit`` (see :meth:`finish`).
+        self.answered = False
         self._line = 0
         self._pending: list[tuple[int, RecordObject]] = []
 
@@ -127,21 +135,24 @@ class Batch:
         self.result.accepted.append({"line": number, "id": outcome.id, "type": outcome.type})
 
     def finish(self) -> BatchResult:
-        """Flush the last chunk (without ``on_commit``: the final answer supersedes it)."""
-        self._flush(report=False)
-        # Lines refused while parsing are listed before the chunk they were in was
-        # prepared: order both lists by line.
-        self.result.rejected.sort(key=_line)
-        self.result.accepted.sort(key=_line)
-        self.result.done_lines = max(self.result.done_lines, self._line)
+        """Flush the last chunk; the final result.
+
+        When the last chunk stores records, ``on_commit`` gets the final result
+        (``final`` true) in the transaction of their audit entry, and
+        :attr:`answered` is set: the answer is committed with the last records'
+        entry, not after it.
+        """
+        self._flush(final=True)
         return self.result
 
     def flush(self) -> None:
-        self._flush(report=True)
+        self._flush(final=False)
 
-    def _flush(self, *, report: bool) -> None:
+    def _flush(self, *, final: bool) -> None:
         pending, self._pending = self._pending, []
         if not pending:
+            if final:
+                self._conclude()
             return
         collector = self._collector
         subjects = collector.subjects(parsed.subject for _, parsed in pending)
@@ -153,24 +164,53 @@ class Batch:
                 )
             except ServinfoError as error:
                 self._reject(number, error)
-        if prepared:
-            self._write(prepared)
+        stored = self._store(prepared) if prepared else []
         self.result.done_lines = pending[-1][0]
-        if report and self._on_commit is not None:
-            self._on_commit(self.result)
+        if final:
+            self._conclude()
+        if not stored:
+            return  # nothing committed: a replay does this chunk again, as this one did
+        items, ids = [item for item, _ in stored], [record_id for _, record_id in stored]
+        on_commit = self._on_commit
+        if on_commit is None:
+            collector.audit_write(self._principal, self._service, items, ids)
+            return
+        result = self.result
 
-    def _write(self, prepared: list[tuple[int, Prepared]]) -> None:
-        def write(chunk: list[tuple[int, Prepared]]) -> list[str]:
-            return self._collector.write(self._principal, self._service, [p for _, p in chunk])
+        def commit_point(connection: Connection) -> None:
+            on_commit(connection, result, final)
 
+        collector.audit_write(self._principal, self._service, items, ids, also=commit_point)
+        self.answered = final
+
+    def _conclude(self) -> None:
+        # Lines refused while parsing are listed before the chunk they were in was
+        # prepared: order both lists by line.
+        self.result.rejected.sort(key=_line)
+        self.result.accepted.sort(key=_line)
+        self.result.done_lines = max(self.result.done_lines, self._line)
+
+    def _store(self, prepared: list[tuple[int, Prepared]]) -> list[tuple[Prepared, str]]:
+        """Store the chunk's records (marked, for a keyed batch); the ones stored, with ids."""
+        mark = self._mark
+
+        def store(chunk: list[tuple[int, Prepared]]) -> list[str]:
+            marks: list[RequestMark | None] | None = None
+            if mark is not None:
+                marks = [mark(number) for number, _ in chunk]
+            return self._collector.store([p for _, p in chunk], marks)
+
+        stored: list[tuple[Prepared, str]] = []
         accepted = self.result.accepted
-        for (number, item), written in zip(prepared, write_isolating(write, prepared), strict=True):
+        for (number, item), written in zip(prepared, write_isolating(store, prepared), strict=True):
             if isinstance(written, ServinfoError):
                 self._reject(number, written)
                 continue
             accepted.append({"line": number, "id": written, "type": "record"})
             self.result.dropped_fields += item.dropped
             self.result.redactions.update(item.redactions)
+            stored.append((item, written))
+        return stored
 
     def _reject(self, number: int, error: ServinfoError) -> None:
         if not rejectable(error):

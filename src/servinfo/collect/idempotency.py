@@ -12,14 +12,30 @@ protocol, per (principal, key):
    refused (:class:`IdempotencyKeyReused`); a finished answer is replayed; a
    claim still alive is polled for up to ``wait`` and otherwise answered
    with :class:`RequestInProgress` (409, retry later).
-3. While a batch runs, the owner records after each committed chunk how many
-   lines are done and their results (:meth:`IdempotencyStore.progress`), which
-   also refreshes the claim's heartbeat.
-4. The owner stores the answer (:meth:`finish`), or on an unexpected failure
-   gives the claim up (:meth:`abandon`): deleted if nothing was committed,
-   else left for the next retry, which takes it over and resumes after the
-   committed lines. A claim whose heartbeat stopped for longer than ``lease``
-   (a worker that died) is taken over the same way.
+3. Every record the owner stores carries the mark (principal, key, line) of
+   its line (:meth:`IdempotencyStore.mark`), inserted in the region's own
+   write transaction under a primary key: a region stores a line of a keyed
+   request once, whatever happens to the control database in between (see
+   :mod:`servinfo.store._marks`).
+4. After each chunk of a batch the owner records how many lines are done and
+   their results (:meth:`IdempotencyStore.progress_in`), and at the end the
+   answer (:meth:`IdempotencyStore.answer_in`), in the transaction that commits
+   the audit entry of the chunk's records: an entry is written once, with the
+   progress past it. The answer of a request that stored nothing is stored on
+   its own (:meth:`finish`).
+5. On an unexpected failure the owner gives the claim up (:meth:`abandon`):
+   deleted if nothing was committed, else left for the next retry, which takes
+   it over and resumes after the committed lines. A claim whose heartbeat
+   stopped for longer than ``lease`` (a worker that died) is taken over the
+   same way, and a server that starts releases every unanswered claim at once
+   (:meth:`release_unanswered`).
+
+The lease decides how soon a retry may take over, never whether a line is
+stored twice: a worker killed between a region's commit and the control
+database's leaves a claim behind, and its retry re-does the chunk, finds the
+chunk's lines marked in the region, stores none of them again and answers
+with the ids stored the first time; the entry and the progress it commits
+then were not committed before (they commit together).
 
 Expired rows are deleted on the way, at most once a minute per process.
 """
@@ -43,6 +59,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from servinfo.collect.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RequestInProgress
 from servinfo.collect.models import KEY_LENGTH, IdempotencyKeyRow
+from servinfo.store import RequestMark
 from servinfo.store.engines import write_transaction
 
 __all__ = ["Claim", "IdempotencyStore", "StoredAnswer", "request_hash"]
@@ -156,8 +173,39 @@ class IdempotencyStore:
                 raise RequestInProgress()
             time.sleep(self._poll)
 
+    def mark(self, claim: Claim, line: int) -> RequestMark:
+        """The mark of ``line`` of the claimed request, stored with its record in the region
+        (exactly once, see :mod:`servinfo.store._marks`); kept as long as the key."""
+        return RequestMark(claim.principal_id, claim.key, line, self._clock() + self._ttl)
+
     def progress(self, claim: Claim, done_lines: int, partial: dict[str, Any]) -> None:
-        self._update(claim, done_lines=done_lines, partial=json.dumps(partial))
+        """:meth:`progress_in` in a transaction of its own."""
+        with write_transaction(self._engine) as connection:
+            self.progress_in(connection, claim, done_lines, partial)
+
+    def progress_in(
+        self, connection: Connection, claim: Claim, done_lines: int, partial: dict[str, Any]
+    ) -> None:
+        """Record how far the claimed batch is, inside the caller's control transaction:
+        the one that commits the audit entry of the lines it stored."""
+        values = {"done_lines": done_lines, "partial": json.dumps(partial)}
+        connection.execute(_UPDATE_MINE, {**values, **self._mine(claim)})
+
+    def release_unanswered(self) -> int:
+        """Make every claim without an answer takeable at once; how many there were.
+
+        Run when a server starts: a claim left pending was held by a worker that
+        stopped, and its retry should resume now rather than after the lease. A
+        claim of a live worker on another host taken over this way costs work done
+        twice, never a record stored twice (the region marks keep each line once).
+        """
+        with write_transaction(self._engine) as connection:
+            return (
+                connection.execute(
+                    update(_T).where(_T.state == "pending").values(updated_at=_EPOCH)
+                ).rowcount
+                or 0
+            )
 
     def finish(self, claim: Claim, status_code: int, body: dict[str, Any]) -> None:
         self.finish_many([(claim, status_code, body)])
@@ -268,10 +316,6 @@ class IdempotencyStore:
             connection.execute(delete(_T).where(_T.expires_at <= now))
 
     # -- steps -------------------------------------------------------------------
-
-    def _update(self, claim: Claim, **values: Any) -> None:
-        with write_transaction(self._engine) as connection:
-            connection.execute(_UPDATE_MINE, {**values, **self._mine(claim)})
 
     def _mine(self, claim: Claim) -> dict[str, Any]:
         """The parameters of ``_MINE`` for ``claim``, and a fresh heartbeat."""

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from servinfo.api.dependencies import DeploymentDep, PrincipalDep, TokenDep
@@ -30,7 +31,7 @@ from servinfo.collect.idempotency import Claim, IdempotencyStore, StoredAnswer, 
 from servinfo.collect.service import Collector
 from servinfo.collect.singles import SingleRequest, SingleRequests
 from servinfo.deployment import Deployment
-from servinfo.store import Principal
+from servinfo.store import Principal, RequestMark
 
 router = APIRouter(prefix="/v1", tags=["collect"])
 
@@ -70,18 +71,22 @@ def _once(
     principal: Principal,
     key: str,
     body: bytes,
-    work: Callable[[Claim], Answer],
+    work: Callable[[Claim], tuple[Answer, bool]],
 ) -> tuple[Answer, bool]:
-    """Run ``work`` once per idempotency key: its answer, or the one given before (replayed)."""
+    """Run ``work`` once per idempotency key: its answer, or the one given before (replayed).
+
+    ``work`` says whether it committed the answer itself (with its last entry).
+    """
     claimed = store.begin(principal.principal_id, key, request_hash("/v1/records:batch", body))
     if isinstance(claimed, StoredAnswer):
         return (claimed.status_code, claimed.body), True
     try:
-        answer = work(claimed)
+        answer, answered = work(claimed)
     except BaseException:
         store.abandon(claimed)
         raise
-    store.finish(claimed, *answer)
+    if not answered:
+        store.finish(claimed, *answer)
     return answer, False
 
 
@@ -154,16 +159,22 @@ async def _batch(
         return _too_large(limit)
     store = collector.idempotency
 
-    def work(claim: Claim) -> Answer:
+    def work(claim: Claim) -> tuple[Answer, bool]:
         resume = BatchResult.from_progress(claim.partial) if claim.partial else None
 
-        def committed(result: BatchResult) -> None:
-            store.progress(claim, result.done_lines, result.to_progress())
+        def mark(line: int) -> RequestMark:
+            return store.mark(claim, line)
 
-        batch = Batch(collector, principal, resume=resume, on_commit=committed)
+        def committed(connection: Connection, result: BatchResult, final: bool) -> None:
+            if final:
+                store.answer_in(connection, claim, 200, result.to_dict())
+            else:
+                store.progress_in(connection, claim, result.done_lines, result.to_progress())
+
+        batch = Batch(collector, principal, resume=resume, mark=mark, on_commit=committed)
         for line in body.split(b"\n"):
             batch.feed(line)
-        return 200, batch.finish().to_dict()
+        return (200, batch.finish().to_dict()), batch.answered
 
     answer, replayed = await batches.in_turn(_once, store, principal, key, body, work)
     return _answer(answer, replayed=replayed)

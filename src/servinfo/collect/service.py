@@ -68,6 +68,7 @@ from servinfo.store import (
     NewRecord,
     Principal,
     RecordWriter,
+    RequestMark,
     Subject,
     SubjectDirectory,
     SubjectErased,
@@ -340,12 +341,26 @@ class Collector:
                     counts[entity] = counts.get(entity, 0) + count
         return counts
 
-    def write(self, principal: Principal, service: str, prepared: Sequence[Prepared]) -> list[str]:
-        """Store prepared records (one transaction per region) and audit the write."""
+    def store(
+        self, prepared: Sequence[Prepared], marks: Sequence[RequestMark | None] | None = None
+    ) -> list[str]:
+        """Store prepared records, one transaction per region; their ids. With ``marks``
+        (one per record, for the lines of keyed requests) a replayed line is stored once,
+        and its id is the one stored the first time."""
         records = [p.record for p in prepared]
-        ids = self._writer.put_many(records, batch_size=max(1, len(records)))
-        self._audit.record_many([_write_event(principal, service, prepared, ids)])
-        return ids
+        return self._writer.put_many(records, batch_size=max(1, len(records)), marks=marks)
+
+    def audit_write(
+        self,
+        principal: Principal,
+        service: str,
+        prepared: Sequence[Prepared],
+        ids: Sequence[str],
+        also: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """The audit entry of stored records, with ``also`` in the same control transaction
+        (a request's progress or answer: committed with its entry or not at all)."""
+        self._audit.record_many([_write_event(principal, service, prepared, ids)], also=also)
 
     def _write_singles(self, group: list[_SingleWrite]) -> list[Outcome | ServinfoError]:
         """Store the records of concurrent single requests: one transaction per region, and
@@ -353,7 +368,12 @@ class Collector:
         return write_isolating(self._write_group, group)
 
     def _write_group(self, group: list[_SingleWrite]) -> list[Outcome]:
-        ids = self._writer.put_many([w.prepared.record for w in group], batch_size=len(group))
+        store = self.idempotency
+        marks = [
+            store.mark(w.claim, line=1) if store is not None and w.claim is not None else None
+            for w in group
+        ]
+        ids = self.store([w.prepared for w in group], marks)
         outcomes = [w.prepared.outcome(record_id) for w, record_id in zip(group, ids, strict=True)]
         answers = [
             (w.claim, outcome) for w, outcome in zip(group, outcomes, strict=True) if w.claim
@@ -362,7 +382,6 @@ class Collector:
             _write_event(w.principal, w.service, [w.prepared], [record_id])
             for w, record_id in zip(group, ids, strict=True)
         ]
-        store = self.idempotency
 
         def answer_all(connection: Connection) -> None:
             assert store is not None  # claims are only taken where keys are kept

@@ -24,6 +24,7 @@ Typical wiring (what ``servinfo init`` and the service do)::
 The store depends on :mod:`servinfo.crypto` only, never on the policy.
 """
 
+from servinfo.store._marks import RequestMark
 from servinfo.store.directory import Organization, Subject, SubjectDirectory
 from servinfo.store.engines import checkpoint, create_engine_for
 from servinfo.store.erasure import ErasureReport, RegionErasure
@@ -74,6 +75,7 @@ __all__ = [
     "RecordNotFound",
     "RecordWriter",
     "RegionErasure",
+    "RequestMark",
     "RewrapReport",
     "ShredLedger",
     "StoreError",

@@ -265,5 +265,27 @@ class ErasedRecordRow(RegionBase):
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class RequestMarkRow(RegionBase):
+    """A line of a keyed ingest request that this region stored, and the record it became.
+
+    Inserted in the transaction that inserts the record, under the primary key
+    (principal, key, line): a request replayed after a crash at any point finds
+    here the lines it already stored, and stores none of them twice. Kept as
+    long as the request's idempotency key (``expires_at``).
+    """
+
+    __tablename__ = "request_marks"
+    __table_args__ = (
+        PrimaryKeyConstraint("principal_id", "idem_key", "line"),
+        Index(None, "expires_at"),
+    )
+
+    principal_id: Mapped[str] = mapped_column(String(64))
+    idem_key: Mapped[str] = mapped_column(String(255))
+    line: Mapped[int] = mapped_column(Integer())
+    record_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 control_metadata: MetaData = ControlBase.metadata
 region_metadata: MetaData = RegionBase.metadata

@@ -25,9 +25,9 @@ either lands before the erasure (and is erased with the rest) or is refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -38,6 +38,7 @@ from servinfo.store._bulk import bulk_insert, date_value, time_value
 from servinfo.store._codec import encode_fields
 from servinfo.store._ids import new_ulids
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
+from servinfo.store._marks import RequestMark, purge_expired_marks, stored_marks, write_marks
 from servinfo.store._mutations import delete_record, rectify_record
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
 from servinfo.store.directory import Subject, SubjectDirectory
@@ -55,6 +56,9 @@ from servinfo.store.models import BlindIndexRow, RecordRow
 
 __all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "NewRecord", "RecordWriter"]
 
+#: Expired request marks are deleted at most this often, per region, by a marked write.
+_PURGE_MARKS_EVERY = timedelta(minutes=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Default limit on a record's serialized fields: 1 MiB.
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
@@ -142,6 +146,7 @@ class RecordWriter:
         self._max_payload = max_payload_bytes
         self._valid_names: set[str] = set()
         self._routes: dict[str, Subject] = {}
+        self._marks_purged: dict[str, datetime] = {}
         self._keys = {
             region: RegionKeys(region, keyring, SealerCache(cache_size)) for region in self._engines
         }
@@ -160,34 +165,55 @@ class RecordWriter:
         return self.put_many([record], now=now)[0]
 
     def put_many(
-        self, records: Iterable[NewRecord], batch_size: int = 1000, *, now: datetime | None = None
+        self,
+        records: Iterable[NewRecord],
+        batch_size: int = 1000,
+        *,
+        now: datetime | None = None,
+        marks: Sequence[RequestMark | None] | None = None,
     ) -> list[str]:
         """Write ``records`` in batches of ``batch_size``; their ids, in order.
 
-        Each batch is validated whole before any of it is written.
+        Each batch is validated whole before any of it is written. ``marks``, one
+        per record (None for a record of no keyed request), make the write of a
+        replayed request exactly once: a marked record its region stored before
+        is not written again, and its id then is the one stored (see ``_marks``).
         """
         if batch_size < 1:
             raise StoreError(f"batch_size must be positive, got {batch_size}")
         ids: list[str] = []
         iterator = iter(records)
+        marked = iter(marks) if marks is not None else None
         while batch := list(islice(iterator, batch_size)):
-            ids.extend(self._put_batch(batch, utc_now(now)))
+            batch_marks = list(islice(marked, len(batch))) if marked is not None else None
+            if batch_marks is not None and len(batch_marks) != len(batch):
+                raise StoreError(f"marks: got {len(batch_marks)} for {len(batch)} records")
+            ids.extend(self._put_batch(batch, utc_now(now), batch_marks))
         return ids
 
-    def _put_batch(self, batch: list[NewRecord], now: datetime) -> list[str]:
+    def _put_batch(
+        self, batch: list[NewRecord], now: datetime, marks: list[RequestMark | None] | None
+    ) -> list[str]:
         # (1) Validate and serialize every record; ids for those without one.
         fresh = iter(new_ulids(len(batch)))
         prepared = [self._prepare(index, record, fresh) for index, record in enumerate(batch)]
         # (2) Route each record to its subject's home region.
         subjects = self._route(p.record.subject_id for p in prepared)
-        by_region: dict[str, list[_Prepared]] = {}
-        for item in prepared:
+        by_region: dict[str, list[int]] = {}
+        for index, item in enumerate(prepared):
             subject = self._routable(subjects.get(item.record.subject_id), item.record.subject_id)
-            by_region.setdefault(subject.home_region, []).append(item)
+            by_region.setdefault(subject.home_region, []).append(index)
         # (3)+(4) One write transaction per region.
-        for region, items in by_region.items():
-            self._write_region(region, items, {s: subjects[s] for s in _subject_ids(items)}, now)
-        return [item.record_id for item in prepared]
+        ids = [item.record_id for item in prepared]
+        for region, indices in by_region.items():
+            items = [prepared[i] for i in indices]
+            region_marks = [marks[i] for i in indices] if marks is not None else None
+            stored = self._write_region(
+                region, items, {s: subjects[s] for s in _subject_ids(items)}, now, region_marks
+            )
+            for index, record_id in zip(indices, stored, strict=True):
+                ids[index] = record_id
+        return ids
 
     def _prepare(self, index: int, record: NewRecord, fresh_ids: Iterator[str]) -> _Prepared:
         if not isinstance(record, NewRecord):
@@ -282,11 +308,18 @@ class RecordWriter:
         return subject
 
     def _write_region(
-        self, region: str, items: list[_Prepared], subjects: dict[str, Subject], now: datetime
-    ) -> None:
+        self,
+        region: str,
+        items: list[_Prepared],
+        subjects: dict[str, Subject],
+        now: datetime,
+        marks: list[RequestMark | None] | None,
+    ) -> list[str]:
+        """Write ``items`` in one transaction; the id of each (the stored one for a marked
+        item the region stored before)."""
         engine = self._engines[region]
-        # A concurrent writer may create the same data key first (unique
-        # constraint); the second attempt then finds and uses it.
+        # A concurrent writer may create the same data key, or mark the same request
+        # lines, first (unique constraints); the second attempt then finds and uses them.
         for attempt in range(2):
             try:
                 with write_transaction(engine) as connection:
@@ -294,14 +327,47 @@ class RecordWriter:
                     erased = self._directory.erased_among(subjects)
                     if erased:
                         raise SubjectErased(f"subject {min(erased)}")
-                    self._insert(connection, region, items, subjects, now)
-                return
+                    if not marks or not any(marks):
+                        self._insert(connection, region, items, subjects, now)
+                        return [item.record_id for item in items]
+                    return self._insert_marked(connection, region, items, subjects, now, marks)
             except exc.IntegrityError:
                 if attempt:
                     raise InvalidRecord(
                         "a record id of the batch already exists in region "
                         f"{region!r}; record ids must be unique"
                     ) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _insert_marked(
+        self,
+        connection: Connection,
+        region: str,
+        items: list[_Prepared],
+        subjects: dict[str, Subject],
+        now: datetime,
+        marks: list[RequestMark | None],
+    ) -> list[str]:
+        stored = stored_marks(connection, [m for m in marks if m is not None])
+        ids: list[str] = []
+        fresh: list[_Prepared] = []
+        marked: list[tuple[RequestMark, str]] = []
+        for item, mark in zip(items, marks, strict=True):
+            found = stored.get(mark.identity) if mark is not None else None
+            if found is not None:
+                ids.append(found)
+                continue
+            ids.append(item.record_id)
+            fresh.append(item)
+            if mark is not None:
+                marked.append((mark, item.record_id))
+        if fresh:
+            self._insert(connection, region, fresh, subjects, now)
+            write_marks(connection, marked)
+        if now - self._marks_purged.get(region, _EPOCH) >= _PURGE_MARKS_EVERY:
+            self._marks_purged[region] = now
+            purge_expired_marks(connection, now)
+        return ids
 
     def _insert(
         self,
