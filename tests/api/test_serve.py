@@ -15,7 +15,8 @@ import uvicorn
 from tests.api.serving import STARTED, free_port, serve_command, serving
 
 from servinfo.api.server import APP_FACTORY, uvicorn_options
-from servinfo.deployment import create_deployment
+from servinfo.collect.idempotency import Claim, StoredAnswer
+from servinfo.deployment import create_deployment, open_deployment
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +162,29 @@ def test_the_serve_command_module_imports_nothing_heavy() -> None:
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.split() == []
+
+
+# -- recovery after a stop ------------------------------------------------------------
+
+
+def test_serve_releases_the_claims_a_stopped_server_left_and_says_so(tmp_path: Path) -> None:
+    data_dir = tmp_path / "deployment"
+    create_deployment(data_dir, {})
+    with open_deployment(data_dir, {}) as deployment:
+        store = deployment.collector.idempotency
+        assert store is not None
+        # Two requests in flight when the server was killed, one answered before.
+        pending = store.claim_many([("p-1", "k-1", "h"), ("p-1", "k-2", "h")])
+        answered = store.claim_many([("p-1", "k-3", "h")])[0]
+        assert answered is not None
+        assert all(pending)
+        store.finish(answered, 201, {"id": "x"})
+        assert store.existing("p-1", "k-1", "h") is None  # held: its lease runs
+    with serving(data_dir, tmp_path / "serve.log", workers=1) as served:
+        log = served.log()
+    assert "recovered 2 keyed ingest request(s)" in log
+    with open_deployment(data_dir, {}) as deployment:
+        store = deployment.collector.idempotency
+        assert store is not None
+        assert isinstance(store.existing("p-1", "k-1", "h"), Claim)  # a retry takes over now
+        assert isinstance(store.existing("p-1", "k-3", "h"), StoredAnswer)

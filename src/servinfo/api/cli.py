@@ -46,8 +46,11 @@ def serve(
     directory = resolve_data_dir(data_dir, env).resolve()
     settings = load_settings(directory, env)
     # Open once here so that a wrong master key or a broken deployment stops
-    # start-up with its one-line error, before any worker is started.
-    open_deployment(directory, env).close()
+    # start-up with its one-line error, before any worker is started; and take
+    # over what the last stop left in flight.
+    with open_deployment(directory, env) as deployment:
+        for line in server.recover(deployment):
+            err_console.print(line, markup=False)
     host, port, workers = host or settings.host, port or settings.port, workers or settings.workers
     server.check_address(host, port)
 

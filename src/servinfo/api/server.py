@@ -2,6 +2,8 @@
 
 ``servinfo serve`` (``servinfo.api.cli``) calls these in order:
 
+0. :func:`recover` takes over what the last stop left in flight, before any
+   request is served.
 1. :func:`check_address` binds the address once and lets it go, so that a port
    that is taken is reported as one line naming the option that changes it,
    before any worker starts (uvicorn would log ``[Errno 98]`` and exit 1).
@@ -30,9 +32,12 @@ import os
 import shutil
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from servinfo.errors import ServinfoError
+
+if TYPE_CHECKING:
+    from servinfo.deployment import Deployment
 
 __all__ = [
     "APP_FACTORY",
@@ -41,6 +46,7 @@ __all__ = [
     "AddressUnavailable",
     "check_address",
     "prepare_metrics",
+    "recover",
     "run",
     "uvicorn_options",
 ]
@@ -56,6 +62,26 @@ class AddressUnavailable(ServinfoError):
     """The server cannot listen on the address it was given."""
 
     code = "address_unavailable"
+
+
+def recover(deployment: Deployment) -> list[str]:
+    """Release what a stop (a crash, a kill) left in flight; a line for each thing released.
+
+    Keyed ingest requests answered by no one keep their claims until the lease
+    ends; released now, their retries resume at once (and store nothing twice:
+    see :mod:`servinfo.collect.idempotency`). Reads leave nothing to recover: a
+    read is answered only once its audit entries are committed
+    (:mod:`servinfo.audit.buffer`), so a stop loses only the entries of reads
+    nobody was answered.
+    """
+    store = deployment.collector.idempotency
+    released = store.release_unanswered() if store is not None else 0
+    if not released:
+        return []
+    return [
+        f"recovered {released} keyed ingest request(s) left unanswered by the last stop: "
+        "their retries resume now and store nothing twice"
+    ]
 
 
 def check_address(host: str, port: int) -> None:
