@@ -7,7 +7,7 @@ DATA_DIR ?= servinfo-data
 # test loads our export with the real package from a venv of its own.
 FIDESLANG_VENV := .venv-fideslang
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest crash clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ pytest: $(VENV)/.installed-dev $(FIDESLANG_VENV)/.installed
 	exit $$status
 
 test: lint typecheck pytest
+
+# Only the kill -9 rounds of issue 13 (tests/crash); SERVINFO_CRASH_ROUNDS/_SEED tune them.
+crash: $(VENV)/.installed-dev
+	SERVINFO_CRASH=1 $(BIN)/pytest -m crash
 
 clean:
 	rm -rf $(VENV) $(FIDESLANG_VENV) .pytest_cache .mypy_cache .ruff_cache
