@@ -209,9 +209,12 @@ def _check_records(
     acknowledged: list[Sent],
     found: dict[str, list[str]],
 ) -> None:
-    lost, doubled, differs = [], [], []
+    lost, doubled, differs, short = [], [], [], []
     for request in acknowledged:
         assert request.first is not None
+        if len(request.first.ids) != len(request.markers):
+            short.append(f"{request.key}: {len(request.first.ids)} ids for {len(request.markers)}")
+            continue
         for marker, record_id in zip(request.markers, request.first.ids, strict=True):
             stored = found.get(marker, [])
             if record_id not in stored:
@@ -226,6 +229,7 @@ def _check_records(
                 f"{sum(a != b for a, b in zip(request.first.ids, replay.ids, strict=False))} "
                 "of them different"
             )
+    report.fail("unexpected_answer", short)
     report.fail("acknowledged_lost", lost)
     report.fail("acknowledged_doubled", doubled)
     report.fail("replay_differs", differs)
