@@ -20,14 +20,19 @@ throughput comes from concurrency: a worker serving many reads at once
 commits them together, a lone reader pays a commit per read. Entries that no
 one waits on (a read that failed between its decision and its end) go with
 the next group, or once the oldest has waited ``max_delay``. An entry's ``at``
-and its place in the log are those of its group's append.
+and its place in the log are those of its group's append. What it costs: an
+append's fixed cost (transaction, sequencing row, head check, a syncing commit)
+is paid per group of concurrent reads instead of once per ``max_delay``, and
+every read sleeps until its commit; on two cores that about halves the read
+path's throughput (docs/benchmarks.md, "Decisions", the read path).
 
 It fails closed: when an append fails, its entries are dropped and every
 reader waiting on that group gets :class:`AuditUnavailable` (HTTP 503
 ``audit_unavailable``) instead of its data; the next group is tried afresh.
 A reader that waits longer than ``wait_timeout`` is refused the same way (its
-entries may still be appended later: the log may then show a read that was
-refused, never the other way round). Changes (principals, ledgers, keys,
+entries may still be appended later), and so is one whose commit failed after
+the database made it durable (a connection lost at COMMIT): the log may then
+show a read that was refused, never the other way round. Changes (principals, ledgers, keys,
 policy) do not use the buffer: they are appended durably before the call returns.
 """
 
