@@ -57,9 +57,10 @@ pytest: $(VENV)/.installed-dev $(FIDESLANG_VENV)/.installed
 
 test: lint typecheck pytest
 
-# Only the kill -9 rounds of issue 13 (tests/crash); SERVINFO_CRASH_ROUNDS/_SEED tune them.
+# Only the kill -9 rounds (tests/crash, also part of `make test`); SERVINFO_CRASH_ROUNDS and
+# SERVINFO_CRASH_SEED tune them.
 crash: $(VENV)/.installed-dev
-	SERVINFO_CRASH=1 $(BIN)/pytest -m crash
+	$(BIN)/pytest -m crash
 
 clean:
 	rm -rf $(VENV) $(FIDESLANG_VENV) .pytest_cache .mypy_cache .ruff_cache

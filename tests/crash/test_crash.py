@@ -20,16 +20,7 @@ from tests.support import PostgresDatabases
 
 ROUNDS = int(os.environ.get("SERVINFO_CRASH_ROUNDS", "20"))
 
-pytestmark = [
-    pytest.mark.crash,
-    pytest.mark.slow,
-    # The server does not pass these rounds yet (issue 13): they run when asked for
-    # (`make crash` asks), until the fixes land and this mark goes.
-    pytest.mark.skipif(
-        os.environ.get("SERVINFO_CRASH") != "1",
-        reason="issue 13: the crash rounds run with SERVINFO_CRASH=1 (make crash)",
-    ),
-]
+pytestmark = [pytest.mark.crash, pytest.mark.slow]
 
 
 def _seed() -> int:
