@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -9,7 +10,13 @@ import pytest
 from tests.audit.support import AuditBackend
 
 from servinfo.audit import AuditLog
-from servinfo.audit.buffer import AuditBuffer, AuditUnavailable, Ticket, _seconds_until_due
+from servinfo.audit.buffer import (
+    AuditBuffer,
+    AuditUnavailable,
+    Held,
+    Ticket,
+    _seconds_until_due,
+)
 from servinfo.audit.sink import RecordedEvent
 from servinfo.crypto import Keyring
 
@@ -250,6 +257,47 @@ def test_a_reader_waits_at_most_wait_timeout(log: FakeLog) -> None:
     finally:
         log.gate.set()
         buffer.close()
+
+
+# -- awaited on an event loop ---------------------------------------------------------
+
+
+def test_awaiting_holds_no_thread_and_returns_once_committed(log: FakeLog) -> None:
+    """Reads awaited on one event loop share a commit, with no thread of their own."""
+    log.gate.clear()
+    buffer = AuditBuffer(log, max_delay=NEVER)
+
+    async def readers() -> list[str]:
+        tickets = [_record(buffer, f"reader-{n}") for n in range(5)]
+        answers = [Held([ticket], f"data-{n}") for n, ticket in enumerate(tickets)]
+        waiting = [asyncio.ensure_future(answer.settled()) for answer in answers]
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in waiting)  # the commit is held at the gate
+        log.gate.set()
+        return list(await asyncio.gather(*waiting))
+
+    try:
+        assert asyncio.run(readers()) == [f"data-{n}" for n in range(5)]
+        assert len(log.batches) == 1
+    finally:
+        log.gate.set()
+        buffer.close()
+
+
+def test_an_awaited_answer_is_refused_when_its_append_fails(
+    buffer: AuditBuffer, log: FakeLog
+) -> None:
+    log.broken = True
+    answer = Held([_record(buffer, "reader")], "data")
+    with pytest.raises(AuditUnavailable, match="could not be appended"):
+        asyncio.run(answer.settled())
+
+
+def test_a_held_denial_is_raised_only_after_its_commit(buffer: AuditBuffer, log: FakeLog) -> None:
+    denied = Held[str]([_record(buffer, "reader")], error=PermissionError("denied"))
+    with pytest.raises(PermissionError):
+        denied.wait()
+    assert log.actors == ["reader"]
 
 
 # -- against the real log -------------------------------------------------------------

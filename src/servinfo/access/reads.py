@@ -9,9 +9,11 @@ audited, allowed or not; a processor's read also enters the disclosure register.
 No answer before its record: the entries go to the group-committed
 :class:`~servinfo.audit.buffer.AuditBuffer`, and every method here waits for
 the commit of the group holding its entries before it returns data, a
-decision or a denial (:meth:`ReadService._await_audit`). If the append fails,
-the call raises :class:`~servinfo.audit.buffer.AuditUnavailable` (503) and
-nothing read leaves the server.
+decision or a denial. Each has a ``…_held`` twin that returns the answer held
+(:class:`~servinfo.audit.buffer.Held`) for an event loop to await, so that a
+request waiting for the commit holds no thread. If the append fails, the
+answer is :class:`~servinfo.audit.buffer.AuditUnavailable` (503) and nothing
+read leaves the server.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from servinfo.access.decisions import Actor, Decision, SubjectState
 from servinfo.access.errors import Denied, PurposeRequired
 from servinfo.access.metrics import DECISION_SECONDS, DECISIONS
 from servinfo.access.runtime import PolicyRuntime
-from servinfo.audit.buffer import AuditBuffer, Ticket
+from servinfo.audit.buffer import AuditBuffer, Held, Ticket
 from servinfo.crypto import Keyring
 from servinfo.policy import UnknownPolicyElement
 from servinfo.store import Principal, SubjectDirectory
@@ -136,16 +138,27 @@ class ReadService:
         subject_id: str | None = None,
     ) -> Decision:
         """The decision on a read, with every reason, without reading data (audited)."""
+        return self.explain_held(principal, purpose, category, region, subject_id).wait()
+
+    def explain_held(
+        self,
+        principal: Principal,
+        purpose: str | None,
+        category: str,
+        region: str,
+        subject_id: str | None = None,
+    ) -> Held[Decision]:
+        """:meth:`explain`, held until its audit entry is committed."""
         purpose = self._require_purpose(purpose)
         if subject_id is not None:
             state = self._states.subject_state(subject_id)
         else:
             state = SubjectState.unrestricted("-", self._runtime.current.policy.default_regime)
         decision = self._decide(principal, purpose, category, region, state)
-        self._await_audit(
-            [self._audit_decision(principal, purpose, category, subject_id, decision, explain=True)]
+        ticket = self._audit_decision(
+            principal, purpose, category, subject_id, decision, explain=True
         )
-        return decision
+        return Held([ticket], decision)
 
     def read_subject(
         self,
@@ -163,6 +176,23 @@ class ReadService:
         Categories named explicitly must all be allowed (403 otherwise); without
         them, every category the purpose uses is decided and the allowed ones read.
         """
+        return self.read_subject_held(
+            principal, purpose, subject_id, categories=categories, since=since, until=until,
+            limit=limit,
+        ).wait()  # fmt: skip
+
+    def read_subject_held(
+        self,
+        principal: Principal,
+        purpose: str | None,
+        subject_id: str,
+        *,
+        categories: Collection[str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> Held[ReadResult]:
+        """:meth:`read_subject`, held until its audit entries are committed."""
         purpose = self._require_purpose(purpose)
         enforced = self._runtime.current
         subject = self._directory.get_subject(subject_id)
@@ -183,17 +213,21 @@ class ReadService:
         allowed = [c for c, d in decisions.items() if d.allowed]
         denied = [d for d in decisions.values() if not d.allowed]
         if denied and (categories or not allowed):
-            self._await_audit(tickets)
-            raise Denied(sorted({str(r) for d in denied for r in d.failures}))
+            return Held(tickets, error=Denied(sorted({str(r) for d in denied for r in d.failures})))
         stored = self._reader.iter_by_subject(
             subject_id, categories=allowed, since=since, until=until, limit=limit
         )
         records = self._narrow_subject(purpose, subject_id, stored)
         tickets.append(self._audit_read(principal, purpose, subject_id, records))
-        self._await_audit(tickets)
-        return ReadResult(purpose, records, decisions)
+        return Held(tickets, ReadResult(purpose, records, decisions))
 
     def read_record(self, principal: Principal, purpose: str | None, record_id: str) -> ReadResult:
+        return self.read_record_held(principal, purpose, record_id).wait()
+
+    def read_record_held(
+        self, principal: Principal, purpose: str | None, record_id: str
+    ) -> Held[ReadResult]:
+        """:meth:`read_record`, held until its audit entries are committed."""
         purpose = self._require_purpose(purpose)
         sealed = self._reader.fetch(record_id)
         state = self._states.subject_state(sealed.subject_id)
@@ -202,8 +236,7 @@ class ReadService:
             principal, purpose, sealed.category, sealed.subject_id, decision
         )
         if not decision.allowed:
-            self._await_audit([ticket])
-            raise Denied([str(r) for r in decision.failures])
+            return Held([ticket], error=Denied([str(r) for r in decision.failures]))
         stored = [self._reader.open(sealed)]
         return self._deliver(
             principal, purpose, sealed.subject_id, stored, {sealed.category: decision}, ticket
@@ -268,7 +301,7 @@ class ReadService:
         stored: list[StoredRecord],
         decisions: dict[str, Decision],
         decided: Ticket,
-    ) -> ReadResult:
+    ) -> Held[ReadResult]:
         views = self._runtime.current.views
         records = [
             ReadRecord(
@@ -282,8 +315,8 @@ class ReadService:
             )
             for r in stored
         ]
-        self._await_audit([decided, self._audit_read(principal, purpose, subject_id, records)])
-        return ReadResult(purpose, records, decisions)
+        read = self._audit_read(principal, purpose, subject_id, records)
+        return Held([decided, read], ReadResult(purpose, records, decisions))
 
     def _narrow_subject(
         self, purpose: str, subject_id: str, stored: Iterable[StoredRecord]
@@ -342,20 +375,6 @@ class ReadService:
                 actor=principal.name,
             )
         return ticket
-
-    @staticmethod
-    def _await_audit(tickets: list[Ticket]) -> None:
-        """Return once every group holding the call's entries is committed (the answer waits).
-
-        A call's entries are usually in one group; they are in two when the
-        flusher took a group between them. Waiting on each is what makes a
-        failed append of the first one refuse the read too.
-        """
-        last = None
-        for ticket in tickets:
-            if ticket is not last:
-                ticket.wait()
-                last = ticket
 
     def _contract_reference(self, principal: Principal) -> str:
         processor = self._runtime.current.policy.processors.get(principal.binding or "")

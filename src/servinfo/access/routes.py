@@ -1,4 +1,10 @@
-"""HTTP routes of the access layer: reads that name a purpose, decisions, principals."""
+"""HTTP routes of the access layer: reads that name a purpose, decisions, principals.
+
+A read is decided, fetched and decrypted in a worker thread, then its answer
+awaits the commit of its audit entries on the event loop
+(:class:`servinfo.audit.buffer.Held`): a read waiting for the commit holds no
+thread, so the threads keep reading and the reads of a commit's group are many.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from servinfo.api.dependencies import DeploymentDep, PrincipalDep
 
@@ -18,7 +25,7 @@ PurposeQuery = Annotated[
 
 
 @router.get("/subjects/{subject_id}/records")
-def subject_records(
+async def subject_records(
     subject_id: str,
     deployment: DeploymentDep,
     principal: PrincipalDep,
@@ -29,17 +36,19 @@ def subject_records(
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> dict[str, Any]:
     """A subject's records that the purpose may read, narrowed to its fields."""
-    result = deployment.reads.read_subject(
-        principal, purpose, subject_id, categories=category, since=since, until=until, limit=limit
-    )
-    return result.to_dict()
+    held = await run_in_threadpool(
+        deployment.reads.read_subject_held,
+        principal, purpose, subject_id, categories=category, since=since, until=until, limit=limit,
+    )  # fmt: skip
+    return (await held.settled()).to_dict()
 
 
 @router.get("/records/{record_id}")
-def record(
+async def record(
     record_id: str, deployment: DeploymentDep, principal: PrincipalDep, purpose: PurposeQuery = None
 ) -> dict[str, Any]:
-    return deployment.reads.read_record(principal, purpose, record_id).to_dict()
+    held = await run_in_threadpool(deployment.reads.read_record_held, principal, purpose, record_id)
+    return (await held.settled()).to_dict()
 
 
 class DecisionRequest(BaseModel):
@@ -52,13 +61,15 @@ class DecisionRequest(BaseModel):
 
 
 @router.post("/decisions")
-def explain_decision(
+async def explain_decision(
     body: DecisionRequest, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Explain the decision on a read without reading any data."""
-    decision = deployment.reads.explain(
-        principal, body.purpose, body.category, body.region, body.subject
-    )
+    held = await run_in_threadpool(
+        deployment.reads.explain_held,
+        principal, body.purpose, body.category, body.region, body.subject,
+    )  # fmt: skip
+    decision = await held.settled()
     return {
         "allowed": decision.allowed,
         "mechanism": decision.mechanism,

@@ -14,17 +14,18 @@ read whose data left the server.
 
 When a group is appended is the trade. The flusher starts an append as soon
 as someone waits on the oldest group and the previous append has ended;
-readers that arrive during an append form the next group. So a read waits
-about one commit (at most two: the one under way, then its own), and
-throughput comes from concurrency: a worker serving many reads at once
-commits them together, a lone reader pays a commit per read. Entries that no
-one waits on (a read that failed between its decision and its end) go with
-the next group, or once the oldest has waited ``max_delay``. An entry's ``at``
-and its place in the log are those of its group's append. What it costs: an
-append's fixed cost (transaction, sequencing row, head check, a syncing commit)
-is paid per group of concurrent reads instead of once per ``max_delay``, and
-every read sleeps until its commit; on two cores that about halves the read
-path's throughput (docs/benchmarks.md, "Decisions", the read path).
+entries arriving during an append form the next group. So a read waits about
+one commit (at most two: the one under way, then its own), and throughput
+comes from concurrency. That is why waiting need not hold a thread: the read
+service returns the answer :class:`Held`, and the read routes await it on the
+event loop (:meth:`Held.settled`) while the worker's threads read on, so the
+reads that wait together commit together. Entries that no one waits on (a read
+that failed between its decision and its end) go with the next group, or once
+the oldest has waited ``max_delay``. An entry's ``at`` and its place in the log
+are those of its group's append. What it costs: an append's fixed cost
+(transaction, sequencing row, head check, a syncing commit) is paid per group
+of concurrent reads instead of once per ``max_delay``: about 10 % of the read
+path's throughput on two cores (docs/benchmarks.md, "Decisions", the read path).
 
 It fails closed: when an append fails, its entries are dropped and every
 reader waiting on that group gets :class:`AuditUnavailable` (HTTP 503
@@ -38,13 +39,14 @@ policy) do not use the buffer: they are appended durably before the call returns
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from servinfo.audit.entries import DetailValue as Detail
 from servinfo.audit.errors import AuditError
@@ -56,10 +58,12 @@ __all__ = [
     "AuditBuffer",
     "AuditUnavailable",
     "BatchAppender",
+    "Held",
     "Ticket",
 ]
 
 logger = logging.getLogger("servinfo.audit")
+_T = TypeVar("_T")
 
 #: Seconds an entry no one waits on may wait before its group is appended.
 DEFAULT_MAX_DELAY = 0.1
@@ -79,14 +83,16 @@ class BatchAppender(Protocol):
 
 
 class Ticket:
-    """The group an entry went into: :meth:`wait` returns once the group is committed."""
+    """The group an entry went into: :meth:`wait` (a thread) or :meth:`settled` (a coroutine)
+    returns once the group is committed."""
 
-    __slots__ = ("_buffer", "_done", "_error", "events", "opened", "waiters")
+    __slots__ = ("_buffer", "_callbacks", "_done", "_error", "events", "opened", "waiters")
 
     def __init__(self, buffer: AuditBuffer, opened: float) -> None:
         self._buffer = buffer
         self._done = threading.Event()
         self._error: str | None = None
+        self._callbacks: list[Callable[[], None]] = []
         self.events: list[RecordedEvent] = []
         #: When the group's first entry was queued (the buffer's clock).
         self.opened = opened
@@ -102,12 +108,87 @@ class Ticket:
                     f"the audit entries of this read were not committed within "
                     f"{self._buffer.wait_timeout:g} s; the read is refused"
                 )
+        self._raise_if_failed()
+
+    async def settled(self) -> None:
+        """:meth:`wait` without holding a thread: an event loop's request awaits the commit
+        while the worker's threads serve other reads."""
+        if not self._done.is_set():
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[None] = loop.create_future()
+
+            def resolve() -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            def notify() -> None:  # in the flusher's thread
+                loop.call_soon_threadsafe(resolve)
+
+            self._when_done(notify)
+            self._buffer._waiting(self)
+            try:
+                await asyncio.wait_for(future, self._buffer.wait_timeout)
+            except TimeoutError:
+                raise AuditUnavailable(
+                    f"the audit entries of this read were not committed within "
+                    f"{self._buffer.wait_timeout:g} s; the read is refused"
+                ) from None
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise AuditUnavailable(self._error)
 
+    def _when_done(self, callback: Callable[[], None]) -> None:
+        with self._buffer._lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
     def _settle(self, error: str | None) -> None:
         self._error = error
-        self._done.set()
+        with self._buffer._lock:
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+
+class Held(Generic[_T]):
+    """An answer held until the groups of its audit entries are committed.
+
+    The value (or the error to raise: a denial is an answer too) is released by
+    :meth:`wait` in a thread or :meth:`settled` on an event loop; if a group's
+    append failed, both raise :class:`AuditUnavailable` instead.
+    """
+
+    __slots__ = ("_error", "_tickets", "_value")
+
+    def __init__(
+        self, tickets: Sequence[Ticket], value: _T | None = None, error: Exception | None = None
+    ) -> None:
+        # Entries of one call are usually in one group (two when the flusher took a
+        # group between them): each group is waited on once.
+        self._tickets = list(dict.fromkeys(tickets))
+        self._value = value
+        self._error = error
+
+    def wait(self) -> _T:
+        for ticket in self._tickets:
+            ticket.wait()
+        return self._released()
+
+    async def settled(self) -> _T:
+        for ticket in self._tickets:
+            await ticket.settled()
+        return self._released()
+
+    def _released(self) -> _T:
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None  # a held answer has a value or an error
+        return self._value
 
 
 def _seconds_until_due(
