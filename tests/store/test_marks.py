@@ -7,14 +7,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from servinfo.store import NewRecord, RecordWriter, RequestMark
+from servinfo.store import NewRecord, RecordWriter, RequestMark, request_digest
 
 Record = Callable[..., NewRecord]
 Rows = Callable[[Engine, str], int]
 
 
-def _marks(key: str, lines: range, now: datetime) -> list[RequestMark | None]:
-    return [RequestMark("p-1", key, line, now + timedelta(days=1)) for line in lines]
+def _marks(
+    key: str, lines: range, now: datetime, principal: str = "p-1"
+) -> list[RequestMark | None]:
+    request = request_digest(principal, key)
+    return [RequestMark(request, line, now + timedelta(days=1)) for line in lines]
 
 
 def test_a_replayed_request_stores_nothing_twice_and_gets_the_first_ids(
@@ -58,8 +61,7 @@ def test_marks_are_per_principal_and_key(
 ) -> None:
     writer.put_many([record()], now=now, marks=_marks("k-1", range(1, 2), now))
     writer.put_many([record()], now=now, marks=_marks("k-2", range(1, 2), now))
-    other = [RequestMark("p-2", "k-1", 1, now + timedelta(days=1))]
-    writer.put_many([record()], now=now, marks=list[RequestMark | None](other))
+    writer.put_many([record()], now=now, marks=_marks("k-1", range(1, 2), now, principal="p-2"))
     writer.put_many([record()], now=now)  # unmarked: always written
     assert rows(region_engines["eu"], "records") == 4
 
@@ -71,8 +73,8 @@ def test_expired_marks_are_purged_by_a_later_marked_write(
     region_engines: dict[str, Engine],
     now: datetime,
 ) -> None:
-    old = [RequestMark("p-1", "k-old", 1, now - timedelta(seconds=1))]
-    writer.put_many([record()], now=now - timedelta(hours=1), marks=list[RequestMark | None](old))
+    old = _marks("k-old", range(1, 2), now - timedelta(days=1, seconds=1))
+    writer.put_many([record()], now=now - timedelta(hours=1), marks=old)
     assert rows(region_engines["eu"], "request_marks") == 1
     writer.put_many([record()], now=now, marks=_marks("k-new", range(1, 2), now))
     assert rows(region_engines["eu"], "request_marks") == 1  # only k-new's

@@ -12,7 +12,7 @@ is rejected with its line number, code and reason; the others are stored.
 When a whole chunk's write fails for a reason that belongs to one record (a
 subject erased meanwhile …), the chunk is written again record by record so
 that only that record is lost. A keyed batch marks each record with its line
-(``mark``), so that a replay stores no line twice; after each chunk that stored
+(``marks``), so that a replay stores no line twice; after each chunk that stored
 records, ``on_commit`` receives the result so far inside the transaction of
 their audit entry, which lets the idempotency layer resume a batch after the
 last committed line, and the last chunk's call carries the final result.
@@ -83,7 +83,7 @@ class Batch:
         *,
         chunk_size: int = 1000,
         resume: BatchResult | None = None,
-        mark: Callable[[int], RequestMark] | None = None,
+        marks: Callable[[list[int]], list[RequestMark | None]] | None = None,
         on_commit: Callable[[Connection, BatchResult, bool], None] | None = None,
     ) -> None:
         if chunk_size < 1:
@@ -95,7 +95,7 @@ class Batch:
         self._chunk_size = chunk_size
         self.result = resume if resume is not None else BatchResult()
         self._skip_through = self.result.done_lines
-        self._mark = mark
+        self._marks = marks
         self._on_commit = on_commit
         #: Whether the final result was committed through ``on_commit`` (see :meth:`finish`).
         self.answered = False
@@ -192,12 +192,10 @@ class Batch:
 
     def _store(self, prepared: list[tuple[int, Prepared]]) -> list[tuple[Prepared, str]]:
         """Store the chunk's records (marked, for a keyed batch); the ones stored, with ids."""
-        mark = self._mark
+        marks_of = self._marks
 
         def store(chunk: list[tuple[int, Prepared]]) -> list[str]:
-            marks: list[RequestMark | None] | None = None
-            if mark is not None:
-                marks = [mark(number) for number, _ in chunk]
+            marks = marks_of([number for number, _ in chunk]) if marks_of is not None else None
             return self._collector.store([p for _, p in chunk], marks)
 
         stored: list[tuple[Prepared, str]] = []

@@ -12,8 +12,8 @@ protocol, per (principal, key):
    refused (:class:`IdempotencyKeyReused`); a finished answer is replayed; a
    claim still alive is polled for up to ``wait`` and otherwise answered
    with :class:`RequestInProgress` (409, retry later).
-3. Every record the owner stores carries the mark (principal, key, line) of
-   its line (:meth:`IdempotencyStore.mark`), inserted in the region's own
+3. Every record the owner stores carries the mark (request, line) of
+   its line (:meth:`IdempotencyStore.marks`), inserted in the region's own
    write transaction under a primary key: a region stores a line of a keyed
    request once, whatever happens to the control database in between (see
    :mod:`servinfo.store._marks`).
@@ -49,7 +49,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from servinfo.collect.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RequestInProgress
 from servinfo.collect.models import KEY_LENGTH, IdempotencyKeyRow
-from servinfo.store import RequestMark
+from servinfo.store import RequestMark, request_digest
 from servinfo.store.engines import write_transaction
 
 __all__ = ["Claim", "IdempotencyStore", "StoredAnswer", "request_hash"]
@@ -173,10 +173,12 @@ class IdempotencyStore:
                 raise RequestInProgress()
             time.sleep(self._poll)
 
-    def mark(self, claim: Claim, line: int) -> RequestMark:
-        """The mark of ``line`` of the claimed request, stored with its record in the region
-        (exactly once, see :mod:`servinfo.store._marks`); kept as long as the key."""
-        return RequestMark(claim.principal_id, claim.key, line, self._clock() + self._ttl)
+    def marks(self, claim: Claim, lines: Iterable[int]) -> list[RequestMark | None]:
+        """The marks of ``lines`` of the claimed request, stored with their records in the
+        region (exactly once, see :mod:`servinfo.store._marks`); kept as long as the key."""
+        request = request_digest(claim.principal_id, claim.key)
+        expires = self._clock() + self._ttl
+        return [RequestMark(request, line, expires) for line in lines]
 
     def progress(self, claim: Claim, done_lines: int, partial: dict[str, Any]) -> None:
         """:meth:`progress_in` in a transaction of its own."""

@@ -162,8 +162,8 @@ async def _batch(
     def work(claim: Claim) -> tuple[Answer, bool]:
         resume = BatchResult.from_progress(claim.partial) if claim.partial else None
 
-        def mark(line: int) -> RequestMark:
-            return store.mark(claim, line)
+        def marks(lines: list[int]) -> list[RequestMark | None]:
+            return store.marks(claim, lines)
 
         def committed(connection: Connection, result: BatchResult, final: bool) -> None:
             if final:
@@ -171,7 +171,7 @@ async def _batch(
             else:
                 store.progress_in(connection, claim, result.done_lines, result.to_progress())
 
-        batch = Batch(collector, principal, resume=resume, mark=mark, on_commit=committed)
+        batch = Batch(collector, principal, resume=resume, marks=marks, on_commit=committed)
         for line in body.split(b"\n"):
             batch.feed(line)
         return (200, batch.finish().to_dict()), batch.answered

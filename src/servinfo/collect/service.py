@@ -370,7 +370,7 @@ class Collector:
     def _write_group(self, group: list[_SingleWrite]) -> list[Outcome]:
         store = self.idempotency
         marks = [
-            store.mark(w.claim, line=1) if store is not None and w.claim is not None else None
+            store.marks(w.claim, [1])[0] if store is not None and w.claim is not None else None
             for w in group
         ]
         ids = self.store([w.prepared for w in group], marks)

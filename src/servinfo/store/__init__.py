@@ -24,7 +24,7 @@ Typical wiring (what ``servinfo init`` and the service do)::
 The store depends on :mod:`servinfo.crypto` only, never on the policy.
 """
 
-from servinfo.store._marks import RequestMark
+from servinfo.store._marks import RequestMark, request_digest
 from servinfo.store.directory import Organization, Subject, SubjectDirectory
 from servinfo.store.engines import checkpoint, create_engine_for
 from servinfo.store.erasure import ErasureReport, RegionErasure
@@ -92,5 +92,6 @@ __all__ = [
     "kek_usage",
     "migrate_control",
     "migrate_region",
+    "request_digest",
     "rewrap_data_keys",
 ]

@@ -71,13 +71,16 @@ def bulk_insert(
                 copy.write_row(row)
 
 
-def fetch_for_ids(connection: Connection, query: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+def fetch_for_ids(
+    connection: Connection, query: str, ids: Sequence[str | bytes], params: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
     """The rows of ``query`` for ``ids``, as tuples, in the caller's transaction.
 
     ``query`` is SQL written by the store (never from input) in which ``{ids}``
     stands for the condition's right-hand side: ``subject_id {ids}`` becomes
     ``subject_id IN (?, …)`` per chunk of :data:`IN_CHUNK` ids on SQLite and
-    ``subject_id = ANY(%s)`` with one array on PostgreSQL. No other parameters.
+    ``subject_id = ANY(%s)`` with one array on PostgreSQL. Each ``{p}`` before
+    ``{ids}`` is a placeholder for the next of ``params``.
     """
     if not ids:
         return []
@@ -86,13 +89,13 @@ def fetch_for_ids(connection: Connection, query: str, ids: Sequence[str]) -> lis
         if sqlite:
             for start in range(0, len(ids), IN_CHUNK):
                 chunk = tuple(ids[start : start + IN_CHUNK])
-                statement = query.format(ids=f"IN ({', '.join('?' * len(chunk))})")
+                statement = query.format(ids=f"IN ({', '.join('?' * len(chunk))})", p="?")
                 with _as_sqlalchemy_error(connection, statement):
-                    found.extend(cursor.execute(statement, chunk).fetchall())
+                    found.extend(cursor.execute(statement, (*params, *chunk)).fetchall())
             return found
-        statement = query.format(ids="= ANY(%s)")
+        statement = query.format(ids="= ANY(%s)", p="%s")
         with _as_sqlalchemy_error(connection, statement):
-            cursor.execute(statement, (list(ids),))
+            cursor.execute(statement, (*params, list(ids)))
             found.extend(cursor.fetchall())
     return found
 

@@ -265,23 +265,27 @@ class ErasedRecordRow(RegionBase):
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+#: Bytes of the digest that names a keyed request in ``request_marks``.
+REQUEST_DIGEST_BYTES = 16
+
+
 class RequestMarkRow(RegionBase):
     """A line of a keyed ingest request that this region stored, and the record it became.
 
     Inserted in the transaction that inserts the record, under the primary key
-    (principal, key, line): a request replayed after a crash at any point finds
-    here the lines it already stored, and stores none of them twice. Kept as
-    long as the request's idempotency key (``expires_at``).
+    (request, line), ``request`` being the principal's id and the idempotency
+    key hashed (:func:`servinfo.store._marks.request_digest`): a request replayed
+    after a crash at any point finds here the lines it already stored, and
+    stores none of them twice. Kept as long as the request's key (``expires_at``).
     """
 
     __tablename__ = "request_marks"
     __table_args__ = (
-        PrimaryKeyConstraint("principal_id", "idem_key", "line"),
+        PrimaryKeyConstraint("request", "line"),
         Index(None, "expires_at"),
     )
 
-    principal_id: Mapped[str] = mapped_column(String(64))
-    idem_key: Mapped[str] = mapped_column(String(255))
+    request: Mapped[bytes] = mapped_column(LargeBinary(REQUEST_DIGEST_BYTES))
     line: Mapped[int] = mapped_column(Integer())
     record_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -349,18 +349,21 @@ class RecordWriter:
         marks: list[RequestMark | None],
     ) -> list[str]:
         stored = stored_marks(connection, [m for m in marks if m is not None])
-        ids: list[str] = []
-        fresh: list[_Prepared] = []
-        marked: list[tuple[RequestMark, str]] = []
-        for item, mark in zip(items, marks, strict=True):
-            found = stored.get(mark.identity) if mark is not None else None
-            if found is not None:
-                ids.append(found)
-                continue
-            ids.append(item.record_id)
-            fresh.append(item)
-            if mark is not None:
-                marked.append((mark, item.record_id))
+        if not stored:  # the usual case: no line of the request was stored before
+            ids = [item.record_id for item in items]
+            fresh = items
+            marked = [(m, i) for m, i in zip(marks, ids, strict=True) if m is not None]
+        else:
+            ids, fresh, marked = [], [], []
+            for item, mark in zip(items, marks, strict=True):
+                found = stored.get(mark.identity) if mark is not None else None
+                if found is not None:
+                    ids.append(found)
+                    continue
+                ids.append(item.record_id)
+                fresh.append(item)
+                if mark is not None:
+                    marked.append((mark, item.record_id))
         if fresh:
             self._insert(connection, region, fresh, subjects, now)
             write_marks(connection, marked)

@@ -23,12 +23,11 @@ def upgrade() -> None:
     # primary-key B-tree (WITHOUT ROWID): one insert a line rather than two.
     op.create_table(
         "request_marks",
-        sa.Column("principal_id", sa.String(64), nullable=False),
-        sa.Column("idem_key", sa.String(255), nullable=False),
+        sa.Column("request", sa.LargeBinary(16), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
         sa.Column("record_id", sa.String(26), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("principal_id", "idem_key", "line", name="pk_request_marks"),
+        sa.PrimaryKeyConstraint("request", "line", name="pk_request_marks"),
         sqlite_with_rowid=False,
     )
     op.create_index("ix_request_marks_expires_at", "request_marks", ["expires_at"])
