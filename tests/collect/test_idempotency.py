@@ -15,7 +15,7 @@ from servinfo.api import create_app
 from servinfo.collect.errors import IdempotencyKeyReused, RequestInProgress
 from servinfo.collect.idempotency import Claim, IdempotencyStore, StoredAnswer
 from servinfo.deployment import open_deployment
-from servinfo.store.engines import WRITE_OPTION
+from servinfo.store.engines import WRITE_OPTION, write_transaction
 
 
 def test_a_retried_record_returns_the_first_answer_and_stores_once(world: IngestWorld) -> None:
@@ -141,7 +141,8 @@ def test_the_store_claims_replays_takes_over_and_expires(world: IngestWorld) -> 
     with pytest.raises(IdempotencyKeyReused):
         store.begin("p1", "key", "hash-b")
     # The owner died after committing some lines: after the lease, a retry resumes.
-    store.progress(claim, 1000, {"done_lines": 1000})
+    with write_transaction(world.deployment.control) as connection:
+        store.progress_in(connection, claim, 1000, {"done_lines": 1000})
     clock.now += dt.timedelta(minutes=1)
     resumed = store.begin("p1", "key", "hash-a")
     assert isinstance(resumed, Claim)

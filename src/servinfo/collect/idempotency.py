@@ -180,11 +180,6 @@ class IdempotencyStore:
         expires = self._clock() + self._ttl
         return [RequestMark(request, line, expires) for line in lines]
 
-    def progress(self, claim: Claim, done_lines: int, partial: dict[str, Any]) -> None:
-        """:meth:`progress_in` in a transaction of its own."""
-        with write_transaction(self._engine) as connection:
-            self.progress_in(connection, claim, done_lines, partial)
-
     def progress_in(
         self, connection: Connection, claim: Claim, done_lines: int, partial: dict[str, Any]
     ) -> None:
