@@ -56,16 +56,32 @@ def normalize_ip(text: str) -> str:
 @lru_cache(maxsize=_IP_MEMO_SIZE)
 def truncate_ip(value: str) -> str:
     """The network of an address (``203.0.113.0/24``, a /48 for IPv6), memoized;
-    ``<invalid address>`` when it is no address."""
+    ``<invalid address>`` when it is no address.
+
+    A network (``203.0.113.0/24``) is accepted too, and cut to the same prefix
+    unless its own is shorter: ingest already stores a ``truncate`` field as its
+    network, and the read views truncate it again, so truncating twice must be
+    truncating once.
+    """
+    text, slash, length = value.partition("/")
     try:
-        address = parse_ip(value)
+        address = parse_ip(text)
+        prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
+        if slash:
+            prefix = min(prefix, _prefix_length(length, address.max_prefixlen))
     except ValueError:
         return "<invalid address>"
-    prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
     # The network address by masking the integer: the same text as
     # ip_network(f"{address}/{prefix}", strict=False), without parsing it again.
     network = int(address) >> (address.max_prefixlen - prefix) << (address.max_prefixlen - prefix)
     return f"{type(address)(network)}/{prefix}"
+
+
+def _prefix_length(text: str, most: int) -> int:
+    """The prefix length after a '/': decimal digits only, at most ``most``."""
+    if not (text.isascii() and text.isdigit()) or int(text) > most:
+        raise ValueError(f"not a prefix length: {text!r}")
+    return int(text)
 
 
 class Views:
