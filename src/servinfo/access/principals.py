@@ -5,7 +5,8 @@ must be declared; what it is bound to depends on its kind — a ``service`` to
 one of the policy's services (it may then write only that service's kinds), a
 ``processor`` to one of the policy's processors (its contract), a ``subject``
 to the account holder it is. Tokens are random, shown once, and stored as a
-SHA-256 hash only. Every change is audited.
+SHA-256 hash only. Every change is audited. The last principal holding the
+administrative permission (:data:`ADMIN_PERMISSION`) cannot be revoked.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from servinfo.audit import AuditSink
 from servinfo.crypto import hash_token, new_token
 from servinfo.policy import Policy, UnknownPolicyElement
 from servinfo.policy.model import STAFF_KINDS
-from servinfo.store import Principal, PrincipalStore, SubjectDirectory
+from servinfo.store import LastAdministrator, Principal, PrincipalStore, SubjectDirectory
+
+#: The administrative permission: whoever holds it can create a principal of any role,
+#: so every other permission follows from it. The last active principal whose role
+#: grants it is never revoked (a deployment without one could only be recovered
+#: offline, with ``servinfo admin recover``).
+ADMIN_PERMISSION = "manage_principals"
 
 
 class InvalidPrincipal(AccessError):
@@ -75,8 +82,22 @@ class PrincipalService:
     def all(self, *, include_revoked: bool = True) -> list[Principal]:
         return self._principals.list(include_revoked=include_revoked)
 
+    def admin_roles(self) -> frozenset[str]:
+        """The roles whose holders may manage principals: see :data:`ADMIN_PERMISSION`."""
+        return frozenset(self._roles_with(ADMIN_PERMISSION))
+
     def revoke(self, name: str, *, actor: str, now: dt.datetime | None = None) -> Principal:
-        principal = self._principals.revoke(name, now=now)
+        """Revoke ``name``; :class:`LastAdministrator` (409) for the last administrator.
+
+        The refusal is audited too: someone tried to lock the deployment.
+        """
+        try:
+            principal = self._principals.revoke(name, now=now, keep_one_of=self.admin_roles())
+        except LastAdministrator:
+            self._audit.record(
+                "principal_change", actor=actor, outcome="refused", details={"principal": name}
+            )
+            raise
         self._audit.record(
             "principal_change", actor=actor, outcome="revoked", details={"principal": name}
         )

@@ -14,6 +14,7 @@
         │   ├── DuplicateSubject     a subject id already registered
         │   ├── DuplicateOrganization
         │   ├── DuplicatePrincipal   a principal name or token hash already in use
+        │   ├── LastAdministrator    revoking would leave no principal who may manage principals
         │   └── PolicyVersionConflict  a version recorded with another document
         ├── UnknownRegion            a region this deployment does not have        (400)
         ├── SubjectErased            the subject's data keys were destroyed        (410)
@@ -38,6 +39,7 @@ __all__ = [
     "DuplicatePrincipal",
     "DuplicateSubject",
     "InvalidRecord",
+    "LastAdministrator",
     "NotFound",
     "PayloadTooLarge",
     "PolicyVersionConflict",
@@ -132,6 +134,24 @@ class DuplicatePrincipal(Conflict):
     """A principal name, or token hash, that is already in use."""
 
     code = "duplicate_principal"
+
+
+class LastAdministrator(Conflict):
+    """Revoking this principal would leave none whose role may manage principals.
+
+    Nobody could then add, revoke or recover anyone through the API or the CLI:
+    the deployment would be locked for good (``servinfo admin recover`` is the
+    way back when the last administrator's token is lost, not revoked).
+    """
+
+    code = "last_admin"
+
+    def __init__(self, name: str, roles: frozenset[str]) -> None:
+        super().__init__(
+            f"{name!r} is the last active principal whose role may manage principals "
+            f"(roles: {', '.join(sorted(roles))}); add another one first, then revoke this one"
+        )
+        self.name = name
 
 
 class UnknownPrincipal(NotFound):

@@ -16,13 +16,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, exc, insert, or_, select, update
+from sqlalchemy import Connection, Engine, exc, func, insert, or_, select, update
 from ulid import ULID
 
 from servinfo.store._bulk import as_utc, fetch_for_ids
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
-from servinfo.store.engines import write_transaction
-from servinfo.store.errors import DuplicatePrincipal, InvalidRecord, UnknownPrincipal
+from servinfo.store.engines import is_sqlite, write_transaction
+from servinfo.store.errors import (
+    DuplicatePrincipal,
+    InvalidRecord,
+    LastAdministrator,
+    UnknownPrincipal,
+)
 from servinfo.store.models import PrincipalRow
 
 __all__ = ["Principal", "PrincipalStore"]
@@ -182,10 +187,44 @@ class PrincipalStore:
         with self._engine.connect() as connection:
             return [Principal(*tuple(row)) for row in connection.execute(query)]
 
-    def revoke(self, name: str, *, now: datetime | None = None) -> Principal:
-        """Revoke ``name``'s token from ``now`` on; revoking twice keeps the first time."""
+    def revoke(
+        self,
+        name: str,
+        *,
+        now: datetime | None = None,
+        keep_one_of: frozenset[str] = frozenset(),
+    ) -> Principal:
+        """Revoke ``name``'s token from ``now`` on; revoking twice keeps the first time.
+
+        With ``keep_one_of`` (the administrative roles), refuses with
+        :class:`LastAdministrator` to revoke the last active principal holding
+        one of them. The count and the revocation are one transaction that no
+        other revocation runs beside: SQLite's write lock (``BEGIN IMMEDIATE``),
+        and on PostgreSQL a table lock that conflicts with itself, so that two
+        administrators revoking each other at once cannot both see the other
+        still active. Reads (authentication) do not wait for it.
+        """
         when = utc_now(now)
         with write_transaction(self._engine) as connection:
+            if keep_one_of:
+                _lock_principals(connection)
+                target = connection.execute(
+                    select(PrincipalRow.role, PrincipalRow.revoked_at).where(
+                        PrincipalRow.name == name
+                    )
+                ).one_or_none()
+                if target is not None and target[1] is None and target[0] in keep_one_of:
+                    others = connection.scalar(
+                        select(func.count())
+                        .select_from(PrincipalRow)
+                        .where(
+                            PrincipalRow.role.in_(sorted(keep_one_of)),
+                            PrincipalRow.revoked_at.is_(None),
+                            PrincipalRow.name != name,
+                        )
+                    )
+                    if not others:
+                        raise LastAdministrator(name, keep_one_of)
             result = connection.execute(
                 update(PrincipalRow)
                 .where(PrincipalRow.name == name, PrincipalRow.revoked_at.is_(None))
@@ -196,3 +235,15 @@ class PrincipalStore:
                 if exists is None:
                     raise UnknownPrincipal(name)
         return self.get(name)
+
+
+def _lock_principals(connection: Connection) -> None:
+    """Keep concurrent revocations apart (SQLite's ``BEGIN IMMEDIATE`` already does).
+
+    SHARE ROW EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE that
+    inserts and updates take, not with the ACCESS SHARE of plain reads. Each
+    statement after it in a READ COMMITTED transaction sees every revocation
+    committed before the lock was granted.
+    """
+    if not is_sqlite(connection.engine):
+        connection.exec_driver_sql("LOCK TABLE principals IN SHARE ROW EXCLUSIVE MODE")
