@@ -39,6 +39,7 @@ from servinfo.crypto import (
 from servinfo.deployment.errors import AlreadyInitialized, DeploymentError
 from servinfo.policy import Policy, load_policy
 from servinfo.store import PolicyVersions, PrincipalStore, create_engine_for
+from servinfo.store.identity import new_deployment_id
 from servinfo.store.migrations import migrate_control, migrate_region
 
 ADMIN_NAME = "admin"
@@ -188,12 +189,13 @@ def _create(
     for url in (control_url, *region_urls.values()):
         _ensure_postgres_database(url)
     control = create_engine_for(resolve_url(control_url, data_dir))
-    try:  # (6) schemas, the active policy and the admin principal
-        migrate_control(control, control_migrations())
-        for url in region_urls.values():
+    deployment_id = new_deployment_id()
+    try:  # (6) schemas and stamps, the active policy and the admin principal
+        migrate_control(control, control_migrations(), deployment_id=deployment_id)
+        for region, url in region_urls.items():
             engine = create_engine_for(resolve_url(url, data_dir))
             try:
-                migrate_region(engine)
+                migrate_region(engine, deployment_id=deployment_id, region=region)
             finally:
                 engine.dispose()
         PolicyVersions(control).record(

@@ -1,4 +1,11 @@
-"""Opening an existing deployment: settings → policy, keyring, engines, services."""
+"""Opening an existing deployment: settings → policy, keyring, engines, services.
+
+Opening checks that every database is the one this deployment expects in its
+place (:func:`servinfo.store.identity.verify_stores`): a foreign, misplaced or
+stale database stops every command, and ``servinfo serve``, with one line that
+names it. The stores are named so that a read-only, full or corrupt one is
+reported as such (:mod:`servinfo.store.failures`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,6 +34,16 @@ from servinfo.store import (
     RecordWriter,
     SubjectDirectory,
     create_engine_for,
+)
+from servinfo.store.failures import name_store
+from servinfo.store.health import StoreHealth
+from servinfo.store.identity import (
+    CONTROL,
+    REGION,
+    describe_store,
+    expected_generations,
+    verify_store,
+    verify_stores,
 )
 
 # The services that only some commands use are imported when first built (in
@@ -55,6 +73,8 @@ class Deployment:
     directory: SubjectDirectory
     principals: PrincipalStore
     policy_versions: PolicyVersions
+    #: The id every database of the deployment is stamped with.
+    deployment_id: str = ""
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
     # Reentrant: building one service builds the ones it needs. Without the lock
     # the server's request threads each compiled the policy on the first requests.
@@ -74,6 +94,32 @@ class Deployment:
         self.runtime.refresh()
         self.collector.compiled()
         _ = self.principal_service, self.reads, self.rights
+
+    @property
+    def health(self) -> StoreHealth:
+        """The stores' integrity and stamps as last checked (the server runs the checks)."""
+        return self._once("health", self._build_health)
+
+    def _build_health(self) -> StoreHealth:
+        verifiers: dict[str, Callable[[], object]] = {CONTROL: self._verify_control}
+        for region in self.regions:
+            verifiers[region] = partial(self._verify_region, region)
+        return StoreHealth({CONTROL: self.control, **self.regions}, verifiers)
+
+    def _verify_control(self) -> None:
+        verify_store(self.control, deployment_id=self.deployment_id, role=CONTROL)
+
+    def _verify_region(self, region: str) -> None:
+        engine = self.regions[region]
+        verify_store(
+            engine,
+            deployment_id=self.deployment_id,
+            role=REGION,
+            region=region,
+            # Read each time: a restore run by another process may have raised it.
+            generation=expected_generations(self.control).get(region, 1),
+            name=describe_store(engine, self.settings.data_dir),
+        )
 
     @property
     def writer(self) -> RecordWriter:
@@ -216,6 +262,9 @@ class Deployment:
         )
 
     def close(self) -> None:
+        health = self._cache.pop("health", None)
+        if isinstance(health, StoreHealth):
+            health.stop()
         buffer = self._cache.pop("audit_buffer", None)
         if isinstance(buffer, AuditBuffer):
             buffer.close()
@@ -253,6 +302,15 @@ def open_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Deployment
     keyring = Keyring.open(settings.keyring_file, LocalMasterKeyWrapper(master_key))
     control = create_engine_for(settings.control_url)
     regions = {region: create_engine_for(url) for region, url in settings.region_urls.items()}
+    name_store(control, CONTROL)
+    for region, engine in regions.items():
+        name_store(engine, region)
+    try:
+        deployment_id = verify_stores(control, regions, settings.data_dir)
+    except BaseException:
+        for engine in (control, *regions.values()):
+            engine.dispose()
+        raise
     versions = PolicyVersions(control)
     active = versions.active()
     if active is not None:
@@ -275,4 +333,5 @@ def open_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Deployment
         directory=SubjectDirectory(control, regions),
         principals=PrincipalStore(control),
         policy_versions=versions,
+        deployment_id=deployment_id,
     )

@@ -43,12 +43,30 @@ def writer_queue_path(database: str) -> str:
     return f"{database}-writers"
 
 
+def _open_queue(path: str) -> int:
+    """The queue's file, or -1 when it cannot be created or opened.
+
+    A database on a read-only file system (or in a directory this process may
+    not write) still answers reads; its writes fail in SQLite with a cause the
+    store reports (``servinfo.store.failures``), rather than every connection
+    failing here with a bare OSError.
+    """
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        pass
+    try:  # an existing queue on a read-only file system: flock needs no write access
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
 class QueuedWriterConnection(sqlite3.Connection):
     """A pysqlite connection that can wait in its database's writer queue."""
 
     def __init__(self, *args: Any, writer_queue: str, autocheckpoint: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._queue_fd = os.open(writer_queue, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._queue_fd = _open_queue(writer_queue)
         self._queued_by: int | None = None
         # The connection sets its own sync settings, so that what it tracks as in
         # force (the *_now fields) is what SQLite holds.
@@ -90,7 +108,7 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def queue_for_write(self) -> None:
         """Wait for the writers ahead (see the module docstring for when it only tries)."""
-        if self._queued_by is not None:
+        if self._queued_by is not None or self._queue_fd < 0:
             return
         thread = threading.get_ident()
         with _depth_lock:

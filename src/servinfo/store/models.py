@@ -41,6 +41,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "BlindIndexRow",
     "ControlBase",
+    "ControlStampRow",
     "DataKeyRow",
     "ErasedRecordRow",
     "OrganizationRow",
@@ -48,6 +49,8 @@ __all__ = [
     "PrincipalRow",
     "RecordRow",
     "RegionBase",
+    "RegionGenerationRow",
+    "RegionStampRow",
     "ShredLedgerRow",
     "SubjectRow",
     "UTCDateTime",
@@ -289,6 +292,46 @@ class RequestMarkRow(RegionBase):
     line: Mapped[int] = mapped_column(Integer())
     record_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- the stamp every database carries (see servinfo.store.identity) ------------------
+
+
+class _StampColumns:
+    """Which deployment a database belongs to, as what, at which generation. One row."""
+
+    __tablename__ = "store_stamp"
+
+    #: Always 1: the table holds one row.
+    singleton: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    deployment_id: Mapped[str] = mapped_column(String(_NAME))
+    #: ``control`` or ``region``.
+    role: Mapped[str] = mapped_column(String(16))
+    #: The region id of a region database; empty for the control database.
+    region: Mapped[str] = mapped_column(String(_NAME))
+    generation: Mapped[int] = mapped_column(Integer())
+    stamped_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ControlStampRow(_StampColumns, ControlBase):
+    """The control database's own stamp."""
+
+
+class RegionStampRow(_StampColumns, RegionBase):
+    """A region database's stamp."""
+
+
+class RegionGenerationRow(ControlBase):
+    """The generation the control database expects of each region database.
+
+    Raised with the region's own by every restore, so that an older copy of a
+    region put back in place is recognized as stale.
+    """
+
+    __tablename__ = "region_generations"
+
+    region: Mapped[str] = mapped_column(String(_NAME), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer())
 
 
 control_metadata: MetaData = ControlBase.metadata

@@ -72,14 +72,23 @@ def alembic_config(tree: Tree, extra_locations: Sequence[Path] = ()) -> Config:
     return config
 
 
-def migrate_control(engine: Engine, extra_locations: Sequence[Path] = ()) -> None:
-    """Upgrade the control database, and the domain branches given, to their newest schema."""
-    _upgrade(engine, "control", extra_locations)
+def migrate_control(
+    engine: Engine, extra_locations: Sequence[Path] = (), *, deployment_id: str | None = None
+) -> None:
+    """Upgrade the control database, and the domain branches given, to their newest schema.
+
+    With ``deployment_id``, the database is also stamped as that deployment's
+    control database in the same transaction (:mod:`servinfo.store.identity`).
+    """
+    _upgrade(engine, "control", extra_locations, stamp=(deployment_id, ""))
 
 
-def migrate_region(engine: Engine) -> None:
-    """Upgrade a region database to the newest schema (idempotent)."""
-    _upgrade(engine, "region")
+def migrate_region(engine: Engine, *, deployment_id: str | None = None, region: str = "") -> None:
+    """Upgrade a region database to the newest schema (idempotent); with ``deployment_id``,
+    stamp it as that deployment's database of ``region`` in the same transaction."""
+    if deployment_id is not None and not region:
+        raise ValueError("a region database is stamped with its region")
+    _upgrade(engine, "region", stamp=(deployment_id, region))
 
 
 def revision(tree: Tree, url: str, message: str) -> None:  # pragma: no cover - developer tool
@@ -96,13 +105,24 @@ def revision(tree: Tree, url: str, message: str) -> None:  # pragma: no cover - 
     engine.dispose()
 
 
-def _upgrade(engine: Engine, tree: Tree, extra_locations: Sequence[Path] = ()) -> None:
+def _upgrade(
+    engine: Engine,
+    tree: Tree,
+    extra_locations: Sequence[Path] = (),
+    *,
+    stamp: tuple[str | None, str] = (None, ""),
+) -> None:
     from alembic import command
 
+    from servinfo.store.identity import stamp_in
+
     config = alembic_config(tree, extra_locations)
+    deployment_id, region = stamp
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+        if deployment_id is not None:
+            stamp_in(connection, deployment_id, tree, region)
 
 
 def run_migrations(metadata: MetaData) -> None:
