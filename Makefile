@@ -27,14 +27,16 @@ $(FIDESLANG_VENV)/.installed:
 	touch $@
 
 # First run: initialize the deployment (the admin token is kept in $(DATA_DIR)/admin.token,
-# mode 0600, for this local demo only). Every run: load the demo data if it is not loaded
+# mode 0600, for this local demo only; --local-demo records that this is the demo, whose
+# master key stays beside the data without the warning any other deployment gets).
+# Every run: load the demo data if it is not loaded
 # yet (simulated Service Information sent through the same ingest path the cloud services
 # use; the demo principals' tokens land in $(DATA_DIR)/demo-tokens/), check the policy,
 # render the notice, serve the API over HTTPS on https://127.0.0.1:8443.
 run: $(VENV)/.installed
 	$(BIN)/servinfo policy check
 	@if [ ! -f $(DATA_DIR)/servinfo.toml ]; then \
-		$(BIN)/servinfo init --data-dir $(DATA_DIR) --admin-token-file $(DATA_DIR)/admin.token; \
+		$(BIN)/servinfo init --data-dir $(DATA_DIR) --admin-token-file $(DATA_DIR)/admin.token --local-demo; \
 	fi
 	SERVINFO_TOKEN_FILE=$(DATA_DIR)/admin.token $(BIN)/servinfo demo --data-dir $(DATA_DIR)
 	$(BIN)/servinfo notice render --format html --out $(DATA_DIR)/notice.html

@@ -52,6 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database", "control", str, "sqlite:///control.db"),
     Setting("keys", "master_key_file", str, "master.key"),
     Setting("keys", "keyring_file", str, "keyring.json"),
+    Setting("keys", "local_demo", bool, False),
     Setting("server", "host", str, "127.0.0.1"),
     Setting("server", "port", int, 8443),
     Setting("server", "workers", int, 1),
@@ -77,6 +78,9 @@ class Settings:
     region_urls: Mapping[str, str]
     master_key_file: Path
     keyring_file: Path
+    #: Set by ``servinfo init --local-demo`` (``make run``): the master key may sit beside
+    #: the data without a warning. Never guessed from the paths.
+    local_demo: bool
     host: str
     port: int
     workers: int
@@ -116,6 +120,12 @@ def _resolve_path(value: str, data_dir: Path) -> Path:
 
 
 def _coerce(setting: Setting, raw: object, origin: str) -> Any:
+    if setting.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() in ("true", "1", "false", "0"):
+            return str(raw).strip().lower() in ("true", "1")
+        raise ConfigError(f"{origin}: expected true or false, got {raw!r}")
     if setting.kind is int:
         if isinstance(raw, bool):
             raise ConfigError(f"{origin}: expected a whole number, got {raw!r}")
@@ -179,6 +189,7 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         region_urls=region_urls,
         master_key_file=_resolve_path(values["keys.master_key_file"], data_dir),
         keyring_file=_resolve_path(values["keys.keyring_file"], data_dir),
+        local_demo=values["keys.local_demo"],
         host=values["server.host"],
         port=values["server.port"],
         workers=max(1, values["server.workers"]),
@@ -192,7 +203,12 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
 
 
 def render_config_file(
-    region_urls: Mapping[str, str], control_url: str, policy_file: str = ""
+    region_urls: Mapping[str, str],
+    control_url: str,
+    policy_file: str = "",
+    *,
+    master_key_file: str | None = None,
+    local_demo: bool = False,
 ) -> str:
     """The ``servinfo.toml`` that ``servinfo init`` writes: every key, with its variable."""
     lines = [
@@ -210,7 +226,14 @@ def render_config_file(
             value = control_url
         if (setting.section, setting.key) == ("policy", "file"):
             value = policy_file
-        rendered = str(value) if isinstance(value, int) else _toml_string(str(value))
+        if (setting.section, setting.key) == ("keys", "master_key_file") and master_key_file:
+            value = master_key_file
+        if (setting.section, setting.key) == ("keys", "local_demo"):
+            value = local_demo
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        else:
+            rendered = str(value) if isinstance(value, int) else _toml_string(str(value))
         lines.append(f"{setting.key} = {rendered}  # {setting.env}")
     lines += ["", "[database.regions]"]
     for region, url in region_urls.items():

@@ -22,7 +22,8 @@ from servinfo.deployment import create_deployment, open_deployment
 @pytest.fixture(scope="module")
 def deployment_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("serve") / "deployment"
-    create_deployment(data_dir, {})
+    # A throwaway local deployment: its key beside the data is not warned about.
+    create_deployment(data_dir, {}, local_demo=True)
     return data_dir
 
 

@@ -41,10 +41,14 @@ def serve(
     from servinfo.api import server
     from servinfo.config import DATA_DIR_ENV, load_settings, resolve_data_dir
     from servinfo.deployment import open_deployment
+    from servinfo.deployment.key_location import master_key_warning
 
     env = dict(os.environ)
     directory = resolve_data_dir(data_dir, env).resolve()
     settings = load_settings(directory, env)
+    warning = master_key_warning(settings, env)
+    if warning is not None:
+        err_console.print(warning, markup=False, highlight=False, soft_wrap=True)
     # Open once here so that a wrong master key or a broken deployment stops
     # start-up with its one-line error, before any worker is started; and take
     # over what the last stop left in flight.

@@ -134,18 +134,43 @@ def init(
             help="Write the admin token to this new file (mode 0600) instead of printing it.",
         ),
     ] = None,
+    key_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-dir",
+            help="Write the master key to DIR/master.key (mode 0600), outside the data "
+            "directory, and record its path in servinfo.toml.",
+        ),
+    ] = None,
+    local_demo: Annotated[
+        bool,
+        typer.Option(
+            "--local-demo",
+            help="Mark this deployment as the local demo (make run): its master key beside "
+            "the data is not warned about.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create a deployment: settings, databases, keyring, TLS certificate, admin principal."""
-    from servinfo.config import resolve_data_dir
+    from servinfo.config import load_settings, resolve_data_dir
     from servinfo.crypto import write_secret_file
     from servinfo.deployment.create import create_deployment
+    from servinfo.deployment.key_location import master_key_warning
 
     env = dict(os.environ)
     target = resolve_data_dir(data_dir, env)
     result = create_deployment(
-        target, env, policy_file=policy, database_url_template=database_url_template
+        target,
+        env,
+        policy_file=policy,
+        database_url_template=database_url_template,
+        key_dir=key_dir,
+        local_demo=local_demo,
     )
+    warning = master_key_warning(load_settings(target, env), env)
+    if warning is not None:
+        err_console.print(warning, markup=False, highlight=False, soft_wrap=True)
     token_shown = admin_token_file is None
     if admin_token_file is not None:
         write_secret_file(admin_token_file, (result.admin_token + "\n").encode())

@@ -113,6 +113,27 @@ def _ensure_postgres_database(url: str) -> None:
         maintenance.dispose()
 
 
+def _check_key_dir(data_dir: Path, key_dir: Path, env: Mapping[str, str]) -> Path:
+    """The master key file ``--key-dir`` names, refused before anything is created."""
+    if env.get(MASTER_KEY_ENV):
+        raise DeploymentError(
+            f"--key-dir and {MASTER_KEY_ENV} both name the master key; give one of them"
+        )
+    key_dir = key_dir.resolve()
+    if key_dir.is_relative_to(data_dir.resolve()):
+        raise DeploymentError(
+            f"--key-dir must be outside the data directory {data_dir}: a key beside the "
+            "data it protects goes wherever a copy of the data goes"
+        )
+    key_file = key_dir / _default("keys", "master_key_file")
+    if key_file.exists():
+        raise AlreadyInitialized(
+            f"{key_file} already exists; servinfo never overwrites a master key "
+            "(the keyring it unlocks would become unreadable) — choose another --key-dir"
+        )
+    return key_file
+
+
 def _refuse_existing(data_dir: Path) -> None:
     if (data_dir / CONFIG_FILE_NAME).exists():
         raise AlreadyInitialized(
@@ -133,15 +154,24 @@ def create_deployment(
     *,
     policy_file: Path | None = None,
     database_url_template: str | None = None,
+    key_dir: Path | None = None,
+    local_demo: bool = False,
     now: dt.datetime | None = None,
 ) -> InitResult:
-    """Create a deployment in ``data_dir``; see the module docstring for the order."""
+    """Create a deployment in ``data_dir``; see the module docstring for the order.
+
+    The master key goes to ``key_dir`` (outside ``data_dir``) when given, else
+    beside the data unless ``SERVINFO_MASTER_KEY`` holds it. ``local_demo``
+    records in ``servinfo.toml`` that this is the local demo (``make run``),
+    whose key beside the data is not warned about.
+    """
     now = now or dt.datetime.now(dt.UTC)
+    key_file = _check_key_dir(data_dir, key_dir, env) if key_dir is not None else None
     _refuse_existing(data_dir)
     # Everything init creates holds or protects Service Information: owner-only.
     previous_umask = os.umask(0o077)
     try:
-        return _create(data_dir, env, policy_file, database_url_template, now)
+        return _create(data_dir, env, policy_file, database_url_template, now, key_file, local_demo)
     finally:
         os.umask(previous_umask)
 
@@ -152,6 +182,8 @@ def _create(
     policy_file: Path | None,
     database_url_template: str | None,
     now: dt.datetime,
+    key_file: Path | None,
+    local_demo: bool,
 ) -> InitResult:
     policy = load_policy(policy_file)  # (1) a deployment starts from a valid policy
     control_url, region_urls = _database_urls(policy, database_url_template)
@@ -167,7 +199,8 @@ def _create(
 
     master_key_file: Path | None = None  # (3) the master key, unless the environment has it
     if not env.get(MASTER_KEY_ENV):
-        master_key_file = data_dir / _default("keys", "master_key_file")
+        master_key_file = key_file or data_dir / _default("keys", "master_key_file")
+        master_key_file.parent.mkdir(parents=True, exist_ok=True)
         generate_master_key_file(master_key_file)
     master_key = load_master_key(env, master_key_file)
 
@@ -217,7 +250,13 @@ def _create(
         control.dispose()
 
     # (7) last: the settings file that marks the directory as a complete deployment
-    config_text = render_config_file(region_urls, control_url, policy_setting)
+    config_text = render_config_file(
+        region_urls,
+        control_url,
+        policy_setting,
+        master_key_file=str(key_file) if key_file is not None else None,
+        local_demo=local_demo,
+    )
     (data_dir / CONFIG_FILE_NAME).write_text(config_text, "utf-8")
     load_settings(data_dir, env)  # what init wrote must read back
     return InitResult(
