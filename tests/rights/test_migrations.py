@@ -35,5 +35,6 @@ def test_tables_carry_the_rights_prefix() -> None:
         "rights_verification_codes",
         "rights_outbox",
         "rights_exports",
+        "rights_export_keys",
         "rights_opt_outs",
     } == RIGHTS_TABLES

@@ -27,6 +27,7 @@ from servinfo.collect.routes import router as collect_router
 from servinfo.collect.singles import SingleRequests
 from servinfo.deployment import Deployment, open_deployment
 from servinfo.rights.drp.routes import router as drp_router
+from servinfo.rights.purge import start_export_purges
 from servinfo.rights.routes import router as rights_router
 
 
@@ -37,6 +38,8 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         deployment.prepare_to_serve()
+        # Expired exports: keys destroyed and rows purged now, then hourly (rights.purge).
+        export_purges = await start_export_purges(deployment.rights.exports, deployment.audit)
         if freeze_heap:
             # What is built by now (libraries, the app, the compiled policy) lives as
             # long as the worker. Frozen, the cyclic garbage collector stops walking it
@@ -45,6 +48,7 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
             gc.collect()
             gc.freeze()
         yield
+        export_purges.cancel()
         deployment.close()
 
     app = FastAPI(

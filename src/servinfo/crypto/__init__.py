@@ -10,7 +10,8 @@ The key hierarchy, from the root down::
         ├── blind_index   HMAC key for searchable fields (keyed_hash)
         ├── pseudonym     HMAC key for audit pseudonyms (keyed_hash)
         ├── audit_signing Ed25519 key for signed tree heads
-        └── export        key protecting data-subject exports
+        └── export        key-encryption key of exports
+            └── export key   one per export, stored wrapped, destroyed when it expires
 
 Rotating a KEK only re-wraps data keys (:func:`rewrap`); destroying a data key
 shreds its records. The master key can live in a cloud KMS instead: implement

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from servinfo.crypto import _aead
 from servinfo.crypto._encoding import text_fields
 from servinfo.crypto.errors import IntegrityError, KeyringError, UnwrapError
-from servinfo.crypto.keyring import KeyVersion
+from servinfo.crypto.keyring import EXPORT, KeyVersion
 
 __all__ = [
     "DataKey",
@@ -289,8 +289,9 @@ def rewrap(old_kek: KeyVersion, new_kek: KeyVersion, wrapped: bytes, context: st
 
 def _require_kek(kek: KeyVersion) -> None:
     # Fail closed: wrapping data keys under e.g. the blind-index key would tie
-    # two purposes' fates together.
-    if not kek.purpose.startswith("kek:"):
+    # two purposes' fates together. The ``export`` key wraps each export's own key.
+    if not kek.purpose.startswith("kek:") and kek.purpose != EXPORT:
         raise KeyringError(
-            f"key {kek.key_id!r} is not a key-encryption key; expected purpose 'kek:<region>'"
+            f"key {kek.key_id!r} is not a key-encryption key; "
+            f"expected purpose 'kek:<region>' or {EXPORT!r}"
         )

@@ -12,7 +12,7 @@ for example ``kek:eu:v2``. Purposes:
 ``pseudonym``
     HMAC key for keyed subject pseudonyms in the audit log.
 ``export``
-    key protecting data-subject exports.
+    key-encryption key of data-subject exports: it wraps each export's own data key.
 
 Later parts add purposes with :meth:`Keyring.add_purpose`. Rotation adds a
 version and makes it current; older versions stay readable, so data sealed

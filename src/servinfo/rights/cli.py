@@ -192,6 +192,24 @@ def export(
     )
 
 
+@dsr_app.command("purge-exports")
+def purge_exports(
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Destroy the keys of expired exports and delete them (``serve`` does it hourly)."""
+    from servinfo.rights.purge import purge_expired_exports
+
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
+        purged = purge_expired_exports(deployment.rights.exports, deployment.audit, actor=me.name)
+    if as_json:
+        print_json({"purged": purged})
+        return
+    console.print(f"purged {purged} expired export{'' if purged == 1 else 's'}", markup=False)
+
+
 @dsr_app.command("show")
 def show(
     request_id: RequestId,

@@ -36,13 +36,14 @@ from collections import Counter
 from typing import Any
 
 from servinfo.rights.entries import Request
+from servinfo.rights.exports import EXPORT_TABLES
 from servinfo.rights.fulfil import Fulfilment, Outcome
 from servinfo.store import checkpoint
 
 __all__ = ["Erasure"]
 
 #: Control tables that held the subject's secrets: vacuumed on PostgreSQL after erasure.
-_CONTROL_TABLES = ("subject_salts", "rights_exports")
+_CONTROL_TABLES = ("subject_salts", *EXPORT_TABLES)
 
 
 class Erasure(Fulfilment):

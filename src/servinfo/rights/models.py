@@ -6,7 +6,8 @@ holds one-time codes by hash only. ``rights_outbox`` is what the pluggable
 notifier's default backend writes and an operator's mailer reads: it names
 recipients by subject or processor id, never by address, and its payloads
 carry ids, not personal data. ``rights_exports`` holds access and portability
-exports sealed under the keyring's ``export`` key until they expire.
+exports until they expire, each sealed under a data key of its own that
+``rights_export_keys`` keeps wrapped by the keyring's ``export`` key.
 ``rights_opt_outs`` records opt-outs of sale or sharing (CCPA s. 1798.120),
 which the sharing package consults.
 
@@ -20,13 +21,24 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servinfo.store.models import UTCDateTime
 
 __all__ = [
     "RIGHTS_TABLES",
+    "ExportKeyRow",
     "ExportRow",
     "OptOutRow",
     "OutboxRow",
@@ -119,7 +131,7 @@ class OutboxRow(RightsBase):
 
 
 class ExportRow(RightsBase):
-    """An access or portability export, sealed under the keyring's ``export`` key."""
+    """An access or portability export, sealed under a data key of its own."""
 
     __tablename__ = "rights_exports"
 
@@ -128,10 +140,28 @@ class ExportRow(RightsBase):
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The keyring key protecting it: the ``export`` key that wraps its own data key
+    #: (``own_key``), or, for a row written before revision r0003, the key it was
+    #: sealed under directly.
     key_id: Mapped[str] = mapped_column(String(_NAME))
+    #: True when sealed under its own data key, kept wrapped in ``rights_export_keys``.
+    own_key: Mapped[bool] = mapped_column(Boolean(), server_default=false())
     #: nonce || ciphertext || tag, as :class:`servinfo.crypto.Sealer` writes it.
     sealed: Mapped[bytes] = mapped_column(LargeBinary())
     size: Mapped[int] = mapped_column(Integer())
+
+
+class ExportKeyRow(RightsBase):
+    """An export's data key, wrapped by the keyring's ``export`` key.
+
+    A table apart from the ciphertext: a copy of an export's row carries no
+    key, and deleting this row (at expiry or erasure) shreds every copy of it.
+    """
+
+    __tablename__ = "rights_export_keys"
+
+    export_id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary())
 
 
 class OptOutRow(RightsBase):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 
 from servinfo.rights.entries import Request
+from servinfo.rights.errors import ExportUnavailable
 from servinfo.rights.exports import ExportInfo
 from servinfo.rights.ledger_requests import LedgerRequests
 from servinfo.store import Principal
@@ -47,6 +48,34 @@ class RightsService(LedgerRequests):
     def export_archive(
         self, request_id: str, *, now: dt.datetime | None = None
     ) -> tuple[ExportInfo, bytes]:
-        """The request's export ZIP, decrypted; refused once it expired."""
+        """The request's export ZIP, decrypted; refused once it expired.
+
+        Refused with :class:`ExportUnavailable` (410 Gone) whether the expired
+        export is still stored or already purged: the request's outcome says an
+        export was made, so the answer says it expired and was deleted.
+        """
         request = self.get(request_id)
-        return self.exports.open(request_id, request.subject_id, self._utc(now))
+        at = self._utc(now)
+        try:
+            return self.exports.open(request_id, request.subject_id, at)
+        except ExportUnavailable:
+            expired_at = _expiry_of_purged(request, at)
+            if expired_at is None or self.exports.latest(request_id) is not None:
+                raise
+            raise ExportUnavailable(
+                f"the export of request {request_id} expired at {expired_at} and was deleted; "
+                "open a new access request for a fresh one"
+            ) from None
+
+
+def _expiry_of_purged(request: Request, now: dt.datetime) -> str | None:
+    """When the export the request's outcome records expired, if it has by ``now``."""
+    made = (request.outcome or {}).get("export")
+    expires_at = made.get("expires_at") if isinstance(made, dict) else None
+    if not isinstance(expires_at, str):
+        return None
+    try:
+        expired = dt.datetime.fromisoformat(expires_at) <= now
+    except (TypeError, ValueError):  # not an aware ISO time: say nothing about it
+        return None
+    return expires_at if expired else None
