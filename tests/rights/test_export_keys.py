@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from tests.api.serving import serving
 from tests.rights.world import NOW, World, build_world
 from tests.support import PostgresDatabases
 from typer.testing import CliRunner
@@ -162,6 +163,20 @@ def test_serve_purges_expired_exports_at_start_up(world: World) -> None:
         assert _count(engine, ExportRow) == _count(engine, ExportKeyRow) == 1
         assert world.rights.exports.latest(expired) is None
         assert world.rights.exports.latest(fresh) is not None
+
+
+def test_servinfo_serve_with_two_workers_purges_each_expired_export_once(
+    world: World, tmp_path: Path
+) -> None:
+    for subject in ("subj-de", "subj-fr", "subj-ca"):
+        _exported(world, subject)
+    fresh = _exported(world, "subj-gb", now=dt.datetime.now(dt.UTC))
+    engine = world.deployment.control
+    with serving(world.data_dir, tmp_path / "serve.log", workers=2):
+        assert _count(engine, ExportRow) == _count(engine, ExportKeyRow) == 1
+        assert world.rights.exports.latest(fresh) is not None
+    entries = [e for e in world.deployment.audit.tail(50) if e.action == "export_purge"]
+    assert [(e.actor, dict(e.details)) for e in entries] == [("servinfo-serve", {"purged": 3})]
 
 
 def test_the_periodic_purge_runs_every_interval(world: World) -> None:

@@ -22,10 +22,7 @@ import asyncio
 import datetime as dt
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from servinfo.audit import AuditSink
-from servinfo.errors import ServinfoError
 from servinfo.rights.exports import ExportVault
 
 __all__ = [
@@ -92,7 +89,7 @@ def run_logged(exports: ExportVault, audit: AuditSink, actor: str) -> int | None
     """One purge by the server: how many, or None when it failed (logged, never raised)."""
     try:
         purged = purge_expired_exports(exports, audit, actor=actor, audit_empty=False)
-    except (ServinfoError, SQLAlchemyError) as error:
+    except Exception as error:  # a background run must not end the server
         # The class only: a driver's message may quote the statement's parameters.
         _log.warning("purging expired exports failed (%s); retrying later", type(error).__name__)
         return None
