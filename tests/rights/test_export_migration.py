@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, inspect
 from tests.support import PostgresDatabases
 
 from servinfo.crypto import EXPORT, DataKey, Keyring, LocalMasterKeyWrapper, RecordBinding, Sealer
@@ -24,11 +24,11 @@ TTL = dt.timedelta(days=30)
 BLOB = b"PK synthetic export of subj-x"
 
 
-def _upgrade(engine: Engine, target: str) -> None:
+def _move(engine: Engine, target: str, *, down: bool = False) -> None:
     config = alembic_config("control", control_migrations())
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, target)
+        (command.downgrade if down else command.upgrade)(config, target)
 
 
 def _legacy_export(engine: Engine, keyring: Keyring) -> None:
@@ -67,9 +67,9 @@ def test_exports_sealed_before_r0003_open_until_they_expire(
         tmp_path / "keyring.json", LocalMasterKeyWrapper(os.urandom(32)), ["eu"]
     )
     try:
-        _upgrade(engine, "r0002")
+        _move(engine, "r0002")
         _legacy_export(engine, keyring)
-        _upgrade(engine, "heads")
+        _move(engine, "heads")
         vault = ExportVault(engine, keyring, TTL)
         info, blob = vault.open("01JREQUEST0000000000000001", "subj-x", NOW)
         assert (blob, info.kind) == (BLOB, "access")
@@ -77,6 +77,15 @@ def test_exports_sealed_before_r0003_open_until_they_expire(
         assert vault.open("01JREQUEST0000000000000002", "subj-x", NOW)[1] == BLOB
         with pytest.raises(ExportUnavailable, match="expired"):
             vault.open("01JREQUEST0000000000000001", "subj-x", NOW + TTL)
+        # Down to r0002: an export under its own key cannot outlive its key table.
+        _move(engine, "r0002", down=True)
+        with engine.connect() as connection:
+            ids = connection.exec_driver_sql("SELECT request_id FROM rights_exports").all()
+        assert [i for (i,) in ids] == ["01JREQUEST0000000000000001"]
+        assert "rights_export_keys" not in inspect(engine).get_table_names()
+        _move(engine, "heads")
+        assert vault.open("01JREQUEST0000000000000001", "subj-x", NOW)[1] == BLOB
+        fresh = vault.store("01JREQUEST0000000000000002", "subj-x", "access", BLOB, NOW)
         assert vault.purge_expired(NOW + TTL) == 2
         assert vault.latest("01JREQUEST0000000000000001") is None
         assert vault.latest(fresh.request_id) is None
