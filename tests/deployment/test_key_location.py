@@ -7,7 +7,6 @@ right after the warnings, without serving anything.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import stat
@@ -15,42 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.deployment.conftest import Cli
 
-from servinfo.cli.app import main
 from servinfo.config import load_settings
 from servinfo.crypto import MASTER_KEY_ENV, MasterKeyError, encode_master_key
 from servinfo.deployment import open_deployment
 
 WARNING = "warning: the master key"
-
-
-class Cli:
-    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-        self._capsys = capsys
-        for name in list(os.environ):
-            if name.startswith("SERVINFO_"):
-                monkeypatch.delenv(name)
-        monkeypatch.setenv("COLUMNS", "200")
-        self._monkeypatch = monkeypatch
-
-    def __call__(self, *args: str | Path, env: dict[str, str] | None = None) -> tuple[int, str]:
-        """Exit status and standard error of ``servinfo args``."""
-        with self._monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            self._capsys.readouterr()
-            try:
-                main([str(a) for a in args])
-            except SystemExit as done:
-                status = done.code if isinstance(done.code, int) else 1
-            else:
-                status = 0
-            return status, self._capsys.readouterr().err
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    return Cli(capsys, monkeypatch)
 
 
 @pytest.fixture
@@ -63,7 +33,7 @@ def taken_port() -> Iterator[int]:
 
 
 def _serve(cli: Cli, data_dir: Path, port: int, env: dict[str, str] | None = None) -> str:
-    status, err = cli("serve", "--data-dir", data_dir, "--port", str(port), env=env)
+    status, _, err = cli("serve", "--data-dir", data_dir, "--port", str(port), env=env)
     assert status == 2, err
     assert "already in use" in err, err
     return err
@@ -77,7 +47,7 @@ def test_a_master_key_inside_the_data_directory_is_warned_about(
     cli: Cli, tmp_path: Path, taken_port: int
 ) -> None:
     data_dir = tmp_path / "d"
-    status, err = cli("init", "--data-dir", data_dir, "--json")
+    status, _, err = cli("init", "--data-dir", data_dir, "--json")
     assert status == 0, err
     (warning,) = _warnings(err)
     assert str(data_dir / "master.key") in warning
@@ -90,7 +60,7 @@ def test_the_local_demo_says_so_and_is_not_warned_about(
     cli: Cli, tmp_path: Path, taken_port: int
 ) -> None:
     data_dir = tmp_path / "demo"
-    status, err = cli("init", "--data-dir", data_dir, "--local-demo", "--json")
+    status, _, err = cli("init", "--data-dir", data_dir, "--local-demo", "--json")
     assert status == 0, err
     assert _warnings(err) == []
     assert load_settings(data_dir, {}).local_demo
@@ -108,7 +78,7 @@ def test_a_key_dir_keeps_the_master_key_apart_and_a_copy_of_the_data_cannot_open
     cli: Cli, tmp_path: Path, taken_port: int
 ) -> None:
     data_dir, key_dir = tmp_path / "data", tmp_path / "keys"
-    status, err = cli("init", "--data-dir", data_dir, "--key-dir", key_dir, "--json")
+    status, _, err = cli("init", "--data-dir", data_dir, "--key-dir", key_dir, "--json")
     assert status == 0, err
     assert _warnings(err) == []
     key_file = key_dir / "master.key"
@@ -141,7 +111,7 @@ def test_a_master_key_from_the_environment_is_not_warned_about(
 ) -> None:
     env = {MASTER_KEY_ENV: encode_master_key(bytes(range(32)))}
     data_dir = tmp_path / "d"
-    status, err = cli("init", "--data-dir", data_dir, "--json", env=env)
+    status, _, err = cli("init", "--data-dir", data_dir, "--json", env=env)
     assert status == 0, err
     assert _warnings(err) == []
     assert not (data_dir / "master.key").exists()
@@ -150,18 +120,18 @@ def test_a_master_key_from_the_environment_is_not_warned_about(
 
 def test_key_dir_refusals(cli: Cli, tmp_path: Path) -> None:
     env = {MASTER_KEY_ENV: encode_master_key(bytes(range(32)))}
-    status, err = cli("init", "--data-dir", tmp_path / "a", "--key-dir", tmp_path / "k", env=env)
+    status, _, err = cli("init", "--data-dir", tmp_path / "a", "--key-dir", tmp_path / "k", env=env)
     assert status == 2
     assert f"--key-dir and {MASTER_KEY_ENV} both name the master key" in err
     assert not (tmp_path / "a").exists()
 
-    status, err = cli("init", "--data-dir", tmp_path / "b", "--key-dir", tmp_path / "b" / "keys")
+    status, _, err = cli("init", "--data-dir", tmp_path / "b", "--key-dir", tmp_path / "b" / "keys")
     assert status == 2
     assert "--key-dir must be outside the data directory" in err
 
     (tmp_path / "k").mkdir()
     (tmp_path / "k" / "master.key").write_text("x")
-    status, err = cli("init", "--data-dir", tmp_path / "c", "--key-dir", tmp_path / "k")
+    status, _, err = cli("init", "--data-dir", tmp_path / "c", "--key-dir", tmp_path / "k")
     assert status == 2
     assert "already exists" in err
     assert not (tmp_path / "c").exists()

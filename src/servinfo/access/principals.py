@@ -12,10 +12,12 @@ administrative permission (:data:`ADMIN_PERMISSION`) cannot be revoked.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 
 from servinfo.access.errors import AccessError, Forbidden, Unauthenticated
 from servinfo.audit import AuditSink
+from servinfo.audit.entries import Action
 from servinfo.crypto import hash_token, new_token
 from servinfo.policy import Policy, UnknownPolicyElement
 from servinfo.policy.model import STAFF_KINDS
@@ -26,6 +28,8 @@ from servinfo.store import LastAdministrator, Principal, PrincipalStore, Subject
 #: grants it is never revoked (a deployment without one could only be recovered
 #: offline, with ``servinfo admin recover``).
 ADMIN_PERMISSION = "manage_principals"
+#: The actor of a break-glass recovery: no principal, whoever holds the master key.
+RECOVERY_ACTOR = "break-glass"
 
 
 class InvalidPrincipal(AccessError):
@@ -78,6 +82,49 @@ class PrincipalService:
             details={"principal": principal.name, "kind": kind, "role": role, "region": region},
         )
         return IssuedPrincipal(principal, token)
+
+    def recover_admin(self, *, now: dt.datetime | None = None) -> tuple[IssuedPrincipal, int]:
+        """Break-glass: a new administrator and its token, and the seq of the audit entry.
+
+        Only ``servinfo admin recover`` calls this, after the master key has
+        unlocked the keyring: holding the master key is the authority (it
+        already decrypts everything). The principal is a new one, named for the
+        time, in the policy's ``admin`` role (else the first role granting
+        :data:`ADMIN_PERMISSION`); no existing principal is changed. Audited
+        twice: the principal's addition, and an ``admin_recovery`` entry.
+        """
+        when = now or dt.datetime.now(dt.UTC)
+        roles = self.admin_roles()
+        if not roles:
+            raise InvalidPrincipal(
+                f"no role of the active policy grants '{ADMIN_PERMISSION}': there is no "
+                "administrator to recover; activate a policy that grants it to a role"
+            )
+        role_id = "admin" if "admin" in roles else sorted(roles)[0]
+        role = self._policy.roles[role_id]
+        region = next(iter(self._policy.regions))
+        name = f"recovered-admin-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+        administrators = sum(1 for p in self.all(include_revoked=False) if p.role in roles)
+        issued = self.add(
+            name,
+            kind=role.principal_kinds[0],
+            role=role_id,
+            region=region,
+            actor=RECOVERY_ACTOR,
+            now=when,
+        )
+        seq = self._audit.record(
+            Action.ADMIN_RECOVERY.value,
+            actor=RECOVERY_ACTOR,
+            outcome="issued",
+            details={
+                "principal": name,
+                "role": role_id,
+                "proof": "master key unlocked the keyring",
+                "active_administrators_before": administrators,
+            },
+        )
+        return issued, seq
 
     def all(self, *, include_revoked: bool = True) -> list[Principal]:
         return self._principals.list(include_revoked=include_revoked)

@@ -73,6 +73,8 @@ class Action(StrEnum):
     ERASURE = "erasure"
     KEY_ROTATION = "key_rotation"
     PRINCIPAL_CHANGE = "principal_change"
+    #: Break-glass: an administrator token issued offline with the master key.
+    ADMIN_RECOVERY = "admin_recovery"
     POLICY_CHANGE = "policy_change"
     LEDGER_CHANGE = "ledger_change"
     REQUEST_CHANGE = "request_change"

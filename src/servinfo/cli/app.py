@@ -121,6 +121,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "app",
         "The audit log: verify it, prove entries, check proofs offline.",
     ),
+    "admin": CommandEntry(
+        "servinfo.deployment.admin_cli",
+        "admin_app",
+        "Break-glass administration, offline, with the master key.",
+    ),
 }
 
 
