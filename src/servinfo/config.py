@@ -58,10 +58,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "workers", int, 1),
     Setting("server", "tls_cert_file", str, "tls/server.crt"),
     Setting("server", "tls_key_file", str, "tls/server.key"),
+    Setting("server", "header_timeout_seconds", int, 10),
+    Setting("server", "body_timeout_seconds", int, 30),
+    Setting("server", "keepalive_timeout_seconds", int, 5),
     Setting("limits", "max_body_bytes", int, 16 * _MIB),
+    Setting("limits", "max_request_bytes", int, 1 * _MIB),
     Setting("limits", "max_record_bytes", int, 1 * _MIB),
     Setting("limits", "idempotency_ttl_hours", int, 24),
     Setting("limits", "key_cache_size", int, 32_768),
+    Setting("rate_limits", "per_address_per_minute", int, 120),
+    Setting("rate_limits", "per_target_per_minute", int, 10),
 )
 
 
@@ -86,11 +92,21 @@ class Settings:
     workers: int
     tls_cert_file: Path
     tls_key_file: Path
+    #: Connection timeouts, in seconds (see servinfo.api._protocol).
+    header_timeout_seconds: int
+    body_timeout_seconds: int
+    keepalive_timeout_seconds: int
+    #: The body limit of the ingest routes, which stream their bodies.
     max_body_bytes: int
+    #: The body limit of every other route (see servinfo.api.limits).
+    max_request_bytes: int
     max_record_bytes: int
     idempotency_ttl_hours: int
     #: Unwrapped data keys kept in memory per region (about 2.6 KB each).
     key_cache_size: int
+    #: Requests a minute to the routes that need no token (servinfo.api.ratelimit); 0: none.
+    rate_per_address_per_minute: int
+    rate_per_target_per_minute: int
 
     @property
     def config_file(self) -> Path:
@@ -195,10 +211,16 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         workers=max(1, values["server.workers"]),
         tls_cert_file=_resolve_path(values["server.tls_cert_file"], data_dir),
         tls_key_file=_resolve_path(values["server.tls_key_file"], data_dir),
+        header_timeout_seconds=max(1, values["server.header_timeout_seconds"]),
+        body_timeout_seconds=max(1, values["server.body_timeout_seconds"]),
+        keepalive_timeout_seconds=max(1, values["server.keepalive_timeout_seconds"]),
         max_body_bytes=values["limits.max_body_bytes"],
+        max_request_bytes=values["limits.max_request_bytes"],
         max_record_bytes=values["limits.max_record_bytes"],
         idempotency_ttl_hours=values["limits.idempotency_ttl_hours"],
         key_cache_size=max(1, values["limits.key_cache_size"]),
+        rate_per_address_per_minute=values["rate_limits.per_address_per_minute"],
+        rate_per_target_per_minute=values["rate_limits.per_target_per_minute"],
     )
 
 

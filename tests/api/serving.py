@@ -52,6 +52,8 @@ def serve_command(data_dir: Path, port: int, workers: int, *extra: str) -> list[
 class Served:
     url: str
     log_file: Path
+    #: The server's process (with one worker, the worker itself).
+    pid: int = 0
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace")
@@ -74,6 +76,7 @@ def serving(
             stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")},
         )
+        served.pid = process.pid
         try:
             _wait_until_started(process, served, port, workers, time.monotonic() + timeout)
             yield served

@@ -1,12 +1,31 @@
-"""uvicorn's HTTP/1.1 protocol on httptools, with ``TCP_NODELAY`` set on every connection.
+"""uvicorn's HTTP/1.1 protocol on httptools, with ``TCP_NODELAY`` and connection timeouts.
 
-With several workers uvicorn binds the listening socket itself, as
+No delay. With several workers uvicorn binds the listening socket itself, as
 ``socket.socket(family=…)``, whose protocol number is 0; asyncio sets
 ``TCP_NODELAY`` only on sockets whose protocol is ``IPPROTO_TCP``, so every
 accepted connection kept Nagle's algorithm on. A response leaves in two
 writes (head, then body), and the body then waited for the client's delayed
 ACK: ~40 ms a request, which capped each keep-alive connection at ~23
 requests a second. One worker was not affected (asyncio binds that socket).
+
+Timeouts. uvicorn closes a kept-alive connection that stays idle, but nothing
+else: a client that sends its request headers a byte at a time, or stops in
+the middle of a body, held its connection (and the request's memory) for as
+long as it liked; 500 such connections were held for 40 s and more. Here:
+
+- the headers of a request must be complete ``server.header_timeout_seconds``
+  after the connection opened or the request's first byte arrived;
+- a body may pause at most ``server.body_timeout_seconds`` between two of its
+  pieces, counted only while the server is ready to read (while the app is
+  busy with what it has, reading is paused, and that is not the client's
+  delay);
+- an idle kept-alive connection is closed after
+  ``server.keepalive_timeout_seconds`` (uvicorn's own timer, set from it).
+
+A late request is answered 408 ``request_timeout`` when it has begun and
+nothing was answered yet, and the connection is closed. The application hands
+the timeouts over through the lifespan state (``TIMEOUTS_STATE_KEY``), in each
+worker; without it (the lifespan off) the defaults apply.
 
 The parser is httptools (llhttp, in C) rather than the pure-Python h11: with
 uvloop's event loop it halved the server's CPU for a small request.
@@ -15,16 +34,120 @@ uvloop's event loop it halved the server's CPU for a small request.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+from collections.abc import Callable
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from servinfo.api.limits import TIMEOUTS_STATE_KEY, ConnectionTimeouts
 
 __all__ = ["NoDelayHttpToolsProtocol"]
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    _timeouts = ConnectionTimeouts()
+    _timer: asyncio.TimerHandle | None = None
+    _begun = False
+    _last_body = 0.0
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        timeouts = self.app_state.get(TIMEOUTS_STATE_KEY)
+        if isinstance(timeouts, ConnectionTimeouts):
+            self._timeouts = timeouts
+        self.timeout_keep_alive = int(self._timeouts.keepalive)
+        # A connection that sends nothing is a request whose headers are late.
+        self._arm(self._timeouts.header, self._headers_late)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    # -- the parser's callbacks ------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._begun = True
+        if self._timer is None:  # a kept-alive connection's next request
+            self._arm(self._timeouts.header, self._headers_late)
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+        self._last_body = self.loop.time()
+        self._arm(self._timeouts.body, self._body_late)
+
+    def on_body(self, body: bytes) -> None:
+        self._last_body = self.loop.time()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self._begun = False
+        super().on_message_complete()
+
+    # -- timers ------------------------------------------------------------------------
+
+    def _arm(self, delay: float, late: Callable[[], None]) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(delay, late)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _headers_late(self) -> None:
+        self._timer = None
+        previous = self.cycle
+        if self.flow.read_paused or (previous is not None and not previous.response_complete):
+            # Pipelined behind a request still being answered: not the client's delay.
+            self._arm(self._timeouts.header, self._headers_late)
+            return
+        detail = f"the request headers did not arrive within {self._timeouts.header:g} s"
+        self._time_out(detail if self._begun else None)
+
+    def _body_late(self) -> None:
+        self._timer = None
+        quiet = self.loop.time() - self._last_body
+        if self.flow.read_paused:  # the app has not taken what came: not the client's delay
+            self._arm(self._timeouts.body, self._body_late)
+            return
+        if quiet < self._timeouts.body:
+            self._arm(self._timeouts.body - quiet, self._body_late)
+            return
+        cycle = self.cycle
+        answered = cycle is not None and cycle.response_started
+        detail = f"the request body paused for more than {self._timeouts.body:g} s"
+        self._time_out(None if answered else detail)
+
+    def _time_out(self, detail: str | None) -> None:
+        """Answer 408 with ``detail`` (None: answer nothing) and close the connection."""
+        if self.transport.is_closing():
+            return
+        if detail is not None:
+            self.transport.write(_timeout_response(self.server_state.default_headers, detail))
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # The app stops reading (it gets http.disconnect) and its answer is dropped.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.close()
+
+
+def _timeout_response(default_headers: list[tuple[bytes, bytes]], detail: str) -> bytes:
+    body = json.dumps({"error": "request_timeout", "detail": detail}).encode()
+    head = [STATUS_LINE[408]]
+    for name, value in default_headers:
+        head += [name, b": ", value, b"\r\n"]
+    head += [
+        b"content-type: application/json\r\n",
+        b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+        b"connection: close\r\n\r\n",
+        body,
+    ]
+    return b"".join(head)

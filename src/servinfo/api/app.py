@@ -19,8 +19,9 @@ from fastapi import FastAPI, Response
 import servinfo
 from servinfo.access.routes import router as access_router
 from servinfo.api import docs, errors
+from servinfo.api.limits import TIMEOUTS_STATE_KEY
 from servinfo.api.metrics import render
-from servinfo.api.middleware import GuardAndCount
+from servinfo.api.middleware import GuardAndCount, body_limits, connection_timeouts, rate_limiter
 from servinfo.audit.routes import router as audit_router
 from servinfo.collect.routes import Batches
 from servinfo.collect.routes import router as collect_router
@@ -36,7 +37,7 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     what is built before serving leaves the garbage collector's sight (below)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         deployment.prepare_to_serve()
         # Expired exports: keys destroyed and rows purged now, then hourly (rights.purge).
         export_purges = await start_export_purges(deployment.rights.exports, deployment.audit)
@@ -47,7 +48,8 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
             # about 10 µs less server CPU a batched record, in alternating runs.
             gc.collect()
             gc.freeze()
-        yield
+        # The lifespan state reaches the HTTP protocol of each connection (_protocol).
+        yield {TIMEOUTS_STATE_KEY: connection_timeouts(deployment.settings)}
         export_purges.cancel()
         deployment.close()
 
@@ -60,6 +62,9 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
         # Served by docs.install from packaged assets, not FastAPI's CDN pages.
         docs_url=None,
         redoc_url=None,
+        # Starlette's redirect to the path with(out) its trailing slash built its
+        # Location from the request's Host header, which anyone can set.
+        redirect_slashes=False,
     )
     app.state.deployment = deployment
     # Each worker's own: its single-object requests answered in groups, its batches in turns.
@@ -73,7 +78,11 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     app.include_router(rights_router)
     app.include_router(drp_router)
 
-    app.add_middleware(GuardAndCount, limit=deployment.settings.max_body_bytes)
+    app.add_middleware(
+        GuardAndCount,
+        limits=body_limits(deployment.settings),
+        rates=rate_limiter(deployment.settings),
+    )
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servinfo.access.errors import Denied, PurposeRequired
 from servinfo.errors import ServinfoError
+from servinfo.store.failures import storage_failure
 
 logger = logging.getLogger("servinfo.api")
 
@@ -50,7 +51,10 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(error.status_code, "http_error")
-    return error_response(error.status_code, code, str(error.detail))
+    response = error_response(error.status_code, code, str(error.detail))
+    # The exception's own headers: 405's Allow names the methods the route takes.
+    response.headers.update(error.headers or {})
+    return response
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -58,8 +62,18 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "an unexpected error occurred")
 
 
+async def _os_error(request: Request, error: Exception) -> JSONResponse:
+    """A read-only or full file system is the store's state, not a bug: 503 with the cause."""
+    assert isinstance(error, OSError)
+    failure = storage_failure(error)
+    if failure is None:
+        return await _unexpected(request, error)
+    return await _servinfo_error(request, failure)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServinfoError, _servinfo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)

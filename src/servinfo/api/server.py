@@ -117,13 +117,22 @@ def prepare_metrics(data_dir: Path, workers: int) -> None:
     process's own registry is the whole server. Several workers are fresh
     interpreters that inherit the variable set here, so they all count in
     files, whatever this process imported first.
+
+    The folder and what is created in it are the server's user's alone (0700,
+    files 0600): prometheus-client creates its files with the process's umask,
+    which is narrowed here to keep group and others out, in the workers too
+    (they inherit it).
     """
     if workers == 1:
         os.environ.pop(MULTIPROC_ENV, None)
         return
-    folder = data_dir / "run" / "metrics"
+    os.umask(os.umask(0o077) | 0o077)
+    run = data_dir / "run"
+    folder = run / "metrics"
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, mode=0o700)
+    for private in (run, folder):  # run/ may come from a version that left it open
+        private.chmod(0o700)
     os.environ[MULTIPROC_ENV] = str(folder)
 
 
