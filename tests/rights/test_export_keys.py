@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from tests.api.serving import serving
 from tests.rights.world import NOW, World, build_world
 from tests.support import PostgresDatabases
@@ -91,6 +91,23 @@ def test_two_exports_have_different_keys_and_a_fresh_one_opens(world: World) -> 
     info, blob = world.rights.export_archive(first, now=NOW)
     assert blob.startswith(b"PK")
     assert info.size == len(blob)
+
+
+def test_a_key_moved_to_another_export_does_not_open_it(world: World) -> None:
+    first, second = _exported(world), _exported(world)
+    engine = world.deployment.control
+    id_1, _, _, wrapped_1 = _stored(engine, first)
+    id_2, _, _, _ = _stored(engine, second)
+    with engine.begin() as connection:
+        connection.execute(
+            update(ExportKeyRow).where(ExportKeyRow.export_id == id_2).values(wrapped=wrapped_1)
+        )
+    with pytest.raises(ExportUnavailable, match="does not open"):
+        world.rights.export_archive(second, now=NOW)
+    with engine.begin() as connection:
+        connection.execute(delete(ExportKeyRow).where(ExportKeyRow.export_id == id_1))
+    with pytest.raises(ExportUnavailable, match="does not open"):
+        world.rights.export_archive(first, now=NOW)
 
 
 def test_a_purged_export_does_not_open_with_everything_left_in_the_data_directory(

@@ -157,12 +157,11 @@ class ExportVault:
                 f"the export of request {request_id} expired at {row.expires_at.isoformat()}; "
                 "open a new access request for a fresh one"
             )
-        unavailable = ExportUnavailable(f"the export of request {request_id} does not open")
         try:
             sealer = self._sealer(row, subject_id)
             blob = sealer.open(_binding(row.id, subject_id, row.kind), row.sealed)
         except (IntegrityError, UnwrapError):
-            raise unavailable from None
+            raise ExportUnavailable(f"the export of request {request_id} does not open") from None
         return _info(row), blob
 
     def _sealer(self, row: Row[Any], subject_id: str) -> Sealer:
