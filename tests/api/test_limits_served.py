@@ -137,6 +137,30 @@ def test_an_idle_kept_alive_connection_is_closed(served: Served) -> None:
     assert closed is not None
 
 
+def test_endless_headers_are_refused_431_early(served: Served) -> None:
+    """The parser keeps an unfinished header in memory: 64 MiB of one were all held."""
+    baseline = _rss_bytes(served.pid)
+    sent = 0
+    with _connect(served) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: servinfo\r\nX-Long: ")
+        piece = b"a" * 65536
+        try:
+            while sent < 64 * MIB:
+                sock.sendall(piece)
+                sent += len(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        received, closed = _until_closed(sock, time.monotonic() + 10)
+    grown = _rss_bytes(served.pid) - baseline
+    print(f"{sent / MIB:.1f} MiB of header sent; RSS grew {grown / MIB:.1f} MiB")
+    assert received.startswith(b"HTTP/1.1 431 "), received[:200]
+    assert b'"error": "headers_too_large"' in received
+    assert closed is not None
+    assert sent < 64 * MIB
+    assert _rss_bytes(served.pid) - baseline < 16 * MIB
+
+
 # -- an oversized body, and the worker's memory --------------------------------------
 
 

@@ -22,6 +22,12 @@ long as it liked; 500 such connections were held for 40 s and more. Here:
 - an idle kept-alive connection is closed after
   ``server.keepalive_timeout_seconds`` (uvicorn's own timer, set from it).
 
+Header size. The parser keeps an unfinished header in memory as it grows: one
+endless header line filled a worker's memory for as long as the header
+timeout let it. The bytes a connection sends while its request's headers are
+unfinished are counted, and past :data:`MAX_HEADER_BYTES` the request is
+answered 431 ``headers_too_large`` and the connection closed.
+
 A late request is answered 408 ``request_timeout`` when it has begun and
 nothing was answered yet, and the connection is closed. The application hands
 the timeouts over through the lifespan state (``TIMEOUTS_STATE_KEY``), in each
@@ -42,13 +48,18 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from servinfo.api.limits import TIMEOUTS_STATE_KEY, ConnectionTimeouts
 
-__all__ = ["NoDelayHttpToolsProtocol"]
+__all__ = ["MAX_HEADER_BYTES", "NoDelayHttpToolsProtocol"]
+
+#: The request line and headers of one request, at most (browsers send a few KiB).
+MAX_HEADER_BYTES = 64 * 1024
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     _timeouts = ConnectionTimeouts()
     _timer: asyncio.TimerHandle | None = None
     _begun = False
+    #: Bytes received while the request's headers are unfinished; None while they are done.
+    _header_bytes: int | None = 0
     _last_body = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -67,6 +78,15 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if self._header_bytes is not None:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._header_bytes is not None and self._header_bytes > MAX_HEADER_BYTES:
+            self._refuse(
+                431, "headers_too_large", f"the request headers exceed {MAX_HEADER_BYTES} bytes"
+            )
+
     # -- the parser's callbacks ------------------------------------------------------
 
     def on_message_begin(self) -> None:
@@ -77,6 +97,7 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._header_bytes = None
         super().on_headers_complete()
         self._last_body = self.loop.time()
         self._arm(self._timeouts.body, self._body_late)
@@ -88,6 +109,7 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._disarm()
         self._begun = False
+        self._header_bytes = 0
         super().on_message_complete()
 
     # -- timers ------------------------------------------------------------------------
@@ -129,8 +151,22 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         """Answer 408 with ``detail`` (None: answer nothing) and close the connection."""
         if self.transport.is_closing():
             return
-        if detail is not None:
-            self.transport.write(_timeout_response(self.server_state.default_headers, detail))
+        if detail is None:
+            self._close()
+        else:
+            self._refuse(408, "request_timeout", detail)
+
+    def _refuse(self, status: int, code: str, detail: str) -> None:
+        """Answer ``status`` with servinfo's error object, and close the connection."""
+        if self.transport.is_closing():
+            return
+        self._disarm()
+        self.transport.write(
+            _error_response(self.server_state.default_headers, status, code, detail)
+        )
+        self._close()
+
+    def _close(self) -> None:
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             # The app stops reading (it gets http.disconnect) and its answer is dropped.
@@ -139,9 +175,11 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def _timeout_response(default_headers: list[tuple[bytes, bytes]], detail: str) -> bytes:
-    body = json.dumps({"error": "request_timeout", "detail": detail}).encode()
-    head = [STATUS_LINE[408]]
+def _error_response(
+    default_headers: list[tuple[bytes, bytes]], status: int, code: str, detail: str
+) -> bytes:
+    body = json.dumps({"error": code, "detail": detail}).encode()
+    head = [STATUS_LINE[status]]
     for name, value in default_headers:
         head += [name, b": ", value, b"\r\n"]
     head += [
