@@ -104,7 +104,11 @@ def _principal_view(p: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/principals", status_code=201)
+@router.post(
+    "/principals",
+    status_code=201,
+    responses={409: {"description": "A principal by that name exists (duplicate_principal)."}},
+)
 def add_principal(
     body: NewPrincipal, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -129,7 +133,10 @@ def list_principals(deployment: DeploymentDep, principal: PrincipalDep) -> list[
     return [_principal_view(p) for p in deployment.principal_service.all()]
 
 
-@router.delete("/principals/{name}")
+@router.delete(
+    "/principals/{name}",
+    responses={409: {"description": "The last one who may manage principals (last_admin)."}},
+)
 def revoke_principal(
     name: str, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:

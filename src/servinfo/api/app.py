@@ -18,7 +18,7 @@ from fastapi import FastAPI, Response
 
 import servinfo
 from servinfo.access.routes import router as access_router
-from servinfo.api import docs, errors
+from servinfo.api import docs, errors, openapi
 from servinfo.api.limits import TIMEOUTS_STATE_KEY
 from servinfo.api.metrics import render
 from servinfo.api.middleware import GuardAndCount, body_limits, connection_timeouts, rate_limiter
@@ -72,6 +72,7 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     app.state.batches = Batches()
     errors.install(app)
     docs.install(app)
+    openapi.install(app)
     app.include_router(access_router)
     app.include_router(audit_router)
     app.include_router(collect_router)
@@ -88,7 +89,12 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "policy_version": deployment.runtime.current.policy.version}
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"description": "Prometheus metrics.", "content": {"text/plain": {}}}},
+    )
     def metrics() -> Response:
         body, content_type = render()
         return Response(body, media_type=content_type)

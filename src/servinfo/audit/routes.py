@@ -30,7 +30,10 @@ def inclusion_proof(index: int, deployment: DeploymentDep, principal: PrincipalD
     return _service(deployment, principal).inclusion_proof(index)
 
 
-@router.get("/consistency")
+@router.get(
+    "/consistency",
+    responses={404: {"description": "No head signed at that tree size (audit_head_not_found)."}},
+)
 def consistency_proof(
     deployment: DeploymentDep,
     principal: PrincipalDep,

@@ -90,7 +90,14 @@ def _once(
     return answer, False
 
 
-@router.post("/records", status_code=201)
+@router.post(
+    "/records",
+    status_code=201,
+    responses={
+        200: {"description": "The object was there already (a replay, or registered alike)."},
+        409: {"description": "Registered otherwise before, or the key is in progress."},
+    },
+)
 async def post_record(request: Request, deployment: DeploymentDep, token: TokenDep) -> JSONResponse:
     """Store one object (a record, or an organization or subject from the identity service)."""
     limit = deployment.settings.max_body_bytes
@@ -124,7 +131,10 @@ class Batches:
             return await run_in_threadpool(work, *args)
 
 
-@router.post("/records:batch")
+@router.post(
+    "/records:batch",
+    responses={409: {"description": "That Idempotency-Key is being answered (in_progress)."}},
+)
 async def post_batch(
     request: Request, deployment: DeploymentDep, principal: PrincipalDep
 ) -> JSONResponse:

@@ -67,7 +67,11 @@ def _visible(deployment: Deployment, principal: Principal, request_id: str) -> D
     return request
 
 
-@router.post("/requests", status_code=201)
+@router.post(
+    "/requests",
+    status_code=201,
+    responses={404: {"description": "No subject by that id (unknown_subject)."}},
+)
 def open_request(
     body: NewRequest, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -113,7 +117,11 @@ def show_request(
     return _visible(deployment, principal, request_id).to_dict()
 
 
-@router.post("/requests/{request_id}/send-code", status_code=202)
+@router.post(
+    "/requests/{request_id}/send-code",
+    status_code=202,
+    responses={409: {"description": "Not in a state that allows this (wrong_state)."}},
+)
 def send_code(
     request_id: str, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -122,13 +130,22 @@ def send_code(
     return {"notice": deployment.rights.send_code(request_id)}
 
 
-@router.post("/requests/{request_id}/verify")
+@router.post(
+    "/requests/{request_id}/verify",
+    responses={
+        403: {"description": "A wrong, expired or used code (verification_failed)."},
+        409: {"description": "The request is not awaiting verification (wrong_state)."},
+    },
+)
 def verify(request_id: str, body: Code, deployment: DeploymentDep) -> dict[str, Any]:
     """Verify the requester's identity with the one-time code they received."""
     return deployment.rights.verify_with_code(request_id, body.code).to_dict()
 
 
-@router.post("/requests/{request_id}/process")
+@router.post(
+    "/requests/{request_id}/process",
+    responses={409: {"description": "Not in a state to process, or flagged (flagged_request)."}},
+)
 def process(
     request_id: str, body: Process, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -139,7 +156,10 @@ def process(
     return done.to_dict()
 
 
-@router.post("/requests/{request_id}/extend")
+@router.post(
+    "/requests/{request_id}/extend",
+    responses={409: {"description": "No extension allowed now (extension_refused)."}},
+)
 def extend(
     request_id: str, body: Reason, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -147,7 +167,10 @@ def extend(
     return deployment.rights.extend(request_id, body.reason, actor=principal.name).to_dict()
 
 
-@router.post("/requests/{request_id}/refuse")
+@router.post(
+    "/requests/{request_id}/refuse",
+    responses={409: {"description": "Not in a state that allows this (wrong_state)."}},
+)
 def refuse(
     request_id: str, body: Reason, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -155,7 +178,14 @@ def refuse(
     return deployment.rights.refuse(request_id, body.reason, actor=principal.name).to_dict()
 
 
-@router.get("/requests/{request_id}/export")
+@router.get(
+    "/requests/{request_id}/export",
+    response_class=Response,
+    responses={
+        200: {"description": "The export ZIP.", "content": {"application/zip": {}}},
+        410: {"description": "No export, or it expired (export_unavailable)."},
+    },
+)
 def download_export(
     request_id: str, deployment: DeploymentDep, principal: PrincipalDep
 ) -> Response:
@@ -173,7 +203,11 @@ def download_export(
     )
 
 
-@router.post("/subjects/{subject_id}/restriction/lift-notice", status_code=202)
+@router.post(
+    "/subjects/{subject_id}/restriction/lift-notice",
+    status_code=202,
+    responses={409: {"description": "No restriction in force (not_in_force)."}},
+)
 def announce_lift(
     subject_id: str, body: Reason, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -185,7 +219,10 @@ def announce_lift(
     return {"notice": notice}
 
 
-@router.post("/subjects/{subject_id}/restriction/lift")
+@router.post(
+    "/subjects/{subject_id}/restriction/lift",
+    responses={409: {"description": "Not in force, or not announced (lift_not_announced)."}},
+)
 def lift(subject_id: str, deployment: DeploymentDep, principal: PrincipalDep) -> dict[str, Any]:
     _operator(deployment, principal)
     lifted = deployment.rights.lift_restriction(subject_id, actor=principal.name)

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from servinfo.api.dependencies import DeploymentDep
@@ -63,6 +64,29 @@ class _DrpRoute(APIRoute):
 router = APIRouter(prefix="/v1", tags=["drp"], route_class=_DrpRoute)
 
 
+class DrpErrorBody(BaseModel):
+    """The spec's error object (DRP 1.0 section 3.06), as :func:`drp_error` answers it."""
+
+    code: str
+    message: str
+    fatal: bool | None = None
+
+
+_MEANING = {
+    400: "The message cannot be decoded, is malformed, too old, expired or unsupported.",
+    401: "No bearer token, or not a paired agent's current one.",
+    403: "A bad signature, another agent's request, or another business.",
+    404: "No DRP request with that id.",
+    409: "A replayed message, or a request that can no longer be revoked.",
+    422: "The request machinery refuses the exercise's parameters.",
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of the statuses a DRP endpoint answers in the spec's format."""
+    return {status: {"model": DrpErrorBody, "description": _MEANING[status]} for status in statuses}
+
+
 def _service(request: Request, deployment: DeploymentDep) -> DrpService:
     state = request.app.state
     if getattr(state, "drp", None) is None:
@@ -84,7 +108,10 @@ def _agent(request: Request, drp: Drp) -> Agent:
 AgentDep = Annotated[Agent, Depends(_agent)]
 
 
-@router.post("/agent/{agent_id}")
+@router.post(
+    "/agent/{agent_id}",
+    responses={403: {"description": "The setup was refused (no body, section 2.05.1)."}},
+)
 async def pairwise_setup(agent_id: str, request: Request, drp: Drp) -> Response:
     """Pair-wise key setup (section 2.05): a signed message in, a bearer token out."""
     body = await request.body()
@@ -97,7 +124,7 @@ async def pairwise_setup(agent_id: str, request: Request, drp: Drp) -> Response:
     return JSONResponse({"agent-id": agent.agent_id, "token": token})
 
 
-@router.get("/agent/{agent_id}")
+@router.get("/agent/{agent_id}", responses=_errors(401, 403))
 def agent_information(agent_id: str, agent: AgentDep) -> dict[str, Any]:
     """Agent information (section 2.06): whether the token is still valid."""
     if agent.agent_id != agent_id:
@@ -105,7 +132,7 @@ def agent_information(agent_id: str, agent: AgentDep) -> dict[str, Any]:
     return {}
 
 
-@router.post("/data-rights-request")
+@router.post("/data-rights-request", responses=_errors(400, 401, 403, 409, 422))
 @router.post("/data-rights-request/", include_in_schema=False)  # before DRP 0.9.3
 async def exercise(request: Request, drp: Drp, agent: AgentDep) -> dict[str, Any]:
     """Data rights exercise (section 2.01)."""
@@ -113,13 +140,13 @@ async def exercise(request: Request, drp: Drp, agent: AgentDep) -> dict[str, Any
     return await run_in_threadpool(drp.exercise, agent, body)
 
 
-@router.get("/data-rights-request/{request_id}")
+@router.get("/data-rights-request/{request_id}", responses=_errors(401, 403, 404))
 def status(request_id: str, drp: Drp, agent: AgentDep) -> dict[str, Any]:
     """Data rights status (section 2.02)."""
     return drp.status(agent, request_id)
 
 
-@router.delete("/data-rights-request/{request_id}")
+@router.delete("/data-rights-request/{request_id}", responses=_errors(400, 401, 403, 404, 409))
 async def revoke(request_id: str, request: Request, drp: Drp, agent: AgentDep) -> dict[str, Any]:
     """Data rights revoke (section 2.04)."""
     body = await request.body()

@@ -1,0 +1,169 @@
+"""schemathesis over ``/openapi.json``: every answer the API gives is one its document describes.
+
+The application runs in-process (ASGI) over a deployment holding the API
+tests' world and the demo's simulated Service Information. schemathesis sends
+it cases generated from the application's own OpenAPI document: valid ones,
+invalid ones, and valid ones aimed at ids that exist (a subject, a record, a
+data-subject request, an outbox notice, a principal), once with the admin's
+token and once with a subject's. Four checks hold for every answer: no
+status ≥ 500, every status documented for its operation, the content type
+documented, and the body valid against the documented schema.
+
+Bounded and repeatable: a fixed number of examples per operation and pass,
+generated deterministically (``derandomize``), no shrinking, no example
+database. The principals whose tokens the run uses are never the target of a
+revocation (the spare one is).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.result import Ok
+from schemathesis.python import asgi
+from schemathesis.schemas import APIOperation, BaseSchema
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from tests.api.world import build_world
+
+from servinfo.deployment.demo import load_demo
+
+#: Examples per operation, pass and token: about 80 s for the two tokens on 2 cores.
+EXAMPLES = 25
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+#: The principals whose tokens the run uses: never revoked by it.
+TOKENS = ("admin", "ada")
+SPARE = "fuzz-spare"
+Operation = APIOperation[Any, Any, Any, Any]
+
+
+@dataclass
+class Target:
+    schema: BaseSchema
+    tokens: dict[str, str]
+    #: Path parameter → an id that exists, for the pass aimed at existing things.
+    known: dict[str, str]
+
+
+@dataclass
+class Run:
+    cases: int = 0
+    statuses: set[int] = field(default_factory=set)
+    #: (operation, check, status) → what failed and the curl command that repeats it.
+    failures: dict[tuple[str, str, int], str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with build_world(tmp_path_factory.mktemp("schemathesis")) as world:
+        deployment = world.deployment
+        load_demo(deployment, customers=4, days=2, seed=14, actor="admin")
+        deployment.principal_service.add(
+            SPARE, kind="employee", role="support_engineer", region="eu", actor="admin"
+        )
+        waiting = deployment.rights.open("access", "subj-eu-1", channel="api", actor="admin")
+        notice = deployment.rights.send_code(waiting.request_id)
+        known = {
+            "subject_id": "subj-eu-1",
+            "record_id": world.record_ids["profile"],
+            "request_id": waiting.request_id,
+            "notice_id": notice,
+            "name": SPARE,
+        }
+        app = world.client.app
+        try:
+            schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+            yield Target(schema, {who: world.tokens[who] for who in TOKENS}, known)
+        finally:
+            # schemathesis started the app's lifespan; it closes with the deployment.
+            asgi.shutdown_lifespans()
+
+
+def _strategies(operation: Operation, known: dict[str, str]) -> Iterator[Any]:
+    yield operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+    yield operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    names = {parameter.name for parameter in operation.path_parameters}
+    fixed = {name: known[name] for name in names & known.keys()}
+    if fixed:
+        yield operation.as_strategy(path_parameters=fixed)
+
+
+def fuzz(target: Target, who: str) -> Run:
+    headers = {"Authorization": f"Bearer {target.tokens[who]}"}
+    run = Run()
+
+    def spares_our_principals(case: Case[Operation]) -> bool:
+        return (case.path_parameters or {}).get("name") not in TOKENS
+
+    for result in target.schema.get_all_operations():
+        assert isinstance(result, Ok), result  # the document is one schemathesis can read
+        operation = result.ok()
+        for strategy in _strategies(operation, target.known):
+
+            @hypothesis.given(case=strategy.filter(spares_our_principals))
+            @hypothesis.settings(
+                max_examples=EXAMPLES,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+                suppress_health_check=list(hypothesis.HealthCheck),
+            )
+            def send(case: Case[Operation]) -> None:
+                run.cases += 1
+                response = case.call(headers=headers)
+                run.statuses.add(response.status_code)
+                try:
+                    case.validate_response(response, checks=CHECKS, headers=headers)
+                except FailureGroup as group:
+                    for failure in group.exceptions:
+                        _record(run, case, response.status_code, failure)
+                except Failure as failure:
+                    _record(run, case, response.status_code, failure)
+
+            try:
+                send()
+            except hypothesis.errors.Unsatisfiable:
+                # Nothing of the operation can be made invalid (no parameters, no body).
+                pass
+    return run
+
+
+def _record(run: Run, case: Case[Operation], status: int, failure: Failure) -> None:
+    key = (case.operation.label, failure.title, status)
+    if key not in run.failures:
+        run.failures[key] = f"{failure.message}\n    {case.as_curl_command()}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("who", TOKENS)
+def test_every_answer_is_one_the_document_describes(target: Target, who: str) -> None:
+    started = time.monotonic()
+    run = fuzz(target, who)
+    elapsed = time.monotonic() - started
+    report = "\n".join(
+        f"{label} [{status}] {title}: {detail}"
+        for (label, title, status), detail in sorted(run.failures.items())
+    )
+    print(f"\n{who}: {run.cases} cases in {elapsed:.1f} s, statuses {sorted(run.statuses)}")
+    assert not run.failures, f"{len(run.failures)} failures:\n{report}"
+    # The run reached past authentication and validation, to things that exist.
+    assert {200, 403, 404, 422} <= run.statuses
