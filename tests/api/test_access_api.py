@@ -145,7 +145,10 @@ def test_subject_reads_only_their_own_data(world: World) -> None:
         params={"purpose": "provide"},
         headers=world.headers("ada"),
     )
-    assert other.status_code == 403
+    # Not 403: to another subject, an account that exists answers as one that does not
+    # (a 403 here would tell a subject which ids exist; tests/access/test_subject_privacy.py).
+    assert other.status_code == 404
+    assert other.json()["error"] == "unknown_subject"
 
 
 def test_restriction_blocks_reads(world: World) -> None:

@@ -26,9 +26,12 @@ def test_a_subject_opens_its_own_request_verified_and_downloads_the_export(world
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/zip"
     assert "data.json" in zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+    # Not 403: to another subject, someone's request answers as one that does not exist
+    # (that a request exists is something about its subject; tests/access/test_subject_privacy.py).
     other = client.get(f"/v1/requests/{request_id}/export", headers=world.headers("bob"))
-    assert other.status_code == 403
-    assert client.get(f"/v1/requests/{request_id}", headers=world.headers("bob")).status_code == 403
+    assert other.status_code == 404
+    assert other.json()["error"] == "request_not_found"
+    assert client.get(f"/v1/requests/{request_id}", headers=world.headers("bob")).status_code == 404
     mine = client.get("/v1/requests", headers=world.headers("bob")).json()
     assert mine == []
 

@@ -147,6 +147,10 @@ def processor_scope(processor: str, what: str, value: str, allowed: bool) -> Rea
 
 OWN_DATA = ok("subject_binding", "the subject reads their own data")
 NOT_OWN_DATA = fail("subject_binding", "a subject may read only their own data")
+#: The audit reasons of a lookup refused because the caller has no standing towards the
+#: subject, or because the id exists nowhere: the log does not tell the two apart either.
+NO_SUCH_SUBJECT = fail("subject_unknown", "no subject by that id that the principal may read")
+NO_SUCH_RECORD = fail("record_unknown", "no record by that id that the principal may read")
 REQUEST_OPEN = ok("rights_request", "the subject has an open, verified request")
 NO_REQUEST = fail("rights_request", "the subject has no open, verified request")
 

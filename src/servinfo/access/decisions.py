@@ -32,6 +32,11 @@ stale principal and fail closed with a reason.
 :class:`Decider` adds a bounded cache for repeated decisions; its key holds every
 field of the actor and the subject state, so a changed ledger (new version) or a
 new policy (or a new day) can never be answered from the cache.
+
+:func:`has_standing` says whether a principal may read a subject *for some
+purpose*: only then may it learn anything about that subject (that it exists,
+what it objected to, that it restricted processing). Everyone else is answered
+as if the subject did not exist (:mod:`servinfo.access.reads`, docs/access.md).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ __all__ = [
     "SubjectState",
     "compile_policy",
     "decide",
+    "has_standing",
 ]
 
 
@@ -264,6 +270,38 @@ def decide(
     )
 
 
+def has_standing(compiled: CompiledPolicy, actor: Actor, subject_id: str, home_region: str) -> bool:
+    """Whether ``actor`` may read the subject ``subject_id`` (data in ``home_region``) for
+    some purpose, leaving aside what the subject's own ledgers say.
+
+    Subjects and their agents have standing towards the subject they are bound to
+    only. Any other principal has it when, for at least one purpose and category
+    the purpose uses, every check that does not depend on the subject passes for
+    the subject's region: kind, role, need to know, transfer or contract (steps
+    (1)-(3) of :func:`decide`). The subject's objections, restriction, consents
+    and requests (steps (4)-(5)) do not count: standing that depended on them
+    would itself reveal them.
+    """
+    if actor.revoked:
+        return False
+    if actor.kind in SELF_KINDS:
+        return actor.binding is not None and actor.binding == subject_id
+    return _reaches(compiled, actor, home_region)
+
+
+def _reaches(compiled: CompiledPolicy, actor: Actor, region: str) -> bool:
+    """Whether some read of data in ``region`` passes every subject-independent check."""
+    if region not in compiled.regions:  # a region the policy no longer declares: fail closed
+        return False
+    return any(
+        compiled.verdict(
+            actor.role, actor.kind, actor.entity, actor.region, purpose, category, region
+        )[0]
+        for purpose, categories in sorted(compiled.purpose_categories.items())
+        for category in sorted(categories)
+    )
+
+
 class DecisionCache:
     """A bounded map of finished decisions, in two generations.
 
@@ -304,6 +342,8 @@ class DecisionCache:
 
 
 DecisionKey = tuple[str, str, str, str, str, str]
+#: (role, kind, entity, region, data region).
+ReachKey = tuple[str, str, str | None, str | None, str]
 DecideFunction = Callable[[Actor, str, str, str, SubjectState], Decision]
 
 
@@ -323,6 +363,10 @@ class Decider:
         self.cache = cache if cache is not None else DecisionCache()
         self.compiled = compiled
         self.decide = _cached(compiled, self.cache)
+        #: The policy, and (role, kind, entity, region, data region) → whether some read
+        #: there passes: one pair swapped in one assignment, so a lookup never mixes two
+        #: policies. Bounded by the policy: roles x kinds x placements x regions.
+        self._reach: tuple[CompiledPolicy, dict[ReachKey, bool]] = (compiled, {})
 
     def use(self, compiled: CompiledPolicy) -> None:
         """Switch to a new policy (or day); earlier entries can no longer match, so drop them."""
@@ -330,6 +374,18 @@ class Decider:
             self.cache.clear()
         self.compiled = compiled
         self.decide = _cached(compiled, self.cache)
+        self._reach = (compiled, {})
+
+    def has_standing(self, actor: Actor, subject_id: str, home_region: str) -> bool:
+        """:func:`has_standing`, its policy part looked up once per placement and region."""
+        if actor.revoked or actor.kind in SELF_KINDS:
+            return has_standing(self.compiled, actor, subject_id, home_region)
+        compiled, reach = self._reach
+        key = (actor.role, actor.kind, actor.entity, actor.region, home_region)
+        found = reach.get(key)
+        if found is None:
+            found = reach[key] = _reaches(compiled, actor, home_region)
+        return found
 
 
 def _cached(compiled: CompiledPolicy, cache: DecisionCache) -> DecideFunction:

@@ -14,6 +14,17 @@ decision or a denial. Each has a ``…_held`` twin that returns the answer held
 request waiting for the commit holds no thread. If the append fails, the
 answer is :class:`~servinfo.audit.buffer.AuditUnavailable` (503) and nothing
 read leaves the server.
+
+Nothing about a subject before standing: a subject's ledger state is loaded
+only through :meth:`ReadService._admit`, which first asks whether the principal
+may read that subject for some purpose
+(:func:`~servinfo.access.decisions.has_standing`). Without standing, a subject
+that exists gets exactly the answer an id that exists nowhere gets
+(:class:`~servinfo.access.errors.NoSuchSubject`, or
+:class:`~servinfo.access.errors.NoSuchRecord` for a record), after the same
+steps: one directory (or record) lookup and one audit entry that names no
+subject. So a denial's reasons (an objection, a restriction) reach only
+principals with standing, on every route and command that reads or explains.
 """
 
 from __future__ import annotations
@@ -26,14 +37,17 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine
 
+from servinfo.access import _reasons as R
+from servinfo.access._reasons import Reason
 from servinfo.access.decisions import Actor, Decision, SubjectState
-from servinfo.access.errors import Denied, PurposeRequired
+from servinfo.access.errors import Denied, NoSuchRecord, NoSuchSubject, PurposeRequired
 from servinfo.access.metrics import DECISION_SECONDS, DECISIONS
 from servinfo.access.runtime import PolicyRuntime
 from servinfo.audit.buffer import AuditBuffer, Held, Ticket
 from servinfo.crypto import Keyring
 from servinfo.policy import UnknownPolicyElement
 from servinfo.store import Principal, SubjectDirectory
+from servinfo.store.errors import RecordNotFound
 from servinfo.store.reading import RecordReader, StoredRecord
 
 _ALLOWED, _DENIED = DECISIONS.labels("allow"), DECISIONS.labels("deny")
@@ -151,7 +165,10 @@ class ReadService:
         """:meth:`explain`, held until its audit entry is committed."""
         purpose = self._require_purpose(purpose)
         if subject_id is not None:
-            state = self._states.subject_state(subject_id)
+            admitted = self._admit_subject(principal, subject_id)
+            if admitted is None:
+                return self._refuse(principal, purpose, R.NO_SUCH_SUBJECT, NoSuchSubject())
+            state = admitted[1]
         else:
             state = SubjectState.unrestricted("-", self._runtime.current.policy.default_regime)
         decision = self._decide(principal, purpose, category, region, state)
@@ -195,17 +212,18 @@ class ReadService:
         """:meth:`read_subject`, held until its audit entries are committed."""
         purpose = self._require_purpose(purpose)
         enforced = self._runtime.current
-        subject = self._directory.get_subject(subject_id)
-        state = self._states.subject_state(subject_id)
         wanted = (
             list(categories) if categories else list(enforced.policy.purposes[purpose].categories)
         )
+        # The request's own mistakes first: they are answered alike whoever the subject is.
         for category in wanted:
             if category not in enforced.policy.categories:
                 raise UnknownPolicyElement("category", category, sorted(enforced.policy.categories))
-        decisions = {
-            c: self._decide(principal, purpose, c, subject.home_region, state) for c in wanted
-        }
+        admitted = self._admit_subject(principal, subject_id)
+        if admitted is None:
+            return self._refuse(principal, purpose, R.NO_SUCH_SUBJECT, NoSuchSubject())
+        home_region, state = admitted
+        decisions = {c: self._decide(principal, purpose, c, home_region, state) for c in wanted}
         tickets = [
             self._audit_decision(principal, purpose, category, subject_id, decision)
             for category, decision in decisions.items()
@@ -229,8 +247,15 @@ class ReadService:
     ) -> Held[ReadResult]:
         """:meth:`read_record`, held until its audit entries are committed."""
         purpose = self._require_purpose(purpose)
-        sealed = self._reader.fetch(record_id)
-        state = self._states.subject_state(sealed.subject_id)
+        try:
+            sealed = self._reader.fetch(record_id)
+        except RecordNotFound:
+            state = None
+        else:
+            # A record lives in its subject's home region: no directory lookup on this path.
+            state = self._admit(principal, sealed.subject_id, sealed.region)
+        if state is None:
+            return self._refuse(principal, purpose, R.NO_SUCH_RECORD, NoSuchRecord())
         decision = self._decide(principal, purpose, sealed.category, sealed.region, state)
         ticket = self._audit_decision(
             principal, purpose, sealed.category, sealed.subject_id, decision
@@ -252,15 +277,61 @@ class ReadService:
             raise UnknownPolicyElement("purpose", purpose, sorted(policy.purposes))
         return purpose
 
+    def _admit_subject(
+        self, principal: Principal, subject_id: str
+    ) -> tuple[str, SubjectState] | None:
+        """The subject's home region and ledger state, if ``principal`` has standing
+        towards it; None, after the same one lookup, for a subject that does not exist."""
+        subject = self._directory.subjects([subject_id]).get(subject_id)
+        if subject is None:
+            return None
+        state = self._admit(principal, subject_id, subject.home_region)
+        return None if state is None else (subject.home_region, state)
+
+    def _admit(
+        self, principal: Principal, subject_id: str, home_region: str
+    ) -> SubjectState | None:
+        """The only way to a subject's ledger state: None unless ``principal`` may read
+        the subject for some purpose. Standing is decided before any ledger is read, so
+        a refusal costs the same whatever the subject's ledgers hold."""
+        actor = self._actor(principal)
+        if not self._runtime.decider.has_standing(actor, subject_id, home_region):
+            return None
+        return self._states.subject_state(subject_id)
+
+    def _refuse(
+        self,
+        principal: Principal,
+        purpose: str,
+        reason: Reason,
+        error: NoSuchSubject | NoSuchRecord,
+    ) -> Held[Any]:
+        """The one answer to a lookup without standing, or of an id that exists nowhere:
+        audited (so probing shows in the log) with no subject, since a pseudonym would
+        need a salt for whatever id was asked, and held for its commit like any denial."""
+        ticket = self._audit.record(
+            "decision",
+            actor=principal.name,
+            purpose=purpose,
+            outcome="deny",
+            reasons=[reason.text],
+            details={"lookup": reason.code},
+        )
+        _DENIED.inc()
+        return Held([ticket], error=error)
+
+    def _actor(self, principal: Principal) -> Actor:
+        last = self._last_actor
+        if last is not None and last[0] is principal:
+            return last[1]
+        actor = Actor.from_principal(principal)
+        self._last_actor = (principal, actor)
+        return actor
+
     def _decide(
         self, principal: Principal, purpose: str, category: str, region: str, state: SubjectState
     ) -> Decision:
-        last = self._last_actor
-        if last is not None and last[0] is principal:
-            actor = last[1]
-        else:
-            actor = Actor.from_principal(principal)
-            self._last_actor = (principal, actor)
+        actor = self._actor(principal)
         start = perf_counter()
         decision = self._runtime.decider.decide(actor, purpose, category, region, state)
         # What ``DECISION_SECONDS.time()`` measures, without a timer object per read.

@@ -60,11 +60,18 @@ class DecisionRequest(BaseModel):
     subject: str | None = None
 
 
-@router.post("/decisions")
+@router.post(
+    "/decisions",
+    responses={404: {"description": "No subject by that id that you may read (unknown_subject)."}},
+)
 async def explain_decision(
     body: DecisionRequest, deployment: DeploymentDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    """Explain the decision on a read without reading any data."""
+    """Explain the decision on a read without reading any data.
+
+    A ``subject`` the caller may not read for any purpose answers exactly as one
+    that does not exist (404 ``unknown_subject``): its ledgers are its own.
+    """
     held = await run_in_threadpool(
         deployment.reads.explain_held,
         principal, body.purpose, body.category, body.region, body.subject,

@@ -2,8 +2,9 @@
 
 A subject's own ``subject`` principal opens, reads and downloads its own
 requests (its token is its identity, so a request it opens is verified at
-once); everything else needs the ``handle_requests`` permission. Verifying
-with a one-time code needs no token: the code is the proof.
+once); everything else needs the ``handle_requests`` permission, and someone
+else's request answers anyone without it as a request that does not exist.
+Verifying with a one-time code needs no token: the code is the proof.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from servinfo.access.errors import Forbidden
 from servinfo.api.dependencies import DeploymentDep, PrincipalDep
 from servinfo.deployment import Deployment
 from servinfo.rights.deadlines import RequestType
 from servinfo.rights.entries import Request as DsRequest
-from servinfo.rights.errors import InvalidRequest
+from servinfo.rights.errors import InvalidRequest, RequestNotFound
 from servinfo.rights.notifier import OutboxNotifier
 from servinfo.rights.service import is_own_request
 from servinfo.store import Principal
@@ -60,10 +62,18 @@ def _operator(deployment: Deployment, principal: Principal) -> None:
 
 
 def _visible(deployment: Deployment, principal: Principal, request_id: str) -> DsRequest:
-    """The request, if ``principal`` is its subject or may handle requests."""
+    """The request, if ``principal`` is its subject or may handle requests.
+
+    To anyone else, someone's request answers as an id that exists nowhere does
+    (the same 404 and text): that a request exists is already something about
+    its subject (docs/access.md).
+    """
     request = deployment.rights.get(request_id)
     if not is_own_request(principal, request):
-        _operator(deployment, principal)
+        try:
+            _operator(deployment, principal)
+        except Forbidden:
+            raise RequestNotFound(request_id) from None
     return request
 
 
