@@ -68,6 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits", "key_cache_size", int, 32_768),
     Setting("rate_limits", "per_address_per_minute", int, 120),
     Setting("rate_limits", "per_target_per_minute", int, 10),
+    Setting("health", "integrity_check_seconds", int, 900),
 )
 
 
@@ -107,6 +108,8 @@ class Settings:
     #: Requests a minute to the routes that need no token (servinfo.api.ratelimit); 0: none.
     rate_per_address_per_minute: int
     rate_per_target_per_minute: int
+    #: Seconds between the background integrity checks of the stores; 0: at start only.
+    integrity_check_seconds: int = 900
 
     @property
     def config_file(self) -> Path:
@@ -221,6 +224,7 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         key_cache_size=max(1, values["limits.key_cache_size"]),
         rate_per_address_per_minute=values["rate_limits.per_address_per_minute"],
         rate_per_target_per_minute=values["rate_limits.per_target_per_minute"],
+        integrity_check_seconds=values["health.integrity_check_seconds"],
     )
 
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Response
 import servinfo
 from servinfo.access.routes import router as access_router
 from servinfo.api import docs, errors, openapi
+from servinfo.api.health import router as health_router
 from servinfo.api.limits import TIMEOUTS_STATE_KEY
 from servinfo.api.metrics import render
 from servinfo.api.middleware import GuardAndCount, body_limits, connection_timeouts, rate_limiter
@@ -39,6 +40,8 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         deployment.prepare_to_serve()
+        # Each store's stamp and integrity: now, then every integrity_check_seconds.
+        deployment.health.start(deployment.settings.integrity_check_seconds)
         # Expired exports: keys destroyed and rows purged now, then hourly (rights.purge).
         export_purges = await start_export_purges(deployment.rights.exports, deployment.audit)
         if freeze_heap:
@@ -78,16 +81,13 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     app.include_router(collect_router)
     app.include_router(rights_router)
     app.include_router(drp_router)
+    app.include_router(health_router)
 
     app.add_middleware(
         GuardAndCount,
         limits=body_limits(deployment.settings),
         rates=rate_limiter(deployment.settings),
     )
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "policy_version": deployment.runtime.current.policy.version}
 
     @app.get(
         "/metrics",

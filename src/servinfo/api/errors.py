@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servinfo.access.errors import Denied, PurposeRequired
 from servinfo.errors import ServinfoError
+from servinfo.store.failures import storage_failure
 
 logger = logging.getLogger("servinfo.api")
 
@@ -61,8 +62,18 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "an unexpected error occurred")
 
 
+async def _os_error(request: Request, error: Exception) -> JSONResponse:
+    """A read-only or full file system is the store's state, not a bug: 503 with the cause."""
+    assert isinstance(error, OSError)
+    failure = storage_failure(error)
+    if failure is None:
+        return await _unexpected(request, error)
+    return await _servinfo_error(request, failure)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ServinfoError, _servinfo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -276,6 +276,12 @@ def main(args: Sequence[str] | None = None) -> None:
     except Exception as error:  # the last line of defence against a traceback
         if os.environ.get("SERVINFO_DEBUG"):
             raise
+        from servinfo.store.failures import storage_failure  # imports no driver
+
+        failure = storage_failure(error)
+        if failure is not None:  # a read-only or full disk, a corrupt file: not a bug
+            _fail(argv, failure.code, failure.message, human=f"error: {failure.message}")
+            sys.exit(EXIT_ERROR)
         detail = f"{type(error).__name__} (set SERVINFO_DEBUG=1 for details)"
         _fail(argv, "internal_error", detail, human=f"internal error: {detail}")
         sys.exit(EXIT_INTERNAL)

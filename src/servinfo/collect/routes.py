@@ -100,6 +100,7 @@ def _once(
 )
 async def post_record(request: Request, deployment: DeploymentDep, token: TokenDep) -> JSONResponse:
     """Store one object (a record, or an organization or subject from the identity service)."""
+    deployment.health.require_healthy()  # 503 store_unavailable while a store's check failed
     limit = deployment.settings.max_body_bytes
     try:
         body = await _read_body(request, limit)
@@ -139,6 +140,7 @@ async def post_batch(
     request: Request, deployment: DeploymentDep, principal: PrincipalDep
 ) -> JSONResponse:
     """Store NDJSON objects in chunks; list the accepted lines and the rejected ones."""
+    deployment.health.require_healthy()
     batches: Batches = request.app.state.batches
     batches.in_flight += 1
     try:

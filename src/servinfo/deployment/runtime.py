@@ -101,16 +101,15 @@ class Deployment:
         return self._once("health", self._build_health)
 
     def _build_health(self) -> StoreHealth:
-        verifiers: dict[str, Callable[[], object]] = {CONTROL: self._verify_control}
+        verifiers: dict[str, Callable[[Engine], object]] = {CONTROL: self._verify_control}
         for region in self.regions:
             verifiers[region] = partial(self._verify_region, region)
         return StoreHealth({CONTROL: self.control, **self.regions}, verifiers)
 
-    def _verify_control(self) -> None:
-        verify_store(self.control, deployment_id=self.deployment_id, role=CONTROL)
+    def _verify_control(self, engine: Engine) -> None:
+        verify_store(engine, deployment_id=self.deployment_id, role=CONTROL)
 
-    def _verify_region(self, region: str) -> None:
-        engine = self.regions[region]
+    def _verify_region(self, region: str, engine: Engine) -> None:
         verify_store(
             engine,
             deployment_id=self.deployment_id,

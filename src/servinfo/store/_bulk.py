@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Connection, String, Table, any_, bindparam
 from sqlalchemy.orm import InstrumentedAttribute
 
 from servinfo.store.engines import is_sqlite
+from servinfo.store.failures import engine_failure
 
 __all__ = [
     "IN_CHUNK",
@@ -118,6 +119,10 @@ def _as_sqlalchemy_error(connection: Connection, statement: str) -> Iterator[Non
     try:
         yield
     except dbapi.Error as error:
+        # Past SQLAlchemy's statement hooks: name a storage failure here as they would.
+        failure = engine_failure(error, connection.engine)
+        if failure is not None:
+            raise failure from None
         raise exc.DBAPIError.instance(statement, None, error, dbapi.Error) from None
 
 

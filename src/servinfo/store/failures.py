@@ -14,13 +14,14 @@ message says which store failed: every SQLAlchemy statement on them is
 translated as it fails (:func:`install`); the driver-level cursors of bulk
 writes and the edges (API, CLI) call :func:`storage_failure` themselves.
 
-This module imports no driver: it reads error classes, codes and messages,
-so the CLI's last line of defence can use it without loading SQLAlchemy.
+This module imports no database driver: it reads error classes' modules, codes
+and messages, so it tells psycopg's errors apart where psycopg is not installed.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 from typing import TYPE_CHECKING
 
 from servinfo.store.errors import StoreError
@@ -29,13 +30,21 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.engine import ExceptionContext
 
-__all__ = ["StoreUnavailable", "install", "name_store", "storage_failure", "store_name"]
+__all__ = [
+    "StoreUnavailable",
+    "engine_failure",
+    "install",
+    "name_store",
+    "storage_failure",
+    "store_name",
+]
 
 _STORE_OPTION = "servinfo_store"
+_READ_ONLY = "is read-only"
 
 #: SQLite's messages (lower case) and what they mean for the operator.
 _SQLITE_CAUSES: tuple[tuple[str, str], ...] = (
-    ("readonly database", "is read-only"),
+    ("readonly database", _READ_ONLY),
     ("database or disk is full", "is out of space: disk full"),
     ("disk i/o error", "had a disk I/O error"),
     ("database disk image is malformed", "is corrupt: database disk image is malformed"),
@@ -45,13 +54,13 @@ _SQLITE_CAUSES: tuple[tuple[str, str], ...] = (
 #: PostgreSQL SQLSTATEs (classes 53, 58 and XX, and read-only transactions).
 _POSTGRES_CAUSES: dict[str, str] = {
     "53100": "is out of space: disk full",
-    "25006": "is read-only",
+    "25006": _READ_ONLY,
     "58030": "had a disk I/O error",
     "XX001": "is corrupt: data corrupted",
     "XX002": "is corrupt: index corrupted",
 }
 _OS_CAUSES: dict[int, str] = {
-    errno.EROFS: "is read-only",
+    errno.EROFS: _READ_ONLY,
     errno.ENOSPC: "is out of space: disk full",
     errno.EDQUOT: "is out of space: disk quota exceeded",
     errno.EACCES: "is not writable: permission denied",
@@ -96,14 +105,31 @@ def install(engine: Engine) -> None:
 
 
 def _translate(context: ExceptionContext) -> None:
-    store = store_name(context.engine) if context.engine is not None else None
-    failure = storage_failure(context.original_exception, store)
+    if context.engine is None:
+        failure = storage_failure(context.original_exception)
+    else:
+        failure = engine_failure(context.original_exception, context.engine)
     if failure is not None:
         raise failure from None
 
 
-def storage_failure(error: BaseException, store: str | None = None) -> StoreUnavailable | None:
-    """The StoreUnavailable ``error`` means, or None when it is not a storage failure."""
+def engine_failure(
+    error: BaseException, engine: Engine, store: str | None = None
+) -> StoreUnavailable | None:
+    """:func:`storage_failure` for an error of ``engine``'s database (named, or ``store``)."""
+    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    return storage_failure(error, store or store_name(engine), sqlite_file)
+
+
+def storage_failure(
+    error: BaseException, store: str | None = None, sqlite_file: str | None = None
+) -> StoreUnavailable | None:
+    """The StoreUnavailable ``error`` means, or None when it is not a storage failure.
+
+    ``sqlite_file``: the store's database file, when SQLite; SQLite cannot open a
+    WAL database in a read-only directory and says only "unable to open", so the
+    directory is looked at to name the real cause.
+    """
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -112,12 +138,25 @@ def storage_failure(error: BaseException, store: str | None = None) -> StoreUnav
             return current
         cause = _cause(current)
         if cause is not None:
+            if cause.startswith("cannot be opened") and _read_only_directory(sqlite_file):
+                cause = _READ_ONLY
             return StoreUnavailable(store, cause)
         # SQLAlchemy keeps the driver's error in ``orig``; Python chains the rest.
         orig = getattr(current, "orig", None)
         nxt = orig if isinstance(orig, BaseException) else None
         current = nxt or current.__cause__ or current.__context__
     return None
+
+
+def _read_only_directory(database: str | None) -> bool:
+    if not database:
+        return False
+    directory = os.path.dirname(os.path.abspath(database))
+    try:
+        on_read_only_fs = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+    return on_read_only_fs or not os.access(directory, os.W_OK)
 
 
 def _cause(error: BaseException) -> str | None:

@@ -25,9 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
-from servinfo.store.failures import StoreUnavailable, storage_failure
+from servinfo.store.failures import StoreUnavailable, engine_failure
 from servinfo.store.identity import StoreMismatch
 
 __all__ = ["CheckStatus", "StoreCheck", "StoreHealth", "check_store", "integrity_check"]
@@ -78,7 +79,7 @@ def integrity_check(engine: Engine) -> tuple[str | None, tuple[str, ...]]:
             found = [str(row[0]) for row in rows]
         if found == ["ok"]:
             return None, ()
-        return "quick_check: " + "; ".join(found), ()
+        return "quick_check: " + "; ".join(" ".join(f.split()) for f in found), ()
     return _amcheck(engine)
 
 
@@ -105,19 +106,26 @@ def _amcheck(engine: Engine) -> tuple[str | None, tuple[str, ...]]:
 def check_store(
     name: str,
     engine: Engine,
-    verify_stamp: Callable[[], object] | None = None,
+    verify_stamp: Callable[[Engine], object] | None = None,
     *,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> StoreCheck:
-    """Check one store: its stamp (``verify_stamp`` raises StoreMismatch), then its integrity."""
+    """Check one store: its stamp (``verify_stamp(engine)`` raises StoreMismatch), then
+    its integrity.
+
+    Through a connection of its own, opened for the check: a pooled connection
+    of a SQLite engine keeps the file it first opened, so it would go on
+    checking a database that has since been replaced on disk.
+    """
+    probe = create_engine(engine.url, poolclass=NullPool)
     try:
         if verify_stamp is not None:
-            verify_stamp()
-        problem, notes = integrity_check(engine)
+            verify_stamp(probe)
+        problem, notes = integrity_check(probe)
     except StoreMismatch as mismatch:
         return StoreCheck(name, "failed", mismatch.message[:_REASON_CHARS], now())
     except Exception as error:
-        failure = storage_failure(error, name)
+        failure = engine_failure(error, engine, name)
         if failure is None:
             # Not a known storage cause: still a failed check, named by its type only.
             logger.exception("integrity check of the %s store failed", name)
@@ -125,6 +133,8 @@ def check_store(
         else:
             reason = failure.cause
         return StoreCheck(name, "failed", reason, now())
+    finally:
+        probe.dispose()
     if problem is not None:
         return StoreCheck(name, "failed", problem[:_REASON_CHARS], now(), notes)
     return StoreCheck(name, "ok", None, now(), notes)
@@ -136,7 +146,7 @@ class StoreHealth:
     def __init__(
         self,
         stores: Mapping[str, Engine],
-        verifiers: Mapping[str, Callable[[], object]] | None = None,
+        verifiers: Mapping[str, Callable[[Engine], object]] | None = None,
         *,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
