@@ -19,6 +19,7 @@ from tests.support import PostgresDatabases
 from servinfo.api import create_app
 from servinfo.crypto import MASTER_KEY_ENV, encode_master_key
 from servinfo.deployment import open_deployment
+from servinfo.policy.loading import default_policy_text
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -153,6 +154,31 @@ def test_the_cli_refuses_to_revoke_the_last_admin(cli: Cli, tmp_path: Path) -> N
     )
     assert status == 2
     assert "'admin' is the last active principal whose role may manage principals" in err
+    status, _out, err = cli(
+        "principals", "list", "--data-dir", data_dir, "--token-file", token_file
+    )
+    assert status == 0, err
+
+
+def test_a_policy_that_would_leave_no_administrator_is_not_activated(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data_dir, token_file = _init(cli, tmp_path, [])
+    text = default_policy_text()
+    granted = "permissions: [manage_principals, "
+    assert granted in text  # the shipped policy: the admin role alone grants it
+    demoting = tmp_path / "demoting.yaml"
+    demoting.write_text(text.replace(granted, "permissions: [", 1), "utf-8")
+
+    status, _out, err = cli(
+        "policy", "activate", demoting, "--data-dir", data_dir, "--token-file", token_file
+    )
+    assert status == 2
+    assert "would leave no active principal who may manage principals" in err
+    with open_deployment(data_dir, {}) as deployment:
+        active = deployment.policy_versions.active()
+        assert active is not None
+        assert "manage_principals" in deployment.policy.roles["admin"].permissions
     status, _out, err = cli(
         "principals", "list", "--data-dir", data_dir, "--token-file", token_file
     )

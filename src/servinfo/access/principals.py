@@ -37,6 +37,13 @@ class InvalidPrincipal(AccessError):
     http_status = 422
 
 
+class NoAdministratorLeft(AccessError):
+    """A policy that grants the administrative permission to no active principal's role."""
+
+    code = "last_admin"
+    http_status = 409
+
+
 @dataclass(frozen=True)
 class IssuedPrincipal:
     principal: Principal
@@ -132,6 +139,24 @@ class PrincipalService:
     def admin_roles(self) -> frozenset[str]:
         """The roles whose holders may manage principals: see :data:`ADMIN_PERMISSION`."""
         return frozenset(self._roles_with(ADMIN_PERMISSION))
+
+    def check_policy_keeps_an_administrator(self, policy: Policy) -> None:
+        """:class:`NoAdministratorLeft` unless ``policy`` grants :data:`ADMIN_PERMISSION`
+        to the role of some active principal.
+
+        A policy is the other way to demote: activating one that takes the
+        permission from every administrator's role would lock the deployment as
+        surely as revoking the last of them.
+        """
+        roles = {r for r, role in policy.roles.items() if ADMIN_PERMISSION in role.permissions}
+        if any(p.role in roles for p in self.all(include_revoked=False)):
+            return
+        raise NoAdministratorLeft(
+            f"policy {policy.version} would leave no active principal who may manage "
+            f"principals (roles granting '{ADMIN_PERMISSION}' in it: "
+            f"{', '.join(sorted(roles)) or 'none'}); grant it to an administrator's role, "
+            "or add a principal with such a role first"
+        )
 
     def revoke(self, name: str, *, actor: str, now: dt.datetime | None = None) -> Principal:
         """Revoke ``name``; :class:`LastAdministrator` (409) for the last administrator.

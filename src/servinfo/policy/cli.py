@@ -225,6 +225,7 @@ def activate(
     policy = load_policy(file)
     with authorized(data_dir, token, "reload_policy", token_file=token_file) as (deployment, me):
         previous = deployment.policy_versions.active()
+        deployment.principal_service.check_policy_keeps_an_administrator(policy)
         missing = sorted(set(policy.regions) - set(deployment.regions))
         if missing:
             raise DeploymentError(
