@@ -136,13 +136,16 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     def _body_late(self) -> None:
         self._timer = None
         quiet = self.loop.time() - self._last_body
-        if self.flow.read_paused:  # the app has not taken what came: not the client's delay
+        cycle = self.cycle
+        if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
+            # The app has not taken what came, or has not asked for the body that the
+            # client holds back until "100 Continue": the server's delay, not the client's.
+            self._last_body = self.loop.time()
             self._arm(self._timeouts.body, self._body_late)
             return
         if quiet < self._timeouts.body:
             self._arm(self._timeouts.body - quiet, self._body_late)
             return
-        cycle = self.cycle
         answered = cycle is not None and cycle.response_started
         detail = f"the request body paused for more than {self._timeouts.body:g} s"
         self._time_out(None if answered else detail)
