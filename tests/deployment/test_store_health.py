@@ -254,3 +254,17 @@ def test_the_api_on_a_read_only_data_directory_answers_503(
     assert found["status"] == [201, 503], found
     assert found["body"]["error"] == "store_unavailable"
     assert "read-only" in found["body"]["detail"]
+
+
+@pytest.mark.postgres
+def test_postgresql_stores_pass_amcheck_and_the_stamp_check(
+    tmp_path: Path, postgres_databases: Any
+) -> None:
+    from servinfo.deployment import create_deployment, open_deployment
+
+    create_deployment(tmp_path / "pg", {}, database_url_template=postgres_databases.url_template)
+    with open_deployment(tmp_path / "pg", {}) as deployment:
+        results = deployment.health.check_now()
+        assert {r.store for r in results} == {"control", *deployment.regions}
+        assert [(r.status, r.notes) for r in results] == [("ok", ())] * len(results)
+        deployment.health.require_healthy()

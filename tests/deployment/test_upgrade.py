@@ -7,6 +7,10 @@ r0003 for the regions), which drops the stamp tables.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +94,32 @@ def test_the_upgrade_never_restamps_another_deployments_database(tmp_path: Path)
         upgrade_deployment(tmp_path / "ours", {})
     assert refused.value.code == "store_mismatch"
     assert "region eu" in refused.value.message
+
+
+def _servinfo(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")}
+    return subprocess.run(
+        [sys.executable, "-m", "servinfo", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_the_cli_upgrades_then_refuses_a_misplaced_database_in_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    init = _servinfo("init", "--json", data_dir=data_dir)
+    assert init.returncode == 0, init.stderr
+    _before_stamps(data_dir)
+    upgraded = _servinfo("upgrade", "--json", data_dir=data_dir)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert json.loads(upgraded.stdout)["newly_stamped"] is True
+
+    (data_dir / "regions" / "eu.db").write_bytes((data_dir / "regions" / "us.db").read_bytes())
+    for args in (("upgrade",), ("principals", "list", "--token", "any")):
+        refused = _servinfo(*args, data_dir=data_dir)
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines()[-1] == (
+            "error: regions/eu.db holds region us, expected region eu"
+        )

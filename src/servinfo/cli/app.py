@@ -49,6 +49,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "init",
         "Create a deployment: settings, databases, keyring, TLS certificate, admin principal.",
     ),
+    "upgrade": CommandEntry(
+        "servinfo.deployment.upgrade_cli",
+        "upgrade",
+        "Migrate an existing deployment's databases to this version and stamp them.",
+    ),
     "serve": CommandEntry(
         "servinfo.api.cli", "serve", "Serve the API over HTTPS with the deployment's certificate."
     ),

@@ -22,7 +22,15 @@ from servinfo.config import load_settings, resolve_data_dir
 from servinfo.deployment.create import control_migrations
 from servinfo.store import create_engine_for
 from servinfo.store.failures import name_store
-from servinfo.store.identity import CONTROL, new_deployment_id, read_stamp, verify_stores
+from servinfo.store.identity import (
+    CONTROL,
+    REGION,
+    describe_store,
+    new_deployment_id,
+    read_stamp,
+    verify_store,
+    verify_stores,
+)
 from servinfo.store.migrations import migrate_control, migrate_region
 
 __all__ = ["UpgradeResult", "upgrade_deployment"]
@@ -47,9 +55,21 @@ def upgrade_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Upgrade
     try:
         found = read_stamp(control)
         deployment_id = found.deployment_id if found is not None else new_deployment_id()
+        # (1) a database stamped already must be this deployment's, in its place
+        for region, engine in regions.items():
+            if read_stamp(engine) is not None:
+                verify_store(
+                    engine,
+                    deployment_id=deployment_id,
+                    role=REGION,
+                    region=region,
+                    name=describe_store(engine, settings.data_dir),
+                )
+        # (2) schemas to head, and stamps where there were none, in each migration's transaction
         migrate_control(control, control_migrations(), deployment_id=deployment_id)
         for region, engine in regions.items():
             migrate_region(engine, deployment_id=deployment_id, region=region)
+        # (3) everything as open_deployment will check it
         verify_stores(control, regions, settings.data_dir)
     finally:
         for engine in (control, *regions.values()):

@@ -39,6 +39,7 @@ CheckStatus = Literal["ok", "failed", "unchecked"]
 #: The longest reason kept: the first problems quick_check lists say enough.
 _REASON_CHARS = 300
 _QUICK_CHECK_ROWS = 5
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 _BTREE_INDEXES = text(
     "SELECT c.oid, c.relname FROM pg_index i "
@@ -90,17 +91,27 @@ def _amcheck(engine: Engine) -> tuple[str | None, tuple[str, ...]]:
         with engine.begin() as connection:
             connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS amcheck")
     except DBAPIError as error:
-        first = str(error.orig or error).strip().splitlines()[0]
-        return None, (f"amcheck unavailable, indexes not checked: {first}",)
+        return None, (f"amcheck unavailable, indexes not checked: {_first_line(error)}",)
     with engine.connect() as connection:
         indexes = list(connection.execute(_BTREE_INDEXES))
+        connection.rollback()
+        # One transaction per index: a failed check must not abort the ones after it.
         for oid, name in indexes:
             try:
-                connection.execute(text("SELECT bt_index_check(:oid)"), {"oid": oid})
+                with connection.begin():
+                    connection.execute(text("SELECT bt_index_check(:oid)"), {"oid": oid})
             except DBAPIError as error:
-                first = str(error.orig or error).strip().splitlines()[0]
-                return f"amcheck: index {name}: {first}", ()
+                if getattr(error.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+                    # Installed by someone else, but not granted to servinfo's role.
+                    return None, (
+                        f"amcheck not permitted, indexes not checked: {_first_line(error)}",
+                    )
+                return f"amcheck: index {name}: {_first_line(error)}", ()
     return None, ()
+
+
+def _first_line(error: BaseException) -> str:
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
 def check_store(
@@ -157,6 +168,7 @@ class StoreHealth:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rounds = threading.Event()
 
     def check_now(self) -> list[StoreCheck]:
         """Check every store in turn (in the calling thread); the new results."""
@@ -168,7 +180,13 @@ class StoreHealth:
                 logger.error("the %s store is unhealthy: %s", name, result.reason)
             with self._lock:
                 self._results[name] = result
+        if not self._stop.is_set():
+            self._rounds.set()
         return self.results()
+
+    def wait_checked(self, timeout: float) -> bool:
+        """Wait until every store has been checked once; False if ``timeout`` passed first."""
+        return self._rounds.wait(timeout)
 
     def results(self) -> list[StoreCheck]:
         with self._lock:
