@@ -98,7 +98,8 @@ class GuardAndCount:
                 await refusal(scope, receive, send_counted)
                 return
             try:
-                await self.app(scope, body, send_counted)
+                # A request without a body (a read) has nothing to count.
+                await self.app(scope, body if has_body else receive, send_counted)
             except BodyTooLarge:
                 # Answered by the app's own handler when the app lets it through; a
                 # backstop for code that reads the body outside a route.
