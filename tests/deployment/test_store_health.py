@@ -3,9 +3,10 @@
 How the failures are made, for real and without root:
 
 * corruption: 12 KB of random bytes written over a region database's pages;
-* a full disk: SQLite's ``PRAGMA max_page_count`` set to the database's current
-  size on every connection of the region's engine (SQLite then answers
-  ``database or disk is full``, as on a full file system);
+* a full disk: in the server, SQLite's ``PRAGMA max_page_count`` set to the
+  database's current size on every connection of the region's engine (SQLite then
+  answers ``database or disk is full``, as on a full file system); for the CLI, a
+  real full file system: an 8 MiB tmpfs filled up, mounted in a private namespace;
 * a read-only data directory: a read-only bind mount of the directory inside a
   private user and mount namespace (``unshare --map-root-user --mount``), which
   binds root too — ``chmod`` would not, and the tests may run as root. Skipped
@@ -200,6 +201,40 @@ def test_the_cli_on_a_read_only_data_directory_prints_one_line(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: the control store is read-only"), lines[0]
+
+
+@needs_namespaces
+def test_the_cli_on_a_full_disk_prints_one_line(
+    deployment_dir: Path, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    token_file = tmp_path / "admin.token"
+    write_secret_file(token_file, tokens["admin"].encode())
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    # A file system of its own (tmpfs, 8 MiB), filled up before the command runs.
+    shell = (
+        'mount -t tmpfs -o size=8m tmpfs "$MNT" && cp -a "$SRC" "$MNT/d" && '
+        '{ dd if=/dev/zero of="$MNT/filler" bs=64k 2>/dev/null || true; } && '
+        f'"{sys.executable}" -m servinfo principals add sre-2 --kind employee --role sre '
+        '--region eu --data-dir "$MNT/d" --token-file "$TOKEN_FILE"'
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")},
+        "MNT": str(mount_point),
+        "SRC": str(deployment_dir),
+        "TOKEN_FILE": str(token_file),
+    }
+    done = subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "sh", "-c", shell],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
+    assert lines == ["error: the control store is out of space: disk full"], done.stderr
 
 
 _PROBE = """

@@ -103,6 +103,7 @@ def _servinfo(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=env,
+        timeout=120,
         check=False,
     )
 
@@ -117,7 +118,7 @@ def test_the_cli_upgrades_then_refuses_a_misplaced_database_in_one_line(tmp_path
     assert json.loads(upgraded.stdout)["newly_stamped"] is True
 
     (data_dir / "regions" / "eu.db").write_bytes((data_dir / "regions" / "us.db").read_bytes())
-    for args in (("upgrade",), ("principals", "list", "--token", "any")):
+    for args in (("upgrade",), ("serve",), ("principals", "list", "--token", "any")):
         refused = _servinfo(*args, data_dir=data_dir)
         assert refused.returncode == 2
         assert refused.stderr.strip().splitlines()[-1] == (

@@ -41,31 +41,37 @@ __all__ = [
 
 _STORE_OPTION = "servinfo_store"
 _READ_ONLY = "is read-only"
+_FULL = "is out of space: disk full"
+_IO_ERROR = "had a disk I/O error"
+_CANNOT_OPEN = "cannot be opened: unable to open database file"
 
 #: SQLite's messages (lower case) and what they mean for the operator.
 _SQLITE_CAUSES: tuple[tuple[str, str], ...] = (
     ("readonly database", _READ_ONLY),
-    ("database or disk is full", "is out of space: disk full"),
-    ("disk i/o error", "had a disk I/O error"),
+    ("database or disk is full", _FULL),
+    ("disk i/o error", _IO_ERROR),
     ("database disk image is malformed", "is corrupt: database disk image is malformed"),
     ("file is not a database", "is corrupt: file is not a database"),
-    ("unable to open database file", "cannot be opened: unable to open database file"),
+    ("unable to open database file", _CANNOT_OPEN),
 )
+#: SQLite's answers when a WAL database's side files (-wal, -shm) cannot be created or
+#: grown: the directory's file system is then asked whether it is read-only or full.
+_VAGUE = frozenset({_IO_ERROR, _CANNOT_OPEN})
 #: PostgreSQL SQLSTATEs (classes 53, 58 and XX, and read-only transactions).
 _POSTGRES_CAUSES: dict[str, str] = {
-    "53100": "is out of space: disk full",
+    "53100": _FULL,
     "25006": _READ_ONLY,
-    "58030": "had a disk I/O error",
+    "58030": _IO_ERROR,
     "XX001": "is corrupt: data corrupted",
     "XX002": "is corrupt: index corrupted",
 }
 _OS_CAUSES: dict[int, str] = {
     errno.EROFS: _READ_ONLY,
-    errno.ENOSPC: "is out of space: disk full",
+    errno.ENOSPC: _FULL,
     errno.EDQUOT: "is out of space: disk quota exceeded",
     errno.EACCES: "is not writable: permission denied",
     errno.EPERM: "is not writable: operation not permitted",
-    errno.EIO: "had a disk I/O error",
+    errno.EIO: _IO_ERROR,
 }
 
 
@@ -138,8 +144,8 @@ def storage_failure(
             return current
         cause = _cause(current)
         if cause is not None:
-            if cause.startswith("cannot be opened") and _read_only_directory(sqlite_file):
-                cause = _READ_ONLY
+            if cause in _VAGUE and sqlite_file:
+                cause = _file_system_state(sqlite_file) or cause
             return StoreUnavailable(store, cause)
         # SQLAlchemy keeps the driver's error in ``orig``; Python chains the rest.
         orig = getattr(current, "orig", None)
@@ -148,15 +154,18 @@ def storage_failure(
     return None
 
 
-def _read_only_directory(database: str | None) -> bool:
-    if not database:
-        return False
+def _file_system_state(database: str) -> str | None:
+    """What the database's directory says when SQLite's message is vague: read-only, or full."""
     directory = os.path.dirname(os.path.abspath(database))
     try:
-        on_read_only_fs = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+        found = os.statvfs(directory)
     except OSError:
-        return False
-    return on_read_only_fs or not os.access(directory, os.W_OK)
+        return None
+    if found.f_flag & os.ST_RDONLY or not os.access(directory, os.W_OK):
+        return _READ_ONLY
+    if found.f_bavail == 0 or found.f_bfree == 0:
+        return _FULL
+    return None
 
 
 def _cause(error: BaseException) -> str | None:
