@@ -99,8 +99,9 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._header_bytes = None
         super().on_headers_complete()
-        self._last_body = self.loop.time()
-        self._arm(self._timeouts.body, self._body_late)
+        if _has_body(self.headers):  # a read has no body to wait for: no timer to set
+            self._last_body = self.loop.time()
+            self._arm(self._timeouts.body, self._body_late)
 
     def on_body(self, body: bytes) -> None:
         self._last_body = self.loop.time()
@@ -176,6 +177,13 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
         self.transport.close()
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
 
 
 def _error_response(
