@@ -17,6 +17,10 @@
         │   ├── LastAdministrator    revoking would leave no principal who may manage principals
         │   └── PolicyVersionConflict  a version recorded with another document
         ├── UnknownRegion            a region this deployment does not have        (400)
+        ├── StoreMismatch            a database not the one expected in its place  (503)
+        │                            (foreign, misplaced, stale: servinfo.store.identity)
+        ├── StoreUnavailable         a store read-only, full, failing or corrupt   (503)
+        │                            (servinfo.store.failures)
         ├── SubjectErased            the subject's data keys were destroyed        (410)
         ├── PayloadTooLarge          a record's serialized fields exceed the limit (413)
         └── InvalidRecord            malformed input (no subject, naive time …)    (422)
