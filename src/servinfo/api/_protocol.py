@@ -61,6 +61,7 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     #: Bytes received while the request's headers are unfinished; None while they are done.
     _header_bytes: int | None = 0
     _last_body = 0.0
+    _expects_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -86,22 +87,26 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(
                 431, "headers_too_large", f"the request headers exceed {MAX_HEADER_BYTES} bytes"
             )
+        elif self._begun and self._timer is None and not self.transport.is_closing():
+            # A request left unfinished by what arrived. Timers are set only then: a
+            # request that arrives whole (nearly every one) sets none, and cancels none.
+            if self._header_bytes is not None:
+                self._arm(self._timeouts.header, self._headers_late)
+            elif self._expects_body:
+                self._last_body = self.loop.time()
+                self._arm(self._timeouts.body, self._body_late)
 
     # -- the parser's callbacks ------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._begun = True
-        if self._timer is None:  # a kept-alive connection's next request
-            self._arm(self._timeouts.header, self._headers_late)
 
     def on_headers_complete(self) -> None:
         self._disarm()
         self._header_bytes = None
         super().on_headers_complete()
-        if _has_body(self.headers):  # a read has no body to wait for: no timer to set
-            self._last_body = self.loop.time()
-            self._arm(self._timeouts.body, self._body_late)
+        self._expects_body = _has_body(self.headers)  # a read has no body to wait for
 
     def on_body(self, body: bytes) -> None:
         self._last_body = self.loop.time()
