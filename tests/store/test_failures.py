@@ -92,6 +92,18 @@ def test_a_read_only_postgresql_database(backend: Backend) -> None:
     assert refused.value.message == "the control store is read-only"
 
 
+@pytest.mark.postgres
+def test_a_postgresql_server_that_does_not_answer() -> None:
+    # Port 1 on loopback: nothing listens there, the connection is refused.
+    engine = create_engine_for("postgresql+psycopg://postgres@127.0.0.1:1/servinfo_nowhere")
+    name_store(engine, "us")
+    try:
+        failure = _refused(engine, "SELECT 1")
+    finally:
+        engine.dispose()
+    assert failure.message == "the us store is unreachable: the database server does not answer"
+
+
 @pytest.mark.parametrize(
     ("number", "cause"),
     [

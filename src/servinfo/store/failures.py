@@ -65,6 +65,9 @@ _POSTGRES_CAUSES: dict[str, str] = {
     "XX001": "is corrupt: data corrupted",
     "XX002": "is corrupt: index corrupted",
 }
+#: Class 08 (connection exceptions) and these: the server shuts down or starts up.
+_POSTGRES_GONE = frozenset({"57P01", "57P02", "57P03"})
+_UNREACHABLE = "is unreachable: the database server does not answer"
 _OS_CAUSES: dict[int, str] = {
     errno.EROFS: _READ_ONLY,
     errno.ENOSPC: _FULL,
@@ -180,5 +183,10 @@ def _cause(error: BaseException) -> str | None:
         return None
     if module.startswith("psycopg"):
         sqlstate = getattr(error, "sqlstate", None)
-        return _POSTGRES_CAUSES.get(sqlstate) if isinstance(sqlstate, str) else None
+        if isinstance(sqlstate, str):
+            if sqlstate.startswith("08") or sqlstate in _POSTGRES_GONE:
+                return _UNREACHABLE
+            return _POSTGRES_CAUSES.get(sqlstate)
+        # No SQLSTATE: the server was never reached (refused, timed out, unknown host).
+        return _UNREACHABLE if type(error).__name__ == "OperationalError" else None
     return None
