@@ -289,6 +289,16 @@ def _policy_text(settings: Settings) -> tuple[str, str]:
         ) from None
 
 
+def open_engines(settings: Settings) -> tuple[Engine, dict[str, Engine]]:
+    """The control engine and one engine per region, each named for its failures."""
+    control = create_engine_for(settings.control_url)
+    regions = {region: create_engine_for(url) for region, url in settings.region_urls.items()}
+    name_store(control, CONTROL)
+    for region, engine in regions.items():
+        name_store(engine, region)
+    return control, regions
+
+
 def open_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Deployment:
     """Open the deployment in ``data_dir`` (or ``SERVINFO_DATA_DIR``, or ``./servinfo-data``).
 
@@ -299,11 +309,7 @@ def open_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Deployment
     settings = load_settings(resolve_data_dir(data_dir, env), env)
     master_key = load_master_key(env, settings.master_key_file)
     keyring = Keyring.open(settings.keyring_file, LocalMasterKeyWrapper(master_key))
-    control = create_engine_for(settings.control_url)
-    regions = {region: create_engine_for(url) for region, url in settings.region_urls.items()}
-    name_store(control, CONTROL)
-    for region, engine in regions.items():
-        name_store(engine, region)
+    control, regions = open_engines(settings)
     try:
         deployment_id = verify_stores(control, regions, settings.data_dir)
     except BaseException:

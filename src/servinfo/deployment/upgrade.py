@@ -20,8 +20,7 @@ from pathlib import Path
 
 from servinfo.config import load_settings, resolve_data_dir
 from servinfo.deployment.create import control_migrations
-from servinfo.store import create_engine_for
-from servinfo.store.failures import name_store
+from servinfo.deployment.runtime import open_engines
 from servinfo.store.identity import (
     CONTROL,
     REGION,
@@ -47,11 +46,7 @@ class UpgradeResult:
 def upgrade_deployment(data_dir: Path | None, env: Mapping[str, str]) -> UpgradeResult:
     """Migrate and stamp every database of the deployment in ``data_dir``."""
     settings = load_settings(resolve_data_dir(data_dir, env), env)
-    control = create_engine_for(settings.control_url)
-    regions = {region: create_engine_for(url) for region, url in settings.region_urls.items()}
-    name_store(control, CONTROL)
-    for region, engine in regions.items():
-        name_store(engine, region)
+    control, regions = open_engines(settings)
     try:
         found = read_stamp(control)
         deployment_id = found.deployment_id if found is not None else new_deployment_id()

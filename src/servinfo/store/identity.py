@@ -202,6 +202,16 @@ def bump_generation(control: Engine, region: Engine | None = None) -> int:
     return generation
 
 
+def _stamp_of(engine: Engine, shown: str, holds: str) -> StoreStamp:
+    found = read_stamp(engine)
+    if found is None:
+        raise StoreMismatch(
+            f"{shown} ({holds}) carries no servinfo stamp: it is not a database of this "
+            "deployment, or it predates stamps (then run 'servinfo upgrade')"
+        )
+    return found
+
+
 def verify_store(
     engine: Engine,
     *,
@@ -218,12 +228,7 @@ def verify_store(
     """
     shown = name or describe_store(engine)
     wanted = StoreStamp(deployment_id, role, region, generation or 1, dt.datetime.now(dt.UTC))
-    found = read_stamp(engine)
-    if found is None:
-        raise StoreMismatch(
-            f"{shown} ({wanted.holds}) carries no servinfo stamp: it is not a database of "
-            "this deployment, or it predates stamps (then run 'servinfo upgrade')"
-        )
+    found = _stamp_of(engine, shown, wanted.holds)
     if found.deployment_id != deployment_id:
         raise StoreMismatch(
             f"{shown} ({wanted.holds}) belongs to another deployment (id "
@@ -253,12 +258,7 @@ def verify_stores(
     Raises :class:`StoreMismatch` for the first database that differs.
     """
     shown = describe_store(control, data_dir)
-    stamp = read_stamp(control)
-    if stamp is None:
-        raise StoreMismatch(
-            f"{shown} (the control database) carries no servinfo stamp: it is not a servinfo "
-            "control database, or it predates stamps (then run 'servinfo upgrade')"
-        )
+    stamp = _stamp_of(control, shown, "the control database")
     if stamp.role != CONTROL:
         raise StoreMismatch(f"{shown} holds {stamp.holds}, expected the control database")
     expected = expected_generations(control)
