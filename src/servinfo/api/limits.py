@@ -15,8 +15,8 @@ themselves, so that a batch cut short still answers which of its lines were
 processed (see :mod:`servinfo.collect.routes`); for them the count is a
 backstop that refuses only a read past the limit. Every other route takes
 ``limits.max_request_bytes``: the largest of their legitimate bodies is a
-rectification request's corrected fields, at most one record
-(``limits.max_record_bytes``).
+rectification request's corrected fields: part of one record, itself at most
+``limits.max_record_bytes`` (1 MiB by default, as this limit).
 """
 
 from __future__ import annotations
