@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from servinfo.api.dependencies import DeploymentDep, PrincipalDep
 from servinfo.audit.service import AuditService
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+#: Entry indexes and tree sizes are SQLite/PostgreSQL BIGINTs: a larger one is refused as
+#: invalid (422) rather than overflowing the query (it was a 500).
+_MAX_INDEX = 2**63 - 1
 
 
 def _service(deployment: DeploymentDep, principal: PrincipalDep) -> AuditService:
@@ -25,7 +28,11 @@ def head(deployment: DeploymentDep, principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.get("/proof/{index}")
-def inclusion_proof(index: int, deployment: DeploymentDep, principal: PrincipalDep) -> Any:
+def inclusion_proof(
+    index: Annotated[int, Path(ge=0, le=_MAX_INDEX)],
+    deployment: DeploymentDep,
+    principal: PrincipalDep,
+) -> Any:
     """An inclusion proof of entry ``index`` against the latest signed head."""
     return _service(deployment, principal).inclusion_proof(index)
 
@@ -37,8 +44,8 @@ def inclusion_proof(index: int, deployment: DeploymentDep, principal: PrincipalD
 def consistency_proof(
     deployment: DeploymentDep,
     principal: PrincipalDep,
-    old_size: Annotated[int, Query(alias="from", ge=0)],
-    new_size: Annotated[int | None, Query(alias="to", ge=0)] = None,
+    old_size: Annotated[int, Query(alias="from", ge=0, le=_MAX_INDEX)],
+    new_size: Annotated[int | None, Query(alias="to", ge=0, le=_MAX_INDEX)] = None,
 ) -> Any:
     """A consistency proof between the signed heads of two tree sizes."""
     return _service(deployment, principal).consistency_proof(old_size, new_size)
