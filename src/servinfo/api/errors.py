@@ -67,7 +67,7 @@ async def _os_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, OSError)
     failure = storage_failure(error)
     if failure is None:
-        return await _unexpected(request, error)
+        raise error  # on to the server's own handling of the unexpected (_unexpected)
     return await _servinfo_error(request, failure)
 
 
