@@ -73,6 +73,9 @@ class ErrorBody(BaseModel):
     counts: dict[str, Any] | None = Field(
         None, description="payload_too_large on a batch: the counts of the processed lines."
     )
+    stores: dict[str, Any] | None = Field(
+        None, description="store_unavailable on GET /readyz: each store's last check."
+    )
 
 
 @dataclass(frozen=True)
