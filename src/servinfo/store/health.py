@@ -80,7 +80,9 @@ def integrity_check(engine: Engine) -> tuple[str | None, tuple[str, ...]]:
             found = [str(row[0]) for row in rows]
         if found == ["ok"]:
             return None, ()
-        return "quick_check: " + "; ".join(" ".join(f.split()) for f in found), ()
+        # One line: SQLite starts with "*** in database main ***" and breaks lines.
+        problems = (" ".join(f.replace("*** in database main ***", "").split()) for f in found)
+        return "quick_check: " + "; ".join(problems), ()
     return _amcheck(engine)
 
 
