@@ -199,7 +199,7 @@ def purge_exports(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Destroy the keys of expired exports and delete them (``serve`` does it hourly)."""
+    """Destroy the keys of expired exports and delete them (servinfo serve does it hourly)."""
     from servinfo.rights.purge import purge_expired_exports
 
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
