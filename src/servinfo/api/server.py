@@ -118,15 +118,12 @@ def prepare_metrics(data_dir: Path, workers: int) -> None:
     interpreters that inherit the variable set here, so they all count in
     files, whatever this process imported first.
 
-    The folder and what is created in it are the server's user's alone (0700,
-    files 0600): prometheus-client creates its files with the process's umask,
-    which is narrowed here to keep group and others out, in the workers too
-    (they inherit it).
+    The folder is the server's user's alone (0700); the files prometheus-client
+    creates in it take the umask :func:`run` narrows.
     """
     if workers == 1:
         os.environ.pop(MULTIPROC_ENV, None)
         return
-    os.umask(os.umask(0o077) | 0o077)
     run = data_dir / "run"
     folder = run / "metrics"
     shutil.rmtree(folder, ignore_errors=True)
@@ -157,7 +154,12 @@ def uvicorn_options(
 
 
 def run(options: dict[str, Any]) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted.
+
+    Whatever the server and its workers (which inherit the umask) create, metrics
+    files among them, is its user's alone.
+    """
     import uvicorn
 
+    os.umask(os.umask(0o077) | 0o077)
     uvicorn.run(APP_FACTORY, **options)
