@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "header_timeout_seconds", int, 10),
     Setting("server", "body_timeout_seconds", int, 30),
     Setting("server", "keepalive_timeout_seconds", int, 5),
+    Setting("server", "trusted_proxies", str, ""),
     Setting("limits", "max_body_bytes", int, 16 * _MIB),
     Setting("limits", "max_request_bytes", int, 1 * _MIB),
     Setting("limits", "max_record_bytes", int, 1 * _MIB),
@@ -97,6 +98,8 @@ class Settings:
     header_timeout_seconds: int
     body_timeout_seconds: int
     keepalive_timeout_seconds: int
+    #: Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed; none by default.
+    trusted_proxies: tuple[str, ...]
     #: The body limit of the ingest routes, which stream their bodies.
     max_body_bytes: int
     #: The body limit of every other route (see servinfo.api.limits).
@@ -217,6 +220,11 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         header_timeout_seconds=max(1, values["server.header_timeout_seconds"]),
         body_timeout_seconds=max(1, values["server.body_timeout_seconds"]),
         keepalive_timeout_seconds=max(1, values["server.keepalive_timeout_seconds"]),
+        trusted_proxies=tuple(
+            address.strip()
+            for address in values["server.trusted_proxies"].split(",")
+            if address.strip()
+        ),
         max_body_bytes=values["limits.max_body_bytes"],
         max_request_bytes=values["limits.max_request_bytes"],
         max_record_bytes=values["limits.max_record_bytes"],

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.api.serving import Served, serving
 
@@ -258,3 +259,15 @@ def test_an_oversized_chunked_body_is_cut_and_memory_returns_to_its_baseline(
     assert answered == status, answer[:300]
     assert sent <= limit + _receive_buffer_max() + MIB
     assert after - baseline < 8 * MIB
+
+
+def test_a_local_client_cannot_choose_its_address_with_x_forwarded_for(served: Served) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default: each request naming
+    another address would have had a bucket of its own. No proxy is trusted unless
+    ``server.trusted_proxies`` names it."""
+    statuses = []
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        for n in range(200):
+            headers = {"X-Forwarded-For": f"198.51.100.{n % 250}"}
+            statuses.append(client.get("/healthz", headers=headers).status_code)
+    assert 429 in statuses

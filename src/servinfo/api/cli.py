@@ -67,4 +67,4 @@ def serve(
             markup=False,
         )
     tls = None if insecure_http else (settings.tls_cert_file, settings.tls_key_file)
-    server.run(server.uvicorn_options(host, port, workers, tls))
+    server.run(server.uvicorn_options(host, port, workers, tls, settings.trusted_proxies))

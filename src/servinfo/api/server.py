@@ -134,9 +134,18 @@ def prepare_metrics(data_dir: Path, workers: int) -> None:
 
 
 def uvicorn_options(
-    host: str, port: int, workers: int, tls: tuple[Path, Path] | None
+    host: str,
+    port: int,
+    workers: int,
+    tls: tuple[Path, Path] | None,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The keyword arguments of ``uvicorn.run``; ``tls`` is (certificate, key) or None."""
+    """The keyword arguments of ``uvicorn.run``; ``tls`` is (certificate, key) or None.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 unless told otherwise, so
+    any local process could choose the address the rate limits count it under.
+    Forwarded headers are believed only from ``server.trusted_proxies``.
+    """
     options: dict[str, Any] = {
         "factory": True,
         "host": host,
@@ -147,6 +156,8 @@ def uvicorn_options(
         "access_log": False,
         "http": PROTOCOL,
         "loop": "uvloop",
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": list(trusted_proxies),
     }
     if tls is not None:
         options["ssl_certfile"], options["ssl_keyfile"] = str(tls[0]), str(tls[1])
