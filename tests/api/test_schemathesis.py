@@ -220,7 +220,11 @@ def test_schemathesis_command_line_over_a_served_deployment(
         "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     started = time.monotonic()
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    # In a folder of its own: schemathesis keeps a cache of the crashes it found
+    # (./.schemathesis), which a later run would replay first.
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path
+    )
     print(f"\n{who}: schemathesis run in {time.monotonic() - started:.1f} s")
     output = finished.stdout + finished.stderr
     summary = output[output.rfind("SUMMARY") :]
