@@ -55,10 +55,17 @@ def control_migrations() -> tuple[Path, ...]:
     """
     from servinfo.audit import AUDIT_MIGRATIONS
     from servinfo.collect.migrations import COLLECT_MIGRATIONS
+    from servinfo.jobs.migrations import JOBS_MIGRATIONS
     from servinfo.ledgers import LEDGER_MIGRATIONS
     from servinfo.rights import RIGHTS_MIGRATIONS
 
-    return (AUDIT_MIGRATIONS, LEDGER_MIGRATIONS, COLLECT_MIGRATIONS, RIGHTS_MIGRATIONS)
+    return (
+        AUDIT_MIGRATIONS,
+        LEDGER_MIGRATIONS,
+        COLLECT_MIGRATIONS,
+        RIGHTS_MIGRATIONS,
+        JOBS_MIGRATIONS,
+    )
 
 
 @dataclass(frozen=True)
