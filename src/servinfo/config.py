@@ -67,6 +67,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits", "max_record_bytes", int, 1 * _MIB),
     Setting("limits", "idempotency_ttl_hours", int, 24),
     Setting("limits", "key_cache_size", int, 32_768),
+    # Records a retention sweep deletes per transaction; 0: 1,000 on SQLite, 10,000 on PostgreSQL.
+    Setting("retention", "batch_size", int, 0),
     Setting("rate_limits", "per_address_per_minute", int, 120),
     Setting("rate_limits", "per_target_per_minute", int, 10),
     Setting("health", "integrity_check_seconds", int, 900),
@@ -113,6 +115,8 @@ class Settings:
     rate_per_target_per_minute: int
     #: Seconds between the background integrity checks of the stores; 0: at start only.
     integrity_check_seconds: int = 900
+    #: Records per retention-sweep transaction (0: chosen per backend).
+    retention_batch_size: int = 0
 
     @property
     def config_file(self) -> Path:
@@ -233,6 +237,7 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         rate_per_address_per_minute=values["rate_limits.per_address_per_minute"],
         rate_per_target_per_minute=values["rate_limits.per_target_per_minute"],
         integrity_check_seconds=values["health.integrity_check_seconds"],
+        retention_batch_size=max(0, values["retention.batch_size"]),
     )
 
 

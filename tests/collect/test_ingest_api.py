@@ -264,11 +264,18 @@ def test_registration_and_jurisdiction_change_through_the_api(world: IngestWorld
         "fields": {"agreement_id": "AG-1", "signatory_name": "Eve"},
     }
     assert world.post("identity", agreement).status_code == 201
+    # Its period counts from the account's closure: provisional while the account is open.
+    closed = world.post(
+        "identity", {**subject, "jurisdiction": "GB", "closed_at": "2026-11-20T08:15:02Z"}
+    )
+    assert closed.json()["status"] == "closed"
+    later = {**agreement, "fields": {"agreement_id": "AG-2", "signatory_name": "Eve"}}
+    assert world.post("identity", later).status_code == 201
     with world.deployment.regions["eu"].connect() as connection:
         kept_until = connection.execute(
-            text("SELECT retain_until FROM records WHERE subject_id = 'sub-eve'")
-        ).scalar_one()
-    assert str(kept_until) == "2032-11-20"
+            text("SELECT retain_until FROM records WHERE subject_id = 'sub-eve' ORDER BY id")
+        ).scalars()
+        assert [str(d) for d in kept_until] == ["9999-12-31", "2032-11-20"]
     conflict = world.post("identity", {**subject, "org": "org-us"})
     assert conflict.status_code == 409
     unknown_org = world.post("identity", {**subject, "id": "sub-x", "org": "org-nope"})

@@ -228,7 +228,7 @@ def make_record(subject_id: str = "subj-eu-1", **overrides: Any) -> NewRecord:
         "collected_at": NOW,
         "fields": {"username": "user-one", "given_name": "Synthetic"},
         "retention_class": "standard",
-        "retain_until": date(2026, 3, 1),
+        "retain_until": date(2036, 3, 1),
         "lookup_fields": {},
     }
     values.update(overrides)

@@ -42,7 +42,7 @@ def test_put_then_get_returns_the_fields_and_columns(
     )
     assert stored.collected_at == now
     assert stored.collected_at.tzinfo is not None
-    assert stored.retain_until == date(2026, 3, 1)
+    assert stored.retain_until == date(2036, 3, 1)
     assert stored.legal_hold is True
     assert stored.schema_version == 3
     assert stored.retention_class == "standard"

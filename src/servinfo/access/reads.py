@@ -30,7 +30,7 @@ principals with standing, on every route and command that reads or explains.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, Literal, Protocol
@@ -87,6 +87,8 @@ class ReadRecord:
     region: str
     collected_at: dt.datetime
     fields: dict[str, Any]
+    #: Past its retention, kept by a legal hold or an open request (the access report says so).
+    kept: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,10 +133,13 @@ class ReadService:
         states: SubjectStates,
         audit: AuditBuffer,
         disclosures: DisclosureRegister | None = None,
+        *,
+        today: Callable[[], dt.date] | None = None,
     ) -> None:
         self._runtime = runtime
         # The reader is built here and nowhere else: access is its only user.
-        self._reader = RecordReader(directory, region_engines, keyring)
+        # ``today`` decides which records are past retention (tests pass a clock).
+        self._reader = RecordReader(directory, region_engines, keyring, today=today)
         self._directory = directory
         self._states = states
         self._audit = audit
@@ -383,6 +388,7 @@ class ReadService:
                 region=r.region,
                 collected_at=r.collected_at,
                 fields=views.apply(purpose, r.kind, r.fields),
+                kept=r.legal_hold,
             )
             for r in stored
         ]
@@ -416,7 +422,16 @@ class ReadService:
                 label = views.subject_label(purpose, kind, r.subject_id)
             fields = dict(r.fields) if whole else views.apply(purpose, kind, r.fields)
             append(
-                ReadRecord(r.record_id, label, r.category, kind, r.region, r.collected_at, fields)
+                ReadRecord(
+                    r.record_id,
+                    label,
+                    r.category,
+                    kind,
+                    r.region,
+                    r.collected_at,
+                    fields,
+                    r.legal_hold,
+                )
             )
         return records
 

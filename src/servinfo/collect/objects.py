@@ -39,7 +39,7 @@ _JURISDICTION = re.compile(r"(?P<country>[A-Z]{2})(?:-[A-Z0-9]{1,3})?")
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}")
 _RECORD_KEYS = frozenset({"type", "subject", "kind", "source", "collected_at", "fields"})
 _ORGANIZATION_KEYS = frozenset({"type", "id", "name", "home_region", "parent"})
-_SUBJECT_KEYS = frozenset({"type", "id", "org", "jurisdiction"})
+_SUBJECT_KEYS = frozenset({"type", "id", "org", "jurisdiction", "closed_at"})
 _TYPES = ("record", "organization", "subject")
 
 
@@ -61,11 +61,17 @@ class OrganizationObject:
     parent: str | None
 
 
+#: A subject object without ``closed_at``: the account's state is not reported.
+UNREPORTED: Any = object()
+
+
 @dataclass(frozen=True, slots=True)
 class SubjectObject:
     id: str
     org: str
     jurisdiction: str
+    #: When the account closed; None: open (again); :data:`UNREPORTED`: not said.
+    closed_at: dt.datetime | None = UNREPORTED
 
 
 ParsedObject = RecordObject | OrganizationObject | SubjectObject
@@ -148,7 +154,10 @@ def parse_object(value: object, out_of_scope: Collection[str]) -> ParsedObject:
         )
         if jurisdiction[:2] not in COUNTRIES:
             raise SchemaViolation("jurisdiction", "not an ISO 3166-1 alpha-2 country code")
-        return SubjectObject(_opaque(value, "id"), _opaque(value, "org"), jurisdiction)
+        closed_at = value.get("closed_at", UNREPORTED)
+        if closed_at is not UNREPORTED and closed_at is not None:
+            closed_at = _time(value, "closed_at")
+        return SubjectObject(_opaque(value, "id"), _opaque(value, "org"), jurisdiction, closed_at)
     if isinstance(kind, str) and kind in out_of_scope:
         raise _out_of_scope(kind)
     raise SchemaViolation("type", f"expected one of {', '.join(_TYPES)}")
@@ -211,15 +220,15 @@ def _opaque(value: dict[str, Any], key: str) -> str:
     )
 
 
-def _time(value: dict[str, Any]) -> dt.datetime:
-    found = value.get("collected_at")
+def _time(value: dict[str, Any], key: str = "collected_at") -> dt.datetime:
+    found = value.get(key)
     problem = "required: an RFC 3339 time with a zone, e.g. 2026-11-20T08:15:02Z"
     if not isinstance(found, str):
-        raise SchemaViolation("collected_at", problem)
+        raise SchemaViolation(key, problem)
     try:
         parsed = dt.datetime.fromisoformat(found)
     except ValueError:
-        raise SchemaViolation("collected_at", problem) from None
+        raise SchemaViolation(key, problem) from None
     if parsed.tzinfo is None:
-        raise SchemaViolation("collected_at", problem)
+        raise SchemaViolation(key, problem)
     return parsed.astimezone(dt.UTC)

@@ -2,19 +2,22 @@
 
 Registrations are idempotent: sending the same organization or subject again
 changes nothing (``unchanged``), so a replayed NDJSON file or a resumed batch
-is harmless. A subject sent with another jurisdiction records a move. What
+is harmless. A subject sent with another jurisdiction records a move; one with
+``closed_at`` records the account closed (``null``: open again). What
 the directory cannot change yet — an organization's name, home region or
 parent, a subject's organization — is refused as a conflict.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from servinfo.collect.errors import (
     RegistrationConflict,
     SchemaViolation,
     UnknownOrganizationInObject,
 )
-from servinfo.collect.objects import OrganizationObject, SubjectObject
+from servinfo.collect.objects import UNREPORTED, OrganizationObject, SubjectObject
 from servinfo.collect.outcome import Outcome
 from servinfo.policy import Policy
 from servinfo.store import (
@@ -72,6 +75,8 @@ def register_subject(directory: SubjectDirectory, parsed: SubjectObject) -> Outc
         except DuplicateSubject:  # another worker registered it a moment ago
             existing = directory.get_subject(parsed.id)
         else:
+            if isinstance(parsed.closed_at, dt.datetime):
+                directory.set_closed(parsed.id, parsed.closed_at)
             return Outcome("subject", parsed.id, "registered", region=subject.home_region)
     if existing.erased:
         raise SubjectErased(f"subject {parsed.id}")
@@ -80,7 +85,12 @@ def register_subject(directory: SubjectDirectory, parsed: SubjectObject) -> Outc
             f"org: subject {parsed.id!r} belongs to another organization; moving a "
             "subject between organizations is not supported yet (its data would move)"
         )
+    # The account's closure or reopening: its retention is settled by the next sweep
+    # (servinfo.retention.closure), which the directory marks pending.
+    closure = None
+    if parsed.closed_at is not UNREPORTED and directory.set_closed(parsed.id, parsed.closed_at):
+        closure = "closed" if parsed.closed_at is not None else "reopened"
     if existing.jurisdiction == parsed.jurisdiction:
-        return Outcome("subject", parsed.id, "unchanged", region=existing.home_region)
+        return Outcome("subject", parsed.id, closure or "unchanged", region=existing.home_region)
     directory.set_jurisdiction(parsed.id, parsed.jurisdiction)
     return Outcome("subject", parsed.id, "jurisdiction_changed", region=existing.home_region)

@@ -17,9 +17,9 @@ For each object a reporting service sends (docs/ingest-format.md):
 7. the telemetry category's fields get their ``telemetry`` treatment
    (:mod:`servinfo.collect.telemetry`);
 8. retention: ``retain_until`` = collection date + the kind's period, or the
-   period the subject's regime sets (``by_regime``). For periods that start at
-   account closure the same period from collection is stored as a
-   conservative first bound; the retention sweeps (a later issue) extend it;
+   period the subject's regime sets (``by_regime``); for periods that start at
+   account closure, the closure date + the period, or a provisional end while
+   the account is open (:func:`servinfo.retention.schedule.retention_end`);
 9. lookup fields become blind indexes; the record is written with
    :meth:`RecordWriter.put_many` and the write audited (action ``write``,
    record ids and source, no personal data).
@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Connection
@@ -63,7 +62,7 @@ from servinfo.collect.telemetry import DEFAULT_PSEUDONYM_PERIOD, TelemetryTreatm
 from servinfo.crypto import Keyring
 from servinfo.errors import ServinfoError
 from servinfo.policy import Policy
-from servinfo.policy.durations import Duration, add_duration, parse_duration
+from servinfo.retention.schedule import retention_end
 from servinfo.store import (
     NewRecord,
     Principal,
@@ -145,17 +144,6 @@ class Compiled:
             frozenset(m for scope in policy.out_of_scope.values() for m in scope.markers),
             {sid: frozenset(s.kinds) for sid, s in policy.services.items()},
         )
-
-
-@cache
-def _duration(text: str) -> Duration:
-    return parse_duration(text)
-
-
-@lru_cache(maxsize=4096)
-def _retain_until(collected_on: dt.date, period: str) -> dt.date:
-    # Records of a day share a handful of periods: computed once per pair.
-    return add_duration(collected_on, _duration(period))
 
 
 _NOT_GIVEN: Any = object()
@@ -306,7 +294,6 @@ class Collector:
             self._telemetry.apply(values, schema.truncate, schema.pseudonymize)
         retention = schema.retention
         regime = compiled.regime_for(subject.jurisdiction)
-        period = retention.by_regime.get(regime, retention.period)
         lookup = {n: v for n in schema.lookup if isinstance(v := values.get(n), str) and v.strip()}
         if redactions:
             values[REDACTIONS_KEY] = redactions
@@ -318,7 +305,9 @@ class Collector:
             collected_at=parsed.collected_at,
             fields=values,
             retention_class=retention.retention_class,
-            retain_until=_retain_until(parsed.collected_at.date(), period),
+            retain_until=retention_end(
+                retention, regime, parsed.collected_at.date(), subject.closed_at
+            ),
             lookup_fields=lookup,
         )
         return Prepared(record, subject.home_region, dropped, redactions)

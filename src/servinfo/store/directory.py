@@ -36,7 +36,7 @@ __all__ = ["Organization", "Subject", "SubjectDirectory"]
 
 _ERASED_AMONG = "SELECT subject_id FROM subjects WHERE erased_at IS NOT NULL AND subject_id {ids}"
 _SUBJECTS = (
-    "SELECT subject_id, org_id, home_region, jurisdiction, created_at, erased_at "
+    "SELECT subject_id, org_id, home_region, jurisdiction, created_at, erased_at, closed_at "
     "FROM subjects WHERE subject_id {ids}"
 )
 
@@ -64,10 +64,16 @@ class Subject:
     jurisdiction: str
     created_at: datetime
     erased_at: datetime | None
+    #: When the identity service reported the account closed; None while it is open.
+    closed_at: datetime | None = None
 
     @property
     def erased(self) -> bool:
         return self.erased_at is not None
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class SubjectDirectory:
@@ -135,6 +141,21 @@ class SubjectDirectory:
             found = self._organization(connection, org_id)
         if found is None:
             raise UnknownOrganization(org_id)
+        return found
+
+    def organizations_under(self, org_ids: Iterable[str]) -> set[str]:
+        """``org_ids`` and every organization below them (a partner's customers …)."""
+        found = set(org_ids)
+        frontier = sorted(found)
+        with self._engine.connect() as connection:
+            while frontier:
+                children = set(
+                    connection.scalars(
+                        select(OrganizationRow.id).where(OrganizationRow.parent_id.in_(frontier))
+                    )
+                )
+                frontier = sorted(children - found)
+                found |= children
         return found
 
     # -- subjects ----------------------------------------------------------------
@@ -215,6 +236,61 @@ class SubjectDirectory:
             if result.rowcount == 0:
                 raise UnknownSubject(subject_id)
 
+    def set_closed(self, subject_id: str, closed_at: datetime | None) -> bool:
+        """Record the account closed at ``closed_at``, or open again (None).
+
+        Marks the change pending until :meth:`settle_closure` says the retention
+        of the subject's records has been recomputed for it; True if anything
+        changed (reporting the same state again changes nothing).
+        """
+        when = None if closed_at is None else utc_now(closed_at)
+        with write_transaction(self._engine) as connection:
+            found = _subject_rows(connection, [subject_id]).get(subject_id)
+            if found is None:
+                raise UnknownSubject(subject_id)
+            if found.closed_at == when:
+                return False
+            connection.execute(
+                update(SubjectRow)
+                .where(SubjectRow.subject_id == subject_id)
+                .values(closed_at=when, closure_pending=True)
+            )
+        return True
+
+    def pending_closures(self, regions: Collection[str], *, limit: int = 1000) -> list[Subject]:
+        """Subjects of ``regions`` whose closure or reopening is not settled yet."""
+        query = (
+            select(SubjectRow.subject_id)
+            .where(
+                SubjectRow.closure_pending.is_(True),
+                SubjectRow.home_region.in_(sorted(regions)),
+            )
+            .order_by(SubjectRow.subject_id)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            ids = list(connection.scalars(query))
+            return list(_subject_rows(connection, ids).values())
+
+    def settle_closure(self, subject_id: str, closed_at: datetime | None) -> bool:
+        """Clear the pending mark, if the account's state is still ``closed_at``.
+
+        A closure or reopening reported meanwhile keeps it pending (False), so
+        the next settlement applies the newer state.
+        """
+        condition = (
+            SubjectRow.closed_at.is_(None)
+            if closed_at is None
+            else SubjectRow.closed_at == utc_now(closed_at)
+        )
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                update(SubjectRow)
+                .where(SubjectRow.subject_id == subject_id, condition)
+                .values(closure_pending=False)
+            )
+        return bool(result.rowcount)
+
     def mark_erased(self, subject_id: str, when: datetime) -> None:
         """Mark the subject erased; from then on the writer refuses its records.
 
@@ -252,6 +328,8 @@ def mark_erased(connection: Connection, subject_id: str, when: datetime) -> None
 def _subject_rows(connection: Connection, subject_ids: list[str]) -> dict[str, Subject]:
     # Through the driver: the writer routes every new subject of a batch here.
     return {
-        row[0]: Subject(row[0], row[1], row[2], row[3], as_utc(row[4]), as_utc(row[5]))
+        row[0]: Subject(
+            row[0], row[1], row[2], row[3], as_utc(row[4]), as_utc(row[5]), as_utc(row[6])
+        )
         for row in fetch_for_ids(connection, _SUBJECTS, subject_ids)
     }

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -131,6 +132,13 @@ class SubjectRow(ControlBase):
     jurisdiction: Mapped[str] = mapped_column(String(_NAME))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the identity service reported the account closed; null while it is open.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: True from a closure or reopening until the retention of the subject's records
+    #: that count from closure has been recomputed (:mod:`servinfo.retention.closure`).
+    closure_pending: Mapped[bool] = mapped_column(
+        Boolean(), default=False, server_default=false()
+    )
 
 
 class PrincipalRow(ControlBase):
@@ -201,6 +209,8 @@ class RecordRow(RegionBase):
         PrimaryKeyConstraint("collected_at", "id"),
         Index(None, "subject_id", "category", "collected_at"),
         Index(None, "id"),
+        # The retention sweep's way in: records past their end, without a scan.
+        Index(None, "retain_until"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH))
@@ -210,7 +220,10 @@ class RecordRow(RegionBase):
     kind: Mapped[str] = mapped_column(String(_NAME))
     source: Mapped[str] = mapped_column(String(_NAME))
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The last day the record is kept (:mod:`servinfo.retention.schedule`).
     retain_until: Mapped[date] = mapped_column(Date())
+    #: Kept past ``retain_until`` by a legal hold or an open request that needs it;
+    #: set and cleared by the retention sweep (:mod:`servinfo.store.expiry`).
     legal_hold: Mapped[bool] = mapped_column(Boolean(), default=False)
     schema_version: Mapped[int] = mapped_column(Integer())
     key_id: Mapped[str] = mapped_column(String(ID_LENGTH))

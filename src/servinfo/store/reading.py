@@ -11,16 +11,22 @@ byte, a truncated blob, a ciphertext moved to another row or region — raises
 :class:`servinfo.crypto.IntegrityError` naming the record and nothing else. A
 record whose key was destroyed raises :class:`SubjectErased`; no read ever
 returns partial or garbage data.
+
+A record past its retention (``retain_until`` before today) is not served,
+even before the retention sweep deletes it: reads skip it, and a read by id
+answers as for a record that does not exist. Only a record a legal hold or an
+open request keeps (``legal_hold``, set by the sweep) is served past its end.
+``today`` is passed in (a clock), so tests choose the date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, or_, select
 
 from servinfo.crypto import BLIND_INDEX, BlindIndexer, IntegrityError, Keyring, UnwrapError
 from servinfo.store._codec import decode_fields
@@ -92,9 +98,11 @@ class RecordReader:
         blind_indexer: BlindIndexer | None = None,
         *,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        today: Callable[[], date] | None = None,
     ) -> None:
         for region in region_engines:
             directory.check_region(region)
+        self._today = today or _utc_today
         self._directory = directory
         self._engines = dict(region_engines)
         self._last_region = next(iter(self._engines), "")
@@ -111,7 +119,7 @@ class RecordReader:
         """The record, or RecordNotFound / SubjectErased / IntegrityError."""
         self._engine(region)  # UnknownRegion
         record = self._finders[region].find(record_id)
-        if record is None:
+        if record is None or self._expired(record):
             raise RecordNotFound(record_id, region)
         return self._open(record, region)
 
@@ -127,12 +135,23 @@ class RecordReader:
         last = self._last_region
         found = self._finders[last].find(record_id) if last else None
         if found is not None:
-            return SealedRecord(last, found)
+            return self._live(SealedRecord(last, found))
         for region, finder in self._finders.items():
             if region != last and (found := finder.find(record_id)) is not None:
                 self._last_region = region
-                return SealedRecord(region, found)
+                return self._live(SealedRecord(region, found))
         raise RecordNotFound(record_id, "any region")
+
+    def _live(self, sealed: SealedRecord) -> SealedRecord:
+        if self._expired(sealed.loaded):
+            raise RecordNotFound(sealed.loaded.record_id, "any region")
+        return sealed
+
+    def _expired(self, record: LoadedRecord) -> bool:
+        return record.retain_until < self._today() and not record.legal_hold
+
+    def _not_expired(self) -> ColumnElement[bool]:
+        return or_(RecordRow.retain_until >= self._today(), RecordRow.legal_hold.is_(True))
 
     def open(self, sealed: SealedRecord) -> StoredRecord:
         """Decrypt a fetched record (IntegrityError when it was tampered with)."""
@@ -171,7 +190,9 @@ class RecordReader:
         subject = self._directory.get_subject(subject_id)
         region = subject.home_region
         query = record_query().where(
-            RecordRow.subject_id == subject_id, DataKeyRow.wrapped.is_not(None)
+            RecordRow.subject_id == subject_id,
+            DataKeyRow.wrapped.is_not(None),
+            self._not_expired(),
         )
         if categories is not None:
             query = query.where(RecordRow.category.in_(sorted(categories)))
@@ -207,7 +228,7 @@ class RecordReader:
         engine = self._engine(region)
         after: tuple[datetime, str] | None = None
         while True:
-            query = record_query().where(DataKeyRow.wrapped.is_not(None))
+            query = record_query().where(DataKeyRow.wrapped.is_not(None), self._not_expired())
             if after is not None:
                 query = query.where(
                     or_(
@@ -256,3 +277,7 @@ class RecordReader:
             return self._engines[region]
         except KeyError:
             raise UnknownRegion(region, list(self._engines)) from None
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()

@@ -1,0 +1,411 @@
+"""The retention sweep: delete, in one region, every record past its retention and nothing else.
+
+:func:`run_sweep` is the job's body (the jobs engine schedules it daily; ``servinfo
+retention run`` runs it in the foreground). Steps, in one region:
+
+(1) Settle the account closures and reopenings reported since the last sweep
+    (:func:`servinfo.retention.closure.settle_pending`).
+(2) Load what keeps data past its retention: the legal holds in force (on a
+    subject, or on an organization and every organization below it) and the
+    open data-subject requests that need the subject's records (access,
+    portability, rectification).
+(3) Page through the records whose stored end has passed (``retain_until <
+    today``), a batch at a time, and decide each from plaintext columns only —
+    nothing is decrypted:
+
+    * a kind whose period counts from closure, of an account not closed: its
+      end becomes provisional again (never deleted while the account is open);
+    * an end the policy no longer agrees with — the period that the notice and
+      the records of processing show, for the subject's regime and start event
+      (:func:`servinfo.retention.schedule.retention_end`) — moves to the policy's;
+    * held, or needed by an open request: marked kept (``legal_hold``);
+    * otherwise deleted, with its blind indexes, and every data key that no
+      remaining record is sealed under is destroyed (crypto-shredding:
+      :func:`servinfo.store.expiry.delete_expired`).
+
+    Each batch is one transaction that holds the region's writers off only
+    while it runs: ingest waits at most one batch (``retention.batch_size``).
+(4) Page through the records marked kept: those nothing keeps any more are
+    deleted the same way; the rest are counted per hold and per request.
+(5) Purge the storage (SQLite checkpoints its WAL, where ``secure_delete``
+    has zeroed the freed cells; PostgreSQL vacuums), as erasure does.
+(6) One audit entry for the sweep and region: counts per kind, hold and
+    request ids — no subject, no record id.
+
+Idempotent: every batch either commits whole or not at all, and a record a
+batch handled is no longer one the next batch finds. A sweep that crashed is
+simply run again; it deletes nothing twice and finds what the first left.
+``dry_run`` decides the same way and changes nothing (the audit entry says so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, func, select
+
+from servinfo.policy import Policy
+from servinfo.policy.model import Kind
+from servinfo.retention.closure import settle_pending
+from servinfo.retention.schedule import PROVISIONAL, retention_end
+from servinfo.store import Subject, SubjectDirectory, UnknownRegion, checkpoint
+from servinfo.store.engines import is_sqlite
+from servinfo.store.expiry import (
+    EXPIRY_TABLES,
+    ExpiredRecord,
+    ExpiryBatch,
+    delete_expired,
+    expired_batch,
+    expired_page,
+    keep_expired,
+    kept_batch,
+    move_ends,
+)
+from servinfo.store.models import RecordRow
+
+if TYPE_CHECKING:
+    from servinfo.deployment import Deployment
+
+__all__ = [
+    "NEEDING_REQUEST_TYPES",
+    "SWEEP_ACTOR",
+    "Keepers",
+    "Progress",
+    "SweepReport",
+    "batch_size_for",
+    "run_sweep",
+    "sweep_region",
+]
+
+#: The actor the sweep's audit entries name.
+SWEEP_ACTOR = "servinfo-retention"
+#: Open requests of these types keep the subject's records until they are answered.
+NEEDING_REQUEST_TYPES = ("access", "portability", "rectification")
+#: Called as ``progress(done, total)`` after each batch (``total`` as counted at the start).
+Progress = Callable[[int, int], None]
+_SQLITE_BATCH = 1_000
+_POSTGRESQL_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep of one region did (or, with ``dry_run``, would do); no personal data."""
+
+    region: str
+    today: dt.date
+    dry_run: bool
+    #: Records deleted, by kind.
+    deleted: Mapping[str, int] = field(default_factory=dict)
+    #: Records past retention kept, by hold id, then kind.
+    kept_by_hold: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Records past retention kept, by open request id, then kind.
+    kept_by_request: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Records of open accounts whose stored end was early: provisional again, by kind.
+    provisional: Mapping[str, int] = field(default_factory=dict)
+    #: Records whose end the policy sets later than the one stored, by kind.
+    extended: Mapping[str, int] = field(default_factory=dict)
+    keys_destroyed: int = 0
+    #: Account closures and reopenings settled in step (1).
+    closures_settled: int = 0
+    #: False if SQLite could not truncate its WAL (a reader held it): run again.
+    storage_purged: bool = True
+    #: The sequence number of the sweep's audit entry.
+    audit_seq: int | None = None
+
+    @property
+    def deleted_total(self) -> int:
+        return sum(self.deleted.values())
+
+    @property
+    def kept_total(self) -> int:
+        return sum(
+            n for kept in (self.kept_by_hold, self.kept_by_request) for c in kept.values()
+            for n in c.values()
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "today": self.today.isoformat(),
+            "dry_run": self.dry_run,
+            "deleted": dict(sorted(self.deleted.items())),
+            "kept_by_hold": {
+                h: dict(sorted(c.items())) for h, c in sorted(self.kept_by_hold.items())
+            },
+            "kept_by_request": {
+                r: dict(sorted(c.items())) for r, c in sorted(self.kept_by_request.items())
+            },
+            "provisional": dict(sorted(self.provisional.items())),
+            "extended": dict(sorted(self.extended.items())),
+            "keys_destroyed": self.keys_destroyed,
+            "closures_settled": self.closures_settled,
+            "storage_purged": self.storage_purged,
+            "audit_seq": self.audit_seq,
+        }
+
+
+@dataclass(frozen=True)
+class Keepers:
+    """What keeps a subject's records past their retention, as loaded at the start of a sweep."""
+
+    #: Hold ids by subject id (holds placed on the subject itself).
+    subject_holds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Hold ids by organization id (holds on it or on an organization above it).
+    org_holds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Open request ids that need the subject's records, by subject id.
+    requests: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def holds_of(self, record: ExpiredRecord) -> tuple[str, ...]:
+        return self.subject_holds.get(record.subject_id, ()) + self.org_holds.get(record.org_id, ())
+
+    @classmethod
+    def of_deployment(cls, deployment: Deployment) -> Keepers:
+        subject_holds: dict[str, list[str]] = defaultdict(list)
+        org_holds: dict[str, list[str]] = defaultdict(list)
+        directory = deployment.directory
+        for hold in deployment.ledgers.holds():
+            if hold.subject_id is not None:
+                subject_holds[hold.subject_id].append(hold.hold_id)
+            elif hold.org_id is not None:
+                for org_id in directory.organizations_under([hold.org_id]):
+                    org_holds[org_id].append(hold.hold_id)
+        requests: dict[str, list[str]] = defaultdict(list)
+        for request in deployment.rights.list_requests(open_only=True):
+            if request.type in NEEDING_REQUEST_TYPES:
+                requests[request.subject_id].append(request.request_id)
+        return cls(
+            {s: tuple(h) for s, h in subject_holds.items()},
+            {o: tuple(h) for o, h in org_holds.items()},
+            {s: tuple(r) for s, r in requests.items()},
+        )
+
+
+def batch_size_for(engine: Engine, setting: int = 0) -> int:
+    """``setting`` if positive, else the backend's default (SQLite small, PostgreSQL larger)."""
+    if setting > 0:
+        return setting
+    return _SQLITE_BATCH if is_sqlite(engine) else _POSTGRESQL_BATCH
+
+
+def run_sweep(
+    deployment: Deployment,
+    region: str,
+    *,
+    now: dt.datetime,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> SweepReport:
+    """Sweep ``region`` of ``deployment`` as of ``now``; see the module docstring.
+
+    The jobs engine's entry point: a plain function, safe to run again after a
+    crash at any point, and concurrently with ingest.
+    """
+    if region not in deployment.regions:
+        raise UnknownRegion(region, list(deployment.regions))
+    engine = deployment.regions[region]
+    report = sweep_region(
+        policy=deployment.runtime.refresh().policy,
+        directory=deployment.directory,
+        region=region,
+        engine=engine,
+        keepers=Keepers.of_deployment(deployment),
+        now=now,
+        dry_run=dry_run,
+        batch_size=batch_size_for(engine, deployment.settings.retention_batch_size),
+        progress=progress,
+    )
+    seq = deployment.audit.record(
+        "retention_sweep",
+        actor=SWEEP_ACTOR,
+        outcome="dry_run" if dry_run else "swept",
+        details=_audit_details(report),
+    )
+    return SweepReport(**{**report.__dict__, "audit_seq": seq})
+
+
+def sweep_region(
+    *,
+    policy: Policy,
+    directory: SubjectDirectory,
+    region: str,
+    engine: Engine,
+    keepers: Keepers,
+    now: dt.datetime,
+    dry_run: bool = False,
+    batch_size: int = _SQLITE_BATCH,
+    progress: Progress | None = None,
+) -> SweepReport:
+    """Steps (1)–(5) in one region, from explicit parts (tests and benchmarks call this)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    today = now.astimezone(dt.UTC).date()
+    settled = 0
+    if not dry_run:  # (1)
+        settled, _ = settle_pending(directory, region, engine, policy)
+    sweep = _Sweep(policy, directory, keepers, today)
+    total = _count_expired(engine, today)
+    done = 0
+    if dry_run:
+        for batch in _pages(engine, today, batch_size, kept=False):
+            sweep.decide(batch, kept_pass=True)
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+    else:
+        while batch := expired_batch(engine, today, batch_size):  # (3)
+            decided = sweep.decide(batch)
+            move_ends(engine, decided.moves)
+            keep_expired(engine, decided.keep, today)
+            sweep.deleted_batch(delete_expired(engine, decided.delete, today))
+            done += len(batch)
+            if progress is not None:
+                progress(done, max(total, done))
+            if not (decided.moves or decided.keep or decided.delete):
+                break  # unreachable: every record is decided; never loop on one batch
+        after: str | None = None  # (4)
+        while kept := kept_batch(engine, today, batch_size, after):
+            decided = sweep.decide(kept, kept_pass=True)
+            move_ends(engine, decided.moves)
+            sweep.deleted_batch(delete_expired(engine, decided.delete, today))
+            after = kept[-1].record_id
+    if dry_run:
+        for kept in _pages(engine, today, batch_size, kept=True):
+            sweep.decide(kept, kept_pass=True)
+    purged = True
+    if not dry_run and (sweep.deleted or sweep.keys_destroyed):  # (5)
+        purged = checkpoint(engine, tables=EXPIRY_TABLES)
+    return SweepReport(
+        region=region,
+        today=today,
+        dry_run=dry_run,
+        deleted=dict(sweep.would_delete if dry_run else sweep.deleted),
+        kept_by_hold={h: dict(c) for h, c in sweep.kept_by_hold.items()},
+        kept_by_request={r: dict(c) for r, c in sweep.kept_by_request.items()},
+        provisional=dict(sweep.provisional),
+        extended=dict(sweep.extended),
+        keys_destroyed=sweep.keys_destroyed,
+        closures_settled=settled,
+        storage_purged=purged,
+    )
+
+
+@dataclass
+class _Decided:
+    delete: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)
+    moves: dict[str, dt.date] = field(default_factory=dict)
+
+
+class _Sweep:
+    """The decisions of one sweep, and their counts."""
+
+    def __init__(
+        self, policy: Policy, directory: SubjectDirectory, keepers: Keepers, today: dt.date
+    ) -> None:
+        self._kinds: dict[str, Kind] = policy.kinds()
+        self._policy = policy
+        self._directory = directory
+        self._keepers = keepers
+        self._today = today
+        self.deleted: Counter[str] = Counter()
+        self.provisional: Counter[str] = Counter()
+        self.extended: Counter[str] = Counter()
+        self.kept_by_hold: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.kept_by_request: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.keys_destroyed = 0
+        self._dry_deleted: Counter[str] = Counter()
+
+    def decide(self, batch: Sequence[ExpiredRecord], *, kept_pass: bool = False) -> _Decided:
+        subjects = self._directory.subjects({r.subject_id for r in batch})
+        decided = _Decided()
+        for record in batch:
+            end = self._policy_end(record, subjects.get(record.subject_id))
+            if end == PROVISIONAL:
+                decided.moves[record.record_id] = end
+                self.provisional[record.kind] += 1
+                continue
+            if end is not None and end >= self._today:
+                decided.moves[record.record_id] = end
+                self.extended[record.kind] += 1
+                continue
+            holds = self._keepers.holds_of(record)
+            requests = () if holds else self._keepers.requests.get(record.subject_id, ())
+            if holds or requests:
+                # Counted in the kept pass, which sees every kept record once.
+                if kept_pass:
+                    for hold_id in holds:
+                        self.kept_by_hold[hold_id][record.kind] += 1
+                    for request_id in requests:
+                        self.kept_by_request[request_id][record.kind] += 1
+                else:
+                    decided.keep.append(record.record_id)
+                continue
+            decided.delete.append(record.record_id)
+            self._dry_deleted[record.kind] += 1
+        return decided
+
+    def deleted_batch(self, batch: ExpiryBatch) -> None:
+        self.deleted.update(batch.deleted)
+        self.keys_destroyed += batch.keys_destroyed
+
+    @property
+    def would_delete(self) -> Counter[str]:
+        return self._dry_deleted
+
+    def _policy_end(self, record: ExpiredRecord, subject: Subject | None) -> dt.date | None:
+        """The end the policy sets today for the record; None if it cannot say (the stored
+        end stands: a kind the policy dropped, a subject the directory lost)."""
+        kind = self._kinds.get(record.kind)
+        if kind is None or subject is None:
+            return None
+        regime = self._policy.regime_for(subject.jurisdiction.upper())
+        # An erased subject's account is over: its kept classes count from the erasure.
+        closed_at = subject.closed_at or subject.erased_at
+        return retention_end(kind.retention, regime, record.collected_at.date(), closed_at)
+
+
+def _count_expired(engine: Engine, today: dt.date) -> int:
+    query = select(func.count()).where(
+        RecordRow.retain_until < today, RecordRow.legal_hold.is_(False)
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+def _pages(
+    engine: Engine, today: dt.date, size: int, *, kept: bool
+) -> Iterator[list[ExpiredRecord]]:
+    after: str | None = None
+    while page := expired_page(engine, today, size, after, kept=kept):
+        yield page
+        after = page[-1].record_id
+
+
+def _audit_details(report: SweepReport) -> dict[str, str | int | bool | None]:
+    """Counts per kind, hold and request: no subject, no record id."""
+    details: dict[str, str | int | bool | None] = {
+        "region": report.region,
+        "today": report.today.isoformat(),
+        "dry_run": report.dry_run,
+        "deleted": report.deleted_total,
+        "kept": report.kept_total,
+        "keys_destroyed": report.keys_destroyed,
+        "closures_settled": report.closures_settled,
+        "storage_purged": report.storage_purged,
+    }
+    for kind, count in sorted(report.deleted.items()):
+        details[f"deleted.{kind}"] = count
+    for label, kept in (("hold", report.kept_by_hold), ("request", report.kept_by_request)):
+        for ref, counts in sorted(kept.items()):
+            for kind, count in sorted(counts.items()):
+                details[f"kept.{label}.{ref}.{kind}"] = count
+    for label, moved in (("provisional", report.provisional), ("extended", report.extended)):
+        for kind, count in sorted(moved.items()):
+            details[f"{label}.{kind}"] = count
+    return details
