@@ -7,25 +7,23 @@ it (the keyring, the master key, every database file and side file).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, func, select, update
 from tests.api.serving import serving
 from tests.rights.world import NOW, World, build_world
 from tests.support import PostgresDatabases
 from typer.testing import CliRunner
 
-from servinfo.api import create_app
 from servinfo.cli.app import app
 from servinfo.crypto import DataKey, IntegrityError, KekWrapper, RecordBinding, Sealer
 from servinfo.rights import ExportUnavailable
 from servinfo.rights.models import ExportKeyRow, ExportRow
-from servinfo.rights.purge import purge_expired_exports, purge_exports_every
+from servinfo.rights.purge import purge_expired_exports
 
 TTL = dt.timedelta(days=30)
 LATER = NOW + TTL + dt.timedelta(days=1)
@@ -171,17 +169,6 @@ def test_dsr_purge_exports_deletes_expired_exports_and_is_audited(world: World) 
     assert (code, out.strip()) == (0, "purged 0 expired exports")
 
 
-def test_serve_purges_expired_exports_at_start_up(world: World) -> None:
-    expired = _exported(world)
-    fresh = _exported(world, "subj-fr", now=dt.datetime.now(dt.UTC))
-    engine = world.deployment.control
-    assert _count(engine, ExportRow) == 2
-    with TestClient(create_app(world.deployment)):
-        assert _count(engine, ExportRow) == _count(engine, ExportKeyRow) == 1
-        assert world.rights.exports.latest(expired) is None
-        assert world.rights.exports.latest(fresh) is not None
-
-
 def test_servinfo_serve_with_two_workers_purges_each_expired_export_once(
     world: World, tmp_path: Path
 ) -> None:
@@ -190,35 +177,40 @@ def test_servinfo_serve_with_two_workers_purges_each_expired_export_once(
     fresh = _exported(world, "subj-gb", now=dt.datetime.now(dt.UTC))
     engine = world.deployment.control
     with serving(world.data_dir, tmp_path / "serve.log", workers=2):
+        # The job worker serve starts runs the hour's export_purge soon after it starts.
+        deadline = time.monotonic() + 60
+        while _count(engine, ExportRow) > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert _count(engine, ExportRow) == _count(engine, ExportKeyRow) == 1
         assert world.rights.exports.latest(fresh) is not None
     entries = [e for e in world.deployment.audit.tail(50) if e.action == "export_purge"]
-    assert [(e.actor, dict(e.details)) for e in entries] == [("servinfo-serve", {"purged": 3})]
+    assert [(e.actor, dict(e.details)) for e in entries] == [("servinfo-worker", {"purged": 3})]
 
 
-def test_the_periodic_purge_runs_every_interval(world: World) -> None:
-    async def scenario() -> None:
-        task = asyncio.create_task(
-            purge_exports_every(
-                world.rights.exports, world.deployment.audit, 0.02, actor="servinfo-serve"
-            )
-        )
-        try:
-            await asyncio.sleep(0.05)  # a run with nothing to purge
-            _exported(world)
-            for _ in range(200):
-                if _count(world.deployment.control, ExportRow) == 0:
-                    break
-                await asyncio.sleep(0.02)
-        finally:
-            task.cancel()
-        assert _count(world.deployment.control, ExportRow) == 0
-        assert not task.done() or task.cancelled()
+def test_the_scheduled_purge_runs_once_an_hour(world: World) -> None:
+    from servinfo.jobs import Worker
+    from servinfo.jobs.kinds import EXPORT_PURGE, deployment_registry
 
-    asyncio.run(scenario())
+    clock = [LATER.replace(minute=10)]
+    worker = Worker(
+        world.deployment.jobs.queue,
+        deployment_registry(world.deployment),
+        deployment=world.deployment,
+        clock=lambda: clock[0],
+    )
+    worker.run_until_idle()  # this hour's run, with nothing to purge
+    _exported(world)
+    clock[0] = LATER.replace(minute=50)
+    worker.run_until_idle()  # the same hour: not run again
+    assert _count(world.deployment.control, ExportRow) == 1
+    clock[0] = LATER.replace(minute=10) + dt.timedelta(hours=1)
+    worker.run_until_idle()
+    assert _count(world.deployment.control, ExportRow) == 0
+    runs = world.deployment.jobs.queue.list(kind=EXPORT_PURGE)
+    assert [(j.state, j.result) for j in runs] == [("done", {"purged": 1}), ("done", {"purged": 0})]
     entries = [e for e in world.deployment.audit.tail(50) if e.action == "export_purge"]
     # Runs that found nothing leave no entry; the one that purged does.
-    assert [(e.actor, dict(e.details)) for e in entries] == [("servinfo-serve", {"purged": 1})]
+    assert [(e.actor, dict(e.details)) for e in entries] == [("servinfo-worker", {"purged": 1})]
 
 
 def test_api_answers_410_before_and_after_the_purge(world: World) -> None:

@@ -8,7 +8,6 @@ opening the deployment named by ``SERVINFO_DATA_DIR`` in its own process.
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -24,12 +23,13 @@ from servinfo.api.limits import TIMEOUTS_STATE_KEY
 from servinfo.api.metrics import render
 from servinfo.api.middleware import GuardAndCount, body_limits, connection_timeouts, rate_limiter
 from servinfo.audit.routes import router as audit_router
+from servinfo.cli._output import log_to_stderr
 from servinfo.collect.routes import Batches
 from servinfo.collect.routes import router as collect_router
 from servinfo.collect.singles import SingleRequests
 from servinfo.deployment import Deployment, open_deployment
+from servinfo.jobs.routes import router as jobs_router
 from servinfo.rights.drp.routes import router as drp_router
-from servinfo.rights.purge import start_export_purges
 from servinfo.rights.routes import router as rights_router
 
 
@@ -42,8 +42,6 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
         deployment.prepare_to_serve()
         # Each store's stamp and integrity: now, then every integrity_check_seconds.
         deployment.health.start(deployment.settings.integrity_check_seconds)
-        # Expired exports: keys destroyed and rows purged now, then hourly (rights.purge).
-        export_purges = await start_export_purges(deployment.rights.exports, deployment.audit)
         if freeze_heap:
             # What is built by now (libraries, the app, the compiled policy) lives as
             # long as the worker. Frozen, the cyclic garbage collector stops walking it
@@ -53,7 +51,6 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
             gc.freeze()
         # The lifespan state reaches the HTTP protocol of each connection (_protocol).
         yield {TIMEOUTS_STATE_KEY: connection_timeouts(deployment.settings)}
-        export_purges.cancel()
         deployment.close()
 
     app = FastAPI(
@@ -81,6 +78,7 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     app.include_router(collect_router)
     app.include_router(rights_router)
     app.include_router(drp_router)
+    app.include_router(jobs_router)
     app.include_router(health_router)
 
     app.add_middleware(
@@ -113,10 +111,5 @@ WORKER_SWITCH_INTERVAL = 0.001
 def app_from_environment() -> FastAPI:
     """The factory each uvicorn worker calls (``servinfo serve``)."""
     sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
-    logger = logging.getLogger("servinfo")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    log_to_stderr()
     return create_app(open_deployment(None, dict(os.environ)), freeze_heap=True)

@@ -8,6 +8,9 @@ This module imports only the standard library, Typer and the CLI's own helpers:
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +21,29 @@ from servinfo.cli._output import err_console
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+
+
+def start_job_worker(data_dir: Path) -> subprocess.Popen[bytes]:
+    """``servinfo worker`` as a child process: jobs run apart from the requests' workers.
+
+    A child rather than a thread of each uvicorn worker: one job worker however
+    many API workers there are, its CPU out of the requests' processes, and the
+    same process an operator runs elsewhere with ``servinfo worker``. It exits
+    when this process does (``--exit-with-parent``), even after a ``kill -9``.
+    """
+    command = [sys.executable, "-m", "servinfo", "worker", "--data-dir", str(data_dir)]
+    return subprocess.Popen([*command, "--exit-with-parent"])  # noqa: S603 - our own command
+
+
+def stop_job_worker(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM: the running job finishes first; after ``timeout`` seconds it is killed
+    (its lease then runs out and another worker takes the job over)."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def serve(
@@ -34,6 +60,13 @@ def serve(
         typer.Option(
             "--insecure-http",
             help="Serve plain HTTP: only behind a proxy that terminates TLS.",
+        ),
+    ] = False,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Start no job worker: jobs run only where 'servinfo worker' runs.",
         ),
     ] = False,
 ) -> None:
@@ -67,4 +100,10 @@ def serve(
             markup=False,
         )
     tls = None if insecure_http else (settings.tls_cert_file, settings.tls_key_file)
-    server.run(server.uvicorn_options(host, port, workers, tls, settings.trusted_proxies))
+    # One job worker beside the API, however many uvicorn workers serve it (docs/jobs.md).
+    job_worker = None if no_worker else start_job_worker(directory)
+    try:
+        server.run(server.uvicorn_options(host, port, workers, tls, settings.trusted_proxies))
+    finally:
+        if job_worker is not None:
+            stop_job_worker(job_worker)

@@ -17,12 +17,24 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["console", "err_console", "human", "print_json", "size", "table"]
+__all__ = ["console", "err_console", "human", "log_to_stderr", "print_json", "size", "table"]
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
+
+
+def log_to_stderr() -> None:
+    """servinfo's log records (``INFO`` and up) on stderr, for a server or worker process."""
+    import logging
+
+    logger = logging.getLogger("servinfo")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def print_json(data: Any) -> None:

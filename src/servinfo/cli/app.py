@@ -57,6 +57,16 @@ COMMANDS: dict[str, CommandEntry] = {
     "serve": CommandEntry(
         "servinfo.api.cli", "serve", "Serve the API over HTTPS with the deployment's certificate."
     ),
+    "worker": CommandEntry(
+        "servinfo.jobs.cli",
+        "worker",
+        "Run background jobs: the schedules (export purge, retention sweeps) and queued work.",
+    ),
+    "jobs": CommandEntry(
+        "servinfo.jobs.cli",
+        "jobs_app",
+        "Background jobs: what is queued, running, failed and done.",
+    ),
     "demo": CommandEntry(
         "servinfo.deployment.cli",
         "demo",

@@ -15,7 +15,9 @@ from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
 
 if TYPE_CHECKING:
+    from servinfo.deployment import Deployment
     from servinfo.deployment.demo import DemoSummary
+    from servinfo.store.rotation import RewrapReport
 
 keys_app = typer.Typer(help="The keyring: status and rotation.", no_args_is_help=True)
 
@@ -243,6 +245,10 @@ def rotate(
     ],
     data_dir: DataDirOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
+    background: Annotated[
+        bool,
+        typer.Option("--background", help="Re-wrap in a job run by a worker instead of here."),
+    ] = False,
     token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -250,41 +256,71 @@ def rotate(
     """New KEK version for a region; data keys are re-wrapped in batches, records untouched."""
     from servinfo.crypto import kek_purpose
     from servinfo.policy import UnknownPolicyElement
-    from servinfo.store import rewrap_data_keys
 
     with authorized(data_dir, token, "rotate_keys", token_file=token_file) as (deployment, me):
         if region not in deployment.regions:
             raise UnknownPolicyElement("region", region, sorted(deployment.regions))
         new_kek = deployment.keyring.rotate(kek_purpose(region))
-        with Progress(
-            TextColumn("re-wrapping data keys"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=as_json,
-        ) as progress:
-            task = progress.add_task("rewrap", total=None)
+        if background:
+            from servinfo.jobs.kinds import enqueue_rewrap
 
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            report = rewrap_data_keys(
-                deployment.regions[region],
-                region,
-                deployment.keyring,
-                batch_size=batch_size,
-                progress=advance,
+            job, _ = enqueue_rewrap(
+                deployment.jobs.queue, region, new_kek.key_id, batch_size=batch_size
             )
-        deployment.audit.record(
-            "key_rotation",
-            actor=me.name,
-            outcome="rotated",
-            details={"key_id": new_kek.key_id, "rewrapped": report.rewrapped},
-        )
+            deployment.audit.record(
+                "key_rotation",
+                actor=me.name,
+                outcome="rotated",
+                details={"key_id": new_kek.key_id, "rewrap_job": job.id},
+            )
+        else:
+            report = _rewrap_with_progress(deployment, region, batch_size, as_json)
+            deployment.audit.record(
+                "key_rotation",
+                actor=me.name,
+                outcome="rotated",
+                details={"key_id": new_kek.key_id, "rewrapped": report.rewrapped},
+            )
+    if background:
+        if as_json:
+            print_json({"region": region, "key_id": new_kek.key_id, "job": job.id})
+        else:
+            console.print(
+                f"{region}: now {new_kek.key_id}; data keys are re-wrapped by job {job.id}",
+                markup=False,
+            )
+        return
     if as_json:
         print_json({"region": region, "key_id": new_kek.key_id, "rewrapped": report.rewrapped})
         return
     console.print(
         f"{region}: now {new_kek.key_id}; re-wrapped {report.rewrapped} data keys", markup=False
     )
+
+
+def _rewrap_with_progress(
+    deployment: Deployment, region: str, batch_size: int, quiet: bool
+) -> RewrapReport:
+    """The re-wrap in the foreground, under a progress bar (on stderr)."""
+    from servinfo.store import rewrap_data_keys
+
+    with Progress(
+        TextColumn("re-wrapping data keys"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("rewrap", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return rewrap_data_keys(
+            deployment.regions[region],
+            region,
+            deployment.keyring,
+            batch_size=batch_size,
+            progress=advance,
+        )

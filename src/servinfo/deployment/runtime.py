@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from servinfo.access.states import SubjectStateCache
     from servinfo.access.subjects import SubjectListing
     from servinfo.collect.service import Collector
+    from servinfo.jobs.service import JobService
     from servinfo.ledgers import Ledgers
     from servinfo.rights import RightsService
 
@@ -211,6 +212,16 @@ class Deployment:
         return self._once(
             "principals",
             lambda: PrincipalService(self.principals, self.directory, self.policy, self.audit),
+        )
+
+    @property
+    def jobs(self) -> JobService:
+        """The job queue (:mod:`servinfo.jobs`), and its permission-checked operations."""
+        from servinfo.jobs import JobQueue
+        from servinfo.jobs.service import JobService
+
+        return self._once(
+            "jobs", lambda: JobService(JobQueue(self.control), self.principal_service, self.audit)
         )
 
     @property

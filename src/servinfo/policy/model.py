@@ -72,6 +72,8 @@ Permission = Literal[
     "register_subjects",
     "manage_ledgers",
     "list_subjects",
+    "read_jobs",
+    "manage_jobs",
 ]
 MechanismType = Literal[
     "not_restricted",

@@ -157,6 +157,10 @@ def process(
         bool,
         typer.Option("--proceed-flagged", help="You decided a flagged request is well-founded."),
     ] = False,
+    background: Annotated[
+        bool,
+        typer.Option("--background", help="Queue it as a job for a worker instead of waiting."),
+    ] = False,
     data_dir: DataDirOption = None,
     token_file: TokenFileOption = None,
     token: TokenOption = None,
@@ -164,7 +168,29 @@ def process(
 ) -> None:
     """Do what the request asks and answer it."""
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
-        done = deployment.rights.process(request_id, actor=me.name, proceed_flagged=proceed_flagged)
+        if background:
+            from servinfo.jobs.kinds import enqueue_dsr_processing
+            from servinfo.rights.errors import WrongState
+
+            request = deployment.rights.show(request_id)  # refused here rather than in the job
+            if request.state != "verified":
+                raise WrongState(request_id, request.state, ("verified",), "process")
+            job, _ = enqueue_dsr_processing(
+                deployment.jobs.queue,
+                request.request_id,
+                actor=me.name,
+                proceed_flagged=proceed_flagged,
+            )
+        else:
+            done = deployment.rights.process(
+                request_id, actor=me.name, proceed_flagged=proceed_flagged
+            )
+    if background:
+        if as_json:
+            print_json({"job": job.id, "state": job.state})
+        else:
+            console.print(f"queued as job {job.id} (servinfo jobs show {job.id})", markup=False)
+        return
     _print(done, as_json)
 
 

@@ -102,6 +102,16 @@ class Fulfilment(RequestLifecycle):
             after()
         return done
 
+    def reopen_interrupted(self, request_id: str, *, actor: str) -> Request:
+        """Back to ``verified``: a request whose processing stopped in (3) with no one to
+        put it back (its worker was killed). Every step of (3) is idempotent, so
+        processing it again finishes it; only the job that was processing it calls this.
+        """
+        request = self.get(request_id)
+        if request.state != "in_progress":
+            raise WrongState(request_id, request.state, ("in_progress",), "reopen")
+        return self._change(request, ("in_progress",), "retry", actor=actor, state="verified")
+
     # -- reading types ----------------------------------------------------------------
 
     def _read_all(self, request: Request, categories: list[str] | None = None) -> list[ReadRecord]:

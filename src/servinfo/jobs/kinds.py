@@ -1,0 +1,219 @@
+"""servinfo's own job kinds and schedules, and the calls that enqueue them.
+
+=================== ============================================ ==========================
+kind                what it runs                                 why a rerun changes nothing
+=================== ============================================ ==========================
+``export_purge``    :func:`servinfo.rights.purge.                only expired rows are
+                    purge_expired_exports` (hourly)              deleted; none are left
+``kek_rewrap``      :func:`servinfo.store.rewrap_data_keys`      only keys not yet under the
+                    for one region (after ``keys rotate``)       current KEK are re-wrapped
+``dsr_process``     :meth:`servinfo.rights.RightsService.        a request already answered
+                    process` for one request                     is left as it is
+``retention_sweep`` the retention package's ``run_sweep`` for    only records past retention
+                    one region (daily), when it is installed     are deleted
+=================== ============================================ ==========================
+
+Parameters are ids and region names; the handlers' results are counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from servinfo.jobs.errors import JobFailed
+from servinfo.jobs.queue import Job, JobQueue
+from servinfo.jobs.registry import JobContext, JobKind, Registry
+from servinfo.jobs.schedules import Schedule
+
+if TYPE_CHECKING:
+    from servinfo.deployment import Deployment
+
+__all__ = [
+    "DSR_PROCESS",
+    "EXPORT_PURGE",
+    "KEK_REWRAP",
+    "RETENTION_SWEEP",
+    "SWEEP_DAILY_AT",
+    "WORKER_ACTOR",
+    "enqueue_dsr_processing",
+    "enqueue_rewrap",
+    "servinfo_registry",
+]
+
+EXPORT_PURGE = "export_purge"
+KEK_REWRAP = "kek_rewrap"
+DSR_PROCESS = "dsr_process"
+RETENTION_SWEEP = "retention_sweep"
+#: The actor the audit log names for what jobs do on their own schedule.
+WORKER_ACTOR = "servinfo-worker"
+#: When the daily retention sweep of each region is enqueued (UTC).
+SWEEP_DAILY_AT = dt.time(3, 0)
+
+
+def _export_purge(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.rights.purge import purge_expired_exports
+
+    deployment = context.deployment
+    purged = purge_expired_exports(
+        deployment.rights.exports,
+        deployment.audit,
+        actor=WORKER_ACTOR,
+        now=context.now(),
+        audit_empty=False,  # the hourly runs of an idle deployment would fill the log
+    )
+    return {"purged": purged}
+
+
+def _region(context: JobContext) -> str:
+    region = context.params.get("region")
+    if not isinstance(region, str) or region not in context.deployment.regions:
+        raise JobFailed(f"no region {region!r} in this deployment", final=True)
+    return region
+
+
+def _kek_rewrap(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.store import rewrap_data_keys
+
+    deployment = context.deployment
+    region = _region(context)
+
+    def progress(done: int, total: int) -> None:
+        context.progress(done, total)
+        context.check()  # another worker took the job over: stop between batches
+
+    report = rewrap_data_keys(
+        deployment.regions[region],
+        region,
+        deployment.keyring,
+        batch_size=int(context.params.get("batch_size", 1000)),
+        progress=progress,
+    )
+    deployment.audit.record(
+        "key_rewrap",
+        actor=WORKER_ACTOR,
+        outcome="rewrapped",
+        details={"region": region, "key_id": report.kek_id, "rewrapped": report.rewrapped},
+    )
+    return {"region": region, "key_id": report.kek_id, "rewrapped": report.rewrapped}
+
+
+def _dsr_process(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.rights.entries import CLOSED_STATES
+    from servinfo.rights.errors import FlaggedRequest
+
+    rights = context.deployment.rights
+    request_id = str(context.params["request_id"])
+    actor = str(context.params.get("actor", WORKER_ACTOR))
+    request = rights.get(request_id)
+    if request.state in CLOSED_STATES:  # an earlier attempt finished it
+        return {"request_id": request_id, "state": request.state}
+    if request.state == "in_progress" and context.job.attempts > 1:
+        # An earlier attempt of this job died in the middle of the work: do it again.
+        rights.reopen_interrupted(request_id, actor=actor)
+    elif request.state != "verified":
+        raise JobFailed(f"request {request_id} is {request.state}, not verified", final=True)
+    try:
+        done = rights.process(
+            request_id,
+            actor=actor,
+            proceed_flagged=bool(context.params.get("proceed_flagged", False)),
+            now=context.now(),
+        )
+    except FlaggedRequest:
+        raise JobFailed(
+            f"request {request_id} is flagged: an operator decides (--proceed-flagged)",
+            final=True,
+        ) from None
+    return {"request_id": request_id, "state": done.state}
+
+
+def _sweep_function() -> Callable[..., Any] | None:
+    """The retention package's ``run_sweep``, where this build has it."""
+    for module in ("servinfo.retention", "servinfo.retention.sweep"):
+        try:
+            found = getattr(importlib.import_module(module), "run_sweep", None)
+        except ImportError:
+            continue
+        if callable(found):
+            return found  # type: ignore[no-any-return]
+    return None
+
+
+def _retention_sweep(run_sweep: Callable[..., Any]) -> Callable[[JobContext], Mapping[str, Any]]:
+    def handler(context: JobContext) -> Mapping[str, Any]:
+        region = _region(context)
+        report = run_sweep(
+            context.deployment,
+            region,
+            now=context.now(),
+            dry_run=False,
+            progress=context.progress,
+        )
+        to_dict = getattr(report, "to_dict", None)
+        summary: Mapping[str, Any] = to_dict() if callable(to_dict) else {"report": str(report)}
+        return {"region": region, **summary}
+
+    return handler
+
+
+def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
+    """Every kind servinfo runs as a job, and its schedules for ``regions``."""
+    registry = Registry(
+        [
+            JobKind(EXPORT_PURGE, _export_purge, "Delete expired exports and destroy their keys."),
+            JobKind(KEK_REWRAP, _kek_rewrap, "Re-wrap a region's data keys under its newest KEK."),
+            JobKind(DSR_PROCESS, _dsr_process, "Process a verified data-subject request."),
+        ]
+    )
+    from servinfo.rights.purge import EXPORT_PURGE_INTERVAL
+
+    registry.schedule(Schedule("export-purge", EXPORT_PURGE, every=EXPORT_PURGE_INTERVAL))
+    run_sweep = _sweep_function()
+    if run_sweep is not None:
+        registry.add(
+            JobKind(
+                RETENTION_SWEEP,
+                _retention_sweep(run_sweep),
+                "Delete the records of a region past their retention.",
+            )
+        )
+        for region in regions:
+            registry.schedule(
+                Schedule(
+                    f"retention-sweep-{region}",
+                    RETENTION_SWEEP,
+                    {"region": region},
+                    daily_at=SWEEP_DAILY_AT,
+                )
+            )
+    return registry
+
+
+def enqueue_rewrap(
+    queue: JobQueue, region: str, kek_id: str, *, batch_size: int = 1000
+) -> tuple[Job, bool]:
+    """The re-wrap of ``region`` to KEK version ``kek_id``: one job per version."""
+    return queue.enqueue(
+        KEK_REWRAP,
+        {"region": region, "batch_size": batch_size},
+        dedupe_key=f"{KEK_REWRAP}:{region}:{kek_id}",
+    )
+
+
+def enqueue_dsr_processing(
+    queue: JobQueue, request_id: str, *, actor: str, proceed_flagged: bool = False
+) -> tuple[Job, bool]:
+    """The processing of one request: one job per request (and per operator decision)."""
+    suffix = ":proceed" if proceed_flagged else ""
+    return queue.enqueue(
+        DSR_PROCESS,
+        {"request_id": request_id, "actor": actor, "proceed_flagged": proceed_flagged},
+        dedupe_key=f"{DSR_PROCESS}:{request_id}{suffix}",
+    )
+
+
+def deployment_registry(deployment: Deployment) -> Registry:
+    return servinfo_registry(list(deployment.regions))

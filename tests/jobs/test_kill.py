@@ -1,0 +1,139 @@
+"""``kill -9`` of a real ``servinfo worker`` in the middle of a job, on SQLite and PostgreSQL.
+
+The job is a KEK re-wrap (``keys rotate --background``): its effects are
+observable row by row (which KEK version wraps each data key) and keyed (a
+key is re-wrapped only while it is under an older version). The worker is
+killed once some keys are re-wrapped and others are not; a new worker takes
+the job over when the dead one's lease runs out, and the job then finishes
+exactly once in effect: every key under the new version, each re-wrapped by
+one of the two attempts, every record still readable, one audit entry of the
+re-wrap, and the audit log intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.support import PostgresDatabases
+from typer.testing import CliRunner
+
+from servinfo.cli.app import app
+from servinfo.deployment import create_deployment, open_deployment
+from servinfo.jobs.kinds import KEK_REWRAP
+from servinfo.store import NewRecord, kek_usage
+from servinfo.store.reading import RecordReader
+
+KEYS = 300
+LEASE_SECONDS = 2.0
+
+
+def _seed(data_dir: Path, url_template: str | None) -> tuple[str, list[str]]:
+    result = create_deployment(data_dir, {}, database_url_template=url_template)
+    with open_deployment(data_dir, {}) as deployment:
+        deployment.directory.add_organization("org-eu", "Example Org", "eu")
+        records = []
+        for n in range(KEYS):
+            subject = f"subj-{n:04d}"
+            deployment.directory.register_subject(subject, "org-eu", "DE")
+            records.append(
+                NewRecord(
+                    subject_id=subject,
+                    category="telemetry",
+                    kind="telemetry.usage",
+                    source="platform",
+                    collected_at=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
+                    fields={"resource_id": f"vm-{n}", "metric": "cpu_seconds", "quantity": 1.5},
+                    retention_class="standard",
+                    retain_until=dt.date(2036, 1, 1),
+                )
+            )
+        ids = deployment.writer.put_many(records)
+    return result.admin_token, ids
+
+
+def _worker(data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "servinfo", "worker", "--data-dir", str(data_dir)]
+    command += ["--lease", str(LEASE_SECONDS), "--poll", "0.1", *extra]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _usage(data_dir: Path) -> dict[str, int]:
+    with open_deployment(data_dir, {}) as deployment:
+        return kek_usage(deployment.regions["eu"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_worker_killed_mid_rewrap_leaves_the_job_to_finish_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    template = None
+    if backend == "postgresql":
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        template = databases.url_template
+    data_dir = tmp_path / "deployment"
+    token, record_ids = _seed(data_dir, template)
+    (old_kek,) = _usage(data_dir)
+    # (1) rotate; the re-wrap is queued, one key per batch so that it takes a while
+    rotated = CliRunner().invoke(
+        app,
+        ["keys", "rotate", "--region", "eu", "--background", "--batch-size", "1", "--json"],
+        env={"SERVINFO_DATA_DIR": str(data_dir), "SERVINFO_TOKEN": token},
+    )
+    assert rotated.exit_code == 0, rotated.output
+    new_kek, job_id = json.loads(rotated.output)["key_id"], json.loads(rotated.output)["job"]
+    # (2) a worker runs it; kill -9 once some keys are re-wrapped and some are not
+    first = _worker(data_dir)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            usage = _usage(data_dir)
+            if usage.get(new_kek, 0) >= 10:
+                break
+            assert first.poll() is None, first.communicate()[0].decode()
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        first.communicate()
+    before = _usage(data_dir)
+    assert before.get(new_kek, 0) >= 10
+    assert before.get(old_kek, 0) > 0, "the worker finished before it was killed"
+    with open_deployment(data_dir, {}) as deployment:
+        held = deployment.jobs.queue.get(job_id)
+    assert held.state == "running"
+    assert held.attempts == 1
+    # (3) a new worker takes the job over once the dead one's lease has run out
+    assert held.lease_until is not None
+    time.sleep(max((held.lease_until - dt.datetime.now(dt.UTC)).total_seconds(), 0) + 0.5)
+    second = _worker(data_dir, "--once")
+    out = second.communicate(timeout=120)[0].decode()
+    assert second.returncode == 0, out
+    assert " 0 failed" in out, out
+    # (4) once in effect
+    assert _usage(data_dir) == {new_kek: KEYS}
+    with open_deployment(data_dir, {}) as deployment:
+        job = deployment.jobs.queue.get(job_id)
+        assert (job.kind, job.state, job.attempts) == (KEK_REWRAP, "done", 2)
+        assert job.result is not None
+        # The second attempt re-wrapped exactly what the first had left.
+        assert job.result["rewrapped"] == before[old_kek]
+        reader = RecordReader(deployment.directory, deployment.regions, deployment.keyring)
+        assert all(reader.get(record_id, "eu").fields["metric"] for record_id in record_ids)
+        entries = deployment.audit.entries(0, deployment.audit.size())
+        rewraps = [e for e in entries if e.action == "key_rewrap"]
+        assert [dict(e.details) for e in rewraps] == [
+            {"region": "eu", "key_id": new_kek, "rewrapped": before[old_kek]}
+        ]
+    verified = CliRunner().invoke(
+        app, ["audit", "verify"], env={"SERVINFO_DATA_DIR": str(data_dir), "SERVINFO_TOKEN": token}
+    )
+    assert verified.exit_code == 0, verified.output
