@@ -1,0 +1,240 @@
+"""The sweep deletes what expired and nothing else, on SQLite and PostgreSQL.
+
+An open account's profile is never deleted; holds and open requests keep what
+they must (and the sweep says which kept what); a rerun changes nothing; a
+sweep interrupted between batches finishes on the next run; data keys no
+record is sealed under any more are destroyed; the audit entry counts per kind
+and names no one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from tests.retention.world import COLLECTED, RetentionWorld
+
+from servinfo.retention.schedule import PROVISIONAL
+from servinfo.retention.sweep import Keepers, sweep_region
+from servinfo.store import NewRecord
+from servinfo.store.models import DataKeyRow, RecordRow
+
+#: The day after telemetry.status (90 days) collected on 2 March 2026 expired.
+AFTER_STATUS = dt.date(2026, 6, 1)
+FAR = dt.date(2126, 1, 1)
+
+
+def test_a_profile_of_an_open_account_is_never_deleted(world: RetentionWorld) -> None:
+    profile = world.ingest("subj-de", "account.profile")
+    settings = world.ingest("subj-de", "settings.feature")
+    # A record stored with an early end (collection + period, as ingest once did).
+    early = world.deployment.writer.put(
+        NewRecord(
+            subject_id="subj-de",
+            category="account",
+            kind="account.profile",
+            source="identity",
+            collected_at=COLLECTED,
+            fields={"username": "ada-old"},
+            retention_class="standard",
+            retain_until=dt.date(2026, 4, 1),
+        )
+    )
+    report = world.sweep(FAR)
+    assert report.deleted == {}
+    assert report.provisional == {"account.profile": 1}
+    for record_id in (profile, settings, early):
+        assert world.exists(record_id, "subj-de")
+        assert world.retain_until(record_id, "subj-de") == PROVISIONAL
+    assert {profile, settings, early} <= world.readable("subj-de", FAR)
+
+
+def test_reopening_makes_the_ends_provisional_again(world: RetentionWorld) -> None:
+    profile = world.ingest("subj-de", "account.profile")
+    world.report_subject("subj-de", closed_at="2026-06-10T08:00:00+00:00")
+    assert world.sweep(dt.date(2026, 6, 10)).closures_settled == 1
+    assert world.retain_until(profile, "subj-de") == dt.date(2026, 7, 10)
+    assert world.report_subject("subj-de", closed_at=None).status == "reopened"
+    report = world.sweep(dt.date(2026, 8, 1))
+    assert report.closures_settled == 1
+    assert report.deleted == {}
+    assert world.retain_until(profile, "subj-de") == PROVISIONAL
+    assert world.deployment.directory.get_subject("subj-de").closed_at is None
+
+
+def test_holds_keep_what_they_must_and_say_what_they_kept(world: RetentionWorld) -> None:
+    ledgers = world.deployment.ledgers
+    held = world.ingest("subj-de", "telemetry.status")
+    by_partner = world.ingest("subj-fr", "telemetry.status")
+    free = world.ingest("subj-ca", "telemetry.status")
+    on_subject = ledgers.place_hold(subject_id="subj-de", reason="case 1", actor="admin")
+    # A hold on the partner covers its customer organization's users.
+    on_partner = ledgers.place_hold(org_id="org-partner", reason="case 2", actor="admin")
+
+    report = world.sweep(AFTER_STATUS)
+    assert report.deleted == {}
+    # subj-de's organization is the partner's customer: both holds cover it.
+    assert report.kept_by_hold == {
+        on_subject.hold_id: {"telemetry.status": 1},
+        on_partner.hold_id: {"telemetry.status": 2},
+    }
+    assert world.exists(held, "subj-de")
+    assert world.exists(by_partner, "subj-fr")
+    # What a hold keeps stays readable (for the legal claims it is kept for).
+    assert held in world.readable("subj-de", AFTER_STATUS)
+    assert world.sweep(AFTER_STATUS, "us").deleted == {"telemetry.status": 1}
+    assert not world.exists(free, "subj-ca")
+
+    ledgers.release_hold(on_partner.hold_id, "admin")
+    report = world.sweep(AFTER_STATUS)
+    assert report.deleted == {"telemetry.status": 1}
+    assert report.kept_by_hold == {on_subject.hold_id: {"telemetry.status": 1}}
+    assert not world.exists(by_partner, "subj-fr")
+    assert world.exists(held, "subj-de")
+    ledgers.release_hold(on_subject.hold_id, "admin")
+    assert world.sweep(AFTER_STATUS).deleted == {"telemetry.status": 1}
+    assert not world.exists(held, "subj-de")
+
+
+def test_an_open_request_keeps_the_records_it_needs(world: RetentionWorld) -> None:
+    rights = world.deployment.rights
+    record_id = world.ingest("subj-de", "telemetry.status")
+    request = rights.open("access", "subj-de", channel="cli", actor="admin", verified=True)
+    report = world.sweep(AFTER_STATUS)
+    assert report.deleted == {}
+    assert report.kept_by_request == {request.request_id: {"telemetry.status": 1}}
+    assert world.exists(record_id, "subj-de")
+    rights.refuse(request.request_id, "manifestly unfounded (test)", actor="admin")
+    assert world.sweep(AFTER_STATUS).deleted == {"telemetry.status": 1}
+    assert not world.exists(record_id, "subj-de")
+
+
+def _live_keys(world: RetentionWorld, subject: str) -> list[tuple[str, str]]:
+    with world.engine(subject).connect() as connection:
+        rows = connection.execute(
+            select(DataKeyRow.id, DataKeyRow.retention_class).where(
+                DataKeyRow.subject_id == subject, DataKeyRow.wrapped.is_not(None)
+            )
+        )
+        return sorted((key_id, retention_class) for key_id, retention_class in rows)
+
+
+def test_keys_nothing_is_sealed_under_are_destroyed_and_a_rerun_changes_nothing(
+    world: RetentionWorld,
+) -> None:
+    status = world.ingest("subj-de", "telemetry.status")  # standard, 90 days
+    charge = world.ingest("subj-de", "payments.charge")  # legal_obligation, 10 years
+    assert sorted(c for _, c in _live_keys(world, "subj-de")) == ["legal_obligation", "standard"]
+    report = world.sweep(AFTER_STATUS)
+    assert report.deleted == {"telemetry.status": 1}
+    assert report.keys_destroyed == 1
+    assert [c for _, c in _live_keys(world, "subj-de")] == ["legal_obligation"]
+    assert not world.exists(status, "subj-de")
+    assert world.exists(charge, "subj-de")
+    before = world.counts()
+    again = world.sweep(AFTER_STATUS)
+    assert (again.deleted, again.keys_destroyed, again.kept_total) == ({}, 0, 0)
+    assert world.counts() == before
+    # The subject's standard-class records get a fresh key, and are readable.
+    later = world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(days=60))
+    assert later in world.readable("subj-de", AFTER_STATUS)
+
+
+def test_a_key_still_sealing_a_live_record_is_kept(world: RetentionWorld) -> None:
+    old = world.ingest("subj-de", "telemetry.status")
+    young = world.ingest("subj-de", "telemetry.auth_event")  # one year: same key
+    report = world.sweep(AFTER_STATUS)
+    assert report.deleted == {"telemetry.status": 1}
+    assert report.keys_destroyed == 0
+    assert young in world.readable("subj-de", AFTER_STATUS)
+    assert not world.exists(old, "subj-de")
+
+
+def test_a_sweep_interrupted_between_batches_finishes_on_the_next_run(
+    world: RetentionWorld,
+) -> None:
+    ids = [
+        world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
+        for i in range(5)
+    ]
+    deployment = world.deployment
+    now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_two(done: int, total: int) -> None:
+        if done >= 2:
+            raise Crash
+
+    def sweep(progress: object = None) -> dict[str, int]:
+        report = sweep_region(
+            policy=deployment.policy,
+            directory=deployment.directory,
+            region="eu",
+            engine=deployment.regions["eu"],
+            keepers=Keepers(),
+            now=now,
+            batch_size=1,
+            progress=progress,  # type: ignore[arg-type]
+        )
+        return dict(report.deleted)
+
+    with pytest.raises(Crash):
+        sweep(crash_after_two)
+    assert sum(world.exists(i, "subj-de") for i in ids) == 3
+    assert sweep() == {"telemetry.status": 3}  # the rest, once
+    assert not any(world.exists(i, "subj-de") for i in ids)
+    assert sweep() == {}
+    assert _live_keys(world, "subj-de") == []
+
+
+def test_a_dry_run_changes_nothing(world: RetentionWorld) -> None:
+    record_id = world.ingest("subj-de", "telemetry.status")
+    before = world.counts()
+    report = world.sweep(AFTER_STATUS, dry_run=True)
+    assert report.dry_run
+    assert report.deleted == {"telemetry.status": 1}
+    assert world.counts() == before
+    assert world.exists(record_id, "subj-de")
+
+
+def test_one_audit_entry_per_sweep_and_region_counts_kinds_and_names_no_one(
+    world: RetentionWorld,
+) -> None:
+    world.ingest("subj-de", "telemetry.status")
+    world.ingest("subj-fr", "telemetry.status")
+    audit = world.deployment.audit
+    size = audit.size()
+    report = world.sweep(AFTER_STATUS)
+    assert audit.size() == size + 1
+    [entry] = audit.entries(size, size + 1)
+    assert report.audit_seq == entry.seq
+    assert entry.action == "retention_sweep"
+    assert entry.details["region"] == "eu"
+    assert entry.details["deleted.telemetry.status"] == 2
+    assert entry.subject_pseudonym is None
+    assert not entry.record_ids
+    assert b"subj-" not in entry.canonical_bytes()
+
+
+def test_records_kept_past_their_retention_are_flagged_and_unflagged(
+    world: RetentionWorld,
+) -> None:
+    record_id = world.ingest("subj-de", "telemetry.status")
+    hold = world.deployment.ledgers.place_hold(subject_id="subj-de", reason="x", actor="admin")
+
+    def flagged() -> bool:
+        with world.engine("subj-de").connect() as connection:
+            return bool(
+                connection.scalar(select(RecordRow.legal_hold).where(RecordRow.id == record_id))
+            )
+
+    world.sweep(AFTER_STATUS)
+    assert flagged()
+    world.deployment.ledgers.release_hold(hold.hold_id, "admin")
+    # Released but not yet swept: still flagged, so served until the next sweep deletes it.
+    assert record_id in world.readable("subj-de", AFTER_STATUS)
+    world.sweep(AFTER_STATUS)
+    assert not world.exists(record_id, "subj-de")
