@@ -55,6 +55,9 @@ class RetentionWorld:
     deployment: Deployment
     services: dict[str, Principal]
     reader: Principal
+    data_dir: Path
+    #: Tokens of ``officer`` (privacy officer), ``analyst`` (no permission) and ``identity``.
+    tokens: dict[str, str]
 
     def ingest(self, subject: str, kind: str, collected_at: dt.datetime = COLLECTED) -> str:
         service, fields = SAMPLES[kind]
@@ -147,7 +150,7 @@ def build_world(tmp_path: Path, url_template: str | None = None) -> Iterator[Ret
             if org != "org-eu":
                 directory.add_organization(org, f"Example {region}", region)
         service = deployment.principal_service
-        services = {
+        issued = {
             name: service.add(
                 f"svc-{name}",
                 kind="service",
@@ -155,13 +158,19 @@ def build_world(tmp_path: Path, url_template: str | None = None) -> Iterator[Ret
                 region=None,
                 binding=name,
                 actor="admin",
-            ).principal
+            )
             for name in ("identity", "platform", "support")
         }
+        services = {name: i.principal for name, i in issued.items()}
+        tokens = {"identity": issued["identity"].token}
+        for name, role in (("officer", "privacy_officer"), ("analyst", "product_analyst")):
+            tokens[name] = service.add(
+                name, kind="employee", role=role, region="eu", actor="admin"
+            ).token
         reader = service.add(
             "counsel", kind="employee", role="legal_counsel", region="eu", actor="admin"
         ).principal
-        world = RetentionWorld(deployment, services, reader)
+        world = RetentionWorld(deployment, services, reader, data_dir, tokens)
         for subject in SUBJECTS:
             world.report_subject(subject)
         yield world

@@ -1,4 +1,7 @@
-"""``servinfo subjects list``: the subjects servinfo holds data about, ids and home regions."""
+"""``servinfo subjects list``: the subjects servinfo holds data about, ids and home regions.
+
+``subjects close`` and ``subjects reopen`` are defined by :mod:`servinfo.retention.cli`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import typer
 from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
 from servinfo.cli._output import console, err_console, print_json
 from servinfo.cli._session import authorized
+from servinfo.retention.cli import close_account, reopen_account
 
 __all__ = ["register", "subjects_app"]
 
@@ -19,6 +23,11 @@ subjects_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(subjects_app, name="subjects")
+
+
+# Account closure is retention's (it starts the periods that count from it).
+subjects_app.command("close")(close_account)
+subjects_app.command("reopen")(reopen_account)
 
 
 @subjects_app.command("list")

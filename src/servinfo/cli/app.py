@@ -120,6 +120,11 @@ COMMANDS: dict[str, CommandEntry] = {
     "hold": CommandEntry(
         "servinfo.ledgers.cli", "hold_app", "Legal holds on subjects and organizations."
     ),
+    "retention": CommandEntry(
+        "servinfo.retention.cli",
+        "retention_app",
+        "Retention: delete what has expired (the daily sweep, run now).",
+    ),
     "disclosure": CommandEntry(
         "servinfo.ledgers.cli", "disclosure_app", "The register of disclosures."
     ),

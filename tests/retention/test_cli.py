@@ -1,0 +1,97 @@
+"""``servinfo retention run`` and ``servinfo subjects close|reopen`` on a real deployment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import select
+from tests.retention.world import RetentionWorld
+from typer.testing import CliRunner
+
+from servinfo.cli.app import app
+from servinfo.errors import ServinfoError
+from servinfo.retention.schedule import PROVISIONAL
+from servinfo.store.models import RecordRow
+
+#: Long enough ago that a 90-day kind has expired by the real clock the command uses.
+OLD = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+
+
+def _invoke(world: RetentionWorld, who: str, *args: str) -> tuple[int, str]:
+    """The exit code, and the output or (for a refusal) the error ``main`` prints in one line."""
+    result = CliRunner().invoke(
+        app,
+        [*args, "--data-dir", str(world.data_dir), "--token", world.tokens[who]],
+        env={"COLUMNS": "200"},
+    )
+    if isinstance(result.exception, ServinfoError):
+        return 2, result.exception.message
+    return result.exit_code, result.output
+
+
+def test_retention_run_dry_run_then_for_real(sqlite_world: RetentionWorld) -> None:
+    world = sqlite_world
+    expired = world.ingest("subj-de", "telemetry.status", OLD)
+    live = world.ingest("subj-de", "payments.charge", OLD)
+    code, out = _invoke(
+        world, "officer", "retention", "run", "--dry-run", "--json", "--region", "eu"
+    )
+    assert code == 0, out
+    [report] = json.loads(out)
+    assert report["dry_run"] is True
+    assert report["deleted"] == {"telemetry.status": 1}
+    assert world.exists(expired, "subj-de")
+
+    code, out = _invoke(world, "officer", "retention", "run")
+    assert code == 0, out
+    assert "telemetry.status" in out
+    assert "eu: 1 records deleted, 1 data keys destroyed" in out
+    assert not world.exists(expired, "subj-de")
+    assert world.exists(live, "subj-de")
+
+
+def test_retention_run_needs_the_permission_and_a_known_region(
+    sqlite_world: RetentionWorld,
+) -> None:
+    world = sqlite_world
+    code, out = _invoke(world, "analyst", "retention", "run")
+    assert code != 0
+    assert "manage_ledgers" in out
+    code, out = _invoke(world, "officer", "retention", "run", "--region", "mars")
+    assert code != 0
+    assert "mars" in out
+
+
+def test_subjects_close_and_reopen(sqlite_world: RetentionWorld) -> None:
+    world = sqlite_world
+    profile = world.ingest("subj-de", "account.profile")
+
+    def end() -> dt.date:
+        with world.engine("subj-de").connect() as connection:
+            found: dt.date = connection.scalar(
+                select(RecordRow.retain_until).where(RecordRow.id == profile)
+            )
+            return found
+
+    code, out = _invoke(
+        world, "identity", "subjects", "close", "subj-de", "--at", "2026-06-10T08:00:00", "--json"
+    )
+    assert code == 0, out
+    assert json.loads(out) == {
+        "subject": "subj-de",
+        "status": "closed",
+        "closed_at": "2026-06-10T08:00:00+00:00",
+        "records": 1,
+    }
+    assert end() == dt.date(2026, 7, 10)  # settled at once: 30 days after closure
+    code, out = _invoke(world, "officer", "subjects", "reopen", "subj-de")
+    assert code == 0, out
+    assert "subj-de: reopened; 1 records' retention recomputed" in out
+    assert end() == PROVISIONAL
+    entries = world.deployment.audit.tail(5)
+    assert [e.outcome for e in entries if e.action == "account_closure"] == ["closed", "reopened"]
+    # A principal with neither permission is refused, in one line.
+    code, out = _invoke(world, "analyst", "subjects", "close", "subj-de")
+    assert code != 0
+    assert "register_subjects" in out
