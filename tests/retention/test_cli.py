@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import select
 from tests.retention.world import RetentionWorld
 from typer.testing import CliRunner
 
 from servinfo.cli.app import app
 from servinfo.errors import ServinfoError
 from servinfo.retention.schedule import PROVISIONAL
-from servinfo.store.models import RecordRow
 
 #: Long enough ago that a 90-day kind has expired by the real clock the command uses.
 OLD = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
@@ -67,12 +65,8 @@ def test_subjects_close_and_reopen(sqlite_world: RetentionWorld) -> None:
     world = sqlite_world
     profile = world.ingest("subj-de", "account.profile")
 
-    def end() -> dt.date:
-        with world.engine("subj-de").connect() as connection:
-            found: dt.date = connection.scalar(
-                select(RecordRow.retain_until).where(RecordRow.id == profile)
-            )
-            return found
+    def end() -> dt.date | None:
+        return world.retain_until(profile, "subj-de")
 
     code, out = _invoke(
         world, "identity", "subjects", "close", "subj-de", "--at", "2026-06-10T08:00:00", "--json"
