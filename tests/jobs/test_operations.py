@@ -156,3 +156,27 @@ def test_a_failing_job_keeps_no_personal_data(world: World) -> None:
     assert failed.state == "queued"  # retried after the backoff, as any domain error
     assert failed.last_error_class == "RequestNotFound"
     assert failed.last_error == "request_not_found (see the worker's log)"
+
+
+def test_the_daily_retention_sweep_runs_once_a_day_per_region(tmp_path: Path) -> None:
+    from tests.retention.world import build_world as retention_world
+
+    with retention_world(tmp_path) as world:
+        expired = world.ingest("subj-de", "telemetry.auth_event")
+        clock = [dt.datetime(2040, 1, 2, 4, 0, tzinfo=dt.UTC)]  # past 03:00, years later
+        deployment = world.deployment
+        registry = deployment_registry(deployment)
+        worker = Worker(
+            deployment.jobs.queue, registry, deployment=deployment, clock=lambda: clock[0]
+        )
+        worker.run_until_idle()
+        sweeps = deployment.jobs.queue.list(kind="retention_sweep")
+        assert sorted(j.params["region"] for j in sweeps) == sorted(deployment.regions)
+        assert {j.state for j in sweeps} == {"done"}
+        (eu,) = [j for j in sweeps if j.params["region"] == "eu"]
+        assert eu.result is not None
+        assert eu.result["deleted"] >= 1
+        assert not world.exists(expired, "subj-de")
+        clock[0] = clock[0].replace(hour=23)  # the same day: no second sweep
+        worker.run_until_idle()
+        assert len(deployment.jobs.queue.list(kind="retention_sweep")) == len(sweeps)

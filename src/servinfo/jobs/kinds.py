@@ -9,8 +9,8 @@ kind                what it runs                                 why a rerun cha
                     for one region (after ``keys rotate``)       current KEK are re-wrapped
 ``dsr_process``     :meth:`servinfo.rights.RightsService.        a request already answered
                     process` for one request                     is left as it is
-``retention_sweep`` the retention package's ``run_sweep`` for    only records past retention
-                    one region (daily), when it is installed     are deleted
+``retention_sweep`` :func:`servinfo.retention.sweep.run_sweep`    only records past retention
+                    for one region (daily)                       are deleted
 =================== ============================================ ==========================
 
 Parameters are ids and region names; the handlers' results are counts.
@@ -19,8 +19,7 @@ Parameters are ids and region names; the handlers' results are counts.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from servinfo.jobs.errors import JobFailed
@@ -130,33 +129,22 @@ def _dsr_process(context: JobContext) -> Mapping[str, Any]:
     return {"request_id": request_id, "state": done.state}
 
 
-def _sweep_function() -> Callable[..., Any] | None:
-    """The retention package's ``run_sweep``, where this build has it."""
-    for module in ("servinfo.retention", "servinfo.retention.sweep"):
-        try:
-            found = getattr(importlib.import_module(module), "run_sweep", None)
-        except ImportError:
-            continue
-        if callable(found):
-            return found  # type: ignore[no-any-return]
-    return None
+def _retention_sweep(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.retention.sweep import run_sweep
 
-
-def _retention_sweep(run_sweep: Callable[..., Any]) -> Callable[[JobContext], Mapping[str, Any]]:
-    def handler(context: JobContext) -> Mapping[str, Any]:
-        region = _region(context)
-        report = run_sweep(
-            context.deployment,
-            region,
-            now=context.now(),
-            dry_run=False,
-            progress=context.progress,
-        )
-        to_dict = getattr(report, "to_dict", None)
-        summary: Mapping[str, Any] = to_dict() if callable(to_dict) else {"report": str(report)}
-        return {"region": region, **summary}
-
-    return handler
+    report = run_sweep(
+        context.deployment,
+        _region(context),
+        now=context.now(),
+        dry_run=False,
+        progress=context.progress,
+    )
+    return {
+        "region": report.region,
+        "deleted": report.deleted_total,
+        "kept": report.kept_total,
+        "keys_destroyed": report.keys_destroyed,
+    }
 
 
 def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
@@ -171,24 +159,22 @@ def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
     from servinfo.rights.purge import EXPORT_PURGE_INTERVAL
 
     registry.schedule(Schedule("export-purge", EXPORT_PURGE, every=EXPORT_PURGE_INTERVAL))
-    run_sweep = _sweep_function()
-    if run_sweep is not None:
-        registry.add(
-            JobKind(
+    registry.add(
+        JobKind(
+            RETENTION_SWEEP,
+            _retention_sweep,
+            "Delete the records of a region past their retention.",
+        )
+    )
+    for region in regions:
+        registry.schedule(
+            Schedule(
+                f"retention-sweep-{region}",
                 RETENTION_SWEEP,
-                _retention_sweep(run_sweep),
-                "Delete the records of a region past their retention.",
+                {"region": region},
+                daily_at=SWEEP_DAILY_AT,
             )
         )
-        for region in regions:
-            registry.schedule(
-                Schedule(
-                    f"retention-sweep-{region}",
-                    RETENTION_SWEEP,
-                    {"region": region},
-                    daily_at=SWEEP_DAILY_AT,
-                )
-            )
     return registry
 
 

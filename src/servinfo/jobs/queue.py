@@ -248,6 +248,11 @@ class JobQueue:
         )
         conditions = [claimable] if kinds is None else [claimable, JobRow.kind.in_(list(kinds))]
         token = secrets.token_hex(16)
+        # A plain read first: an idle worker's poll takes no write lock (on SQLite,
+        # the one every ingest waits for).
+        with self.engine.connect() as connection:
+            if connection.execute(select(JobRow.id).where(*conditions).limit(1)).first() is None:
+                return None
         with write_transaction(self.engine) as connection:
             while True:
                 candidate = connection.execute(
