@@ -9,7 +9,9 @@ source services (g), automated decisions with the logic involved — the
 pre-credit check (h), and the transfers out of the subject's home region
 with their safeguards (Art. 15(2)). What the subject did with their rights —
 objections, consents, restrictions — and the legal holds that keep their data
-come from the ledgers (:class:`LedgerEntries`), and each right is stated as it
+come from the ledgers (:class:`LedgerEntries`); records past their retention
+that a hold or the subject's request kept (the retention sweep marks them) are
+listed by kind with the reason; and each right is stated as it
 stands for them: "You objected to … on 4 May 2026; we no longer process your
 data for it", not "You may object". ``report.html`` renders it (Jinja2,
 autoescaped: record values are the subject's and are never trusted as markup);
@@ -165,6 +167,7 @@ def art15_information(
     return {
         "organization": policy.organization,
         "regime": regime,
+        "kept": _kept_past_retention(policy, records, ledgers),
         "home_region": policy.regions[home].name if home in policy.regions else home,
         "purposes": purposes,
         "categories": categories,
@@ -194,6 +197,38 @@ def art15_information(
         "automated": automated,
         "transfers": transfers,
     }
+
+
+def _kept_past_retention(
+    policy: Policy, records: Sequence[ReadRecord], ledgers: LedgerEntries
+) -> list[dict[str, Any]]:
+    """Records past their retention that the sweep kept, by kind, and why.
+
+    A legal hold keeps them (the hold's date and scope, not its reason: see the
+    module docstring); without one in force, the subject's own request under
+    way keeps them until it is answered.
+    """
+    counts = Counter(r.kind for r in records if r.kept)
+    if not counts:
+        return []
+    holds = [h for h in ledgers.holds if h.in_force]
+    if holds:
+        why = "; ".join(
+            f"a legal hold on {'your account' if h.subject_id else 'your organization'} "
+            f"placed on {_day(h.placed_at)}"
+            for h in holds
+        )
+        why = (
+            f"Kept past its retention period by {why}, for the establishment, exercise "
+            "or defence of legal claims; deleted once the hold is released."
+        )
+    else:
+        why = "Kept past its retention period while your request is answered; deleted after."
+    kinds = policy.kinds()
+    return [
+        {"kind": kinds[k].name if k in kinds else k, "records": n, "why": why}
+        for k, n in sorted(counts.items())
+    ]
 
 
 def _day(at: dt.datetime) -> str:
