@@ -1,4 +1,4 @@
-"""The subject's next access report says what a hold or their request kept past retention, and why."""
+"""The next access report says what a hold or the subject's request kept past retention, and why."""
 
 from __future__ import annotations
 
