@@ -89,3 +89,24 @@ def test_subjects_close_and_reopen(sqlite_world: RetentionWorld) -> None:
     code, out = _invoke(world, "analyst", "subjects", "close", "subj-de")
     assert code != 0
     assert "register_subjects" in out
+
+
+def test_retention_held_lists_what_each_hold_keeps(sqlite_world: RetentionWorld) -> None:
+    world = sqlite_world
+    world.ingest("subj-de", "telemetry.status", OLD)
+    world.ingest("subj-fr", "telemetry.status", OLD)
+    world.ingest("subj-fr", "payments.charge", OLD)  # within retention: nothing to keep
+    ledgers = world.deployment.ledgers
+    on_subject = ledgers.place_hold(subject_id="subj-de", reason="r", actor="admin")
+    on_partner = ledgers.place_hold(org_id="org-partner", reason="r", actor="admin")
+    assert _invoke(world, "officer", "retention", "run")[0] == 0
+    code, out = _invoke(world, "officer", "retention", "held", "--json")
+    assert code == 0, out
+    listed = {entry["hold"]: entry for entry in json.loads(out)}
+    assert listed[on_subject.hold_id]["kept"] == {"telemetry.status": 1}
+    assert listed[on_partner.hold_id]["kept"] == {"telemetry.status": 2}
+    assert listed[on_partner.hold_id]["by_region"] == {"eu": 2}
+    assert "subj-" not in out
+    code, out = _invoke(world, "officer", "retention", "held")
+    assert code == 0, out
+    assert on_subject.hold_id in out

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from servinfo.retention.closure import AccountClosure
     from servinfo.retention.sweep import SweepReport
 
-__all__ = ["close_account", "register", "reopen_account", "retention_app", "run"]
+__all__ = ["close_account", "held", "register", "reopen_account", "retention_app", "run"]
 
 #: The permission to run a sweep: the privacy team's, which also places and releases holds.
 PERMISSION = "manage_ledgers"
@@ -63,6 +63,38 @@ def run(
         print_json([r.to_dict() for r in reports])
         return
     _print_reports(reports)
+
+
+@retention_app.command("held")
+def held(
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each legal hold in force and the records past retention it keeps, by kind.
+
+    Needs the manage_ledgers permission. Counts only: no subject, no record.
+    """
+    from servinfo.retention.sweep import kept_by_holds
+
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
+        listed = kept_by_holds(deployment, now=dt.datetime.now(dt.UTC))
+        deployment.audit.record(
+            "retention_holds_listed",
+            actor=me.name,
+            outcome="listed",
+            details={"holds": len(listed)},
+        )
+    if as_json:
+        print_json(listed)
+        return
+    shown = table("Hold", "On", "Placed", "Kind", "Records kept", ids=("Hold",))
+    for entry in listed:
+        kept = entry["kept"] or {"-": 0}
+        for kind, count in kept.items():
+            shown.add_row(entry["hold"], entry["on"], entry["placed_at"][:10], kind, str(count))
+    console.print(shown)
 
 
 def _sweep_with_progress(

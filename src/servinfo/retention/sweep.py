@@ -77,6 +77,7 @@ __all__ = [
     "Progress",
     "SweepReport",
     "batch_size_for",
+    "kept_by_holds",
     "run_sweep",
     "sweep_region",
 ]
@@ -409,3 +410,36 @@ def _audit_details(report: SweepReport) -> dict[str, str | int | bool | None]:
         for kind, count in sorted(moved.items()):
             details[f"{label}.{kind}"] = count
     return details
+
+
+def kept_by_holds(deployment: Deployment, *, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every hold in force and what it keeps past retention now, per region and kind.
+
+    Counted from the records the sweep marked kept (plaintext columns only); a
+    record of a subject held twice is listed under each hold that covers it.
+    """
+    from servinfo.store.expiry import expired_counts
+
+    today = now.astimezone(dt.UTC).date()
+    directory = deployment.directory
+    listed = []
+    for hold in deployment.ledgers.holds():
+        subjects = [hold.subject_id] if hold.subject_id is not None else []
+        orgs = directory.organizations_under([hold.org_id]) if hold.org_id is not None else set()
+        kinds: Counter[str] = Counter()
+        regions: Counter[str] = Counter()
+        for region, engine in sorted(deployment.regions.items()):
+            counts = expired_counts(engine, today, subject_ids=subjects, org_ids=orgs)
+            for (_, kind), count in counts.items():
+                kinds[kind] += count
+                regions[region] += count
+        listed.append(
+            {
+                "hold": hold.hold_id,
+                "placed_at": hold.placed_at.isoformat(),
+                "on": "subject" if hold.subject_id is not None else "organization",
+                "kept": dict(sorted(kinds.items())),
+                "by_region": dict(sorted(regions.items())),
+            }
+        )
+    return listed
