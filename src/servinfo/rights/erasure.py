@@ -35,6 +35,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from servinfo.retention.schedule import period_for
 from servinfo.rights.entries import Request
 from servinfo.rights.exports import EXPORT_TABLES
 from servinfo.rights.fulfil import Fulfilment, Outcome
@@ -75,7 +76,7 @@ class Erasure(Fulfilment):
                     "name": kinds[kind_id].name,
                     "records": count,
                     "retention_class": rule.retention_class,
-                    "kept_for": rule.by_regime.get(request.regime, rule.period),
+                    "kept_for": period_for(rule, request.regime),
                     "why": (
                         rule.reason or policy.retention_classes[rule.retention_class].description
                     )

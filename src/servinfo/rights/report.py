@@ -35,6 +35,7 @@ from servinfo.access.reads import ReadRecord
 from servinfo.ledgers import Consent, Disclosure, Hold, Ledgers, Objection, Restriction
 from servinfo.policy.countries import country_name
 from servinfo.policy.model import Policy, Right
+from servinfo.retention.schedule import period_for
 from servinfo.store import Subject
 
 # Jinja2 and the notice builder (for its dates) are imported when an export is
@@ -130,7 +131,7 @@ def art15_information(
             {
                 "kind": kind.name,
                 "id": kind_id,
-                "period": rule.by_regime.get(regime_id, rule.period),
+                "period": period_for(rule, regime_id),
                 "starts": "after the account is closed"
                 if rule.starts == "account_closed"
                 else "after collection",
