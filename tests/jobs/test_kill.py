@@ -22,27 +22,38 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, func, select
 from tests.support import PostgresDatabases
 from typer.testing import CliRunner
 
 from servinfo.cli.app import app
+from servinfo.config import load_settings
 from servinfo.deployment import create_deployment, open_deployment
 from servinfo.jobs.kinds import KEK_REWRAP
-from servinfo.store import NewRecord, kek_usage
+from servinfo.rights import OutboxNotifier
+from servinfo.rights.models import ExportRow, RequestRow
+from servinfo.store import NewRecord, create_engine_for, kek_usage
 from servinfo.store.reading import RecordReader
 
 KEYS = 300
+#: The records of the subject whose access request is processed: a second or so of work.
+RECORDS = 3000
 LEASE_SECONDS = 2.0
 
 
-def _seed(data_dir: Path, url_template: str | None) -> tuple[str, list[str]]:
+def _seed(
+    data_dir: Path, url_template: str | None, *, of_one_subject: int = 0
+) -> tuple[str, list[str]]:
+    """``KEYS`` records of as many subjects (one data key each), or ``of_one_subject``
+    records all of one subject."""
     result = create_deployment(data_dir, {}, database_url_template=url_template)
     with open_deployment(data_dir, {}) as deployment:
         deployment.directory.add_organization("org-eu", "Example Org", "eu")
         records = []
-        for n in range(KEYS):
-            subject = f"subj-{n:04d}"
-            deployment.directory.register_subject(subject, "org-eu", "DE")
+        for n in range(of_one_subject or KEYS):
+            subject = "subj-0000" if of_one_subject else f"subj-{n:04d}"
+            if n == 0 or not of_one_subject:
+                deployment.directory.register_subject(subject, "org-eu", "DE")
             records.append(
                 NewRecord(
                     subject_id=subject,
@@ -133,6 +144,84 @@ def test_a_worker_killed_mid_rewrap_leaves_the_job_to_finish_once(
         assert [dict(e.details) for e in rewraps] == [
             {"region": "eu", "key_id": new_kek, "rewrapped": before[old_kek]}
         ]
+    verified = CliRunner().invoke(
+        app, ["audit", "verify"], env={"SERVINFO_DATA_DIR": str(data_dir), "SERVINFO_TOKEN": token}
+    )
+    assert verified.exit_code == 0, verified.output
+
+
+def _request_state(control: Engine, request_id: str) -> str:
+    with control.connect() as connection:
+        state = connection.scalar(select(RequestRow.state).where(RequestRow.id == request_id))
+    assert isinstance(state, str)
+    return state
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_worker_killed_mid_request_leaves_it_answered_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    template = None
+    if backend == "postgresql":
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        template = databases.url_template
+    data_dir = tmp_path / "deployment"
+    token, _ = _seed(data_dir, template, of_one_subject=RECORDS)
+    with open_deployment(data_dir, {}) as deployment:
+        opened = deployment.rights.open(
+            "access", "subj-0000", channel="cli", actor="admin", verified=True
+        )
+    queued = CliRunner().invoke(
+        app,
+        ["dsr", "process", opened.request_id, "--background", "--json"],
+        env={"SERVINFO_DATA_DIR": str(data_dir), "SERVINFO_TOKEN": token},
+    )
+    assert queued.exit_code == 0, queued.output
+    job_id = json.loads(queued.output)["job"]
+    # kill -9 while the request is being processed
+    control = create_engine_for(load_settings(data_dir, {}).control_url)
+    first = _worker(data_dir)
+    deadline = time.monotonic() + 60
+    try:
+        while (state := _request_state(control, opened.request_id)) != "in_progress":
+            assert state == "verified", f"the request was {state} before the kill"
+            assert time.monotonic() < deadline, "the request never started"
+            assert first.poll() is None, first.communicate()[0].decode()
+            time.sleep(0.005)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        first.communicate()
+    assert _request_state(control, opened.request_id) == "in_progress"
+    control.dispose()
+    with open_deployment(data_dir, {}) as deployment:
+        held = deployment.jobs.queue.get(job_id)
+    assert held.lease_until is not None
+    time.sleep(max((held.lease_until - dt.datetime.now(dt.UTC)).total_seconds(), 0) + 0.5)
+    second = _worker(data_dir, "--once")
+    out = second.communicate(timeout=120)[0].decode()
+    assert second.returncode == 0, out
+    with open_deployment(data_dir, {}) as deployment:
+        rights = deployment.rights
+        job = deployment.jobs.queue.get(job_id)
+        assert (job.state, job.attempts) == ("done", 2)
+        answered = rights.get(opened.request_id)
+        assert answered.state == "completed"
+        assert answered.outcome is not None
+        assert answered.outcome["records"] == RECORDS
+        with deployment.control.connect() as connection:
+            exports = connection.scalar(
+                select(func.count()).where(ExportRow.request_id == opened.request_id)
+            )
+        assert exports == 1
+        _, archive = rights.export_archive(opened.request_id)
+        assert archive.startswith(b"PK")
+        notices = [
+            n
+            for n in OutboxNotifier(deployment.control).notices(recipient="subj-0000")
+            if n.kind == "completion_notice"
+        ]
+        assert len(notices) == 1
     verified = CliRunner().invoke(
         app, ["audit", "verify"], env={"SERVINFO_DATA_DIR": str(data_dir), "SERVINFO_TOKEN": token}
     )

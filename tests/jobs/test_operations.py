@@ -138,6 +138,10 @@ def test_a_request_left_in_progress_by_a_dead_attempt_is_finished(world: World) 
     rights._change(  # what process() step (2) does before the work
         rights.get(opened.request_id), ("verified",), "start", actor="dpo", state="in_progress"
     )
+    # … after it had stored an export (never the answer: the request was not completed).
+    rights.exports.store(
+        opened.request_id, "subj-de", "access", b"partial", dt.datetime.now(dt.UTC)
+    )
     later = dt.datetime.now(dt.UTC) + queue.lease * 2
     Worker(
         queue, deployment_registry(world.deployment), deployment=world.deployment,
@@ -146,6 +150,13 @@ def test_a_request_left_in_progress_by_a_dead_attempt_is_finished(world: World) 
     done = queue.get(job.id)
     assert (done.state, done.attempts) == ("done", 2)
     assert rights.get(opened.request_id).state == "completed"
+    with world.deployment.control.connect() as connection:
+        exports = connection.scalar(
+            select(func.count()).where(ExportRow.request_id == opened.request_id)
+        )
+    assert exports == 1
+    _, archive = rights.export_archive(opened.request_id)
+    assert archive != b"partial"
 
 
 def test_a_failing_job_keeps_no_personal_data(world: World) -> None:

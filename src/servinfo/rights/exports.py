@@ -183,6 +183,16 @@ class ExportVault:
         with write_transaction(self._engine) as connection:
             return _delete(connection, exports)
 
+    def delete_for_request(self, request_id: str) -> int:
+        """Destroy the keys of the request's exports and delete them; how many.
+
+        For a request whose processing was interrupted: an export its dead
+        attempt stored was never the answer, and the next attempt makes its own.
+        """
+        exports = select(ExportRow.id).where(ExportRow.request_id == request_id)
+        with write_transaction(self._engine) as connection:
+            return _delete(connection, exports)
+
     def purge_expired(self, now: dt.datetime) -> int:
         """Destroy the keys of the exports expired by ``now`` and delete them; how many.
 

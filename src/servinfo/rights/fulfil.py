@@ -106,10 +106,13 @@ class Fulfilment(RequestLifecycle):
         """Back to ``verified``: a request whose processing stopped in (3) with no one to
         put it back (its worker was killed). Every step of (3) is idempotent, so
         processing it again finishes it; only the job that was processing it calls this.
+        An export the interrupted attempt stored was never the answer: it is deleted,
+        so that the request ends with the one export of the attempt that answers it.
         """
         request = self.get(request_id)
         if request.state != "in_progress":
             raise WrongState(request_id, request.state, ("in_progress",), "reopen")
+        self.exports.delete_for_request(request_id)
         return self._change(request, ("in_progress",), "retry", actor=actor, state="verified")
 
     # -- reading types ----------------------------------------------------------------
