@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from tests.rights.world import World, build_world
 
 from servinfo.jobs import JOBS_MIGRATIONS, JobQueue
 from servinfo.store import create_engine_for
@@ -36,3 +37,10 @@ def control(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def queue(control: Engine) -> JobQueue:
     return JobQueue(control, lease=LEASE)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """The rights tests' deployment: admin, a privacy officer (dpo), support-eu, subjects."""
+    with build_world(tmp_path) as built:
+        yield built

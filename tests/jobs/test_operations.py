@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
-from tests.rights.world import NOW, World, build_world
+from tests.rights.world import NOW, World
 from typer.testing import CliRunner
 
 from servinfo.access.errors import Forbidden
@@ -17,12 +15,6 @@ from servinfo.cli.app import app
 from servinfo.jobs import Job, JobFailed, JobQueue, Worker
 from servinfo.jobs.kinds import DSR_PROCESS, deployment_registry, enqueue_dsr_processing
 from servinfo.rights.models import ExportRow
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    with build_world(tmp_path) as built:
-        yield built
 
 
 def _failed_job(queue: JobQueue) -> Job:
