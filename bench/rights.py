@@ -45,23 +45,18 @@ import argparse
 import datetime as dt
 import os
 import random
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import insert
 
+from _deployments import deployment_for
 from _machine import machine
-from servinfo.deployment import Deployment, create_deployment, open_deployment
+from servinfo.deployment import Deployment
 from servinfo.rights import fulfil
 from servinfo.rights.export import access_archive
 from servinfo.store import NewRecord
@@ -70,7 +65,6 @@ from servinfo.store.models import SubjectRow
 # The store's reader, for the baseline only (production code reads through servinfo.access).
 from servinfo.store.reading import RecordReader
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432/"
 REGION = "eu"
 ORG = "bench-org"
 LARGE = "bench-large"
@@ -189,40 +183,6 @@ def synthetic_records(count: int, subjects: int, large: int, seed: int = 7) -> I
 
 
 # -- deployments ----------------------------------------------------------------------
-
-
-@contextmanager
-def deployment_for(backend: str) -> Iterator[Deployment]:
-    """A fresh deployment in a temporary data directory; PostgreSQL databases dropped after."""
-    prefix = f"servinfo_bench_{secrets.token_hex(4)}"
-    template = (
-        f"postgresql+psycopg://postgres@127.0.0.1:5432/{prefix}_{{name}}"
-        if backend == "postgresql"
-        else None
-    )
-    with tempfile.TemporaryDirectory(prefix="servinfo-bench-rights-") as folder:
-        data_dir = Path(folder) / "deployment"
-        try:
-            create_deployment(data_dir, {}, database_url_template=template)
-            deployment = open_deployment(data_dir, {})
-            try:
-                yield deployment
-            finally:
-                deployment.close()
-        finally:
-            if backend == "postgresql":
-                _drop_databases(prefix)
-
-
-def _drop_databases(prefix: str) -> None:
-    with psycopg.connect(PG_SERVER + "postgres", autocommit=True) as admin:
-        names = admin.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
-        ).fetchall()
-        for (name,) in names:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def register_subjects(deployment: Deployment, subjects: int) -> None:

@@ -17,9 +17,9 @@ import datetime as dt
 from functools import cache, lru_cache
 
 from servinfo.policy.durations import Duration, add_duration, parse_duration
-from servinfo.policy.model import Retention
+from servinfo.policy.model import Policy, Retention
 
-__all__ = ["PROVISIONAL", "period_for", "retention_end"]
+__all__ = ["PROVISIONAL", "collected_cutoffs", "period_for", "retention_end"]
 
 #: The stored end of a record whose retention has not started (an open account).
 PROVISIONAL = dt.date(9999, 12, 31)
@@ -55,3 +55,32 @@ def retention_end(
 def _end(start: dt.date, period: str) -> dt.date:
     # Ingest computes this for every record; records of a day share a handful of periods.
     return add_duration(start, _duration(period))
+
+
+def collected_cutoffs(policy: Policy, today: dt.date) -> dict[str, dt.datetime]:
+    """Per kind counted from collection: the UTC midnight before which every record of
+    the kind is past its retention under every regime (the sweep's fast path).
+
+    The cutoff is the first collection day whose longest end — over the kind's
+    period and every regime's — is today or later; ends grow with the start
+    day, so a binary search finds it.
+    """
+    cutoffs = {}
+    for kind_id, kind in policy.kinds().items():
+        rule = kind.retention
+        if rule.starts != "collected":
+            continue
+        periods = {rule.period, *rule.by_regime.values()}
+
+        def kept_today(day: dt.date, periods: set[str] = periods) -> bool:
+            return max(_end(day, period) for period in periods) >= today
+
+        low, high = today.toordinal() - 400 * 366, today.toordinal()
+        while low < high:  # the first day that is kept today
+            middle = (low + high) // 2
+            if kept_today(dt.date.fromordinal(middle)):
+                high = middle
+            else:
+                low = middle + 1
+        cutoffs[kind_id] = dt.datetime.combine(dt.date.fromordinal(low), dt.time(), tzinfo=dt.UTC)
+    return cutoffs

@@ -41,6 +41,7 @@ simply run again; it deletes nothing twice and finds what the first left.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from sqlalchemy import Engine, func, select
 from servinfo.policy import Policy
 from servinfo.policy.model import Kind
 from servinfo.retention.closure import settle_pending
-from servinfo.retention.schedule import PROVISIONAL, retention_end
+from servinfo.retention.schedule import PROVISIONAL, collected_cutoffs, retention_end
 from servinfo.store import Subject, SubjectDirectory, UnknownRegion, checkpoint
 from servinfo.store.engines import is_sqlite
 from servinfo.store.expiry import (
@@ -59,6 +60,7 @@ from servinfo.store.expiry import (
     ExpiredRecord,
     ExpiryBatch,
     delete_expired,
+    delete_expired_where,
     expired_batch,
     expired_page,
     keep_expired,
@@ -89,7 +91,13 @@ NEEDING_REQUEST_TYPES = ("access", "portability", "rectification")
 #: Called as ``progress(done, total)`` after each batch (``total`` as counted at the start).
 Progress = Callable[[int, int], None]
 _SQLITE_BATCH = 1_000
+#: Subjects whose regime and closure a sweep remembers between batches.
+_SUBJECTS_REMEMBERED = 100_000
 _POSTGRESQL_BATCH = 10_000
+#: A wait for the writers' lock longer than this means writers are at work.
+_CONTENDED = 0.002
+#: Under contention, rest this many times as long as a batch held the writers off.
+_YIELD = 3.0
 
 
 @dataclass(frozen=True)
@@ -259,7 +267,35 @@ def sweep_region(
             if progress is not None:
                 progress(done, total)
     else:
-        while batch := expired_batch(engine, today, batch_size):  # (3)
+        # (3) first by predicate alone: kinds counted from collection, past every
+        # regime's period, of subjects and organizations nothing keeps.
+        cutoffs = collected_cutoffs(policy, today)
+        skip_subjects = set(keepers.subject_holds) | set(keepers.requests)
+        indexed = frozenset(
+            kind_id
+            for kind_id, kind in policy.kinds().items()
+            if any(spec.lookup for spec in kind.fields.values())
+        )
+        while True:
+            batch_done = delete_expired_where(
+                engine,
+                today,
+                batch_size,
+                cutoffs=cutoffs,
+                skip_subjects=skip_subjects,
+                skip_orgs=set(keepers.org_holds),
+                indexed_kinds=indexed,
+            )
+            sweep.deleted_batch(batch_done)
+            count = sum(batch_done.deleted.values())
+            if not count:
+                break
+            _pace(batch_done)
+            done += count
+            if progress is not None:
+                progress(done, max(total, done))
+        # ... then what needs a decision record by record.
+        while batch := expired_batch(engine, today, batch_size):
             decided = sweep.decide(batch)
             move_ends(engine, decided.moves)
             keep_expired(engine, decided.keep, today)
@@ -298,7 +334,7 @@ def sweep_region(
 
 @dataclass
 class _Decided:
-    delete: list[str] = field(default_factory=list)
+    delete: list[ExpiredRecord] = field(default_factory=list)
     keep: list[str] = field(default_factory=list)
     moves: dict[str, dt.date] = field(default_factory=dict)
 
@@ -321,9 +357,10 @@ class _Sweep:
         self.kept_by_request: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.keys_destroyed = 0
         self._dry_deleted: Counter[str] = Counter()
+        self._known: dict[str, tuple[str, dt.datetime | None]] = {}
 
     def decide(self, batch: Sequence[ExpiredRecord], *, kept_pass: bool = False) -> _Decided:
-        subjects = self._directory.subjects({r.subject_id for r in batch})
+        subjects = self._subjects({r.subject_id for r in batch})
         decided = _Decided()
         for record in batch:
             end = self._policy_end(record, subjects.get(record.subject_id))
@@ -347,7 +384,7 @@ class _Sweep:
                 else:
                     decided.keep.append(record.record_id)
                 continue
-            decided.delete.append(record.record_id)
+            decided.delete.append(record)
             self._dry_deleted[record.kind] += 1
         return decided
 
@@ -359,16 +396,47 @@ class _Sweep:
     def would_delete(self) -> Counter[str]:
         return self._dry_deleted
 
-    def _policy_end(self, record: ExpiredRecord, subject: Subject | None) -> dt.date | None:
+    def _subjects(self, subject_ids: set[str]) -> dict[str, tuple[str, dt.datetime | None]]:
+        """(regime, end of the account) of each subject, from the directory once a sweep.
+
+        A closure reported during the sweep is settled by the next one; until
+        then the record keeps its stored end (see :mod:`servinfo.retention.closure`).
+        """
+        known = self._known
+        missing = subject_ids - known.keys()
+        if missing:
+            for subject in self._directory.subjects(missing).values():
+                known[subject.subject_id] = _standing(self._policy, subject)
+            if len(known) > _SUBJECTS_REMEMBERED:
+                self._known = known = {s: known[s] for s in subject_ids if s in known}
+        return {s: known[s] for s in subject_ids if s in known}
+
+    def _policy_end(
+        self, record: ExpiredRecord, subject: tuple[str, dt.datetime | None] | None
+    ) -> dt.date | None:
         """The end the policy sets today for the record; None if it cannot say (the stored
         end stands: a kind the policy dropped, a subject the directory lost)."""
         kind = self._kinds.get(record.kind)
         if kind is None or subject is None:
             return None
-        regime = self._policy.regime_for(subject.jurisdiction.upper())
-        # An erased subject's account is over: its kept classes count from the erasure.
-        closed_at = subject.closed_at or subject.erased_at
-        return retention_end(kind.retention, regime, record.collected_at.date(), closed_at)
+        regime, closed_at = subject
+        return retention_end(kind.retention, regime, record.collected_on, closed_at)
+
+
+def _standing(policy: Policy, subject: Subject) -> tuple[str, dt.datetime | None]:
+    # An erased subject's account is over: its kept classes count from the erasure.
+    return policy.regime_for(subject.jurisdiction.upper()), subject.closed_at or subject.erased_at
+
+
+def _pace(batch: ExpiryBatch) -> None:
+    """Leave the region's writers the lock for a while after a batch that had to wait for it.
+
+    A batch that waited found writers at work (ingest): the sweep then rests
+    :data:`_YIELD` times as long as it held them off, so that they keep the lock
+    most of the time; alone, it never waits and never rests.
+    """
+    if batch.waited > _CONTENDED:
+        time.sleep(batch.held * _YIELD)
 
 
 def _count_expired(engine: Engine, today: dt.date) -> int:

@@ -33,22 +33,25 @@ nothing, and the next sweep finds the same records again.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any, cast
 
-from sqlalchemy import Engine, and_, delete, exists, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from servinfo.store._bulk import id_chunks, id_filter
-from servinfo.store.engines import lock_for_erasure, write_transaction
-from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
+from servinfo.store._bulk import date_value, fetch_for_ids, id_chunks, id_filter, time_value
+from servinfo.store.engines import is_sqlite, lock_for_erasure, write_transaction
+from servinfo.store.models import RecordRow
 
 __all__ = [
     "EXPIRY_TABLES",
     "ExpiredRecord",
     "ExpiryBatch",
     "delete_expired",
+    "delete_expired_where",
     "expired_batch",
     "expired_counts",
     "expired_page",
@@ -58,8 +61,11 @@ __all__ = [
     "set_retention_end",
 ]
 
-#: The tables a sweep deletes from: what :func:`~servinfo.store.engines.checkpoint` vacuums.
-EXPIRY_TABLES = ("records", "blind_index", "data_keys")
+#: What :func:`~servinfo.store.engines.checkpoint` vacuums on PostgreSQL after a sweep,
+#: as after an erasure: the table of the destroyed keys. The dead versions of deleted
+#: records are left to autovacuum — those whose keys were destroyed can no longer be
+#: opened; vacuuming ``records`` itself would cost a sweep more than its deletes.
+EXPIRY_TABLES = ("data_keys",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +76,12 @@ class ExpiredRecord:
     subject_id: str
     org_id: str
     kind: str
-    collected_at: datetime
+    #: The (UTC) day it was collected: where a period counted from collection starts.
+    collected_on: date
     retain_until: date
+    key_id: str
+    #: Where the row is: its rowid on SQLite (the fastest way back to it), else its id.
+    row: int | str
 
 
 @dataclass(frozen=True)
@@ -80,28 +90,63 @@ class ExpiryBatch:
 
     deleted: Mapping[str, int]
     keys_destroyed: int
+    #: Seconds spent waiting for the region's writers, and then holding them off:
+    #: the sweep paces itself by them so that ingest keeps the lock most of the time.
+    waited: float = 0.0
+    held: float = 0.0
 
 
-_COLUMNS = (
-    RecordRow.id,
-    RecordRow.subject_id,
-    RecordRow.org_id,
-    RecordRow.kind,
-    RecordRow.collected_at,
-    RecordRow.retain_until,
+# The sweep's statements go to the driver as written (as ingest's do, see ``_bulk``):
+# a batch is thousands of rows, and SQLAlchemy's per-row result processing and
+# per-statement IN-list expansion cost more than SQLite spends deleting them.
+# ``{row}`` is rowid on SQLite, id on PostgreSQL; ``{p}`` a placeholder.
+_SELECT = (
+    "SELECT id, subject_id, org_id, kind, collected_at, retain_until, key_id, {row} "
+    "FROM records WHERE retain_until < {p} AND {kept}legal_hold"
 )
+_EXPIRED = _SELECT + " ORDER BY retain_until LIMIT {p}"
+_PAGE = _SELECT + " AND id > {p} ORDER BY id LIMIT {p}"
+_DELETE_RECORDS = "DELETE FROM records WHERE retain_until < {p} AND {row} {ids} RETURNING id"
+_DELETE_INDEXES = "DELETE FROM blind_index WHERE record_id {ids} RETURNING record_id"
+# A key whose row is a tombstone (an erasure's, without key material) stays: it
+# keeps the erased subject from silently getting a fresh key.
+_DESTROY_IDLE_KEYS = (
+    "DELETE FROM data_keys WHERE wrapped IS NOT NULL AND NOT EXISTS ("
+    "SELECT 1 FROM records WHERE records.subject_id = data_keys.subject_id "
+    "AND records.key_id = data_keys.id) AND id {ids} RETURNING id"
+)
+
+
+def _sql(engine: Engine, template: str, *, kept: bool = False) -> str:
+    sqlite = is_sqlite(engine)
+    return template.format(
+        row="rowid" if sqlite else "id",
+        p="?" if sqlite else "%s",
+        kept="" if kept else "NOT ",
+        ids="{ids}",
+    )
+
+
+def _expired(
+    connection: Connection, statement: str, params: tuple[Any, ...]
+) -> list[ExpiredRecord]:
+    sqlite = is_sqlite(connection.engine)
+    rows = connection.exec_driver_sql(statement, params).all()
+    if sqlite:  # dates and times come back as the text the dialect stored
+        return [
+            ExpiredRecord(i, s, o, k, date.fromisoformat(c[:10]), date.fromisoformat(r), key, row)
+            for i, s, o, k, c, r, key, row in rows
+        ]
+    return [
+        ExpiredRecord(i, s, o, k, c.astimezone(UTC).date(), r, key, row)
+        for i, s, o, k, c, r, key, row in rows
+    ]
 
 
 def expired_batch(engine: Engine, today: date, limit: int) -> list[ExpiredRecord]:
     """Up to ``limit`` records past their retention that nothing keeps yet."""
-    query = (
-        select(*_COLUMNS)
-        .where(RecordRow.retain_until < today, RecordRow.legal_hold.is_(False))
-        .order_by(RecordRow.retain_until)
-        .limit(limit)
-    )
     with engine.connect() as connection:
-        return [ExpiredRecord(*row) for row in connection.execute(query)]
+        return _expired(connection, _sql(engine, _EXPIRED), (date_value(connection)(today), limit))
 
 
 def kept_batch(
@@ -116,56 +161,103 @@ def expired_page(
 ) -> list[ExpiredRecord]:
     """Up to ``limit`` records past their retention, kept or not, by id after ``after``:
     pages that do not depend on the sweep changing what it pages through (a dry run)."""
-    query = select(*_COLUMNS).where(RecordRow.retain_until < today, RecordRow.legal_hold.is_(kept))
-    if after is not None:
-        query = query.where(RecordRow.id > after)
     with engine.connect() as connection:
-        rows = connection.execute(query.order_by(RecordRow.id).limit(limit))
-        return [ExpiredRecord(*row) for row in rows]
+        return _expired(
+            connection,
+            _sql(engine, _PAGE, kept=kept),
+            (date_value(connection)(today), after or "", limit),
+        )
 
 
-def delete_expired(engine: Engine, record_ids: Sequence[str], today: date) -> ExpiryBatch:
+def delete_expired(engine: Engine, records: Sequence[ExpiredRecord], today: date) -> ExpiryBatch:
     """Delete these records if still past retention (kept or not), and the keys they leave idle.
 
     Kept records are passed here by the sweep only once nothing keeps them any
     more; the ``retain_until`` re-check leaves alone a record whose end moved
     meanwhile (an account reopened).
+
+    The commit does not wait for the disk (``commit="unsynced"``): a deletion a
+    power cut undoes is done again by the next sweep, and the sweep's last step
+    (:func:`~servinfo.store.engines.checkpoint`) makes every batch durable.
     """
-    if not record_ids:
+    if not records:
         return ExpiryBatch({}, 0)
-    deleted: Counter[str] = Counter()
-    keys: set[tuple[str, str]] = set()
-    with write_transaction(engine) as connection:
+    by_id = {r.record_id: r for r in records}
+    # Row keys are rowids (integers) on SQLite: the driver binds them as they are.
+    rows = cast(list[str], [r.row for r in records])
+    with write_transaction(engine, commit="unsynced") as connection:
         lock_for_erasure(connection)
-        for chunk in id_chunks(record_ids, connection):
-            gone = connection.execute(
-                delete(RecordRow)
-                .where(id_filter(RecordRow.id, chunk, connection), RecordRow.retain_until < today)
-                .returning(RecordRow.id, RecordRow.kind, RecordRow.subject_id, RecordRow.key_id)
-            ).all()
-            if not gone:
-                continue
-            ids = [row.id for row in gone]
-            connection.execute(
-                delete(BlindIndexRow).where(id_filter(BlindIndexRow.record_id, ids, connection))
+        as_date = date_value(connection)(today)
+        gone = [
+            record_id
+            for (record_id,) in fetch_for_ids(
+                connection, _sql(engine, _DELETE_RECORDS), rows, (as_date,)
             )
-            deleted.update(row.kind for row in gone)
-            keys.update((row.subject_id, row.key_id) for row in gone)
-        destroyed = 0
-        for subject_id, key_id in sorted(keys):
-            still_used = exists().where(
-                RecordRow.subject_id == subject_id, RecordRow.key_id == key_id
-            )
-            destroyed += connection.execute(
-                delete(DataKeyRow).where(
-                    DataKeyRow.id == key_id,
-                    # A destroyed key's tombstone (an erasure's) stays: it keeps
-                    # the erased subject from silently getting a fresh key.
-                    DataKeyRow.wrapped.is_not(None),
-                    ~still_used,
-                )
-            ).rowcount
-    return ExpiryBatch(dict(deleted), destroyed)
+        ]
+        fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), gone)  # (the driver wants rows)
+        key_ids = sorted({by_id[record_id].key_id for record_id in gone})
+        destroyed = fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), key_ids)
+    return ExpiryBatch(dict(Counter(by_id[record_id].kind for record_id in gone)), len(destroyed))
+
+
+def delete_expired_where(
+    engine: Engine,
+    today: date,
+    limit: int,
+    *,
+    cutoffs: Mapping[str, datetime],
+    skip_subjects: Collection[str] = (),
+    skip_orgs: Collection[str] = (),
+    indexed_kinds: frozenset[str] | None = None,
+) -> ExpiryBatch:
+    """Delete up to ``limit`` records past their retention chosen by predicate alone.
+
+    The sweep's fast path: a record goes if it is past its stored end, not
+    kept, of a kind in ``cutoffs`` and collected before that kind's cutoff (the
+    caller computed it so that no regime keeps such a record longer), and
+    neither its subject nor its organization is skipped (held, or asked for
+    by an open request). One statement finds and deletes them — no round trip
+    through Python per record — then blind indexes and idle data keys go as in
+    :func:`delete_expired`, in the same transaction (blind indexes only if a
+    deleted record's kind is among ``indexed_kinds``, when given).
+    """
+    if not cutoffs:
+        return ExpiryBatch({}, 0)
+    sqlite = is_sqlite(engine)
+    p = "?" if sqlite else "%s"
+    asked = time.perf_counter()
+    with write_transaction(engine, commit="unsynced") as connection:
+        lock_for_erasure(connection)
+        got = time.perf_counter()
+        as_date, as_time = date_value(connection), time_value(connection)
+        kinds = sorted(cutoffs)
+        which = " OR ".join(f"(kind = {p} AND collected_at < {p})" for _ in kinds)
+        params: list[Any] = [as_date(today)]
+        for kind in kinds:
+            params += [kind, as_time(cutoffs[kind])]
+        skips = ""
+        for column, values in (("subject_id", skip_subjects), ("org_id", skip_orgs)):
+            if values:
+                skips += f" AND {column} NOT IN ({', '.join(p for _ in values)})"
+                params += sorted(values)
+        # The row's physical address: a row updated since the subquery saw it has
+        # another one on PostgreSQL, and is left for the next batch.
+        row = "rowid" if sqlite else "ctid"
+        # Names and placeholders only: every value is a parameter.
+        statement = (
+            f"DELETE FROM records WHERE {row} IN (SELECT {row} FROM records "  # noqa: S608
+            f"WHERE retain_until < {p} AND NOT legal_hold AND ({which}){skips} "
+            f"ORDER BY retain_until LIMIT {p}) RETURNING id, kind, key_id"
+        )
+        gone = connection.exec_driver_sql(statement, (*params, limit)).all()
+        deleted = Counter(kind for _, kind, _ in gone)
+        if indexed_kinds is None or not indexed_kinds.isdisjoint(deleted):
+            ids = [record_id for record_id, _, _ in gone]
+            fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
+        key_ids = sorted({key_id for _, _, key_id in gone})
+        destroyed = fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), key_ids)
+    done = time.perf_counter()
+    return ExpiryBatch(dict(deleted), len(destroyed), got - asked, done - got)
 
 
 def keep_expired(engine: Engine, record_ids: Sequence[str], today: date) -> int:
@@ -220,6 +312,8 @@ def move_ends(engine: Engine, ends: Mapping[str, date]) -> int:
     For records whose stored end the policy no longer agrees with: a longer
     period, or a period that has not started (an open account).
     """
+    if not ends:
+        return 0
     by_end: dict[date, list[str]] = {}
     for record_id, end in ends.items():
         by_end.setdefault(end, []).append(record_id)

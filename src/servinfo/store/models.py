@@ -136,9 +136,7 @@ class SubjectRow(ControlBase):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: True from a closure or reopening until the retention of the subject's records
     #: that count from closure has been recomputed (:mod:`servinfo.retention.closure`).
-    closure_pending: Mapped[bool] = mapped_column(
-        Boolean(), default=False, server_default=false()
-    )
+    closure_pending: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
 
 
 class PrincipalRow(ControlBase):
