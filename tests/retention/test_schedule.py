@@ -10,7 +10,7 @@ from servinfo.policy.loading import default_policy_text, load_policy_text
 from servinfo.policy.model import Policy, Retention
 from servinfo.policy.notice import render_notice
 from servinfo.policy.ropa import ropa_records
-from servinfo.retention.schedule import PROVISIONAL, period_for, retention_end
+from servinfo.retention.schedule import PROVISIONAL, collected_cutoffs, period_for, retention_end
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,17 @@ def test_the_notice_and_the_ropa_show_the_periods_the_sweep_enforces(policy: Pol
             if enforced != rule.period:
                 assert f"{regime.name}: {enforced}" in notice
         assert rule.period in notice
+
+
+def test_the_cutoffs_leave_out_every_record_some_regime_still_keeps(policy: Policy) -> None:
+    today = dt.date(2031, 3, 4)
+    cutoffs = collected_cutoffs(policy, today)
+    kinds = policy.kinds()
+    assert set(cutoffs) == {k for k, kind in kinds.items() if kind.retention.starts == "collected"}
+    for kind_id, cutoff in cutoffs.items():
+        rule = kinds[kind_id].retention
+        last_out, first_in = cutoff.date() - dt.timedelta(days=1), cutoff.date()
+        ends = [retention_end(rule, regime, last_out, None) for regime in policy.regimes]
+        assert max(ends) < today  # before the cutoff: past retention under every regime
+        ends = [retention_end(rule, regime, first_in, None) for regime in policy.regimes]
+        assert max(ends) >= today  # from the cutoff on: some regime still keeps it

@@ -238,3 +238,26 @@ def test_records_kept_past_their_retention_are_flagged_and_unflagged(
     assert record_id in world.readable("subj-de", AFTER_STATUS)
     world.sweep(AFTER_STATUS)
     assert not world.exists(record_id, "subj-de")
+
+
+def test_a_stored_end_earlier_than_the_policy_s_moves_to_the_policy_s(
+    world: RetentionWorld,
+) -> None:
+    # Stored with 90 days, though the policy keeps sign-in events a year (the
+    # period the notice shows): the sweep keeps it, and stores the policy's end.
+    record_id = world.deployment.writer.put(
+        NewRecord(
+            subject_id="subj-de",
+            category="telemetry",
+            kind="telemetry.auth_event",
+            source="identity",
+            collected_at=COLLECTED,
+            fields={"event": "login_success"},
+            retention_class="standard",
+            retain_until=dt.date(2026, 5, 31),
+        )
+    )
+    report = world.sweep(AFTER_STATUS)
+    assert report.deleted == {}
+    assert report.extended == {"telemetry.auth_event": 1}
+    assert world.retain_until(record_id, "subj-de") == dt.date(2027, 3, 2)
