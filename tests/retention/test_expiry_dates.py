@@ -12,6 +12,7 @@ import datetime as dt
 import pytest
 from tests.retention.world import HOME, SUBJECTS, RetentionWorld
 
+from servinfo.access.errors import NoSuchRecord
 from servinfo.retention.schedule import PROVISIONAL
 
 CLOSED = dt.datetime(2026, 6, 10, 17, 45, tzinfo=dt.UTC)
@@ -85,3 +86,12 @@ def test_a_record_of_a_closed_account_ingested_later_counts_from_the_closure(
     world.report_subject("subj-de", closed_at=CLOSED.isoformat())
     record_id = world.ingest("subj-de", "account.profile", CLOSED + dt.timedelta(days=2))
     assert world.retain_until(record_id, "subj-de") == dt.date(2026, 7, 10)
+
+
+def test_a_record_past_its_end_is_not_served_by_id_either(world: RetentionWorld) -> None:
+    record_id = world.ingest("subj-de", "telemetry.status")  # last day: 31 May 2026
+    last = dt.date(2026, 5, 31)
+    found = world.reads(last).read_record(world.reader, "legal", record_id)
+    assert [r.record_id for r in found.records] == [record_id]
+    with pytest.raises(NoSuchRecord):
+        world.reads(last + dt.timedelta(days=1)).read_record(world.reader, "legal", record_id)
