@@ -26,6 +26,7 @@ from servinfo.audit.buffer import AuditBuffer
 from servinfo.config import Settings, load_settings, resolve_data_dir
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper, load_master_key
 from servinfo.deployment.errors import DeploymentError
+from servinfo.deployment.schema import verify_schemas
 from servinfo.policy import Policy, load_policy_text
 from servinfo.policy.loading import default_policy_text
 from servinfo.store import (
@@ -323,6 +324,7 @@ def open_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Deployment
     control, regions = open_engines(settings)
     try:
         deployment_id = verify_stores(control, regions, settings.data_dir)
+        verify_schemas(control, regions, settings.data_dir)
     except BaseException:
         for engine in (control, *regions.values()):
             engine.dispose()

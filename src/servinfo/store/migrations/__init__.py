@@ -37,6 +37,8 @@ __all__ = [
     "VERSION_TABLES",
     "Tree",
     "alembic_config",
+    "applied_revisions",
+    "heads",
     "migrate_control",
     "migrate_region",
     "revision",
@@ -89,6 +91,25 @@ def migrate_region(engine: Engine, *, deployment_id: str | None = None, region: 
     if deployment_id is not None and not region:
         raise ValueError("a region database is stamped with its region")
     _upgrade(engine, "region", stamp=(deployment_id, region))
+
+
+def applied_revisions(engine: Engine, tree: Tree) -> frozenset[str]:
+    """The revisions ``engine``'s database is at (one per branch); empty if never migrated."""
+    from sqlalchemy import inspect, text
+
+    table = VERSION_TABLES[tree]
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(table):
+            return frozenset()
+        rows = connection.execute(text(f"SELECT version_num FROM {table}"))  # noqa: S608
+        return frozenset(row[0] for row in rows)
+
+
+def heads(tree: Tree, extra_locations: Sequence[Path] = ()) -> frozenset[str]:
+    """The newest revision of each branch of ``tree``, read from the scripts (slow: Alembic)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config(tree, extra_locations)).get_heads())
 
 
 def revision(tree: Tree, url: str, message: str) -> None:  # pragma: no cover - developer tool
