@@ -5,7 +5,18 @@ from __future__ import annotations
 import io
 import zipfile
 
-from tests.rights.world import World
+from sqlalchemy import func, select
+from tests.rights.world import NOW, World
+
+from servinfo.jobs import Registry, Worker
+from servinfo.jobs.kinds import DSR_PROCESS, servinfo_registry
+from servinfo.rights.models import ExportRow
+
+
+def run_jobs(world: World) -> None:
+    """What a worker does with the queued requests (no schedules: the world's clock is fixed)."""
+    registry = Registry([servinfo_registry([]).get(DSR_PROCESS)])
+    Worker(world.deployment.jobs.queue, registry, deployment=world.deployment).run_until_idle()
 
 
 def test_a_subject_opens_its_own_request_verified_and_downloads_the_export(world: World) -> None:
@@ -19,9 +30,18 @@ def test_a_subject_opens_its_own_request_verified_and_downloads_the_export(world
         f"/v1/requests/{request_id}/process", json={}, headers=world.headers("ada")
     )
     assert refused.status_code == 403
-    done = client.post(f"/v1/requests/{request_id}/process", json={}, headers=world.headers("dpo"))
-    assert done.status_code == 200
-    assert done.json()["state"] == "completed"
+    queued = client.post(
+        f"/v1/requests/{request_id}/process", json={}, headers=world.headers("dpo")
+    )
+    assert queued.status_code == 202, queued.text
+    run_jobs(world)
+    assert client.get(queued.headers["Location"], headers=world.headers("dpo")).json()["state"] == (
+        "done"
+    )
+    assert (
+        client.get(f"/v1/requests/{request_id}", headers=world.headers("ada")).json()["state"]
+        == "completed"
+    )
     download = client.get(f"/v1/requests/{request_id}/export", headers=world.headers("ada"))
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/zip"
@@ -78,3 +98,69 @@ def test_operator_flow_with_a_code_extension_and_refusal(world: World) -> None:
 def test_staff_without_the_permission_cannot_handle_requests(world: World) -> None:
     answer = world.client.get("/v1/requests", headers=world.headers("support-eu"))
     assert answer.status_code == 403
+
+
+def test_processing_is_queued_as_a_job_and_asking_again_changes_nothing(world: World) -> None:
+    client, dpo = world.client, world.headers("dpo")
+    opened = world.rights.open("access", "subj-de", channel="api", actor="dpo", verified=True)
+    rid = opened.request_id
+    queued = client.post(f"/v1/requests/{rid}/process", json={}, headers=dpo)
+    assert queued.status_code == 202, queued.text
+    body = queued.json()
+    job_id = body["job"]["id"]
+    assert body["job"]["state"] == "queued"
+    assert body["links"] == {"job": f"/v1/jobs/{job_id}", "request": f"/v1/requests/{rid}"}
+    assert queued.headers["Location"] == f"/v1/jobs/{job_id}"
+    # Queued, not done: the request waits for a worker, and says so where it is shown.
+    assert body["request"]["state"] == "verified"
+    assert client.get(f"/v1/requests/{rid}", headers=dpo).json()["state"] == "verified"
+    job = client.get(f"/v1/jobs/{job_id}", headers=dpo).json()
+    assert (job["kind"], job["state"], job["params"]["actor"]) == ("dsr_process", "queued", "dpo")
+    # Asked again before the worker ran: the same job.
+    again = client.post(f"/v1/requests/{rid}/process", json={}, headers=dpo)
+    assert (again.status_code, again.json()["job"]["id"]) == (202, job_id)
+    run_jobs(world)
+    assert client.get(f"/v1/jobs/{job_id}", headers=dpo).json()["state"] == "done"
+    assert client.get(f"/v1/requests/{rid}", headers=dpo).json()["state"] == "completed"
+    # Asked once more after it was answered: the same job, done; nothing is processed again.
+    late = client.post(f"/v1/requests/{rid}/process", json={}, headers=dpo)
+    assert (late.status_code, late.json()["job"]["id"]) == (202, job_id)
+    assert late.json()["job"]["state"] == "done"
+    assert late.json()["request"]["state"] == "completed"
+    run_jobs(world)
+    with world.deployment.control.connect() as connection:
+        exports = connection.scalar(select(func.count()).where(ExportRow.request_id == rid))
+    assert exports == 1
+    # The audit names the operator who asked, as when the route processed inline.
+    changes = [
+        (e.details["change"], e.actor)
+        for e in world.deployment.audit.tail(200)
+        if e.action == "request_change" and e.details.get("request_id") == rid
+    ]
+    assert changes == [("opened", "dpo"), ("start", "dpo"), ("complete", "dpo")]
+
+
+def test_a_request_not_ready_is_refused_at_once_and_queues_nothing(world: World) -> None:
+    client, dpo = world.client, world.headers("dpo")
+    received = world.rights.open("erasure", "subj-fr", channel="api", actor="dpo")
+    wrong = client.post(f"/v1/requests/{received.request_id}/process", json={}, headers=dpo)
+    assert wrong.status_code == 409
+    assert wrong.json()["error"] == "wrong_state"
+    for _ in range(2):
+        world.rights.open("access", "subj-fr", channel="api", actor="dpo", verified=True, now=NOW)
+    third = world.rights.open(
+        "access", "subj-fr", channel="api", actor="dpo", verified=True, now=NOW
+    )
+    assert third.flagged
+    flagged = client.post(f"/v1/requests/{third.request_id}/process", json={}, headers=dpo)
+    assert flagged.status_code == 409
+    assert flagged.json()["error"] == "flagged_request"
+    assert world.deployment.jobs.queue.list(kind=DSR_PROCESS, limit=10) == []
+    decided = client.post(
+        f"/v1/requests/{third.request_id}/process", json={"proceed_flagged": True}, headers=dpo
+    )
+    assert decided.status_code == 202
+    run_jobs(world)
+    shown = client.get(f"/v1/requests/{third.request_id}", headers=dpo).json()
+    assert shown["state"] == "completed"
+    assert client.post("/v1/requests/NOPE/process", json={}, headers=dpo).status_code == 404

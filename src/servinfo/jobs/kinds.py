@@ -39,6 +39,7 @@ __all__ = [
     "WORKER_ACTOR",
     "enqueue_dsr_processing",
     "enqueue_rewrap",
+    "queue_dsr_processing",
     "servinfo_registry",
 ]
 
@@ -193,11 +194,35 @@ def enqueue_dsr_processing(
     queue: JobQueue, request_id: str, *, actor: str, proceed_flagged: bool = False
 ) -> tuple[Job, bool]:
     """The processing of one request: one job per request (and per operator decision)."""
-    suffix = ":proceed" if proceed_flagged else ""
     return queue.enqueue(
         DSR_PROCESS,
         {"request_id": request_id, "actor": actor, "proceed_flagged": proceed_flagged},
-        dedupe_key=f"{DSR_PROCESS}:{request_id}{suffix}",
+        dedupe_key=_dsr_key(request_id, proceed_flagged),
+    )
+
+
+def _dsr_key(request_id: str, proceed_flagged: bool) -> str:
+    return f"{DSR_PROCESS}:{request_id}{':proceed' if proceed_flagged else ''}"
+
+
+def queue_dsr_processing(
+    deployment: Deployment, request_id: str, *, actor: str, proceed_flagged: bool = False
+) -> tuple[Job, bool]:
+    """Processing a request as a job, for ``dsr process --background`` and the API.
+
+    (1) Asked before: the job the request's key already holds, whatever the
+    request's state now — asking twice changes nothing. (2) Otherwise refused at
+    once, as processing it in the foreground would be (not verified, or flagged
+    without ``proceed_flagged``), rather than by a job that fails. (3) Queued.
+    Two callers racing past (1) still make one job: the key is unique.
+    """
+    queue = deployment.jobs.queue
+    existing = queue.by_dedupe_key(_dsr_key(request_id, proceed_flagged))
+    if existing is not None:
+        return existing, False
+    request = deployment.rights.ready_to_process(request_id, proceed_flagged=proceed_flagged)
+    return enqueue_dsr_processing(
+        queue, request.request_id, actor=actor, proceed_flagged=proceed_flagged
     )
 
 

@@ -169,17 +169,10 @@ def process(
     """Do what the request asks and answer it."""
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
         if background:
-            from servinfo.jobs.kinds import enqueue_dsr_processing
-            from servinfo.rights.errors import WrongState
+            from servinfo.jobs.kinds import queue_dsr_processing
 
-            request = deployment.rights.show(request_id)  # refused here rather than in the job
-            if request.state != "verified":
-                raise WrongState(request_id, request.state, ("verified",), "process")
-            job, _ = enqueue_dsr_processing(
-                deployment.jobs.queue,
-                request.request_id,
-                actor=me.name,
-                proceed_flagged=proceed_flagged,
+            job, _ = queue_dsr_processing(
+                deployment, request_id, actor=me.name, proceed_flagged=proceed_flagged
             )
         else:
             done = deployment.rights.process(

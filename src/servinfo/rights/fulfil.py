@@ -48,17 +48,10 @@ class Fulfilment(RequestLifecycle):
     ) -> Request:
         """Do what the request asks; see the module docstring for the steps."""
         at = self._utc(now)
-        request = self.get(request_id)
-        if request.state != "verified":
-            raise WrongState(request_id, request.state, ("verified",), "process")
-        # (1) a flagged request waits for an operator's decision
+        # (1)
+        request = self.ready_to_process(request_id, proceed_flagged=proceed_flagged)
         decision: dict[str, Any] = {}
         if request.flagged and request.operator_decision is None:
-            if not proceed_flagged:
-                raise FlaggedRequest(
-                    f"request {request_id} is flagged ({request.flag_reason}); decide: process "
-                    "it with --proceed-flagged, or refuse it with a reason"
-                )
             decision = {"operator_decision": "proceed", "decided_by": actor}
         # (2)
         started = self._change(
@@ -101,6 +94,22 @@ class Fulfilment(RequestLifecycle):
         if after is not None:
             after()
         return done
+
+    def ready_to_process(self, request_id: str, *, proceed_flagged: bool = False) -> Request:
+        """The request, if :meth:`process` would start it now: verified, and not flagged
+        unless an operator decided (``proceed_flagged``). Refused otherwise, with the
+        error :meth:`process` gives — so that queuing it as a job is refused at once.
+        """
+        request = self.get(request_id)
+        if request.state != "verified":
+            raise WrongState(request_id, request.state, ("verified",), "process")
+        # a flagged request waits for an operator's decision
+        if request.flagged and request.operator_decision is None and not proceed_flagged:
+            raise FlaggedRequest(
+                f"request {request_id} is flagged ({request.flag_reason}); decide: process "
+                "it with --proceed-flagged, or refuse it with a reason"
+            )
+        return request
 
     def reopen_interrupted(self, request_id: str, *, actor: str) -> Request:
         """Back to ``verified``: a request whose processing stopped in (3) with no one to

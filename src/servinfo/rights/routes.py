@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from servinfo.access.errors import Forbidden
 from servinfo.api.dependencies import DeploymentDep, PrincipalDep
 from servinfo.deployment import Deployment
+from servinfo.jobs.kinds import queue_dsr_processing
+from servinfo.jobs.queue import Job
 from servinfo.rights.deadlines import RequestType
 from servinfo.rights.entries import Request as DsRequest
 from servinfo.rights.errors import InvalidRequest, RequestNotFound
@@ -152,18 +154,51 @@ def verify(request_id: str, body: Code, deployment: DeploymentDep) -> dict[str, 
     return deployment.rights.verify_with_code(request_id, body.code).to_dict()
 
 
+class ProcessingLinks(BaseModel):
+    job: str = Field(description="The job: its state, attempts, progress and result.")
+    request: str = Field(description="The request: verified, in_progress, then its answer.")
+
+
+class ProcessingQueued(BaseModel):
+    job: Job = Field(description="The job that processes the request (dsr_process).")
+    request: dict[str, Any] = Field(description="The request as it is now.")
+    links: ProcessingLinks
+
+
 @router.post(
     "/requests/{request_id}/process",
-    responses={409: {"description": "Not in a state to process, or flagged (flagged_request)."}},
+    status_code=202,
+    responses={
+        202: {
+            "description": "Queued as a job for a worker (or queued before: the same job). "
+            "Follow Location to the job; the request shows its own progress.",
+            "headers": {
+                "Location": {"description": "/v1/jobs/{job id}", "schema": {"type": "string"}}
+            },
+        },
+        409: {"description": "Not in a state to process, or flagged (flagged_request)."},
+    },
 )
 def process(
-    request_id: str, body: Process, deployment: DeploymentDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    request_id: str,
+    body: Process,
+    deployment: DeploymentDep,
+    principal: PrincipalDep,
+    response: Response,
+) -> ProcessingQueued:
+    """Queue the request's processing as a job (``dsr_process``); asked again, the same job.
+
+    Refused at once (409) when processing could not start now. The job's
+    audit entries name the operator who asked (docs/rights.md).
+    """
     _operator(deployment, principal)
-    done = deployment.rights.process(
-        request_id, actor=principal.name, proceed_flagged=body.proceed_flagged
+    job, _ = queue_dsr_processing(
+        deployment, request_id, actor=principal.name, proceed_flagged=body.proceed_flagged
     )
-    return done.to_dict()
+    links = ProcessingLinks(job=f"/v1/jobs/{job.id}", request=f"/v1/requests/{request_id}")
+    response.headers["Location"] = links.job
+    request = deployment.rights.get(request_id)
+    return ProcessingQueued(job=job, request=request.to_dict(), links=links)
 
 
 @router.post(
