@@ -10,6 +10,7 @@ not answer in its place.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -106,6 +107,8 @@ def test_the_readme_runs_top_to_bottom_in_a_fresh_clone(tmp_path: Path) -> None:
         made = log.read_text()
         assert "source .venv/bin/activate" in made, "make run does not say how to get servinfo"
         assert "servinfo read --subject" in made, "make run suggests no subject to try"
+        assert "(retention_sweep)" in made, "make run names no jobs the demo left the worker"
+        _assert_the_demo_jobs_ran(clone, env)
         untracked = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=all"],
             cwd=clone,
@@ -122,3 +125,22 @@ def test_the_readme_runs_top_to_bottom_in_a_fresh_clone(tmp_path: Path) -> None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         shutil.rmtree(clone / ".venv", ignore_errors=True)
+
+
+def _assert_the_demo_jobs_ran(clone: Path, env: dict[str, str]) -> None:
+    """What the README says of them: the purge and a sweep per region, done by serve's worker."""
+    listed = subprocess.run(
+        [str(clone / ".venv" / "bin" / "servinfo"), "jobs", "list", "--json"],
+        cwd=clone,
+        env={**env, "SERVINFO_TOKEN_FILE": "servinfo-data/admin.token"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    jobs = json.loads(listed)
+    done = {(j["kind"], j["params"].get("region")) for j in jobs if j["state"] == "done"}
+    assert ("export_purge", None) in done, jobs
+    sweeps = {region for kind, region in done if kind == "retention_sweep"}
+    assert len(sweeps) >= 5, jobs  # every region of the shipped policy
+    assert not [j for j in jobs if j["state"] == "failed"], jobs

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from servinfo.cli.app import app
 from servinfo.deployment import Deployment, create_deployment, open_deployment
 from servinfo.deployment.demo import load_demo, service_principals
 from servinfo.deployment.errors import DeploymentError
+from servinfo.jobs import Worker
+from servinfo.jobs.kinds import deployment_registry
 
 
 def test_demo_data_is_ingested_by_each_service_and_readable(tmp_path: Path) -> None:
@@ -85,3 +91,46 @@ def test_the_demo_principals_tokens_are_kept_in_owner_only_files(tmp_path: Path)
         support = deployment.principals.get("demo-support_engineer")
         for subject, _ in summary.samples:
             assert deployment.reads.read_subject(support, "provide", subject).records
+
+
+_DEMO_NOW = dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC)
+
+
+def test_the_demo_leaves_the_worker_a_sweep_per_region_and_the_purge(tmp_path: Path) -> None:
+    create_deployment(tmp_path, {})
+    with open_deployment(tmp_path, {}) as deployment:
+        summary = load_demo(deployment, customers=2, days=1, seed=3, actor="admin", now=_DEMO_NOW)
+        queue = deployment.jobs.queue
+        queued = queue.list(state="queued")
+        expected = [("export_purge", None)] + [("retention_sweep", r) for r in deployment.regions]
+        assert sorted((j.kind, j.params.get("region")) for j in queued) == sorted(expected)
+        assert {j.id for j in summary.jobs} == {j.id for j in queued}
+        # The demo again, or the worker's own schedules: the same jobs, none added.
+        again = load_demo(deployment, customers=2, days=1, seed=3, actor="admin", now=_DEMO_NOW)
+        assert {j.id for j in again.jobs} == {j.id for j in queued}
+        worker = Worker(
+            queue, deployment_registry(deployment), deployment=deployment, clock=lambda: _DEMO_NOW
+        )
+        report = worker.run_until_idle()
+        assert report.done == len(queued)
+        ran = queue.list()
+        assert {j.id for j in ran} == {j.id for j in queued}
+        assert {j.state for j in ran} == {"done"}
+        sweeps = [j.result for j in ran if j.kind == "retention_sweep"]
+        assert all(r is not None and {"deleted", "kept"} <= set(r) for r in sweeps)
+
+
+def test_the_demo_command_names_the_jobs_it_left(tmp_path: Path) -> None:
+    result = create_deployment(tmp_path, {})
+    args = ["demo", "--data-dir", str(tmp_path), "--customers", "1", "--days", "1"]
+    env = {"SERVINFO_TOKEN": result.admin_token}
+    shown = CliRunner().invoke(app, args, env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "retention_sweep" in shown.output
+    assert "servinfo jobs list" in shown.output
+    as_json = CliRunner().invoke(app, [*args, "--json"], env=env)
+    jobs = json.loads(as_json.stdout)["jobs"]
+    assert sorted(j["kind"] for j in jobs) == sorted(
+        ["export_purge"] + ["retention_sweep"] * (len(jobs) - 1)
+    )
+    assert {j["state"] for j in jobs} == {"queued"}

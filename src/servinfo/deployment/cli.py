@@ -69,6 +69,9 @@ def demo(
                 "subjects": summary.subjects,
                 "token_files": {name: str(path) for name, path in summary.token_files.items()},
                 "samples": [{"subject": s, "home_region": r} for s, r in summary.samples],
+                "jobs": [
+                    {"id": j.id, "kind": j.kind, "state": j.state, **j.params} for j in summary.jobs
+                ],
             }
         )
     else:
@@ -95,6 +98,14 @@ def _show_demo(summary: DemoSummary, seed: int) -> None:
         console.print("tokens of the demo principals (files of mode 0600):", markup=False)
         for name, path in sorted(summary.token_files.items()):
             console.print(f"  {name:<26} {_shown(path)}", markup=False)
+    if summary.jobs:
+        console.print(
+            "jobs for the worker that 'servinfo serve' starts (see 'servinfo jobs list'):",
+            markup=False,
+        )
+        for job in summary.jobs:
+            what = f"{job.kind} {job.params.get('region', '')}".strip()
+            console.print(f"  {what:<26} {job.state:<8} {job.id}", markup=False)
     reader = summary.token_files.get("demo-support_engineer")
     if reader is None or not summary.samples:
         return

@@ -14,15 +14,24 @@ Loading is idempotent. The simulation is fixed by its seed, so the demo knows
 the subjects it registers: when all of them are registered already, nothing is
 sent again; when only some are, an earlier load stopped part-way and the demo
 refuses rather than guess which records are missing.
+
+Last, the demo leaves the job worker something to do that a new user can
+watch: the schedules' runs for the current period (the export purge, a
+retention sweep per region over the data just loaded) are queued, under the
+keys the schedules use — the same runs a worker's first turn would queue, so
+none is doubled. The demo names them; the worker ``servinfo serve`` starts
+runs them as it starts, and ``servinfo jobs list`` shows them done
+(docs/jobs.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from servinfo.collect.by_service import CollectorSender, deliver, numbered_lines
 from servinfo.collect.errors import NoSender
@@ -32,6 +41,9 @@ from servinfo.deployment.errors import DeploymentError
 from servinfo.deployment.runtime import Deployment
 from servinfo.policy.model import STAFF_KINDS
 from servinfo.store import Principal, UnknownPrincipal
+
+if TYPE_CHECKING:
+    from servinfo.jobs.queue import Job
 
 DEMO_PREFIX = "demo-"
 TOKEN_DIR = "demo-tokens"  # noqa: S105 (a folder name, not a secret)
@@ -50,6 +62,8 @@ class DemoSummary:
     token_files: dict[str, Path] = field(default_factory=dict)
     #: A few demo subjects with many records, one per home region: (subject id, region).
     samples: list[tuple[str, str]] = field(default_factory=list)
+    #: The jobs left for the worker: the export purge and a retention sweep per region.
+    jobs: list[Job] = field(default_factory=list)
 
 
 def token_dir(deployment: Deployment) -> Path:
@@ -131,6 +145,37 @@ def load_demo(
     seed: int,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    now: dt.datetime | None = None,
+) -> DemoSummary:
+    """The demo data loaded (or found loaded), then jobs queued for the worker."""
+    summary = _load_data(deployment, customers, days, seed, actor, progress)
+    summary.jobs = queue_scheduled_jobs(deployment, now or dt.datetime.now(dt.UTC))
+    return summary
+
+
+def queue_scheduled_jobs(deployment: Deployment, now: dt.datetime) -> list[Job]:
+    """Each schedule's run for the period of ``now``: queued now, or found queued or run.
+
+    The keys are the schedules' own, so the worker's first turn adds nothing:
+    each runs once per period whoever queued it.
+    """
+    from servinfo.jobs.kinds import deployment_registry
+    from servinfo.jobs.schedules import enqueue_due
+
+    queue = deployment.jobs.queue
+    schedules = deployment_registry(deployment).schedules
+    enqueue_due(queue, schedules, now)
+    found = (queue.by_dedupe_key(schedule.dedupe_key(now)) for schedule in schedules)
+    return [job for job in found if job is not None]
+
+
+def _load_data(
+    deployment: Deployment,
+    customers: int,
+    days: int,
+    seed: int,
+    actor: str,
+    progress: Callable[[int], None] | None,
 ) -> DemoSummary:
     policy = deployment.runtime.current.policy
     summary = DemoSummary()
