@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.jobs.killing import kill_when, take_over
 from tests.support import PostgresDatabases
 from typer.testing import CliRunner
 
@@ -38,7 +34,6 @@ from servinfo.store.reading import RecordReader
 KEYS = 300
 #: The records of the subject whose access request is processed: a second or so of work.
 RECORDS = 3000
-LEASE_SECONDS = 2.0
 
 
 def _seed(
@@ -70,13 +65,6 @@ def _seed(
     return result.admin_token, ids
 
 
-def _worker(data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "servinfo", "worker", "--data-dir", str(data_dir)]
-    command += ["--lease", str(LEASE_SECONDS), "--poll", "0.1", *extra]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
 def _usage(data_dir: Path) -> dict[str, int]:
     with open_deployment(data_dir, {}) as deployment:
         return kek_usage(deployment.regions["eu"])
@@ -102,19 +90,7 @@ def test_a_worker_killed_mid_rewrap_leaves_the_job_to_finish_once(
     assert rotated.exit_code == 0, rotated.output
     new_kek, job_id = json.loads(rotated.output)["key_id"], json.loads(rotated.output)["job"]
     # (2) a worker runs it; kill -9 once some keys are re-wrapped and some are not
-    first = _worker(data_dir)
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            usage = _usage(data_dir)
-            if usage.get(new_kek, 0) >= 10:
-                break
-            assert first.poll() is None, first.communicate()[0].decode()
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-    finally:
-        first.kill()
-        first.communicate()
+    kill_when(data_dir, lambda: _usage(data_dir).get(new_kek, 0) >= 10)
     before = _usage(data_dir)
     assert before.get(new_kek, 0) >= 10
     assert before.get(old_kek, 0) > 0, "the worker finished before it was killed"
@@ -123,11 +99,7 @@ def test_a_worker_killed_mid_rewrap_leaves_the_job_to_finish_once(
     assert held.state == "running"
     assert held.attempts == 1
     # (3) a new worker takes the job over once the dead one's lease has run out
-    assert held.lease_until is not None
-    time.sleep(max((held.lease_until - dt.datetime.now(dt.UTC)).total_seconds(), 0) + 0.5)
-    second = _worker(data_dir, "--once")
-    out = second.communicate(timeout=120)[0].decode()
-    assert second.returncode == 0, out
+    out = take_over(data_dir, held)
     assert " 0 failed" in out, out
     # (4) once in effect
     assert _usage(data_dir) == {new_kek: KEYS}
@@ -180,27 +152,18 @@ def test_a_worker_killed_mid_request_leaves_it_answered_once(
     job_id = json.loads(queued.output)["job"]
     # kill -9 while the request is being processed
     control = create_engine_for(load_settings(data_dir, {}).control_url)
-    first = _worker(data_dir)
-    deadline = time.monotonic() + 60
-    try:
-        while (state := _request_state(control, opened.request_id)) != "in_progress":
-            assert state == "verified", f"the request was {state} before the kill"
-            assert time.monotonic() < deadline, "the request never started"
-            assert first.poll() is None, first.communicate()[0].decode()
-            time.sleep(0.005)
-        first.send_signal(signal.SIGKILL)
-    finally:
-        first.kill()
-        first.communicate()
+
+    def in_progress() -> bool:
+        state = _request_state(control, opened.request_id)
+        assert state in ("verified", "in_progress"), f"the request was {state} before the kill"
+        return state == "in_progress"
+
+    kill_when(data_dir, in_progress, every=0.005)
     assert _request_state(control, opened.request_id) == "in_progress"
     control.dispose()
     with open_deployment(data_dir, {}) as deployment:
         held = deployment.jobs.queue.get(job_id)
-    assert held.lease_until is not None
-    time.sleep(max((held.lease_until - dt.datetime.now(dt.UTC)).total_seconds(), 0) + 0.5)
-    second = _worker(data_dir, "--once")
-    out = second.communicate(timeout=120)[0].decode()
-    assert second.returncode == 0, out
+    take_over(data_dir, held)
     with open_deployment(data_dir, {}) as deployment:
         rights = deployment.rights
         job = deployment.jobs.queue.get(job_id)
