@@ -9,9 +9,14 @@ retention run`` runs it in the foreground). Steps, in one region:
     subject, or on an organization and every organization below it) and the
     open data-subject requests that need the subject's records (access,
     portability, rectification).
-(3) Page through the records whose stored end has passed (``retain_until <
-    today``), a batch at a time, and decide each from plaintext columns only —
-    nothing is decrypted:
+(3) Delete by predicate alone, a batch at a time: records past their stored
+    end (``retain_until < today``), not kept, of a kind counted from
+    collection and collected before the day from which some regime would
+    still keep it, of subjects and organizations nothing keeps
+    (:func:`servinfo.store.expiry.delete_expired_where`: one statement a
+    batch, nothing read into Python, nothing decrypted).
+(4) Then page through the rest past their stored end, and decide each from
+    plaintext columns only:
 
     * a kind whose period counts from closure, of an account not closed: its
       end becomes provisional again (never deleted while the account is open);
@@ -19,17 +24,19 @@ retention run`` runs it in the foreground). Steps, in one region:
       the records of processing show, for the subject's regime and start event
       (:func:`servinfo.retention.schedule.retention_end`) — moves to the policy's;
     * held, or needed by an open request: marked kept (``legal_hold``);
-    * otherwise deleted, with its blind indexes, and every data key that no
-      remaining record is sealed under is destroyed (crypto-shredding:
-      :func:`servinfo.store.expiry.delete_expired`).
+    * otherwise deleted, with its blind indexes.
 
     Each batch is one transaction that holds the region's writers off only
-    while it runs: ingest waits at most one batch (``retention.batch_size``).
-(4) Page through the records marked kept: those nothing keeps any more are
+    while it runs: ingest waits at most one batch (``retention.batch_size``),
+    and a batch that had to wait for writers is followed by a rest (see
+    :func:`_pace`).
+(5) Page through the records marked kept: those nothing keeps any more are
     deleted the same way; the rest are counted per hold and per request.
-(5) Purge the storage (SQLite checkpoints its WAL, where ``secure_delete``
-    has zeroed the freed cells; PostgreSQL vacuums), as erasure does.
-(6) One audit entry for the sweep and region: counts per kind, hold and
+(6) Destroy every data key no record is sealed under any more
+    (crypto-shredding: :func:`servinfo.store.expiry.destroy_idle_keys`).
+(7) Purge the storage (SQLite checkpoints its WAL, where ``secure_delete``
+    has zeroed the freed cells; PostgreSQL vacuums ``data_keys``), as erasure does.
+(8) One audit entry for the sweep and region: counts per kind, hold and
     request ids — no subject, no record id.
 
 Idempotent: every batch either commits whole or not at all, and a record a
@@ -61,6 +68,7 @@ from servinfo.store.expiry import (
     ExpiryBatch,
     delete_expired,
     delete_expired_where,
+    destroy_idle_keys,
     expired_batch,
     expired_page,
     keep_expired,
@@ -276,6 +284,7 @@ def sweep_region(
             for kind_id, kind in policy.kinds().items()
             if any(spec.lookup for spec in kind.fields.values())
         )
+        since: dt.date | None = None
         while True:
             batch_done = delete_expired_where(
                 engine,
@@ -285,16 +294,18 @@ def sweep_region(
                 skip_subjects=skip_subjects,
                 skip_orgs=set(keepers.org_holds),
                 indexed_kinds=indexed,
+                since=since,
             )
             sweep.deleted_batch(batch_done)
             count = sum(batch_done.deleted.values())
             if not count:
                 break
+            since = batch_done.last_end
             _pace(batch_done)
             done += count
             if progress is not None:
                 progress(done, max(total, done))
-        # ... then what needs a decision record by record.
+        # (4) ... then what needs a decision record by record.
         while batch := expired_batch(engine, today, batch_size):
             decided = sweep.decide(batch)
             move_ends(engine, decided.moves)
@@ -305,7 +316,7 @@ def sweep_region(
                 progress(done, max(total, done))
             if not (decided.moves or decided.keep or decided.delete):
                 break  # unreachable: every record is decided; never loop on one batch
-        after: str | None = None  # (4)
+        after: str | None = None  # (5)
         while kept := kept_batch(engine, today, batch_size, after):
             decided = sweep.decide(kept, kept_pass=True)
             move_ends(engine, decided.moves)
@@ -314,8 +325,10 @@ def sweep_region(
     if dry_run:
         for kept in _pages(engine, today, batch_size, kept=True):
             sweep.decide(kept, kept_pass=True)
+    if not dry_run:  # (6) after every deletion, and after a crashed sweep's too
+        sweep.keys_destroyed = destroy_idle_keys(engine, batch_size)
     purged = True
-    if not dry_run and (sweep.deleted or sweep.keys_destroyed):  # (5)
+    if not dry_run and (sweep.deleted or sweep.keys_destroyed):  # (7)
         purged = checkpoint(engine, tables=EXPIRY_TABLES)
     return SweepReport(
         region=region,
@@ -390,7 +403,6 @@ class _Sweep:
 
     def deleted_batch(self, batch: ExpiryBatch) -> None:
         self.deleted.update(batch.deleted)
-        self.keys_destroyed += batch.keys_destroyed
 
     @property
     def would_delete(self) -> Counter[str]:

@@ -7,28 +7,27 @@ records out of the store.
 
 A record *expired* when ``retain_until < today`` and nothing keeps it
 (``legal_hold`` false). The sweep works a batch at a time, each batch one
-write transaction:
+write transaction that holds the region's writers off (SQLite ``BEGIN
+IMMEDIATE``; PostgreSQL the erasure lock, which waits for writers in flight):
 
-(1) :func:`expired_batch` — up to ``limit`` expired records not yet kept, by
-    the index on ``retain_until`` (a batch handled leaves no row for the next
-    one to find again: each is deleted, marked kept, or given a later end).
-(2) :func:`delete_expired` — in one transaction that holds the region's
-    writers off (SQLite ``BEGIN IMMEDIATE``; PostgreSQL the erasure lock, which
-    waits for in-flight writers): delete the records (the statement re-checks
-    that each is still expired and not kept), their blind indexes, and then
-    destroy every data key of theirs that no remaining record is sealed under —
-    a deleted row, which ``secure_delete`` zeroes on SQLite, so a backup's copy
-    of those records can no longer be opened (crypto-shredding). The writers
-    are held off so no record can be sealed under a key being destroyed; a
-    writer that needs the (subject, class) key again gets a fresh one.
-(3) :func:`keep_expired` marks records a hold or an open request keeps
-    (``legal_hold``); :func:`kept_batch` pages through them on later sweeps,
-    which release them the same way once nothing keeps them.
+(1) :func:`delete_expired_where` — the fast path: one statement finds and
+    deletes up to a batch of expired records by predicate alone (kinds and
+    collection cutoffs, subjects and organizations to skip), then their blind
+    indexes.
+(2) :func:`expired_batch` — up to a batch of expired records not yet kept, for
+    a decision record by record (a batch handled leaves no row for the next
+    one to find again: each is deleted, marked kept, or given a later end);
+    :func:`delete_expired` deletes those chosen (the statement re-checks that
+    each is still past its end), :func:`keep_expired` marks those a hold or an
+    open request keeps (``legal_hold``), :func:`move_ends` moves the others'
+    ends; :func:`kept_batch` pages through the kept ones on later sweeps.
+(3) :func:`destroy_idle_keys` — every live data key no record is sealed under
+    any more is deleted (crypto-shredding; see there).
 (4) :func:`checkpoint` (from ``engines``), once per sweep, pushes the freed
-    pages out of SQLite's WAL; on PostgreSQL it vacuums the tables.
+    pages out of SQLite's WAL; on PostgreSQL it vacuums ``data_keys``.
 
 Every step is idempotent: a batch interrupted before its commit deletes
-nothing, and the next sweep finds the same records again.
+nothing, and the next sweep finds the same records, and idle keys, again.
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ __all__ = [
     "ExpiryBatch",
     "delete_expired",
     "delete_expired_where",
+    "destroy_idle_keys",
     "expired_batch",
     "expired_counts",
     "expired_page",
@@ -86,14 +86,15 @@ class ExpiredRecord:
 
 @dataclass(frozen=True)
 class ExpiryBatch:
-    """What :func:`delete_expired` did: records deleted by kind, data keys destroyed."""
+    """What a batch deleted: records by kind."""
 
     deleted: Mapping[str, int]
-    keys_destroyed: int
     #: Seconds spent waiting for the region's writers, and then holding them off:
     #: the sweep paces itself by them so that ingest keeps the lock most of the time.
     waited: float = 0.0
     held: float = 0.0
+    #: The latest end among the deleted records (the fast path's next batch starts there).
+    last_end: date | None = None
 
 
 # The sweep's statements go to the driver as written (as ingest's do, see ``_bulk``):
@@ -110,11 +111,26 @@ _DELETE_RECORDS = "DELETE FROM records WHERE retain_until < {p} AND {row} {ids} 
 _DELETE_INDEXES = "DELETE FROM blind_index WHERE record_id {ids} RETURNING record_id"
 # A key whose row is a tombstone (an erasure's, without key material) stays: it
 # keeps the erased subject from silently getting a fresh key.
+# A scalar subquery rather than NOT EXISTS: PostgreSQL turns NOT EXISTS into an
+# anti-join that reads the whole records table each batch; this one is a probe of
+# the subject's records, by index, for each key.
 _DESTROY_IDLE_KEYS = (
-    "DELETE FROM data_keys WHERE wrapped IS NOT NULL AND NOT EXISTS ("
-    "SELECT 1 FROM records WHERE records.subject_id = data_keys.subject_id "
-    "AND records.key_id = data_keys.id) AND id {ids} RETURNING id"
+    "DELETE FROM data_keys WHERE wrapped IS NOT NULL AND ("
+    "SELECT records.id FROM records WHERE records.subject_id = data_keys.subject_id "
+    "AND records.key_id = data_keys.id LIMIT 1) IS NULL AND id {ids} RETURNING id"
 )
+
+
+_LIVE_KEYS = "SELECT id FROM data_keys WHERE wrapped IS NOT NULL AND id > {p} ORDER BY id LIMIT {p}"
+
+
+def _probe_by_index(connection: Connection) -> None:
+    """On PostgreSQL, make the idle-key probe an index scan that stops at the first
+    record (a bitmap scan reads every record of the subject), without JIT, which
+    costs more than a batch's probes gain from it. For this transaction only."""
+    if not is_sqlite(connection.engine):
+        connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        connection.exec_driver_sql("SET LOCAL jit = off")
 
 
 def _sql(engine: Engine, template: str, *, kept: bool = False) -> str:
@@ -170,7 +186,7 @@ def expired_page(
 
 
 def delete_expired(engine: Engine, records: Sequence[ExpiredRecord], today: date) -> ExpiryBatch:
-    """Delete these records if still past retention (kept or not), and the keys they leave idle.
+    """Delete these records, and their blind indexes, if still past retention (kept or not).
 
     Kept records are passed here by the sweep only once nothing keeps them any
     more; the ``retain_until`` re-check leaves alone a record whose end moved
@@ -181,7 +197,7 @@ def delete_expired(engine: Engine, records: Sequence[ExpiredRecord], today: date
     (:func:`~servinfo.store.engines.checkpoint`) makes every batch durable.
     """
     if not records:
-        return ExpiryBatch({}, 0)
+        return ExpiryBatch({})
     by_id = {r.record_id: r for r in records}
     # Row keys are rowids (integers) on SQLite: the driver binds them as they are.
     rows = cast(list[str], [r.row for r in records])
@@ -195,9 +211,7 @@ def delete_expired(engine: Engine, records: Sequence[ExpiredRecord], today: date
             )
         ]
         fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), gone)  # (the driver wants rows)
-        key_ids = sorted({by_id[record_id].key_id for record_id in gone})
-        destroyed = fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), key_ids)
-    return ExpiryBatch(dict(Counter(by_id[record_id].kind for record_id in gone)), len(destroyed))
+    return ExpiryBatch(dict(Counter(by_id[record_id].kind for record_id in gone)))
 
 
 def delete_expired_where(
@@ -209,6 +223,7 @@ def delete_expired_where(
     skip_subjects: Collection[str] = (),
     skip_orgs: Collection[str] = (),
     indexed_kinds: frozenset[str] | None = None,
+    since: date | None = None,
 ) -> ExpiryBatch:
     """Delete up to ``limit`` records past their retention chosen by predicate alone.
 
@@ -217,22 +232,27 @@ def delete_expired_where(
     caller computed it so that no regime keeps such a record longer), and
     neither its subject nor its organization is skipped (held, or asked for
     by an open request). One statement finds and deletes them — no round trip
-    through Python per record — then blind indexes and idle data keys go as in
-    :func:`delete_expired`, in the same transaction (blind indexes only if a
-    deleted record's kind is among ``indexed_kinds``, when given).
+    through Python per record — then their blind indexes, in the same
+    transaction (only if a deleted record's kind is among ``indexed_kinds``,
+    when given). ``since``: the previous batch's ``last_end`` (records ending
+    earlier were all handled by the batches before).
     """
     if not cutoffs:
-        return ExpiryBatch({}, 0)
+        return ExpiryBatch({})
     sqlite = is_sqlite(engine)
     p = "?" if sqlite else "%s"
     asked = time.perf_counter()
     with write_transaction(engine, commit="unsynced") as connection:
+        if not sqlite:  # the wait for writers is the LOCK's (SQLite's, the BEGIN's)
+            asked = time.perf_counter()
         lock_for_erasure(connection)
         got = time.perf_counter()
         as_date, as_time = date_value(connection), time_value(connection)
         kinds = sorted(cutoffs)
         which = " OR ".join(f"(kind = {p} AND collected_at < {p})" for _ in kinds)
-        params: list[Any] = [as_date(today)]
+        # From the last batch's last end on: PostgreSQL keeps the index entries of
+        # deleted rows until a vacuum, and each batch would walk past them again.
+        params: list[Any] = [as_date(today), as_date(since or date.min)]
         for kind in kinds:
             params += [kind, as_time(cutoffs[kind])]
         skips = ""
@@ -246,18 +266,48 @@ def delete_expired_where(
         # Names and placeholders only: every value is a parameter.
         statement = (
             f"DELETE FROM records WHERE {row} IN (SELECT {row} FROM records "  # noqa: S608
-            f"WHERE retain_until < {p} AND NOT legal_hold AND ({which}){skips} "
-            f"ORDER BY retain_until LIMIT {p}) RETURNING id, kind, key_id"
+            f"WHERE retain_until < {p} AND retain_until >= {p} AND NOT legal_hold "
+            f"AND ({which}){skips} ORDER BY retain_until LIMIT {p}) "
+            "RETURNING id, kind, retain_until"
         )
         gone = connection.exec_driver_sql(statement, (*params, limit)).all()
         deleted = Counter(kind for _, kind, _ in gone)
         if indexed_kinds is None or not indexed_kinds.isdisjoint(deleted):
             ids = [record_id for record_id, _, _ in gone]
             fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
-        key_ids = sorted({key_id for _, _, key_id in gone})
-        destroyed = fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), key_ids)
     done = time.perf_counter()
-    return ExpiryBatch(dict(deleted), len(destroyed), got - asked, done - got)
+    last = max((end for _, _, end in gone), default=None)
+    if isinstance(last, str):  # SQLite: the text the dialect stored
+        last = date.fromisoformat(last)
+    return ExpiryBatch(dict(deleted), got - asked, done - got, last)
+
+
+def destroy_idle_keys(engine: Engine, limit: int) -> int:
+    """Destroy every live data key of the region that no record is sealed under; how many.
+
+    Run by the sweep after its deletions, over all the region's live keys (one
+    per subject and retention class, far fewer than records) rather than those
+    of the records it deleted: a sweep that crashed after deleting a key's last
+    record leaves that key for this pass of the next sweep. The row is deleted
+    (SQLite's ``secure_delete`` zeroes it), so a backup's copies of the records
+    it sealed can no longer be opened; a subject that sends a record of that
+    class again gets a fresh key. An erasure's tombstones (no key material)
+    stay. Each page of keys is one transaction that holds the region's writers
+    off (a writer inserts a new key together with the records it seals, so no
+    key is idle in between).
+    """
+    destroyed, after = 0, ""
+    select_page = _sql(engine, _LIVE_KEYS)
+    while True:
+        with engine.connect() as connection:
+            page = [key_id for (key_id,) in connection.exec_driver_sql(select_page, (after, limit))]
+        if not page:
+            return destroyed
+        with write_transaction(engine, commit="unsynced") as connection:
+            lock_for_erasure(connection)
+            _probe_by_index(connection)
+            destroyed += len(fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), page))
+        after = page[-1]
 
 
 def keep_expired(engine: Engine, record_ids: Sequence[str], today: date) -> int:
