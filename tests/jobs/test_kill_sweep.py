@@ -47,8 +47,10 @@ from typer.testing import CliRunner
 from servinfo.cli.app import app
 from servinfo.collect.outcome import Outcome
 from servinfo.deployment import open_deployment
-from servinfo.jobs.kinds import RETENTION_SWEEP
+from servinfo.jobs.errors import LeaseLost
+from servinfo.jobs.kinds import RETENTION_SWEEP, deployment_registry
 from servinfo.jobs.queue import Job
+from servinfo.jobs.registry import JobContext
 from servinfo.store.models import DataKeyRow, RecordRow
 
 #: Subjects in eu whose every record expired: both their data keys go.
@@ -323,3 +325,29 @@ def test_a_worker_killed_mid_sweep_leaves_it_to_finish_once(
         env={"SERVINFO_DATA_DIR": str(data_dir), "SERVINFO_TOKEN": world.tokens["officer"]},
     )
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_sweep_whose_lease_was_lost_stops_between_batches(tmp_path: Path) -> None:
+    """A worker that stalled past its lease while sweeping (another worker has taken the
+    job over) stops at the next batch instead of sweeping the region alongside it."""
+    with build_world(tmp_path) as world:
+        add = _Ingest(world)
+        for n in range(10):
+            add.subject(f"subj-x{n:04d}", "org-eu", "DE")
+            add.record(f"subj-x{n:04d}", "telemetry.status", _OLD, 10)
+        add.flush()
+        eu = world.deployment.regions["eu"]
+        before = _records(eu)
+    env = {"SERVINFO_RETENTION_BATCH_SIZE": str(BATCH_SIZE)}
+    with open_deployment(world.data_dir, env) as deployment:
+        queue = deployment.jobs.queue
+        queue.enqueue(RETENTION_SWEEP, {"region": "eu"}, dedupe_key="sweep-eu")
+        claim = queue.claim("stalled-worker", kinds=[RETENTION_SWEEP])
+        assert claim is not None
+        context = JobContext(claim.job, deployment, lambda: dt.datetime.now(dt.UTC))
+        context.lease_lost.set()  # what the heartbeat does when the lease is gone
+        with pytest.raises(LeaseLost):
+            deployment_registry(deployment).get(RETENTION_SWEEP).handler(context)
+        assert _records(deployment.regions["eu"]) >= before - BATCH_SIZE
+        entries = deployment.audit.entries(0, deployment.audit.size())
+        assert not [e for e in entries if e.action == "retention_sweep"]

@@ -19,7 +19,7 @@ Parameters are ids and region names; the handlers' results are counts.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from servinfo.jobs.errors import JobFailed
@@ -74,22 +74,28 @@ def _region(context: JobContext) -> str:
     return region
 
 
+def _progress_and_check(context: JobContext) -> Callable[[int, int], None]:
+    """A batch loop's ``progress`` callback that also stops the loop between batches once
+    another worker took the job over (the lease ran out): never two runs at once."""
+
+    def progress(done: int, total: int) -> None:
+        context.progress(done, total)
+        context.check()
+
+    return progress
+
+
 def _kek_rewrap(context: JobContext) -> Mapping[str, Any]:
     from servinfo.store import rewrap_data_keys
 
     deployment = context.deployment
     region = _region(context)
-
-    def progress(done: int, total: int) -> None:
-        context.progress(done, total)
-        context.check()  # another worker took the job over: stop between batches
-
     report = rewrap_data_keys(
         deployment.regions[region],
         region,
         deployment.keyring,
         batch_size=int(context.params.get("batch_size", 1000)),
-        progress=progress,
+        progress=_progress_and_check(context),
     )
     deployment.audit.record(
         "key_rewrap",
@@ -138,7 +144,7 @@ def _retention_sweep(context: JobContext) -> Mapping[str, Any]:
         _region(context),
         now=context.now(),
         dry_run=False,
-        progress=context.progress,
+        progress=_progress_and_check(context),
     )
     return {
         "region": report.region,
