@@ -92,6 +92,7 @@ def serve(
     server.check_address(host, port)
 
     os.environ[DATA_DIR_ENV] = str(directory)
+    server.keep_files_private()
     server.prepare_metrics(directory, workers)
     if insecure_http:
         err_console.print(

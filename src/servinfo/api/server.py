@@ -7,9 +7,11 @@
 1. :func:`check_address` binds the address once and lets it go, so that a port
    that is taken is reported as one line naming the option that changes it,
    before any worker starts (uvicorn would log ``[Errno 98]`` and exit 1).
-2. :func:`prepare_metrics` decides where ``/metrics`` reads from (see
+2. :func:`keep_files_private` narrows the umask for every process that follows.
+3. :func:`prepare_metrics` decides where ``/metrics`` reads from (see
    :mod:`servinfo.api.metrics`).
-3. :func:`run` hands over to uvicorn.
+4. The job worker starts (:mod:`servinfo.jobs`), then :func:`run` hands over to
+   uvicorn.
 
 Worker health checks. With several workers, uvicorn's supervisor spawns each
 worker and pings it every half second; a worker that does not answer within
@@ -45,6 +47,7 @@ __all__ = [
     "PROTOCOL",
     "AddressUnavailable",
     "check_address",
+    "keep_files_private",
     "prepare_metrics",
     "recover",
     "run",
@@ -106,6 +109,15 @@ def check_address(host: str, port: int) -> None:
             ) from None
 
 
+def keep_files_private() -> None:
+    """Narrow the umask: what the server creates is its user's alone.
+
+    Called before any worker starts: the API workers and the job worker inherit
+    it, and the metrics files they create are then 0600.
+    """
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def prepare_metrics(data_dir: Path, workers: int) -> None:
     """Point the workers at one empty metrics folder, or serve a single worker's own counts.
 
@@ -119,7 +131,7 @@ def prepare_metrics(data_dir: Path, workers: int) -> None:
     files, whatever this process imported first.
 
     The folder is the server's user's alone (0700); the files prometheus-client
-    creates in it take the umask :func:`run` narrows.
+    creates in it take the umask :func:`keep_files_private` narrows.
     """
     if workers == 1:
         os.environ.pop(MULTIPROC_ENV, None)
@@ -165,12 +177,7 @@ def uvicorn_options(
 
 
 def run(options: dict[str, Any]) -> None:
-    """Serve until interrupted.
-
-    Whatever the server and its workers (which inherit the umask) create, metrics
-    files among them, is its user's alone.
-    """
+    """Serve until interrupted."""
     import uvicorn
 
-    os.umask(os.umask(0o077) | 0o077)
     uvicorn.run(APP_FACTORY, **options)
