@@ -17,14 +17,17 @@ every measurement starts from the same store:
   keys, no holds or open requests looked at, no storage purge, writers blocked
   throughout on SQLite);
 * **sweep** (the original) — :func:`servinfo.retention.sweep.sweep_region`
-  with the deployment's batch size: the same records deleted in batches,
-  decided against the policy, their blind indexes and idle data keys with
-  them, then the WAL checkpointed (SQLite) or the tables vacuumed
-  (PostgreSQL). Target: at least 50 % of plain DELETE's rate;
+  with the deployment's batch size (or ``--batch-size``): the same records
+  deleted in batches, decided against the policy, their blind indexes with
+  them, then a pass over the live data keys destroying the idle ones, then
+  the WAL checkpointed (SQLite) or ``data_keys`` vacuumed (PostgreSQL).
+  Target: at least 50 % of plain DELETE's rate;
 * **ingest alone** (copy 1, after its DELETE: the same live records) and
   **ingest during a sweep** (copy 2, a sweep running in another thread):
-  ``put_many`` of batches of 1,000 records for as long as the sweep runs
-  (alone: the same number of batches). Target: at least 70 % of ingest alone.
+  ``RecordWriter.put_many`` (the store's write path, without the collector's
+  validation) of batches of 1,000 records for as long as the sweep runs, in
+  the same process (alone: the same number of batches). Target: at least 70 %
+  of ingest alone.
 
 Never run as a test.
 
