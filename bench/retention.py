@@ -44,6 +44,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +188,8 @@ def _sweep(deployment: Deployment, engine: Engine) -> SweepReport:
         keepers=Keepers(),
         now=NOW,
         batch_size=BATCH or batch_size_for(engine, deployment.settings.retention_batch_size),
+        # As the sweep job runs: each batch adds its counts to the sweep's progress.
+        sweep_id=f"bench-{uuid.uuid4().hex}",
     )
 
 

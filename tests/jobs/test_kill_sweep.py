@@ -24,9 +24,10 @@ at its second attempt.
 
 The audit entry of the killed attempt: none. ``run_sweep`` writes its entry
 after the last batch, so an attempt killed mid-sweep wrote nothing, and the
-log holds exactly one ``retention_sweep`` entry per region, the one of the
-attempt that completed, with the counts of what *that attempt* deleted — the
-records the killed attempt deleted are counted in no audit entry.
+log holds exactly one ``retention_sweep`` entry per region. Each batch added
+its counts to the sweep's progress in the region database in the batch's own
+transaction, so the entry of ``eu`` counts every record either attempt deleted
+(per kind), every key either destroyed, and says two attempts contributed.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ class Seeded:
     keys_kept: set[tuple[str, str, str]] = field(default_factory=set)
     #: Records per region before the sweep.
     before: dict[str, int] = field(default_factory=dict)
+    #: The records of ``gone`` counted by kind, per region, as the audit entry names them.
+    gone_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def gone_by_kind(self, region: str) -> dict[str, int]:
+        return {f"deleted.{kind}": n for kind, n in self.gone_kinds[region].items()}
 
 
 class _Ingest:
@@ -201,6 +207,14 @@ def _seed(world: RetentionWorld, today: dt.date) -> Seeded:
     ledgers.place_hold(org_id="org-held", reason="case 2", actor="admin")
     deployment.rights.open("access", "subj-asks", channel="cli", actor="admin", verified=True)
     seeded.before = {r: _records(deployment.regions[r]) for r in ("eu", "us")}
+    for region in ("eu", "us"):
+        kinds = (
+            select(RecordRow.kind, func.count())
+            .where(RecordRow.id.in_(seeded.gone[region]))
+            .group_by(RecordRow.kind)
+        )
+        with deployment.regions[region].connect() as connection:
+            seeded.gone_kinds[region] = {k: int(n) for k, n in connection.execute(kinds)}
     return seeded
 
 
@@ -258,7 +272,6 @@ def test_a_worker_killed_mid_sweep_leaves_it_to_finish_once(
     config = data_dir / "servinfo.toml"
     config.write_text(config.read_text().replace("batch_size = 0", f"batch_size = {BATCH_SIZE}", 1))
     eu = world.deployment.regions["eu"]
-    expected_eu = seeded.before["eu"] - len(seeded.gone["eu"])
     keys_before = len(_live_keys(eu))
     keys_after = keys_before - len({k for k in seeded.keys_gone if k[0] == "eu"})
 
@@ -294,10 +307,13 @@ def test_a_worker_killed_mid_sweep_leaves_it_to_finish_once(
         finished = jobs["eu"]
         assert (finished.state, finished.attempts) == ("done", 2)
         assert finished.result is not None
-        # The second attempt deleted exactly what the first had left: none twice.
-        assert finished.result["deleted"] == at_kill - expected_eu
+        # What both attempts deleted, the first's as counted in its batches' own
+        # transactions: the second deleted exactly what the first had left, none twice.
+        assert seeded.before["eu"] - at_kill > 0
+        assert finished.result["deleted"] == len(seeded.gone["eu"])
         assert finished.result["kept"] == KEPT
-        assert finished.result["keys_destroyed"] == keys_at_kill - len(_live_keys(eu))
+        assert finished.result["keys_destroyed"] == keys_before - len(_live_keys(eu))
+        assert keys_at_kill >= len(_live_keys(eu))
         for region in ("eu", "us"):
             engine = deployment.regions[region]
             with engine.connect() as connection:
@@ -322,7 +338,13 @@ def test_a_worker_killed_mid_sweep_leaves_it_to_finish_once(
         sweeps = [dict(e.details) for e in entries if e.action == "retention_sweep"]
         assert sorted(str(s["region"]) for s in sweeps) == sorted(deployment.regions)
         (eu_entry,) = [s for s in sweeps if s["region"] == "eu"]
-        assert eu_entry["deleted"] == finished.result["deleted"]
+        # Every record deleted by either attempt, per kind; the keys both destroyed.
+        assert eu_entry["deleted"] == len(seeded.gone["eu"])
+        by_kind = {k: v for k, v in eu_entry.items() if k.startswith("deleted.")}
+        assert sum(int(str(n)) for n in by_kind.values()) == len(seeded.gone["eu"])
+        assert by_kind == seeded.gone_by_kind("eu")
+        assert eu_entry["keys_destroyed"] == keys_before - len(_live_keys(eu))
+        assert (eu_entry["sweep"], eu_entry["attempts"]) == (finished.id, 2)
         assert eu_entry["kept"] == finished.result["kept"]
         (us_entry,) = [s for s in sweeps if s["region"] == "us"]
         assert us_entry["deleted"] == len(seeded.gone["us"])

@@ -9,14 +9,16 @@ and names no one.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from tests.retention.world import COLLECTED, RetentionWorld
 
 from servinfo.retention.schedule import PROVISIONAL
-from servinfo.retention.sweep import Keepers, sweep_region
+from servinfo.retention.sweep import Keepers, run_sweep, sweep_region
 from servinfo.store import NewRecord
 from servinfo.store.models import DataKeyRow, RecordRow
 
@@ -261,3 +263,108 @@ def test_a_stored_end_earlier_than_the_policy_s_moves_to_the_policy_s(
     assert report.deleted == {}
     assert report.extended == {"telemetry.auth_event": 1}
     assert world.retain_until(record_id, "subj-de") == dt.date(2027, 3, 2)
+
+
+class _Crash(Exception):
+    pass
+
+
+def _progress_rows(world: RetentionWorld) -> int:
+    with world.deployment.regions["eu"].connect() as connection:
+        return sum(
+            int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())  # noqa: S608
+            for table in ("sweep_progress", "sweep_seals")
+        )
+
+
+def _sweep_entries(world: RetentionWorld, start: int) -> list[dict[str, object]]:
+    audit = world.deployment.audit
+    return [
+        dict(e.details) for e in audit.entries(start, audit.size()) if e.action == "retention_sweep"
+    ]
+
+
+def _one_record_a_batch(world: RetentionWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment = world.deployment
+    monkeypatch.setattr(
+        deployment, "settings", dataclasses.replace(deployment.settings, retention_batch_size=1)
+    )
+
+
+def test_the_audit_entry_of_a_sweep_interrupted_between_batches_counts_every_attempt(
+    world: RetentionWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The records the interrupted attempt deleted are counted in the one entry of the sweep."""
+    ids = [
+        world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
+        for i in range(5)
+    ]
+    _one_record_a_batch(world, monkeypatch)
+    start = world.deployment.audit.size()
+    now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
+
+    def crash_after_two(done: int, total: int) -> None:
+        if done >= 2:
+            raise _Crash
+
+    with pytest.raises(_Crash):
+        run_sweep(world.deployment, "eu", now=now, sweep_id="job-1", progress=crash_after_two)
+    assert sum(world.exists(i, "subj-de") for i in ids) == 3
+    assert _sweep_entries(world, start) == []
+    report = run_sweep(world.deployment, "eu", now=now, sweep_id="job-1")
+    assert not any(world.exists(i, "subj-de") for i in ids)
+    assert report.deleted == {"telemetry.status": 5}
+    [entry] = _sweep_entries(world, start)
+    assert entry["deleted"] == 5
+    assert entry["deleted.telemetry.status"] == 5
+    assert entry["keys_destroyed"] == report.keys_destroyed == 1
+    assert (entry["sweep"], entry["attempts"]) == ("job-1", 2)
+    assert _progress_rows(world) == 0
+    # The next sweep counts from nothing.
+    again = run_sweep(world.deployment, "eu", now=now, sweep_id="job-2")
+    assert again.deleted == {}
+    assert _sweep_entries(world, start)[-1]["attempts"] == 1
+
+
+@pytest.mark.parametrize("crash", ["before_the_entry", "after_the_entry"])
+def test_a_sweep_that_crashed_around_its_audit_entry_writes_it_once_on_rerun(
+    world: RetentionWorld, monkeypatch: pytest.MonkeyPatch, crash: str
+) -> None:
+    """Between the entry's commit (control database) and the clearing of the sweep's
+    progress (region database), or just before the entry: the rerun writes no second
+    entry, and the one there counts what was deleted once."""
+    ids = [
+        world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
+        for i in range(3)
+    ]
+    _one_record_a_batch(world, monkeypatch)
+    audit = world.deployment.audit
+    start = audit.size()
+    now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
+    record = audit.record
+
+    def record_then_crash(*args: Any, **kwargs: Any) -> int:
+        if crash == "after_the_entry":
+            record(*args, **kwargs)
+        raise _Crash
+
+    monkeypatch.setattr(audit, "record", record_then_crash)
+    with pytest.raises(_Crash):
+        run_sweep(world.deployment, "eu", now=now, sweep_id="job-1")
+    monkeypatch.setattr(audit, "record", record)
+    assert not any(world.exists(i, "subj-de") for i in ids)
+    assert len(_sweep_entries(world, start)) == (crash == "after_the_entry")
+    # Expired since: not this sweep's to delete (it was sealed before).
+    late = world.ingest("subj-de", "telemetry.status", COLLECTED)
+    report = run_sweep(world.deployment, "eu", now=now, sweep_id="job-1")
+    [entry] = _sweep_entries(world, start)
+    assert (entry["deleted"], entry["deleted.telemetry.status"]) == (3, 3)
+    assert entry["attempts"] == 1
+    assert report.deleted == {"telemetry.status": 3}
+    assert report.audit_seq is not None
+    assert audit.entries(report.audit_seq, report.audit_seq + 1)[0].details == entry
+    assert _progress_rows(world) == 0
+    assert world.exists(late, "subj-de")
+    assert run_sweep(world.deployment, "eu", now=now, sweep_id="job-2").deleted == {
+        "telemetry.status": 1
+    }

@@ -10,7 +10,8 @@ kind                what it runs                                 why a rerun cha
 ``dsr_process``     :meth:`servinfo.rights.RightsService.        a request already answered
                     process` for one request                     is left as it is
 ``retention_sweep`` :func:`servinfo.retention.sweep.run_sweep`    only records past retention
-                    for one region (daily)                       are deleted
+                    for one region (daily), as the sweep named   are deleted; the counts of
+                    by the job's id                              every attempt are kept
 =================== ============================================ ==========================
 
 Parameters are ids and region names; the handlers' results are counts.
@@ -145,12 +146,15 @@ def _retention_sweep(context: JobContext) -> Mapping[str, Any]:
         now=context.now(),
         dry_run=False,
         progress=_progress_and_check(context),
+        # Every attempt at the job is the same sweep: its audit entry counts them all.
+        sweep_id=context.job.id,
     )
     return {
         "region": report.region,
         "deleted": report.deleted_total,
         "kept": report.kept_total,
         "keys_destroyed": report.keys_destroyed,
+        "attempts": report.attempts,
     }
 
 

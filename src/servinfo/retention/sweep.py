@@ -42,12 +42,23 @@ retention run`` runs it in the foreground). Steps, in one region:
 Idempotent: every batch either commits whole or not at all, and a record a
 batch handled is no longer one the next batch finds. A sweep that crashed is
 simply run again; it deletes nothing twice and finds what the first left.
+
+A sweep has an identity (``sweep_id``: its job's id; a foreground run gets its
+own). Each batch adds what it did (deleted, provisional, extended per kind;
+keys destroyed) to the sweep's progress in the region database, in the batch's
+own transaction (:mod:`servinfo.store.sweep_progress`): the audit entry of a
+sweep run again under the same identity after a crash counts what every
+attempt did, and how many attempts there were. The sums are sealed before the
+entry is written and cleared after it: a rerun that finds them sealed writes
+the entry only if the log does not hold it yet, and sweeps nothing more.
 ``dry_run`` decides the same way and changes nothing (the audit entry says so).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -61,6 +72,7 @@ from servinfo.policy.model import Kind
 from servinfo.retention.closure import settle_pending
 from servinfo.retention.schedule import PROVISIONAL, collected_cutoffs, retention_end
 from servinfo.store import Subject, SubjectDirectory, UnknownRegion, checkpoint
+from servinfo.store._ids import new_ulid
 from servinfo.store.engines import is_sqlite
 from servinfo.store.expiry import (
     EXPIRY_TABLES,
@@ -76,8 +88,18 @@ from servinfo.store.expiry import (
     move_ends,
 )
 from servinfo.store.models import RecordRow
+from servinfo.store.sweep_progress import (
+    ATTEMPTS,
+    KEYS_DESTROYED,
+    SweepTally,
+    clear_sweep,
+    seal_sweep,
+    sealed_sweep,
+    sweep_totals,
+)
 
 if TYPE_CHECKING:
+    from servinfo.audit import AuditLog
     from servinfo.deployment import Deployment
 
 __all__ = [
@@ -132,6 +154,10 @@ class SweepReport:
     storage_purged: bool = True
     #: The sequence number of the sweep's audit entry.
     audit_seq: int | None = None
+    #: The sweep's identity, whose progress the counts above sum (None: this run's alone).
+    sweep_id: str | None = None
+    #: How many attempts the counts above sum (an attempt killed mid-sweep counts).
+    attempts: int = 1
 
     @property
     def deleted_total(self) -> int:
@@ -162,7 +188,14 @@ class SweepReport:
             "closures_settled": self.closures_settled,
             "storage_purged": self.storage_purged,
             "audit_seq": self.audit_seq,
+            "sweep_id": self.sweep_id,
+            "attempts": self.attempts,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepReport:
+        """The report :meth:`to_dict` gave."""
+        return cls(**{**data, "today": dt.date.fromisoformat(data["today"])})
 
 
 @dataclass(frozen=True)
@@ -215,15 +248,24 @@ def run_sweep(
     now: dt.datetime,
     dry_run: bool = False,
     progress: Progress | None = None,
+    sweep_id: str | None = None,
 ) -> SweepReport:
     """Sweep ``region`` of ``deployment`` as of ``now``; see the module docstring.
 
     The jobs engine's entry point: a plain function, safe to run again after a
-    crash at any point, and concurrently with ingest.
+    crash at any point, and concurrently with ingest. ``sweep_id``: the sweep's
+    identity (the job's id), the same for every attempt at it; without one, this
+    run is a sweep of its own.
     """
     if region not in deployment.regions:
         raise UnknownRegion(region, list(deployment.regions))
     engine = deployment.regions[region]
+    if not dry_run:
+        sweep_id = sweep_id or f"run-{new_ulid()}"
+        sealed = sealed_sweep(engine, sweep_id)
+        if sealed is not None:  # crashed around its audit entry: finish that alone
+            report = SweepReport.from_dict(json.loads(sealed.report))
+            return _audited(deployment, engine, report, sweep_id, sealed.audit_from)
     report = sweep_region(
         policy=deployment.runtime.refresh().policy,
         directory=deployment.directory,
@@ -234,14 +276,55 @@ def run_sweep(
         dry_run=dry_run,
         batch_size=batch_size_for(engine, deployment.settings.retention_batch_size),
         progress=progress,
+        sweep_id=sweep_id,
     )
-    seq = deployment.audit.record(
+    if dry_run:
+        return dataclasses.replace(report, audit_seq=_record_entry(deployment.audit, report))
+    assert sweep_id is not None
+    # Sealed before the entry: a rerun after a crash from here on writes no second one.
+    audit_from = deployment.audit.size()
+    seal_sweep(engine, sweep_id, json.dumps(report.to_dict()), audit_from)
+    return _audited(deployment, engine, report, sweep_id, audit_from)
+
+
+def _audited(
+    deployment: Deployment, engine: Engine, report: SweepReport, sweep_id: str, audit_from: int
+) -> SweepReport:
+    """Steps (2) and (3) of finishing a sweep (see :mod:`servinfo.store.sweep_progress`):
+    the entry, unless the log holds it from ``audit_from`` on, then the progress cleared."""
+    seq = _entry_of(deployment.audit, report.region, sweep_id, audit_from)
+    if seq is None:
+        seq = _record_entry(deployment.audit, report)
+    clear_sweep(engine, sweep_id)
+    return dataclasses.replace(report, audit_seq=seq)
+
+
+def _record_entry(audit: AuditLog, report: SweepReport) -> int:
+    return audit.record(
         "retention_sweep",
         actor=SWEEP_ACTOR,
-        outcome="dry_run" if dry_run else "swept",
+        outcome="dry_run" if report.dry_run else "swept",
         details=_audit_details(report),
     )
-    return SweepReport(**{**report.__dict__, "audit_seq": seq})
+
+
+#: Entries the search for a sealed sweep's entry decodes at a time.
+_ENTRIES_PAGE = 1_000
+
+
+def _entry_of(audit: AuditLog, region: str, sweep_id: str, start: int) -> int | None:
+    """The seq of the sweep's entry, if the log holds it from ``start`` on."""
+    end = audit.size()
+    for page in range(start, end, _ENTRIES_PAGE):
+        for entry in audit.entries(page, min(page + _ENTRIES_PAGE, end)):
+            details = entry.details
+            if (
+                entry.action == "retention_sweep"
+                and details.get("sweep") == sweep_id
+                and details.get("region") == region
+            ):
+                return entry.seq
+    return None
 
 
 def sweep_region(
@@ -255,8 +338,13 @@ def sweep_region(
     dry_run: bool = False,
     batch_size: int = _SQLITE_BATCH,
     progress: Progress | None = None,
+    sweep_id: str | None = None,
 ) -> SweepReport:
-    """Steps (1)–(5) in one region, from explicit parts (tests and benchmarks call this)."""
+    """Steps (1)–(7) in one region, from explicit parts (tests and benchmarks call this).
+
+    With ``sweep_id`` (and not ``dry_run``), every batch adds its counts to the
+    sweep's progress, and the report gives the sums over every attempt at it.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if batch_size < 1:
@@ -266,6 +354,9 @@ def sweep_region(
     if not dry_run:  # (1)
         settled, _ = settle_pending(directory, region, engine, policy)
     sweep = _Sweep(policy, directory, keepers, today)
+    tally = SweepTally(sweep_id) if sweep_id is not None and not dry_run else None
+    if tally is not None:
+        tally.begin_attempt(engine)
     total = _count_expired(engine, today)
     done = 0
     if dry_run:
@@ -295,6 +386,7 @@ def sweep_region(
                 skip_orgs=set(keepers.org_holds),
                 indexed_kinds=indexed,
                 since=since,
+                tally=tally,
             )
             sweep.deleted_batch(batch_done)
             count = sum(batch_done.deleted.values())
@@ -308,9 +400,9 @@ def sweep_region(
         # (4) ... then what needs a decision record by record.
         while batch := expired_batch(engine, today, batch_size):
             decided = sweep.decide(batch)
-            move_ends(engine, decided.moves)
+            move_ends(engine, decided.moves, tally=tally, counts=decided.moved)
             keep_expired(engine, decided.keep, today)
-            sweep.deleted_batch(delete_expired(engine, decided.delete, today))
+            sweep.deleted_batch(delete_expired(engine, decided.delete, today, tally=tally))
             done += len(batch)
             if progress is not None:
                 progress(done, max(total, done))
@@ -319,18 +411,18 @@ def sweep_region(
         after: str | None = None  # (5)
         while kept := kept_batch(engine, today, batch_size, after):
             decided = sweep.decide(kept, kept_pass=True)
-            move_ends(engine, decided.moves)
-            sweep.deleted_batch(delete_expired(engine, decided.delete, today))
+            move_ends(engine, decided.moves, tally=tally, counts=decided.moved)
+            sweep.deleted_batch(delete_expired(engine, decided.delete, today, tally=tally))
             after = kept[-1].record_id
     if dry_run:
         for kept in _pages(engine, today, batch_size, kept=True):
             sweep.decide(kept, kept_pass=True)
     if not dry_run:  # (6) after every deletion, and after a crashed sweep's too
-        sweep.keys_destroyed = destroy_idle_keys(engine, batch_size)
+        sweep.keys_destroyed = destroy_idle_keys(engine, batch_size, tally=tally)
     purged = True
     if not dry_run and (sweep.deleted or sweep.keys_destroyed):  # (7)
         purged = checkpoint(engine, tables=EXPIRY_TABLES)
-    return SweepReport(
+    report = SweepReport(
         region=region,
         today=today,
         dry_run=dry_run,
@@ -343,6 +435,20 @@ def sweep_region(
         closures_settled=settled,
         storage_purged=purged,
     )
+    if tally is None:
+        return report
+    # What every attempt did, as its batches counted it. (The kept counts are the
+    # kept pass's, which sees every kept record each attempt.)
+    totals = sweep_totals(engine, tally.sweep_id)
+    return dataclasses.replace(
+        report,
+        deleted=totals.get("deleted", {}),
+        provisional=totals.get("provisional", {}),
+        extended=totals.get("extended", {}),
+        keys_destroyed=totals.get(KEYS_DESTROYED, {}).get("", 0),
+        sweep_id=tally.sweep_id,
+        attempts=totals.get(ATTEMPTS, {}).get("", 1),
+    )
 
 
 @dataclass
@@ -350,6 +456,8 @@ class _Decided:
     delete: list[ExpiredRecord] = field(default_factory=list)
     keep: list[str] = field(default_factory=list)
     moves: dict[str, dt.date] = field(default_factory=dict)
+    #: The moves counted by outcome (``provisional``, ``extended``), then kind.
+    moved: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
 
 class _Sweep:
@@ -379,10 +487,12 @@ class _Sweep:
             end = self._policy_end(record, subjects.get(record.subject_id))
             if end == PROVISIONAL:
                 decided.moves[record.record_id] = end
+                decided.moved["provisional"][record.kind] += 1
                 self.provisional[record.kind] += 1
                 continue
             if end is not None and end >= self._today:
                 decided.moves[record.record_id] = end
+                decided.moved["extended"][record.kind] += 1
                 self.extended[record.kind] += 1
                 continue
             holds = self._keepers.holds_of(record)
@@ -480,6 +590,9 @@ def _audit_details(report: SweepReport) -> dict[str, str | int | bool | None]:
         "closures_settled": report.closures_settled,
         "storage_purged": report.storage_purged,
     }
+    if report.sweep_id is not None:
+        details["sweep"] = report.sweep_id
+        details["attempts"] = report.attempts
     for kind, count in sorted(report.deleted.items()):
         details[f"deleted.{kind}"] = count
     for label, kept in (("hold", report.kept_by_hold), ("request", report.kept_by_request)):

@@ -28,6 +28,8 @@ IMMEDIATE``; PostgreSQL the erasure lock, which waits for writers in flight):
 
 Every step is idempotent: a batch interrupted before its commit deletes
 nothing, and the next sweep finds the same records, and idle keys, again.
+Given a :class:`~servinfo.store.sweep_progress.SweepTally`, each step adds what
+it did to the sweep's counts in its own transaction (see there).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from sqlalchemy import Connection, Engine, and_, func, select, update
 from servinfo.store._bulk import date_value, fetch_for_ids, id_chunks, id_filter, time_value
 from servinfo.store.engines import is_sqlite, lock_for_erasure, write_transaction
 from servinfo.store.models import RecordRow
+from servinfo.store.sweep_progress import KEYS_DESTROYED, SweepTally
 
 __all__ = [
     "EXPIRY_TABLES",
@@ -185,7 +188,13 @@ def expired_page(
         )
 
 
-def delete_expired(engine: Engine, records: Sequence[ExpiredRecord], today: date) -> ExpiryBatch:
+def delete_expired(
+    engine: Engine,
+    records: Sequence[ExpiredRecord],
+    today: date,
+    *,
+    tally: SweepTally | None = None,
+) -> ExpiryBatch:
     """Delete these records, and their blind indexes, if still past retention (kept or not).
 
     Kept records are passed here by the sweep only once nothing keeps them any
@@ -211,7 +220,10 @@ def delete_expired(engine: Engine, records: Sequence[ExpiredRecord], today: date
             )
         ]
         fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), gone)  # (the driver wants rows)
-    return ExpiryBatch(dict(Counter(by_id[record_id].kind for record_id in gone)))
+        deleted = Counter(by_id[record_id].kind for record_id in gone)
+        if tally is not None:
+            tally.add(connection, "deleted", deleted)
+    return ExpiryBatch(dict(deleted))
 
 
 def delete_expired_where(
@@ -224,6 +236,7 @@ def delete_expired_where(
     skip_orgs: Collection[str] = (),
     indexed_kinds: frozenset[str] | None = None,
     since: date | None = None,
+    tally: SweepTally | None = None,
 ) -> ExpiryBatch:
     """Delete up to ``limit`` records past their retention chosen by predicate alone.
 
@@ -275,6 +288,8 @@ def delete_expired_where(
         if indexed_kinds is None or not indexed_kinds.isdisjoint(deleted):
             ids = [record_id for record_id, _, _ in gone]
             fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
+        if tally is not None:
+            tally.add(connection, "deleted", deleted)
     done = time.perf_counter()
     last = max((end for _, _, end in gone), default=None)
     if isinstance(last, str):  # SQLite: the text the dialect stored
@@ -282,7 +297,7 @@ def delete_expired_where(
     return ExpiryBatch(dict(deleted), got - asked, done - got, last)
 
 
-def destroy_idle_keys(engine: Engine, limit: int) -> int:
+def destroy_idle_keys(engine: Engine, limit: int, *, tally: SweepTally | None = None) -> int:
     """Destroy every live data key of the region that no record is sealed under; how many.
 
     Run by the sweep after its deletions, over all the region's live keys (one
@@ -306,7 +321,10 @@ def destroy_idle_keys(engine: Engine, limit: int) -> int:
         with write_transaction(engine, commit="unsynced") as connection:
             lock_for_erasure(connection)
             _probe_by_index(connection)
-            destroyed += len(fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), page))
+            gone = len(fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), page))
+            if tally is not None:
+                tally.add(connection, KEYS_DESTROYED, {"": gone})
+            destroyed += gone
         after = page[-1]
 
 
@@ -356,11 +374,18 @@ def set_retention_end(
     return changed
 
 
-def move_ends(engine: Engine, ends: Mapping[str, date]) -> int:
+def move_ends(
+    engine: Engine,
+    ends: Mapping[str, date],
+    *,
+    tally: SweepTally | None = None,
+    counts: Mapping[str, Mapping[str, int]] | None = None,
+) -> int:
     """Give each record of ``ends`` (by id) that end, no longer marked kept; how many changed.
 
     For records whose stored end the policy no longer agrees with: a longer
-    period, or a period that has not started (an open account).
+    period, or a period that has not started (an open account). ``counts`` (by
+    outcome, then kind) are added to ``tally`` in the same transaction.
     """
     if not ends:
         return 0
@@ -376,6 +401,9 @@ def move_ends(engine: Engine, ends: Mapping[str, date]) -> int:
                     .where(id_filter(RecordRow.id, chunk, connection))
                     .values(retain_until=end, legal_hold=False)
                 ).rowcount
+        if tally is not None:
+            for outcome, by_kind in sorted((counts or {}).items()):
+                tally.add(connection, outcome, by_kind)
     return changed
 
 

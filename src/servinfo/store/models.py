@@ -305,6 +305,44 @@ class RequestMarkRow(RegionBase):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class SweepProgressRow(RegionBase):
+    """A count of a retention sweep not yet in the audit log: per outcome and kind.
+
+    Each batch of the sweep adds what it did to these rows in its own
+    transaction (``outcome`` ``deleted``, ``provisional``, ``extended`` by kind;
+    ``keys_destroyed`` and ``attempts`` with an empty kind), so that an attempt
+    killed mid-sweep leaves its counts to the attempt that finishes the sweep
+    (:mod:`servinfo.store.sweep_progress`). Cleared once the sweep's audit entry is
+    written. Counts only: no subject, no record id.
+    """
+
+    __tablename__ = "sweep_progress"
+    __table_args__ = (PrimaryKeyConstraint("sweep_id", "outcome", "kind"),)
+
+    #: The sweep's identity: its job's id, or a foreground run's own.
+    sweep_id: Mapped[str] = mapped_column(String(_NAME))
+    outcome: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(_NAME))
+    amount: Mapped[int] = mapped_column(Integer())
+
+
+class SweepSealRow(RegionBase):
+    """A sweep whose counts are summed and whose audit entry is being written.
+
+    Written before the entry; deleted with the sweep's progress after it. A
+    sweep found sealed on a rerun crashed in between: the rerun looks for its
+    entry in the audit log from ``audit_from`` on and writes it only if absent.
+    """
+
+    __tablename__ = "sweep_seals"
+
+    sweep_id: Mapped[str] = mapped_column(String(_NAME), primary_key=True)
+    #: The size of the audit log before the entry was written.
+    audit_from: Mapped[int] = mapped_column(Integer())
+    #: The sweep's report (counts per kind, hold and request), as JSON.
+    report: Mapped[str] = mapped_column(Text())
+
+
 # -- the stamp every database carries (see servinfo.store.identity) ------------------
 
 
