@@ -89,3 +89,24 @@ def test_the_command_lists_for_a_token_with_the_permission(
         app, ["subjects", "list", "--data-dir", str(tmp_path), "--token", token, "--limit", "2"]
     )
     assert human.stdout.splitlines() == ["sub-eu-0  eu", "sub-eu-1  eu"]
+
+
+def test_a_permission_the_active_policy_grants_no_one_says_how_to_grant_it(
+    deployment: Deployment,
+) -> None:
+    """An upgraded deployment keeps its older active policy, which may predate a
+    permission the new version checks: the refusal names the way out."""
+    from servinfo.access.principals import PrincipalService
+
+    policy = deployment.policy
+    roles = {
+        name: role.model_copy(
+            update={"permissions": [p for p in role.permissions if p != "read_jobs"]}
+        )
+        for name, role in policy.roles.items()
+    }
+    older = policy.model_copy(update={"roles": roles})
+    service = PrincipalService(deployment.principals, deployment.directory, older, deployment.audit)
+    admin = deployment.principals.get("admin")
+    with pytest.raises(Forbidden, match=r"grants 'read_jobs' to no role; activate a policy"):
+        service.require_permission(admin, "read_jobs")

@@ -198,9 +198,18 @@ class PrincipalService:
         """Administrative actions need the permission the policy grants to the role."""
         role = self._policy.roles.get(principal.role)
         if role is None or permission not in role.permissions:
+            holders = self._roles_with(permission)
+            if not holders:
+                # A deployment whose active policy predates the permission (an upgrade
+                # brought a new capability): say how to grant it, not only that no one may.
+                raise Forbidden(
+                    f"the active policy grants '{permission}' to no role; activate a policy "
+                    "that does (servinfo policy activate FILE; servinfo's shipped policy "
+                    "grants every permission it checks)"
+                )
             raise Forbidden(
                 f"role '{principal.role}' lacks the permission '{permission}' "
-                f"(roles with it: {', '.join(self._roles_with(permission)) or 'none'})"
+                f"(roles with it: {', '.join(holders)})"
             )
 
     def _roles_with(self, permission: str) -> list[str]:
