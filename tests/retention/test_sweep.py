@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tests.retention.world import COLLECTED, RetentionWorld
 
 from servinfo.retention.schedule import PROVISIONAL
-from servinfo.retention.sweep import Keepers, run_sweep, sweep_region
+from servinfo.retention.sweep import Keepers, Progress, SweepReport, run_sweep, sweep_region
 from servinfo.store import NewRecord
 from servinfo.store.models import DataKeyRow, RecordRow
 
@@ -160,7 +160,6 @@ def test_a_sweep_interrupted_between_batches_finishes_on_the_next_run(
         world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
         for i in range(5)
     ]
-    deployment = world.deployment
     now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
 
     class Crash(Exception):
@@ -170,18 +169,8 @@ def test_a_sweep_interrupted_between_batches_finishes_on_the_next_run(
         if done >= 2:
             raise Crash
 
-    def sweep(progress: object = None) -> dict[str, int]:
-        report = sweep_region(
-            policy=deployment.policy,
-            directory=deployment.directory,
-            region="eu",
-            engine=deployment.regions["eu"],
-            keepers=Keepers(),
-            now=now,
-            batch_size=1,
-            progress=progress,  # type: ignore[arg-type]
-        )
-        return dict(report.deleted)
+    def sweep(progress: Progress | None = None) -> dict[str, int]:
+        return dict(_sweep_eu(world, now, batch_size=1, progress=progress).deleted)
 
     with pytest.raises(Crash):
         sweep(crash_after_two)
@@ -368,3 +357,47 @@ def test_a_sweep_that_crashed_around_its_audit_entry_writes_it_once_on_rerun(
     assert run_sweep(world.deployment, "eu", now=now, sweep_id="job-2").deleted == {
         "telemetry.status": 1
     }
+
+
+def test_the_walk_in_physical_order_deletes_every_expired_record_a_batch_at_a_time(
+    world: RetentionWorld,
+) -> None:
+    # Expired records scattered among live ones, and one more expired record
+    # written while the sweep runs (behind or past its walk): all go, no batch
+    # deletes more than the batch size, every live record stays.
+    expired, live = [], []
+    for i in range(40):
+        at = COLLECTED + dt.timedelta(minutes=i)
+        if i % 3:
+            live.append(world.ingest("subj-de", "account.profile", at))
+        else:
+            expired.append(world.ingest("subj-de", "telemetry.status", at))
+    steps: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        steps.append(done)
+        if len(steps) == 2:
+            expired.append(world.ingest("subj-de", "telemetry.status", COLLECTED))
+
+    report = _sweep_eu(world, dt.datetime(2026, 6, 15, tzinfo=dt.UTC), 3, progress)
+    assert report.deleted == {"telemetry.status": len(expired)}
+    assert not any(world.exists(i, "subj-de") for i in expired)
+    assert all(world.exists(i, "subj-de") for i in live)
+    assert all(0 <= b - a <= 3 for a, b in zip([0, *steps], steps, strict=False))
+
+
+def _sweep_eu(
+    world: RetentionWorld, now: dt.datetime, batch_size: int, progress: Progress | None
+) -> SweepReport:
+    """A sweep of region eu with no keepers, in batches of ``batch_size``."""
+    deployment = world.deployment
+    return sweep_region(
+        policy=deployment.policy,
+        directory=deployment.directory,
+        region="eu",
+        engine=deployment.regions["eu"],
+        keepers=Keepers(),
+        now=now,
+        batch_size=batch_size,
+        progress=progress,
+    )

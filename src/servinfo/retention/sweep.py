@@ -9,7 +9,8 @@ retention run`` runs it in the foreground). Steps, in one region:
     subject, or on an organization and every organization below it) and the
     open data-subject requests that need the subject's records (access,
     portability, rectification).
-(3) Delete by predicate alone, a batch at a time: records past their stored
+(3) Delete by predicate alone, walking the table once in physical order, a
+    window of about a batch at a time: records past their stored
     end (``retain_until < today``), not kept, of a kind counted from
     collection and collected before the day from which some regime would
     still keep it, of subjects and organizations nothing keeps
@@ -86,6 +87,7 @@ from servinfo.store.expiry import (
     keep_expired,
     kept_batch,
     move_ends,
+    physical_extent,
 )
 from servinfo.store.models import RecordRow
 from servinfo.store.sweep_progress import (
@@ -128,6 +130,11 @@ _POSTGRESQL_BATCH = 10_000
 _CONTENDED = 0.002
 #: Under contention, rest this many times as long as a batch held the writers off.
 _YIELD = 3.0
+#: Rows per unit of the fast path's window (by ``is_sqlite``): a rowid is one row,
+#: a PostgreSQL heap block holds some tens of records.
+_ROWS_PER_UNIT = {True: 1, False: 32}
+#: A window grows or shrinks at most this many times from one batch to the next.
+_WIDTH_STEP = 4
 
 
 @dataclass(frozen=True)
@@ -357,7 +364,8 @@ def sweep_region(
     tally = SweepTally(sweep_id) if sweep_id is not None and not dry_run else None
     if tally is not None:
         tally.begin_attempt(engine)
-    total = _count_expired(engine, today)
+    # Counted for the progress bar alone: a sweep nobody watches does not pay for it.
+    total = _count_expired(engine, today) if progress is not None else 0
     done = 0
     if dry_run:
         for batch in _pages(engine, today, batch_size, kept=False):
@@ -375,24 +383,31 @@ def sweep_region(
             for kind_id, kind in policy.kinds().items()
             if any(spec.lookup for spec in kind.fields.values())
         )
-        since: dt.date | None = None
-        while True:
+        # One walk over the table in physical order, a window at a time, each
+        # window sized so that it deletes about a batch (the batch is how long
+        # ingest waits): the first guess assumes every row expired.
+        extent = physical_extent(engine)
+        width = max(1, batch_size // _ROWS_PER_UNIT[is_sqlite(engine)])
+        start = 0
+        while start < extent:
             batch_done = delete_expired_where(
                 engine,
                 today,
+                (start, start + width),
                 batch_size,
                 cutoffs=cutoffs,
                 skip_subjects=skip_subjects,
                 skip_orgs=set(keepers.org_holds),
                 indexed_kinds=indexed,
-                since=since,
                 tally=tally,
             )
             sweep.deleted_batch(batch_done)
             count = sum(batch_done.deleted.values())
-            if not count:
-                break
-            since = batch_done.last_end
+            if count < batch_size:
+                start += width
+                width = _next_width(width, count, batch_size)
+            else:  # the window may hold more: go over it again, narrower
+                width = max(1, width // 2)
             _pace(batch_done)
             done += count
             if progress is not None:
@@ -559,6 +574,13 @@ def _pace(batch: ExpiryBatch) -> None:
     """
     if batch.waited > _CONTENDED:
         time.sleep(batch.held * _YIELD)
+
+
+def _next_width(width: int, deleted: int, batch_size: int) -> int:
+    """The next window's width: the one that would have deleted about three quarters of
+    ``batch_size`` (a window that reaches the batch size is gone over again)."""
+    wanted = width * (batch_size * 3 // 4 or 1) // max(deleted, 1)
+    return max(1, width // _WIDTH_STEP, min(wanted, width * _WIDTH_STEP))
 
 
 def _count_expired(engine: Engine, today: dt.date) -> int:

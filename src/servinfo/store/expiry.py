@@ -11,9 +11,9 @@ write transaction that holds the region's writers off (SQLite ``BEGIN
 IMMEDIATE``; PostgreSQL the erasure lock, which waits for writers in flight):
 
 (1) :func:`delete_expired_where` — the fast path: one statement finds and
-    deletes up to a batch of expired records by predicate alone (kinds and
-    collection cutoffs, subjects and organizations to skip), then their blind
-    indexes.
+    deletes the expired records of a physical window of the table (rowids,
+    heap blocks) by predicate alone (kinds and collection cutoffs, subjects and
+    organizations to skip), then their blind indexes.
 (2) :func:`expired_batch` — up to a batch of expired records not yet kept, for
     a decision record by record (a batch handled leaves no row for the next
     one to find again: each is deleted, marked kept, or given a later end);
@@ -61,6 +61,7 @@ __all__ = [
     "keep_expired",
     "kept_batch",
     "move_ends",
+    "physical_extent",
     "set_retention_end",
 ]
 
@@ -96,8 +97,6 @@ class ExpiryBatch:
     #: the sweep paces itself by them so that ingest keeps the lock most of the time.
     waited: float = 0.0
     held: float = 0.0
-    #: The latest end among the deleted records (the fast path's next batch starts there).
-    last_end: date | None = None
 
 
 # The sweep's statements go to the driver as written (as ingest's do, see ``_bulk``):
@@ -124,7 +123,14 @@ _DESTROY_IDLE_KEYS = (
 )
 
 
-_LIVE_KEYS = "SELECT id FROM data_keys WHERE wrapped IS NOT NULL AND id > {p} ORDER BY id LIMIT {p}"
+# The candidates, found without holding the writers off: one set-based query (on
+# PostgreSQL a hash anti-join, one pass over records, cheaper than a probe per key);
+# each is checked again by ``_DESTROY_IDLE_KEYS`` under the lock before it goes.
+_IDLE_KEYS = (
+    "SELECT id FROM data_keys WHERE wrapped IS NOT NULL AND NOT EXISTS ("
+    "SELECT 1 FROM records WHERE records.subject_id = data_keys.subject_id "
+    "AND records.key_id = data_keys.id) ORDER BY id"
+)
 
 
 def _probe_by_index(connection: Connection) -> None:
@@ -226,19 +232,34 @@ def delete_expired(
     return ExpiryBatch(dict(deleted))
 
 
+def physical_extent(engine: Engine) -> int:
+    """Where the records table ends, in the unit of :func:`delete_expired_where`'s
+    ``window``: one past the largest rowid on SQLite, the number of heap blocks
+    (plus one) on PostgreSQL."""
+    sqlite = is_sqlite(engine)
+    query = (
+        "SELECT coalesce(max(rowid), 0) + 1 FROM records"
+        if sqlite
+        else "SELECT pg_relation_size('records') / current_setting('block_size')::int + 1"
+    )
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql(query).scalar_one())
+
+
 def delete_expired_where(
     engine: Engine,
     today: date,
+    window: tuple[int, int],
     limit: int,
     *,
     cutoffs: Mapping[str, datetime],
     skip_subjects: Collection[str] = (),
     skip_orgs: Collection[str] = (),
     indexed_kinds: frozenset[str] | None = None,
-    since: date | None = None,
     tally: SweepTally | None = None,
 ) -> ExpiryBatch:
-    """Delete up to ``limit`` records past their retention chosen by predicate alone.
+    """Delete up to ``limit`` records past their retention chosen by predicate alone in
+    ``window``.
 
     The sweep's fast path: a record goes if it is past its stored end, not
     kept, of a kind in ``cutoffs`` and collected before that kind's cutoff (the
@@ -247,8 +268,17 @@ def delete_expired_where(
     by an open request). One statement finds and deletes them — no round trip
     through Python per record — then their blind indexes, in the same
     transaction (only if a deleted record's kind is among ``indexed_kinds``,
-    when given). ``since``: the previous batch's ``last_end`` (records ending
-    earlier were all handled by the batches before).
+    when given).
+
+    ``window`` is a physical range ``[start, end)`` of the table: rowids on
+    SQLite, heap blocks on PostgreSQL (a TID range scan). The sweep walks the
+    table once in physical order, so each page is read and rewritten once,
+    instead of finding each batch through the ``retain_until`` index among
+    records scattered over every page (and, on PostgreSQL, walking past the
+    previous batches' dead index entries and sorting what is left every batch).
+    A record this walk misses (written behind it meanwhile) is found by the
+    sweep's record-by-record pass. A batch that deleted ``limit`` records may
+    have left some in its window: the caller goes over the window again.
     """
     if not cutoffs:
         return ExpiryBatch({})
@@ -263,9 +293,17 @@ def delete_expired_where(
         as_date, as_time = date_value(connection), time_value(connection)
         kinds = sorted(cutoffs)
         which = " OR ".join(f"(kind = {p} AND collected_at < {p})" for _ in kinds)
-        # From the last batch's last end on: PostgreSQL keeps the index entries of
-        # deleted rows until a vacuum, and each batch would walk past them again.
-        params: list[Any] = [as_date(today), as_date(since or date.min)]
+        start, end = window
+        # The row's physical address: a row updated since the subquery saw it has
+        # another one on PostgreSQL, and is left for the next batch.
+        row = "rowid" if sqlite else "ctid"
+        if sqlite:
+            where = "rowid >= ? AND rowid < ?"
+            params: list[Any] = [start, end]
+        else:
+            where = "ctid >= %s::tid AND ctid < %s::tid"
+            params = [f"({start},0)", f"({end},0)"]
+        params.append(as_date(today))
         for kind in kinds:
             params += [kind, as_time(cutoffs[kind])]
         skips = ""
@@ -273,28 +311,42 @@ def delete_expired_where(
             if values:
                 skips += f" AND {column} NOT IN ({', '.join(p for _ in values)})"
                 params += sorted(values)
-        # The row's physical address: a row updated since the subquery saw it has
-        # another one on PostgreSQL, and is left for the next batch.
-        row = "rowid" if sqlite else "ctid"
         # Names and placeholders only: every value is a parameter.
-        statement = (
-            f"DELETE FROM records WHERE {row} IN (SELECT {row} FROM records "  # noqa: S608
-            f"WHERE retain_until < {p} AND retain_until >= {p} AND NOT legal_hold "
-            f"AND ({which}){skips} ORDER BY retain_until LIMIT {p}) "
-            "RETURNING id, kind, retain_until"
+        # (On PostgreSQL ``= ANY(ARRAY(…))`` is a TID scan of the rows found;
+        # ``IN (…)`` would hash them first.)
+        chosen = "IN (" if sqlite else "= ANY(ARRAY("
+        doomed = (
+            f"DELETE FROM records WHERE {row} {chosen}SELECT {row} FROM records "  # noqa: S608
+            f"WHERE {where} AND retain_until < {p} AND NOT legal_hold AND ({which}){skips} "
+            f"LIMIT {p}){'' if sqlite else ')'} RETURNING id, kind"
         )
-        gone = connection.exec_driver_sql(statement, (*params, limit)).all()
-        deleted = Counter(kind for _, kind, _ in gone)
-        if indexed_kinds is None or not indexed_kinds.isdisjoint(deleted):
-            ids = [record_id for record_id, _, _ in gone]
-            fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
+        params.append(limit)
+        indexed = indexed_kinds is None or not indexed_kinds.isdisjoint(kinds)
+        deleted: Counter[str] = Counter()
+        if sqlite:
+            gone = connection.exec_driver_sql(doomed, tuple(params)).all()
+            deleted.update(kind for _, kind in gone)
+            if indexed_kinds is None or not indexed_kinds.isdisjoint(deleted):
+                ids = [record_id for record_id, _ in gone]
+                fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
+        else:
+            # One statement deletes the records and their blind indexes and returns
+            # the counts per kind alone: no row of the batch travels to Python.
+            indexes = (
+                ", indexes AS (DELETE FROM blind_index WHERE record_id IN (SELECT id FROM gone))"
+                if indexed
+                else ""
+            )
+            statement = (
+                f"WITH gone AS ({doomed}){indexes} "  # noqa: S608
+                "SELECT kind, count(*) FROM gone GROUP BY kind"
+            )
+            for kind, count in connection.exec_driver_sql(statement, tuple(params)):
+                deleted[kind] = int(count)
         if tally is not None:
             tally.add(connection, "deleted", deleted)
     done = time.perf_counter()
-    last = max((end for _, _, end in gone), default=None)
-    if isinstance(last, str):  # SQLite: the text the dialect stored
-        last = date.fromisoformat(last)
-    return ExpiryBatch(dict(deleted), got - asked, done - got, last)
+    return ExpiryBatch(dict(deleted), got - asked, done - got)
 
 
 def destroy_idle_keys(engine: Engine, limit: int, *, tally: SweepTally | None = None) -> int:
@@ -307,25 +359,25 @@ def destroy_idle_keys(engine: Engine, limit: int, *, tally: SweepTally | None = 
     (SQLite's ``secure_delete`` zeroes it), so a backup's copies of the records
     it sealed can no longer be opened; a subject that sends a record of that
     class again gets a fresh key. An erasure's tombstones (no key material)
-    stay. Each page of keys is one transaction that holds the region's writers
-    off (a writer inserts a new key together with the records it seals, so no
-    key is idle in between).
+    stay. The idle keys are found first without holding the writers off, then
+    destroyed a page at a time, each page one transaction that holds the
+    region's writers off and checks each key again (a writer inserts a new key
+    together with the records it seals, so no key is idle in between; a key
+    that got a record since it was found stays).
     """
-    destroyed, after = 0, ""
-    select_page = _sql(engine, _LIVE_KEYS)
-    while True:
-        with engine.connect() as connection:
-            page = [key_id for (key_id,) in connection.exec_driver_sql(select_page, (after, limit))]
-        if not page:
-            return destroyed
+    destroyed = 0
+    with engine.connect() as connection:
+        idle = [key_id for (key_id,) in connection.exec_driver_sql(_IDLE_KEYS)]
+    for start in range(0, len(idle), limit):
         with write_transaction(engine, commit="unsynced") as connection:
             lock_for_erasure(connection)
             _probe_by_index(connection)
+            page = idle[start : start + limit]
             gone = len(fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), page))
             if tally is not None:
                 tally.add(connection, KEYS_DESTROYED, {"": gone})
             destroyed += gone
-        after = page[-1]
+    return destroyed
 
 
 def keep_expired(engine: Engine, record_ids: Sequence[str], today: date) -> int:
