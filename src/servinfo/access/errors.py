@@ -29,6 +29,11 @@ class Unauthenticated(AccessError):
     http_status = 401
 
 
+#: What a request that needs a token and sent none is told (the route, or the
+#: application's guard before the body is read).
+ASK_FOR_BEARER = "send 'Authorization: Bearer <token>'"
+
+
 class Forbidden(AccessError):
     code = "forbidden"
     http_status = 403

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from servinfo.access.errors import Unauthenticated
+from servinfo.access.errors import ASK_FOR_BEARER, Unauthenticated
 from servinfo.deployment import Deployment
 from servinfo.store import Principal
 
@@ -22,7 +22,7 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("send 'Authorization: Bearer <token>'")
+        raise Unauthenticated(ASK_FOR_BEARER)
     return token.strip()
 
 

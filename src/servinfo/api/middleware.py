@@ -25,6 +25,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servinfo.access.errors import ASK_FOR_BEARER, Unauthenticated
 from servinfo.api.errors import error_response
 from servinfo.api.limits import (
     BodyLimits,
@@ -134,7 +135,7 @@ class GuardAndCount:
         if declared is not None and (declared < 0 or declared > limit):
             return _too_large(limit)
         if has_body and opened is None and not bearer:
-            return error_response(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
+            return error_response(Unauthenticated.http_status, Unauthenticated.code, ASK_FOR_BEARER)
         return None
 
 
