@@ -10,12 +10,18 @@
         ├── ProofInvalid    an offline proof bundle does not verify
         ├── EntryNotFound   a proof or read asked for an entry the log does not have (404)
         ├── HeadNotFound    a consistency proof asked for a tree size no head was signed at (404)
-        └── RangeInvalid    a range of entries or heads is backwards or negative (400)
+        ├── RangeInvalid    a range of entries or heads is backwards or negative (400)
+        ├── NoteInvalid     a signed note, verifier key or signature line is malformed or fails
+        ├── CheckpointInvalid  a note's text is not a C2SP tlog-checkpoint
+        ├── PolicyInvalid   a C2SP tlog-policy file is malformed or inconsistent
+        └── QuorumNotMet    a checkpoint lacks the valid cosignatures its policy asks for
 
 :class:`LogTampered` always names an entry index: the first entry at which the
 stored log stops being what was signed. :class:`ProofInvalid` messages say which
 step of the auditor's check failed. Messages show sizes and indexes, never the
-content of an entry.
+content of an entry. The format errors (:class:`NoteInvalid`,
+:class:`CheckpointInvalid`, :class:`PolicyInvalid`) quote at most a short
+prefix of the input they refused, so a hostile body cannot flood a log line.
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ from servinfo.errors import ServinfoError
 
 __all__ = [
     "AuditError",
+    "CheckpointInvalid",
     "EntryInvalid",
     "EntryNotFound",
     "HeadInvalid",
     "HeadNotFound",
     "LogTampered",
+    "NoteInvalid",
+    "PolicyInvalid",
     "ProofInvalid",
+    "QuorumNotMet",
     "RangeInvalid",
 ]
 
@@ -99,4 +109,32 @@ class RangeInvalid(AuditError):
     """A range of entries or tree sizes is negative or backwards."""
 
     code = "audit_range_invalid"
+    http_status = 400
+
+
+class NoteInvalid(AuditError):
+    """A note, verifier key or signature line is malformed, or a known key's signature fails."""
+
+    code = "audit_note_invalid"
+    http_status = 400
+
+
+class CheckpointInvalid(AuditError):
+    """A note's text is not a well-formed C2SP tlog-checkpoint body."""
+
+    code = "audit_checkpoint_invalid"
+    http_status = 400
+
+
+class PolicyInvalid(AuditError):
+    """A C2SP tlog-policy file is malformed or refers to names it does not define."""
+
+    code = "audit_policy_invalid"
+    http_status = 400
+
+
+class QuorumNotMet(AuditError):
+    """A checkpoint is well formed but lacks the valid cosignatures its policy asks for."""
+
+    code = "audit_quorum_not_met"
     http_status = 400
