@@ -33,6 +33,7 @@ __all__ = [
     "HASH_SIZE",
     "CompactRange",
     "consistency_proof",
+    "consistency_proof_from_frontier",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -337,3 +338,62 @@ def _shift_while_even(fn: int, sn: int) -> tuple[int, int]:
 
 def _are_hashes(*values: bytes) -> bool:
     return all(len(v) == HASH_SIZE for v in values)
+
+
+def consistency_proof_from_frontier(
+    old: CompactRange, new_leaf_hashes: Sequence[bytes]
+) -> list[bytes]:
+    """PROOF(m, D[n]) of section 2.1.4.1 from the old tree's frontier and the new leaves only.
+
+    ``m`` is ``old.size`` and ``n`` is ``m + len(new_leaf_hashes)``: what a log
+    that keeps only its compact range needs to show a witness that its new tree
+    extends the old one, without reading the old leaves back. The walk is
+    :func:`consistency_proof`'s; each subtree it names lies wholly before ``m``
+    (then it is one of ``old``'s subtrees, or the fold of a run of them) or wholly
+    at or after ``m`` (then it is hashed from the new leaves), because the walk
+    only splits at sizes where the old tree's subtrees end.
+    """
+    m, added = old.size, len(new_leaf_hashes)
+    if m == 0 or added == 0:
+        return []
+    # Where each frontier subtree starts: subtree i covers [starts[i], starts[i] + 2**level).
+    nodes = old.nodes()
+    starts: dict[int, int] = {}
+    offset = 0
+    for i, (level, _) in enumerate(nodes):
+        starts[offset] = i
+        offset += 1 << level
+
+    def subtree_root(start: int, end: int) -> bytes:
+        if start >= m:
+            return root_from_leaf_hashes(new_leaf_hashes[start - m : end - m])
+        first = starts.get(start)
+        if end > m or first is None:
+            raise ValueError(f"leaves {start}..{end} are not a run of the frontier of {m}")
+        run, covered = [], start
+        for level, node in nodes[first:]:
+            if covered == end:
+                break
+            run.append(node)
+            covered += 1 << level
+        if covered != end:
+            raise ValueError(f"leaves {start}..{end} are not a run of the frontier of {m}")
+        r = run[-1]
+        for node in reversed(run[:-1]):
+            r = node_hash(node, r)
+        return r
+
+    proof: list[bytes] = []
+    rel, start, end, whole = m, 0, m + added, True
+    while rel != end - start:
+        k = _split(end - start)
+        if rel <= k:
+            proof.append(subtree_root(start + k, end))
+            end = start + k
+        else:
+            proof.append(subtree_root(start, start + k))
+            rel, start, whole = rel - k, start + k, False
+    if not whole:
+        proof.append(subtree_root(start, end))
+    proof.reverse()
+    return proof
