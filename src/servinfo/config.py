@@ -72,6 +72,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limits", "per_address_per_minute", int, 120),
     Setting("rate_limits", "per_target_per_minute", int, 10),
     Setting("health", "integrity_check_seconds", int, 900),
+    # The checkpoint signer's state: beside the master key file when empty (never in the data).
+    Setting("audit", "signer_state_file", str, ""),
+    # The log's name in its checkpoints; empty: <organization domain>/servinfo/<deployment id>.
+    Setting("audit", "origin", str, ""),
+    # A C2SP tlog-policy file: the witnesses to ask (with URLs) and the quorum auditors expect.
+    Setting("audit", "witness_policy_file", str, "witness-policy.txt"),
+    Setting("audit", "checkpoint_seconds", int, 1),
+    # The longest entries may stay without a quorum of witnesses before verify fails.
+    Setting("audit", "max_unwitnessed_seconds", int, 3600),
 )
 
 
@@ -117,6 +126,14 @@ class Settings:
     integrity_check_seconds: int = 900
     #: Records per retention-sweep transaction (0: chosen per backend).
     retention_batch_size: int = 0
+    #: The checkpoint signer's state file (kept with the key material).
+    audit_signer_state_file: Path = Path("audit-signer.json")
+    #: The audit log's origin, or "" to derive it (servinfo.deployment.runtime).
+    audit_origin: str = ""
+    #: The deployment's witness policy (C2SP tlog-policy); absent: no witnesses.
+    audit_witness_policy_file: Path = Path("witness-policy.txt")
+    audit_checkpoint_seconds: int = 1
+    audit_max_unwitnessed_seconds: int = 3600
 
     @property
     def config_file(self) -> Path:
@@ -238,6 +255,13 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         rate_per_target_per_minute=values["rate_limits.per_target_per_minute"],
         integrity_check_seconds=values["health.integrity_check_seconds"],
         retention_batch_size=max(0, values["retention.batch_size"]),
+        audit_signer_state_file=_resolve_path(values["audit.signer_state_file"], data_dir)
+        if values["audit.signer_state_file"]
+        else _resolve_path(values["keys.master_key_file"], data_dir).parent / "audit-signer.json",
+        audit_origin=values["audit.origin"],
+        audit_witness_policy_file=_resolve_path(values["audit.witness_policy_file"], data_dir),
+        audit_checkpoint_seconds=max(0, values["audit.checkpoint_seconds"]),
+        audit_max_unwitnessed_seconds=max(0, values["audit.max_unwitnessed_seconds"]),
     )
 
 

@@ -109,7 +109,7 @@ def _reads_with(world: World, buffer: AuditBuffer) -> ReadService:
 
 def _committed(world: World) -> list[tuple[str, str | None]]:
     """The entries in the control database, read through a log of its own (no buffer)."""
-    log = AuditLog(world.deployment.control, world.deployment.keyring)
+    log = world.deployment.audit
     return [(e.action, e.outcome) for e in log.entries(0, log.size())]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
-from tests.audit.support import NOW, AuditBackend, FakeClock
+from tests.audit.support import NOW, ORIGIN, AuditBackend, FakeClock
 from tests.support import PostgresDatabases
 
 from servinfo.audit import AUDIT_MIGRATIONS, AuditLog, CompactRange
@@ -73,9 +73,13 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 
 def _empty_pg(engine: Engine) -> None:
     with engine.begin() as connection:
-        connection.exec_driver_sql("TRUNCATE audit_entries, audit_heads, subject_salts")
         connection.exec_driver_sql(
-            "UPDATE audit_state SET next_seq = 0, frontier = %(empty)s", {"empty": EMPTY_FRONTIER}
+            "TRUNCATE audit_entries, audit_heads, audit_checkpoints, audit_cosignatures,"
+            " subject_salts"
+        )
+        connection.exec_driver_sql(
+            "UPDATE audit_state SET next_seq = 0, frontier = %(empty)s, mac = NULL",
+            {"empty": EMPTY_FRONTIER},
         )
 
 
@@ -107,8 +111,22 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def audit_log(audit_backend: AuditBackend, keyring: Keyring, clock: FakeClock) -> AuditLog:
-    """A log that signs a head every 10 entries or 60 seconds."""
+def signer_state_file(tmp_path: Path) -> Path:
+    """The checkpoint signer's state, in a key folder apart from the database."""
+    return tmp_path / "keys" / "audit-signer.json"
+
+
+@pytest.fixture
+def audit_log(
+    audit_backend: AuditBackend, keyring: Keyring, clock: FakeClock, signer_state_file: Path
+) -> AuditLog:
+    """A log that signs a checkpoint every 10 entries or 60 seconds."""
     return AuditLog(
-        audit_backend.engine, keyring, head_every_entries=10, head_every_seconds=60, clock=clock
+        audit_backend.engine,
+        keyring,
+        signer_state_file=signer_state_file,
+        origin=ORIGIN,
+        checkpoint_every_entries=10,
+        checkpoint_every_seconds=60,
+        clock=clock,
     )

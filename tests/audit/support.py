@@ -11,6 +11,8 @@ from servinfo.audit import RecordedEvent
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 START_MS = 1_740_830_400_000  # NOW in milliseconds
+#: The test log's name in its checkpoints.
+ORIGIN = "example.com/servinfo/test"
 
 
 class FakeClock:

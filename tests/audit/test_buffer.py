@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import pytest
-from tests.audit.support import AuditBackend
+from tests.audit.support import ORIGIN, AuditBackend
 
 from servinfo.audit import AuditLog
 from servinfo.audit.buffer import (
@@ -304,9 +305,14 @@ def test_a_held_denial_is_raised_only_after_its_commit(buffer: AuditBuffer, log:
 
 
 def test_buffered_entries_land_in_the_log_and_verify(
-    audit_backend: AuditBackend, keyring: Keyring
+    audit_backend: AuditBackend, keyring: Keyring, signer_state_file: Path
 ) -> None:
-    log = AuditLog(audit_backend.engine, keyring)
+    log = AuditLog(
+        audit_backend.engine,
+        keyring,
+        signer_state_file=signer_state_file,
+        origin=ORIGIN,
+    )
     buffer = AuditBuffer(log, max_delay=NEVER, max_batch=50)
     try:
         tickets = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from tests.audit.support import AuditBackend, event
+from tests.audit.support import ORIGIN, AuditBackend, event
 
 from servinfo.audit import AuditLog
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper
@@ -15,11 +15,17 @@ PER_PROCESS = 300
 BATCH = 20
 
 
-def _append(url: str, keyring_path: str, worker: int, barrier: object) -> None:
+def _append(url: str, keyring_path: str, state_file: Path, worker: int, barrier: object) -> None:
     """Runs in a spawned process: its own engine, keyring and log."""
     keyring = Keyring.open(Path(keyring_path), LocalMasterKeyWrapper(bytes(range(32))))
     engine = create_engine_for(url)
-    log = AuditLog(engine, keyring, head_every_entries=50)
+    log = AuditLog(
+        engine,
+        keyring,
+        signer_state_file=state_file,
+        origin=ORIGIN,
+        checkpoint_every_entries=50,
+    )
     barrier.wait()  # type: ignore[attr-defined]
     for start in range(0, PER_PROCESS, BATCH):
         log.record_many(
@@ -29,13 +35,14 @@ def _append(url: str, keyring_path: str, worker: int, barrier: object) -> None:
 
 
 def test_two_processes_append_at_once_and_the_log_verifies(
-    audit_log: AuditLog, audit_backend: AuditBackend, keyring: Keyring
+    audit_log: AuditLog, audit_backend: AuditBackend, keyring: Keyring, signer_state_file: Path
 ) -> None:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
     workers = [
         context.Process(
-            target=_append, args=(audit_backend.url, str(keyring.path), worker, barrier)
+            target=_append,
+            args=(audit_backend.url, str(keyring.path), signer_state_file, worker, barrier),
         )
         for worker in (1, 2)
     ]

@@ -16,7 +16,6 @@ from servinfo.audit.errors import HeadInvalid
 from servinfo.audit.heads import (
     TreeHead,
     checkpoint_body,
-    head_due,
     sign_tree_head,
     verify_tree_head,
 )
@@ -146,15 +145,3 @@ def test_building_a_head_checks_its_fields(signing_key: Ed25519PrivateKey) -> No
         sign_tree_head(signing_key, KEY_ID, 2**64, ROOT, NOW_MS)
     with pytest.raises(HeadInvalid, match="signature must be 64 bytes"):
         TreeHead(3, ROOT, NOW_MS, KEY_ID, b"")
-
-
-def test_head_due(head: TreeHead) -> None:
-    def due(last: TreeHead | None, size: int, now: int) -> bool:
-        return head_due(last, size, now, every_entries=100, every_ms=60_000)
-
-    assert not due(None, 0, NOW_MS)  # nothing to sign
-    assert due(None, 1, NOW_MS)  # the first entries are never left unsigned
-    assert not due(head, 3, NOW_MS + 10**9)  # nothing new since the head
-    assert not due(head, 50, NOW_MS + 59_999)
-    assert due(head, 50, NOW_MS + 60_000)  # time
-    assert due(head, 103, NOW_MS)  # entries

@@ -42,6 +42,8 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
         deployment.prepare_to_serve()
         # Each store's stamp and integrity: now, then every integrity_check_seconds.
         deployment.health.start(deployment.settings.integrity_check_seconds)
+        # Checkpoints of a quiet log, and their witnessing.
+        deployment.audit_witnessing.start()
         if freeze_heap:
             # What is built by now (libraries, the app, the compiled policy) lives as
             # long as the worker. Frozen, the cyclic garbage collector stops walking it

@@ -3,7 +3,8 @@
 The routes (:data:`OPEN_ROUTES`) are those a request reaches without a
 principal's token: verifying a data-subject request with its one-time code,
 the Data Rights Protocol's routes (authorized agents sign their pairwise
-setup and hold tokens of their own), and the operations routes (``/healthz``,
+setup and hold tokens of their own), the audit log's checkpoint and keys
+(public, for witnesses, mirrors and auditors), and the operations routes (``/healthz``,
 ``/metrics``, the API documentation). Each request to one of them takes a
 token from two buckets, refilled continuously:
 
@@ -60,6 +61,7 @@ OPEN_ROUTES: tuple[OpenRoute, ...] = (
     OpenRoute("drp", r"/v1/agent/(?P<target>[^/]+)"),
     OpenRoute("drp", r"/v1/data-rights-request/?"),
     OpenRoute("drp", r"/v1/data-rights-request/(?P<target>[^/]+)"),
+    OpenRoute("audit", r"/v1/audit/checkpoint|/v1/audit/keys"),
     OpenRoute("operations", r"/healthz|/readyz|/metrics|/openapi\.json|/docs|/redoc|/static/.*"),
 )
 

@@ -75,16 +75,29 @@ def recover(deployment: Deployment) -> list[str]:
     see :mod:`servinfo.collect.idempotency`). Reads leave nothing to recover: a
     read is answered only once its audit entries are committed
     (:mod:`servinfo.audit.buffer`), so a stop loses only the entries of reads
-    nobody was answered.
+    nobody was answered. The audit log's unsigned tail is signed; a log the
+    signer refuses raises (:class:`~servinfo.audit.signer.SignerRefused`).
     """
+    lines = []
     store = deployment.collector.idempotency
     released = store.release_unanswered() if store is not None else 0
-    if not released:
-        return []
-    return [
-        f"recovered {released} keyed ingest request(s) left unanswered by the last stop: "
-        "their retries resume now and store nothing twice"
-    ]
+    if released:
+        lines.append(
+            f"recovered {released} keyed ingest request(s) left unanswered by the last stop: "
+            "their retries resume now and store nothing twice"
+        )
+    # Entries a stop left without a checkpoint are signed before anything is served;
+    # a log the signer refuses (it does not extend the last checkpoint) is not served.
+    signed = deployment.audit.signer_state()
+    before = signed.size if signed is not None else 0
+    deployment.audit.checkpoint()
+    after = deployment.audit.signer_state()
+    if after is not None and after.size > before:
+        lines.append(
+            f"signed an audit checkpoint of {after.size} entries: "
+            f"{after.size - before} were left unsigned by the last stop"
+        )
+    return lines
 
 
 def check_address(host: str, port: int) -> None:

@@ -6,15 +6,24 @@ and are a leaf of an RFC 9162 Merkle tree. The parts, bottom up::
 
     merkle    leaf and node hashes, roots, inclusion/consistency proofs, CompactRange
     entries   AuditEntry and its canonical bytes (hashed as stored, never re-serialized)
-    heads     TreeHead: checkpoint-style signed bytes, Ed25519 with the audit key
-    proofs    offline bundles an auditor checks with only the public key
-    verify    verify_log: one streaming pass that names the first bad entry
+    note        C2SP signed notes: Ed25519 note keys, vkeys, signing and opening
+    checkpoint  C2SP tlog-checkpoint: origin, size, root, extension lines
+    cosignature C2SP tlog-cosignature: witnesses' Ed25519 and ML-DSA-44 cosignatures
+    policy      C2SP tlog-policy: which logs and witnesses, and the quorum
+    tlog_proof  C2SP tlog-proof: an entry in a witnessed checkpoint, checked offline
+    witness_protocol  C2SP tlog-witness add-checkpoint bodies
+    heads     TreeHead: the heads signed before checkpoints (still verified)
+    proofs    the JSON proof bundles of those heads (still verified)
+    verify    verify_chunks: one streaming pass that names the first bad entry
 
 Those modules are pure: they touch no database. On top of them::
 
+    signer    CheckpointSigner: signs only trees that extend its last checkpoint,
+              remembered beside the key material
     log       AuditLog: the AuditSink of a deployment, in its control database;
-              batched appends from many processes, heads on schedule, proofs,
-              verification, subject pseudonyms and their erasure
+              batched appends from many processes, checkpoints on schedule,
+              proofs, verification, subject pseudonyms and their erasure
+    witnessing  Witnessing: asks the policy's witnesses to cosign each checkpoint
     service   AuditService: the HTTP API's answers, as JSON-ready dicts
     cli       ``servinfo audit …`` (mounted by ``servinfo.cli``)
     models    the tables; ``migrations/`` their Alembic branch (AUDIT_MIGRATIONS)
@@ -38,11 +47,11 @@ from servinfo.audit.heads import (
     PublicKeys,
     TreeHead,
     checkpoint_body,
-    head_due,
     sign_tree_head,
     verify_tree_head,
 )
-from servinfo.audit.log import AuditLog, TransactionalAuditSink
+from servinfo.audit.log import AuditLog, ConsistencyProof, TransactionalAuditSink
+from servinfo.audit.signer import SignerRefused
 from servinfo.audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -83,6 +92,7 @@ __all__ = [
     "AuditSink",
     "CompactRange",
     "ConsistencyBundle",
+    "ConsistencyProof",
     "DetailValue",
     "EntryInvalid",
     "EntryNotFound",
@@ -95,6 +105,7 @@ __all__ = [
     "PublicKeys",
     "RangeInvalid",
     "RecordedEvent",
+    "SignerRefused",
     "TransactionalAuditSink",
     "TreeHead",
     "VerifyReport",
@@ -102,7 +113,6 @@ __all__ = [
     "build_inclusion_bundle",
     "checkpoint_body",
     "consistency_proof",
-    "head_due",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",

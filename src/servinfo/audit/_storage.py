@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Generator, Iterable, Sequence
-from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -44,7 +43,7 @@ from servinfo.audit.models import (
 CHUNK = 65_536
 #: Ids per ``IN (…)`` list: well under SQLite's parameter limit.
 _IN_CHUNK = 500
-#: Entries per SQLite ``INSERT``: 256 parameters, under SQLite's oldest limit (999).
+#: Entries per SQLite ``INSERT``: 192 parameters, under SQLite's oldest limit (999).
 #: Larger statements were slower again (SQLite materializes a long ``VALUES``).
 _INSERT_ROWS = 64
 
@@ -59,10 +58,11 @@ def is_sqlite(connection: Connection) -> bool:
 
 # -- the sequencing state -----------------------------------------------------
 
-_STATE = "SELECT next_seq, frontier FROM audit_state WHERE id = %s"
+_STATE = "SELECT next_seq, frontier, mac FROM audit_state WHERE id = %s"
+State = tuple[int, CompactRange, bytes | None]
 
 
-def lock_state(connection: Connection) -> tuple[int, CompactRange]:
+def lock_state(connection: Connection) -> State:
     """The next seq and the frontier, locked until the transaction ends.
 
     PostgreSQL: ``SELECT … FOR UPDATE`` on the single row, so concurrent
@@ -73,30 +73,31 @@ def lock_state(connection: Connection) -> tuple[int, CompactRange]:
     return _state_row(_one(connection, query, (STATE_ID,)))
 
 
-def read_state(connection: Connection) -> tuple[int, CompactRange]:
-    """The next seq and the frontier, unlocked (for reads and verification)."""
+def read_state(connection: Connection) -> State:
+    """The next seq, the frontier and their MAC, unlocked (for reads and verification)."""
     return _state_row(_one(connection, _STATE, (STATE_ID,)))
 
 
-def _state_row(row: tuple[Any, ...] | None) -> tuple[int, CompactRange]:
+def _state_row(row: tuple[Any, ...] | None) -> State:
     if row is None:
         raise AuditError(
             "the audit log has no state row: the control database was not migrated "
             "with the audit branch (servinfo.audit.AUDIT_MIGRATIONS)"
         )
-    next_seq, stored = row
+    next_seq, stored, mac = row
     try:
         frontier = CompactRange.from_bytes(bytes(stored))
-    except ValueError as error:
-        raise AuditError(f"the audit log's stored frontier is unreadable: {error}") from None
-    return int(next_seq), frontier
+        count = int(next_seq)
+    except (ValueError, TypeError) as error:
+        raise AuditError(f"the audit log's stored state is unreadable: {error}") from None
+    return count, frontier, None if mac is None else bytes(mac)
 
 
-def save_state(connection: Connection, next_seq: int, frontier: bytes) -> None:
+def save_state(connection: Connection, next_seq: int, frontier: bytes, mac: bytes) -> None:
     _execute(
         connection,
-        "UPDATE audit_state SET next_seq = %s, frontier = %s WHERE id = %s",
-        (next_seq, frontier, STATE_ID),
+        "UPDATE audit_state SET next_seq = %s, frontier = %s, mac = %s WHERE id = %s",
+        (next_seq, frontier, mac, STATE_ID),
     )
 
 
@@ -108,38 +109,34 @@ def insert_entries(
     first: int,
     leaf_hashes: Sequence[bytes],
     datas: Sequence[bytes],
-    at: int,
 ) -> None:
-    """Insert the rows ``(first + i, leaf_hashes[i], datas[i], at)`` in the caller's transaction."""
+    """Insert the rows ``(first + i, leaf_hashes[i], datas[i])`` in the caller's transaction."""
     count = len(datas)
     if is_sqlite(connection):
         # _INSERT_ROWS rows per statement: the driver's executemany runs its statement
         # once per row, and that made each row cost half as much again. The parameters
         # sit flat in one list, filled a column at a time (no tuple per row).
-        params: list[int | bytes | None] = [None] * (4 * count)
-        params[0::4] = range(first, first + count)
-        params[1::4] = leaf_hashes
-        params[2::4] = datas
-        params[3::4] = repeat(at, count)
+        params: list[int | bytes | None] = [None] * (3 * count)
+        params[0::3] = range(first, first + count)
+        params[1::3] = leaf_hashes
+        params[2::3] = datas
         driver = _driver(connection)
         for start in range(0, count, _INSERT_ROWS):
             rows = min(_INSERT_ROWS, count - start)
-            driver.execute(_insert_sql(rows), params[4 * start : 4 * (start + rows)])
+            driver.execute(_insert_sql(rows), params[3 * start : 3 * (start + rows)])
         return
-    statement = "COPY audit_entries (seq, leaf_hash, entry, at) FROM STDIN (FORMAT BINARY)"
+    statement = "COPY audit_entries (seq, leaf_hash, entry) FROM STDIN (FORMAT BINARY)"
     with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types(["int8", "bytea", "bytea", "int8"])
-        for row in zip(
-            range(first, first + count), leaf_hashes, datas, repeat(at, count), strict=True
-        ):
+        copy.set_types(["int8", "bytea", "bytea"])
+        for row in zip(range(first, first + count), leaf_hashes, datas, strict=True):
             copy.write_row(row)
 
 
 @functools.lru_cache(maxsize=_INSERT_ROWS)
 def _insert_sql(rows: int) -> str:
     """SQLite's insert of ``rows`` rows (cached: sqlite3 then reuses the prepared statement)."""
-    values = ",".join(["(?, ?, ?, ?)"] * rows)  # placeholders only: the values are parameters
-    return "INSERT INTO audit_entries (seq, leaf_hash, entry, at) VALUES " + values  # noqa: S608
+    values = ",".join(["(?, ?, ?)"] * rows)  # placeholders only: the values are parameters
+    return "INSERT INTO audit_entries (seq, leaf_hash, entry) VALUES " + values  # noqa: S608
 
 
 def stream_chunks(
@@ -175,6 +172,19 @@ def leaf_hashes(connection: Connection, end: int) -> list[bytes]:
     return list(connection.execute(query, execution_options={"yield_per": CHUNK}).scalars())
 
 
+def leaf_hash_range(connection: Connection, start: int, end: int) -> list[bytes]:
+    """The stored leaf hashes of entries ``start <= seq < end``, in seq order (driver cursor:
+    the signer reads every leaf since its last checkpoint)."""
+    if end <= start:
+        return []
+    sql = _sql(
+        connection,
+        "SELECT leaf_hash FROM audit_entries WHERE seq >= %s AND seq < %s ORDER BY seq",
+    )
+    rows = _driver(connection).execute(sql, (start, end)).fetchall()
+    return [bytes(leaf) for (leaf,) in rows]
+
+
 def entry_bytes(connection: Connection, start: int, end: int) -> list[tuple[int, bytes]]:
     """``(seq, stored bytes)`` of ``start <= seq < end``."""
     query = (
@@ -191,30 +201,73 @@ def last_entries(connection: Connection, count: int) -> list[tuple[int, bytes]]:
     return [(int(seq), bytes(data)) for seq, data in reversed(connection.execute(query).all())]
 
 
-# -- heads ---------------------------------------------------------------------
+# -- checkpoints, cosignatures and legacy heads -------------------------------------
 
 
-def insert_head(connection: Connection, head: TreeHead, frontier: bytes) -> None:
+def insert_checkpoint(connection: Connection, size: int, note: bytes, frontier: bytes) -> None:
+    """Store a checkpoint; one already stored at that size stays (the signer's state decides)."""
     _execute(
         connection,
-        "INSERT INTO audit_heads (tree_size, root_hash, timestamp, key_id, signature, frontier)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (head.tree_size, head.root_hash, head.timestamp, head.key_id, head.signature, frontier),
+        "INSERT INTO audit_checkpoints (tree_size, note, frontier) VALUES (%s, %s, %s)"
+        " ON CONFLICT (tree_size) DO NOTHING",
+        (size, note, frontier),
     )
 
 
-def latest_head(connection: Connection) -> TreeHead | None:
+def latest_checkpoint_size(connection: Connection) -> int | None:
+    row = _one(connection, "SELECT MAX(tree_size) FROM audit_checkpoints")
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def checkpoint_row(connection: Connection, size: int) -> tuple[bytes, bytes] | None:
+    """``(note, frontier)`` of the checkpoint of ``size``."""
     row = _one(
-        connection,
-        "SELECT tree_size, root_hash, timestamp, key_id, signature"
-        " FROM audit_heads ORDER BY tree_size DESC LIMIT 1",
+        connection, "SELECT note, frontier FROM audit_checkpoints WHERE tree_size = %s", (size,)
     )
-    return None if row is None else _head(row)
+    return None if row is None else (bytes(row[0]), bytes(row[1]))
 
 
-def head_of_size(connection: Connection, tree_size: int) -> TreeHead | None:
-    row = connection.execute(_head_query().where(_heads.c.tree_size == tree_size)).first()
-    return None if row is None else _head(row)
+def checkpoints(connection: Connection) -> list[tuple[int, bytes, bytes]]:
+    """Every stored checkpoint ``(size, note, frontier)``, by size."""
+    sql = "SELECT tree_size, note, frontier FROM audit_checkpoints ORDER BY tree_size"
+    return [
+        (int(size), bytes(note), bytes(frontier))
+        for size, note, frontier in _driver(connection).execute(sql).fetchall()
+    ]
+
+
+def cosignatures(connection: Connection, size: int) -> list[tuple[str, bytes, bytes]]:
+    """``(name, key id, signature)`` of each cosignature stored for the checkpoint of ``size``."""
+    sql = _sql(
+        connection,
+        "SELECT name, key_id, signature FROM audit_cosignatures WHERE tree_size = %s"
+        " ORDER BY name, key_id",
+    )
+    return [
+        (str(name), bytes(key_id), bytes(signature))
+        for name, key_id, signature in _driver(connection).execute(sql, (size,)).fetchall()
+    ]
+
+
+def cosigned_sizes(connection: Connection) -> dict[tuple[str, bytes], int]:
+    """The largest checkpoint size each witness key (name, key id) has cosigned."""
+    sql = "SELECT name, key_id, MAX(tree_size) FROM audit_cosignatures GROUP BY name, key_id"
+    return {
+        (str(name), bytes(key_id)): int(size)
+        for name, key_id, size in _driver(connection).execute(sql).fetchall()
+    }
+
+
+def insert_cosignatures(
+    connection: Connection, size: int, rows: Sequence[tuple[str, bytes, bytes]]
+) -> None:
+    if rows:
+        _executemany(
+            connection,
+            "INSERT INTO audit_cosignatures (tree_size, name, key_id, signature)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(size, name, key_id, signature) for name, key_id, signature in rows],
+        )
 
 
 def heads(connection: Connection) -> list[tuple[TreeHead, bytes]]:

@@ -27,9 +27,9 @@ from servinfo.cli._session import authorized
 
 if TYPE_CHECKING:
     from servinfo.audit.entries import AuditEntry
-    from servinfo.audit.errors import AuditError
     from servinfo.audit.heads import PublicKeys
     from servinfo.audit.log import AuditLog
+    from servinfo.audit.policy import TrustPolicy
 
 __all__ = ["app", "register"]
 
@@ -74,51 +74,142 @@ def _open_log(
 
 @app.command("verify")
 def verify(
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="A C2SP tlog-policy file: the log keys and witnesses to trust, and the quorum. "
+            "Checks that a quorum of witnesses cosigned the log, recently enough.",
+        ),
+    ] = None,
+    trusted: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted",
+            help="A checkpoint saved earlier (a signed note); the log must still contain it. "
+            "Repeat for several.",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rehash every stored entry, check every signed head; name the first bad entry."""
+    """Rehash every entry, check every checkpoint and head, the signer's state, checkpoints
+    saved earlier and (with --policy) the witnesses; name the first problem."""
     from servinfo.audit import _codec
-    from servinfo.audit.errors import HeadInvalid, LogTampered
+    from servinfo.audit.auditor import verify_witnessed
 
-    with _open_log(data_dir, token, token_file) as log:
-        try:
-            report = log.verify()
-        except (LogTampered, HeadInvalid) as error:
-            index = error.index if isinstance(error, LogTampered) else None
-            if as_json:
-                print_json(
-                    {"ok": False, "error": error.code, "first_bad_entry": index,
-                     "message": error.message}
-                )  # fmt: skip
-            else:
-                err_console.print(f"FAILED: {error.message}", markup=False)
-            raise typer.Exit(EXIT_FAILED) from None
-    head = report.latest_head
+    notes = [_read(path) for path in trusted or ()]
+    policy = _policy(policy_file) if policy_file is not None else None
+    with (
+        authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me),
+        _failing(as_json),
+    ):
+        report = deployment.audit.verify(trusted=notes)
+        witnessed = None
+        if policy is not None:
+            witnessed = verify_witnessed(
+                deployment.audit,
+                policy,
+                entries=report.entries,
+                max_unwitnessed=deployment.settings.audit_max_unwitnessed_seconds,
+            )
     if as_json:
         print_json(
             {
                 "ok": True,
                 "entries": report.entries,
                 "root_hash": _codec.b64(report.root),
-                "heads": report.heads,
+                "checkpoints": report.checkpoints,
+                "legacy_heads": report.heads,
                 "signed_entries": report.signed_entries,
                 "unsigned_entries": report.unsigned_entries,
-                "latest_head": None if head is None else head.to_dict(),
+                "trusted_checkpoints": len(notes),
+                "witnessed": None
+                if witnessed is None
+                else {
+                    "size": witnessed.size,
+                    "time": witnessed.time,
+                    "witnesses": list(witnessed.witnesses),
+                },
             }
         )
         return
     console.print(f"OK: {report.entries} entries, root {_codec.b64(report.root)}", markup=False)
-    if head is None:
-        console.print("  no signed tree head yet")
-    else:
+    console.print(
+        f"  {report.checkpoints} checkpoints ({report.heads} older signed heads); "
+        f"{report.signed_entries} entries signed, {report.unsigned_entries} since",
+        markup=False,
+    )
+    if notes:
+        console.print(f"  contains the {len(notes)} trusted checkpoint(s)", markup=False)
+    if witnessed is not None:
         console.print(
-            f"  {report.heads} signed heads; latest: {head.tree_size} entries at "
-            f"{_time(head.timestamp)} by {head.key_id}; {report.unsigned_entries} unsigned since",
+            f"  witnessed: {witnessed.size} entries cosigned by {', '.join(witnessed.witnesses)} "
+            f"at {_time(witnessed.time * 1000)}",
             markup=False,
         )
+
+
+@app.command("checkpoint")
+def checkpoint(
+    out: OutOption = None,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+) -> None:
+    """The latest checkpoint with its cosignatures (signing one first if entries are
+    unsigned): save it, and pass it to 'verify --trusted' later."""
+    with _open_log(data_dir, token, token_file) as log:
+        log.checkpoint()
+        note = log.latest_checkpoint()
+    assert note is not None
+    _emit(note.decode("utf-8").rstrip("\n"), out)
+
+
+@app.command("policy")
+def trust_policy(
+    out: OutOption = None,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+) -> None:
+    """A C2SP tlog-policy for auditors: this log's keys, the deployment's witnesses, the quorum."""
+    with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me):
+        text = deployment.audit_service.trust_policy_text()
+    _emit(text.rstrip("\n"), out)
+
+
+@app.command("witness")
+def witness(
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign a checkpoint and ask every witness of the deployment's policy to cosign it now
+    (the server does this on its own every few seconds)."""
+    from servinfo.audit.witnessing import Witnessing
+
+    with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me):
+        policy = deployment.witness_policy
+        if policy is None:
+            missing = deployment.settings.audit_witness_policy_file.name
+            err_console.print(f"no witness policy: write one to {missing}", markup=False)
+            raise typer.Exit(EXIT_FAILED)
+        deployment.audit.checkpoint()
+        outcomes = Witnessing(deployment.audit, policy).run_once()
+    if as_json:
+        print_json([{"witness": o.witness, "result": o.result, "size": o.size,
+                     "detail": o.detail} for o in outcomes])  # fmt: skip
+    for o in outcomes:
+        line = f"{o.witness}: {o.result} (checkpoint {o.size})" + (
+            f": {o.detail}" if o.detail else ""
+        )
+        (console if o.ok else err_console).print(line, markup=False)
+    if not all(o.ok for o in outcomes):
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("prove")
@@ -129,27 +220,32 @@ def prove(
     token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
-    """The inclusion proof of entry INDEX against the latest signed head (a JSON bundle)."""
-    with _open_log(data_dir, token, token_file) as log:
-        bundle = log.inclusion_bundle(index)
-    _emit(bundle.to_json(), out)
+    """Entry INDEX as a C2SP tlog-proof against the latest checkpoint (the entry's bytes ride
+    in its 'extra' line); check it with 'verify-proof'."""
+    with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me):
+        text = deployment.audit_service.inclusion_proof(index)
+    _emit(text.rstrip("\n"), out)
 
 
 @app.command("consistency")
 def consistency(
-    from_size: Annotated[int, typer.Argument(help="Size of an earlier signed head.", min=0)],
+    from_size: Annotated[int, typer.Argument(help="Size of an earlier checkpoint.", min=0)],
     to_size: Annotated[
-        int | None, typer.Argument(help="Size of a later signed head (default: the latest).")
+        int | None, typer.Argument(help="Size of a later checkpoint (default: the latest).")
     ] = None,
     out: OutOption = None,
     data_dir: DataDirOption = None,
     token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
-    """The consistency proof between two signed heads: the log only grew (a JSON bundle)."""
+    """The consistency proof from an earlier checkpoint to a later one, in the body format of
+    C2SP tlog-witness (old size, proof, checkpoint); check it with 'verify-consistency'."""
+    from servinfo.audit.witness_protocol import AddCheckpointRequest
+
     with _open_log(data_dir, token, token_file) as log:
-        bundle = log.consistency_bundle(from_size, to_size)
-    _emit(bundle.to_json(), out)
+        proof = log.consistency(from_size, to_size)
+    body = AddCheckpointRequest(proof.old_size, proof.proof, proof.checkpoint).to_bytes()
+    _emit(body.decode("utf-8").rstrip("\n"), out)
 
 
 @app.command("tail")
@@ -178,33 +274,26 @@ def tail(
     console.print(shown)
 
 
-@app.command("public-key")
-def public_key(
-    out: OutOption = None,
+@app.command("keys")
+def keys(
     data_dir: DataDirOption = None,
     token_file: TokenFileOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The audit public key auditors verify heads with (--json: every version, by key id)."""
-    from servinfo.audit import _codec
-
-    with _open_log(data_dir, token, token_file) as log:
-        keys = log.public_keys()
-        current = log.signing_key_id
+    """The log's origin and every version of its signing key (C2SP vkeys) with its window."""
+    with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me):
+        answer = deployment.audit_service.keys()
     if as_json:
-        text = json.dumps(
-            {"current": current, "keys": {k: _codec.b64(v) for k, v in keys.items()}}, indent=2
+        print_json(answer)
+        return
+    console.print(f"origin {answer['origin']}", markup=False)
+    for key in answer["log_keys"]:
+        until = "now" if key["valid_until"] is None else _time(key["valid_until"] * 1000)
+        console.print(
+            f"{key['key_id']}  {_time(key['valid_from'] * 1000)} .. {until}  {key['vkey']}",
+            markup=False,
         )
-    else:
-        text = _codec.b64(keys[current])
-    if out is not None:
-        out.write_text(text + "\n", encoding="ascii")
-        err_console.print(f"wrote {current} to {out}", markup=False)
-    elif as_json:
-        print(text)
-    else:
-        console.print(f"{current} {text}", markup=False)
 
 
 # -- offline checks ----------------------------------------------------------------
@@ -212,49 +301,105 @@ def public_key(
 
 @app.command("verify-proof")
 def verify_proof(
-    bundle_file: Annotated[Path, typer.Argument(help="The bundle 'servinfo audit prove' wrote.")],
-    key: PublicKeyOption,
+    proof_file: Annotated[Path, typer.Argument(help="The proof 'servinfo audit prove' wrote.")],
+    policy_file: Annotated[
+        Path | None,
+        typer.Option("--policy", help="The C2SP tlog-policy to trust (tlog-proof files)."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--public-key",
+            help="For a JSON bundle from before checkpoints: the audit public key (base64, a "
+            "file, or the JSON of every key version).",
+        ),
+    ] = None,
 ) -> None:
-    """Check an inclusion bundle offline, with only the audit public key."""
-    from servinfo.audit.errors import AuditError
-    from servinfo.audit.proofs import InclusionBundle, verify_inclusion_bundle
+    """Check an entry's proof offline: a tlog-proof against a policy, with nothing else."""
+    data = _read(proof_file)
+    if data.lstrip().startswith(b"{"):
+        _verify_legacy_bundle(data, key)
+        return
+    if policy_file is None:
+        raise typer.BadParameter("a tlog-proof is checked against --policy", param_hint="--policy")
+    from servinfo.audit.merkle import leaf_hash
+    from servinfo.audit.tlog_proof import TlogProof
 
-    keys = _public_keys(key)
-    try:
-        bundle = InclusionBundle.from_json(_read(bundle_file))
-        verify_inclusion_bundle(bundle, keys)
-    except AuditError as error:
-        _fail(error)
-    head = bundle.head
-    what = "its stored bytes" if bundle.entry is not None else "its leaf hash"
+    policy = _policy(policy_file)
+    with _failing(False):
+        proof = TlogProof.parse(data)
+        if proof.extra is None:
+            from servinfo.audit.errors import ProofInvalid
+
+            raise ProofInvalid("the proof carries no entry (no extra line)")
+        verified = proof.verify(leaf_hash(proof.extra), policy)
+    witnesses = ", ".join(sorted(verified.cosignatures)) or "no witness"
     console.print(
-        f"OK: entry {bundle.index} ({what}) is in the log of {head.tree_size} entries "
-        f"signed at {_time(head.timestamp)} by {head.key_id}",
+        f"OK: entry {proof.index} is in the log {verified.checkpoint.origin} of "
+        f"{verified.checkpoint.size} entries, cosigned by {witnesses}",
         markup=False,
     )
 
 
 @app.command("verify-consistency")
 def verify_consistency(
-    bundle_file: Annotated[
-        Path, typer.Argument(help="The bundle 'servinfo audit consistency' wrote.")
+    proof_file: Annotated[
+        Path, typer.Argument(help="The proof 'servinfo audit consistency' wrote.")
     ],
-    key: PublicKeyOption,
+    old_file: Annotated[
+        Path, typer.Option("--old", help="The earlier checkpoint you saved (a signed note).")
+    ],
+    policy_file: Annotated[Path, typer.Option("--policy", help="The C2SP tlog-policy to trust.")],
 ) -> None:
-    """Check a consistency bundle offline: the later head extends the earlier one."""
-    from servinfo.audit.errors import AuditError
-    from servinfo.audit.proofs import ConsistencyBundle, verify_consistency_bundle
+    """Check offline that the proof's checkpoint extends a checkpoint you saved earlier."""
+    from servinfo.audit.checkpoint import Checkpoint
+    from servinfo.audit.errors import ProofInvalid
+    from servinfo.audit.merkle import verify_consistency as consistent
+    from servinfo.audit.note import Note, open_note
+    from servinfo.audit.witness_protocol import AddCheckpointRequest
 
-    keys = _public_keys(key)
-    try:
-        bundle = ConsistencyBundle.from_json(_read(bundle_file))
-        verify_consistency_bundle(bundle, keys)
-    except AuditError as error:
-        _fail(error)
-    old, new = bundle.old_head, bundle.new_head
+    policy = _policy(policy_file)
+    data, old_data = _read(proof_file), _read(old_file)
+    with _failing(False):
+        request = AddCheckpointRequest.parse(data)
+        verified = policy.verify_checkpoint(request.checkpoint)
+        old_note = Note.parse(old_data)
+        old = Checkpoint.from_body(old_note.text)
+        open_note(old_data, policy.log_verifiers(old.origin))
+        new = verified.checkpoint
+        if old.origin != new.origin:
+            raise ProofInvalid(f"the checkpoints are of two logs: {old.origin!r}, {new.origin!r}")
+        if request.old_size != old.size:
+            raise ProofInvalid(
+                f"the proof starts at size {request.old_size}, the saved checkpoint is {old.size}"
+            )
+        if not consistent(old.size, new.size, old.root_hash, new.root_hash, request.proof):
+            raise ProofInvalid(
+                f"the checkpoint of {new.size} entries does not extend the saved one of "
+                f"{old.size}: the log was rewritten or forked"
+            )
     console.print(
-        f"OK: the log of {new.tree_size} entries ({_time(new.timestamp)}) extends the log of "
-        f"{old.tree_size} entries ({_time(old.timestamp)})",
+        f"OK: the log {new.origin} of {new.size} entries extends the saved checkpoint of "
+        f"{old.size} entries",
+        markup=False,
+    )
+
+
+def _verify_legacy_bundle(data: bytes, key: str | None) -> None:
+    from servinfo.audit.proofs import InclusionBundle, verify_inclusion_bundle
+
+    if key is None:
+        raise typer.BadParameter(
+            "a JSON bundle is checked against --public-key", param_hint="--public-key"
+        )
+    keys = _public_keys(key)
+    with _failing(False):
+        bundle = InclusionBundle.from_json(data)
+        verify_inclusion_bundle(bundle, keys)
+    head = bundle.head
+    console.print(
+        f"OK: entry {bundle.index} is in the log of {head.tree_size} entries signed at "
+        f"{_time(head.timestamp)} by {head.key_id}",
         markup=False,
     )
 
@@ -302,9 +447,36 @@ def _read(path: Path) -> bytes:
         raise typer.BadParameter(f"cannot read {path}: {error.strerror}") from None
 
 
-def _fail(error: AuditError) -> NoReturn:
-    err_console.print(f"FAILED: {error.message}", markup=False)
+@contextmanager
+def _failing(as_json: bool) -> Iterator[None]:
+    """Any failure to verify, malformed input included, is one line and exit 2."""
+    from servinfo.audit.errors import AuditError, LogTampered
+
+    try:
+        yield
+    except AuditError as error:
+        _fail(error.code, error.message, error.index if isinstance(error, LogTampered) else None,
+              as_json)  # fmt: skip
+    except (ValueError, RecursionError, UnicodeError) as error:
+        # A parser that did not name its error: still a refusal, never a traceback.
+        _fail("audit_input_invalid", f"malformed input ({type(error).__name__})", None, as_json)
+
+
+def _fail(code: str, message: str, index: int | None, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json({"ok": False, "error": code, "first_bad_entry": index, "message": message})
+    else:
+        err_console.print(f"FAILED: {message}", markup=False)
     raise typer.Exit(EXIT_FAILED)
+
+
+def _policy(path: Path) -> TrustPolicy:
+    from servinfo.audit.policy import TrustPolicy
+
+    data = _read(path)
+    with _failing(False):
+        return TrustPolicy.parse(data.decode("utf-8"))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _emit(text: str, out: Path | None) -> None:

@@ -1,4 +1,10 @@
-"""Signed tree heads: the audit key's statement "the log had these N entries, with this root".
+"""Tree heads signed before checkpoints: still verified, no longer signed.
+
+Since checkpoints (:mod:`servinfo.audit.checkpoint`, C2SP signed notes with a
+per-deployment origin, cosigned by witnesses) the log signs no new heads; the
+heads it signed before stay in ``audit_heads`` and ``servinfo audit verify``
+checks them as below. :func:`sign_tree_head` remains for tests and tools that
+rebuild such heads.
 
 A head's signed bytes are a checkpoint body in the layout of C2SP tlog-checkpoint
 (https://c2sp.org/tlog-checkpoint): origin, tree size in decimal, the root hash in
@@ -44,7 +50,6 @@ __all__ = [
     "PublicKeys",
     "TreeHead",
     "checkpoint_body",
-    "head_due",
     "sign_tree_head",
     "verify_tree_head",
 ]
@@ -148,27 +153,6 @@ def verify_tree_head(head: TreeHead, public_key_bytes: PublicKeys) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
-
-
-def head_due(
-    last_head: TreeHead | None,
-    tree_size: int,
-    now_ms: int,
-    *,
-    every_entries: int,
-    every_ms: int,
-) -> bool:
-    """Whether a new head must be signed: entries are unsigned and enough of them, or time, passed.
-
-    Heads are issued at least every ``every_entries`` entries or ``every_ms``
-    milliseconds, whichever comes first; a log with nothing unsigned needs none.
-    """
-    signed = last_head.tree_size if last_head else 0
-    if tree_size <= signed:
-        return False
-    if last_head is None or tree_size - signed >= every_entries:
-        return True
-    return now_ms - last_head.timestamp >= every_ms
 
 
 def _check_fields(tree_size: int, root_hash: bytes, timestamp: int, key_id: str) -> None:

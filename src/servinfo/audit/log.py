@@ -1,4 +1,4 @@
-"""The persistent audit log: appends, signed tree heads, proofs and verification in a database.
+"""The persistent audit log: appends, checkpoints, proofs and verification in a database.
 
 :class:`AuditLog` is the :class:`~servinfo.audit.sink.AuditSink` the other
 packages write to. It keeps the log in the control database (tables in
@@ -13,15 +13,23 @@ Appending a batch is one transaction, whichever process runs it:
 (3) join each entry's canonical bytes (:mod:`servinfo.audit._template`), hash
     them, extend the frontier: never the whole tree, at most log2(n) node
     hashes per entry;
-(4) insert the rows in bulk and store the new seq and frontier;
-(5) sign a tree head if one is due (:func:`head_due`); commit.
+(4) insert the rows in bulk and store the new seq, the frontier and their MAC
+    (a key from the keyring: a database writer without it cannot extend or
+    rewrite the tail unnoticed); commit.
 
 So appends from many processes interleave as whole batches, with contiguous
-seqs, and a crash leaves either the whole batch or none of it. One tree head
-at the end of a batch covers it: the batch is atomic, so intermediate heads
-would vouch for nothing more. Heads come due on appends; a quiet log with
-unsigned entries gets its head from :meth:`AuditLog.issue_head_if_due`
-(a periodic task) or from the next append, proof or verification.
+seqs, and a crash leaves either the whole batch or none of it.
+
+Checkpoints (C2SP signed notes, :mod:`servinfo.audit.checkpoint`) are signed
+after the commit, by :class:`~servinfo.audit.signer.CheckpointSigner`, which
+signs only a tree that extends the last checkpoint it signed (its state lives
+beside the key material, not in this database). One is due every
+``checkpoint_every_entries`` entries or ``checkpoint_every_seconds``; a
+command signs one before it exits (:meth:`AuditLog.checkpoint`), and the
+server signs the quiet log's tail on a timer. A refusal never fails the
+append that came first (its entries are committed): it is logged and counted
+(``servinfo_audit_checkpoint_refusals_total``), and ``servinfo audit verify``
+names it.
 
 Subjects are named by ``Pseudonymizer(pseudonym key).pseudonym(subject_id,
 salt)`` with a random 32-byte salt per subject. :meth:`AuditLog.forget_subject`
@@ -33,40 +41,48 @@ get a new salt and so a new pseudonym.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from servinfo.audit import _storage
 from servinfo.audit._template import NO_SUBJECT_TAIL, Template, build, pseudonym_tail, template
+from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.entries import AuditEntry, DetailValue
 from servinfo.audit.errors import (
+    AuditError,
+    CheckpointInvalid,
     EntryNotFound,
-    HeadInvalid,
     HeadNotFound,
     LogTampered,
+    NoteInvalid,
     RangeInvalid,
 )
-from servinfo.audit.heads import TreeHead, head_due, sign_tree_head
-from servinfo.audit.merkle import CompactRange
-from servinfo.audit.proofs import (
-    ConsistencyBundle,
-    InclusionBundle,
-    build_consistency_bundle,
-    build_inclusion_bundle,
-)
+from servinfo.audit.merkle import CompactRange, consistency_proof_from_frontier, inclusion_proof
+from servinfo.audit.metrics import CHECKPOINT_REFUSALS
+from servinfo.audit.note import Ed25519NoteSigner, Ed25519NoteVerifier, Note, NoteSignature
+from servinfo.audit.signer import CheckpointSigner, SignerRefused, SignerState, previous_of
 from servinfo.audit.sink import AuditSink, RecordedEvent
-from servinfo.audit.verify import VerifyReport, verify_chunks
+from servinfo.audit.verify import SignedRoot, VerifyReport, check_legacy_heads, verify_chunks
 from servinfo.crypto import AUDIT_SIGNING, PSEUDONYM, Keyring, Pseudonymizer
 from servinfo.store.engines import write_transaction
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "ConsistencyProof", "KeyWindow", "TransactionalAuditSink"]
 
 _SALT_SIZE = 32
+_MAC_INFO = b"servinfo audit state mac v1"
+_logger = logging.getLogger("servinfo.audit")
 
 
 @runtime_checkable
@@ -83,25 +99,60 @@ class TransactionalAuditSink(AuditSink, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class KeyWindow:
+    """A version of the log's signing key and when it signs (seconds since the epoch)."""
+
+    vkey: str
+    key_id: str
+    valid_from: int
+    #: None for the current key.
+    valid_until: int | None
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """RFC 9162 proof that the checkpoint of ``old_size`` is a prefix of ``checkpoint``."""
+
+    old_size: int
+    proof: tuple[bytes, ...]
+    #: The newer checkpoint's signed note, with the cosignatures stored for it.
+    checkpoint: bytes
+
+
 class AuditLog:
-    """The audit log of one deployment, in its control database."""
+    """The audit log of one deployment, in its control database.
+
+    ``signer_state_file`` is the checkpoint signer's memory (beside the key
+    material, never in the control database); ``origin`` names the log in
+    its checkpoints (``<domain>/servinfo/<deployment id>``).
+    """
 
     def __init__(
         self,
         engine: Engine,
         keyring: Keyring,
         *,
-        head_every_entries: int = 1000,
-        head_every_seconds: float = 10,
+        signer_state_file: Path,
+        origin: str,
+        checkpoint_every_entries: int = 100_000,
+        checkpoint_every_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if head_every_entries < 1 or head_every_seconds < 0:
-            raise ValueError("heads are due every >= 1 entries and >= 0 seconds")
+        if checkpoint_every_entries < 1 or checkpoint_every_seconds < 0:
+            raise ValueError("checkpoints are due every >= 1 entries and >= 0 seconds")
         self._engine = engine
         self._keyring = keyring
-        self._every_entries = head_every_entries
-        self._every_ms = int(head_every_seconds * 1000)
+        self._every_entries = checkpoint_every_entries
+        self._every_seconds = checkpoint_every_seconds
         self._clock = clock
+        self._signer = CheckpointSigner(
+            signer_state_file, origin, self._note_signer, self.log_verifiers
+        )
+        # What this process last signed or saw signed: when the next checkpoint is due.
+        self._signed_size: int | None = None
+        self._signed_at = clock()
+        self._appended = False
 
     def __repr__(self) -> str:
         return f"AuditLog(engine={self._engine.url.render_as_string()!r})"
@@ -109,6 +160,16 @@ class AuditLog:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def origin(self) -> str:
+        """The log's name: the first line of its checkpoints and its key name."""
+        return self._signer.origin
+
+    @property
+    def appended(self) -> bool:
+        """Whether this process appended since it last signed a checkpoint."""
+        return self._appended
 
     # -- appending ----------------------------------------------------------
 
@@ -157,8 +218,8 @@ class AuditLog:
         subjects = {subject for _, _, subject in templates if subject is not None}
         with write_transaction(self._engine) as connection:
             # (1) Sequence.
-            first, frontier = _storage.lock_state(connection)
-            now = self._now_ms()
+            first, frontier, _ = _storage.lock_state(connection)
+            now = int(self._clock() * 1000)
             # (2) Pseudonymize.
             tails = self._tails(connection, subjects) if subjects else {}
             # (3) Bytes, hashes, frontier: one comprehension each, the hot loop.
@@ -172,20 +233,15 @@ class AuditLog:
             leaves = [sha256(b"\x00" + data).digest() for data in datas]
             frontier.extend(leaves)
             # (4) Store.
-            _storage.insert_entries(connection, first, leaves, datas, now)
-            _storage.save_state(connection, frontier.size, frontier.to_bytes())
-            # (5) Sign when due.
-            last = _storage.latest_head(connection)
-            if head_due(
-                last,
-                frontier.size,
-                now,
-                every_entries=self._every_entries,
-                every_ms=self._every_ms,
-            ):
-                self._sign(connection, frontier, now)
+            _storage.insert_entries(connection, first, leaves, datas)
+            state = frontier.to_bytes()
+            _storage.save_state(
+                connection, frontier.size, state, self._state_mac(frontier.size, state)
+            )
             if also is not None:
                 also(connection)
+        self._appended = True
+        self._checkpoint_if_due(frontier.size)
         return first
 
     def _tails(self, connection: Connection, subjects: set[str]) -> dict[str, bytes]:
@@ -209,52 +265,191 @@ class AuditLog:
             _storage.lock_state(connection)  # appends after this one see the salt gone
             return _storage.delete_salt(connection, subject_id)
 
-    # -- tree heads ---------------------------------------------------------
+    # -- the sequencing state's MAC --------------------------------------------
 
-    def latest_head(self) -> TreeHead | None:
-        """The newest signed tree head, or None before the first."""
-        with self._engine.connect() as connection:
-            return _storage.latest_head(connection)
+    def _state_mac(self, next_seq: int, frontier: bytes) -> bytes:
+        return hmac.digest(self._mac_key(), b"%d\n" % next_seq + frontier, "sha256")
 
-    def issue_head(self) -> TreeHead:
-        """Sign a head for the log as it is now (the latest head, if it already covers it)."""
-        with write_transaction(self._engine) as connection:
-            size, frontier = _storage.lock_state(connection)
-            last = _storage.latest_head(connection)
-            if last is not None and last.tree_size == size:
-                return last
-            return self._sign(connection, frontier, self._now_ms())
+    def _mac_key(self) -> bytes:
+        key = getattr(self, "_cached_mac_key", None)
+        if key is None:
+            # Derived from the first audit signing key, which every keyring keeps:
+            # a rotation of the signing key must not orphan the state's MAC.
+            seed = self._keyring.signing_key(1).private_bytes_raw()
+            key = HKDF(hashes.SHA256(), 32, salt=None, info=_MAC_INFO).derive(seed)
+            self._cached_mac_key = key
+        return key
 
-    def issue_head_if_due(self) -> TreeHead | None:
-        """Sign a head if one is due by count or time; for a periodic task on a quiet log."""
-        with write_transaction(self._engine) as connection:
-            _, frontier = _storage.lock_state(connection)
-            now = self._now_ms()
-            last = _storage.latest_head(connection)
-            if not head_due(
-                last, frontier.size, now, every_entries=self._every_entries, every_ms=self._every_ms
-            ):
-                return None
-            return self._sign(connection, frontier, now)
+    def _check_state_mac(self, next_seq: int, frontier: CompactRange, mac: bytes | None) -> None:
+        """The stored state is one an append of this deployment wrote (before any checkpoint,
+        a state from before MACs existed is accepted)."""
+        if mac is None and self._signer.state() is None:
+            return
+        expected = self._state_mac(next_seq, frontier.to_bytes())
+        if mac is None or not hmac.compare_digest(mac, expected):
+            raise LogTampered(
+                min(next_seq, frontier.size),
+                "the sequencing state's MAC does not verify: the state was written by "
+                "something other than this deployment's appends",
+            )
 
-    def _sign(self, connection: Connection, frontier: CompactRange, now: int) -> TreeHead:
-        head = sign_tree_head(
-            self._keyring.signing_key(), self.signing_key_id, frontier.size, frontier.root(), now
-        )
-        _storage.insert_head(connection, head, frontier.to_bytes())
-        return head
+    # -- checkpoints ----------------------------------------------------------
 
-    @property
-    def signing_key_id(self) -> str:
-        """The key id new heads are signed with (``audit_signing:v<n>``)."""
-        return self._keyring.current(AUDIT_SIGNING).key_id
+    def _note_signer(self) -> Ed25519NoteSigner:
+        return Ed25519NoteSigner(self.origin, self._keyring.signing_key())
 
-    def public_keys(self) -> dict[str, bytes]:
-        """Each ``audit_signing`` version's raw public key: heads from before a rotation verify."""
-        return {
-            key.key_id: self._keyring.verify_key_bytes(key.version)
+    def log_verifiers(self) -> list[Ed25519NoteVerifier]:
+        """A note verifier for every version of the log's signing key (named for the origin)."""
+        return [
+            Ed25519NoteVerifier(self.origin, self._keyring.verify_key_bytes(key.version))
             for key in self._keyring.versions(AUDIT_SIGNING)
-        }
+        ]
+
+    def vkeys(self) -> list[str]:
+        """The log's verifier keys (C2SP vkeys), oldest first; the last signs now."""
+        return [window.vkey for window in self.key_windows()]
+
+    def key_windows(self) -> list[KeyWindow]:
+        """Each version of the log's signing key with the window it signs in, oldest first.
+
+        A key signs from its creation until the next version's creation (the
+        current key: open-ended); auditors judge a checkpoint's time by its
+        witnesses' cosignatures, not by the operator's clock.
+        """
+        versions = self._keyring.versions(AUDIT_SIGNING)
+        return [
+            KeyWindow(
+                Ed25519NoteVerifier(
+                    self.origin, self._keyring.verify_key_bytes(key.version)
+                ).vkey(),
+                key.key_id,
+                int(key.created_at.timestamp()),
+                int(versions[n + 1].created_at.timestamp()) if n + 1 < len(versions) else None,
+            )
+            for n, key in enumerate(versions)
+        ]
+
+    def signer_state(self) -> SignerState | None:
+        """The last checkpoint the signer signed, from its own state (None before the first)."""
+        return self._signer.state()
+
+    def checkpoint(self) -> bytes:
+        """Sign a checkpoint of the log as it is now; the latest signed note.
+
+        Refuses (:class:`~servinfo.audit.signer.SignerRefused`,
+        :class:`LogTampered`) when the stored log does not extend the last
+        checkpoint the signer signed, or its state's MAC fails.
+        """
+        with self._signer.session() as last:
+            with self._snapshot() as connection:
+                next_seq, stored, mac = _storage.read_state(connection)
+                latest = _storage.latest_checkpoint_size(connection)
+                if last is None and latest is not None:
+                    raise SignerRefused(
+                        f"the signer's state is missing but the log has checkpoints up to size "
+                        f"{latest}: restore the state file ({self._signer.state_file.name}) "
+                        "from the key source's backup; refusing to sign"
+                    )
+                if last is not None and stored.size == last.size and stored == last.frontier:
+                    if latest != last.size:
+                        # A crash after the state was saved, before its row was stored.
+                        self._store_checkpoint(last)
+                    self._signed(last.size)
+                    return last.note
+                self._check_state_mac(next_seq, stored, mac)
+                start = last.size if last is not None else 0
+                leaves = _storage.leaf_hash_range(connection, start, stored.size)
+            state = self._signer.sign(last, leaves, stored)
+            self._store_checkpoint(state)
+        self._signed(state.size)
+        return state.note
+
+    def _store_checkpoint(self, state: SignerState) -> None:
+        with write_transaction(self._engine) as connection:
+            _storage.insert_checkpoint(
+                connection, state.size, state.note, state.frontier.to_bytes()
+            )
+
+    def _signed(self, size: int) -> None:
+        self._signed_size, self._signed_at, self._appended = size, self._clock(), False
+
+    def checkpoint_if_due(self) -> bytes | None:
+        """Sign a checkpoint if one is due by count or time; for a timer on a quiet log.
+
+        Refusals are logged and counted, not raised (the timer goes on).
+        """
+        with self._engine.connect() as connection:
+            size = _storage.read_state(connection)[0]
+        return self._checkpoint_if_due(size)
+
+    def _checkpoint_if_due(self, size: int) -> bytes | None:
+        if self._signed_size is None:
+            with self._engine.connect() as connection:
+                self._signed_size = _storage.latest_checkpoint_size(connection) or 0
+        unsigned = size - self._signed_size
+        if unsigned <= 0:
+            return None
+        if unsigned < self._every_entries and self._clock() - self._signed_at < self._every_seconds:
+            return None
+        return self.sign_or_report()
+
+    def sign_or_report(self) -> bytes | None:
+        """:meth:`checkpoint`, with a refusal logged and counted instead of raised: for
+        appends, timers and exits, whose own work is already committed."""
+        try:
+            return self.checkpoint()
+        except AuditError as error:
+            CHECKPOINT_REFUSALS.inc()
+            _logger.error("audit checkpoint refused: %s", error.message)
+            self._signed_at = self._clock()  # retried at the next due time, not every append
+            return None
+
+    def latest_checkpoint(self) -> bytes | None:
+        """The newest checkpoint with every cosignature stored for it, or None before the first."""
+        with self._engine.connect() as connection:
+            size = _storage.latest_checkpoint_size(connection)
+            return None if size is None else self._cosigned(connection, size)
+
+    def checkpoint_of_size(self, size: int) -> bytes:
+        """The checkpoint of ``size`` with its cosignatures (:class:`HeadNotFound`)."""
+        with self._engine.connect() as connection:
+            return self._cosigned(connection, size)
+
+    def _cosigned(self, connection: Connection, size: int) -> bytes:
+        row = _storage.checkpoint_row(connection, size)
+        if row is None:
+            raise HeadNotFound(f"no checkpoint of size {size}")
+        note = Note.parse(row[0])
+        extra = tuple(
+            NoteSignature(name, key_id, signature)
+            for name, key_id, signature in _storage.cosignatures(connection, size)
+        )
+        return Note(note.text, note.signatures + extra).to_bytes()
+
+    def checkpoint_sizes(self) -> list[int]:
+        """The sizes of every stored checkpoint, oldest first."""
+        with self._engine.connect() as connection:
+            return [size for size, _, _ in _storage.checkpoints(connection)]
+
+    def signed_note(self, size: int) -> bytes:
+        """The checkpoint of ``size`` as the log key signed it, without cosignatures."""
+        with self._engine.connect() as connection:
+            row = _storage.checkpoint_row(connection, size)
+        if row is None:
+            raise HeadNotFound(f"no checkpoint of size {size}")
+        return row[0]
+
+    def cosigned_sizes(self) -> dict[tuple[str, bytes], int]:
+        """The largest checkpoint each witness key ``(name, key id)`` has cosigned."""
+        with self._engine.connect() as connection:
+            return _storage.cosigned_sizes(connection)
+
+    def add_cosignatures(self, size: int, signatures: Sequence[NoteSignature]) -> None:
+        """Store witnesses' cosignatures of the checkpoint of ``size`` (verified by the caller)."""
+        with write_transaction(self._engine) as connection:
+            _storage.insert_cosignatures(
+                connection, size, [(s.name, s.key_id, s.signature) for s in signatures]
+            )
 
     # -- reading ------------------------------------------------------------
 
@@ -281,75 +476,106 @@ class AuditLog:
 
     # -- proofs -------------------------------------------------------------
 
-    def inclusion_bundle(self, index: int) -> InclusionBundle:
-        """Prove entry ``index`` against the latest head (signing one first if it is newer)."""
-        head = self.latest_head()
-        if head is None or not 0 <= index < head.tree_size:
-            if index >= 0:
-                head = self.issue_head()
-            if head is None or not 0 <= index < head.tree_size:
-                size = 0 if head is None else head.tree_size
+    def inclusion(self, index: int) -> tuple[bytes, tuple[bytes, ...], bytes]:
+        """Entry ``index``'s stored bytes, its inclusion proof, and the checkpoint it is
+        proved against (the latest, signed first if it does not cover the entry)."""
+        if index < 0:
+            raise EntryNotFound(f"entry {index} does not exist")
+        with self._engine.connect() as connection:
+            size = _storage.latest_checkpoint_size(connection)
+        if size is None or index >= size:
+            self.checkpoint()
+        with self._snapshot() as connection:
+            size = _storage.latest_checkpoint_size(connection) or 0
+            if index >= size:
                 raise EntryNotFound(f"entry {index} does not exist: the log has {size} entries")
-        with self._snapshot() as connection:
-            hashes = _storage.leaf_hashes(connection, head.tree_size)
+            checkpoint = self._cosigned(connection, size)
+            hashes = _storage.leaf_hashes(connection, size)
             stored = _storage.entry_bytes(connection, index, index + 1)
-        return build_inclusion_bundle(hashes, index, head, stored[0][1] if stored else None)
+        if not stored:
+            raise LogTampered(index, "the entry is covered by a checkpoint but no longer stored")
+        return stored[0][1], tuple(inclusion_proof(hashes, index)), checkpoint
 
-    def consistency_bundle(self, from_size: int, to_size: int | None = None) -> ConsistencyBundle:
-        """Prove the head of ``from_size`` is a prefix of the head of ``to_size`` (default latest).
-
-        Both sizes must be sizes of signed heads: an auditor compares a head it
-        kept with one it is shown.
-        """
-        if to_size is not None and from_size > to_size:
-            raise RangeInvalid(f"from {from_size} is larger than to {to_size}")
+    def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Prove the checkpoint of ``old_size`` is a prefix of that of ``new_size`` (default
+        latest). Both must be sizes of stored checkpoints."""
+        if new_size is not None and old_size > new_size:
+            raise RangeInvalid(f"from {old_size} is larger than to {new_size}")
         with self._snapshot() as connection:
-            new = (
-                _storage.latest_head(connection)
-                if to_size is None
-                else _storage.head_of_size(connection, to_size)
-            )
-            if new is None:
-                raise HeadNotFound(f"no signed tree head of size {to_size}")
-            old = _storage.head_of_size(connection, from_size)
+            size = new_size if new_size is not None else _storage.latest_checkpoint_size(connection)
+            old = _storage.checkpoint_row(connection, old_size)
             if old is None:
-                raise HeadNotFound(f"no signed tree head of size {from_size}")
-            if old.tree_size > new.tree_size:
-                raise RangeInvalid(
-                    f"from {from_size} is larger than the latest head {new.tree_size}"
-                )
-            hashes = _storage.leaf_hashes(connection, new.tree_size)
-        return build_consistency_bundle(hashes, old, new)
+                raise HeadNotFound(f"no checkpoint of size {old_size}")
+            if size is None or _storage.checkpoint_row(connection, size) is None:
+                raise HeadNotFound(f"no checkpoint of size {new_size}")
+            if old_size > size:
+                raise RangeInvalid(f"from {old_size} is larger than the latest checkpoint {size}")
+            frontier = _frontier(old[1], old_size)
+            leaves = _storage.leaf_hash_range(connection, old_size, size)
+            checkpoint = self._cosigned(connection, size)
+        return ConsistencyProof(
+            old_size, tuple(consistency_proof_from_frontier(frontier, leaves)), checkpoint
+        )
 
     # -- verification -------------------------------------------------------
 
-    def verify(self, *, chunk: int = _storage.CHUNK) -> VerifyReport:
-        """Rehash every stored entry and check every head; raise at the first problem.
+    def verify(self, *, trusted: Sequence[bytes] = (), chunk: int = _storage.CHUNK) -> VerifyReport:
+        """Rehash every stored entry and check every checkpoint and head; raise at the first
+        problem.
 
-        :class:`HeadInvalid` for a head that is not the audit key's or goes
-        backwards, :class:`LogTampered` naming the first bad entry. One
-        snapshot of the database, streamed in chunks of ``chunk`` rows; the
-        stored bytes are hashed as stored. Beyond :func:`verify_chunks`, the
-        stored frontiers must fold to their heads' roots and the sequencing
-        state must match the entries, which also catches entries removed
-        from an unsigned tail.
+        Beyond :func:`verify_chunks`: every checkpoint is signed by the log key,
+        names the one before it, and folds from its stored frontier; the
+        signer's own state names the latest one; the sequencing state carries
+        its MAC and continues exactly the stored log; each checkpoint in
+        ``trusted`` (signed notes an auditor saved) is a prefix of the log.
+        One snapshot of the database, streamed in chunks of ``chunk`` rows.
         """
-        with self._snapshot() as connection:
-            next_seq, state = _storage.read_state(connection)
-            stored = _storage.heads(connection)
-            # Closed here, not when collected: a bad entry stops the pass early,
-            # and the driver cursor must close before the connection does.
-            with closing(_storage.stream_chunks(connection, chunk=chunk)) as chunks:
-                report = verify_chunks(chunks, [head for head, _ in stored], self.public_keys())
-        for head, frontier in stored:
-            _check_frontier(head, frontier)
+        verifiers = self.log_verifiers()
+        outside = [_trusted(note, verifiers, self.origin, n) for n, note in enumerate(trusted)]
+        signer = self._signer.state()
+        try:
+            with self._snapshot() as connection:
+                next_seq, state, mac = _storage.read_state(connection)
+                heads = _storage.heads(connection)
+                stored = [
+                    (size, bytes(note), bytes(frontier))
+                    for size, note, frontier in _storage.checkpoints(connection)
+                ]
+                check_legacy_heads([head for head, _ in heads], self.legacy_public_keys())
+                claims = [SignedRoot(h.tree_size, h.root_hash, f"tree head {h.tree_size}")
+                          for h, _ in heads]  # fmt: skip
+                claims += _checkpoint_claims(stored, verifiers, self.origin, signer)
+                claims += outside
+                claims.sort(key=lambda claim: claim.tree_size)
+                # Closed here, not when collected: a bad entry stops the pass early,
+                # and the driver cursor must close before the connection does.
+                with closing(_storage.stream_chunks(connection, chunk=chunk)) as chunks:
+                    report = verify_chunks(chunks, claims)
+        except DBAPIError as error:
+            raise AuditError(
+                f"the audit log's tables cannot be read ({type(error.orig).__name__}): "
+                "a table is missing or altered"
+            ) from None
+        for head, frontier in heads:
+            _check_frontier(head.tree_size, head.root_hash, frontier, "tree head")
         _check_state(report, next_seq, state)
-        return report
+        if mac is not None or signer is not None:
+            self._check_state_mac(next_seq, state, mac)
+        return replace(
+            report,
+            heads=len(heads),
+            checkpoints=len(stored),
+            latest_checkpoint=stored[-1][1] if stored else None,
+        )
+
+    def legacy_public_keys(self) -> dict[str, bytes]:
+        """Each ``audit_signing`` version's raw key, by key id: heads signed before checkpoints."""
+        return {
+            key.key_id: self._keyring.verify_key_bytes(key.version)
+            for key in self._keyring.versions(AUDIT_SIGNING)
+        }
 
     # -- helpers ------------------------------------------------------------
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
 
     def _snapshot(self) -> _Snapshot:
         return _Snapshot(self._engine)
@@ -382,16 +608,110 @@ class _Snapshot:
             self._connection.close()
 
 
-def _check_frontier(head: TreeHead, stored: bytes) -> None:
+def _frontier(stored: bytes, size: int) -> CompactRange:
     try:
         frontier = CompactRange.from_bytes(stored)
     except ValueError:
         frontier = None
-    if frontier is None or frontier.size != head.tree_size or frontier.root() != head.root_hash:
-        raise HeadInvalid(
-            f"tree head {head.tree_size}: its stored frontier does not fold to its signed root",
-            tree_size=head.tree_size,
+    if frontier is None or frontier.size != size:
+        raise LogTampered(size, f"the stored compact range of checkpoint {size} is unreadable")
+    return frontier
+
+
+def _check_frontier(size: int, root: bytes, stored: bytes, what: str) -> None:
+    try:
+        frontier = CompactRange.from_bytes(stored)
+    except ValueError:
+        frontier = None
+    if frontier is None or frontier.size != size or frontier.root() != root:
+        raise LogTampered(
+            max(size - 1, 0),
+            f"{what} {size}: its stored compact range does not fold to its signed root",
         )
+
+
+def _open_checkpoint(
+    note: bytes, verifiers: Sequence[Ed25519NoteVerifier], origin: str, what: str
+) -> Checkpoint:
+    from servinfo.audit.note import open_note
+
+    try:
+        opened, _ = open_note(note, verifiers)
+        checkpoint = Checkpoint.from_body(opened.text)
+    except (NoteInvalid, CheckpointInvalid) as error:
+        raise LogTampered(0, f"{what} is not signed by the log key: {error.message}") from None
+    if checkpoint.origin != origin:
+        raise LogTampered(0, f"{what} is for the log {checkpoint.origin!r}, not {origin!r}")
+    return checkpoint
+
+
+def _trusted(
+    note: bytes, verifiers: Sequence[Ed25519NoteVerifier], origin: str, n: int
+) -> SignedRoot:
+    checkpoint = _open_checkpoint(note, verifiers, origin, f"trusted checkpoint #{n + 1}")
+    return SignedRoot(
+        checkpoint.size,
+        checkpoint.root_hash,
+        f"trusted checkpoint {checkpoint.size}",
+        trusted=True,
+    )
+
+
+def _checkpoint_claims(
+    stored: Sequence[tuple[int, bytes, bytes]],
+    verifiers: Sequence[Ed25519NoteVerifier],
+    origin: str,
+    signer: SignerState | None,
+) -> list[SignedRoot]:
+    """Each stored checkpoint's signed root, after checking its signature, its chain to the
+    one before, its compact range, and that the signer's latest is among them."""
+    claims: list[SignedRoot] = []
+    previous: Checkpoint | None = None
+    for size, note, frontier in stored:
+        checkpoint = _open_checkpoint(note, verifiers, origin, f"checkpoint {size}")
+        if checkpoint.size != size:
+            raise LogTampered(0, f"checkpoint {size} is stored under the size {checkpoint.size}")
+        named = previous_of(checkpoint)
+        if previous is None and named is not None:
+            raise LogTampered(
+                0,
+                f"checkpoint {size} follows a checkpoint of size {named[0]} that is no longer "
+                "stored: checkpoints were deleted",
+            )
+        if previous is not None and named != (previous.size, previous.root_hash):
+            raise LogTampered(
+                previous.size,
+                f"checkpoint {size} does not follow the stored checkpoint {previous.size}: "
+                "a checkpoint between them was deleted, or the log forked",
+            )
+        _check_frontier(size, checkpoint.root_hash, frontier, "checkpoint")
+        claims.append(SignedRoot(size, checkpoint.root_hash, f"checkpoint {size}"))
+        previous = checkpoint
+    if signer is None:
+        if stored:
+            raise LogTampered(
+                0,
+                "the log has checkpoints but the signer's state is missing: restore it from "
+                "the key source's backup",
+            )
+        return claims
+    if previous is None or previous.size < signer.size:
+        raise LogTampered(
+            previous.size if previous else 0,
+            f"the signer signed a checkpoint of size {signer.size} that the database no longer "
+            "holds: checkpoints were deleted or the log was rolled back",
+        )
+    if previous.size > signer.size:
+        raise LogTampered(
+            signer.size,
+            f"the database holds checkpoint {previous.size}, newer than the signer's last "
+            f"({signer.size}): the signer's state was rolled back",
+        )
+    if stored[-1][1] != signer.note:
+        raise LogTampered(
+            signer.size, f"checkpoint {signer.size} is not the note the signer signed"
+        )
+    return claims
 
 
 def _check_state(report: VerifyReport, next_seq: int, state: CompactRange) -> None:
@@ -410,5 +730,6 @@ def _check_state(report: VerifyReport, next_seq: int, state: CompactRange) -> No
     if state.size != count or state.root() != report.root:
         raise LogTampered(
             report.signed_entries,
-            "the sequencer's frontier does not match the stored entries after the latest head",
+            "the sequencer's frontier does not match the stored entries after the latest "
+            "checkpoint",
         )

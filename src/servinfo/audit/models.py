@@ -4,15 +4,18 @@ The audit package owns these tables (its own :class:`AuditBase`, not the
 store's), and adds them through its own Alembic branch (``migrations/``,
 label ``audit``), so the store never has to know about them::
 
-    audit_entries   seq, leaf hash, canonical bytes, time: one row per leaf, append-only
-    audit_heads     signed tree heads and the frontier at each
-    audit_state     one row: the next seq and the current frontier (the sequencing point)
-    subject_salts   the per-subject salt of each subject's pseudonym; deleted at erasure
+    audit_entries       seq, leaf hash, canonical bytes: one row per leaf, append-only
+    audit_checkpoints   C2SP checkpoints as signed, with the compact range at each size
+    audit_cosignatures  witnesses' cosignatures of the checkpoints
+    audit_heads         tree heads signed before checkpoints (kept, still verified)
+    audit_state         one row: the next seq, the current frontier (the sequencing
+                        point) and a MAC over both with a key from the keyring
+    subject_salts       the per-subject salt of each subject's pseudonym; deleted at erasure
 
-``audit_entries.at`` duplicates the time inside the canonical bytes so the
-rows can be searched by time; only the bytes are hashed, so the bytes are
-what counts. On SQLite the ``seq`` and ``tree_size`` keys are ``INTEGER
-PRIMARY KEY`` (the rowid itself): no second index to maintain on every append.
+Every stored column of an entry is covered by its hash: the seq is its place
+in the tree, the leaf hash is the hash of the bytes. On SQLite the ``seq`` and
+``tree_size`` keys are ``INTEGER PRIMARY KEY`` (the rowid itself): no second
+index to maintain on every append.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "AuditBase",
+    "AuditCheckpointRow",
+    "AuditCosignatureRow",
     "AuditEntryRow",
     "AuditHeadRow",
     "AuditStateRow",
@@ -54,7 +59,27 @@ class AuditEntryRow(AuditBase):
     seq: Mapped[int] = mapped_column(_COUNT, primary_key=True, autoincrement=False)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     entry: Mapped[bytes] = mapped_column(LargeBinary)
-    at: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch, as in the bytes
+
+
+class AuditCheckpointRow(AuditBase):
+    """A checkpoint as the log key signed it; ``frontier`` is the compact range at its size."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(_COUNT, primary_key=True, autoincrement=False)
+    note: Mapped[bytes] = mapped_column(LargeBinary)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditCosignatureRow(AuditBase):
+    """A witness's cosignature of the checkpoint of ``tree_size``, as its note signature."""
+
+    __tablename__ = "audit_cosignatures"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(4), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditHeadRow(AuditBase):
@@ -79,6 +104,8 @@ class AuditStateRow(AuditBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     next_seq: Mapped[int] = mapped_column(BigInteger)
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
+    #: HMAC-SHA256 over next_seq and frontier; NULL before the first append that set it.
+    mac: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
 
 
 class SubjectSaltRow(AuditBase):

@@ -1,12 +1,14 @@
-"""What the HTTP API answers about the audit log, as JSON-ready dicts.
+"""What the HTTP API answers about the audit log.
 
-The routes (``GET /v1/audit/head``, ``/v1/audit/proof/{index}``,
-``/v1/audit/consistency?from=&to=``, ``/v1/audit/public-keys``) stay thin:
-each returns one of these methods' dicts. The proof dicts are exactly the
-bundle files ``servinfo audit prove`` writes, so an auditor checks an API
-answer with ``servinfo audit verify-proof`` and nothing else. Errors are
-:class:`AuditError` subclasses whose ``http_status`` the API maps: 404 for an
-entry or head that does not exist, 400 for a backwards range.
+Public, with no token (a checkpoint and a key hold no personal data, and
+anyone may mirror them): ``GET /v1/audit/checkpoint`` — the latest checkpoint
+with its witnesses' cosignatures, a C2SP signed note — and
+``GET /v1/audit/keys`` — the log's keys with their windows and the witness
+policy. With ``read_audit``: ``GET /v1/audit/proof/{index}`` (a C2SP
+tlog-proof whose ``extra`` line carries the entry's stored bytes) and
+``GET /v1/audit/consistency?from=&to=``. Errors are :class:`AuditError`
+subclasses whose ``http_status`` the API maps: 404 for an entry or checkpoint
+that does not exist, 400 for a backwards range.
 """
 
 from __future__ import annotations
@@ -14,43 +16,61 @@ from __future__ import annotations
 from typing import Any
 
 from servinfo.audit import _codec
-from servinfo.audit.heads import TreeHead
 from servinfo.audit.log import AuditLog
+from servinfo.audit.policy import TrustPolicy
+from servinfo.audit.tlog_proof import TlogProof
 
 __all__ = ["AuditService"]
 
 
 class AuditService:
-    """Read-only answers for the API; the log signs a head when one is due."""
+    """Answers for the API; the log signs a checkpoint first when one is due."""
 
-    def __init__(self, log: AuditLog) -> None:
+    def __init__(self, log: AuditLog, witness_policy: TrustPolicy | None = None) -> None:
         self._log = log
+        self._policy = witness_policy
 
-    def head(self) -> dict[str, Any]:
-        """``GET /v1/audit/head``: the latest signed tree head (see :mod:`servinfo.audit.heads`).
+    def checkpoint(self) -> bytes:
+        """The latest checkpoint with its cosignatures (an empty log gets one of size 0)."""
+        self._log.checkpoint_if_due()
+        latest = self._log.latest_checkpoint()
+        return latest if latest is not None else self._log.checkpoint()
 
-        Signs one first if a head is due, or if none was ever signed (an
-        empty log gets a signed head of size 0), so the answer is never stale
-        by more than the schedule.
-        """
-        return self.current_head().to_dict()
+    def keys(self) -> dict[str, Any]:
+        """The log's origin, every version of its key with its window, and the witness policy."""
+        return {
+            "origin": self._log.origin,
+            "log_keys": [
+                {
+                    "vkey": window.vkey,
+                    "key_id": window.key_id,
+                    "valid_from": window.valid_from,
+                    "valid_until": window.valid_until,
+                }
+                for window in self._log.key_windows()
+            ],
+            "witness_policy": None if self._policy is None else self.trust_policy_text(),
+        }
 
-    def current_head(self) -> TreeHead:
-        head = self._log.issue_head_if_due() or self._log.latest_head()
-        return head if head is not None else self._log.issue_head()
+    def trust_policy_text(self) -> str:
+        """A tlog-policy an auditor can use: this log's keys, the deployment's witnesses and
+        quorum (``quorum none`` when it has no witness policy)."""
+        lines = [f"log {vkey}" for vkey in self._log.vkeys()]
+        if self._policy is None:
+            return "\n".join([*lines, "quorum none"]) + "\n"
+        theirs = self._policy.to_text().splitlines()
+        return "\n".join(lines + [line for line in theirs if not line.startswith("log ")]) + "\n"
 
-    def inclusion_proof(self, index: int) -> dict[str, Any]:
-        """``GET /v1/audit/proof/{index}``: the inclusion bundle of entry ``index``."""
-        return self._log.inclusion_bundle(index).to_dict()
+    def inclusion_proof(self, index: int) -> str:
+        """Entry ``index`` as a tlog-proof against the latest checkpoint."""
+        entry, hashes, checkpoint = self._log.inclusion(index)
+        return TlogProof(index, hashes, checkpoint, extra=entry).to_text()
 
     def consistency_proof(self, from_size: int, to_size: int | None = None) -> dict[str, Any]:
-        """``GET /v1/audit/consistency?from=&to=``: heads ``from`` ⊑ ``to`` (default latest)."""
-        return self._log.consistency_bundle(from_size, to_size).to_dict()
-
-    def public_keys(self) -> dict[str, Any]:
-        """``GET /v1/audit/public-keys``: every audit key, base64, and which one signs now."""
-        keys = self._log.public_keys()
+        """The checkpoint of ``from`` is a prefix of that of ``to`` (default latest)."""
+        proof = self._log.consistency(from_size, to_size)
         return {
-            "current": next(reversed(keys)),
-            "keys": {k: _codec.b64(v) for k, v in keys.items()},
+            "old_size": proof.old_size,
+            "proof": [_codec.b64(node) for node in proof.proof],
+            "checkpoint": proof.checkpoint.decode("utf-8"),
         }

@@ -1,9 +1,11 @@
 """Full verification of the stored audit log, as ``servinfo audit verify`` runs it.
 
 One streaming pass over the stored rows ``(seq, canonical bytes, leaf hash)`` in
-``seq`` order, checked against the stored signed tree heads in the order they
-were issued. The stored bytes are rehashed as stored, never re-serialized
-(see :mod:`servinfo.audit.entries`). What each kind of tampering trips over:
+``seq`` order, checked against every signed root the log must contain: its
+checkpoints, the tree heads signed before checkpoints existed, and checkpoints
+an auditor saved (:class:`SignedRoot`, whose signatures the caller checked).
+The stored bytes are rehashed as stored, never re-serialized (see
+:mod:`servinfo.audit.entries`). What each kind of tampering trips over:
 
 ======================================  ==============================================
 tampering                               detected because
@@ -26,15 +28,16 @@ heads that pass are prefixes of one log: consistent with each other, without
 consistency proofs.
 
 The first problem stops the check, and is raised rather than returned, so no
-caller can ignore it: :class:`HeadInvalid` for a head that fails its signature
-or goes backwards (checked before any entry is read), :class:`LogTampered` for
-the entries, naming the first entry that the signed log no longer vouches
-for. Success returns a :class:`VerifyReport`.
+caller can ignore it: :class:`HeadInvalid` for a legacy head that fails its
+signature or goes backwards (:func:`check_legacy_heads`, before any entry is
+read), :class:`LogTampered` for the entries, naming the first entry that the
+signed log no longer vouches for. Success returns a :class:`VerifyReport`.
 
-What this cannot show on its own: entries after the latest head are only
+What this cannot show on its own: entries after the latest checkpoint are only
 checked against their own hashes (``VerifyReport.unsigned_entries``), and a
-rewrite of the whole log *with* all of its heads needs a head saved outside
-the database: prove consistency from it (:func:`verify_consistency_bundle`).
+rewrite of the whole log *with* all of its checkpoints needs evidence kept
+outside the database: the signer's state, checkpoints an auditor saved, and
+witnesses' cosignatures (:meth:`servinfo.audit.log.AuditLog.verify`).
 """
 
 from __future__ import annotations
@@ -48,57 +51,46 @@ from servinfo.audit.errors import HeadInvalid, LogTampered
 from servinfo.audit.heads import PublicKeys, TreeHead, verify_tree_head
 from servinfo.audit.merkle import CompactRange, leaf_hash
 
-__all__ = ["VerifyReport", "verify_chunks", "verify_log"]
+__all__ = ["SignedRoot", "VerifyReport", "check_legacy_heads", "verify_chunks", "verify_log"]
 
 #: Entries checked per step; ``entries`` is consumed this many at a time.
 _CHUNK = 8192
 
 
 @dataclass(frozen=True)
+class SignedRoot:
+    """A root someone signed for the log at ``tree_size``: it must be the log's root there."""
+
+    tree_size: int
+    root_hash: bytes
+    #: How messages name it: "checkpoint 1200", "tree head 15", "trusted checkpoint 900".
+    label: str
+    #: Saved by an auditor (outside the database) rather than stored in it.
+    trusted: bool = False
+
+
+@dataclass(frozen=True)
 class VerifyReport:
-    """A log that verified: its size, its root and the heads that vouch for it."""
+    """A log that verified: its size, its root and what vouches for it."""
 
     entries: int
     root: bytes
-    heads: int
-    latest_head: TreeHead | None
-
-    @property
-    def signed_entries(self) -> int:
-        """Entries covered by a signed head."""
-        return self.latest_head.tree_size if self.latest_head else 0
+    #: The largest size a signed root covers.
+    signed_entries: int
+    #: Tree heads signed before checkpoints existed.
+    heads: int = 0
+    checkpoints: int = 0
+    #: The newest stored checkpoint's signed note.
+    latest_checkpoint: bytes | None = None
 
     @property
     def unsigned_entries(self) -> int:
-        """Entries appended after the latest head: consistent, but not yet signed."""
+        """Entries appended after the latest checkpoint: consistent, but not yet signed."""
         return self.entries - self.signed_entries
 
 
-def verify_log(
-    entries: Iterable[tuple[int, bytes, bytes]],
-    heads: Sequence[TreeHead],
-    public_key_bytes: PublicKeys,
-) -> VerifyReport:
-    """Verify every stored entry and head in one pass; raise at the first problem.
-
-    ``entries`` yields ``(seq, stored bytes, stored leaf hash)`` ordered by
-    ``seq``; ``heads`` are the stored heads in the order they were issued.
-    """
-    rows = iter(entries)
-    return verify_chunks(iter(lambda: list(islice(rows, _CHUNK)), []), heads, public_key_bytes)
-
-
-def verify_chunks(
-    chunks: Iterable[Sequence[tuple[int, bytes, bytes]]],
-    heads: Sequence[TreeHead],
-    public_key_bytes: PublicKeys,
-) -> VerifyReport:
-    """:func:`verify_log` over the entries in consecutive chunks of any size.
-
-    The storage streams the driver's own row lists here, so no step runs per row
-    outside the hashing comprehension.
-    """
-    # (1) Every head is signed by the audit key, and the log never shrinks.
+def check_legacy_heads(heads: Sequence[TreeHead], public_key_bytes: PublicKeys) -> None:
+    """Every legacy head is signed by the audit key, and the heads never shrink."""
     for n, head in enumerate(heads):
         if not verify_tree_head(head, public_key_bytes):
             raise HeadInvalid(
@@ -112,14 +104,44 @@ def verify_chunks(
                 f"{heads[n - 1].tree_size}: the log went backwards",
                 tree_size=head.tree_size,
             )
+
+
+def verify_log(
+    entries: Iterable[tuple[int, bytes, bytes]],
+    heads: Sequence[TreeHead],
+    public_key_bytes: PublicKeys,
+) -> VerifyReport:
+    """Verify every stored entry against signed tree heads in one pass; raise at the first
+    problem.
+
+    ``entries`` yields ``(seq, stored bytes, stored leaf hash)`` ordered by
+    ``seq``; ``heads`` are the stored heads in the order they were issued.
+    """
+    check_legacy_heads(heads, public_key_bytes)
+    claims = [SignedRoot(h.tree_size, h.root_hash, f"tree head {h.tree_size}") for h in heads]
+    rows = iter(entries)
+    report = verify_chunks(iter(lambda: list(islice(rows, _CHUNK)), []), claims)
+    return VerifyReport(report.entries, report.root, report.signed_entries, heads=len(heads))
+
+
+def verify_chunks(
+    chunks: Iterable[Sequence[tuple[int, bytes, bytes]]],
+    claims: Sequence[SignedRoot],
+) -> VerifyReport:
+    """Verify the entries, in consecutive chunks of any size, against ``claims`` (sorted by
+    size, signatures already checked).
+
+    The storage streams the driver's own row lists here, so no step runs per row
+    outside the hashing comprehension.
+    """
     frontier = CompactRange()
-    pending, vouched = _match_heads(heads, 0, frontier, 0)
+    pending, vouched = _match(claims, 0, frontier, 0)
     count = 0
     sha256, prefix = hashlib.sha256, b"\x00"
     # The entries are checked a chunk at a time, each step as one comprehension
     # over the chunk, in the order below: a million entries take seconds, not
     # minutes. Problems are still reported in log order: nothing after the
-    # first bad entry is used, and heads before it are checked first.
+    # first bad entry is used, and roots before it are checked first.
     for chunk in chunks:
         if not chunk:
             continue
@@ -127,70 +149,87 @@ def verify_chunks(
         # Columns by comprehension, not ``zip(*chunk)``: that makes an iterator per row,
         # and tens of thousands of live objects set off the cyclic collector's full passes.
         stored = [stored_hash for _, _, stored_hash in chunk]
-        # (2) Rows are numbered 0, 1, 2, … with nothing missing or moved.
+        # (1) Rows are numbered 0, 1, 2, … with nothing missing or moved.
         seq_ok = [seq for seq, _, _ in chunk] == list(range(count, end))
-        # (3) The stored bytes are the ones whose hash is in the tree.
-        hash_ok = [sha256(prefix + data).digest() for _, data, _ in chunk] == stored
+        # (2) The stored bytes are the ones whose hash is in the tree.
+        try:
+            hash_ok = [sha256(prefix + data).digest() for _, data, _ in chunk] == stored
+        except TypeError:  # a value stored as text or a number, not as the hashed bytes
+            hash_ok = False
         bad = len(chunk) if seq_ok and hash_ok else _first_bad(chunk, count)
-        # (4) At each head's size, the log's root is the root the head signs.
+        # (3) At each signed size, the log's root is the root signed.
         done = 0
-        while pending < len(heads) and heads[pending].tree_size <= count + bad:
-            size = heads[pending].tree_size
+        while pending < len(claims) and claims[pending].tree_size <= count + bad:
+            size = claims[pending].tree_size
             frontier.extend(stored[done : size - count])
             done = size - count
-            pending, vouched = _match_heads(heads, pending, frontier, vouched)
+            pending, vouched = _match(claims, pending, frontier, vouched)
         if bad < len(chunk):
-            seq = chunk[bad][0]
+            seq, data, stored_hash = chunk[bad]
             if seq != count + bad:
                 raise LogTampered(
                     count + bad,
                     f"found entry {seq} in its place: entries were deleted or reordered",
                 )
+            if not isinstance(data, bytes) or not isinstance(stored_hash, bytes):
+                raise LogTampered(count + bad, "it is not stored as bytes")
             raise LogTampered(count + bad, "its stored bytes do not hash to its stored leaf hash")
         frontier.extend(stored[done:])
         count = end
-    # (5) No head covers entries that are no longer stored.
-    if pending < len(heads):
-        size = heads[pending].tree_size
+    # (4) Nothing signed covers entries that are no longer stored.
+    if pending < len(claims):
+        claim = claims[pending]
+        how = (
+            "the log was rolled back"
+            if claim.trusted
+            else f"entries {count}..{claim.tree_size - 1} were removed"
+        )
         raise LogTampered(
             count,
-            f"the log ends after {count} entries but tree head {size} was signed: "
-            f"entries {count}..{size - 1} were removed",
+            f"the log ends after {count} entries but {claim.label} covers {claim.tree_size}: {how}",
         )
-    return VerifyReport(count, frontier.root(), len(heads), heads[-1] if heads else None)
+    signed = claims[-1].tree_size if claims else 0
+    return VerifyReport(count, frontier.root(), signed)
 
 
 def _first_bad(chunk: Sequence[tuple[int, bytes, bytes]], count: int) -> int:
-    """The position in ``chunk`` of its first misnumbered or mis-hashed row."""
+    """The position in ``chunk`` of its first misnumbered, mistyped or mis-hashed row."""
     for i, (seq, data, stored_hash) in enumerate(chunk):
-        if seq != count + i or leaf_hash(data) != stored_hash:
+        if seq != count + i or not isinstance(data, bytes) or leaf_hash(data) != stored_hash:
             return i
     return len(chunk)
 
 
-def _match_heads(
-    heads: Sequence[TreeHead], pending: int, frontier: CompactRange, vouched: int
+def _match(
+    claims: Sequence[SignedRoot], pending: int, frontier: CompactRange, vouched: int
 ) -> tuple[int, int]:
-    """Compare the heads of the frontier's size with its root; return the next pending head.
+    """Compare the claims of the frontier's size with its root; return the next pending claim.
 
-    ``vouched`` is the size of the last head that matched: entries before it
+    ``vouched`` is the size of the last claim that matched: entries before it
     are vouched for, so a mismatch names the first entry after it.
     """
     root, size, matched = frontier.root(), frontier.size, False
-    while pending < len(heads) and heads[pending].tree_size == size:
-        if heads[pending].root_hash != root:
+    while pending < len(claims) and claims[pending].tree_size == size:
+        claim = claims[pending]
+        if claim.root_hash != root:
             if size == 0:
-                raise LogTampered(0, "tree head 0 does not sign the empty tree: a forged head")
+                raise LogTampered(0, f"{claim.label} does not sign the empty tree: a forgery")
+            if claim.trusted:
+                raise LogTampered(
+                    vouched,
+                    f"the log's root at size {size} is not the root of the {claim.label}: "
+                    "the log was rewritten or forked after it was saved",
+                )
             if matched:
                 raise LogTampered(
                     size - 1,
-                    f"tree head {size} signs a different root than another head of that size: "
-                    "a forged head or a forked log",
+                    f"{claim.label} signs a different root than another signed root of that "
+                    "size: a forgery or a forked log",
                 )
             raise LogTampered(
                 vouched,
-                f"entries {vouched}..{size - 1} do not hash to the root signed in tree head "
-                f"{size}: an entry was changed, inserted or removed, or the head was forged",
+                f"entries {vouched}..{size - 1} do not hash to the root signed in "
+                f"{claim.label}: an entry was changed, inserted or removed, or it was forged",
             )
         matched, vouched, pending = True, size, pending + 1
     return pending, vouched

@@ -16,13 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
 from servinfo.access.principals import PrincipalService
 from servinfo.audit import AuditLog
 from servinfo.audit.buffer import AuditBuffer
+from servinfo.audit.signer import stored_origin
+from servinfo.audit.witnessing import load_witness_policy
 from servinfo.config import Settings, load_settings, resolve_data_dir
 from servinfo.crypto import Keyring, LocalMasterKeyWrapper, load_master_key
 from servinfo.deployment.errors import DeploymentError
@@ -55,6 +58,9 @@ if TYPE_CHECKING:
     from servinfo.access.runtime import PolicyRuntime
     from servinfo.access.states import SubjectStateCache
     from servinfo.access.subjects import SubjectListing
+    from servinfo.audit.policy import TrustPolicy
+    from servinfo.audit.service import AuditService
+    from servinfo.audit.witnessing import WitnessingThread
     from servinfo.collect.service import Collector
     from servinfo.jobs.service import JobService
     from servinfo.ledgers import Ledgers
@@ -137,7 +143,56 @@ class Deployment:
 
     @property
     def audit(self) -> AuditLog:
-        return self._once("audit", lambda: AuditLog(self.control, self.keyring))
+        return self._once("audit", self._build_audit)
+
+    def _build_audit(self) -> AuditLog:
+        settings = self.settings
+        state_file = settings.audit_signer_state_file
+        origin = (
+            settings.audit_origin
+            or stored_origin(state_file)
+            or default_origin(self.policy, self.deployment_id)
+        )
+        return AuditLog(
+            self.control,
+            self.keyring,
+            signer_state_file=state_file,
+            origin=origin,
+            checkpoint_every_seconds=settings.audit_checkpoint_seconds,
+        )
+
+    @property
+    def witness_policy(self) -> TrustPolicy | None:
+        """The deployment's witness policy (``audit.witness_policy_file``), if it has one."""
+        # Cached in a tuple: the cache rebuilds what it holds as None.
+        found = self._once(
+            "witness_policy",
+            lambda: (load_witness_policy(self.settings.audit_witness_policy_file),),
+        )
+        return found[0]
+
+    @property
+    def audit_service(self) -> AuditService:
+        from servinfo.audit.service import AuditService
+
+        return self._once("audit_service", lambda: AuditService(self.audit, self.witness_policy))
+
+    @property
+    def audit_witnessing(self) -> WitnessingThread:
+        """The server's timer: checkpoints of a quiet log, then the witnesses' cosignatures."""
+        from servinfo.audit.witnessing import Witnessing, WitnessingThread
+
+        def build() -> WitnessingThread:
+            policy = self.witness_policy
+            state = self.settings.audit_signer_state_file
+            return WitnessingThread(
+                self.audit,
+                Witnessing(self.audit, policy) if policy is not None else None,
+                state.with_name(state.name + ".witnessing.lock"),
+                interval=max(0.2, float(self.settings.audit_checkpoint_seconds)),
+            )
+
+        return self._once("audit_witnessing", build)
 
     @property
     def audit_buffer(self) -> AuditBuffer:
@@ -276,9 +331,17 @@ class Deployment:
         health = self._cache.pop("health", None)
         if isinstance(health, StoreHealth):
             health.stop()
+        witnessing = self._cache.pop("audit_witnessing", None)
+        if witnessing is not None:
+            cast("WitnessingThread", witnessing).stop()
         buffer = self._cache.pop("audit_buffer", None)
         if isinstance(buffer, AuditBuffer):
             buffer.close()
+        audit = self._cache.get("audit")
+        if isinstance(audit, AuditLog) and audit.appended:
+            # A command's entries are signed before it exits, not whenever the next
+            # process happens to sign.
+            audit.sign_or_report()
         self.control.dispose()
         for engine in self.regions.values():
             engine.dispose()
@@ -288,6 +351,14 @@ class Deployment:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def default_origin(policy: Policy, deployment_id: str) -> str:
+    """``<domain>/servinfo/<deployment id>``: the organization's web domain, or
+    ``servinfo.invalid`` when the policy names none, so every deployment's log has its own."""
+    url = policy.organization.contact.url
+    host = urlsplit(str(url)).hostname if url else None
+    return f"{host or 'servinfo.invalid'}/servinfo/{deployment_id or 'unstamped'}"
 
 
 def _policy_text(settings: Settings) -> tuple[str, str]:
