@@ -117,3 +117,24 @@ def assert_one_short_line(message: str) -> None:
     """A refusal is one line and quotes little of its input."""
     assert "\n" not in message
     assert len(message) < 200
+
+
+# -- vectors from the Go implementation (tests/audit/vectors/README.md) ---------------
+
+GO_VECTORS = json.loads((Path(__file__).parent / "vectors" / "go_independent.json").read_text())
+
+
+def go_leaves(size: int) -> list[bytes]:
+    return [leaf_hash((GO_VECTORS["leaf_data"] % i).encode()) for i in range(size)]
+
+
+@pytest.mark.parametrize("vector", GO_VECTORS["checkpoints"], ids=lambda v: str(v["size"]))
+def test_go_checkpoints_parse_and_have_our_roots(vector: dict[str, object]) -> None:
+    body = str(vector["body"]).encode()
+    checkpoint = Checkpoint.from_body(body)
+    assert checkpoint.origin == GO_VECTORS["log"]["origin"]
+    assert checkpoint.size == vector["size"]
+    assert checkpoint.root_hash == base64.b64decode(str(vector["root_hash"]))
+    assert checkpoint.root_hash == root_from_leaf_hashes(go_leaves(checkpoint.size))
+    assert checkpoint.body() == body
+    assert Note.parse(str(vector["note"]).encode()).text == body

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -253,3 +254,37 @@ def test_every_verifier_is_a_note_verifier(mldsa_key: MLDSA44PrivateKey) -> None
     ):
         assert isinstance(verifier, NoteVerifier)
         assert isinstance(verifier, CosignatureVerifier)
+
+
+# -- vectors from the Go implementation (tests/audit/vectors/README.md) ---------------
+
+GO_VECTORS = json.loads((Path(__file__).parent / "vectors" / "go_independent.json").read_text())
+
+
+def go_cosigners() -> list[Ed25519CosignatureSigner]:
+    return [
+        Ed25519CosignatureSigner(
+            w["name"], Ed25519PrivateKey.from_private_bytes(bytes.fromhex(w["seed_hex"]))
+        )
+        for w in GO_VECTORS["witnesses"]
+    ]
+
+
+def test_go_witness_vkeys_are_ours() -> None:
+    for signer, witness in zip(go_cosigners(), GO_VECTORS["witnesses"], strict=True):
+        assert signer.vkey() == witness["vkey"]
+        assert isinstance(parse_vkey(witness["vkey"]), Ed25519CosignatureVerifier)
+
+
+@pytest.mark.parametrize("vector", GO_VECTORS["checkpoints"], ids=lambda v: str(v["size"]))
+def test_go_cosignatures_verify_and_python_makes_the_same_lines(vector: dict[str, Any]) -> None:
+    verifiers = [parse_vkey(w["vkey"]) for w in GO_VECTORS["witnesses"]]
+    note_bytes = vector["note"].encode()
+    note, verified = open_note(note_bytes, verifiers)
+    assert [s.name for s in verified] == [w["name"] for w in GO_VECTORS["witnesses"]]
+    checkpoint = Checkpoint.from_body(note.text)
+    for signer, signature in zip(go_cosigners(), verified, strict=True):
+        when = vector["cosignature_timestamps"][signer.name]
+        assert signer.verifier().timestamp_of(note.text, signature.signature) == when
+        assert signer.cosign(checkpoint, when) == signature
+        assert signature.line() in note_bytes.decode()

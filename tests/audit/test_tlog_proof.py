@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -187,3 +190,28 @@ def assert_one_short_line(message: str) -> None:
     """A refusal is one line and quotes little of its input."""
     assert "\n" not in message
     assert len(message) < 300
+
+
+# -- vectors from the Go implementation (tests/audit/vectors/README.md) ---------------
+
+GO_VECTORS = json.loads((Path(__file__).parent / "vectors" / "go_independent.json").read_text())
+GO_POLICY = TrustPolicy.parse(
+    f"log {GO_VECTORS['log']['vkey']}\n"
+    + "".join(f"witness W{i} {w['vkey']}\n" for i, w in enumerate(GO_VECTORS["witnesses"]))
+    + "group all-three all W0 W1 W2\nquorum all-three\n"
+)
+
+
+@pytest.mark.parametrize(
+    "vector", GO_VECTORS["tlog_proofs"], ids=lambda v: f"{v['index']}-of-{v['size']}"
+)
+def test_go_tlog_proofs_verify(vector: dict[str, Any]) -> None:
+    leaf = leaf_hash((GO_VECTORS["leaf_data"] % vector["index"]).encode())
+    assert base64.b64decode(vector["leaf_hash"]) == leaf
+    proof = TlogProof.parse(vector["text"])
+    verified = proof.verify(leaf, GO_POLICY)
+    assert (proof.index, verified.checkpoint.size) == (vector["index"], vector["size"])
+    assert set(verified.cosignatures) == {"W0", "W1", "W2"}
+    assert proof.to_text() == vector["text"]
+    leaves = [leaf_hash((GO_VECTORS["leaf_data"] % i).encode()) for i in range(vector["size"])]
+    assert list(proof.hashes) == inclusion_proof(leaves, vector["index"])

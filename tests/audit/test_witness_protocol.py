@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -157,3 +158,21 @@ def assert_one_short_line(message: str) -> None:
     """A refusal is one line and quotes little of its input."""
     assert "\n" not in message
     assert len(message) < 200
+
+
+# -- vectors from the Go implementation (tests/audit/vectors/README.md) ---------------
+
+GO_VECTORS = json.loads((Path(__file__).parent / "vectors" / "go_independent.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "vector", GO_VECTORS["add_checkpoint"], ids=lambda v: f"{v['old_size']}-{v['new_size']}"
+)
+def test_go_requests_parse_and_carry_our_consistency_proofs(vector: dict[str, Any]) -> None:
+    body = vector["body"].encode()
+    request = AddCheckpointRequest.parse(body)
+    assert request.old_size == vector["old_size"]
+    leaves = [leaf_hash((GO_VECTORS["leaf_data"] % i).encode()) for i in range(vector["new_size"])]
+    assert list(request.proof) == consistency_proof(leaves, vector["old_size"])
+    assert Checkpoint.from_body(Note.parse(request.checkpoint).text).size == vector["new_size"]
+    assert request.to_bytes() == body
