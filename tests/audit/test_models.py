@@ -35,8 +35,23 @@ def _diffs(engine: Engine) -> list[object]:
 
 def test_migrated_tables_match_the_models(audit_backend: AuditBackend) -> None:
     assert _diffs(audit_backend.engine) == []
-    assert {"audit_entries", "audit_heads", "audit_state", "subject_salts"} == OURS
-    assert set(inspect(audit_backend.engine).get_table_names()) >= OURS
+    assert {
+        "audit_entries",
+        "audit_checkpoints",
+        "audit_cosignatures",
+        "audit_heads",
+        "audit_state",
+        "subject_salts",
+    } == OURS
+    inspector = inspect(audit_backend.engine)
+    assert set(inspector.get_table_names()) >= OURS
+    # Every stored column of an entry is covered by its hash: the time lives in the bytes.
+    assert {c["name"] for c in inspector.get_columns("audit_entries")} == {
+        "seq",
+        "leaf_hash",
+        "entry",
+    }
+    assert "mac" in {c["name"] for c in inspector.get_columns("audit_state")}
 
 
 def test_the_migration_starts_an_empty_log_and_runs_once(tmp_path: Path) -> None:
@@ -46,17 +61,21 @@ def test_the_migration_starts_an_empty_log_and_runs_once(tmp_path: Path) -> None
     assert _diffs(engine) == []
     with engine.connect() as connection:
         versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version_control")
-        assert "a0001" in set(versions.scalars())
-        state = connection.exec_driver_sql("SELECT id, next_seq, frontier FROM audit_state").all()
-    assert [tuple(row) for row in state] == [(1, 0, CompactRange().to_bytes())]
+        assert "a0002" in set(versions.scalars())
+        state = connection.exec_driver_sql(
+            "SELECT id, next_seq, frontier, mac FROM audit_state"
+        ).all()
+        checkpoints = connection.exec_driver_sql("SELECT COUNT(*) FROM audit_checkpoints")
+        assert checkpoints.scalar_one() == 0
+    assert [tuple(row) for row in state] == [(1, 0, CompactRange().to_bytes(), None)]
     engine.dispose()
 
 
 def test_sqlite_keys_are_rowids(audit_backend: AuditBackend) -> None:
-    """INTEGER PRIMARY KEY: appends maintain no second index."""
+    """INTEGER PRIMARY KEY: appends and checkpoints maintain no second index."""
     if not audit_backend.is_sqlite:
         return
     with audit_backend.engine.connect() as connection:
-        for table in ("audit_entries", "audit_heads"):
+        for table in ("audit_entries", "audit_heads", "audit_checkpoints"):
             indexes = connection.exec_driver_sql(f"PRAGMA index_list({table})").all()
             assert indexes == [], table

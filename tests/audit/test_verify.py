@@ -13,7 +13,7 @@ from servinfo.audit.entries import Action, AuditEntry
 from servinfo.audit.errors import HeadInvalid, LogTampered
 from servinfo.audit.heads import TreeHead, sign_tree_head
 from servinfo.audit.merkle import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
-from servinfo.audit.verify import verify_chunks, verify_log
+from servinfo.audit.verify import SignedRoot, verify_chunks, verify_log
 
 KEY_ID = "audit_signing:v1"
 NOW_MS = 1_735_689_600_000
@@ -81,13 +81,12 @@ def test_an_honest_log_verifies(rows: list[Row], heads: list[TreeHead], public_k
     assert report.entries == SIZE
     assert report.root == root_from_leaf_hashes([h for _, _, h in rows])
     assert report.heads == 4
-    assert report.latest_head == heads[-1]
     assert (report.signed_entries, report.unsigned_entries) == (45, 5)
 
 
 def test_an_empty_log_verifies(signing_key: Ed25519PrivateKey, public_key: bytes) -> None:
     report = verify_log([], [], public_key)
-    assert (report.entries, report.root, report.latest_head) == (0, EMPTY_ROOT, None)
+    assert (report.entries, report.root, report.signed_entries) == (0, EMPTY_ROOT, 0)
     empty_head = sign_tree_head(signing_key, KEY_ID, 0, EMPTY_ROOT, NOW_MS)
     assert verify_log([], [empty_head], public_key).signed_entries == 0
 
@@ -172,7 +171,7 @@ def test_truncation_below_a_signed_head_is_found(
     error = tampered_at(rows[:42], heads, public_key)
     assert error.index == 42
     assert error.reason == (
-        "the log ends after 42 entries but tree head 45 was signed: entries 42..44 were removed"
+        "the log ends after 42 entries but tree head 45 covers 45: entries 42..44 were removed"
     )
     assert tampered_at([], heads, public_key).index == 0
 
@@ -206,7 +205,7 @@ def test_two_heads_of_one_size_must_agree(
     fork = sign_tree_head(signing_key, KEY_ID, 20, bytes(32), NOW_MS)
     error = tampered_at(rows, [heads[0], heads[1], fork, heads[3]], public_key)
     assert error.index == 19
-    assert "different root than another head of that size" in error.reason
+    assert "different root than another signed root of that size" in error.reason
 
 
 def test_heads_never_go_backwards(
@@ -249,10 +248,77 @@ def test_chunks_of_any_size_give_the_same_answer(
     rows: list[Row], heads: list[TreeHead], public_key: bytes, size: int
 ) -> None:
     chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-    assert verify_chunks([[], *chunks], heads, public_key) == verify_log(
-        stream(rows), heads, public_key
+    claims = claims_of(heads)
+    whole = verify_log(stream(rows), heads, public_key)
+    report = verify_chunks([[], *chunks], claims)
+    assert (report.entries, report.root, report.signed_entries) == (
+        whole.entries,
+        whole.root,
+        whole.signed_entries,
     )
     bad = changed(rows, 47, rehash=False)
     with pytest.raises(LogTampered) as raised:
-        verify_chunks([bad[i : i + size] for i in range(0, len(bad), size)], heads, public_key)
+        verify_chunks([bad[i : i + size] for i in range(0, len(bad), size)], claims)
     assert raised.value.index == tampered_at(bad, heads, public_key).index
+
+
+# -- signed roots: checkpoints, and checkpoints an auditor saved ----------------------------
+
+
+def claims_of(heads: list[TreeHead]) -> list[SignedRoot]:
+    return [SignedRoot(h.tree_size, h.root_hash, f"checkpoint {h.tree_size}") for h in heads]
+
+
+def _root(rows: list[Row], size: int) -> bytes:
+    return root_from_leaf_hashes([h for _, _, h in rows[:size]])
+
+
+def _chunks(rows: list[Row]) -> list[list[Row]]:
+    return [rows[i : i + 16] for i in range(0, len(rows), 16)]
+
+
+def test_claims_name_themselves_in_what_they_find(rows: list[Row]) -> None:
+    claims = [SignedRoot(10, _root(rows, 10), "checkpoint 10"),
+              SignedRoot(30, _root(rows, 30), "checkpoint 30")]  # fmt: skip
+    assert verify_chunks(_chunks(rows), claims).signed_entries == 30
+    with pytest.raises(LogTampered, match=r"entries 10\.\.29 .* checkpoint 30") as caught:
+        verify_chunks(_chunks(changed(rows, 12, rehash=True)), claims)
+    assert caught.value.index == 10
+
+
+def test_a_trusted_checkpoint_past_the_end_means_a_rollback(rows: list[Row]) -> None:
+    saved = SignedRoot(50, _root(rows, 50), "trusted checkpoint 50", trusted=True)
+    with pytest.raises(LogTampered, match="the log was rolled back") as caught:
+        verify_chunks(_chunks(rows[:40]), [saved])
+    assert caught.value.index == 40
+    stored = SignedRoot(50, _root(rows, 50), "checkpoint 50")
+    with pytest.raises(LogTampered, match=r"entries 40\.\.49 were removed"):
+        verify_chunks(_chunks(rows[:40]), [stored])
+
+
+def test_a_trusted_checkpoint_of_another_history_means_a_rewrite(rows: list[Row]) -> None:
+    """A log re-signed with the real key agrees with its own checkpoints, not a saved one."""
+    saved = SignedRoot(30, _root(rows, 30), "trusted checkpoint 30", trusted=True)
+    rewritten = changed(rows, 25, rehash=True)
+    own = SignedRoot(30, _root(rewritten, 30), "checkpoint 30")
+    assert verify_chunks(_chunks(rewritten), [own]).signed_entries == 30
+    with pytest.raises(LogTampered, match="rewritten or forked after it was saved") as caught:
+        verify_chunks(_chunks(rewritten), sorted([own, saved], key=lambda c: c.trusted))
+    assert caught.value.index == 30  # the stored checkpoint at 30 still matched first
+    with pytest.raises(LogTampered, match="rewritten or forked") as caught:
+        verify_chunks(_chunks(rewritten), [saved])
+    assert caught.value.index == 0
+
+
+def test_a_signed_empty_tree_must_be_the_empty_root(rows: list[Row]) -> None:
+    with pytest.raises(LogTampered, match="does not sign the empty tree"):
+        verify_chunks(_chunks(rows), [SignedRoot(0, bytes(32), "checkpoint 0")])
+    assert verify_chunks([], [SignedRoot(0, EMPTY_ROOT, "checkpoint 0")]).entries == 0
+
+
+def test_entries_stored_as_text_are_not_the_hashed_bytes(rows: list[Row]) -> None:
+    """What a TEXT column hands back: a str whose hash cannot even be computed."""
+    as_text = [(seq, data.decode(), h) if seq == 5 else (seq, data, h) for seq, data, h in rows]
+    with pytest.raises(LogTampered, match="not stored as bytes") as caught:
+        verify_chunks(_chunks(as_text), [])  # type: ignore[arg-type]
+    assert caught.value.index == 5
