@@ -276,3 +276,21 @@ def assert_one_short_line(message: str) -> None:
     """A refusal is one line and quotes little of its input."""
     assert "\n" not in message
     assert len(message) < 200
+
+
+@given(st.binary(max_size=400))
+def test_arbitrary_notes_raise_only_the_documented_errors(data: bytes) -> None:
+    policy = TrustPolicy.parse(spec_policy_text())
+    try:
+        policy.verify_checkpoint(data)
+    except (NoteInvalid, CheckpointInvalid, QuorumNotMet) as exc:
+        assert_one_short_line(exc.message)
+
+
+@given(st.lists(st.sampled_from(cosigned("X1", "Y1").decode().split("\n")), max_size=10))
+def test_shuffled_note_lines_raise_only_the_documented_errors(lines: list[str]) -> None:
+    policy = TrustPolicy.parse(spec_policy_text())
+    try:
+        policy.verify_checkpoint("\n".join(lines).encode())
+    except (NoteInvalid, CheckpointInvalid, QuorumNotMet) as exc:
+        assert_one_short_line(exc.message)

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from servinfo.audit.errors import NoteInvalid
 
 __all__ = [
+    "KEY_ID_SIZE",
     "MAX_NOTE_SIZE",
     "MAX_SIGNATURES",
     "SIG_COSIGNATURE_ED25519",
@@ -56,6 +57,8 @@ __all__ = [
     "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
+    "decode_base64",
+    "excerpt",
     "format_vkey",
     "is_valid_key_name",
     "key_id",
@@ -76,6 +79,7 @@ MAX_NOTE_SIZE = 1 << 20
 #: The most signature lines a note may carry (the Go reference's limit).
 MAX_SIGNATURES = 100
 
+#: Bytes of a key ID.
 KEY_ID_SIZE = 4
 _ED25519_KEY_SIZE = 32
 _ED25519_SIGNATURE_SIZE = 64
@@ -119,7 +123,7 @@ class NoteSignature:
 
     def __post_init__(self) -> None:
         if not is_valid_key_name(self.name):
-            raise NoteInvalid(f"invalid key name {_excerpt(self.name)}")
+            raise NoteInvalid(f"invalid key name {excerpt(self.name)}")
         if len(self.key_id) != KEY_ID_SIZE:
             raise NoteInvalid(f"a key ID has {KEY_ID_SIZE} bytes, got {len(self.key_id)}")
         if not self.signature:
@@ -134,10 +138,10 @@ class NoteSignature:
     def parse_line(cls, line: str) -> NoteSignature:
         """The signature of one line, without its newline; :class:`NoteInvalid` if malformed."""
         if not line.startswith(_SIG_PREFIX):
-            raise NoteInvalid(f"signature line does not start with an em dash: {_excerpt(line)}")
+            raise NoteInvalid(f"signature line does not start with an em dash: {excerpt(line)}")
         name, _, encoded = line[len(_SIG_PREFIX) :].partition(" ")
         if not is_valid_key_name(name):
-            raise NoteInvalid(f"invalid key name in signature line: {_excerpt(line)}")
+            raise NoteInvalid(f"invalid key name in signature line: {excerpt(line)}")
         raw = decode_base64(encoded, what="signature")
         if len(raw) <= KEY_ID_SIZE:
             raise NoteInvalid(f"signature of {len(raw)} bytes is too short")
@@ -312,12 +316,12 @@ def parse_vkey(vkey: str) -> NoteVerifier:
     name, _, rest = vkey.partition("+")
     hex_id, _, encoded = rest.partition("+")
     if not is_valid_key_name(name) or _HEX_KEY_ID.fullmatch(hex_id) is None:
-        raise NoteInvalid(f"malformed verifier key {_excerpt(vkey)}")
+        raise NoteInvalid(f"malformed verifier key {excerpt(vkey)}")
     raw = decode_base64(encoded, what="verifier key")
     if len(raw) < 2:
-        raise NoteInvalid(f"verifier key has no key material: {_excerpt(vkey)}")
+        raise NoteInvalid(f"verifier key has no key material: {excerpt(vkey)}")
     if key_id(name, raw) != bytes.fromhex(hex_id):
-        raise NoteInvalid(f"verifier key's ID does not match its name and key: {_excerpt(vkey)}")
+        raise NoteInvalid(f"verifier key's ID does not match its name and key: {excerpt(vkey)}")
     kind, material = raw[0], raw[1:]
     if kind == SIG_ED25519:
         return Ed25519NoteVerifier(name, material)
@@ -325,7 +329,7 @@ def parse_vkey(vkey: str) -> NoteVerifier:
         return Ed25519CosignatureVerifier(name, material)
     if kind == SIG_COSIGNATURE_MLDSA44:
         return MLDSA44CosignatureVerifier(name, material)
-    raise NoteInvalid(f"unsupported signature type 0x{kind:02x} in verifier key {_excerpt(name)}")
+    raise NoteInvalid(f"unsupported signature type 0x{kind:02x} in verifier key {excerpt(name)}")
 
 
 def sign_note(text: bytes, signers: Sequence[NoteSigner]) -> bytes:
@@ -358,7 +362,7 @@ def open_note(data: bytes, verifiers: Iterable[NoteVerifier]) -> tuple[Note, lis
         candidates = known.get(who)
         if candidates is None or who in seen:
             continue
-        label = f"{_excerpt(signature.name)}+{signature.key_id.hex()}"
+        label = f"{excerpt(signature.name)}+{signature.key_id.hex()}"
         if len(candidates) > 1:
             raise NoteInvalid(f"ambiguous key {label}")
         seen.add(who)
@@ -370,19 +374,19 @@ def open_note(data: bytes, verifiers: Iterable[NoteVerifier]) -> tuple[Note, lis
     return note, verified
 
 
-# -- shared by the C2SP format modules ------------------------------------------
+# -- helpers shared by the C2SP format modules -----------------------------------
 
 
 def decode_base64(value: str, *, what: str) -> bytes:
     """Strict standard base64 (RFC 4648 section 4): canonical, padded; :class:`NoteInvalid`."""
     if _BASE64.fullmatch(value) is None:
-        raise NoteInvalid(f"{what} is not standard base64: {_excerpt(value)}")
+        raise NoteInvalid(f"{what} is not standard base64: {excerpt(value)}")
     try:
         raw = base64.b64decode(value, validate=True)
     except binascii.Error:  # pragma: no cover - the pattern admits only decodable text
-        raise NoteInvalid(f"{what} is not standard base64: {_excerpt(value)}") from None
+        raise NoteInvalid(f"{what} is not standard base64: {excerpt(value)}") from None
     if base64.b64encode(raw).decode() != value:
-        raise NoteInvalid(f"{what} is not canonical base64: {_excerpt(value)}")
+        raise NoteInvalid(f"{what} is not canonical base64: {excerpt(value)}")
     return raw
 
 
@@ -396,12 +400,9 @@ def excerpt(value: str | bytes) -> str:
     return shown + "…" if len(text) > _EXCERPT else shown
 
 
-_excerpt = excerpt
-
-
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not is_valid_key_name(name):
-        raise NoteInvalid(f"invalid key name {_excerpt(str(name))}")
+        raise NoteInvalid(f"invalid key name {excerpt(str(name))}")
 
 
 def _check_characters(data: bytes) -> None:

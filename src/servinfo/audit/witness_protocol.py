@@ -62,6 +62,7 @@ MAX_REQUEST_SIZE = MAX_NOTE_SIZE + 32 + MAX_PROOF_LINES * 45
 MAX_RESPONSE_SIZE = MAX_NOTE_SIZE
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def parse_cosignatures(body: bytes) -> list[NoteSignature]:
     lines = text[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise NoteInvalid(f"cosignature response has more than {MAX_SIGNATURES} lines")
-    if any(re.search(r"[\x00-\x1f]", line) for line in lines):
+    if any(_CONTROL.search(line) for line in lines):
         raise NoteInvalid("cosignature response contains a control character")
     return [NoteSignature.parse_line(line) for line in lines]
 
