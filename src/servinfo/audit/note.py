@@ -48,6 +48,7 @@ __all__ = [
     "KEY_ID_SIZE",
     "MAX_NOTE_SIZE",
     "MAX_SIGNATURES",
+    "NO_KNOWN_SIGNATURE",
     "SIG_COSIGNATURE_ED25519",
     "SIG_COSIGNATURE_MLDSA44",
     "SIG_ED25519",
@@ -78,6 +79,8 @@ SIG_COSIGNATURE_MLDSA44 = 0x06
 MAX_NOTE_SIZE = 1 << 20
 #: The most signature lines a note may carry (the Go reference's limit).
 MAX_SIGNATURES = 100
+#: The message of :func:`open_note`'s refusal when no signature is by a known key.
+NO_KNOWN_SIGNATURE = "no known signature"
 
 #: Bytes of a key ID.
 KEY_ID_SIZE = 4
@@ -370,7 +373,7 @@ def open_note(data: bytes, verifiers: Iterable[NoteVerifier]) -> tuple[Note, lis
             raise NoteInvalid(f"invalid signature for key {label}")
         verified.append(signature)
     if not verified:
-        raise NoteInvalid("no known signature")
+        raise NoteInvalid(NO_KNOWN_SIGNATURE)
     return note, verified
 
 

@@ -15,7 +15,10 @@ quorum of witnesses signed both. The file is line based::
 A group or the quorum may only name witnesses and groups defined above it, which
 also rules out cycles. Witnesses and groups share one namespace, and ``none`` is
 predefined (a quorum of ``none`` asks for no cosignature). Two logs, or two
-witnesses, may not wrap the same public key.
+witnesses, may not wrap the same public key. Like transparency-dev's parser,
+servinfo refuses the keywords (``log``, ``witness``, ``group``, ``quorum``,
+``any``, ``all``) as names, and names starting with ``#`` (which that parser reads
+as a comment), so a policy servinfo accepts means the same to both.
 
 servinfo accepts log keys of type 0x01 (Ed25519) and 0x06 (ML-DSA-44), witness
 keys of type 0x04 (Ed25519 ``cosignature/v1``) and 0x06 (ML-DSA-44
@@ -38,6 +41,7 @@ from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.cosignature import CosignatureVerifier
 from servinfo.audit.errors import CheckpointInvalid, NoteInvalid, PolicyInvalid, QuorumNotMet
 from servinfo.audit.note import (
+    NO_KNOWN_SIGNATURE,
     SIG_COSIGNATURE_ED25519,
     SIG_COSIGNATURE_MLDSA44,
     SIG_ED25519,
@@ -76,6 +80,7 @@ _WITNESS_TYPES = frozenset({SIG_COSIGNATURE_ED25519, SIG_COSIGNATURE_MLDSA44})
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _WHITESPACE = re.compile(r"[ \t]+")
 _THRESHOLD = re.compile(r"[1-9][0-9]{0,2}")
+_KEYWORDS = frozenset({"log", "witness", "group", "quorum", "any", "all"})
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,7 @@ class TrustPolicy:
         try:
             _, verified = open_note(note_bytes, verifiers)
         except NoteInvalid as exc:
-            if exc.message != "no known signature":
+            if exc.message != NO_KNOWN_SIGNATURE:
                 raise
             verified = []
         # (4) One of them is the log's.
@@ -346,6 +351,8 @@ def _check_new_name(name: str, defined: set[str]) -> None:
         raise PolicyInvalid(f"invalid name {excerpt(name)}")
     if name == NONE:
         raise PolicyInvalid(f"{NONE!r} is predefined")
+    if name in _KEYWORDS:
+        raise PolicyInvalid(f"the keyword {name!r} cannot be a name")
     if name in defined:
         raise PolicyInvalid(f"name {excerpt(name)} is defined twice")
 
