@@ -153,6 +153,12 @@ def test_malformed_policies_are_refused(text: str, match: str) -> None:
         TrustPolicy.parse(text)
 
 
+def test_bytes_are_read_as_utf8() -> None:
+    assert TrustPolicy.parse(spec_policy_text().encode()) == TrustPolicy.parse(spec_policy_text())
+    with pytest.raises(PolicyInvalid, match="UTF-8"):
+        TrustPolicy.parse(b"# \xff\nquorum none\n")
+
+
 def test_the_error_names_the_line() -> None:
     with pytest.raises(PolicyInvalid, match=r"^line 3: "):
         TrustPolicy.parse(f"# x\nwitness A {W}\ngroup G 5 A\nquorum G\n")
@@ -165,8 +171,8 @@ def test_two_witnesses_with_one_key_under_different_names_are_duplicates() -> No
         TrustPolicy.parse(f"witness A {W}\nwitness B {other_name}\nquorum A\n")
 
 
-@given(st.text(max_size=300))
-def test_arbitrary_text_raises_only_policy_invalid(text: str) -> None:
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300)))
+def test_arbitrary_text_raises_only_policy_invalid(text: str | bytes) -> None:
     try:
         TrustPolicy.parse(text)
     except PolicyInvalid as exc:

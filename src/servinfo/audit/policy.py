@@ -155,8 +155,18 @@ class TrustPolicy:
         _check_structure(self.logs, self.witnesses, self.groups, self.quorum)
 
     @classmethod
-    def parse(cls, text: str) -> TrustPolicy:
-        """The policy a tlog-policy file states; :class:`PolicyInvalid` on any error."""
+    def parse(cls, text: str | bytes) -> TrustPolicy:
+        """The policy a tlog-policy file states; :class:`PolicyInvalid` on any error.
+
+        Bytes must be UTF-8 (the spec recommends it; servinfo requires it).
+        """
+        if isinstance(text, bytes):
+            if len(text) > MAX_POLICY_SIZE:
+                raise PolicyInvalid(f"policy of {len(text)} bytes exceeds {MAX_POLICY_SIZE}")
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PolicyInvalid("policy is not valid UTF-8") from None
         if not isinstance(text, str):
             raise PolicyInvalid("a policy is text")
         try:
