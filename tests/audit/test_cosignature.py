@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.cosignature import (
@@ -288,3 +290,23 @@ def test_go_cosignatures_verify_and_python_makes_the_same_lines(vector: dict[str
         assert signer.verifier().timestamp_of(note.text, signature.signature) == when
         assert signer.cosign(checkpoint, when) == signature
         assert signature.line() in note_bytes.decode()
+
+
+PQ_VERIFIER = MLDSA44CosignatureSigner(
+    "w", MLDSA44PrivateKey.from_seed_bytes(bytes(range(32)))
+).verifier()
+ED_VERIFIER = Ed25519CosignatureSigner("w", ed25519_key(2)).verifier()
+
+
+@given(
+    st.one_of(st.binary(max_size=200), st.just(CHECKPOINT.body())),
+    st.one_of(
+        st.binary(max_size=100),
+        st.binary(min_size=ED25519_COSIGNATURE_SIZE, max_size=ED25519_COSIGNATURE_SIZE),
+        st.binary(min_size=MLDSA44_COSIGNATURE_SIZE, max_size=MLDSA44_COSIGNATURE_SIZE),
+    ),
+)
+def test_verifiers_answer_false_to_anything_forged(text: bytes, signature: bytes) -> None:
+    for verifier in (ED_VERIFIER, PQ_VERIFIER):
+        assert verifier.verify(text, signature) is False
+        assert verifier.timestamp_of(text, signature) is None

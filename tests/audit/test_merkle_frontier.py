@@ -55,3 +55,9 @@ def test_a_proof_for_a_large_old_tree_needs_only_its_frontier() -> None:
     grown = frontier.copy()
     grown.extend(added)
     assert verify_consistency(size, size + 3, frontier.root(), grown.root(), proof)
+
+
+def test_leaf_hashes_of_the_wrong_size_are_refused() -> None:
+    frontier = CompactRange.from_leaf_hashes(LEAVES[:5])
+    with pytest.raises(ValueError, match="32 bytes"):
+        consistency_proof_from_frontier(frontier, [LEAVES[5], LEAVES[6][:31]])

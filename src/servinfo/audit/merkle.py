@@ -354,6 +354,8 @@ def consistency_proof_from_frontier(
     only splits at sizes where the old tree's subtrees end.
     """
     m, added = old.size, len(new_leaf_hashes)
+    if added and set(map(len, new_leaf_hashes)) != {HASH_SIZE}:
+        raise ValueError(f"every leaf hash must be {HASH_SIZE} bytes")
     if m == 0 or added == 0:
         return []
     # Where each frontier subtree starts: subtree i covers [starts[i], starts[i] + 2**level).
