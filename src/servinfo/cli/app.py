@@ -141,6 +141,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "app",
         "The audit log: verify it, prove entries, check proofs offline.",
     ),
+    "witness": CommandEntry(
+        "servinfo.witness.cli",
+        "witness_app",
+        "A witness: cosigns the checkpoints of logs it follows, if they only grow.",
+    ),
     "admin": CommandEntry(
         "servinfo.deployment.admin_cli",
         "admin_app",

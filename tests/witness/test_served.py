@@ -1,0 +1,122 @@
+"""``servinfo witness serve`` as its own process: checkpoints over HTTP, state across a restart.
+
+The deployment's client (:class:`WitnessClient`) talks to a real server on a
+free loopback port. After the server is stopped and started again on the same
+directory, it still remembers what it cosigned: a fork of the cosigned tree
+and a proof from an old size are refused, and the log grows on from there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from tests.witness.support import SyntheticLog
+
+from servinfo.audit.note import Note, NoteSignature, open_note, parse_vkey
+from servinfo.audit.witness_client import WitnessClient, WitnessConflict, WitnessRefused
+from servinfo.witness.keys import KEY_FILE, WitnessKeys
+
+STARTED = "Application startup complete."
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(directory: Path, log_file: Path, timeout: float = 60) -> Iterator[str]:
+    """Run ``servinfo witness serve``; yield its URL once it accepts connections, then stop it."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "servinfo",
+        "witness",
+        "serve",
+        "--dir",
+        str(directory),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log_file.open("wb") as sink:
+        process = subprocess.Popen(
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")},
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while STARTED not in log_file.read_text(errors="replace"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"the witness did not start:\n{log_file.read_text()}")
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def _cosigned_by_witness(
+    directory: Path, log: SyntheticLog, cosignatures: list[NoteSignature]
+) -> int:
+    """How many of the answer's lines verify with the witness's published keys."""
+    signed = Note.parse(log.signed())
+    note = Note(signed.text, (*signed.signatures, *cosignatures)).to_bytes()
+    verifiers = [parse_vkey(v) for v in WitnessKeys.read(directory / KEY_FILE).vkeys()]
+    return len(open_note(note, verifiers)[1])
+
+
+@pytest.mark.slow
+def test_a_served_witness_cosigns_and_remembers_across_a_restart(
+    witness_dir: Path, tmp_path: Path
+) -> None:
+    log = SyntheticLog().append(10)
+    add_log = [
+        sys.executable,
+        "-m",
+        "servinfo",
+        "witness",
+        "add-log",
+        "--dir",
+        str(witness_dir),
+        "--origin",
+        log.origin,
+        "--key",
+        log.vkey,
+    ]
+    subprocess.run(add_log, check=True, capture_output=True)
+
+    with serving(witness_dir, tmp_path / "first.log") as url, WitnessClient(url) as client:
+        assert _cosigned_by_witness(witness_dir, log, client.add_checkpoint(log.request(0))) == 2
+        log.append(5)
+        assert _cosigned_by_witness(witness_dir, log, client.add_checkpoint(log.request(10))) == 2
+
+    with serving(witness_dir, tmp_path / "second.log") as url, WitnessClient(url) as client:
+        fork = log.fork(12).append(3)
+        with pytest.raises(WitnessRefused) as forked:
+            client.add_checkpoint(fork.request(15, proof=()))
+        assert forked.value.status == 422
+        with pytest.raises(WitnessConflict) as stale:
+            client.add_checkpoint(log.request(10))
+        assert stale.value.size == 15
+        log.append(5)
+        assert _cosigned_by_witness(witness_dir, log, client.add_checkpoint(log.request(15))) == 2
