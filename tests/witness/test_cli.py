@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 import subprocess
 import sys
@@ -134,3 +135,14 @@ def test_witness_help_imports_no_web_framework_and_no_database() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_port_in_use_is_one_line(witness_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        code, _, err = run(capsys, "serve", "--dir", str(witness_dir), "--port", port)
+    assert code == 2
+    assert "already in use" in err
+    assert err.count("\n") == 1

@@ -120,3 +120,10 @@ def test_a_served_witness_cosigns_and_remembers_across_a_restart(
         assert stale.value.size == 15
         log.append(5)
         assert _cosigned_by_witness(witness_dir, log, client.add_checkpoint(log.request(15))) == 2
+        # By name: the client connects to the address it checked, naming the host in Host.
+        by_name = url.replace("127.0.0.1", "witness.test")
+        with WitnessClient(by_name, resolver=lambda host, port: ["127.0.0.1"]) as named:
+            log.append(1)
+            assert (
+                _cosigned_by_witness(witness_dir, log, named.add_checkpoint(log.request(20))) == 2
+            )

@@ -71,7 +71,9 @@ def system_clock() -> int:
 class Witness:
     """A witness: its keys, its state, and the add-checkpoint rules between them."""
 
-    def __init__(self, store: WitnessStore, keys: WitnessKeys, *, clock: Clock = system_clock):
+    def __init__(
+        self, store: WitnessStore, keys: WitnessKeys, *, clock: Clock = system_clock
+    ) -> None:
         self.store = store
         self.keys = keys
         self._signers = keys.signers()
