@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from servinfo.audit.witness_protocol import (
 )
 from servinfo.witness.app import create_app
 from servinfo.witness.service import Witness
+from servinfo.witness.store import WitnessStore
 
 
 @pytest.fixture
@@ -74,6 +76,21 @@ def test_422_for_a_fork_and_for_a_bad_proof(client: TestClient, log: SyntheticLo
     assert _post(client, log.fork(4).append(6).request(10, proof=()))[0] == 422
     log.append(2)
     assert _post(client, log.request(10, proof=(bytes(32),)))[0] == 422
+
+
+def test_503_when_the_state_stays_locked(
+    client: TestClient, witness: Witness, log: SyntheticLog
+) -> None:
+    witness.store = WitnessStore(witness.store.path, busy_timeout=0.05)
+    holder = sqlite3.connect(witness.store.path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        status, _, body = _post(client, log.request(0))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert (status, body) == (503, b"the witness state stayed locked for 0.05 s; retry\n")
+    assert _post(client, log.request(0))[0] == 200
 
 
 def test_413_for_a_body_past_the_limit_declared_or_streamed(client: TestClient) -> None:

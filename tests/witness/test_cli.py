@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import stat
 import subprocess
@@ -14,7 +16,8 @@ from tests.witness.support import SyntheticLog
 
 from servinfo.audit.note import parse_vkey
 from servinfo.cli.app import main
-from servinfo.witness.directory import STATE_FILE
+from servinfo.witness.directory import STATE_FILE, open_witness
+from servinfo.witness.errors import Inconsistent
 from servinfo.witness.keys import KEY_FILE
 
 
@@ -146,3 +149,26 @@ def test_a_port_in_use_is_one_line(witness_dir: Path, capsys: pytest.CaptureFixt
     assert code == 2
     assert "already in use" in err
     assert err.count("\n") == 1
+
+
+def test_evidence_lists_the_forks_refused(
+    witness_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = SyntheticLog().append(8)
+    witness = open_witness(witness_dir)
+    witness.store.add_log(log.origin, [log.vkey])
+    code, out, _ = run(capsys, "evidence", "--dir", str(witness_dir))
+    assert (code, out) == (0, "no refused checkpoint kept\n")
+    witness.add(log.request(0))
+    with pytest.raises(Inconsistent):
+        witness.add(log.fork(5).append(3).request(8, proof=()))
+    code, out, _ = run(capsys, "evidence", "--dir", str(witness_dir), "--origin", log.origin)
+    assert code == 0
+    assert "a different root at size 8" in out
+    code, out, _ = run(capsys, "evidence", "--dir", str(witness_dir), "--json")
+    (item,) = json.loads(out)
+    assert item["origin"] == log.origin
+    assert item["note"].startswith(f"{log.origin}\n8\n")
+    assert item["cosigned_note"].startswith(
+        f"{log.origin}\n8\n{base64.b64encode(log.root()).decode()}"
+    )

@@ -33,5 +33,5 @@ def test_the_package_exports_what_its_modules_export_for_callers() -> None:
     public = set(servinfo.witness.__all__)
     for module in ("directory", "errors", "service", "store"):
         loaded = importlib.import_module(f"servinfo.witness.{module}")
-        internal = {"MAX_TREE_SIZE", "SCHEMA_VERSION", "Clock", "system_clock"}
+        internal = {"MAX_EVIDENCE", "MAX_TREE_SIZE", "SCHEMA_VERSION", "Clock", "system_clock"}
         assert set(loaded.__all__) - internal <= public, module

@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.witness.support import T0, FakeClock, SyntheticLog
 
+from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.cosignature import Ed25519CosignatureVerifier, MLDSA44CosignatureVerifier
 from servinfo.audit.merkle import EMPTY_ROOT
 from servinfo.audit.note import Ed25519NoteSigner, Note, NoteSignature, open_note, parse_vkey
@@ -199,6 +200,41 @@ def test_a_fork_at_the_same_size_is_refused(witness: Witness, log: SyntheticLog)
         witness.add(fork.request(10, proof=()))
     state = _state(witness, log)
     assert (state.size, state.root) == (10, log.root())
+
+
+def test_a_fork_is_kept_as_evidence_both_checkpoints_signed_by_the_log(
+    witness: Witness, log: SyntheticLog, clock: FakeClock
+) -> None:
+    witness.add(log.request(0))
+    fork = log.fork(6).append(4)
+    clock.advance(5)
+    with pytest.raises(Inconsistent):
+        witness.add(fork.request(10, proof=()))
+    (kept,) = witness.store.evidence(log.origin)
+    assert (kept.received_at, kept.reason) == (
+        T0 + 5,
+        "a different root at size 10, already cosigned",
+    )
+    assert kept.cosigned_note is not None
+    by_log = [parse_vkey(log.vkey)]
+    roots = set()
+    for note in (kept.note, kept.cosigned_note):
+        opened, _ = open_note(note, by_log)
+        checkpoint = Checkpoint.from_body(opened.text)
+        assert checkpoint.size == 10
+        roots.add(checkpoint.root_hash)
+    assert roots == {log.root(), fork.root()}
+
+
+def test_requests_refused_before_the_consistency_checks_are_not_evidence(
+    witness: Witness, log: SyntheticLog
+) -> None:
+    stranger = SyntheticLog(log.origin).append(10)  # the log's origin, another key
+    with pytest.raises(SignatureRejected):
+        witness.add(stranger.request(0))
+    with pytest.raises(SizeConflict):
+        witness.add(log.request(3))
+    assert witness.store.evidence() == []
 
 
 def test_a_fork_that_grows_further_is_refused(witness: Witness, log: SyntheticLog) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from servinfo.witness.errors import SizeConflict, UnknownLog, WitnessSetupInvalid
+from servinfo.witness import store as store_module
+from servinfo.witness.errors import SizeConflict, UnknownLog, WitnessBusy, WitnessSetupInvalid
 from servinfo.witness.store import MAX_TREE_SIZE, SCHEMA_VERSION, WitnessStore
 
 ROOT_A = bytes(range(32))
@@ -222,3 +223,60 @@ def test_a_state_file_of_another_schema_version_is_refused(store: WitnessStore) 
     connection.close()
     with pytest.raises(WitnessSetupInvalid, match="schema version"):
         WitnessStore(store.path)
+
+
+def test_refused_checkpoints_are_kept_in_order_up_to_a_bound(
+    store: WitnessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MAX_EVIDENCE", 3)
+    store.add_log("log.example/b", ["vkey-b"])
+    kept = [
+        store.keep_evidence(
+            "log.example/a",
+            received_at=i,
+            reason=f"reason {i}",
+            note=b"n%d" % i,
+            cosigned_note=None if i == 0 else b"c",
+        )
+        for i in range(5)
+    ]
+    assert kept == [True, True, True, False, False]
+    assert store.keep_evidence(
+        "log.example/b", received_at=9, reason="b", note=b"nb", cosigned_note=b"cb"
+    )
+    first = store.evidence("log.example/a")
+    assert [(e.received_at, e.reason, e.note) for e in first] == [
+        (0, "reason 0", b"n0"),
+        (1, "reason 1", b"n1"),
+        (2, "reason 2", b"n2"),
+    ]
+    assert first[0].cosigned_note is None
+    assert [e.origin for e in store.evidence()] == ["log.example/a"] * 3 + ["log.example/b"]
+
+
+def test_a_write_that_cannot_take_the_lock_is_busy_and_changes_nothing(
+    store: WitnessStore,
+) -> None:
+    impatient = WitnessStore(store.path, busy_timeout=0.05)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(WitnessBusy, match="retry"):
+            impatient.advance(
+                "log.example/a",
+                expected_size=0,
+                expected_root=None,
+                size=1,
+                root=ROOT_A,
+                note=b"1",
+                cosigned_at=1,
+            )
+        # Reads go on beside a writer (WAL).
+        log = impatient.log("log.example/a")
+        assert log is not None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    log = store.log("log.example/a")
+    assert log is not None
+    assert log.state.size == 0

@@ -8,9 +8,9 @@ cosigns a smaller tree, a second root at a size it cosigned, or anything that
 does not extend its state, so a log cannot show two histories to two clients
 that both require this witness's cosignature. The parts::
 
-    errors      one exception per protocol answer (400, 403, 404, 409, 422)
+    errors      one exception per protocol answer (400, 403, 404, 409, 422, 503)
     keys        the witness's keys: the file, the signature types and why both
-    store       its SQLite state: the logs followed, compare-and-swap advances
+    store       its SQLite state: the logs followed, compare-and-swap advances, evidence
     service     Witness.add_checkpoint: the rules of add-checkpoint, in order
     directory   init_witness / open_witness: the key file and state in one directory
     app         the Starlette application (POST /add-checkpoint, GET /)
@@ -35,16 +35,18 @@ if TYPE_CHECKING:
         SignatureRejected,
         SizeConflict,
         UnknownLog,
+        WitnessBusy,
         WitnessError,
         WitnessSetupInvalid,
     )
     from servinfo.witness.keys import KEY_FILE, WitnessKeys
     from servinfo.witness.service import Witness
-    from servinfo.witness.store import LogState, TrustedLog, WitnessStore
+    from servinfo.witness.store import Evidence, LogState, TrustedLog, WitnessStore
 
 __all__ = [
     "KEY_FILE",
     "STATE_FILE",
+    "Evidence",
     "Inconsistent",
     "LogState",
     "RequestMalformed",
@@ -53,6 +55,7 @@ __all__ = [
     "TrustedLog",
     "UnknownLog",
     "Witness",
+    "WitnessBusy",
     "WitnessError",
     "WitnessKeys",
     "WitnessSetupInvalid",
@@ -72,11 +75,13 @@ _HOMES = {
     "SignatureRejected": "errors",
     "SizeConflict": "errors",
     "UnknownLog": "errors",
+    "WitnessBusy": "errors",
     "WitnessError": "errors",
     "WitnessSetupInvalid": "errors",
     "KEY_FILE": "keys",
     "WitnessKeys": "keys",
     "Witness": "service",
+    "Evidence": "store",
     "LogState": "store",
     "TrustedLog": "store",
     "WitnessStore": "store",

@@ -5,6 +5,7 @@
     servinfo witness init    --dir D --name NAME           keys and empty state
     servinfo witness add-log --dir D --origin O --key VKEY  follow a log (--key repeatable)
     servinfo witness logs    --dir D                        the logs followed, their state
+    servinfo witness evidence --dir D [--origin O]          refused checkpoints the logs signed
     servinfo witness key     --dir D                        the witness's verifier keys
     servinfo witness serve   --dir D --host H --port N      answer add-checkpoint over HTTP
 
@@ -124,6 +125,38 @@ def logs(directory: DirOption, as_json: JsonOption = False) -> None:
             f"{log.origin}  size {log.state.size}  root {root}  {len(log.vkeys)} key(s)",
             markup=False,
         )
+
+
+@witness_app.command("evidence")
+def evidence(
+    directory: DirOption,
+    origin: Annotated[
+        str | None, typer.Option("--origin", help="Only this log's.", show_default=False)
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Checkpoints a log signed that the witness refused as inconsistent: possible forks."""
+    from servinfo.witness.directory import open_witness
+
+    kept = open_witness(directory).store.evidence(origin)
+    if as_json:
+        print_json(
+            [
+                {
+                    "origin": item.origin,
+                    "received_at": item.received_at,
+                    "reason": item.reason,
+                    "note": item.note.decode(),
+                    "cosigned_note": item.cosigned_note.decode() if item.cosigned_note else None,
+                }
+                for item in kept
+            ]
+        )
+        return
+    if not kept:
+        console.print("no refused checkpoint kept")
+    for item in kept:
+        console.print(f"{item.received_at}  {item.origin}  {item.reason}", markup=False)
 
 
 @witness_app.command("key")

@@ -9,10 +9,11 @@
         ├── UnknownLog            the witness follows no log of that origin (404)
         ├── SizeConflict          old size is not the size last cosigned; carries it (409)
         ├── Inconsistent          the checkpoint does not extend the one last cosigned (422)
+        ├── WitnessBusy           the state stayed locked by other writers: retry (503)
         └── WitnessSetupInvalid   the witness directory, key file or state is missing or bad
 
-The HTTP status of each is the one ``c2sp.org/tlog-witness`` prescribes for
-that case, so :mod:`servinfo.witness.app` maps an error to its answer without
+The HTTP status of each protocol answer is the one ``c2sp.org/tlog-witness``
+prescribes for that case, so :mod:`servinfo.witness.app` maps an error to its answer without
 deciding anything. Messages name sizes and origins, never key material.
 """
 
@@ -26,6 +27,7 @@ __all__ = [
     "SignatureRejected",
     "SizeConflict",
     "UnknownLog",
+    "WitnessBusy",
     "WitnessError",
     "WitnessSetupInvalid",
 ]
@@ -86,6 +88,13 @@ class Inconsistent(WitnessError):
 
     code = "witness_inconsistent"
     http_status = 422
+
+
+class WitnessBusy(WitnessError):
+    """The state database stayed locked by other writers longer than the store waits."""
+
+    code = "witness_busy"
+    http_status = 503
 
 
 class WitnessSetupInvalid(WitnessError):

@@ -26,7 +26,8 @@ between the two; the witness checks, in this order:
 So the witness never cosigns a smaller tree (3, 4), a second branch (6), or a
 replay of a checkpoint older than its state (3, 4), and never returns a
 cosignature for a state it did not persist. A request that fails 5 or 6 with a
-valid log signature is evidence of a misbehaving log and is logged as such.
+valid log signature may be evidence of a misbehaving log: it is logged, and kept
+with the checkpoint cosigned at the time (``WitnessStore.keep_evidence``).
 
 Every cosignature's timestamp is the clock's time, never less than the last one
 given for the log (the statement "as of this time, this is the largest tree"
@@ -122,7 +123,7 @@ class Witness:
         if request.old_size != state.size:
             raise SizeConflict(log.origin, request.old_size, state.size)
         # (5), (6) An append-only extension of what was cosigned.
-        self._check_consistency(state, checkpoint, request.proof)
+        self._check_consistency(state, checkpoint, request)
         # (7) Cosign, record if the state is still the one checked, then answer.
         timestamp = max(self._clock(), state.cosigned_at or 0, 1)
         cosignatures = [signer.cosign(checkpoint, timestamp) for signer in self._signers]
@@ -159,36 +160,43 @@ class Witness:
         return tuple(verified)
 
     def _check_consistency(
-        self, state: LogState, checkpoint: Checkpoint, proof: tuple[bytes, ...]
+        self, state: LogState, checkpoint: Checkpoint, request: AddCheckpointRequest
     ) -> None:
-        old_size, size = state.size, checkpoint.size
+        old_size, size, proof = state.size, checkpoint.size, request.proof
         if size == 0 and checkpoint.root_hash != EMPTY_ROOT:
-            self._inconsistent(state, checkpoint, "a tree of size 0 must have the empty root")
+            self._inconsistent(state, request, "a tree of size 0 must have the empty root")
         if old_size == 0:
             # The empty tree is a prefix of every tree, whatever was cosigned at size 0.
             if proof:
-                self._inconsistent(state, checkpoint, "from size 0 the proof must be empty")
+                self._inconsistent(state, request, "from size 0 the proof must be empty")
             return
         assert state.root is not None  # a size above 0 was cosigned with its root
         if size == old_size and checkpoint.root_hash != state.root:
-            self._inconsistent(
-                state, checkpoint, f"a different root at size {size}, already cosigned"
-            )
+            self._inconsistent(state, request, f"a different root at size {size}, already cosigned")
         if not verify_consistency(old_size, size, state.root, checkpoint.root_hash, proof):
             self._inconsistent(
-                state, checkpoint, f"the consistency proof from {old_size} to {size} fails"
+                state, request, f"the consistency proof from {old_size} to {size} fails"
             )
 
-    def _inconsistent(self, state: LogState, checkpoint: Checkpoint, reason: str) -> NoReturn:
-        # Signed by the log yet inconsistent with what the witness cosigned: kept
-        # in the log as possible evidence of a fork (tlog-witness allows it).
-        _log.warning(
-            "log %r: refused checkpoint size %d root %s (cosigned: size %d root %s): %s",
+    def _inconsistent(
+        self, state: LogState, request: AddCheckpointRequest, reason: str
+    ) -> NoReturn:
+        # Signed by the log (checked before) yet inconsistent with what the witness
+        # cosigned: possibly a fork. tlog-witness lets the witness keep it; it is
+        # kept with the checkpoint cosigned then, so that the pair proves itself.
+        kept = self.store.keep_evidence(
             state.origin,
-            checkpoint.size,
-            checkpoint.root_hash.hex(),
+            received_at=self._clock(),
+            reason=reason,
+            note=request.checkpoint,
+            cosigned_note=state.note,
+        )
+        _log.warning(
+            "log %r: refused a checkpoint it signed (%s); cosigned size %d root %s; %s",
+            state.origin,
+            reason,
             state.size,
             state.root.hex() if state.root else "-",
-            reason,
+            "kept as evidence" if kept else "evidence already full, not kept",
         )
         raise Inconsistent(f"log {state.origin!r}: {reason}")

@@ -21,8 +21,17 @@ version; a file of another version is refused rather than guessed at. WAL
 with ``synchronous=FULL`` makes each commit durable before the cosignature
 leaves the process.
 
+A checkpoint the log signed but the witness refused as inconsistent (a second
+root at a size it cosigned, a proof that fails) may be evidence that the log
+forked. :meth:`WitnessStore.keep_evidence` keeps it with the checkpoint the
+witness had cosigned then, both signed by the log, so that the pair stands on
+its own as a proof; the first :data:`MAX_EVIDENCE` per log are kept (the first
+refusals are the ones that matter, and a log cannot fill the disk).
+
 Every operation opens its own connection, so one store is safe to share
-between the server's threads.
+between the server's threads. A write that cannot take SQLite's lock within
+``busy_timeout`` seconds fails with :class:`~servinfo.witness.errors.WitnessBusy`
+(503), never with a half-done update.
 """
 
 from __future__ import annotations
@@ -33,14 +42,24 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from servinfo.witness.errors import SizeConflict, UnknownLog, WitnessSetupInvalid
+from servinfo.witness.errors import SizeConflict, UnknownLog, WitnessBusy, WitnessSetupInvalid
 
-__all__ = ["MAX_TREE_SIZE", "SCHEMA_VERSION", "LogState", "TrustedLog", "WitnessStore"]
+__all__ = [
+    "MAX_EVIDENCE",
+    "MAX_TREE_SIZE",
+    "SCHEMA_VERSION",
+    "Evidence",
+    "LogState",
+    "TrustedLog",
+    "WitnessStore",
+]
 
 #: The version of the schema below, kept in ``PRAGMA user_version``.
 SCHEMA_VERSION = 1
 #: The largest tree size SQLite's signed 64-bit integers hold; larger trees are refused.
 MAX_TREE_SIZE = 2**63 - 1
+#: The refused checkpoints kept per log (the first ones).
+MAX_EVIDENCE = 100
 #: How long a writer waits for another's transaction before giving up, in seconds.
 _BUSY_TIMEOUT = 30.0
 
@@ -60,6 +79,16 @@ CREATE TABLE log_keys (
     vkey TEXT NOT NULL,
     PRIMARY KEY (origin, vkey)
 ) STRICT;
+-- Checkpoints signed by the log and refused as inconsistent, with what was cosigned then.
+CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY,
+    origin TEXT NOT NULL REFERENCES logs (origin),
+    received_at INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    note BLOB NOT NULL,
+    cosigned_note BLOB
+) STRICT;
+CREATE INDEX evidence_by_origin ON evidence (origin, id);
 """
 
 
@@ -91,12 +120,27 @@ class TrustedLog:
     state: LogState
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """A checkpoint signed by the log that the witness refused, and the one it had cosigned."""
+
+    origin: str
+    #: When it was received, in POSIX seconds.
+    received_at: int
+    reason: str
+    #: The refused checkpoint as the log sent it (a signed note).
+    note: bytes
+    #: The checkpoint cosigned at the time, with the log's and the witness's signatures.
+    cosigned_note: bytes | None
+
+
 class WitnessStore:
     """The state database of one witness (see the module docstring)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = _BUSY_TIMEOUT) -> None:
         """Open the state at ``path``; :class:`WitnessSetupInvalid` if it is missing or foreign."""
         self.path = path
+        self._busy_timeout = busy_timeout
         if not path.is_file():
             raise WitnessSetupInvalid(
                 f"no witness state at {path.name} in {path.parent}: run 'servinfo witness init'"
@@ -125,7 +169,7 @@ class WitnessStore:
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are the explicit BEGIN IMMEDIATE below,
         # never the module's implicit ones.
-        connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+        connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute("PRAGMA synchronous = FULL")
         return connection
@@ -136,7 +180,14 @@ class WitnessStore:
         with closing(self._connect()) as connection:
             # IMMEDIATE takes the write lock before the reads, so what is read
             # cannot change before the write that depends on it.
-            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if "locked" in str(error) or "busy" in str(error):
+                    raise WitnessBusy(
+                        f"the witness state stayed locked for {self._busy_timeout:g} s; retry"
+                    ) from None
+                raise
             try:
                 yield connection
             except BaseException:
@@ -219,3 +270,32 @@ class WitnessStore:
                 (size, root, note, cosigned_at, origin),
             )
         return LogState(origin, size, root, note, cosigned_at)
+
+    def keep_evidence(
+        self,
+        origin: str,
+        *,
+        received_at: int,
+        reason: str,
+        note: bytes,
+        cosigned_note: bytes | None,
+    ) -> bool:
+        """Keep a refused checkpoint of ``origin``; ``False`` once :data:`MAX_EVIDENCE` are kept."""
+        with self._write() as connection:
+            kept = connection.execute(
+                "INSERT INTO evidence (origin, received_at, reason, note, cosigned_note) "
+                "SELECT ?, ?, ?, ?, ? "
+                "WHERE (SELECT count(*) FROM evidence WHERE origin = ?) < ?",
+                (origin, received_at, reason, note, cosigned_note, origin, MAX_EVIDENCE),
+            ).rowcount
+        return kept == 1
+
+    def evidence(self, origin: str | None = None) -> list[Evidence]:
+        """The refused checkpoints kept, of one log or of all, in the order received."""
+        query = "SELECT origin, received_at, reason, note, cosigned_note FROM evidence"
+        arguments: tuple[str, ...] = ()
+        if origin is not None:
+            query, arguments = query + " WHERE origin = ?", (origin,)
+        with closing(self._connect()) as connection:
+            rows = connection.execute(query + " ORDER BY id", arguments).fetchall()
+        return [Evidence(*row) for row in rows]
