@@ -250,7 +250,7 @@ class WitnessClient:
             return self._pinned([self._host])
         try:
             addresses = list(self._resolver(self._host, self._port))
-        except OSError as error:
+        except (OSError, UnicodeError) as error:  # idna refuses some names with UnicodeError
             raise WitnessUnavailable(f"cannot resolve {self._host!r}: {error}") from None
         if not addresses:
             raise WitnessUnavailable(f"{self._host!r} resolves to no address")
@@ -265,8 +265,8 @@ class WitnessClient:
                 reason = f"{address!r} is not an IP address"
             if reason is not None:
                 raise WitnessAddressForbidden(
-                    f"witness {self._host!r} refused: {reason} "
-                    "(allow private witness addresses to use it)"
+                    f"witness {self._host!r} refused: {reason}; a witness inside the "
+                    "operator's own network must be allowed explicitly"
                 )
         pinned = addresses[0].split("%", 1)[0]
         shown = f"[{pinned}]" if ":" in pinned else pinned
