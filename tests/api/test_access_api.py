@@ -273,11 +273,27 @@ def test_health_metrics_and_openapi(world: World) -> None:
     assert world.client.get("/nowhere").json()["error"] == "not_found"
 
 
-def test_audit_head_and_proof(world: World) -> None:
-    head = world.client.get("/v1/audit/head", headers=world.headers("admin"))
-    assert head.status_code == 200, head.text
-    assert head.json()["head"]["tree_size"] >= 1
+def test_audit_checkpoint_and_keys_are_public_and_proofs_need_read_audit(world: World) -> None:
+    from servinfo.audit.merkle import leaf_hash
+    from servinfo.audit.policy import TrustPolicy
+    from servinfo.audit.tlog_proof import TlogProof
+
+    checkpoint = world.client.get("/v1/audit/checkpoint")  # no token
+    assert checkpoint.status_code == 200, checkpoint.text
+    assert checkpoint.headers["content-type"].startswith("text/plain")
+    origin, size = checkpoint.text.splitlines()[:2]
+    assert origin.endswith(f"/servinfo/{world.deployment.deployment_id}")
+    assert int(size) >= 1
+    keys = world.client.get("/v1/audit/keys").json()
+    assert keys["origin"] == origin
+    assert [k["valid_until"] for k in keys["log_keys"]] == [None]
+    policy = TrustPolicy.parse(world.deployment.audit_service.trust_policy_text())
+    assert policy.verify_checkpoint(checkpoint.content).checkpoint.origin == origin
+
     proof = world.client.get("/v1/audit/proof/0", headers=world.headers("admin"))
     assert proof.status_code == 200, proof.text
-    denied = world.client.get("/v1/audit/head", headers=world.headers("support-eu"))
+    parsed = TlogProof.parse(proof.text)
+    assert parsed.extra is not None
+    assert parsed.verify(leaf_hash(parsed.extra), policy).checkpoint.size >= 1
+    denied = world.client.get("/v1/audit/proof/0", headers=world.headers("support-eu"))
     assert denied.status_code == 403

@@ -53,17 +53,17 @@ def test_operator_flow(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stderr
     assert json.loads(verified.stdout)["ok"] is True
 
-    proof_file = tmp_path / "proof.json"
+    proof_file, policy_file = tmp_path / "entry.tlog-proof", tmp_path / "policy.txt"
     proved = _servinfo(
         "audit", "prove", "0", "--out", str(proof_file), data_dir=data_dir, token=admin
     )
     assert proved.returncode == 0, proved.stderr
-    key = _servinfo("audit", "public-key", data_dir=data_dir, token=admin)
-    assert key.returncode == 0, key.stderr
-    # An auditor needs only the bundle and the public key: no deployment, no token.
+    policy = _servinfo("audit", "policy", "--out", str(policy_file), data_dir=data_dir, token=admin)
+    assert policy.returncode == 0, policy.stderr
+    # An auditor needs only the proof and the trust policy: no deployment, no token.
     offline = subprocess.run(
         [sys.executable, "-m", "servinfo", "audit", "verify-proof", str(proof_file),
-         "--public-key", key.stdout.strip().split()[-1]],
+         "--policy", str(policy_file)],
         capture_output=True, text=True, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert offline.returncode == 0, offline.stderr + offline.stdout

@@ -153,6 +153,7 @@ class AuditLog:
         self._signed_size: int | None = None
         self._signed_at = clock()
         self._appended = False
+        self._keyring_seen: int | None = None
 
     def __repr__(self) -> str:
         return f"AuditLog(engine={self._engine.url.render_as_string()!r})"
@@ -218,7 +219,15 @@ class AuditLog:
         subjects = {subject for _, _, subject in templates if subject is not None}
         with write_transaction(self._engine) as connection:
             # (1) Sequence.
-            first, frontier, _ = _storage.lock_state(connection)
+            first, frontier, mac = _storage.lock_state(connection)
+            # A state whose MAC fails must keep failing: a fresh MAC over it would launder
+            # a tail rewritten without the key into a tree the signer then signs.
+            try:
+                self._check_state_mac(first, frontier, mac)
+                forged = False
+            except AuditError as error:
+                _logger.error("audit append over a state that does not verify: %s", error.message)
+                forged = True
             now = int(self._clock() * 1000)
             # (2) Pseudonymize.
             tails = self._tails(connection, subjects) if subjects else {}
@@ -236,7 +245,10 @@ class AuditLog:
             _storage.insert_entries(connection, first, leaves, datas)
             state = frontier.to_bytes()
             _storage.save_state(
-                connection, frontier.size, state, self._state_mac(frontier.size, state)
+                connection,
+                frontier.size,
+                state,
+                mac if forged else self._state_mac(frontier.size, state),
             )
             if also is not None:
                 also(connection)
@@ -296,10 +308,24 @@ class AuditLog:
     # -- checkpoints ----------------------------------------------------------
 
     def _note_signer(self) -> Ed25519NoteSigner:
+        self._follow_rotation()
         return Ed25519NoteSigner(self.origin, self._keyring.signing_key())
+
+    def _follow_rotation(self) -> None:
+        """Reload the keyring when its file changed: ``keys rotate --audit`` in another
+        process must not leave this one signing with the retired key."""
+        try:
+            changed = self._keyring.path.stat().st_mtime_ns
+        except OSError:
+            return
+        if changed != self._keyring_seen:
+            if self._keyring_seen is not None:
+                self._keyring.reload()
+            self._keyring_seen = changed
 
     def log_verifiers(self) -> list[Ed25519NoteVerifier]:
         """A note verifier for every version of the log's signing key (named for the origin)."""
+        self._follow_rotation()
         return [
             Ed25519NoteVerifier(self.origin, self._keyring.verify_key_bytes(key.version))
             for key in self._keyring.versions(AUDIT_SIGNING)
@@ -359,7 +385,19 @@ class AuditLog:
                 self._check_state_mac(next_seq, stored, mac)
                 start = last.size if last is not None else 0
                 leaves = _storage.leaf_hash_range(connection, start, stored.size)
+            if mac is None:
+                # The empty log's state, or one from before MACs: it gets its MAC before the
+                # signer's state exists, from when on a missing MAC means tampering.
+                with write_transaction(self._engine) as connection:
+                    sealed = stored.to_bytes()
+                    _storage.set_missing_mac(
+                        connection, next_seq, sealed, self._state_mac(next_seq, sealed)
+                    )
             state = self._signer.sign(last, leaves, stored)
+            if last is not None and (latest is None or latest < last.size):
+                # A crash lost the row of the signer's last checkpoint, which the new one
+                # names as its previous: store it first, or the chain would show a gap.
+                self._store_checkpoint(last)
             self._store_checkpoint(state)
         self._signed(state.size)
         return state.note
@@ -398,9 +436,10 @@ class AuditLog:
         appends, timers and exits, whose own work is already committed."""
         try:
             return self.checkpoint()
-        except AuditError as error:
+        except Exception as error:  # the caller's own work is committed: never undo its answer
             CHECKPOINT_REFUSALS.inc()
-            _logger.error("audit checkpoint refused: %s", error.message)
+            reason = error.message if isinstance(error, AuditError) else type(error).__name__
+            _logger.error("audit checkpoint refused: %s", reason)
             self._signed_at = self._clock()  # retried at the next due time, not every append
             return None
 
@@ -551,9 +590,10 @@ class AuditLog:
                 # and the driver cursor must close before the connection does.
                 with closing(_storage.stream_chunks(connection, chunk=chunk)) as chunks:
                     report = verify_chunks(chunks, claims)
-        except DBAPIError as error:
+        except _storage.DATABASE_ERRORS as error:
+            cause = error.orig if isinstance(error, DBAPIError) else error
             raise AuditError(
-                f"the audit log's tables cannot be read ({type(error.orig).__name__}): "
+                f"the audit log's tables cannot be read ({type(cause).__name__}): "
                 "a table is missing or altered"
             ) from None
         for head, frontier in heads:

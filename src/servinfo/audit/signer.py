@@ -46,6 +46,7 @@ __all__ = [
     "SignerRefused",
     "SignerState",
     "SignerStateInvalid",
+    "SignerUnavailable",
     "previous_of",
     "stored_origin",
 ]
@@ -62,6 +63,13 @@ class SignerRefused(AuditError):
     """The signer will not sign: the stored log does not extend its last checkpoint."""
 
     code = "audit_signer_refused"
+
+
+class SignerUnavailable(AuditError):
+    """The signer's state cannot be locked, read or written (a read-only or full disk)."""
+
+    code = "audit_signer_unavailable"
+    http_status = 503
 
 
 class SignerStateInvalid(AuditError):
@@ -171,9 +179,14 @@ class CheckpointSigner:
     @contextmanager
     def session(self) -> Iterator[SignerState | None]:
         """Hold the signers' lock; yield the last checkpoint signed (None before the first)."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self._path.with_name(self._path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise SignerUnavailable(
+                f"cannot lock the signer's state {lock_path.name}: {error.strerror}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield self._load()
@@ -231,6 +244,14 @@ class CheckpointSigner:
         return state
 
     def _save(self, state: SignerState) -> None:
+        try:
+            self._write(state)
+        except OSError as error:
+            raise SignerUnavailable(
+                f"cannot write the signer's state {self._path.name}: {error.strerror}"
+            ) from None
+
+    def _write(self, state: SignerState) -> None:
         temporary = self._path.with_name(self._path.name + ".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

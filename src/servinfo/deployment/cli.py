@@ -249,11 +249,52 @@ def status(
     console.print(table)
 
 
+def _rotate_audit_key(
+    data_dir: Path | None, token: str | None, token_file: Path | None, as_json: bool
+) -> None:
+    """Close the old key's window with a checkpoint, rotate, and log the rotation under the new
+    key: the first checkpoint the new key signs covers the entry that announces it."""
+    from servinfo.crypto import AUDIT_SIGNING
+
+    with authorized(data_dir, token, "rotate_keys", token_file=token_file) as (deployment, me):
+        log = deployment.audit
+        log.checkpoint()
+        old = deployment.keyring.current(AUDIT_SIGNING).key_id
+        new = deployment.keyring.rotate(AUDIT_SIGNING)
+        vkey = log.vkeys()[-1]
+        log.record(
+            "key_rotation",
+            actor=me.name,
+            outcome="rotated",
+            details={"key_id": new.key_id, "previous": old, "vkey": vkey},
+        )
+        log.checkpoint()
+    if as_json:
+        print_json({"key_id": new.key_id, "previous": old, "vkey": vkey})
+        return
+    console.print(f"audit log: now signed by {new.key_id} (was {old})", markup=False)
+    console.print(f"  new key: {vkey}", markup=False)
+    console.print(
+        "  add it as a 'log' line to the trust policies of your witnesses and auditors "
+        "(servinfo audit policy prints one); running servers sign with it from their next "
+        "checkpoint",
+        markup=False,
+    )
+
+
 @keys_app.command("rotate")
 def rotate(
     region: Annotated[
-        str, typer.Option("--region", help="Rotate this region's key-encryption key.")
-    ],
+        str | None, typer.Option("--region", help="Rotate this region's key-encryption key.")
+    ] = None,
+    audit: Annotated[
+        bool,
+        typer.Option(
+            "--audit",
+            help="Rotate the audit log's signing key instead: checkpoints are signed with the "
+            "new key from now on; the old one keeps verifying what it signed.",
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
     background: Annotated[
@@ -264,10 +305,17 @@ def rotate(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """New KEK version for a region; data keys are re-wrapped in batches, records untouched."""
+    """New KEK version for a region (data keys are re-wrapped in batches, records untouched),
+    or with --audit a new signing key for the audit log."""
     from servinfo.crypto import kek_purpose
     from servinfo.policy import UnknownPolicyElement
 
+    if audit == (region is not None):
+        raise typer.BadParameter("give --region REGION or --audit", param_hint="--region")
+    if audit:
+        _rotate_audit_key(data_dir, token, token_file, as_json)
+        return
+    assert region is not None
     with authorized(data_dir, token, "rotate_keys", token_file=token_file) as (deployment, me):
         if region not in deployment.regions:
             raise UnknownPolicyElement("region", region, sorted(deployment.regions))
