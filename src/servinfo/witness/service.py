@@ -137,6 +137,7 @@ class Witness:
             note=stored.to_bytes(),
             cosigned_at=timestamp,
         )
+        _log.info("log %r: cosigned size %d (from %d)", log.origin, checkpoint.size, state.size)
         return cosignatures
 
     def latest(self, origin: str) -> bytes | None:
