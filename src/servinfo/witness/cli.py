@@ -2,12 +2,12 @@
 
 ::
 
-    servinfo witness init    --dir D --name NAME           keys and empty state
-    servinfo witness add-log --dir D --origin O --key VKEY  follow a log (--key repeatable)
-    servinfo witness logs    --dir D                        the logs followed, their state
-    servinfo witness evidence --dir D [--origin O]          refused checkpoints the logs signed
-    servinfo witness key     --dir D                        the witness's verifier keys
-    servinfo witness serve   --dir D --host H --port N      answer add-checkpoint over HTTP
+    servinfo witness init     --dir D --name NAME            keys and empty state
+    servinfo witness add-log  --dir D --origin O --key VKEY  follow a log (--key repeatable)
+    servinfo witness logs     --dir D                        the logs followed, their state
+    servinfo witness evidence --dir D [--origin O]           refused checkpoints a log signed
+    servinfo witness key      --dir D                        the witness's verifier keys
+    servinfo witness serve    --dir D --host H --port N      answer add-checkpoint over HTTP
 
 The commands need only the witness directory, never a deployment. The witness
 package (and with it the audit formats, Starlette, uvicorn) is imported inside
