@@ -23,10 +23,13 @@ decides where transactions begin and end.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Collection, Generator, Iterable, Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, delete, select
+from sqlalchemy.exc import DBAPIError
 
 from servinfo.audit.errors import AuditError
 from servinfo.audit.heads import TreeHead
@@ -39,6 +42,9 @@ from servinfo.audit.models import (
     audit_metadata,
 )
 
+#: What a missing or altered table raises: the hot paths run on the driver itself, whose
+#: errors SQLAlchemy does not wrap.
+DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
 #: Rows fetched per round trip when streaming the log.
 CHUNK = 65_536
 #: Ids per ``IN (…)`` list: well under SQLite's parameter limit.
@@ -93,11 +99,21 @@ def _state_row(row: tuple[Any, ...] | None) -> State:
     return count, frontier, None if mac is None else bytes(mac)
 
 
-def save_state(connection: Connection, next_seq: int, frontier: bytes, mac: bytes) -> None:
+def save_state(connection: Connection, next_seq: int, frontier: bytes, mac: bytes | None) -> None:
     _execute(
         connection,
         "UPDATE audit_state SET next_seq = %s, frontier = %s, mac = %s WHERE id = %s",
         (next_seq, frontier, mac, STATE_ID),
+    )
+
+
+def set_missing_mac(connection: Connection, next_seq: int, frontier: bytes, mac: bytes) -> None:
+    """Give a state without a MAC its MAC, if no append changed it since it was read."""
+    _execute(
+        connection,
+        "UPDATE audit_state SET mac = %s"
+        " WHERE id = %s AND mac IS NULL AND next_seq = %s AND frontier = %s",
+        (mac, STATE_ID, next_seq, frontier),
     )
 
 
