@@ -122,14 +122,15 @@ class Witnessing:
                 try:
                     signatures = client.add_checkpoint(self._request(known, size))
                 except WitnessConflict as conflict:
-                    if conflict.size > size:
+                    known_here = conflict.size == 0 or conflict.size in self._log.checkpoint_sizes()
+                    if conflict.size > size or not known_here:
                         return WitnessOutcome(
                             witness.name,
                             "rollback",
                             size,
-                            f"the witness has cosigned a tree of {conflict.size} entries, larger "
-                            f"than this log's latest checkpoint ({size}): the log was rolled back "
-                            "or forked",
+                            f"the witness has cosigned a tree of {conflict.size} entries that "
+                            f"this log (latest checkpoint {size}) has no checkpoint of: the log "
+                            "was rolled back or forked",
                         )
                     signatures = client.add_checkpoint(self._request(conflict.size, size))
         except WitnessConflict as conflict:
