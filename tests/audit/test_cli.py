@@ -1,143 +1,269 @@
-"""``servinfo audit …``: the auditor's offline checks, and the commands on a deployment's log."""
+"""``servinfo audit …`` on a real deployment, and the auditor's offline checks.
+
+Each test gets a copy of one deployment made by ``servinfo``'s own creation
+path, whose log holds 25 entries under checkpoints at 15 and 25; the commands
+run as the console script does (:class:`tests.cli.conftest.Servinfo`).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
+from tests.audit.checkpoints import WITNESS, execute, opened, witness
 from tests.audit.support import event
+from tests.cli.conftest import Run, Servinfo
 from typer.testing import CliRunner
 
-from servinfo.audit import AuditLog, InclusionBundle, cli
+from servinfo.audit import (
+    AuditLog,
+    build_inclusion_bundle,
+    cli,
+    leaf_hash,
+    root_from_leaf_hashes,
+    sign_tree_head,
+)
+from servinfo.deployment import create_deployment, open_deployment
+from servinfo.store import create_engine_for
 
-runner = CliRunner()
+#: Exit status of anything that does not verify, and of bad input.
+FAILED = 2
+
+
+@dataclass(frozen=True)
+class Site:
+    """A deployment on disk, the admin's token, and ``servinfo`` to run against it."""
+
+    data_dir: Path
+    token: str
+    servinfo: Servinfo
+    files: Path
+
+    def __call__(self, *args: str | Path) -> Run:
+        return self.servinfo(*args, "--data-dir", self.data_dir, env={"SERVINFO_TOKEN": self.token})
+
+    def offline(self, *args: str | Path) -> Run:
+        """A command that needs no deployment: run with no data dir and no token."""
+        return self.servinfo(*args)
+
+    def save(self, name: str, run: Run) -> Path:
+        assert run.status == 0, run.err
+        path = self.files / name
+        path.write_text(run.out)
+        return path
+
+    @contextmanager
+    def log(self) -> Iterator[AuditLog]:
+        with open_deployment(self.data_dir, {}) as deployment:
+            yield deployment.audit
+
+    @contextmanager
+    def database(self) -> Iterator[Engine]:
+        engine = create_engine_for(f"sqlite:///{self.data_dir / 'control.db'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    data_dir = tmp_path_factory.mktemp("audit-cli") / "d"
+    token = create_deployment(data_dir, {}).admin_token
+    with open_deployment(data_dir, {}) as deployment:
+        log = deployment.audit
+        log.record_many(event(i) for i in range(15))
+        log.checkpoint()
+        log.record_many(event(i) for i in range(15, 25))
+        log.checkpoint()
+        assert log.checkpoint_sizes()[-2:] == [15, 25]
+    return data_dir, token
 
 
 @pytest.fixture
-def deployed(audit_log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> AuditLog:
-    """The commands that open a deployment get this log instead."""
-
-    @contextmanager
-    def open_log(
-        data_dir: Path | None, token: str | None, token_file: Path | None
-    ) -> Iterator[AuditLog]:
-        yield audit_log
-
-    monkeypatch.setattr(cli, "_open_log", open_log)
-    audit_log.record_many(event(i) for i in range(25))
-    return audit_log
-
-
-def _key_b64(log: AuditLog) -> str:
-    return base64.b64encode(log.public_keys()[log.signing_key_id]).decode()
+def site(
+    template: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Site:
+    data_dir = tmp_path / "d"
+    shutil.copytree(template[0], data_dir)
+    files = tmp_path / "files"
+    files.mkdir()
+    return Site(data_dir, template[1], Servinfo(capsys, monkeypatch), files)
 
 
-def test_prove_then_verify_proof_offline(deployed: AuditLog, tmp_path: Path) -> None:
-    bundle_file = tmp_path / "proof.json"
-    result = runner.invoke(cli.app, ["prove", "7", "--out", str(bundle_file)])
-    assert result.exit_code == 0, result.output
-    assert InclusionBundle.from_json(bundle_file.read_text()).index == 7
-    key = _key_b64(deployed)
-    ok = runner.invoke(cli.app, ["verify-proof", str(bundle_file), "--public-key", key])
-    assert ok.exit_code == 0, ok.output
-    assert "OK: entry 7" in ok.output
-    # The key may also come from a file: base64, or the JSON of every version.
-    key_file = tmp_path / "audit.pub"
-    assert runner.invoke(cli.app, ["public-key", "--json", "--out", str(key_file)]).exit_code == 0
-    by_file = runner.invoke(
-        cli.app, ["verify-proof", str(bundle_file), "--public-key", str(key_file)]
+def one_line_failure(run: Run) -> str:
+    """The single line a failure prints: exit 2, no traceback."""
+    assert run.status == FAILED, (run.out, run.err)
+    assert "Traceback" not in run.out + run.err
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1, run.err
+    return lines[0]
+
+
+# -- the deployment's log ---------------------------------------------------------------------
+
+
+def test_verify_reports_ok_and_the_first_bad_entry(site: Site) -> None:
+    ok = site("audit", "verify")
+    assert ok.status == 0, ok.err
+    assert "OK: 25 entries" in ok.out
+    report = json.loads(site("audit", "verify", "--json").out)
+    assert (report["ok"], report["entries"], report["checkpoints"]) == (True, 25, 2)
+    assert (report["signed_entries"], report["unsigned_entries"]) == (25, 0)
+    with site.database() as engine:
+        execute(engine, "DELETE FROM audit_entries WHERE seq = 9")
+    failed = site("audit", "verify", "--json")
+    assert failed.status == FAILED
+    answer = json.loads(failed.out)
+    assert (answer["ok"], answer["first_bad_entry"], answer["error"]) == (
+        False,
+        9,
+        "audit_log_tampered",
     )
-    assert by_file.exit_code == 0, by_file.output
+    assert "entry 9" in one_line_failure(site("audit", "verify"))
 
 
-def test_a_tampered_bundle_fails_with_exit_2(deployed: AuditLog, tmp_path: Path) -> None:
-    bundle = deployed.inclusion_bundle(3).to_dict()
-    bundle["index"] = 4
-    bundle_file = tmp_path / "proof.json"
-    bundle_file.write_text(json.dumps(bundle))
-    result = runner.invoke(
-        cli.app, ["verify-proof", str(bundle_file), "--public-key", _key_b64(deployed)]
+def test_a_saved_checkpoint_is_checked_by_verify_trusted(site: Site) -> None:
+    saved = site.save("checkpoint.txt", site("audit", "checkpoint"))
+    with site.log() as log:
+        assert opened(log, saved.read_bytes()).size == 25
+    ok = site("audit", "verify", "--trusted", saved, "--json")
+    assert ok.status == 0, ok.err
+    assert json.loads(ok.out)["trusted_checkpoints"] == 1
+    assert "contains the 1 trusted checkpoint(s)" in site("audit", "verify", "--trusted", saved).out
+
+
+def test_prove_then_verify_proof_offline(site: Site) -> None:
+    policy = site.save("policy.txt", site("audit", "policy"))
+    proof = site.save("proof.txt", site("audit", "prove", "7"))
+    ok = site.offline("audit", "verify-proof", proof, "--policy", policy)
+    assert ok.status == 0, ok.err
+    assert "OK: entry 7 is in the log" in ok.out
+    assert "of 25 entries, cosigned by no witness" in ok.out
+    # The proof for another entry's place: the inclusion step fails.
+    moved = site.files / "moved.txt"
+    moved.write_text(proof.read_text().replace("\nindex 7\n", "\nindex 8\n"))
+    assert "step 4" in one_line_failure(
+        site.offline("audit", "verify-proof", moved, "--policy", policy)
     )
-    assert result.exit_code == 2
-    assert "FAILED" in result.output
 
 
-def test_a_wrong_public_key_is_a_usage_error(deployed: AuditLog, tmp_path: Path) -> None:
-    bundle_file = tmp_path / "proof.json"
-    bundle_file.write_text(deployed.inclusion_bundle(3).to_json())
-    result = runner.invoke(cli.app, ["verify-proof", str(bundle_file), "--public-key", "AAAA"])
-    assert result.exit_code == 2
-    foreign = base64.b64encode(bytes(32)).decode()
-    result = runner.invoke(cli.app, ["verify-proof", str(bundle_file), "--public-key", foreign])
-    assert result.exit_code == 2
-    assert "signature" in result.output
-
-
-def test_verify_proof_runs_in_a_process_with_no_deployment(
-    deployed: AuditLog, tmp_path: Path
-) -> None:
-    """As an auditor runs it: a fresh interpreter, the bundle file and the key, nothing else."""
-    bundle_file = tmp_path / "proof.json"
-    bundle_file.write_text(deployed.inclusion_bundle(11).to_json())
-    script = (
-        "import sys; from servinfo.audit.cli import app; "
-        "app(['verify-proof', sys.argv[1], '--public-key', sys.argv[2]])"
-    )
-    args = [sys.executable, "-c", script, str(bundle_file), _key_b64(deployed)]
-    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, check=False)
+def test_verify_proof_runs_in_a_process_with_no_deployment(site: Site) -> None:
+    """As an auditor runs it: a fresh interpreter, the proof and the policy, nothing else."""
+    policy = site.save("policy.txt", site("audit", "policy"))
+    proof = site.save("proof.txt", site("audit", "prove", "11"))
+    script = "import sys; from servinfo.cli.app import main; main(sys.argv[1:])"
+    command = [sys.executable, "-c", script, "audit", "verify-proof", str(proof)]
+    command += ["--policy", str(policy)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=site.files, check=False)
     assert done.returncode == 0, done.stderr
     assert "OK: entry 11" in done.stdout
-    bundle_file.write_text(bundle_file.read_text().replace('"index": 11', '"index": 12'))
-    failed = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, check=False)
-    assert failed.returncode == 2
+    proof.write_text(proof.read_text().replace("\nindex 11\n", "\nindex 12\n"))
+    failed = subprocess.run(command, capture_output=True, text=True, cwd=site.files, check=False)
+    assert failed.returncode == FAILED
+    assert "Traceback" not in failed.stderr
 
 
-def test_consistency_then_verify_consistency(deployed: AuditLog, tmp_path: Path) -> None:
-    deployed.record_many(event(i) for i in range(25, 40))
-    bundle_file = tmp_path / "consistency.json"
-    result = runner.invoke(cli.app, ["consistency", "25", "40", "--out", str(bundle_file)])
-    assert result.exit_code == 0, result.output
-    ok = runner.invoke(
-        cli.app, ["verify-consistency", str(bundle_file), "--public-key", _key_b64(deployed)]
+def test_consistency_then_verify_consistency(site: Site) -> None:
+    policy = site.save("policy.txt", site("audit", "policy"))
+    with site.log() as log:
+        old = site.files / "old.txt"
+        old.write_bytes(log.signed_note(15))
+        older = site.files / "older.txt"
+        older.write_bytes(log.signed_note(log.checkpoint_sizes()[0]))
+    proof = site.save("consistency.txt", site("audit", "consistency", "15", "25"))
+    ok = site.offline("audit", "verify-consistency", proof, "--old", old, "--policy", policy)
+    assert ok.status == 0, ok.err
+    assert "of 25 entries extends the saved checkpoint of 15 entries" in ok.out
+    # The proof starts from 15: another saved checkpoint does not fit it.
+    if older.read_bytes() != old.read_bytes():
+        line = one_line_failure(
+            site.offline("audit", "verify-consistency", proof, "--old", older, "--policy", policy)
+        )
+        assert "the proof starts at size 15" in line
+
+
+def test_verify_with_the_deployments_own_policy(site: Site) -> None:
+    """The policy ``servinfo audit policy`` prints when the deployment has no witnesses:
+    quorum none, so verify --policy checks the log keys and nothing more."""
+    policy = site.save("policy.txt", site("audit", "policy"))
+    assert policy.read_text().rstrip().endswith("quorum none")
+    ok = site("audit", "verify", "--policy", policy)
+    assert ok.status == 0, ok.err
+
+
+def test_verify_with_a_witness_policy(site: Site) -> None:
+    w = witness()
+    with site.log() as log:
+        vkeys = log.vkeys()
+    policy = site.files / "witnessed.txt"
+    policy.write_text(
+        "".join(f"log {vkey}\n" for vkey in vkeys) + f"witness w1 {w.vkey()}\nquorum w1\n"
     )
-    assert ok.exit_code == 0, ok.output
-    assert "extends the log of 25 entries" in ok.output
+    line = one_line_failure(site("audit", "verify", "--policy", policy))
+    assert "no checkpoint" in line
+    with site.log() as log:
+        checkpoint = opened(log, log.signed_note(25))
+        log.add_cosignatures(25, [w.cosign(checkpoint, int(time.time()))])
+    ok = site("audit", "verify", "--policy", policy, "--json")
+    assert ok.status == 0, ok.err
+    witnessed = json.loads(ok.out)["witnessed"]
+    assert (witnessed["size"], witnessed["witnesses"]) == (25, ["w1"])
+    assert WITNESS in site("audit", "checkpoint").out
 
 
-def test_verify_reports_ok_and_the_first_bad_entry(deployed: AuditLog) -> None:
-    result = runner.invoke(cli.app, ["verify", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert (report["ok"], report["entries"], report["latest_head"]["tree_size"]) == (True, 25, 25)
-    assert "OK: 25 entries" in runner.invoke(cli.app, ["verify"]).output
-    with deployed.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM audit_entries WHERE seq = 9")
-    failed = runner.invoke(cli.app, ["verify", "--json"])
-    assert failed.exit_code == 2
-    assert json.loads(failed.output)["first_bad_entry"] == 9
+def test_keys_tail_and_policy(site: Site) -> None:
+    keys = json.loads(site("audit", "keys", "--json").out)
+    with site.log() as log:
+        assert keys["origin"] == log.origin
+        assert [k["vkey"] for k in keys["log_keys"]] == log.vkeys()
+    assert keys["log_keys"][0]["key_id"] in site("audit", "keys").out
+    tail = site("audit", "tail", "-n", "2", "--json")
+    assert tail.status == 0, tail.err
+    assert [e["seq"] for e in json.loads(tail.out)] == [23, 24]
+    assert site("audit", "tail").status == 0
+    policy = site("audit", "policy").out
+    assert policy.startswith("log " + keys["log_keys"][0]["vkey"])
 
 
-def test_tail_and_public_key(deployed: AuditLog) -> None:
-    tail = runner.invoke(cli.app, ["tail", "-n", "2", "--json"])
-    assert tail.exit_code == 0, tail.output
-    assert [e["seq"] for e in json.loads(tail.output)] == [23, 24]
-    assert runner.invoke(cli.app, ["tail"]).exit_code == 0
-    key = runner.invoke(cli.app, ["public-key"])
-    assert key.output.split() == [deployed.signing_key_id, _key_b64(deployed)]
+def test_a_legacy_json_bundle_verifies_with_the_public_key(site: Site) -> None:
+    """Proofs handed out before checkpoints: a JSON bundle over a signed tree head."""
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    entries = [b"entry %d" % i for i in range(9)]
+    hashes = [leaf_hash(e) for e in entries]
+    head = sign_tree_head(key, "audit_signing:v1", 9, root_from_leaf_hashes(hashes), 1_700_000)
+    bundle = site.files / "bundle.json"
+    bundle.write_text(build_inclusion_bundle(hashes, 4, head, entries[4]).to_json())
+    public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+    ok = site.offline("audit", "verify-proof", bundle, "--public-key", public)
+    assert ok.status == 0, ok.err
+    assert "OK: entry 4 is in the log of 9 entries" in ok.out
+    bundle.write_text(bundle.read_text().replace('"index": 4', '"index": 5'))
+    one_line_failure(site.offline("audit", "verify-proof", bundle, "--public-key", public))
+    other = base64.b64encode(bytes(32)).decode()
+    one_line_failure(site.offline("audit", "verify-proof", bundle, "--public-key", other))
+    one_line_failure(site.offline("audit", "verify-proof", bundle, "--public-key", "AAAA"))
 
 
 def test_register_mounts_the_audit_group() -> None:
-    import typer
-
     parent = typer.Typer()
     cli.register(parent)
     parent.command("noop")(lambda: None)
-    result = runner.invoke(parent, ["audit", "--help"])
+    result = CliRunner().invoke(parent, ["audit", "--help"])
     assert result.exit_code == 0
     assert "verify-proof" in result.output
