@@ -78,6 +78,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audit", "origin", str, ""),
     # A C2SP tlog-policy file: the witnesses to ask (with URLs) and the quorum auditors expect.
     Setting("audit", "witness_policy_file", str, "witness-policy.txt"),
+    # Witnesses inside the operator's network (private addresses); loopback is always allowed.
+    Setting("audit", "witness_allow_private", bool, False),
     Setting("audit", "checkpoint_seconds", int, 1),
     # The longest entries may stay without a quorum of witnesses before verify fails.
     Setting("audit", "max_unwitnessed_seconds", int, 3600),
@@ -134,6 +136,8 @@ class Settings:
     audit_witness_policy_file: Path = Path("witness-policy.txt")
     audit_checkpoint_seconds: int = 1
     audit_max_unwitnessed_seconds: int = 3600
+    #: Let witness URLs resolve to private and link-local addresses.
+    audit_witness_allow_private: bool = False
 
     @property
     def config_file(self) -> Path:
@@ -262,6 +266,7 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         audit_witness_policy_file=_resolve_path(values["audit.witness_policy_file"], data_dir),
         audit_checkpoint_seconds=max(0, values["audit.checkpoint_seconds"]),
         audit_max_unwitnessed_seconds=max(0, values["audit.max_unwitnessed_seconds"]),
+        audit_witness_allow_private=values["audit.witness_allow_private"],
     )
 
 

@@ -51,7 +51,6 @@ from servinfo.audit.heads import (
     verify_tree_head,
 )
 from servinfo.audit.log import AuditLog, ConsistencyProof, TransactionalAuditSink
-from servinfo.audit.signer import SignerRefused
 from servinfo.audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -73,6 +72,7 @@ from servinfo.audit.proofs import (
     verify_inclusion_bundle,
 )
 from servinfo.audit.service import AuditService
+from servinfo.audit.signer import SignerRefused
 from servinfo.audit.sink import AuditSink, MemoryAuditSink, RecordedEvent
 from servinfo.audit.verify import VerifyReport, verify_log
 

@@ -114,9 +114,7 @@ def _check_window(size: int, verified: VerifiedCheckpoint, windows: dict[bytes, 
     # The quorum's earliest cosignature: the tree existed by then, under this key.
     earliest = times[0]
     if earliest + _CLOCK_SKEW < window.valid_from:
-        raise NotWitnessed(
-            f"checkpoint {size} was cosigned before its key {window.key_id} existed"
-        )
+        raise NotWitnessed(f"checkpoint {size} was cosigned before its key {window.key_id} existed")
     if window.valid_until is not None and earliest > window.valid_until + _CLOCK_SKEW:
         raise NotWitnessed(
             f"checkpoint {size} is signed by {window.key_id}, retired before the witnesses "

@@ -190,16 +190,10 @@ def witness(
 ) -> None:
     """Sign a checkpoint and ask every witness of the deployment's policy to cosign it now
     (the server does this on its own every few seconds)."""
-    from servinfo.audit.witnessing import Witnessing
-
     with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me):
-        policy = deployment.witness_policy
-        if policy is None:
-            missing = deployment.settings.audit_witness_policy_file.name
-            err_console.print(f"no witness policy: write one to {missing}", markup=False)
-            raise typer.Exit(EXIT_FAILED)
+        witnessing = deployment.witnessing()
         deployment.audit.checkpoint()
-        outcomes = Witnessing(deployment.audit, policy).run_once()
+        outcomes = witnessing.run_once()
     if as_json:
         print_json([{"witness": o.witness, "result": o.result, "size": o.size,
                      "detail": o.detail} for o in outcomes])  # fmt: skip

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from servinfo.access.subjects import SubjectListing
     from servinfo.audit.policy import TrustPolicy
     from servinfo.audit.service import AuditService
-    from servinfo.audit.witnessing import WitnessingThread
+    from servinfo.audit.witnessing import Witnessing, WitnessingThread
     from servinfo.collect.service import Collector
     from servinfo.jobs.service import JobService
     from servinfo.ledgers import Ledgers
@@ -177,17 +177,34 @@ class Deployment:
 
         return self._once("audit_service", lambda: AuditService(self.audit, self.witness_policy))
 
+    def witnessing(self) -> Witnessing:
+        """Submissions to the witness policy's witnesses (there must be a policy)."""
+        from functools import partial
+
+        from servinfo.audit.witness_client import WitnessClient
+        from servinfo.audit.witnessing import Witnessing
+
+        policy = self.witness_policy
+        if policy is None:
+            raise DeploymentError(
+                "no witness policy: write one to "
+                f"{self.settings.audit_witness_policy_file.name} (a C2SP tlog-policy with the "
+                "witnesses' URLs)"
+            )
+        allow = self.settings.audit_witness_allow_private
+        return Witnessing(self.audit, policy, client=partial(WitnessClient, allow_private=allow))
+
     @property
     def audit_witnessing(self) -> WitnessingThread:
         """The server's timer: checkpoints of a quiet log, then the witnesses' cosignatures."""
-        from servinfo.audit.witnessing import Witnessing, WitnessingThread
+        from servinfo.audit.witnessing import WitnessingThread
 
         def build() -> WitnessingThread:
             policy = self.witness_policy
             state = self.settings.audit_signer_state_file
             return WitnessingThread(
                 self.audit,
-                Witnessing(self.audit, policy) if policy is not None else None,
+                self.witnessing() if policy is not None else None,
                 state.with_name(state.name + ".witnessing.lock"),
                 interval=max(0.2, float(self.settings.audit_checkpoint_seconds)),
             )
