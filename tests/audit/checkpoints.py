@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from servinfo.audit import AuditLog
 from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.cosignature import Ed25519CosignatureSigner
-from servinfo.audit.merkle import CompactRange
+from servinfo.audit.merkle import CompactRange, leaf_hash
 from servinfo.audit.note import open_note
 from servinfo.audit.policy import TrustPolicy
 
@@ -71,3 +71,38 @@ def frontier_of(hashes: Sequence[bytes]) -> CompactRange:
     frontier = CompactRange()
     frontier.extend(hashes)
     return frontier
+
+
+def stored_entry(engine: Engine, seq: int) -> bytes:
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT entry FROM audit_entries WHERE seq = :seq"), {"seq": seq}
+        ).scalar_one()
+    return bytes(row)
+
+
+def rewrite_entry(engine: Engine, seq: int, *, rehash: bool = True) -> None:
+    """Entry ``seq`` says something else; with ``rehash`` its leaf hash agrees."""
+    data = stored_entry(engine, seq)
+    forged = data.replace(b'"rows":%d' % seq, b'"rows":%d' % (seq + 1000))
+    assert forged != data
+    params: dict[str, object] = {"seq": seq, "entry": forged, "hash": leaf_hash(forged)}
+    if rehash:
+        execute(
+            engine,
+            "UPDATE audit_entries SET entry = :entry, leaf_hash = :hash WHERE seq = :seq",
+            **params,
+        )
+    else:
+        execute(engine, "UPDATE audit_entries SET entry = :entry WHERE seq = :seq", **params)
+
+
+def recompute_state(engine: Engine) -> None:
+    """What a database writer without the keys can do: next seq and frontier from the rows."""
+    hashes = leaf_hashes(engine)
+    execute(
+        engine,
+        "UPDATE audit_state SET next_seq = :n, frontier = :frontier",
+        n=len(hashes),
+        frontier=frontier_of(hashes).to_bytes(),
+    )

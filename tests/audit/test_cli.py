@@ -22,7 +22,16 @@ import pytest
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
-from tests.audit.checkpoints import WITNESS, execute, opened, witness
+from tests.audit.checkpoints import (
+    WITNESS,
+    execute,
+    frontier_of,
+    opened,
+    recompute_state,
+    rewrite_entry,
+    stored_entry,
+    witness,
+)
 from tests.audit.support import event
 from tests.cli.conftest import Run, Servinfo
 from typer.testing import CliRunner
@@ -267,3 +276,123 @@ def test_register_mounts_the_audit_group() -> None:
     result = CliRunner().invoke(parent, ["audit", "--help"])
     assert result.exit_code == 0
     assert "verify-proof" in result.output
+
+
+# -- tampering, as servinfo audit verify reports it -------------------------------------------
+
+
+def _delete_checkpoints(site: Site, engine: Engine) -> None:
+    execute(engine, "DELETE FROM audit_checkpoints")
+
+
+def _rewrite_five(site: Site, engine: Engine) -> None:
+    execute(engine, "DELETE FROM audit_checkpoints")
+    for seq in range(10, 15):
+        rewrite_entry(engine, seq)
+    recompute_state(engine)
+
+
+def _truncate_to_older(site: Site, engine: Engine) -> None:
+    execute(
+        engine,
+        "DELETE FROM audit_entries WHERE seq >= 15",
+        "DELETE FROM audit_checkpoints WHERE tree_size > 15",
+    )
+    recompute_state(engine)
+
+
+def _append_forged(site: Site, engine: Engine) -> None:
+    data = stored_entry(engine, 24).replace(b'"seq":24', b'"seq":25')
+    execute(
+        engine,
+        "INSERT INTO audit_entries (seq, leaf_hash, entry) VALUES (25, :hash, :entry)",
+        hash=leaf_hash(data),
+        entry=data,
+    )
+    recompute_state(engine)
+
+
+def _delete_latest(site: Site, engine: Engine) -> None:
+    execute(engine, "DELETE FROM audit_checkpoints WHERE tree_size = 25")
+
+
+def _delete_first(site: Site, engine: Engine) -> None:
+    execute(engine, "DELETE FROM audit_checkpoints WHERE tree_size = 15")
+
+
+def _entry_as_text(site: Site, engine: Engine) -> None:
+    execute(engine, "UPDATE audit_entries SET entry = CAST(entry AS TEXT) WHERE seq = 3")
+
+
+def _drop_checkpoints(site: Site, engine: Engine) -> None:
+    execute(engine, "DROP TABLE audit_checkpoints")
+
+
+def _drop_entries(site: Site, engine: Engine) -> None:
+    execute(engine, "DROP TABLE audit_entries")
+
+
+def _lose_signer_state(site: Site, engine: Engine) -> None:
+    (site.data_dir / "audit-signer.json").unlink()
+
+
+def _corrupt_signer_state(site: Site, engine: Engine) -> None:
+    (site.data_dir / "audit-signer.json").write_bytes(b"{" * 5000)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reported"),
+    [
+        pytest.param(_delete_checkpoints, "no longer holds", id="checkpoints-deleted"),
+        pytest.param(_rewrite_five, "no longer holds", id="five-rewritten-state-recomputed"),
+        pytest.param(_truncate_to_older, "signed a checkpoint of size 25", id="truncated"),
+        pytest.param(_append_forged, "MAC does not verify", id="forged-row-appended"),
+        pytest.param(_delete_latest, "signed a checkpoint of size 25", id="latest-deleted"),
+        pytest.param(_delete_first, "checkpoints were deleted", id="first-deleted"),
+        pytest.param(_entry_as_text, "entry 3: it is not stored as bytes", id="entry-as-text"),
+        pytest.param(_drop_checkpoints, "tables cannot be read", id="checkpoints-dropped"),
+        pytest.param(_drop_entries, "tables cannot be read", id="entries-dropped"),
+        pytest.param(_lose_signer_state, "signer's state is missing", id="signer-state-lost"),
+        pytest.param(_corrupt_signer_state, "unreadable", id="signer-state-corrupt"),
+    ],
+)
+def test_tampering_fails_verify_with_one_line(site: Site, tamper: object, reported: str) -> None:
+    with site.database() as engine:
+        tamper(site, engine)  # type: ignore[operator]
+    assert reported in one_line_failure(site("audit", "verify"))
+    failed = site("audit", "verify", "--json")
+    assert failed.status == FAILED
+    assert json.loads(failed.out)["ok"] is False
+
+
+def test_a_rollback_of_the_database_file_fails_verify(site: Site) -> None:
+    database = site.data_dir / "control.db"
+    shutil.copyfile(database, site.files / "earlier.db")
+    with site.log() as log:
+        log.record_many(event(i) for i in range(25, 30))
+        log.checkpoint()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(site.files / "earlier.db", database)
+    assert "rolled back" in one_line_failure(site("audit", "verify"))
+
+
+def test_a_resigned_history_fails_verify_trusted_only(site: Site) -> None:
+    """The key holder rewrites the log and re-signs it: verify alone passes, the checkpoint
+    an auditor saved before does not."""
+    saved = site.save("saved.txt", site("audit", "checkpoint"))
+    (site.data_dir / "audit-signer.json").unlink()
+    with site.database() as engine:
+        execute(
+            engine,
+            "DELETE FROM audit_checkpoints",
+            "DELETE FROM audit_entries",
+            "UPDATE audit_state SET next_seq = 0, frontier = :empty, mac = NULL",
+            empty=frontier_of([]).to_bytes(),
+        )
+    with site.log() as log:
+        log.record_many(event(i, "subj-forged") for i in range(25))
+        log.checkpoint()
+    assert site("audit", "verify").status == 0
+    line = one_line_failure(site("audit", "verify", "--trusted", saved))
+    assert "rewritten or forked after it was saved" in line

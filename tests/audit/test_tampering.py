@@ -25,6 +25,9 @@ from tests.audit.checkpoints import (
     leaf_hashes,
     opened,
     policy,
+    recompute_state,
+    rewrite_entry,
+    stored_entry,
     witness,
 )
 from tests.audit.support import START_MS, AuditBackend, event
@@ -63,48 +66,13 @@ def _tampered(log: AuditLog) -> LogTampered:
     return caught.value
 
 
-def _entry(engine: Engine, seq: int) -> bytes:
-    with engine.connect() as connection:
-        row = connection.execute(
-            text("SELECT entry FROM audit_entries WHERE seq = :seq"), {"seq": seq}
-        ).scalar_one()
-    return bytes(row)
-
-
-def _rewrite(engine: Engine, seq: int, *, rehash: bool = True) -> None:
-    """Entry ``seq`` says something else; with ``rehash`` its leaf hash agrees."""
-    data = _entry(engine, seq)
-    forged = data.replace(b'"rows":%d' % seq, b'"rows":%d' % (seq + 1000))
-    assert forged != data
-    params: dict[str, object] = {"seq": seq, "entry": forged, "hash": leaf_hash(forged)}
-    if rehash:
-        execute(
-            engine,
-            "UPDATE audit_entries SET entry = :entry, leaf_hash = :hash WHERE seq = :seq",
-            **params,
-        )
-    else:
-        execute(engine, "UPDATE audit_entries SET entry = :entry WHERE seq = :seq", **params)
-
-
-def _recompute_state(engine: Engine) -> None:
-    """What a database writer without the keys can do: next seq and frontier from the rows."""
-    hashes = leaf_hashes(engine)
-    execute(
-        engine,
-        "UPDATE audit_state SET next_seq = :n, frontier = :frontier",
-        n=len(hashes),
-        frontier=frontier_of(hashes).to_bytes(),
-    )
-
-
 # -- entries --------------------------------------------------------------------------------
 
 
 def test_changed_content_is_found_at_its_entry(
     full_log: AuditLog, audit_backend: AuditBackend
 ) -> None:
-    _rewrite(audit_backend.engine, 20, rehash=False)
+    rewrite_entry(audit_backend.engine, 20, rehash=False)
     error = _tampered(full_log)
     assert (error.index, error.reason) == (
         20,
@@ -124,7 +92,7 @@ def test_changed_leaf_hash_is_found_at_its_entry(
 def test_content_changed_with_its_hash_is_found_after_the_last_good_checkpoint(
     full_log: AuditLog, audit_backend: AuditBackend
 ) -> None:
-    _rewrite(audit_backend.engine, 20)
+    rewrite_entry(audit_backend.engine, 20)
     error = _tampered(full_log)
     assert error.index == 15  # the checkpoint at 15 still vouches for 0..14
     assert "root signed in checkpoint 30" in error.reason
@@ -160,8 +128,8 @@ def test_five_rewritten_entries_with_a_recomputed_state_are_found_and_never_sign
     signed = full_log.signer_state()
     execute(engine, "DELETE FROM audit_checkpoints")
     for seq in range(20, 25):
-        _rewrite(engine, seq)
-    _recompute_state(engine)
+        rewrite_entry(engine, seq)
+    recompute_state(engine)
     with pytest.raises(LogTampered, match="no longer holds"):
         full_log.verify()
     with pytest.raises((LogTampered, SignerRefused)):
@@ -238,7 +206,7 @@ def test_truncation_back_to_an_older_checkpoint_is_found(
         "DELETE FROM audit_entries WHERE seq >= 30",
         "DELETE FROM audit_checkpoints WHERE tree_size > 30",
     )
-    _recompute_state(engine)
+    recompute_state(engine)
     error = _tampered(full_log)
     assert "signer signed a checkpoint of size 45" in error.reason
     with pytest.raises((LogTampered, SignerRefused)):
@@ -251,7 +219,7 @@ def test_a_forged_row_appended_is_found(
 ) -> None:
     engine = audit_backend.engine
     full_log.record_many(event(i) for i in range(45, 48))  # an unsigned tail to extend
-    data = _entry(engine, 47).replace(b'"seq":47', b'"seq":48')
+    data = stored_entry(engine, 47).replace(b'"seq":47', b'"seq":48')
     execute(
         engine,
         "INSERT INTO audit_entries (seq, leaf_hash, entry) VALUES (48, :hash, :entry)",
@@ -265,7 +233,7 @@ def test_a_forged_row_appended_is_found(
             "entries 48..48 are stored but were never appended",
         )
         return
-    _recompute_state(engine)  # consistent with the rows, but its MAC is the old state's
+    recompute_state(engine)  # consistent with the rows, but its MAC is the old state's
     with pytest.raises(LogTampered, match="MAC does not verify"):
         full_log.verify()
     with pytest.raises(LogTampered, match="MAC does not verify"):
@@ -280,8 +248,8 @@ def test_a_forged_unsigned_tail_is_not_laundered_by_the_next_append(
     engine = audit_backend.engine
     full_log.record_many(event(i) for i in range(45, 50))
     for seq in range(46, 49):
-        _rewrite(engine, seq)
-    _recompute_state(engine)
+        rewrite_entry(engine, seq)
+    recompute_state(engine)
     full_log.record_many(event(i) for i in range(50, 52))
     with pytest.raises(LogTampered, match="MAC"):
         full_log.verify()
