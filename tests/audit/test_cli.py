@@ -396,3 +396,105 @@ def test_a_resigned_history_fails_verify_trusted_only(site: Site) -> None:
     assert site("audit", "verify").status == 0
     line = one_line_failure(site("audit", "verify", "--trusted", saved))
     assert "rewritten or forked after it was saved" in line
+
+
+# -- malformed input to the offline verifiers ---------------------------------------------------
+
+#: Inputs no verifier may crash on: each is refused with one line and exit 2.
+JUNK = [
+    pytest.param(b'{"index": ' + b"[" * 100_000, id="deeply-nested-json-object"),
+    pytest.param(b"[" * 100_000, id="deeply-nested-json-array"),
+    pytest.param(bytes(range(256)) * 8, id="garbage-bytes"),
+    pytest.param(b"\xff\xfe\xfd\n\n\x00", id="not-utf8"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b"\x00" * 64, id="nul-bytes"),
+    pytest.param(b"c2sp.org/tlog-proof@v1\nindex " + b"9" * 100_000 + b"\n\n", id="huge-index"),
+    pytest.param(b"c2sp.org/tlog-proof@v1\nindex 3\n" + b"AAAA\n" * 70 + b"\n", id="bad-hashes"),
+]
+
+
+def _write(site: Site, name: str, data: bytes) -> Path:
+    path = site.files / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_verify_proof_refuses_junk(site: Site, junk: bytes) -> None:
+    policy = site.save("policy.txt", site("audit", "policy"))
+    proof = _write(site, "proof.txt", junk)
+    one_line_failure(site.offline("audit", "verify-proof", proof, "--policy", policy))
+    public = base64.b64encode(bytes(32)).decode()  # a JSON bundle's key: any 32 bytes parse
+    one_line_failure(site.offline("audit", "verify-proof", proof, "--public-key", public))
+
+
+def test_verify_proof_refuses_a_truncated_proof(site: Site) -> None:
+    policy = site.save("policy.txt", site("audit", "policy"))
+    text = site("audit", "prove", "3").out.encode()
+    index_end = text.index(b"\nindex 3\n") + len(b"\nindex 3\n")
+    blank = text.index(b"\n\n")
+    for cut in (len(text) // 2, len(text) - 5, blank, blank + 2, index_end, 30, 1):
+        proof = _write(site, f"proof-{cut}.txt", text[:cut])
+        one_line_failure(site.offline("audit", "verify-proof", proof, "--policy", policy))
+
+
+POLICY_JUNK = [
+    pytest.param(b"\xff\xfe\x00junk", id="binary"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b"log\nquorum none\n", id="log-without-key"),
+    pytest.param(b"log notavkey\nquorum none\n", id="bad-vkey"),
+    pytest.param(b"quorum w1\n", id="undefined-witness"),
+    pytest.param(b"quorum none\nquorum none\n", id="two-quorums"),
+    pytest.param(b"group g all g\nquorum g\n", id="self-referencing-group"),
+    pytest.param(b"junk " * 300_000, id="too-large"),
+    pytest.param(b"[" * 100_000, id="deeply-nested"),
+]
+
+
+@pytest.mark.parametrize("junk", POLICY_JUNK)
+def test_every_verifier_refuses_a_junk_policy(site: Site, junk: bytes) -> None:
+    proof = site.save("proof.txt", site("audit", "prove", "3"))
+    with site.log() as log:
+        old = _write(site, "old.txt", log.signed_note(15))
+    consistency = site.save("consistency.txt", site("audit", "consistency", "15"))
+    policy = _write(site, "policy.txt", junk)
+    one_line_failure(site.offline("audit", "verify-proof", proof, "--policy", policy))
+    one_line_failure(
+        site.offline("audit", "verify-consistency", consistency, "--old", old, "--policy", policy)
+    )
+    one_line_failure(site("audit", "verify", "--policy", policy))
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_verify_consistency_refuses_junk(site: Site, junk: bytes) -> None:
+    policy = site.save("policy.txt", site("audit", "policy"))
+    with site.log() as log:
+        old = _write(site, "old.txt", log.signed_note(15))
+    consistency = site.save("consistency.txt", site("audit", "consistency", "15"))
+    bad = _write(site, "junk.txt", junk)
+    one_line_failure(
+        site.offline("audit", "verify-consistency", bad, "--old", old, "--policy", policy)
+    )
+    one_line_failure(
+        site.offline("audit", "verify-consistency", consistency, "--old", bad, "--policy", policy)
+    )
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_verify_refuses_junk_as_a_trusted_checkpoint(site: Site, junk: bytes) -> None:
+    trusted = _write(site, "trusted.txt", junk)
+    one_line_failure(site("audit", "verify", "--trusted", trusted))
+    failed = site("audit", "verify", "--trusted", trusted, "--json")
+    assert failed.status == FAILED
+    assert "Traceback" not in failed.out + failed.err
+
+
+def test_missing_and_unreadable_inputs_are_one_line(site: Site) -> None:
+    policy = site.save("policy.txt", site("audit", "policy"))
+    missing = site.files / "missing.txt"
+    one_line_failure(site.offline("audit", "verify-proof", missing, "--policy", policy))
+    one_line_failure(site.offline("audit", "verify-proof", site.files, "--policy", policy))
+    proof = site.save("proof.txt", site("audit", "prove", "3"))
+    one_line_failure(site.offline("audit", "verify-proof", proof, "--policy", missing))
+    one_line_failure(site.offline("audit", "verify-proof", proof))  # no policy at all
+    one_line_failure(site("audit", "verify", "--trusted", missing))
