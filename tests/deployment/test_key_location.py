@@ -118,6 +118,22 @@ def test_a_master_key_from_the_environment_is_not_warned_about(
     assert _warnings(_serve(cli, data_dir, taken_port, env)) == []
 
 
+def test_an_audit_signer_state_inside_the_data_directory_is_warned_about(
+    cli: Cli, tmp_path: Path, taken_port: int
+) -> None:
+    # With the key in the environment, the signer's state would default to the data
+    # directory, where whoever writes the database could roll it back with the log.
+    env = {MASTER_KEY_ENV: encode_master_key(bytes(range(32)))}
+    data_dir = tmp_path / "d"
+    status, _, err = cli("init", "--data-dir", data_dir, "--json", env=env)
+    assert status == 0, err
+    signer = [line for line in err.splitlines() if line.startswith("warning: the audit signer")]
+    assert len(signer) == 1 and "audit.signer_state_file" in signer[0], err
+    apart = env | {"SERVINFO_AUDIT_SIGNER_STATE_FILE": str(tmp_path / "keys" / "signer.json")}
+    served = _serve(cli, data_dir, taken_port, apart)
+    assert "warning: the audit signer" not in served
+
+
 def test_key_dir_refusals(cli: Cli, tmp_path: Path) -> None:
     env = {MASTER_KEY_ENV: encode_master_key(bytes(range(32)))}
     status, _, err = cli("init", "--data-dir", tmp_path / "a", "--key-dir", tmp_path / "k", env=env)

@@ -42,14 +42,6 @@ app = typer.Typer(
 EXIT_FAILED = 2
 _KEY_SIZE = 32
 
-PublicKeyOption = Annotated[
-    str,
-    typer.Option(
-        "--public-key",
-        help="The audit public key: base64, or a file holding base64, 32 raw bytes, "
-        "or the JSON of 'servinfo audit public-key --json' (all key versions).",
-    ),
-]
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Write to this file instead of standard output.")
 ]
