@@ -761,15 +761,20 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     # SIGTERM unwinds like Ctrl-C, so the witnesses and databases are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if args.witnessed:
-        batch = args.batch or 5_000
-        result = run_witnessed(
-            backends[0], args.rate, batch, args.seconds, args.cosignature, args.witness_interval
-        )
-        report_witnessed(result)
-    else:
-        batch = args.batch or 10_000
-        report_throughput([run_throughput(b, args.entries, batch) for b in backends])
+    try:
+        if args.witnessed:
+            batch = args.batch or 5_000
+            result = run_witnessed(
+                backends[0], args.rate, batch, args.seconds, args.cosignature, args.witness_interval
+            )
+            report_witnessed(result)
+        else:
+            batch = args.batch or 10_000
+            report_throughput([run_throughput(b, args.entries, batch) for b in backends])
+    except KeyboardInterrupt:
+        _progress("", 0, 0)
+        print("interrupted: witnesses stopped, temporary databases removed", file=sys.stderr)
+        return 130
     print(f"load average at the end: {load_average()}")
     return 0
 
