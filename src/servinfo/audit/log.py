@@ -671,24 +671,33 @@ def _check_frontier(size: int, root: bytes, stored: bytes, what: str) -> None:
 
 
 def _open_checkpoint(
-    note: bytes, verifiers: Sequence[Ed25519NoteVerifier], origin: str, what: str
+    note: bytes,
+    verifiers: Sequence[Ed25519NoteVerifier],
+    origin: str,
+    what: str,
+    error: Callable[[str], AuditError] = lambda message: LogTampered(0, message),
 ) -> Checkpoint:
+    """The checkpoint in ``note``, signed by the log key for ``origin``; else ``error``."""
     from servinfo.audit.note import open_note
 
     try:
         opened, _ = open_note(note, verifiers)
         checkpoint = Checkpoint.from_body(opened.text)
-    except (NoteInvalid, CheckpointInvalid) as error:
-        raise LogTampered(0, f"{what} is not signed by the log key: {error.message}") from None
+    except (NoteInvalid, CheckpointInvalid) as failure:
+        raise error(f"{what} is not signed by the log key: {failure.message}") from None
     if checkpoint.origin != origin:
-        raise LogTampered(0, f"{what} is for the log {checkpoint.origin!r}, not {origin!r}")
+        raise error(f"{what} is for the log {checkpoint.origin!r}, not {origin!r}")
     return checkpoint
 
 
 def _trusted(
     note: bytes, verifiers: Sequence[Ed25519NoteVerifier], origin: str, n: int
 ) -> SignedRoot:
-    checkpoint = _open_checkpoint(note, verifiers, origin, f"trusted checkpoint #{n + 1}")
+    # A file that is not this log's checkpoint says nothing about the log: bad input,
+    # not tampering.
+    checkpoint = _open_checkpoint(
+        note, verifiers, origin, f"trusted checkpoint #{n + 1}", CheckpointInvalid
+    )
     return SignedRoot(
         checkpoint.size,
         checkpoint.root_hash,

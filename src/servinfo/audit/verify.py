@@ -135,7 +135,8 @@ def verify_chunks(
     outside the hashing comprehension.
     """
     frontier = CompactRange()
-    pending, vouched = _match(claims, 0, frontier, 0)
+    vouched = _Vouched()
+    pending = _match(claims, 0, frontier, vouched)
     count = 0
     sha256, prefix = hashlib.sha256, b"\x00"
     # The entries are checked a chunk at a time, each step as one comprehension
@@ -163,7 +164,7 @@ def verify_chunks(
             size = claims[pending].tree_size
             frontier.extend(stored[done : size - count])
             done = size - count
-            pending, vouched = _match(claims, pending, frontier, vouched)
+            pending = _match(claims, pending, frontier, vouched)
         if bad < len(chunk):
             seq, data, stored_hash = chunk[bad]
             if seq != count + bad:
@@ -200,13 +201,24 @@ def _first_bad(chunk: Sequence[tuple[int, bytes, bytes]], count: int) -> int:
     return len(chunk)
 
 
+class _Vouched:
+    """Sizes of the last claims that matched: entries before them are vouched for."""
+
+    __slots__ = ("any", "trusted")
+
+    def __init__(self) -> None:
+        self.any = 0
+        self.trusted = 0
+
+
 def _match(
-    claims: Sequence[SignedRoot], pending: int, frontier: CompactRange, vouched: int
-) -> tuple[int, int]:
+    claims: Sequence[SignedRoot], pending: int, frontier: CompactRange, vouched: _Vouched
+) -> int:
     """Compare the claims of the frontier's size with its root; return the next pending claim.
 
-    ``vouched`` is the size of the last claim that matched: entries before it
-    are vouched for, so a mismatch names the first entry after it.
+    A mismatch names the first entry after the last claim that matched; for a
+    checkpoint an auditor saved, after the last *saved* one that matched: the
+    log's own checkpoints may have been re-signed over the rewrite.
     """
     root, size, matched = frontier.root(), frontier.size, False
     while pending < len(claims) and claims[pending].tree_size == size:
@@ -216,9 +228,10 @@ def _match(
                 raise LogTampered(0, f"{claim.label} does not sign the empty tree: a forgery")
             if claim.trusted:
                 raise LogTampered(
-                    vouched,
+                    vouched.trusted,
                     f"the log's root at size {size} is not the root of the {claim.label}: "
-                    "the log was rewritten or forked after it was saved",
+                    f"entries {vouched.trusted}..{size - 1} were rewritten or forked after it "
+                    "was saved",
                 )
             if matched:
                 raise LogTampered(
@@ -227,9 +240,11 @@ def _match(
                     "size: a forgery or a forked log",
                 )
             raise LogTampered(
-                vouched,
-                f"entries {vouched}..{size - 1} do not hash to the root signed in "
+                vouched.any,
+                f"entries {vouched.any}..{size - 1} do not hash to the root signed in "
                 f"{claim.label}: an entry was changed, inserted or removed, or it was forged",
             )
-        matched, vouched, pending = True, size, pending + 1
-    return pending, vouched
+        matched, vouched.any, pending = True, size, pending + 1
+        if claim.trusted:
+            vouched.trusted = size
+    return pending
