@@ -100,9 +100,15 @@ def recover(deployment: Deployment) -> list[str]:
     return lines
 
 
-def check_address(host: str, port: int) -> None:
-    """Bind ``host:port`` as uvicorn will, then release it; raise :class:`AddressUnavailable`."""
+def check_address(host: str, port: int, *, in_settings: bool = True) -> None:
+    """Bind ``host:port`` as uvicorn will, then release it; raise :class:`AddressUnavailable`.
+
+    ``in_settings``: the address also comes from ``servinfo.toml`` (``servinfo
+    serve``), so the message names those settings too (not for ``witness serve``).
+    """
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    port_hint = " (or server.port in servinfo.toml)" if in_settings else ""
+    both_hint = " (or server.host and server.port in servinfo.toml)" if in_settings else ""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family=family) as probe:
         # As uvicorn does: a port whose last connections are in TIME_WAIT is free.
@@ -112,13 +118,12 @@ def check_address(host: str, port: int) -> None:
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise AddressUnavailable(
-                    f"{shown} is already in use; choose another with --port "
-                    "(or server.port in servinfo.toml)"
+                    f"{shown} is already in use; choose another with --port{port_hint}"
                 ) from None
             reason = error.strerror or str(error)
             raise AddressUnavailable(
                 f"cannot listen on {shown}: {reason.lower()}; choose another with --host and "
-                "--port (or server.host and server.port in servinfo.toml)"
+                f"--port{both_hint}"
             ) from None
 
 

@@ -17,8 +17,6 @@ and exit 2.
 
 from __future__ import annotations
 
-import errno
-import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -179,30 +177,13 @@ def serve(
     """Answer POST /add-checkpoint (c2sp.org/tlog-witness) over HTTP until stopped."""
     import uvicorn
 
+    from servinfo.api.server import check_address
     from servinfo.cli._output import log_to_stderr
     from servinfo.witness.app import create_app
     from servinfo.witness.directory import open_witness
 
     witness = open_witness(directory)
-    _check_address(host, port)
+    check_address(host, port, in_settings=False)
     log_to_stderr()
     err_console.print(f"witness {witness.name} listening on {host}:{port}", markup=False)
     uvicorn.run(create_app(witness), host=host, port=port, log_level="info", access_log=False)
-
-
-def _check_address(host: str, port: int) -> None:
-    """Bind once and let go, so that a taken port is one line, not uvicorn's exit 1."""
-    from servinfo.witness.errors import WitnessSetupInvalid
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family=family) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise WitnessSetupInvalid(
-                    f"{host}:{port} is already in use; choose another with --port"
-                ) from None
-            reason = (error.strerror or str(error)).lower()
-            raise WitnessSetupInvalid(f"cannot listen on {host}:{port}: {reason}") from None
