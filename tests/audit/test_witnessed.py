@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.witness.test_served import serving
+from tests.witness.support import serving
 
 from servinfo.deployment import create_deployment, open_deployment
 

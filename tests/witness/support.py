@@ -9,13 +9,22 @@ built with the same origin and key but different leaves are a fork.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from servinfo.audit.witness_protocol import AddCheckpointRequest
 
 from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.merkle import consistency_proof, leaf_hash, root_from_leaf_hashes
 from servinfo.audit.note import Ed25519NoteSigner, sign_note
+from servinfo.audit.witness_protocol import AddCheckpointRequest
 
 ORIGIN = "log.example/servinfo-test"
 #: A fixed time for cosignatures (2026-01-01T00:00:00Z).
@@ -101,3 +110,53 @@ class SyntheticLog:
 
 def origin_hash(origin: str) -> str:
     return hashlib.sha256(origin.encode()).hexdigest()
+
+
+STARTED = "Application startup complete."
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(directory: Path, log_file: Path, timeout: float = 60) -> Iterator[str]:
+    """Run ``servinfo witness serve``; yield its URL once it accepts connections, then stop it."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "servinfo",
+        "witness",
+        "serve",
+        "--dir",
+        str(directory),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log_file.open("wb") as sink:
+        process = subprocess.Popen(
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")},
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while STARTED not in log_file.read_text(errors="replace"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"the witness did not start:\n{log_file.read_text()}")
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)

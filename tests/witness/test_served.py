@@ -8,73 +8,18 @@ and a proof from an old size are refused, and the log grows on from there.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from tests.witness.support import SyntheticLog
+from tests.witness.support import SyntheticLog, serving
 
 from servinfo.audit.note import Note, NoteSignature, open_note, parse_vkey
 from servinfo.audit.witness_client import WitnessClient, WitnessConflict, WitnessRefused
 from servinfo.audit.witness_protocol import AddCheckpointRequest
 from servinfo.witness.keys import KEY_FILE, WitnessKeys
-
-STARTED = "Application startup complete."
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serving(directory: Path, log_file: Path, timeout: float = 60) -> Iterator[str]:
-    """Run ``servinfo witness serve``; yield its URL once it accepts connections, then stop it."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "servinfo",
-        "witness",
-        "serve",
-        "--dir",
-        str(directory),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log_file.open("wb") as sink:
-        process = subprocess.Popen(
-            command,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("SERVINFO_")},
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while STARTED not in log_file.read_text(errors="replace"):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"the witness did not start:\n{log_file.read_text()}")
-                time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
 
 def _cosigned_by_witness(
