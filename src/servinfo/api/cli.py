@@ -29,10 +29,11 @@ def start_job_worker(data_dir: Path) -> subprocess.Popen[bytes]:
     A child rather than a thread of each uvicorn worker: one job worker however
     many API workers there are, its CPU out of the requests' processes, and the
     same process an operator runs elsewhere with ``servinfo worker``. It exits
-    when this process does (``--exit-with-parent``), even after a ``kill -9``.
+    when this process does (``--exit-with-parent PID``), even after a ``kill -9``.
     """
     command = [sys.executable, "-m", "servinfo", "worker", "--data-dir", str(data_dir)]
-    return subprocess.Popen([*command, "--exit-with-parent"])  # noqa: S603 - our own command
+    parent = ["--exit-with-parent", str(os.getpid())]
+    return subprocess.Popen([*command, *parent])  # noqa: S603 - our own command
 
 
 def stop_job_worker(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

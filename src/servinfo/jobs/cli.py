@@ -53,10 +53,12 @@ def worker(
             help="Seconds a job stays this worker's without a heartbeat (beats every third).",
         ),
     ] = 30.0,
-    exit_with_parent: Annotated[
-        bool,
-        typer.Option("--exit-with-parent", hidden=True, help="Stop when the parent process ends."),
-    ] = False,
+    parent_pid: Annotated[
+        int | None,
+        typer.Option(
+            "--exit-with-parent", hidden=True, help="Stop when this process (the parent) ends."
+        ),
+    ] = None,
 ) -> None:
     """Run background jobs: the schedules (export purge, retention sweeps) and queued work.
 
@@ -81,8 +83,8 @@ def worker(
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        if exit_with_parent:
-            _stop_with_parent(runner.stopping)
+        if parent_pid is not None:
+            _stop_with_parent(runner.stopping, parent_pid)
         report = runner.run_until_idle() if once else runner.run_forever()
     if once:
         console.print(
@@ -92,9 +94,16 @@ def worker(
         )
 
 
-def _stop_with_parent(stopping: threading.Event) -> None:
-    """Set ``stopping`` once the parent (``servinfo serve``) is gone, even killed."""
-    parent = os.getppid()
+def _stop_with_parent(stopping: threading.Event, parent: int) -> None:
+    """Set ``stopping`` once the parent (``servinfo serve``) is gone, even killed.
+
+    The parent names itself: a parent killed while this worker was still
+    starting has already left it to another, so "the parent I saw first" would
+    never change.
+    """
+    if os.getppid() != parent:
+        stopping.set()
+        return
 
     def watch() -> None:
         while not stopping.wait(0.5):
