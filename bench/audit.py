@@ -64,6 +64,7 @@ wall clock). Never run as a test.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import random
 import secrets
@@ -98,7 +99,7 @@ from _machine import machine
 from servinfo.audit import AUDIT_MIGRATIONS, Action, AuditLog, RecordedEvent
 from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.models import audit_metadata
-from servinfo.audit.note import Note
+from servinfo.audit.note import SIG_COSIGNATURE_ED25519, SIG_COSIGNATURE_MLDSA44, Note
 from servinfo.audit.policy import TrustPolicy
 from servinfo.audit.witnessing import (
     Witnessing,
@@ -529,14 +530,19 @@ def witnesses(root: Path, origin: str, log_vkey: str, count: int) -> Iterator[li
 
 def policy_text(log_vkey: str, running: Sequence[RunningWitness], key: str) -> str:
     """The log, each witness with its URL and the chosen cosignature key, a quorum of all."""
-    index = 0 if key == "mldsa44" else 1  # ``witness key`` prints ML-DSA-44, then Ed25519
+    kind = SIG_COSIGNATURE_MLDSA44 if key == "mldsa44" else SIG_COSIGNATURE_ED25519
     names = [f"w{n}" for n in range(1, len(running) + 1)]
     lines = [f"log {log_vkey}"]
-    lines += [
-        f"witness {name} {w.vkeys[index]} {w.url}" for name, w in zip(names, running, strict=True)
-    ]
+    for name, witness in zip(names, running, strict=True):
+        vkey = next(v for v in witness.vkeys if _key_type(v) == kind)
+        lines.append(f"witness {name} {vkey} {witness.url}")
     lines += [f"group every-witness all {' '.join(names)}", "quorum every-witness"]
     return "\n".join(lines) + "\n"
+
+
+def _key_type(vkey: str) -> int:
+    """A verifier key's type byte (the first byte of its base64 key material)."""
+    return base64.b64decode(vkey.split("+", 2)[2])[0]  # name+id+key; the key may hold "+"
 
 
 @dataclass(frozen=True)
