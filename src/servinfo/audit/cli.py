@@ -183,9 +183,9 @@ def witness(
     """Sign a checkpoint and ask every witness of the deployment's policy to cosign it now
     (the server does this on its own every few seconds)."""
     with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _me):
-        witnessing = deployment.witnessing()
         deployment.audit.checkpoint()
-        outcomes = witnessing.run_once()
+        with deployment.witnessing() as witnessing:
+            outcomes = witnessing.run_once()
     if as_json:
         print_json([{"witness": o.witness, "result": o.result, "size": o.size,
                      "detail": o.detail} for o in outcomes])  # fmt: skip

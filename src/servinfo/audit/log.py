@@ -44,6 +44,7 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
@@ -82,6 +83,8 @@ __all__ = ["AuditLog", "ConsistencyProof", "KeyWindow", "TransactionalAuditSink"
 
 _SALT_SIZE = 32
 _MAC_INFO = b"servinfo audit state mac v1"
+#: Leaf hashes kept in memory for the signer at most (32 MB with the list).
+_MAX_RECENT = 1_000_000
 _logger = logging.getLogger("servinfo.audit")
 
 
@@ -154,6 +157,13 @@ class AuditLog:
         self._signed_at = clock()
         self._appended = False
         self._keyring_seen: int | None = None
+        #: Set whenever this process signs a checkpoint (the server's witnessing waits on it).
+        self.checkpoint_signed = threading.Event()
+        # The leaf hashes of this process's latest run of consecutive appends:
+        # ``(first seq, hashes)``. The signer takes them from here rather than
+        # reading them back, when they cover everything since its last checkpoint.
+        self._recent: tuple[int, list[bytes]] = (0, [])
+        self._recent_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"AuditLog(engine={self._engine.url.render_as_string()!r})"
@@ -253,8 +263,27 @@ class AuditLog:
             if also is not None:
                 also(connection)
         self._appended = True
+        self._remember(first, leaves)
         self._checkpoint_if_due(frontier.size)
         return first
+
+    def _remember(self, first: int, leaves: list[bytes]) -> None:
+        with self._recent_lock:
+            start, recent = self._recent
+            if start + len(recent) == first and len(recent) < _MAX_RECENT:
+                recent.extend(leaves)
+            else:  # another process appended in between (or too many await a checkpoint)
+                self._recent = (first, list(leaves))
+
+    def _recent_leaves(self, start: int, end: int) -> list[bytes] | None:
+        """This process's leaf hashes of ``start <= seq < end``, if it holds them all."""
+        with self._recent_lock:
+            first, recent = self._recent
+            if first <= start and end <= first + len(recent):
+                leaves = recent[start - first : end - first]
+                self._recent = (end, recent[end - first :])  # signed from here on
+                return leaves
+        return None
 
     def _tails(self, connection: Connection, subjects: set[str]) -> dict[str, bytes]:
         """Each subject's entry tail, with its pseudonym; new subjects get a fresh salt."""
@@ -384,7 +413,9 @@ class AuditLog:
                     return last.note
                 self._check_state_mac(next_seq, stored, mac)
                 start = last.size if last is not None else 0
-                leaves = _storage.leaf_hash_range(connection, start, stored.size)
+                leaves = self._recent_leaves(start, stored.size)
+                if leaves is None:
+                    leaves = _storage.leaf_hash_range(connection, start, stored.size)
             if mac is None:
                 # The empty log's state, or one from before MACs: it gets its MAC before the
                 # signer's state exists, from when on a missing MAC means tampering.
@@ -410,6 +441,7 @@ class AuditLog:
 
     def _signed(self, size: int) -> None:
         self._signed_size, self._signed_at, self._appended = size, self._clock(), False
+        self.checkpoint_signed.set()
 
     def checkpoint_if_due(self) -> bytes | None:
         """Sign a checkpoint if one is due by count or time; for a timer on a quiet log.

@@ -30,7 +30,7 @@ from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.errors import AuditError, PolicyInvalid
 from servinfo.audit.log import AuditLog
 from servinfo.audit.metrics import COSIGNATURES, WITNESS_FAILURES
-from servinfo.audit.note import Note
+from servinfo.audit.note import Note, NoteSignature
 from servinfo.audit.policy import PolicyWitness, TrustPolicy
 from servinfo.audit.witness_client import (
     WitnessCallFailed,
@@ -87,6 +87,20 @@ class Witnessing:
         self._log = log
         self._witnesses = [w for w in policy.witnesses if w.url]
         self._client = client
+        # One connection per witness for the life of this object: a new client per
+        # submission cost a fifth of a round (an SSL context each).
+        self._clients: dict[str, WitnessClient] = {}
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> Witnessing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def run_once(self) -> list[WitnessOutcome]:
         """Ask each witness to cosign the latest checkpoint; what each answered."""
@@ -96,13 +110,17 @@ class Witnessing:
         note = Note.parse(latest)
         checkpoint = Checkpoint.from_body(note.text)
         cosigned = self._log.cosigned_sizes()
-        outcomes = []
+        # Witnesses at the same size get the same request: its proof is computed once.
+        requests: dict[int, AddCheckpointRequest] = {}
+        outcomes, kept = [], []
         for witness in self._witnesses:
             known = cosigned.get((witness.verifier.name, witness.verifier.key_id), 0)
             if known == checkpoint.size and _has_cosignature(note, witness):
                 outcomes.append(WitnessOutcome(witness.name, "current", checkpoint.size))
                 continue
-            outcome = self._submit(witness, checkpoint, known)
+            outcome, signature = self._submit(witness, checkpoint, known, requests)
+            if signature is not None:
+                kept.append(signature)
             if not outcome.ok:
                 WITNESS_FAILURES.labels(witness.name, outcome.result).inc()
                 _logger.error(
@@ -112,35 +130,45 @@ class Witnessing:
                     outcome.detail,
                 )
             outcomes.append(outcome)
+        if kept:
+            self._log.add_cosignatures(checkpoint.size, kept)  # one transaction a round
         return outcomes
 
-    def _submit(self, witness: PolicyWitness, checkpoint: Checkpoint, known: int) -> WitnessOutcome:
+    def _submit(
+        self,
+        witness: PolicyWitness,
+        checkpoint: Checkpoint,
+        known: int,
+        requests: dict[int, AddCheckpointRequest],
+    ) -> tuple[WitnessOutcome, NoteSignature | None]:
         assert witness.url is not None
         size = checkpoint.size
         try:
-            with self._client(witness.url) as client:
-                try:
-                    signatures = client.add_checkpoint(self._request(known, size))
-                except WitnessConflict as conflict:
-                    known_here = conflict.size == 0 or conflict.size in self._log.checkpoint_sizes()
-                    if conflict.size > size or not known_here:
-                        return WitnessOutcome(
-                            witness.name,
-                            "rollback",
-                            size,
-                            f"the witness has cosigned a tree of {conflict.size} entries that "
-                            f"this log (latest checkpoint {size}) has no checkpoint of: the log "
-                            "was rolled back or forked",
-                        )
-                    signatures = client.add_checkpoint(self._request(conflict.size, size))
+            client = self._clients.get(witness.name)
+            if client is None:
+                client = self._clients[witness.name] = self._client(witness.url)
+            try:
+                signatures = client.add_checkpoint(self._request(known, size, requests))
+            except WitnessConflict as conflict:
+                known_here = conflict.size == 0 or conflict.size in self._log.checkpoint_sizes()
+                if conflict.size > size or not known_here:
+                    detail = (
+                        f"the witness has cosigned a tree of {conflict.size} entries that this "
+                        f"log (latest checkpoint {size}) has no checkpoint of: the log was rolled "
+                        "back or forked"
+                    )
+                    return WitnessOutcome(witness.name, "rollback", size, detail), None
+                signatures = client.add_checkpoint(self._request(conflict.size, size, requests))
         except WitnessConflict as conflict:
-            return WitnessOutcome(witness.name, "conflict", size, conflict.message)
+            return WitnessOutcome(witness.name, "conflict", size, conflict.message), None
         except WitnessUnavailable as error:
-            return WitnessOutcome(witness.name, "unavailable", size, error.message)
+            self._drop(witness.name)  # connect afresh next round
+            return WitnessOutcome(witness.name, "unavailable", size, error.message), None
         except WitnessRefused as error:
-            return WitnessOutcome(witness.name, f"refused_{error.status}", size, error.message)
+            outcome = WitnessOutcome(witness.name, f"refused_{error.status}", size, error.message)
+            return outcome, None
         except (WitnessCallFailed, AuditError) as error:
-            return WitnessOutcome(witness.name, "failed", size, error.message)
+            return WitnessOutcome(witness.name, "failed", size, error.message), None
         body = checkpoint.body()
         valid = [
             s
@@ -149,19 +177,26 @@ class Witnessing:
             and witness.verifier.timestamp_of(body, s.signature) is not None
         ]
         if not valid:
-            return WitnessOutcome(
-                witness.name, "invalid_cosignature", size, "no cosignature verified"
-            )
-        self._log.add_cosignatures(size, valid[:1])
+            detail = "no cosignature verified"
+            return WitnessOutcome(witness.name, "invalid_cosignature", size, detail), None
         COSIGNATURES.labels(witness.name).inc()
-        return WitnessOutcome(witness.name, "cosigned", size)
+        return WitnessOutcome(witness.name, "cosigned", size), valid[0]
 
-    def _request(self, old_size: int, size: int) -> AddCheckpointRequest:
-        if old_size == 0:
-            proof: tuple[bytes, ...] = ()
-        else:
-            proof = self._log.consistency(old_size, size).proof
-        return AddCheckpointRequest(old_size, proof, self._log.signed_note(size))
+    def _drop(self, name: str) -> None:
+        client = self._clients.pop(name, None)
+        if client is not None:
+            client.close()
+
+    def _request(
+        self, old_size: int, size: int, requests: dict[int, AddCheckpointRequest]
+    ) -> AddCheckpointRequest:
+        request = requests.get(old_size)
+        if request is None:
+            proof = () if old_size == 0 else self._log.consistency(old_size, size).proof
+            request = requests[old_size] = AddCheckpointRequest(
+                old_size, proof, self._log.signed_note(size)
+            )
+        return request
 
 
 def _has_cosignature(note: Note, witness: PolicyWitness) -> bool:
@@ -197,11 +232,21 @@ class WitnessingThread:
 
     def stop(self) -> None:
         self._stop.set()
+        self._log.checkpoint_signed.set()  # wakes the thread now
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        if self._witnessing is not None:
+            self._witnessing.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        signed = self._log.checkpoint_signed
+        while not self._stop.is_set():
+            # Woken as soon as this process signs a checkpoint (an append made one due),
+            # else every interval: for a quiet log, and checkpoints other processes signed.
+            signed.wait(self._interval)
+            signed.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.round()
             except Exception:  # the timer must outlive one bad round; it is logged
