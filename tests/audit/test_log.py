@@ -302,3 +302,17 @@ def test_a_large_batch_is_stored_whole_and_in_order(
     )
     assert all(digest == leaf_hash(data) for _, data, digest in stored)
     assert audit_log.verify().entries == 151
+
+
+def test_a_checkpoint_of_an_older_snapshot_leaves_newer_entries_to_sign(
+    audit_log: AuditLog,
+) -> None:
+    """A thread's checkpoint taken before another thread's append committed covers less
+    than was appended: the process must still sign the rest (at exit, on its timer)."""
+    audit_log.record_many(event(i) for i in range(3))
+    audit_log.checkpoint()
+    audit_log.record_many(event(i) for i in range(3, 5))
+    audit_log._signed(3)  # what the slower checkpoint of the older snapshot reports
+    assert audit_log.appended
+    audit_log.checkpoint()
+    assert not audit_log.appended

@@ -155,7 +155,8 @@ class AuditLog:
         # What this process last signed or saw signed: when the next checkpoint is due.
         self._signed_size: int | None = None
         self._signed_at = clock()
-        self._appended = False
+        # One past the last seq this process appended (0: none).
+        self._appended_end = 0
         self._keyring_seen: int | None = None
         #: Set whenever this process signs a checkpoint (the server's witnessing waits on it).
         self.checkpoint_signed = threading.Event()
@@ -179,8 +180,8 @@ class AuditLog:
 
     @property
     def appended(self) -> bool:
-        """Whether this process appended since it last signed a checkpoint."""
-        return self._appended
+        """Whether this process appended entries that no checkpoint it knows of covers."""
+        return self._appended_end > (self._signed_size or 0)
 
     # -- appending ----------------------------------------------------------
 
@@ -262,7 +263,7 @@ class AuditLog:
             )
             if also is not None:
                 also(connection)
-        self._appended = True
+        self._appended_end = max(self._appended_end, frontier.size)
         self._remember(first, leaves)
         self._checkpoint_if_due(frontier.size)
         return first
@@ -440,7 +441,7 @@ class AuditLog:
             )
 
     def _signed(self, size: int) -> None:
-        self._signed_size, self._signed_at, self._appended = size, self._clock(), False
+        self._signed_size, self._signed_at = max(size, self._signed_size or 0), self._clock()
         self.checkpoint_signed.set()
 
     def checkpoint_if_due(self) -> bytes | None:
