@@ -22,7 +22,9 @@ Those modules are pure: they touch no database. On top of them::
               remembered beside the key material
     log       AuditLog: the AuditSink of a deployment, in its control database;
               batched appends from many processes, checkpoints on schedule,
-              proofs, verification, subject pseudonyms and their erasure
+              proofs, verification (its checks beyond the entries: _checks),
+              subject pseudonyms and their erasure
+    auditor     verify_witnessed: a quorum of witnesses and the key windows
     witnessing  Witnessing: asks the policy's witnesses to cosign each checkpoint
     service   AuditService: the HTTP API's answers, as JSON-ready dicts
     cli       ``servinfo audit …`` (mounted by ``servinfo.cli``)

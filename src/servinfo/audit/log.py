@@ -58,22 +58,20 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from servinfo.audit import _storage
+from servinfo.audit._checks import check_frontier, check_state, checkpoint_claims, trusted_claim
 from servinfo.audit._template import NO_SUBJECT_TAIL, Template, build, pseudonym_tail, template
-from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.entries import AuditEntry, DetailValue
 from servinfo.audit.errors import (
     AuditError,
-    CheckpointInvalid,
     EntryNotFound,
     HeadNotFound,
     LogTampered,
-    NoteInvalid,
     RangeInvalid,
 )
 from servinfo.audit.merkle import CompactRange, consistency_proof_from_frontier, inclusion_proof
 from servinfo.audit.metrics import CHECKPOINT_REFUSALS
 from servinfo.audit.note import Ed25519NoteSigner, Ed25519NoteVerifier, Note, NoteSignature
-from servinfo.audit.signer import CheckpointSigner, SignerRefused, SignerState, previous_of
+from servinfo.audit.signer import CheckpointSigner, SignerRefused, SignerState
 from servinfo.audit.sink import AuditSink, RecordedEvent
 from servinfo.audit.verify import SignedRoot, VerifyReport, check_legacy_heads, verify_chunks
 from servinfo.crypto import AUDIT_SIGNING, PSEUDONYM, Keyring, Pseudonymizer
@@ -603,7 +601,7 @@ class AuditLog:
         One snapshot of the database, streamed in chunks of ``chunk`` rows.
         """
         verifiers = self.log_verifiers()
-        outside = [_trusted(note, verifiers, self.origin, n) for n, note in enumerate(trusted)]
+        outside = [trusted_claim(note, verifiers, self.origin, n) for n, note in enumerate(trusted)]
         signer = self._signer.state()
         try:
             with self._snapshot() as connection:
@@ -616,7 +614,7 @@ class AuditLog:
                 check_legacy_heads([head for head, _ in heads], self.legacy_public_keys())
                 claims = [SignedRoot(h.tree_size, h.root_hash, f"tree head {h.tree_size}")
                           for h, _ in heads]  # fmt: skip
-                claims += _checkpoint_claims(stored, verifiers, self.origin, signer)
+                claims += checkpoint_claims(stored, verifiers, self.origin, signer)
                 claims += outside
                 claims.sort(key=lambda claim: claim.tree_size)
                 # Closed here, not when collected: a bad entry stops the pass early,
@@ -630,8 +628,8 @@ class AuditLog:
                 "a table is missing or altered"
             ) from None
         for head, frontier in heads:
-            _check_frontier(head.tree_size, head.root_hash, frontier, "tree head")
-        _check_state(report, next_seq, state)
+            check_frontier(head.tree_size, head.root_hash, frontier, "tree head")
+        check_state(report, next_seq, state)
         if mac is not None or signer is not None:
             self._check_state_mac(next_seq, state, mac)
         return replace(
@@ -689,129 +687,3 @@ def _frontier(stored: bytes, size: int) -> CompactRange:
     if frontier is None or frontier.size != size:
         raise LogTampered(size, f"the stored compact range of checkpoint {size} is unreadable")
     return frontier
-
-
-def _check_frontier(size: int, root: bytes, stored: bytes, what: str) -> None:
-    try:
-        frontier = CompactRange.from_bytes(stored)
-    except ValueError:
-        frontier = None
-    if frontier is None or frontier.size != size or frontier.root() != root:
-        raise LogTampered(
-            max(size - 1, 0),
-            f"{what} {size}: its stored compact range does not fold to its signed root",
-        )
-
-
-def _open_checkpoint(
-    note: bytes,
-    verifiers: Sequence[Ed25519NoteVerifier],
-    origin: str,
-    what: str,
-    error: Callable[[str], AuditError] = lambda message: LogTampered(0, message),
-) -> Checkpoint:
-    """The checkpoint in ``note``, signed by the log key for ``origin``; else ``error``."""
-    from servinfo.audit.note import open_note
-
-    try:
-        opened, _ = open_note(note, verifiers)
-        checkpoint = Checkpoint.from_body(opened.text)
-    except (NoteInvalid, CheckpointInvalid) as failure:
-        raise error(f"{what} is not signed by the log key: {failure.message}") from None
-    if checkpoint.origin != origin:
-        raise error(f"{what} is for the log {checkpoint.origin!r}, not {origin!r}")
-    return checkpoint
-
-
-def _trusted(
-    note: bytes, verifiers: Sequence[Ed25519NoteVerifier], origin: str, n: int
-) -> SignedRoot:
-    # A file that is not this log's checkpoint says nothing about the log: bad input,
-    # not tampering.
-    checkpoint = _open_checkpoint(
-        note, verifiers, origin, f"trusted checkpoint #{n + 1}", CheckpointInvalid
-    )
-    return SignedRoot(
-        checkpoint.size,
-        checkpoint.root_hash,
-        f"trusted checkpoint {checkpoint.size}",
-        trusted=True,
-    )
-
-
-def _checkpoint_claims(
-    stored: Sequence[tuple[int, bytes, bytes]],
-    verifiers: Sequence[Ed25519NoteVerifier],
-    origin: str,
-    signer: SignerState | None,
-) -> list[SignedRoot]:
-    """Each stored checkpoint's signed root, after checking its signature, its chain to the
-    one before, its compact range, and that the signer's latest is among them."""
-    claims: list[SignedRoot] = []
-    previous: Checkpoint | None = None
-    for size, note, frontier in stored:
-        checkpoint = _open_checkpoint(note, verifiers, origin, f"checkpoint {size}")
-        if checkpoint.size != size:
-            raise LogTampered(0, f"checkpoint {size} is stored under the size {checkpoint.size}")
-        named = previous_of(checkpoint)
-        if previous is None and named is not None:
-            raise LogTampered(
-                0,
-                f"checkpoint {size} follows a checkpoint of size {named[0]} that is no longer "
-                "stored: checkpoints were deleted",
-            )
-        if previous is not None and named != (previous.size, previous.root_hash):
-            raise LogTampered(
-                previous.size,
-                f"checkpoint {size} does not follow the stored checkpoint {previous.size}: "
-                "a checkpoint between them was deleted, or the log forked",
-            )
-        _check_frontier(size, checkpoint.root_hash, frontier, "checkpoint")
-        claims.append(SignedRoot(size, checkpoint.root_hash, f"checkpoint {size}"))
-        previous = checkpoint
-    if signer is None:
-        if stored:
-            raise LogTampered(
-                0,
-                "the log has checkpoints but the signer's state is missing: restore it from "
-                "the key source's backup",
-            )
-        return claims
-    if previous is None or previous.size < signer.size:
-        raise LogTampered(
-            previous.size if previous else 0,
-            f"the signer signed a checkpoint of size {signer.size} that the database no longer "
-            "holds: checkpoints were deleted or the log was rolled back",
-        )
-    if previous.size > signer.size:
-        raise LogTampered(
-            signer.size,
-            f"the database holds checkpoint {previous.size}, newer than the signer's last "
-            f"({signer.size}): the signer's state was rolled back",
-        )
-    if stored[-1][1] != signer.note:
-        raise LogTampered(
-            signer.size, f"checkpoint {signer.size} is not the note the signer signed"
-        )
-    return claims
-
-
-def _check_state(report: VerifyReport, next_seq: int, state: CompactRange) -> None:
-    """The sequencer's state must continue exactly the stored log."""
-    count = report.entries
-    if next_seq > count:
-        raise LogTampered(
-            count,
-            f"the log ends after {count} entries but {next_seq} were appended: "
-            f"entries {count}..{next_seq - 1} were removed",
-        )
-    if next_seq < count:
-        raise LogTampered(
-            next_seq, f"entries {next_seq}..{count - 1} are stored but were never appended"
-        )
-    if state.size != count or state.root() != report.root:
-        raise LogTampered(
-            report.signed_entries,
-            "the sequencer's frontier does not match the stored entries after the latest "
-            "checkpoint",
-        )
