@@ -128,7 +128,8 @@ def test_an_audit_signer_state_inside_the_data_directory_is_warned_about(
     status, _, err = cli("init", "--data-dir", data_dir, "--json", env=env)
     assert status == 0, err
     signer = [line for line in err.splitlines() if line.startswith("warning: the audit signer")]
-    assert len(signer) == 1 and "audit.signer_state_file" in signer[0], err
+    assert len(signer) == 1, err
+    assert "audit.signer_state_file" in signer[0]
     apart = env | {"SERVINFO_AUDIT_SIGNER_STATE_FILE": str(tmp_path / "keys" / "signer.json")}
     served = _serve(cli, data_dir, taken_port, apart)
     assert "warning: the audit signer" not in served
