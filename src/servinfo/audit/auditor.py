@@ -12,7 +12,9 @@ deployment against a trust policy (C2SP tlog-policy):
   and entries after it have not waited longer than ``max_unwitnessed``
   seconds, judged by the witnesses' own times against the auditor's clock;
 - the log key that signed each witnessed checkpoint was in its window when
-  the witnesses cosigned it (a retired key cannot sign new history).
+  a quorum of the witnesses cosigned it (a retired key cannot sign new
+  history). Times are judged by quorum: the moment by which a quorum had
+  cosigned, which no minority of witnesses can move with its clocks.
 
 A witness cosigns only a checkpoint consistent with every one it cosigned
 before, so a quorum-witnessed checkpoint is the one history the witnesses
@@ -45,7 +47,7 @@ class NotWitnessed(AuditError):
 
 @dataclass(frozen=True)
 class Witnessed:
-    """The newest checkpoint a quorum cosigned, and when (the oldest quorum member's time)."""
+    """The newest checkpoint a quorum cosigned, and when a quorum had (seconds)."""
 
     size: int
     time: int
@@ -77,7 +79,7 @@ def verify_witnessed(
         except (NoteInvalid, CheckpointInvalid) as error:
             raise NotWitnessed(f"checkpoint {size}: {error.message}") from None
         if verified.cosignatures:  # a quorum of none has no witness time to judge by
-            _check_window(size, verified, windows)
+            _check_window(size, verified, windows, policy)
         newest = (size, verified)
     if entries == 0:
         return None
@@ -91,7 +93,7 @@ def verify_witnessed(
         # The policy asks for no cosignature (quorum none): the log keys were checked above,
         # and nothing was witnessed.
         return None
-    when = min(verified.cosignatures.values())
+    when = _seen_by_quorum(policy, verified.cosignatures)
     if entries > size and clock() - when > max_unwitnessed:
         raise NotWitnessed(
             f"entries {size}..{entries - 1} are not covered by a checkpoint a quorum of "
@@ -106,17 +108,38 @@ def _windows(windows: Sequence[KeyWindow]) -> dict[bytes, KeyWindow]:
     return {parse_vkey(window.vkey).key_id: window for window in windows}
 
 
-def _check_window(size: int, verified: VerifiedCheckpoint, windows: dict[bytes, KeyWindow]) -> None:
+def _check_window(
+    size: int, verified: VerifiedCheckpoint, windows: dict[bytes, KeyWindow], policy: TrustPolicy
+) -> None:
     window = windows.get(verified.log_key_id)
     if window is None:
         raise NotWitnessed(f"checkpoint {size} is signed by a key this log does not publish")
-    times = sorted(verified.cosignatures.values())
-    # The quorum's earliest cosignature: the tree existed by then, under this key.
-    earliest = times[0]
-    if earliest + _CLOCK_SKEW < window.valid_from:
+    if _unseen_by_quorum(policy, verified.cosignatures) + _CLOCK_SKEW < window.valid_from:
         raise NotWitnessed(f"checkpoint {size} was cosigned before its key {window.key_id} existed")
-    if window.valid_until is not None and earliest > window.valid_until + _CLOCK_SKEW:
+    seen = _seen_by_quorum(policy, verified.cosignatures)
+    if window.valid_until is not None and seen > window.valid_until + _CLOCK_SKEW:
         raise NotWitnessed(
-            f"checkpoint {size} is signed by {window.key_id}, retired before the witnesses "
-            "first saw it: a retired key signed new history"
+            f"checkpoint {size} is signed by {window.key_id}, retired before a quorum of "
+            "witnesses saw it: a retired key signed new history"
         )
+
+
+def _seen_by_quorum(policy: TrustPolicy, cosignatures: dict[str, int]) -> int:
+    """When a quorum of witnesses had cosigned: the earliest time the witnesses cosigned at
+    or before it form a quorum. No minority, however its clocks run, moves it."""
+    return _quorum_time(policy, sorted(cosignatures.items(), key=lambda item: item[1]))
+
+
+def _unseen_by_quorum(policy: TrustPolicy, cosignatures: dict[str, int]) -> int:
+    """The latest time a quorum of witnesses cosigned at or after: before it, a quorum had
+    not yet seen the checkpoint."""
+    return _quorum_time(policy, sorted(cosignatures.items(), key=lambda item: -item[1]))
+
+
+def _quorum_time(policy: TrustPolicy, ordered: list[tuple[str, int]]) -> int:
+    names: list[str] = []
+    for name, at in ordered:
+        names.append(name)
+        if policy.is_quorum(names):
+            return at
+    raise NotWitnessed("the cosignatures do not form a quorum")  # verify_checkpoint said so
