@@ -81,6 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
     # Witnesses inside the operator's network (private addresses); loopback is always allowed.
     Setting("audit", "witness_allow_private", bool, False),
     Setting("audit", "checkpoint_seconds", int, 1),
+    # One host signs a log's checkpoints: false on workers elsewhere (they append only).
+    Setting("audit", "sign_checkpoints", bool, True),
     # The longest entries may stay without a quorum of witnesses before verify fails.
     Setting("audit", "max_unwitnessed_seconds", int, 3600),
 )
@@ -138,6 +140,8 @@ class Settings:
     audit_max_unwitnessed_seconds: int = 3600
     #: Let witness URLs resolve to private and link-local addresses.
     audit_witness_allow_private: bool = False
+    #: Whether this host signs checkpoints (one host per deployment does).
+    audit_sign_checkpoints: bool = True
 
     @property
     def config_file(self) -> Path:
@@ -267,6 +271,7 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         audit_checkpoint_seconds=max(0, values["audit.checkpoint_seconds"]),
         audit_max_unwitnessed_seconds=max(0, values["audit.max_unwitnessed_seconds"]),
         audit_witness_allow_private=values["audit.witness_allow_private"],
+        audit_sign_checkpoints=values["audit.sign_checkpoints"],
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -29,7 +31,7 @@ from servinfo.audit.errors import NoteInvalid
 from servinfo.audit.models import AuditCheckpointRow, AuditEntryRow
 from servinfo.audit.note import Ed25519NoteVerifier, open_note
 from servinfo.audit.policy import TrustPolicy
-from servinfo.audit.signer import previous_of
+from servinfo.audit.signer import SignerRefused, previous_of
 from servinfo.audit.tlog_proof import TlogProof
 from servinfo.crypto import AUDIT_SIGNING, Keyring
 
@@ -316,3 +318,46 @@ def test_a_checkpoint_of_an_older_snapshot_leaves_newer_entries_to_sign(
     assert audit_log.appended
     audit_log.checkpoint()
     assert not audit_log.appended
+
+
+def test_a_second_signer_never_forks_the_chain_of_checkpoints(
+    audit_log: AuditLog,
+    audit_backend: AuditBackend,
+    keyring: Keyring,
+    signer_state_file: Path,
+    tmp_path: Path,
+) -> None:
+    """Another host's signer, its state a copy from an earlier checkpoint: signing on from
+    there would name a previous checkpoint that is not the latest stored; it refuses."""
+    audit_log.record_many(event(i) for i in range(5))
+    audit_log.checkpoint()
+    elsewhere = tmp_path / "elsewhere" / "audit-signer.json"
+    elsewhere.parent.mkdir()
+    shutil.copyfile(signer_state_file, elsewhere)
+    audit_log.record_many(event(i) for i in range(5, 10))
+    audit_log.checkpoint()
+    other = AuditLog(audit_backend.engine, keyring, signer_state_file=elsewhere, origin=ORIGIN)
+    other.record_many(event(i) for i in range(10, 12))
+    with pytest.raises(SignerRefused, match="another signer signs this log"):
+        other.checkpoint()
+    assert audit_log.verify().checkpoints == 2
+
+
+def test_a_host_that_does_not_sign_appends_and_leaves_the_signing(
+    audit_log: AuditLog, audit_backend: AuditBackend, keyring: Keyring, tmp_path: Path
+) -> None:
+    appender = AuditLog(
+        audit_backend.engine,
+        keyring,
+        signer_state_file=tmp_path / "none" / "audit-signer.json",
+        origin=ORIGIN,
+        checkpoint_every_entries=1,
+        signs=False,
+    )
+    appender.record_many(event(i) for i in range(3))
+    assert appender.sign_or_report() is None
+    assert audit_log.checkpoint_sizes() == []
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(SignerRefused, match="does not sign checkpoints"):
+        appender.checkpoint()
+    assert opened(audit_log, audit_log.checkpoint()).size == 3  # the signing host's

@@ -88,6 +88,8 @@ def recover(deployment: Deployment) -> list[str]:
         )
     # Entries a stop left without a checkpoint are signed before anything is served;
     # a log the signer refuses (it does not extend the last checkpoint) is not served.
+    if not deployment.audit.signs:
+        return lines
     signed = deployment.audit.signer_state()
     before = signed.size if signed is not None else 0
     deployment.audit.checkpoint()

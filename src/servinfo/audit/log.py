@@ -126,7 +126,9 @@ class AuditLog:
 
     ``signer_state_file`` is the checkpoint signer's memory (beside the key
     material, never in the control database); ``origin`` names the log in
-    its checkpoints (``<domain>/servinfo/<deployment id>``).
+    its checkpoints (``<domain>/servinfo/<deployment id>``). One key source
+    signs a log: processes on other machines (``signs=False``) append and
+    leave the signing to it.
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class AuditLog:
         origin: str,
         checkpoint_every_entries: int = 100_000,
         checkpoint_every_seconds: float = 1.0,
+        signs: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if checkpoint_every_entries < 1 or checkpoint_every_seconds < 0:
@@ -147,6 +150,7 @@ class AuditLog:
         self._every_entries = checkpoint_every_entries
         self._every_seconds = checkpoint_every_seconds
         self._clock = clock
+        self._signs = signs
         self._signer = CheckpointSigner(
             signer_state_file, origin, self._note_signer, self.log_verifiers
         )
@@ -175,6 +179,11 @@ class AuditLog:
     def origin(self) -> str:
         """The log's name: the first line of its checkpoints and its key name."""
         return self._signer.origin
+
+    @property
+    def signs(self) -> bool:
+        """Whether this process signs checkpoints (``audit.sign_checkpoints``)."""
+        return self._signs
 
     @property
     def appended(self) -> bool:
@@ -392,8 +401,14 @@ class AuditLog:
 
         Refuses (:class:`~servinfo.audit.signer.SignerRefused`,
         :class:`LogTampered`) when the stored log does not extend the last
-        checkpoint the signer signed, or its state's MAC fails.
+        checkpoint the signer signed, its state's MAC fails, or another signer
+        has signed this log.
         """
+        if not self._signs:
+            raise SignerRefused(
+                "this process does not sign checkpoints (audit.sign_checkpoints = false): the "
+                "deployment's signing host signs them"
+            )
         with self._signer.session() as last:
             with self._snapshot() as connection:
                 next_seq, stored, mac = _storage.read_state(connection)
@@ -403,6 +418,14 @@ class AuditLog:
                         f"the signer's state is missing but the log has checkpoints up to size "
                         f"{latest}: restore the state file ({self._signer.state_file.name}) "
                         "from the key source's backup; refusing to sign"
+                    )
+                if last is not None and latest is not None and latest > last.size:
+                    # Signing from here would fork the chain of checkpoints.
+                    raise SignerRefused(
+                        f"the log has a checkpoint of size {latest}, newer than the last this "
+                        f"signer signed ({last.size}): another signer signs this log (set "
+                        "audit.sign_checkpoints = false on every host but one), or this "
+                        "signer's state was rolled back; refusing to sign"
                     )
                 if last is not None and stored.size == last.size and stored == last.frontier:
                     if latest != last.size:
@@ -464,7 +487,10 @@ class AuditLog:
 
     def sign_or_report(self) -> bytes | None:
         """:meth:`checkpoint`, with a refusal logged and counted instead of raised: for
-        appends, timers and exits, whose own work is already committed."""
+        appends, timers and exits, whose own work is already committed. A process that
+        does not sign returns None."""
+        if not self._signs:
+            return None
         try:
             return self.checkpoint()
         except Exception as error:  # the caller's own work is committed: never undo its answer

@@ -159,6 +159,7 @@ class Deployment:
             signer_state_file=state_file,
             origin=origin,
             checkpoint_every_seconds=settings.audit_checkpoint_seconds,
+            signs=settings.audit_sign_checkpoints,
         )
 
     @property
@@ -204,7 +205,8 @@ class Deployment:
             state = self.settings.audit_signer_state_file
             return WitnessingThread(
                 self.audit,
-                self.witnessing() if policy is not None else None,
+                # The signing host submits its checkpoints; other hosts only append.
+                self.witnessing() if policy is not None and self.audit.signs else None,
                 state.with_name(state.name + ".witnessing.lock"),
                 interval=max(0.2, float(self.settings.audit_checkpoint_seconds)),
             )
