@@ -18,15 +18,27 @@ from servinfo.audit.note import Ed25519NoteVerifier, open_note
 from servinfo.audit.signer import SignerState, previous_of
 from servinfo.audit.verify import SignedRoot, VerifyReport
 
-__all__ = ["check_frontier", "check_state", "checkpoint_claims", "trusted_claim"]
+__all__ = [
+    "check_frontier",
+    "check_state",
+    "checkpoint_claims",
+    "stored_frontier",
+    "trusted_claim",
+]
 
 
-def check_frontier(size: int, root: bytes, stored: bytes, what: str) -> None:
+def stored_frontier(stored: bytes, size: int) -> CompactRange | None:
+    """The compact range stored for a tree of ``size``, or None if it is not one."""
     try:
         frontier = CompactRange.from_bytes(stored)
     except ValueError:
-        frontier = None
-    if frontier is None or frontier.size != size or frontier.root() != root:
+        return None
+    return frontier if frontier.size == size else None
+
+
+def check_frontier(size: int, root: bytes, stored: bytes, what: str) -> None:
+    frontier = stored_frontier(stored, size)
+    if frontier is None or frontier.root() != root:
         raise LogTampered(
             max(size - 1, 0),
             f"{what} {size}: its stored compact range does not fold to its signed root",

@@ -243,6 +243,12 @@ def checkpoint_row(connection: Connection, size: int) -> tuple[bytes, bytes] | N
     return None if row is None else (bytes(row[0]), bytes(row[1]))
 
 
+def checkpoint_sizes(connection: Connection) -> list[int]:
+    """The sizes of every stored checkpoint, ascending (the primary key alone)."""
+    sql = "SELECT tree_size FROM audit_checkpoints ORDER BY tree_size"
+    return [int(size) for (size,) in _driver(connection).execute(sql).fetchall()]
+
+
 def checkpoints(connection: Connection) -> list[tuple[int, bytes, bytes]]:
     """Every stored checkpoint ``(size, note, frontier)``, by size."""
     sql = "SELECT tree_size, note, frontier FROM audit_checkpoints ORDER BY tree_size"

@@ -462,7 +462,7 @@ def _policy(path: Path) -> TrustPolicy:
     data = _read(path)
     with _failing(False):
         return TrustPolicy.parse(data.decode("utf-8"))
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover - _failing never swallows
 
 
 def _emit(text: str, out: Path | None) -> None:

@@ -58,7 +58,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from servinfo.audit import _storage
-from servinfo.audit._checks import check_frontier, check_state, checkpoint_claims, trusted_claim
+from servinfo.audit._checks import (
+    check_frontier,
+    check_state,
+    checkpoint_claims,
+    stored_frontier,
+    trusted_claim,
+)
 from servinfo.audit._template import NO_SUBJECT_TAIL, Template, build, pseudonym_tail, template
 from servinfo.audit.entries import AuditEntry, DetailValue
 from servinfo.audit.errors import (
@@ -525,7 +531,7 @@ class AuditLog:
     def checkpoint_sizes(self) -> list[int]:
         """The sizes of every stored checkpoint, oldest first."""
         with self._engine.connect() as connection:
-            return [size for size, _, _ in _storage.checkpoints(connection)]
+            return _storage.checkpoint_sizes(connection)
 
     def signed_note(self, size: int) -> bytes:
         """The checkpoint of ``size`` as the log key signed it, without cosignatures."""
@@ -606,7 +612,11 @@ class AuditLog:
                 raise HeadNotFound(f"no checkpoint of size {new_size}")
             if old_size > size:
                 raise RangeInvalid(f"from {old_size} is larger than the latest checkpoint {size}")
-            frontier = _frontier(old[1], old_size)
+            frontier = stored_frontier(old[1], old_size)
+            if frontier is None:
+                raise LogTampered(
+                    old_size, f"the stored compact range of checkpoint {old_size} is unreadable"
+                )
             leaves = _storage.leaf_hash_range(connection, old_size, size)
             checkpoint = self._cosigned(connection, size)
         return ConsistencyProof(
@@ -703,13 +713,3 @@ class _Snapshot:
             self._connection.rollback()  # read-only: nothing to keep
         finally:
             self._connection.close()
-
-
-def _frontier(stored: bytes, size: int) -> CompactRange:
-    try:
-        frontier = CompactRange.from_bytes(stored)
-    except ValueError:
-        frontier = None
-    if frontier is None or frontier.size != size:
-        raise LogTampered(size, f"the stored compact range of checkpoint {size} is unreadable")
-    return frontier

@@ -114,7 +114,7 @@ class Witnessing:
         requests: dict[int, AddCheckpointRequest] = {}
         outcomes, kept = [], []
         for witness in self._witnesses:
-            known = cosigned.get((witness.verifier.name, witness.verifier.key_id), 0)
+            known = cosigned.get(_key_of(witness), 0)
             if known == checkpoint.size and _has_cosignature(note, witness):
                 outcomes.append(WitnessOutcome(witness.name, "current", checkpoint.size))
                 continue
@@ -173,7 +173,7 @@ class Witnessing:
         valid = [
             s
             for s in signatures
-            if (s.name, s.key_id) == (witness.verifier.name, witness.verifier.key_id)
+            if (s.name, s.key_id) == _key_of(witness)
             and witness.verifier.timestamp_of(body, s.signature) is not None
         ]
         if not valid:
@@ -199,9 +199,13 @@ class Witnessing:
         return request
 
 
+def _key_of(witness: PolicyWitness) -> tuple[str, bytes]:
+    """How the witness's cosignatures name its key: ``(name, key id)``."""
+    return witness.verifier.name, witness.verifier.key_id
+
+
 def _has_cosignature(note: Note, witness: PolicyWitness) -> bool:
-    who = (witness.verifier.name, witness.verifier.key_id)
-    return any((s.name, s.key_id) == who for s in note.signatures)
+    return any((s.name, s.key_id) == _key_of(witness) for s in note.signatures)
 
 
 class WitnessingThread:
