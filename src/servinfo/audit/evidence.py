@@ -1,0 +1,333 @@
+"""Evidence that entries are in the log: one witnessed checkpoint, its trust policy, and a C2SP
+tlog-proof per entry, for an auditor who holds nothing but these texts.
+
+:func:`entry_evidence` is what the access history of an export is built on:
+
+(1) a checkpoint covering the largest index (signed now if the latest is too
+    small);
+(2) submitted to the deployment's witnesses at once (:meth:`Witnessing.run_once`,
+    bounded by ``timeout``), so that it carries their cosignatures when they
+    answer;
+(3) the checkpoint the proofs are against: the latest if its cosignatures meet
+    the witness policy's quorum, else the newest checkpoint large enough that
+    does, else the latest unwitnessed (the result says which: ``witnessed``);
+(4) the trust policy (C2SP tlog-policy) an auditor checks it with: the log
+    key(s) that signed that checkpoint, the witnesses and the quorum
+    (``quorum none`` without a witness policy);
+(5) the inclusion proofs of every index in ONE pass over the leaf hashes of the
+    tree, read in chunks: the tree is built level by level as
+    :func:`~servinfo.audit.merkle.root_from_leaf_hashes` builds it and only the
+    sibling nodes of the requested paths are kept. Ten thousand proofs cost one
+    tree's hashing, not ten thousand (:meth:`AuditLog.inclusion` hashes the
+    whole tree for each). The pass ends by checking its root against the
+    checkpoint's, and the leaf hash of every requested index against the
+    entry's bytes when the caller passes them, so every proof handed out
+    verifies (:class:`LogTampered` otherwise).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from servinfo.audit import _storage
+from servinfo.audit.checkpoint import Checkpoint
+from servinfo.audit.errors import EntryNotFound, LogTampered, QuorumNotMet
+from servinfo.audit.log import AuditLog
+from servinfo.audit.merkle import EMPTY_ROOT
+from servinfo.audit.note import Note, open_note
+from servinfo.audit.policy import TrustPolicy
+from servinfo.audit.tlog_proof import HEADER
+from servinfo.audit.witnessing import Witnessing
+
+__all__ = [
+    "CHUNK_LEVEL",
+    "DEFAULT_WITNESS_TIMEOUT",
+    "Evidence",
+    "entry_evidence",
+    "inclusion_proofs",
+]
+
+#: How long an export waits for the witnesses' cosignatures, in seconds.
+DEFAULT_WITNESS_TIMEOUT = 10.0
+#: Leaves per chunk of the pass, as a power of two: a chunk is a whole subtree.
+CHUNK_LEVEL = 16
+_logger = logging.getLogger("servinfo.audit.evidence")
+_sha256 = hashlib.sha256
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Proofs of entries against one checkpoint, and the policy to check them with."""
+
+    #: The signed note, with the cosignatures stored for it.
+    checkpoint: bytes
+    #: C2SP tlog-policy text: the log key(s) that signed it, the witnesses, the quorum.
+    trust_policy: str
+    #: Each requested index's C2SP tlog-proof text.
+    proofs: Mapping[int, str]
+    #: Whether the deployment has a witness policy and the checkpoint meets its quorum.
+    witnessed: bool
+    #: The witnesses (policy names) whose cosignatures of the checkpoint verified.
+    cosigned_by: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """The size of the tree the proofs are against."""
+        return Checkpoint.from_body(Note.parse(self.checkpoint).text).size
+
+
+def entry_evidence(
+    log: AuditLog,
+    indexes: Iterable[int],
+    *,
+    witness_policy: TrustPolicy | None = None,
+    witnessing: Witnessing | None = None,
+    entries: Mapping[int, bytes] | None = None,
+    timeout: float = DEFAULT_WITNESS_TIMEOUT,
+) -> Evidence:
+    """Evidence for the entries at ``indexes``; see the module docstring for the steps.
+
+    ``witness_policy`` is the deployment's (None: the checkpoint is signed by
+    the log but not witnessed); ``witnessing`` submits to its witnesses (None: a
+    host that does not sign, or no policy; the stored cosignatures still
+    count). ``entries``, when given, are the bytes the caller ships for those
+    indexes: each must hash to the stored leaf.
+    """
+    wanted = sorted(set(indexes))
+    if wanted and wanted[0] < 0:
+        raise EntryNotFound(f"entry {wanted[0]} does not exist")
+    needed = wanted[-1] + 1 if wanted else 0
+    # (1)
+    latest = log.latest_checkpoint()
+    if latest is None or _size_of(latest) < needed:
+        log.checkpoint()
+        latest = log.latest_checkpoint()
+        assert latest is not None
+        if _size_of(latest) < needed:
+            raise EntryNotFound(
+                f"entry {needed - 1} does not exist: the log has {_size_of(latest)} entries"
+            )
+    # (2)
+    if witnessing is not None and witness_policy is not None:
+        _witness(witnessing, timeout)
+    # (3) + (4)
+    note, policy, cosigned_by, witnessed = _choose(log, witness_policy, needed)
+    # (5)
+    checkpoint = Checkpoint.from_body(Note.parse(note).text)
+    with log.engine.connect() as connection:
+        chunks = _leaf_chunks(connection, checkpoint.size)
+        paths, root, leaves = inclusion_proofs(chunks, checkpoint.size, wanted)
+    if root != checkpoint.root_hash:
+        raise LogTampered(
+            max(checkpoint.size - 1, 0),
+            f"the stored leaf hashes do not fold to the root of checkpoint {checkpoint.size}",
+        )
+    for index, data in (entries or {}).items():
+        if leaves.get(index) != _sha256(b"\x00" + data).digest():
+            raise LogTampered(index, "the entry's bytes do not hash to its stored leaf hash")
+    # TlogProof(index, path, note).to_text(), written directly: ten thousand proofs would
+    # parse the same checkpoint ten thousand times (a test holds the texts equal), and
+    # the nodes near the root are in most proofs: each is encoded once.
+    text = note.decode("utf-8")
+    lines: dict[bytes, str] = {}
+    b64 = base64.b64encode
+    proofs = {}
+    for index, path in paths.items():
+        parts = [f"{HEADER}\nindex {index}\n"]
+        for node in path:
+            line = lines.get(node)
+            if line is None:
+                line = lines[node] = b64(node).decode() + "\n"
+            parts.append(line)
+        parts += ("\n", text)
+        proofs[index] = "".join(parts)
+    return Evidence(note, policy, proofs, witnessed, cosigned_by)
+
+
+def inclusion_proofs(
+    leaf_chunks: Iterable[Sequence[bytes]],
+    size: int,
+    indexes: Sequence[int],
+    *,
+    chunk_level: int = CHUNK_LEVEL,
+) -> tuple[dict[int, list[bytes]], bytes, dict[int, bytes]]:
+    """The RFC 9162 inclusion proof of each of ``indexes`` (sorted) in the tree of ``size``.
+
+    ``leaf_chunks`` are the tree's leaf hashes in order, in chunks of
+    ``2**chunk_level`` (the last may be shorter). Returns the proofs, the
+    tree's root and the requested leaves' hashes.
+
+    The tree is built as :func:`~servinfo.audit.merkle.root_from_leaf_hashes`
+    builds it: level by level, an odd last node moving up unchanged. At level
+    L the node of leaf i is ``i >> L`` and its sibling ``(i >> L) ^ 1``, when
+    the level has that many nodes; the proof is those siblings from the leaf up
+    (PATH of RFC 9162 2.1.3.1). A chunk is a whole subtree: its levels are
+    built and dropped, keeping its root and the siblings wanted in it.
+    """
+    if indexes and not 0 <= indexes[0] <= indexes[-1] < size:
+        raise ValueError(f"indexes must lie in 0..{size - 1}")
+    height = (size - 1).bit_length() if size > 1 else 0
+    # Sibling positions wanted at each level, sorted: a run of nodes takes its own by bisect.
+    wanted = [sorted({(i >> level) ^ 1 for i in indexes}) for level in range(height)]
+    found: list[dict[int, bytes]] = [{} for _ in range(height)]
+    leaves: dict[int, bytes] = {}
+    tops: list[bytes] = []  # each chunk's root: the nodes of level chunk_level
+    offset = 0
+    for chunk in leaf_chunks:
+        end = offset + len(chunk)
+        if len(chunk) != 1 << chunk_level and end != size:
+            raise ValueError(f"chunks hold {1 << chunk_level} leaves, but the last")
+        lo, hi = bisect.bisect_left(indexes, offset), bisect.bisect_left(indexes, end)
+        for i in indexes[lo:hi]:
+            leaves[i] = chunk[i - offset]
+        if chunk:
+            tops.append(_fold(list(chunk), offset, 0, wanted, found))
+        offset = end
+    if offset != size:
+        raise LogTampered(min(offset, size), f"the log holds {offset} of the {size} leaves")
+    root = _fold(tops, 0, chunk_level, wanted, found) if tops else EMPTY_ROOT
+    proofs: dict[int, list[bytes]] = {}
+    for i in indexes:
+        path = []
+        for level in range(height):
+            sibling = found[level].get((i >> level) ^ 1)
+            if sibling is not None:
+                path.append(sibling)
+        proofs[i] = path
+    return proofs, root, leaves
+
+
+def _fold(
+    nodes: list[bytes],
+    offset: int,
+    level: int,
+    wanted: Sequence[Sequence[int]],
+    found: list[dict[int, bytes]],
+) -> bytes:
+    """Build the nodes of ``level`` that cover leaves from ``offset`` up to a single node,
+    keeping the wanted siblings met on the way; that node.
+
+    ``nodes`` must be a whole subtree, or end at the tree's last leaf (where an odd
+    last node moves up unchanged, as in the whole tree).
+    """
+    sha256, prefix = _sha256, b"\x01"
+    start = offset >> level
+    while True:
+        if level < len(wanted):
+            positions = wanted[level]
+            lo = bisect.bisect_left(positions, start)
+            hi = bisect.bisect_left(positions, start + len(nodes))
+            keep = found[level]
+            for p in positions[lo:hi]:
+                keep[p] = nodes[p - start]
+        if len(nodes) == 1:
+            return nodes[0]
+        pairs = iter(nodes)
+        parents = [sha256(prefix + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        if len(nodes) & 1:
+            parents.append(nodes[-1])
+        nodes, level, start = parents, level + 1, start >> 1
+
+
+def _leaf_chunks(connection: Connection, size: int) -> Iterator[list[bytes]]:
+    """The stored leaf hashes of the tree of ``size``, a chunk (one range query) at a time.
+
+    (Reading ahead in a thread gained nothing: building the rows holds the GIL.)
+    """
+    step = 1 << CHUNK_LEVEL
+    for start in range(0, size, step):
+        yield _storage.leaf_hash_range(connection, start, min(start + step, size))
+
+
+def _witness(witnessing: Witnessing, timeout: float) -> None:
+    """One round of submissions, waited for at most ``timeout`` seconds.
+
+    A witness slower than that does not hold the export up: the round goes on
+    in its thread and stores the cosignatures when they come (the next export
+    carries them).
+    """
+
+    def run() -> None:
+        try:
+            witnessing.run_once()  # logs and counts each witness that did not cosign
+        except Exception:  # the evidence falls back to what is stored; the failure is logged
+            _logger.exception("witnessing for an export failed")
+
+    thread = threading.Thread(target=run, name="servinfo-evidence-witnessing", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        _logger.warning("the witnesses did not answer within %.1f s; exporting without", timeout)
+
+
+def _choose(
+    log: AuditLog, policy: TrustPolicy | None, needed: int
+) -> tuple[bytes, str, tuple[str, ...], bool]:
+    """The checkpoint to prove against, its trust policy, who cosigned it, and whether they
+    meet the quorum."""
+    latest = log.latest_checkpoint()
+    assert latest is not None
+    text, verdict = _judged(log, policy, latest)
+    if policy is None or verdict is not None:
+        return latest, text, verdict or (), verdict is not None and policy is not None
+    # The latest lacks its quorum (a witness is down or slow): the newest checkpoint a
+    # witness cosigned that still covers every entry, if its cosignatures meet it.
+    for size in sorted(set(log.cosigned_sizes().values()), reverse=True):
+        if needed <= size < _size_of(latest):
+            note = log.checkpoint_of_size(size)
+            older, verdict = _judged(log, policy, note)
+            if verdict is not None:
+                return note, older, verdict, True
+    return latest, text, _cosigners(policy, latest), False
+
+
+def _judged(
+    log: AuditLog, policy: TrustPolicy | None, note: bytes
+) -> tuple[str, tuple[str, ...] | None]:
+    """``note``'s trust policy, and the witnesses whose cosignatures verified if they meet its
+    quorum (None if they do not)."""
+    text = _trust_policy(log, policy, note)
+    try:
+        verified = TrustPolicy.parse(text).verify_checkpoint(note)
+    except QuorumNotMet:
+        return text, None
+    return text, tuple(sorted(verified.cosignatures))
+
+
+def _cosigners(policy: TrustPolicy, note: bytes) -> tuple[str, ...]:
+    """The witnesses of ``policy`` whose cosignatures of ``note`` verify."""
+    witnesses = {(w.verifier.name, w.verifier.key_id): w for w in policy.witnesses}
+    parsed = Note.parse(note)
+    return tuple(
+        sorted(
+            witness.name
+            for s in parsed.signatures
+            if (witness := witnesses.get((s.name, s.key_id))) is not None
+            and witness.verifier.timestamp_of(parsed.text, s.signature) is not None
+        )
+    )
+
+
+def _trust_policy(log: AuditLog, policy: TrustPolicy | None, note: bytes) -> str:
+    """The tlog-policy of the evidence: the log key(s) that signed ``note``, then the witness
+    policy's witnesses, groups and quorum (``quorum none`` without one)."""
+    verifiers = log.log_verifiers()
+    _, signatures = open_note(note, verifiers)
+    signed = {(s.name, s.key_id) for s in signatures}
+    lines = [f"log {v.vkey()}" for v in verifiers if (v.name, v.key_id) in signed]
+    if policy is None:
+        return "\n".join([*lines, "quorum none"]) + "\n"
+    theirs = policy.to_text().splitlines()
+    return "\n".join(lines + [line for line in theirs if not line.startswith("log ")]) + "\n"
+
+
+def _size_of(note: bytes) -> int:
+    return Checkpoint.from_body(Note.parse(note).text).size
