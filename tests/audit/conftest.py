@@ -75,7 +75,7 @@ def _empty_pg(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.exec_driver_sql(
             "TRUNCATE audit_entries, audit_heads, audit_checkpoints, audit_cosignatures,"
-            " subject_salts"
+            " subject_salts, audit_subject_entries"
         )
         connection.exec_driver_sql(
             "UPDATE audit_state SET next_seq = 0, frontier = %(empty)s, mac = NULL",

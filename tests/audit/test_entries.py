@@ -28,6 +28,7 @@ def make_entry(**changes: Any) -> AuditEntry:
         "record_ids": ("01JF000000000000000000000A",),
         "details": {"rows": 3, "region": "eu", "cross_border": False, "note": None},
         "policy_version": "2025.1",
+        "v": 1,  # format 1: identifiers in clear (still read and verified)
     }
     fields.update(changes)
     return AuditEntry(**fields)

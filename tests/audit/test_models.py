@@ -42,6 +42,7 @@ def test_migrated_tables_match_the_models(audit_backend: AuditBackend) -> None:
         "audit_heads",
         "audit_state",
         "subject_salts",
+        "audit_subject_entries",
     } == OURS
     inspector = inspect(audit_backend.engine)
     assert set(inspector.get_table_names()) >= OURS
@@ -61,7 +62,7 @@ def test_the_migration_starts_an_empty_log_and_runs_once(tmp_path: Path) -> None
     assert _diffs(engine) == []
     with engine.connect() as connection:
         versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version_control")
-        assert "a0002" in set(versions.scalars())
+        assert "a0003" in set(versions.scalars())
         state = connection.exec_driver_sql(
             "SELECT id, next_seq, frontier, mac FROM audit_state"
         ).all()

@@ -23,7 +23,8 @@ Those modules are pure: they touch no database. On top of them::
     log       AuditLog: the AuditSink of a deployment, in its control database;
               batched appends from many processes, checkpoints on schedule,
               proofs, verification (its checks beyond the entries: _checks),
-              subject pseudonyms and their erasure
+              subject pseudonyms and references, and their erasure
+    history   SubjectHistory: a subject's entries through the subjects' index
     auditor     verify_witnessed: a quorum of witnesses and the key windows
     witnessing  Witnessing: asks the policy's witnesses to cosign each checkpoint
     service   AuditService: the HTTP API's answers, as JSON-ready dicts
@@ -33,7 +34,7 @@ Those modules are pure: they touch no database. On top of them::
 
 from pathlib import Path as _Path
 
-from servinfo.audit.entries import Action, AuditEntry, DetailValue
+from servinfo.audit.entries import Action, AuditEntry, DetailValue, reference
 from servinfo.audit.errors import (
     AuditError,
     EntryInvalid,
@@ -52,6 +53,7 @@ from servinfo.audit.heads import (
     sign_tree_head,
     verify_tree_head,
 )
+from servinfo.audit.history import SubjectHistory
 from servinfo.audit.log import AuditLog, ConsistencyProof, TransactionalAuditSink
 from servinfo.audit.merkle import (
     EMPTY_ROOT,
@@ -108,6 +110,7 @@ __all__ = [
     "RangeInvalid",
     "RecordedEvent",
     "SignerRefused",
+    "SubjectHistory",
     "TransactionalAuditSink",
     "TreeHead",
     "VerifyReport",
@@ -118,6 +121,7 @@ __all__ = [
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "reference",
     "root_from_leaf_hashes",
     "sign_tree_head",
     "verify_consistency",

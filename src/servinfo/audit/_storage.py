@@ -38,6 +38,7 @@ from servinfo.audit.models import (
     STATE_ID,
     AuditEntryRow,
     AuditHeadRow,
+    AuditSubjectEntryRow,
     SubjectSaltRow,
     audit_metadata,
 )
@@ -56,6 +57,7 @@ _INSERT_ROWS = 64
 _entries = audit_metadata.tables[AuditEntryRow.__tablename__]
 _heads = audit_metadata.tables[AuditHeadRow.__tablename__]
 _salts = audit_metadata.tables[SubjectSaltRow.__tablename__]
+_subject_entries = audit_metadata.tables[AuditSubjectEntryRow.__tablename__]
 
 
 def is_sqlite(connection: Connection) -> bool:
@@ -346,6 +348,58 @@ def insert_salts(connection: Connection, new: dict[str, bytes]) -> None:
 def delete_salt(connection: Connection, subject_id: str) -> bool:
     result = connection.execute(delete(_salts).where(_salts.c.subject_id == subject_id))
     return bool(result.rowcount)
+
+
+# -- the subjects' index -------------------------------------------------------------
+
+
+def insert_subject_entries(
+    connection: Connection, pseudonyms: list[bytes], seqs: list[int]
+) -> None:
+    """Index rows ``(pseudonyms[i], seqs[i])`` in the caller's transaction (the append's)."""
+    count = len(seqs)
+    if not count:
+        return
+    if is_sqlite(connection):
+        params: list[int | bytes | None] = [None] * (2 * count)
+        params[0::2] = pseudonyms
+        params[1::2] = seqs
+        driver = _driver(connection)
+        for start in range(0, count, _INSERT_ROWS):
+            rows = min(_INSERT_ROWS, count - start)
+            driver.execute(_index_sql(rows), params[2 * start : 2 * (start + rows)])
+        return
+    statement = "COPY audit_subject_entries (pseudonym, seq) FROM STDIN (FORMAT BINARY)"
+    with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(["bytea", "int8"])
+        for row in zip(pseudonyms, seqs, strict=True):
+            copy.write_row(row)
+
+
+@functools.lru_cache(maxsize=_INSERT_ROWS)
+def _index_sql(rows: int) -> str:
+    values = ",".join(["(?, ?)"] * rows)  # placeholders only: the values are parameters
+    return "INSERT INTO audit_subject_entries (pseudonym, seq) VALUES " + values  # noqa: S608
+
+
+def subject_entries(connection: Connection, pseudonym: bytes) -> list[tuple[int, bytes]]:
+    """``(seq, stored bytes)`` of the entries indexed under ``pseudonym``, in seq order."""
+    sql = _sql(
+        connection,
+        "SELECT e.seq, e.entry FROM audit_subject_entries s"
+        " JOIN audit_entries e ON e.seq = s.seq"
+        " WHERE s.pseudonym = %s ORDER BY s.seq",
+    )
+    rows = _driver(connection).execute(sql, (pseudonym,)).fetchall()
+    return [(int(seq), bytes(data)) for seq, data in rows]
+
+
+def delete_subject_entries(connection: Connection, pseudonyms: Collection[bytes]) -> int:
+    """Delete the index rows of ``pseudonyms``; how many there were."""
+    if not pseudonyms:
+        return 0
+    query = delete(_subject_entries).where(_subject_entries.c.pseudonym.in_(list(pseudonyms)))
+    return int(connection.execute(query).rowcount)
 
 
 def _driver(connection: Connection) -> Any:

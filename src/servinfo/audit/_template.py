@@ -6,11 +6,18 @@ fields are only known inside the append transaction (``at``, ``seq`` and the
 subject's pseudonym), and in the canonical key order they fall between fixed
 pieces::
 
-    {"action":…,"actor":…,"at":  <at>  ,"details":…,"record_ids":[…],"seq":  <seq>  <tail>
+    {"action":…,"actor":…,"at":  <at>  ,"details":…,"links":{…},…,"record_ids":[…],"seq":
+      <seq>  <tail>
 
 so each event is validated and encoded once, outside the transaction, into a
-:data:`Template` (head, middle); the transaction only joins bytes. The tail,
-``,"subject_pseudonym":…,"v":1}``, is one per subject per batch.
+:data:`Template`; the transaction only joins bytes. The tail,
+``,"subject_pseudonym":…,"v":2}``, is one per subject per batch.
+
+An entry about a subject (format 2) holds references under the subject's
+reference key where its record ids, linked identifiers and (for a subject
+actor) actor would be. That key comes from the salt, read inside the
+transaction too: such a template keeps those identifiers (:data:`Keyed`), and
+:func:`keyed_pieces` fills in their references there, one HMAC each.
 
 The checks are :class:`AuditEntry`'s, and the pieces are written with the same
 escaper in the same order: ``tests/audit/test_template.py`` holds the joined
@@ -20,33 +27,72 @@ bytes equal to ``AuditEntry(...).canonical_bytes()`` for generated events.
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring as _quote  # the C escaper entries.py uses
 from typing import TypeAlias
 
-from servinfo.audit.entries import _ACTION, _ACTIONS, DetailValue
+from servinfo.audit.entries import _ACTION, _ACTIONS, _LINK_NAME, REFERENCE_SIZE, DetailValue
 from servinfo.audit.errors import EntryInvalid
-from servinfo.audit.sink import RecordedEvent
+from servinfo.audit.sink import RecordedEvent, check_subject_links
 
-__all__ = ["NO_SUBJECT_TAIL", "SUBJECT_ID_MAX", "Template", "pseudonym_tail", "template"]
+__all__ = [
+    "NO_SUBJECT_TAIL",
+    "SUBJECT_ID_MAX",
+    "Keyed",
+    "Template",
+    "build",
+    "keyed_pieces",
+    "pseudonym_tail",
+    "template",
+]
 
 #: The longest subject id (the ``subject_salts`` key column).
 SUBJECT_ID_MAX = 128
 #: The tail of an entry that names no subject.
-NO_SUBJECT_TAIL = b',"subject_pseudonym":null,"v":1}'
+NO_SUBJECT_TAIL = b',"subject_pseudonym":null,"v":2}'
 _WHAT = "new entry"
 
+#: What an entry about a subject still needs its references for: ``(actor, links,
+#: record_ids, after_links)``. ``actor`` is the subject actor's identifier as UTF-8 (None
+#: when the actor is named in the head), ``links`` each ``('"name":', identifier)`` in
+#: name order, ``record_ids`` the ids as UTF-8, ``after_links`` the fixed bytes from the
+#: end of ``links`` to the start of the record ids.
+Keyed: TypeAlias = tuple[bytes | None, tuple[tuple[bytes, bytes], ...], tuple[bytes, ...], bytes]
 
-#: An event's fixed pieces ``(head, middle, subject_id)``: ``head + at + middle + seq +
-#: tail`` are its canonical bytes. A plain tuple rather than a NamedTuple: the cyclic
-#: collector stops tracking a tuple of bytes and strings after one pass, while a
-#: NamedTuple stays tracked, and every batch holds thousands of them.
-Template: TypeAlias = tuple[bytes, bytes, str | None]
+#: An event's fixed pieces ``(head, middle, subject_id, keyed)``. With no subject
+#: (``keyed`` None), ``head + at + middle + seq + NO_SUBJECT_TAIL`` are its canonical
+#: bytes; with one, :func:`keyed_pieces` gives the head and middle. A plain tuple rather
+#: than a NamedTuple: the cyclic collector stops tracking a tuple of bytes and strings
+#: after one pass, while a NamedTuple stays tracked, and every batch holds thousands.
+Template: TypeAlias = tuple[bytes, bytes, str | None, Keyed | None]
 
 
 def pseudonym_tail(pseudonym: str) -> bytes:
     """The tail of an entry naming a subject (pseudonyms are hex: nothing to escape)."""
-    return b',"subject_pseudonym":"' + pseudonym.encode("ascii") + b'","v":1}'
+    return b',"subject_pseudonym":"' + pseudonym.encode("ascii") + b'","v":2}'
+
+
+def keyed_pieces(pieces: Template, reference_key: bytes) -> tuple[bytes, bytes]:
+    """The head and middle of an entry about a subject, its identifiers written as
+    references under ``reference_key`` (:func:`servinfo.audit.entries.reference`)."""
+    head, middle, _, keyed = pieces
+    assert keyed is not None  # only templates of entries about a subject are keyed
+    actor, links, record_ids, after_links = keyed
+    digest, size = hmac.digest, REFERENCE_SIZE
+    if actor is not None:
+        ref = digest(reference_key, actor, "sha256")[:size].hex()
+        head += b'{"ref":"%s"},"at":' % ref.encode()
+    if links:
+        middle += b",".join(
+            b'%s"%s"' % (name, digest(reference_key, value, "sha256")[:size].hex().encode())
+            for name, value in links
+        )
+    ids = b",".join(
+        b'"%s"' % digest(reference_key, record_id, "sha256")[:size].hex().encode()
+        for record_id in record_ids
+    )
+    return head, middle + after_links + ids + b'],"seq":'
 
 
 def template(event: RecordedEvent, policy_version: str | None = None) -> Template:
@@ -61,6 +107,8 @@ def template(event: RecordedEvent, policy_version: str | None = None) -> Templat
         event.record_ids,
         event.details,
         policy_version,
+        event.linked,
+        event.subject_actor,
     )
 
 
@@ -74,8 +122,11 @@ def build(
     record_ids: Sequence[str],
     details: Mapping[str, DetailValue] | None,
     policy_version: str | None,
+    linked: Mapping[str, str] | None = None,
+    subject_actor: bool = False,
 ) -> Template:
     """:func:`template` from the fields, as :meth:`AuditSink.record` receives them."""
+    check_subject_links(subject_id, linked, subject_actor)
     if subject_id is not None and (
         not isinstance(subject_id, str) or not 0 < len(subject_id) <= SUBJECT_ID_MAX
     ):
@@ -107,9 +158,18 @@ def build(
     fixed_key = (items, types, outcome, policy_version, purpose, reasons)
     try:
         try:
-            fixed = _fixed(*fixed_key)
+            details_part, after_links = _fixed(*fixed_key)
         except TypeError:  # an unhashable value: encode (and refuse) it uncached
-            fixed = _fixed.__wrapped__(*fixed_key)
+            details_part, after_links = _fixed.__wrapped__(*fixed_key)
+        if subject_id is not None:
+            keyed = (
+                _utf8(actor, "actor") if subject_actor else None,
+                _links(linked) if linked else (),
+                _encoded("record_ids", record_ids),
+                after_links,
+            )
+            head = _head(action, actor, subject_actor)
+            return (head, details_part, subject_id, keyed)
         # Record ids differ per event: quoted here, with the usual tuple checked inline.
         if type(record_ids) is tuple:
             try:
@@ -118,10 +178,10 @@ def build(
                 raise EntryInvalid(f"{_WHAT}: record_ids must be a sequence of strings") from None
         else:
             ids = _quoted("record_ids", record_ids)
-        middle = fixed + (ids + '],"seq":').encode()
+        middle = details_part + after_links + (ids + '],"seq":').encode()
     except UnicodeEncodeError:
         raise EntryInvalid(f"{_WHAT}: text has a lone surrogate") from None
-    return (_head(action, actor), middle, subject_id)
+    return (_head(action, actor, False), middle, None, None)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -132,15 +192,16 @@ def _fixed(
     policy_version: str | None,
     purpose: str | None,
     reasons: Sequence[str],
-) -> bytes:
-    """The middle up to the record ids: details (as items), labels, reasons."""
+) -> tuple[bytes, bytes]:
+    """The middle up to the record ids, in two pieces around the links' contents: details
+    (as items) up to ``"links":{``; then, after the links' ``}``, labels and reasons."""
     encoded = _encode_details(dict(details)) if details else "{}"
-    return (
-        f',"details":{encoded},'
-        f"{_labels(outcome, policy_version, purpose)},"
+    after_links = (
+        f",{_labels(outcome, policy_version, purpose)},"
         f'"reasons":[{_quoted("reasons", reasons)}],'
         '"record_ids":['
-    ).encode()
+    )
+    return f',"details":{encoded},"links":{{'.encode(), b"}" + after_links.encode()
 
 
 # Events repeat their action and actor, and their outcome, policy version and
@@ -148,12 +209,37 @@ def _fixed(
 
 
 @functools.lru_cache(maxsize=4096)
-def _head(action: str, actor: str) -> bytes:
+def _head(action: str, actor: str, subject_actor: bool) -> bytes:
+    """The head up to ``"at":``; for a subject actor, up to its reference."""
     if not actor:
         raise EntryInvalid(f"{_WHAT}: actor must be a non-empty string")
     if action not in _ACTIONS and not _ACTION.fullmatch(action):
         raise EntryInvalid(f"{_WHAT}: action must be lower_snake_case, got {action!r}")
+    if subject_actor:
+        return _utf8(f'{{"action":{_quote(action)},"actor":')
     return _utf8(f'{{"action":{_quote(action)},"actor":{_quote(actor)},"at":')
+
+
+def _links(linked: Mapping[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    """``('"name":', identifier as UTF-8)`` for each link, in name order."""
+    if not isinstance(linked, Mapping):
+        raise EntryInvalid(f"{_WHAT}: linked must be a mapping")
+    pieces = []
+    for name in sorted(linked):
+        if type(name) is not str or not _LINK_NAME.fullmatch(name):
+            raise EntryInvalid(f"{_WHAT}: linked names must be lower_snake_case, got {name!r}")
+        pieces.append((b'"%s":' % name.encode(), _utf8(linked[name], f"linked[{name!r}]")))
+    return tuple(pieces)
+
+
+def _encoded(name: str, values: Sequence[str]) -> tuple[bytes, ...]:
+    """``values`` as UTF-8, each checked to be a string."""
+    if isinstance(values, str | bytes):  # would become a list of its characters
+        raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings, not one string")
+    try:
+        return tuple([value.encode("utf-8") for value in values])
+    except AttributeError:
+        raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -166,7 +252,9 @@ def _labels(outcome: str | None, policy_version: str | None, purpose: str | None
     )
 
 
-def _utf8(text: str) -> bytes:
+def _utf8(text: str, name: str = "text") -> bytes:
+    if type(text) is not str and not isinstance(text, str):
+        raise EntryInvalid(f"{_WHAT}: {name} must be a string")
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:

@@ -272,11 +272,18 @@ class AuditBuffer:
         reasons: Sequence[str] = (),
         record_ids: Sequence[str] = (),
         details: Mapping[str, Detail] | None = None,
+        linked: Mapping[str, str] | None = None,
+        subject_actor: bool = False,
     ) -> Ticket:
-        """Queue one entry; its :class:`Ticket` says when its group is committed."""
+        """Queue one entry; its :class:`Ticket` says when its group is committed.
+
+        ``linked`` and ``subject_actor`` as :meth:`~servinfo.audit.sink.AuditSink.record`
+        (refused at once without a subject, not when the group is appended).
+        """
         event = RecordedEvent.of(
             action, actor=actor, subject_id=subject_id, purpose=purpose, outcome=outcome,
-            reasons=reasons, record_ids=record_ids, details=details,
+            reasons=reasons, record_ids=record_ids, details=details, linked=linked,
+            subject_actor=subject_actor,
         )  # fmt: skip
         with self._lock:
             if self._closed:

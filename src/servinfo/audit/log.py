@@ -9,12 +9,14 @@ Appending a batch is one transaction, whichever process runs it:
 (1) lock the sequencing row ``audit_state`` (``SELECT … FOR UPDATE`` on
     PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds the write lock already) and
     read the next seq and the frontier;
-(2) read, or create, the salts of the batch's subjects and pseudonymize them;
-(3) join each entry's canonical bytes (:mod:`servinfo.audit._template`), hash
-    them, extend the frontier: never the whole tree, at most log2(n) node
-    hashes per entry;
-(4) insert the rows in bulk and store the new seq, the frontier and their MAC
-    (a key from the keyring: a database writer without it cannot extend or
+(2) read, or create, the salts of the batch's subjects: their pseudonyms and
+    reference keys;
+(3) join each entry's canonical bytes (:mod:`servinfo.audit._template`; an
+    entry about a subject gets its references there), hash them, extend the
+    frontier: never the whole tree, at most log2(n) node hashes per entry;
+(4) insert the rows in bulk, index the entries about subjects
+    (``audit_subject_entries``), and store the new seq, the frontier and their
+    MAC (a key from the keyring: a database writer without it cannot extend or
     rewrite the tail unnoticed); commit.
 
 So appends from many processes interleave as whole batches, with contiguous
@@ -32,10 +34,13 @@ append that came first (its entries are committed): it is logged and counted
 names it.
 
 Subjects are named by ``Pseudonymizer(pseudonym key).pseudonym(subject_id,
-salt)`` with a random 32-byte salt per subject. :meth:`AuditLog.forget_subject`
-deletes the salt: earlier entries keep their pseudonym, so the tree still
-verifies, but nothing can link it to the subject any more, and later entries
-get a new salt and so a new pseudonym.
+salt)`` with a random 32-byte salt per subject, and the identifiers in their
+entries by references under ``reference_key(subject_id, salt)`` (format 2,
+:mod:`servinfo.audit.entries`). :meth:`AuditLog.forget_subject` deletes the
+salt and the subject's index rows: earlier entries keep their pseudonym and
+references, so the tree still verifies, but nothing can link them to the
+subject any more, and later entries get a new salt and so a new pseudonym.
+:meth:`AuditLog.subject_history` gives a subject's entries and reference key.
 """
 
 from __future__ import annotations
@@ -65,7 +70,14 @@ from servinfo.audit._checks import (
     stored_frontier,
     trusted_claim,
 )
-from servinfo.audit._template import NO_SUBJECT_TAIL, Template, build, pseudonym_tail, template
+from servinfo.audit._template import (
+    NO_SUBJECT_TAIL,
+    Template,
+    build,
+    keyed_pieces,
+    pseudonym_tail,
+    template,
+)
 from servinfo.audit.entries import AuditEntry, DetailValue
 from servinfo.audit.errors import (
     AuditError,
@@ -74,6 +86,7 @@ from servinfo.audit.errors import (
     LogTampered,
     RangeInvalid,
 )
+from servinfo.audit.history import SubjectHistory, read_history, subject_pseudonyms
 from servinfo.audit.merkle import CompactRange, consistency_proof_from_frontier, inclusion_proof
 from servinfo.audit.metrics import CHECKPOINT_REFUSALS
 from servinfo.audit.note import Ed25519NoteSigner, Ed25519NoteVerifier, Note, NoteSignature
@@ -209,11 +222,17 @@ class AuditLog:
         reasons: Sequence[str] = (),
         record_ids: Sequence[str] = (),
         details: Mapping[str, DetailValue] | None = None,
+        linked: Mapping[str, str] | None = None,
+        subject_actor: bool = False,
     ) -> int:
-        """Append one entry in its own transaction; its seq, once committed."""
+        """Append one entry in its own transaction; its seq, once committed.
+
+        ``linked`` and ``subject_actor``: :meth:`~servinfo.audit.sink.AuditSink.record`.
+        """
         entry = build(
-            action, actor, subject_id, purpose, outcome, reasons, record_ids, details, None
-        )
+            action, actor, subject_id, purpose, outcome, reasons, record_ids, details, None,
+            linked, subject_actor,
+        )  # fmt: skip
         return self._append([entry])
 
     def record_many(
@@ -240,7 +259,7 @@ class AuditLog:
         self, templates: Sequence[Template], also: Callable[[Connection], None] | None = None
     ) -> int:
         sha256 = hashlib.sha256
-        subjects = {subject for _, _, subject in templates if subject is not None}
+        subjects = {pieces[2] for pieces in templates if pieces[2] is not None}
         with write_transaction(self._engine) as connection:
             # (1) Sequence.
             first, frontier, mac = _storage.lock_state(connection)
@@ -254,19 +273,27 @@ class AuditLog:
                 forged = True
             now = int(self._clock() * 1000)
             # (2) Pseudonymize.
-            tails = self._tails(connection, subjects) if subjects else {}
-            # (3) Bytes, hashes, frontier: one comprehension each, the hot loop.
+            keyed = self._subjects(connection, subjects) if subjects else {}
+            # (3) Bytes, hashes, frontier: the hot loop.
             at, none = b"%d" % now, NO_SUBJECT_TAIL
-            datas = [
-                b"".join(
-                    (head, at, middle, b"%d" % seq, none if subject is None else tails[subject])
-                )
-                for seq, (head, middle, subject) in enumerate(templates, first)
-            ]
+            datas: list[bytes] = []
+            indexed: list[bytes] = []
+            indexed_seqs: list[int] = []
+            for seq, pieces in enumerate(templates, first):
+                head, middle, subject, _ = pieces
+                if subject is None:
+                    datas.append(b"".join((head, at, middle, b"%d" % seq, none)))
+                    continue
+                pseudonym, key, tail = keyed[subject]
+                head, middle = keyed_pieces(pieces, key)
+                datas.append(b"".join((head, at, middle, b"%d" % seq, tail)))
+                indexed.append(pseudonym)
+                indexed_seqs.append(seq)
             leaves = [sha256(b"\x00" + data).digest() for data in datas]
             frontier.extend(leaves)
             # (4) Store.
             _storage.insert_entries(connection, first, leaves, datas)
+            _storage.insert_subject_entries(connection, indexed, indexed_seqs)
             state = frontier.to_bytes()
             _storage.save_state(
                 connection,
@@ -299,26 +326,53 @@ class AuditLog:
                 return leaves
         return None
 
-    def _tails(self, connection: Connection, subjects: set[str]) -> dict[str, bytes]:
-        """Each subject's entry tail, with its pseudonym; new subjects get a fresh salt."""
+    def _subjects(
+        self, connection: Connection, subjects: set[str]
+    ) -> dict[str, tuple[bytes, bytes, bytes]]:
+        """Each subject's pseudonym (16 bytes, for the index), reference key and entry tail;
+        new subjects get a fresh salt."""
         salts = _storage.salts(connection, subjects)
         new = {s: os.urandom(_SALT_SIZE) for s in subjects if s not in salts}
         _storage.insert_salts(connection, new)
         salts.update(new)
         pseudonymizer = Pseudonymizer(self._keyring.current(PSEUDONYM))
-        return {s: pseudonym_tail(pseudonymizer.pseudonym(s, salts[s])) for s in subjects}
+        keyed = {}
+        for subject in subjects:
+            salt = salts[subject]
+            pseudonym = pseudonymizer.pseudonym(subject, salt)
+            keyed[subject] = (
+                bytes.fromhex(pseudonym),
+                pseudonymizer.reference_key(subject, salt),
+                pseudonym_tail(pseudonym),
+            )
+        return keyed
 
     def forget_subject(self, subject_id: str) -> bool:
-        """Destroy ``subject_id``'s salt; True if it had one.
+        """Destroy ``subject_id``'s salt, and its rows of the subjects' index; True if it had one.
 
         Its entries stay (the log still verifies) but can no longer be linked
-        to it. On SQLite ``secure_delete`` zeroes the freed cell; the caller
-        checkpoints the WAL (:func:`servinfo.store.engines.checkpoint`) so no
-        old page keeps the salt.
+        to it: their pseudonym and references were keyed with the salt. On
+        SQLite ``secure_delete`` zeroes the freed cells; the caller checkpoints
+        the WAL (:func:`servinfo.store.engines.checkpoint`) so no old page keeps
+        the salt.
         """
         with write_transaction(self._engine) as connection:
             _storage.lock_state(connection)  # appends after this one see the salt gone
+            salt = _storage.salts(connection, [subject_id]).get(subject_id)
+            if salt is None:
+                return False
+            pseudonyms = subject_pseudonyms(self._keyring, subject_id, salt)
+            _storage.delete_subject_entries(connection, pseudonyms)
             return _storage.delete_salt(connection, subject_id)
+
+    def subject_history(self, subject_id: str) -> SubjectHistory | None:
+        """Every entry about ``subject_id`` under its current salt, with the key of their
+        references; None when it has no salt (never audited, or forgotten).
+
+        Found through the subjects' index, not a scan: one snapshot, one query.
+        """
+        with self._snapshot() as connection:
+            return read_history(connection, self._keyring, subject_id)
 
     # -- the sequencing state's MAC --------------------------------------------
 

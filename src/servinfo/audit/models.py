@@ -11,6 +11,8 @@ label ``audit``), so the store never has to know about them::
     audit_state         one row: the next seq, the current frontier (the sequencing
                         point) and a MAC over both with a key from the keyring
     subject_salts       the per-subject salt of each subject's pseudonym; deleted at erasure
+    audit_subject_entries  (pseudonym, seq) of every entry about a subject: its history
+                        without a scan of the log; a subject's rows go with its salt
 
 Every stored column of an entry is covered by its hash: the seq is its place
 in the tree, the leaf hash is the hash of the bytes. On SQLite the ``seq`` and
@@ -30,6 +32,7 @@ __all__ = [
     "AuditEntryRow",
     "AuditHeadRow",
     "AuditStateRow",
+    "AuditSubjectEntryRow",
     "SubjectSaltRow",
     "audit_metadata",
 ]
@@ -115,6 +118,23 @@ class SubjectSaltRow(AuditBase):
 
     subject_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditSubjectEntryRow(AuditBase):
+    """An entry about a subject, by the 16 bytes of the pseudonym it names.
+
+    Not covered by any hash: it only finds entries, whose bytes (and so the
+    pseudonym they name) the tree covers. A row pointing at an entry about
+    someone else is refused when the history is read; a row deleted hides an
+    entry from the history, which only a scan of the log would show.
+    """
+
+    __tablename__ = "audit_subject_entries"
+    # The rows are the key: no rowid B-tree beside it on SQLite.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    pseudonym: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 audit_metadata = AuditBase.metadata

@@ -31,6 +31,7 @@ _PSEUDONYM_SIZE = 16
 
 _INDEX_DOMAIN = "servinfo blind index v1"
 _PSEUDONYM_DOMAIN = "servinfo pseudonym v1"
+_REFERENCES_DOMAIN = "servinfo audit references v1"
 #: Lookup field names whose keyed HMAC state a :class:`BlindIndexer` keeps.
 _FIELDS_REMEMBERED = 64
 
@@ -100,7 +101,7 @@ class Pseudonymizer:
     makes the log's pseudonyms unlinkable to the subject for good.
     """
 
-    __slots__ = ("_key_id", "_keyed")
+    __slots__ = ("_key_id", "_keyed", "_references")
 
     def __init__(self, key: KeyVersion) -> None:
         _require_purpose(key, PSEUDONYM)
@@ -109,6 +110,9 @@ class Pseudonymizer:
         # computed once and copied per pseudonym (the audit log makes thousands a batch).
         self._keyed = hmac.new(
             key.secret, length_prefixed(_PSEUDONYM_DOMAIN.encode()), hashlib.sha256
+        )
+        self._references = hmac.new(
+            key.secret, length_prefixed(_REFERENCES_DOMAIN.encode()), hashlib.sha256
         )
 
     def __repr__(self) -> str:
@@ -123,3 +127,15 @@ class Pseudonymizer:
         keyed = self._keyed.copy()
         keyed.update(length_prefixed(salt, value.encode("utf-8")))  # after the domain field
         return keyed.digest()[:_PSEUDONYM_SIZE].hex()
+
+    def reference_key(self, value: str, salt: bytes) -> bytes:
+        """The 32-byte key of the audit log's references in entries about ``value``.
+
+        ``HMAC-SHA256(key, length_prefixed("servinfo audit references v1", salt,
+        value))``: bound to the subject's salt, so destroying the salt destroys it, and
+        domain-separated from :meth:`pseudonym`, so handing it to the subject (their
+        access history) reveals neither the pseudonym key nor other subjects' keys.
+        """
+        keyed = self._references.copy()
+        keyed.update(length_prefixed(salt, value.encode("utf-8")))  # after the domain field
+        return keyed.digest()
