@@ -371,6 +371,62 @@ def verify_consistency(
     )
 
 
+@app.command("verify-receipt")
+def verify_receipt(
+    receipt_file: Annotated[Path, typer.Argument(help="The erasure receipt (JSON).")],
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="The C2SP tlog-policy to trust instead of the receipt's own: take it from "
+            "the deployment ('servinfo audit policy'), not from whoever sent the receipt.",
+        ),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="The deployment's base URL: also check that its latest checkpoint still holds "
+            "the erasure (a consistency proof; needs a token that may read the audit log).",
+        ),
+    ] = None,
+    cacert: Annotated[
+        Path | None, typer.Option("--cacert", help="The CA certificate of --url's HTTPS.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Check an erasure receipt: its erasure entry is in the log under the trust policy and
+    kept what the receipt says (the checks of the export's verify.py). With --url, or inside
+    the deployment (--data-dir or a token), also that the log was never rolled back since.
+
+    Exit status: 0 verified, 1 not verified (one line naming the first failure), 2 usage."""
+    from servinfo.audit.standalone import rollback
+    from servinfo.audit.standalone import verify as standalone
+    from servinfo.cli._session import resolve_token
+
+    data = _read(receipt_file)
+    policy_text = None if policy_file is None else _read(policy_file).decode("utf-8", "replace")
+    try:
+        receipt = standalone.check_receipt(data, policy_text)
+        if url is not None:
+            later = rollback.from_url(url, receipt, resolve_token(token, token_file), cacert)
+        elif data_dir is not None or token is not None or token_file is not None:
+            with _open_log(data_dir, token, token_file) as log:
+                later = rollback.from_log(log, receipt)
+        else:
+            later = None
+        still = None if later is None else rollback.check_later(receipt, later)
+    except standalone.Refused as refused:
+        err_console.print(f"FAILED: {refused}", markup=False)
+        raise typer.Exit(standalone.EXIT_FAILED) from None
+    console.print(receipt.summary(), markup=False)
+    if still is None:
+        still = "not checked against the deployment's latest checkpoint (give --url)"
+    console.print(f"  {still}", markup=False)
+
+
 def _verify_legacy_bundle(data: bytes, key: str | None) -> None:
     from servinfo.audit.proofs import InclusionBundle, verify_inclusion_bundle
 

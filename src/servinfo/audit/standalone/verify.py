@@ -620,6 +620,7 @@ class Receipt:
     index: int
     verified: Verified
     kept_kinds: tuple[str, ...]
+    policy_text: str  # the trust policy it was checked against
 
     def summary(self) -> str:
         kept = ", ".join(self.kept_kinds) or "nothing"
@@ -644,7 +645,8 @@ def check_receipt(data: bytes, policy_text: str | None = None) -> Receipt:
         raise Refused("receipt: kept is not a list of kept kinds")
     if _HEX32.fullmatch(receipt["request_reference"]) is None:
         raise Refused("receipt: request_reference is not 16 bytes in hex")
-    policy = parse_policy(receipt["trust_policy"] if policy_text is None else policy_text)
+    policy_text = receipt["trust_policy"] if policy_text is None else policy_text
+    policy = parse_policy(policy_text)
     proof = parse_proof(receipt["proof"])
     verified = verify_checkpoint(proof.checkpoint, policy)
     try:
@@ -667,7 +669,7 @@ def check_receipt(data: bytes, policy_text: str | None = None) -> Receipt:
             f"receipt: kept lists {', '.join(sorted(listed)) or 'nothing'}, the erasure entry "
             f"logged {', '.join(sorted(logged)) or 'nothing'}"
         )
-    return Receipt(proof.index, verified, tuple(sorted(logged)))
+    return Receipt(proof.index, verified, tuple(sorted(logged)), policy_text)
 
 
 # -- reading the input -----------------------------------------------------------------
