@@ -55,7 +55,10 @@ try:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 except ImportError:  # pragma: no cover - servinfo itself depends on cryptography
-    sys.exit("verify.py needs the Python package 'cryptography': pip install cryptography")
+    print(
+        "verify.py needs the Python package cryptography: pip install cryptography", file=sys.stderr
+    )
+    raise SystemExit(2) from None
 
 __all__ = [
     "EXIT_FAILED",
@@ -556,21 +559,21 @@ def check_history(files: Mapping[str, bytes]) -> str:
         if not line.strip():
             continue
         item = _json(line, f"line {number} of entries.jsonl")
-        if not isinstance(item, dict) or not all(
-            isinstance(item.get(k), t) for k, t in (("index", int), ("entry", str), ("proof", str))
-        ) or isinstance(item["index"], bool):  # fmt: skip
+        if not isinstance(item, dict):
+            item = {}
+        index, entry, proof_text = item.get("index"), item.get("entry"), item.get("proof")
+        if type(index) is not int or not isinstance(entry, str) or not isinstance(proof_text, str):
             raise Refused(f"line {number} of entries.jsonl is not an index, entry and proof")
-        index = item["index"]
         try:
             if index <= last:
                 raise Refused(f"comes after entry {last}: the lines are not in index order")
-            proof = parse_proof(item["proof"])
+            proof = parse_proof(proof_text)
             if proof.index != index:
                 raise Refused(f"its proof is for entry {proof.index}")
             if proof.checkpoint != note:
                 raise Refused("its proof is against another checkpoint than checkpoint.txt")
-            entry = _check_entry(item["entry"], proof, verified)
-            if entry.get("subject_pseudonym") not in pseudonyms:
+            fields = _check_entry(entry, proof, verified)
+            if fields.get("subject_pseudonym") not in pseudonyms:
                 raise Refused("names a subject pseudonym that is not one of yours")
         except Refused as refused:
             raise Refused(f"entry {index}: {refused}") from None
@@ -692,63 +695,60 @@ def read_history(path: Path) -> dict[str, bytes]:
     """The history files of an export: a ZIP, or the directory it was extracted to."""
     if path.is_dir():
         return {name: _read(path / name) for name in HISTORY if (path / name).is_file()}
+    files = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            found = {info.filename: info for info in archive.infolist()}
-            files = {}
-            for name in HISTORY:
-                info = found.get(name)
-                if info is None:
+            for info in archive.infolist():
+                if info.filename not in HISTORY:
                     continue
+                # The declared size bounds what zipfile will inflate.
                 if info.file_size > MAX_FILE_SIZE:
-                    raise Refused(f"{name} is larger than {MAX_FILE_SIZE >> 20} MiB")
-                with archive.open(info) as member:
-                    files[name] = member.read(MAX_FILE_SIZE + 1)[:MAX_FILE_SIZE]
-            return files
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
+                    raise Refused(f"{info.filename} is larger than {MAX_FILE_SIZE >> 20} MiB")
+                files[info.filename] = archive.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError):
         raise Refused(f"{path.name} is not a readable ZIP") from None
+    return files
 
 
-def _default_path() -> Path:
+def _default_path() -> Path | None:
+    """The folder this file is in when it holds history/, else the one ZIP beside this file."""
     here = Path(__file__).resolve().parent
     if (here / "history").is_dir():
         return here
     zips = sorted(here.glob("*.zip"))
-    if len(zips) != 1:
-        raise FileNotFoundError("give the path of the export or the receipt")
-    return zips[0]
+    return zips[0] if len(zips) == 1 else None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check PATH (see the module docstring); print one line; return the exit status."""
     args = sys.argv[1:] if argv is None else argv
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
-    if len(args) > 1 or args[:1] in (["-h"], ["--help"]):
-        print("usage: python verify.py [EXPORT.zip | EXPORT-DIRECTORY | RECEIPT.json]")
+    path = _default_path() if not args else Path(args[0]) if len(args) == 1 else None
+    if path is None or args[:1] in (["-h"], ["--help"]):
+        print(
+            "usage: python verify.py [EXPORT.zip | EXPORT-FOLDER | RECEIPT.json]", file=sys.stderr
+        )
         return EXIT_USAGE
     try:
-        path = Path(args[0]) if args else _default_path()
-        is_receipt = path.is_file() and not zipfile.is_zipfile(path)
-        data = _read(path) if is_receipt else b""
-        files = {} if is_receipt else read_history(path)
+        if path.is_file() and not zipfile.is_zipfile(path):
+            summary = check_receipt(_read(path)).summary()
+        else:
+            summary = check_history(read_history(path))
     except Refused as refused:
         print(f"FAILED: {refused}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as error:
-        print(f"cannot read {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        print(f"cannot read {path}: {error.strerror or type(error).__name__}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        print(check_receipt(data).summary() if is_receipt else check_history(files))
-    except Refused as refused:
-        print(f"FAILED: {refused}", file=sys.stderr)
-        return EXIT_FAILED
     except (ValueError, UnicodeError, RecursionError, MemoryError) as error:
+        # A check that did not name its failure: still a refusal, never a traceback.
         print(f"FAILED: malformed input ({type(error).__name__})", file=sys.stderr)
         return EXIT_FAILED
+    print(summary)
     return EXIT_OK
 
 
 if __name__ == "__main__":
+    # Whatever the terminal's encoding, an origin or a name in a message cannot crash the print.
+    sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    sys.stderr.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     sys.exit(main())
