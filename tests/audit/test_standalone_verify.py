@@ -562,6 +562,41 @@ def test_the_package_and_verify_py_agree_on_histories(
     assert package_accepts(files) == standalone_accepts(files)
 
 
+def _mldsa_witnessed(made: Made) -> tuple[str, str, bytes]:
+    """The receipt's proof with an ML-DSA-44 cosignature added, a policy whose quorum is that
+    witness alone, and the erasure's leaf hash."""
+    from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
+
+    from servinfo.audit.cosignature import MLDSA44CosignatureSigner
+
+    signer = MLDSA44CosignatureSigner(
+        "witness.example/pq", MLDSA44PrivateKey.from_seed_bytes(bytes(range(32)))
+    )
+    proof = TlogProof.parse(made.receipt["proof"])
+    line = signer.cosign(proof.parsed_checkpoint(), WHEN).line().encode()
+    cosigned = TlogProof(proof.index, proof.hashes, proof.checkpoint + line).to_text()
+    log_line = made.receipt["trust_policy"].split("\n")[0]
+    policy = f"{log_line}\nwitness pq {signer.vkey()}\nquorum pq\n"
+    return cosigned, policy, leaf_hash(made.receipt["entry"].encode())
+
+
+def test_an_mldsa44_cosignature_counts_when_cryptography_has_mldsa(
+    made: Made, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proof, policy, leaf = _mldsa_witnessed(made)
+    assert _verdicts(proof, policy, leaf) == (True, True)
+    text, _, rest = proof.rpartition("— witness.example/pq ")
+    raw = bytearray(base64.b64decode(rest.strip()))
+    raw[20] ^= 1
+    forged = f"{text}— witness.example/pq {base64.b64encode(bytes(raw)).decode()}\n"
+    assert _verdicts(forged, policy, leaf) == (False, False)
+    # Without ML-DSA in cryptography, the cosignature is not counted: the quorum is not met.
+    monkeypatch.setattr(standalone, "_mldsa44", lambda *_: None)
+    parsed, ours = standalone.parse_proof(proof), standalone.parse_policy(policy)
+    with pytest.raises(standalone.Refused, match="quorum 'pq' not met by the 0 valid"):
+        standalone.verify_checkpoint(parsed.checkpoint, ours)
+
+
 def test_verify_py_accepts_the_go_reference_proofs() -> None:
     """tlog-proofs made by Go's sumdb/note and transparency-dev/formats (vectors/README.md)."""
     vectors = json.loads((Path(__file__).parent / "vectors" / "go_independent.json").read_text())
