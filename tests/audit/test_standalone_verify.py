@@ -476,6 +476,32 @@ def test_each_tampering_of_a_receipt_is_refused_with_one_line(
     assert reported in line
 
 
+@pytest.mark.parametrize(
+    "junk",
+    [b"", b"{", b"\xff\xfe", b"[" * 100_000, b"[]", b'{"format": "servinfo-erasure-receipt/1"}',
+     b'{"format": "servinfo-erasure-receipt/1", "entry": 1, "proof": [], "kept": {}}'],
+)  # fmt: skip
+def test_junk_receipts_are_refused_with_one_line(
+    junk: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "receipt.json"
+    path.write_bytes(junk)
+    status, line = run_verify(path, capsys)
+    assert status == standalone.EXIT_FAILED
+    assert line.startswith("FAILED: ")
+
+
+def test_a_missing_path_or_a_folder_without_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_verify(tmp_path, capsys) == (1, "FAILED: the export has no history/entries.jsonl")
+    status, line = run_verify(tmp_path / "nowhere.zip", capsys)
+    assert (status, line.startswith("cannot read ")) == (2, True)
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    assert run_verify(tmp_path / "broken.zip", capsys)[0] == 1
+    assert standalone.main(["a", "b"]) == standalone.EXIT_USAGE
+
+
 # -- the same answers as the package, on the same inputs --------------------------------------
 
 

@@ -221,6 +221,8 @@ def parse_note(data: bytes) -> tuple[bytes, list[tuple[str, bytes, bytes]]]:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """A log's statement: under ``origin``, the tree of ``size`` entries has this root."""
+
     origin: str
     size: int
     root: bytes
@@ -272,6 +274,20 @@ def _mldsa44(public: bytes, signature: bytes, message: bytes) -> bool | None:
     return True
 
 
+def _mldsa44_subtree(key: Key, text: bytes, timestamp: int, signature: bytes) -> bool | None:
+    """ML-DSA-44 ``subtree/v1``: the signed message is binary, the subtree [0, size)."""
+    checkpoint = parse_checkpoint(text)
+    name, origin = key.name.encode(), checkpoint.origin.encode()
+    if len(origin) > 255:
+        return False
+    message = b"".join([
+        b"subtree/v1\n\x00", bytes([len(name)]), name, timestamp.to_bytes(8, "big"),
+        bytes([len(origin)]), origin, bytes(8), checkpoint.size.to_bytes(8, "big"),
+        checkpoint.root,
+    ])  # fmt: skip
+    return _mldsa44(key.public, signature, message)
+
+
 def _check_signature(key: Key, text: bytes, signature: bytes) -> int | None:
     """The time a verified signature by ``key`` over the note ``text`` vouches for.
 
@@ -288,15 +304,8 @@ def _check_signature(key: Key, text: bytes, signature: bytes) -> int | None:
     elif key.type == COSIGNATURE_ED25519:
         message = b"cosignature/v1\ntime %d\n" % timestamp + text
         ok = _ed25519(key.public, signature[8:], message)
-    else:  # ML-DSA-44 subtree/v1: the subtree [0, size) of the checkpoint, in binary
-        checkpoint = parse_checkpoint(text)
-        name, origin = key.name.encode(), checkpoint.origin.encode()
-        message = b"".join([
-            b"subtree/v1\n\x00", bytes([len(name)]), name, timestamp.to_bytes(8, "big"),
-            bytes([len(origin)]), origin, bytes(8), checkpoint.size.to_bytes(8, "big"),
-            checkpoint.root,
-        ])  # fmt: skip
-        ok = len(origin) <= 255 and _mldsa44(key.public, signature[8:], message)
+    else:
+        ok = _mldsa44_subtree(key, text, timestamp, signature[8:])
     if ok is None:
         return None
     if not ok:
@@ -498,6 +507,8 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes], roo
 
 @dataclass(frozen=True)
 class Proof:
+    """An entry's index, its inclusion proof, and the signed checkpoint it leads to."""
+
     index: int
     hashes: list[bytes]
     checkpoint: bytes  # the signed note, verbatim
