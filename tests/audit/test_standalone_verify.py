@@ -34,6 +34,7 @@ from tests.cli.conftest import Run, Servinfo
 
 from servinfo.audit import AuditLog
 from servinfo.audit.cosignature import Ed25519CosignatureSigner
+from servinfo.audit.entries import reference
 from servinfo.audit.errors import AuditError
 from servinfo.audit.merkle import inclusion_proof, leaf_hash
 from servinfo.audit.note import Ed25519NoteSigner
@@ -116,6 +117,7 @@ def made(
         "erasure", actor="p_dpo", subject_id="subj-1", outcome="shredded",
         details={"records_deleted": 3, "keys_destroyed": 2,
                  "kept_kinds": "billing_invoice,tax_record"},
+        linked={"request_id": REQUEST},
     )  # fmt: skip
     ours.append(erasure)
     size = opened(log, log.checkpoint()).size
@@ -127,16 +129,18 @@ def made(
         entry, proof = _proof(log, seq)
         lines.append(json.dumps({"index": seq, "entry": entry, "proof": proof}))
         checkpoint = TlogProof.parse(proof).checkpoint
+    history = log.subject_history("subj-1")
+    assert history is not None
+    key = history.reference_key  # the package's reference() names the identifiers
     subject = {
-        "pseudonyms": [json.loads(_proof(log, ours[0])[0])["subject_pseudonym"]],
-        "reference_key": REFERENCE_KEY.hex(),
+        "pseudonyms": [history.pseudonym],
+        "reference_key": key.hex(),
         "identifiers": [
-            {"reference": standalone.reference(REFERENCE_KEY, RECORD), "kind": "record",
-             "id": RECORD},
-            {"reference": KNOWN_REFERENCES[REQUEST], "kind": "request", "id": REQUEST},
+            {"reference": reference(key, RECORD), "kind": "record", "id": RECORD},
+            {"reference": reference(key, REQUEST), "kind": "request", "id": REQUEST},
         ],
         "withheld": [],
-    }  # fmt: skip
+    }
     files = {
         "history/entries.jsonl": ("\n".join(lines) + "\n").encode(),
         "history/trust-policy.txt": policy.encode(),
@@ -146,7 +150,7 @@ def made(
     entry, proof = _proof(log, erasure)
     receipt = {
         "format": "servinfo-erasure-receipt/1",
-        "request_reference": KNOWN_REFERENCES[REQUEST],
+        "request_reference": reference(key, REQUEST),
         "entry": entry,
         "proof": proof,
         "trust_policy": policy,
@@ -405,6 +409,16 @@ def test_verify_py_finds_its_export_when_given_no_path(made: Made, tmp_path: Pat
 def test_references_are_the_hmac_computed_apart() -> None:
     for identifier, expected in KNOWN_REFERENCES.items():
         assert standalone.reference(REFERENCE_KEY, identifier) == expected
+        assert reference(REFERENCE_KEY, identifier) == expected
+
+
+def test_the_identifiers_references_are_those_the_entries_hold(made: Made) -> None:
+    """The history's references are real: the package wrote them into the entries."""
+    subject = json.loads(made.files["history/subject.json"])
+    entries = made.files["history/entries.jsonl"].decode()
+    for identifier in subject["identifiers"]:
+        assert identifier["reference"] in entries
+        assert identifier["id"] not in entries
 
 
 # -- the erasure receipt ---------------------------------------------------------------------
@@ -436,6 +450,10 @@ def _other_policy(m: Made) -> dict[str, Any]:
     return {**m.receipt, "trust_policy": files["history/trust-policy.txt"].decode()}
 
 
+def _another_request(m: Made) -> dict[str, Any]:
+    return {**m.receipt, "request_reference": "0" * 32}
+
+
 def _not_a_receipt(m: Made) -> dict[str, Any]:
     return {k: v for k, v in m.receipt.items() if k != "format"}
 
@@ -446,6 +464,7 @@ RECEIPT_TAMPERING: list[tuple[Callable[[Made], dict[str, Any]], str]] = [
     (_not_an_erasure, "receipt: entry 6 is 'decision', not an erasure"),
     (_erasure_changed, "receipt entry 24: inclusion proof does not match the checkpoint"),
     (_other_policy, f"checkpoint is not signed by the log '{ORIGIN}'"),
+    (_another_request, "receipt: entry 24 is the erasure of another request"),
     (_not_a_receipt, "not an erasure receipt"),
 ]  # fmt: skip
 

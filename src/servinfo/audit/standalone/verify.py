@@ -667,15 +667,21 @@ def check_receipt(data: bytes, policy_text: str | None = None) -> Receipt:
         entry = _check_entry(receipt["entry"], proof, verified)
     except Refused as refused:
         raise Refused(f"receipt entry {proof.index}: {refused}") from None
-    details = entry.get("details")
+    # (1) The entry is the erasure of a subject.
+    n, details, links = proof.index, entry.get("details"), entry.get("links", {})
     if entry.get("action") != "erasure" or not isinstance(details, dict):
-        raise Refused(f"receipt: entry {proof.index} is {_quote(str(entry.get('action')))}, "
-                      "not an erasure")  # fmt: skip
+        raise Refused(f"receipt: entry {n} is {_quote(str(entry.get('action')))}, not an erasure")
     if entry.get("outcome") not in ("shredded", "partially_shredded"):
-        raise Refused(f"receipt: entry {proof.index} does not say the data was shredded")
+        raise Refused(f"receipt: entry {n} does not say the data was shredded")
+    if not isinstance(entry.get("subject_pseudonym"), str) or not isinstance(links, dict):
+        raise Refused(f"receipt: entry {n} names no subject")
+    # (2) Entries of format 2 hold the request's reference: it must be the receipt's.
+    if links.get("request_id", receipt["request_reference"]) != receipt["request_reference"]:
+        raise Refused(f"receipt: entry {n} is the erasure of another request")
+    # (3) What the receipt says was kept is what the entry logged.
     recorded = details.get("kept_kinds")
     if not isinstance(recorded, str):
-        raise Refused(f"receipt: entry {proof.index} records no kept_kinds")
+        raise Refused(f"receipt: entry {n} records no kept_kinds")
     logged = {k for k in recorded.split(",") if k}
     listed = {k["kind"] for k in kept}
     if listed != logged:
