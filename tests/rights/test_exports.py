@@ -35,9 +35,14 @@ def test_access_export_holds_every_record_decrypted(world: World) -> None:
         "account.csv",
         "communications.csv",
         "data.json",
+        "history/checkpoint.txt",
+        "history/entries.jsonl",
+        "history/subject.json",
+        "history/trust-policy.txt",
         "payments.csv",
         "report.html",
         "telemetry.csv",
+        "verify.py",
     ]
     data = json.loads(archive.read("data.json"))
     assert data["subject"] == "subj-de"

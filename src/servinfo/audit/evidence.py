@@ -32,7 +32,7 @@ import bisect
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -40,6 +40,7 @@ from sqlalchemy import Connection
 from servinfo.audit import _storage
 from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.errors import EntryNotFound, LogTampered, QuorumNotMet
+from servinfo.audit.history import SubjectHistory
 from servinfo.audit.log import AuditLog
 from servinfo.audit.merkle import EMPTY_ROOT
 from servinfo.audit.note import Note, open_note
@@ -51,6 +52,7 @@ __all__ = [
     "CHUNK_LEVEL",
     "DEFAULT_WITNESS_TIMEOUT",
     "Evidence",
+    "LogEvidence",
     "entry_evidence",
     "inclusion_proofs",
 ]
@@ -82,6 +84,47 @@ class Evidence:
     def size(self) -> int:
         """The size of the tree the proofs are against."""
         return Checkpoint.from_body(Note.parse(self.checkpoint).text).size
+
+
+class LogEvidence:
+    """A deployment's history and evidence of a subject's entries, for its access exports.
+
+    ``witnessing`` makes a :class:`Witnessing` for one export (the signing host,
+    with a witness policy); it is closed when the evidence is built.
+    """
+
+    def __init__(
+        self,
+        log: AuditLog,
+        witness_policy: TrustPolicy | None = None,
+        witnessing: Callable[[], Witnessing] | None = None,
+        *,
+        timeout: float = DEFAULT_WITNESS_TIMEOUT,
+    ) -> None:
+        self._log = log
+        self._policy = witness_policy
+        self._witnessing = witnessing if witness_policy is not None else None
+        self._timeout = timeout
+
+    def subject_history(self, subject_id: str) -> SubjectHistory | None:
+        """Every entry about ``subject_id`` (:meth:`AuditLog.subject_history`)."""
+        return self._log.subject_history(subject_id)
+
+    def evidence(self, indexes: Sequence[int], entries: Mapping[int, bytes]) -> Evidence:
+        """:func:`entry_evidence` of ``indexes`` under the deployment's witness policy."""
+        witnessing = self._witnessing() if self._witnessing is not None else None
+        try:
+            return entry_evidence(
+                self._log,
+                indexes,
+                witness_policy=self._policy,
+                witnessing=witnessing,
+                entries=entries,
+                timeout=self._timeout,
+            )
+        finally:
+            if witnessing is not None:
+                witnessing.close()
 
 
 def entry_evidence(

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from servinfo.access.runtime import PolicyRuntime
     from servinfo.access.states import SubjectStateCache
     from servinfo.access.subjects import SubjectListing
+    from servinfo.audit.evidence import LogEvidence
     from servinfo.audit.policy import TrustPolicy
     from servinfo.audit.service import AuditService
     from servinfo.audit.witnessing import Witnessing, WitnessingThread
@@ -274,8 +275,18 @@ class Deployment:
                     self.subject_states.clear,
                     lambda: self.runtime.decider.cache.clear(),
                 ),
+                history=self._history_source(),
             ),
         )
+
+    def _history_source(self) -> LogEvidence:
+        """The audit log's entries about a subject and their proofs, for access exports: the
+        signing host has them cosigned by the witnesses first."""
+        from servinfo.audit.evidence import LogEvidence
+
+        policy = self.witness_policy
+        signs = policy is not None and self.audit.signs
+        return LogEvidence(self.audit, policy, self.witnessing if signs else None)
 
     def _flush_read_audit(self) -> None:
         buffer = self._cache.get("audit_buffer")

@@ -25,6 +25,7 @@ from servinfo.rights import _store
 from servinfo.rights.entries import Request
 from servinfo.rights.errors import InvalidRequest
 from servinfo.rights.exports import ExportVault
+from servinfo.rights.history import HistorySource
 from servinfo.rights.notifier import NoticeKind, Notifier
 from servinfo.store import (
     DuplicatePrincipal,
@@ -69,6 +70,7 @@ class RightsCore:
         flush_audit: Callable[[], None] = lambda: None,
         forget_caches: Sequence[Callable[[], None]] = (),
         export_ttl: dt.timedelta = dt.timedelta(days=30),
+        history: HistorySource | None = None,
     ) -> None:
         self._engine = engine
         # A provider, not a policy: a reloaded policy applies to the next request.
@@ -83,6 +85,8 @@ class RightsCore:
         self._flush_audit = flush_audit
         self._forget_caches = tuple(forget_caches)
         self.exports = ExportVault(engine, keyring, export_ttl)
+        # The audit log's entries about a subject, with their proofs, for access exports.
+        self._history = history
 
     @property
     def notifier(self) -> Notifier:

@@ -3,8 +3,10 @@
 *Access* (GDPR Art. 15): ``data.json`` holds every record of the subject,
 decrypted, by category and kind; one CSV per category (stable columns: the
 record's id, kind, time and region, then the union of its field names,
-sorted); and ``report.html`` gives the Art. 15(1) information
-(:mod:`servinfo.rights.report`).
+sorted); ``report.html`` gives the Art. 15(1) information
+(:mod:`servinfo.rights.report`); and the access history — every audit entry
+about the subject, each with its proof, and ``verify.py`` to check them — is
+under ``history/`` (:mod:`servinfo.rights.history`).
 
 *Portability* (Art. 20) is narrower and machine-readable only: the fields the
 subject *provided* and those *observed* about their use — never what we
@@ -35,7 +37,13 @@ from typing import Any
 
 from servinfo.access.reads import ReadRecord
 from servinfo.policy.model import Policy
-from servinfo.rights.report import LedgerEntries, art15_information, render_report
+from servinfo.rights.history import AccessHistory, verifier_source
+from servinfo.rights.report import (
+    LedgerEntries,
+    art15_information,
+    history_section,
+    render_report,
+)
 from servinfo.store import Subject
 
 __all__ = ["FORMAT", "access_archive", "portability_archive", "portable_records"]
@@ -58,14 +66,21 @@ def access_archive(
     records: Sequence[ReadRecord],
     ledgers: LedgerEntries,
     now: dt.datetime,
+    history: AccessHistory | None = None,
 ) -> bytes:
+    """The access export; with ``history``, the subject's access history under ``history/``
+    and ``verify.py`` (:mod:`servinfo.rights.history`)."""
     information = art15_information(policy, subject, regime, records, ledgers)
     ordered = _ordered(records)
 
     def files() -> Iterator[tuple[str, str]]:
         yield "data.json", "".join(_data_json(subject, request_id, "access", ordered, now))
         yield from _csv_files(ordered)
-        yield "report.html", render_report(information, ordered, request_id, now)
+        section = history_section(policy, history) if history is not None else None
+        yield "report.html", render_report(information, ordered, request_id, now, section)
+        if history is not None:
+            yield from history.files()
+            yield "verify.py", verifier_source()
 
     return _zip(files(), now)
 

@@ -22,10 +22,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from servinfo.access.compile import SELF_KINDS
 from servinfo.access.reads import ReadRecord
 from servinfo.rights.entries import Request
 from servinfo.rights.errors import FlaggedRequest, WrongState
 from servinfo.rights.export import access_archive, portability_archive
+from servinfo.rights.history import AccessHistory, ActorInfo, build_history
 from servinfo.rights.report import LedgerEntries
 from servinfo.rights.requests import RequestLifecycle
 
@@ -134,17 +136,52 @@ class Fulfilment(RequestLifecycle):
 
     def _fulfil_access(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
         records = self._read_all(request)
+        ledgers = LedgerEntries.of(self._ledgers, request.subject_id)
+        history = self._access_history(request, records, ledgers)
         blob = access_archive(
             policy=self._policy(),
             subject=self._directory.get_subject(request.subject_id),
             regime=request.regime,
             request_id=request.request_id,
             records=records,
-            ledgers=LedgerEntries.of(self._ledgers, request.subject_id),
+            ledgers=ledgers,
             now=at,
+            history=history,
         )
         info = self.exports.store(request.request_id, request.subject_id, "access", blob, at)
-        return "completed", {"records": len(records), "export": info.to_dict()}, None
+        outcome: dict[str, Any] = {"records": len(records), "export": info.to_dict()}
+        if history is not None:
+            outcome["history"] = {
+                "entries": len(history.entries),
+                "checkpoint": history.evidence.size,
+                "witnessed": history.evidence.witnessed,
+            }
+        return "completed", outcome, None
+
+    def _access_history(
+        self, request: Request, records: list[ReadRecord], ledgers: LedgerEntries
+    ) -> AccessHistory | None:
+        """The subject's access history, this request's own read included; None when the
+        deployment keeps no history source (or the log holds nothing about them)."""
+        if self._history is None:
+            return None
+        self._flush_audit()  # the read just made is in the history
+        subject_id = request.subject_id
+        principals = self._principals.list(include_revoked=True)
+        own = [p for p in principals if p.binding == subject_id and p.kind in SELF_KINDS]
+        known = {
+            "record": [r.record_id for r in records],
+            "request": [r.request_id for r in self.list_requests(subject_id=subject_id)],
+            "principal": [p.name for p in own],
+            "consent": [c.entry_id for c in ledgers.consents],
+            "objection": [o.entry_id for o in ledgers.objections],
+            "restriction": [r.entry_id for r in ledgers.restrictions],
+            "disclosure": [d.disclosure_id for d in ledgers.disclosures],
+        }
+        actors = {
+            p.name: ActorInfo(p.role, p.entity, p.kind if p in own else None) for p in principals
+        }
+        return build_history(self._history, subject_id, known, actors=actors)
 
     def _fulfil_portability(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
         records = self._read_all(request)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -32,10 +32,13 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from servinfo.access.reads import ReadRecord
+from servinfo.audit.checkpoint import Checkpoint
+from servinfo.audit.note import Note
 from servinfo.ledgers import Consent, Disclosure, Hold, Ledgers, Objection, Restriction
 from servinfo.policy.countries import country_name
 from servinfo.policy.model import Policy, Right
 from servinfo.retention.schedule import period_for
+from servinfo.rights.history import AccessHistory, Identifier
 from servinfo.store import Subject
 
 # Jinja2 and the notice builder (for its dates) are imported when an export is
@@ -43,7 +46,7 @@ from servinfo.store import Subject
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["LedgerEntries", "art15_information", "render_report"]
+__all__ = ["LedgerEntries", "art15_information", "history_section", "render_report"]
 
 
 @dataclass(frozen=True)
@@ -350,16 +353,191 @@ def _environment() -> jinja2.Environment:
 
 
 def render_report(
-    information: dict[str, Any], records: Sequence[ReadRecord], request_id: str, now: dt.datetime
+    information: dict[str, Any],
+    records: Sequence[ReadRecord],
+    request_id: str,
+    now: dt.datetime,
+    history: dict[str, Any] | None = None,
 ) -> str:
-    """``report.html``; ``records`` are listed in the order given (the archive's order)."""
+    """``report.html``; ``records`` are listed in the order given (the archive's order);
+    ``history`` is :func:`history_section`'s (None: the export has no access history)."""
     template = _environment().get_template("report.html.j2")
     return template.render(
         info=information,
         record_rows=_record_rows(records),
         request_id=request_id,
         generated_at=now.isoformat(timespec="seconds"),
+        history=history,
     )
+
+
+# -- the access history ---------------------------------------------------------------
+
+_OUTCOMES = {"allow": "allowed", "deny": "refused"}
+_SELF = {"subject": "You (your own account)", "authorized_agent": "Your authorized agent"}
+
+
+def history_section(policy: Policy, history: AccessHistory) -> dict[str, Any]:
+    """What ``report.html`` says of the access history: how it is proved, what is withheld,
+    and one row per entry (time, what happened, purpose, who by role and legal entity,
+    region, transfer mechanism, policy version, the identifiers it names)."""
+    evidence = history.evidence
+    checkpoint = Checkpoint.from_body(Note.parse(evidence.checkpoint).text)
+    return {
+        "count": len(history.entries),
+        "rows": _history_rows(policy, history),
+        "origin": checkpoint.origin,
+        "size": checkpoint.size,
+        "witnessed": evidence.witnessed,
+        "cosigned_by": list(evidence.cosigned_by),
+        "withheld": [{"ground": w.ground, "description": w.description} for w in history.withheld],
+    }
+
+
+def _history_rows(policy: Policy, history: AccessHistory) -> Markup:
+    """The table rows of the history, escaped here (see :func:`_record_rows`: a subject may
+    have tens of thousands of entries)."""
+    escape = html.escape
+    names = history.names()
+    labels = _Labels(policy)
+    rows: list[str] = []
+    add = rows.append
+    for entry in history.entries:
+        f = entry.fields
+        details: Mapping[str, Any] = f["details"]
+        role, entity = _who(f, details, history, names, labels)
+        cells = (
+            _time(f["at"]),
+            _what(f, details, labels),
+            labels.purpose(f["purpose"]),
+            role,
+            entity,
+            labels.region(details.get("region")),
+            labels.mechanism(details.get("mechanism")),
+            f["policy_version"] or "—",
+            _named(f, details, names),
+        )
+        add(
+            f'<tr id="e{entry.index}"><td>{entry.index}</td><td>'
+            + "</td><td>".join(escape(c) for c in cells)
+            + "</td></tr>\n"
+        )
+    # Every value above went through escape(), or is a number.
+    return Markup("".join(rows))  # noqa: S704
+
+
+class _Labels:
+    """The policy's names for the ids entries hold, looked up once each."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._cache: dict[tuple[str, str], str] = {}
+
+    def _name(self, table: str, key: str | None, found: Mapping[str, Any]) -> str:
+        if not key:
+            return "—"
+        label = self._cache.get((table, key))
+        if label is None:
+            item = found.get(key)
+            label = self._cache[table, key] = getattr(item, "name", key) if item else key
+        return label
+
+    def purpose(self, key: str | None) -> str:
+        return self._name("purpose", key, self._policy.purposes)
+
+    def role(self, key: str | None) -> str:
+        return self._name("role", key, self._policy.roles)
+
+    def entity(self, key: str | None) -> str:
+        return self._name("entity", key, self._policy.legal_entities)
+
+    def region(self, key: str | None) -> str:
+        return self._name("region", key, self._policy.regions)
+
+    def mechanism(self, key: str | None) -> str:
+        return self._name("mechanism", key, self._policy.mechanisms)
+
+    def category(self, key: str | None) -> str:
+        return self._name("category", key, self._policy.categories)
+
+
+def _time(at_ms: int) -> str:
+    """An entry's time, UTC to the second."""
+    moment = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _who(
+    fields: Mapping[str, Any],
+    details: Mapping[str, Any],
+    history: AccessHistory,
+    names: Mapping[str, Identifier],
+    labels: _Labels,
+) -> tuple[str, str]:
+    """The actor as a role and a legal entity: staff are never named; the subject's own
+    account (or agent) is "you"."""
+    actor = fields["actor"]
+    if isinstance(actor, dict):  # format 2: the subject's own principal, as a reference
+        known = names.get(actor["ref"])
+        own = history.actors.get(known.id) if known is not None else None
+        return _SELF.get(own.own if own and own.own else "subject", _SELF["subject"]), "—"
+    info = history.actors.get(actor)
+    if info is not None and info.own:
+        return _SELF.get(info.own, _SELF["subject"]), "—"
+    role = details.get("role") or (info.role if info else None)
+    entity = details.get("legal_entity") or (info.entity if info else None)
+    return labels.role(role), labels.entity(entity)
+
+
+def _what(fields: Mapping[str, Any], details: Mapping[str, Any], labels: _Labels) -> str:
+    """What happened, in words."""
+    action, outcome = fields["action"], fields["outcome"]
+    category = details.get("category")
+    if action == "decision":
+        said = f"Access {_OUTCOMES.get(outcome, outcome or 'decided')}"
+        return f"{said}: {labels.category(category)}" if category else said
+    if action == "read":
+        count = details.get("count", len(fields["record_ids"]))
+        return f"Read {count} record{'s' if count != 1 else ''}"
+    if action == "request_change":
+        kind = str(details.get("type", "")).replace("_", " ")
+        change = str(details.get("change", "")).replace("_", " ")
+        state = str(outcome).replace("_", " ")
+        return f"Your {kind} request: {change} ({state})"
+    if action == "ledger_change":
+        ledger = str(details.get("ledger", "")).replace("_", " ")
+        return f"Your {ledger}: {details.get('change', outcome)}"
+    if action == "disclosure":
+        return (
+            f"Disclosed {details.get('record_count', '')} record(s) to "
+            f"{details.get('recipient', 'a recipient')} ({details.get('basis', '')})"
+        )
+    said = action.replace("_", " ").capitalize()
+    return f"{said}: {outcome}" if outcome else said
+
+
+def _named(
+    fields: Mapping[str, Any], details: Mapping[str, Any], names: Mapping[str, Identifier]
+) -> str:
+    """The identifiers the entry names, as the person knows them: references of format 2
+    resolved through ``subject.json``, format 1's ids as written."""
+    keyed = fields["v"] == 2
+    said: list[str] = []
+    for record in fields["record_ids"][:_SHOWN_IDS]:
+        known = names.get(record) if keyed else None
+        said.append(f"record {known.id}" if known else f"record {record}")
+    if len(fields["record_ids"]) > _SHOWN_IDS:
+        said.append(f"and {len(fields['record_ids']) - _SHOWN_IDS} more records")
+    for name, value in fields.get("links", {}).items():
+        known = names.get(value)
+        said.append(f"{known.kind} {known.id}" if known else f"{name.replace('_', ' ')} {value}")
+    if not keyed and "request_id" in details:
+        said.append(f"request {details['request_id']}")
+    return "; ".join(said)
+
+
+#: Record ids listed in one row of the history (the rest are counted).
+_SHOWN_IDS = 5
 
 
 def _record_rows(records: Sequence[ReadRecord]) -> Markup:

@@ -1,0 +1,168 @@
+"""The access history in an access export: every entry about the subject with its proof, checked
+offline, readable in report.html (staff by role and entity, never by name), and verify.py."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tests.rights.world import NOW, World
+
+from servinfo.audit.entries import reference
+from servinfo.audit.policy import TrustPolicy
+from servinfo.audit.tlog_proof import TlogProof
+from servinfo.rights.history import verifier_source
+
+
+def _export(world: World, subject: str = "subj-de") -> tuple[str, zipfile.ZipFile]:
+    rights = world.rights
+    opened = rights.open("access", subject, channel="cli", actor="dpo", verified=True, now=NOW)
+    done = rights.process(opened.request_id, actor="dpo", now=NOW)
+    assert done.state == "completed"
+    _, blob = rights.export_archive(opened.request_id, now=NOW)
+    return opened.request_id, zipfile.ZipFile(io.BytesIO(blob))
+
+
+def _reads(world: World) -> None:
+    """A staff read and the subject's own read of subj-de, and a staff read of subj-fr."""
+    reads, principals = world.deployment.reads, world.deployment.principals
+    reads.read_subject(principals.get("support-eu"), "provide", "subj-de")
+    reads.read_subject(principals.get("support-eu"), "provide", "subj-fr")
+    reads.read_subject(principals.get("ada"), "provide", "subj-de")
+    world.deployment.audit_buffer.flush()
+
+
+def _lines(archive: zipfile.ZipFile) -> list[dict[str, Any]]:
+    text = archive.read("history/entries.jsonl").decode()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_every_entry_about_the_subject_is_shipped_with_a_proof_that_verifies(
+    world: World,
+) -> None:
+    _reads(world)
+    _, archive = _export(world)
+    lines = _lines(archive)
+    subject = json.loads(archive.read("history/subject.json"))
+    checkpoint = archive.read("history/checkpoint.txt")
+    policy = TrustPolicy.parse(archive.read("history/trust-policy.txt").decode())
+
+    # Exactly the subject's entries, in index order: the log's own index of them.
+    history = world.deployment.audit.subject_history("subj-de")
+    assert history is not None
+    indexes = [line["index"] for line in lines]
+    assert indexes == sorted(indexes)
+    shipped = {line["index"]: str(line["entry"]).encode() for line in lines}
+    stored = dict(history.entries)
+    assert shipped == {i: stored[i] for i in shipped}
+    # Nothing about subj-de is withheld here; what follows is the request's completion.
+    assert set(shipped) == {i for i in stored if i <= indexes[-1]}
+    later = [json.loads(stored[i]) for i in stored if i > indexes[-1]]
+    assert [(e["action"], e["details"]["change"]) for e in later] == [
+        ("request_change", "complete")
+    ]
+    assert subject["pseudonyms"] == [history.pseudonym]
+    assert bytes.fromhex(subject["reference_key"]) == history.reference_key
+    for index, entry in shipped.items():
+        fields = json.loads(entry)
+        assert fields["subject_pseudonym"] == history.pseudonym
+        proof = TlogProof.parse(str(next(x["proof"] for x in lines if x["index"] == index)))
+        assert proof.checkpoint == checkpoint
+        proof.verify(hashlib.sha256(b"\x00" + entry).digest(), policy)
+    # This export's own read and its request are in it: the history is complete to now.
+    actions = [json.loads(e)["action"] for e in shipped.values()]
+    assert actions.count("read") >= 3
+    assert "request_change" in actions
+    # Without a witness policy: signed by the log, not witnessed, and the policy says so.
+    assert policy.quorum == "none"
+
+
+def test_the_identifiers_the_person_knows_resolve_the_references(world: World) -> None:
+    _reads(world)
+    request_id, archive = _export(world)
+    subject = json.loads(archive.read("history/subject.json"))
+    key = bytes.fromhex(subject["reference_key"])
+    identifiers = {(i["kind"], i["id"]): i["reference"] for i in subject["identifiers"]}
+    for (_, identifier), ref in identifiers.items():
+        assert reference(key, identifier) == ref
+    # The access request, the subject's principal, and every record read.
+    assert ("request", request_id) in identifiers
+    assert ("principal", "ada") in identifiers
+    own = {v for k, v in world.record_ids.items() if not k.startswith("subj-") and k != "other"}
+    assert {i for kind, i in identifiers if kind == "record"} == own
+    # Every reference the entries hold stands for one of them (the identifiers of format 2).
+    refs = set()
+    for line in _lines(archive):
+        fields = json.loads(str(line["entry"]))
+        refs.update(fields["record_ids"])
+        refs.update(fields["links"].values())
+        if isinstance(fields["actor"], dict):
+            refs.add(fields["actor"]["ref"])
+    assert refs <= set(identifiers.values())
+    # Nothing of another subject: bob's record and principal are no identifiers here.
+    assert ("record", world.record_ids["other"]) not in identifiers
+    assert ("principal", "bob") not in identifiers
+
+
+def test_the_report_shows_the_history_by_role_and_entity_never_staff_names(world: World) -> None:
+    _reads(world)
+    _, archive = _export(world)
+    report = archive.read("report.html").decode()
+    section = report[report.index('<h2 id="history">') : report.index("<h2>Your records</h2>")]
+    assert "Your access history" in section
+    assert "signed by the log but <strong>not witnessed</strong>" in section
+    assert "python verify.py" in section
+    rows = section.count('<tr id="e')
+    assert rows == len(_lines(archive))
+    # The staff read: its purpose, role, legal entity and the data's region.
+    assert (
+        "<td>Read 3 records</td><td>Provide the Cloud Services</td><td>Support engineer</td>"
+        "<td>IMS - Network Europe GmbH</td><td>European Union</td>"
+    ) in section
+    assert "<td>You (your own account)</td>" in section  # ada's own read
+    assert "<td>Your access request: opened (verified)</td>" in section
+    assert "<td>Privacy officer</td>" in section  # the dpo who opened it
+    words = set(re.findall(r"[\w.@-]+", re.sub(r"<[^>]*>", " ", section)))
+    assert not words & {"support-eu", "dpo", "servinfo-rights", "admin"}
+    # A record read is named as the person knows it.
+    assert f"record {world.record_ids['profile']}" in section
+
+
+def test_verify_py_ships_in_the_export_and_checks_it(world: World, tmp_path: Path) -> None:
+    _reads(world)
+    _, archive = _export(world)
+    assert archive.read("verify.py").decode() == verifier_source()
+    folder = tmp_path / "export"
+    archive.extractall(folder)
+
+    ok = _verify(folder)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    count = len(_lines(archive))
+    assert ok.stdout.startswith(f"OK: {count} entries about you verified")
+
+    # One byte of one entry changed: refused, naming the entry.
+    entries = folder / "history" / "entries.jsonl"
+    lines = entries.read_text().splitlines()
+    first = json.loads(lines[0])
+    first["entry"] = str(first["entry"]).replace('"v":2', '"v":2 ', 1)
+    entries.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    tampered = _verify(folder)
+    assert tampered.returncode == 1
+    assert f"entry {first['index']}" in tampered.stdout + tampered.stderr
+
+
+def _verify(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(folder / "verify.py"), str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
