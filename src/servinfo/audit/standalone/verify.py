@@ -26,8 +26,8 @@ What is checked (the formats are in servinfo's docs/audit.md):
 - an access history: every entry names one of your pseudonyms, each identifier's
   reference is HMAC-SHA256(reference key, identifier)[:16], and the index of each
   line, of its proof and of its entry agree;
-- an erasure receipt: the entry is an erasure whose kept kinds are those the
-  receipt lists.
+- an erasure receipt: the entry is the erasure of the receipt's request (format 2
+  entries hold its reference) and logged the kinds of data the receipt says were kept.
 
 Why it stands alone: servinfo's own package implements these formats
 (``servinfo/audit/note.py``, ``checkpoint.py``, ``cosignature.py``,
