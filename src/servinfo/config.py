@@ -69,6 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits", "key_cache_size", int, 32_768),
     # Records a retention sweep deletes per transaction; 0: 1,000 on SQLite, 10,000 on PostgreSQL.
     Setting("retention", "batch_size", int, 0),
+    # Days a closed data-subject request's case file is kept (from its completion): 3 years.
+    Setting("rights", "request_retention_days", int, 3 * 365),
     Setting("rate_limits", "per_address_per_minute", int, 120),
     Setting("rate_limits", "per_target_per_minute", int, 10),
     Setting("health", "integrity_check_seconds", int, 900),
@@ -130,6 +132,8 @@ class Settings:
     integrity_check_seconds: int = 900
     #: Records per retention-sweep transaction (0: chosen per backend).
     retention_batch_size: int = 0
+    #: Days a closed data-subject request's case file is kept (servinfo.rights.unlinking).
+    request_retention_days: int = 3 * 365
     #: The checkpoint signer's state file (kept with the key material).
     audit_signer_state_file: Path = Path("audit-signer.json")
     #: The audit log's origin, or "" to derive it (servinfo.deployment.runtime).
@@ -263,6 +267,7 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         rate_per_target_per_minute=values["rate_limits.per_target_per_minute"],
         integrity_check_seconds=values["health.integrity_check_seconds"],
         retention_batch_size=max(0, values["retention.batch_size"]),
+        request_retention_days=max(1, values["rights.request_retention_days"]),
         audit_signer_state_file=_resolve_path(values["audit.signer_state_file"], data_dir)
         if values["audit.signer_state_file"]
         else _resolve_path(values["keys.master_key_file"], data_dir).parent / "audit-signer.json",

@@ -12,6 +12,8 @@ kind                what it runs                                 why a rerun cha
 ``retention_sweep`` :func:`servinfo.retention.sweep.run_sweep`    only records past retention
                     for one region (daily), as the sweep named   are deleted; the counts of
                     by the job's id                              every attempt are kept
+``request_purge``   :func:`servinfo.rights.unlinking.            only case files past their
+                    purge_request_records` (daily)               retention are deleted
 =================== ============================================ ==========================
 
 Parameters are ids and region names; the handlers' results are counts.
@@ -35,6 +37,7 @@ __all__ = [
     "DSR_PROCESS",
     "EXPORT_PURGE",
     "KEK_REWRAP",
+    "REQUEST_PURGE",
     "RETENTION_SWEEP",
     "SWEEP_DAILY_AT",
     "WORKER_ACTOR",
@@ -48,6 +51,7 @@ EXPORT_PURGE = "export_purge"
 KEK_REWRAP = "kek_rewrap"
 DSR_PROCESS = "dsr_process"
 RETENTION_SWEEP = "retention_sweep"
+REQUEST_PURGE = "request_purge"
 #: The actor the audit log names for what jobs do on their own schedule.
 WORKER_ACTOR = "servinfo-worker"
 #: When the daily retention sweep of each region is enqueued (UTC).
@@ -158,6 +162,26 @@ def _retention_sweep(context: JobContext) -> Mapping[str, Any]:
     }
 
 
+def _request_purge(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.rights.drp.purge import forget_requests
+    from servinfo.rights.unlinking import expired_requests, purge_request_records
+
+    deployment = context.deployment
+    retention = dt.timedelta(days=deployment.settings.request_retention_days)
+    expired = expired_requests(deployment.control, context.now(), retention)
+    # The DRP's rows first: a crash between the two leaves case files the next run deletes.
+    drp = forget_requests(deployment.control, expired)
+    purged = purge_request_records(deployment.control, expired)
+    if purged["requests"] or purged["messages"]:  # idle daily runs would fill the log
+        deployment.audit.record(
+            "request_purge",
+            actor=WORKER_ACTOR,
+            outcome="purged",
+            details={**purged, "drp_requests": drp},
+        )
+    return {**purged, "drp_requests": drp}
+
+
 def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
     """Every kind servinfo runs as a job, and its schedules for ``regions``."""
     registry = Registry(
@@ -177,6 +201,14 @@ def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
             "Delete the records of a region past their retention.",
         )
     )
+    registry.add(
+        JobKind(
+            REQUEST_PURGE,
+            _request_purge,
+            "Delete the case files of requests past their retention.",
+        )
+    )
+    registry.schedule(Schedule("request-purge", REQUEST_PURGE, daily_at=SWEEP_DAILY_AT))
     for region in regions:
         registry.schedule(
             Schedule(

@@ -12,6 +12,7 @@ The command line (``servinfo objection|restriction|consent|hold|disclosure …``
 is in :mod:`servinfo.ledgers.cli`; errors are in :mod:`servinfo.ledgers.errors`.
 """
 
+from servinfo.ledgers._erasure import LedgersUnlinked
 from servinfo.ledgers._queries import bump as bump_version
 from servinfo.ledgers.entries import (
     Basis,
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidLedgerInput",
     "LedgerError",
     "Ledgers",
+    "LedgersUnlinked",
     "NotInForce",
     "NotObjectable",
     "Objection",

@@ -11,7 +11,8 @@ Every change:
 2. runs in one transaction whose first statement bumps the subject's ledger
    version, so a cached access decision about the subject can no longer match;
 3. keeps history: rows are only ever closed (withdrawn, lifted, released),
-   never changed otherwise or deleted;
+   never changed otherwise or deleted — until the subject is erased
+   (:mod:`servinfo.ledgers._erasure`);
 4. is audited as ``ledger_change`` (disclosures as ``disclosure``) once committed.
 
 :meth:`Ledgers.subject_state` assembles exactly the
@@ -31,6 +32,7 @@ from servinfo.access.decisions import SubjectState
 from servinfo.ledgers import _checks, _queries
 from servinfo.ledgers._consents import ConsentLedger
 from servinfo.ledgers._disclosures import DisclosureLedger
+from servinfo.ledgers._erasure import ErasureLedger
 from servinfo.ledgers._holds import HoldLedger
 from servinfo.ledgers.entries import Objection, Restriction
 from servinfo.ledgers.errors import (
@@ -48,7 +50,7 @@ from servinfo.store.errors import UnknownSubject
 __all__ = ["Ledgers"]
 
 
-class Ledgers(ConsentLedger, HoldLedger, DisclosureLedger):
+class Ledgers(ConsentLedger, HoldLedger, DisclosureLedger, ErasureLedger):
     """``Ledgers(engine, directory, audit, policy_provider, open_request_check=None)``.
 
     ``engine`` is the control database's (migrated with ``LEDGER_MIGRATIONS``);

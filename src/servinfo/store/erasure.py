@@ -23,7 +23,9 @@ given ``finish=False``, in which case the caller runs it next):
     see (2)), the same destruction there.
 (4) Every region: purge what the destroyed keys protected — record the ids of
     their records as tombstones (``erased_records``, no subject in them, so a
-    restore stays erased), delete the records and their blind indexes.
+    restore stays erased), delete the records, their blind indexes and the
+    ingest marks that name them (``request_marks``: the subject is refused as
+    erased, so no replay needs them).
 (5) Complete the ledger entries with the classes actually destroyed.
 (6) Purge the storage: SQLite checkpoints its WAL into the main file
     (``secure_delete`` has zeroed the freed cells) and truncates it, so that
@@ -63,11 +65,23 @@ from servinfo.store.models import (
     DataKeyRow,
     ErasedRecordRow,
     RecordRow,
+    RequestMarkRow,
     SubjectRow,
     UTCDateTime,
 )
 
-__all__ = ["ErasureReport", "RegionErasure", "erase_subject", "finish_erasure"]
+__all__ = [
+    "ERASED_SUBJECT",
+    "ErasureReport",
+    "RegionErasure",
+    "erase_subject",
+    "finish_erasure",
+]
+
+#: What stands for an erased subject in rows kept after its erasure (request case
+#: files, the disclosure register): never a subject id, which starts with a letter or
+#: digit, and the same for every erased subject, so it joins nothing to anyone.
+ERASED_SUBJECT = "~erased"
 
 
 @dataclass(frozen=True)
@@ -269,10 +283,8 @@ def _purge_records(engine: Engine, subject_id: str, kept: tuple[str, ...], now: 
                 select(RecordRow.id, literal(now, UTCDateTime())).where(*unreadable),
             )
         )
-        connection.execute(
-            delete(BlindIndexRow).where(
-                BlindIndexRow.record_id.in_(select(RecordRow.id).where(*unreadable))
-            )
-        )
+        purged_ids = select(RecordRow.id).where(*unreadable)
+        connection.execute(delete(BlindIndexRow).where(BlindIndexRow.record_id.in_(purged_ids)))
+        connection.execute(delete(RequestMarkRow).where(RequestMarkRow.record_id.in_(purged_ids)))
         deleted: int = connection.execute(delete(RecordRow).where(*unreadable)).rowcount
     return deleted

@@ -12,11 +12,12 @@ only writer.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, exc, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, exc, func, insert, or_, select, update
 from ulid import ULID
 
 from servinfo.store._bulk import as_utc, fetch_for_ids
@@ -31,6 +32,10 @@ from servinfo.store.errors import (
 from servinfo.store.models import PrincipalRow
 
 __all__ = ["Principal", "PrincipalStore"]
+
+#: Kinds of principal that act for the subject they are bound to (``access.compile``'s
+#: ``SELF_KINDS``; the store cannot import access). A DRP agent is bound to its agent id.
+_SELF_KINDS = ("subject", "authorized_agent")
 
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
 _PRINCIPAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}")
@@ -235,6 +240,20 @@ class PrincipalStore:
                 if exists is None:
                     raise UnknownPrincipal(name)
         return self.get(name)
+
+    def remove_bound_to(self, subject_id: str) -> builtins.list[str]:
+        """Delete the principals that act for ``subject_id`` alone; their names.
+
+        At erasure: the row names the person (a subject principal is often
+        called by its e-mail address) and binds the name to the subject id.
+        Deleting it also ends its token, which only the row's hash could match.
+        """
+        with write_transaction(self._engine) as connection:
+            bound = (PrincipalRow.binding == subject_id, PrincipalRow.kind.in_(_SELF_KINDS))
+            names = list(connection.scalars(select(PrincipalRow.name).where(*bound)))
+            if names:
+                connection.execute(delete(PrincipalRow).where(*bound))
+        return sorted(names)
 
 
 def _lock_principals(connection: Connection) -> None:
