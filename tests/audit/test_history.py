@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from tests.audit.support import AuditBackend
 
@@ -22,6 +24,7 @@ from servinfo.audit import (
 )
 from servinfo.audit.buffer import AuditBuffer
 from servinfo.crypto import PSEUDONYM, Keyring, Pseudonymizer
+from servinfo.crypto.keyed_hash import KeyedReferences
 
 
 def _index_rows(backend: AuditBackend) -> list[tuple[bytes, int]]:
@@ -168,7 +171,7 @@ def test_an_index_row_for_someone_elses_entry_is_refused(
     assert history is not None
     with audit_backend.engine.begin() as connection:
         connection.execute(
-            text("INSERT INTO audit_subject_entries (pseudonym, seq) VALUES (:p, 1)"),
+            text("INSERT INTO audit_subject_entries (bucket, pseudonym, seq) VALUES (0, :p, 1)"),
             {"p": bytes.fromhex(history.pseudonym)},
         )
     with pytest.raises(LogTampered, match="about someone else"):
@@ -188,3 +191,15 @@ def test_the_pseudonym_of_an_entry_is_the_documented_one(
     pseudonymizer = Pseudonymizer(keyring.current(PSEUDONYM))
     assert history.pseudonym == pseudonymizer.pseudonym("subj-a", bytes(salt))
     assert _index_rows(audit_backend) == [(bytes.fromhex(history.pseudonym), 0)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.binary(min_size=1, max_size=64), identifier=st.text())
+def test_the_append_path_references_are_plain_hmac(key: bytes, identifier: str) -> None:
+    try:
+        data = identifier.encode()
+    except UnicodeEncodeError:
+        return  # lone surrogates are refused before any reference is made
+    expected = hmac.new(key, data, hashlib.sha256).digest()[:16].hex()
+    assert KeyedReferences(key).hex(data) == expected.encode()
+    assert reference(key, identifier) == expected

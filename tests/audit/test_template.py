@@ -17,6 +17,7 @@ from servinfo.audit._template import (
     pseudonym_tail,
     template,
 )
+from servinfo.crypto.keyed_hash import KeyedReferences
 
 text = st.text(max_size=12)
 optional = st.none() | text
@@ -49,10 +50,10 @@ def _joined(event: RecordedEvent, seq: int, at: int, policy: str | None) -> byte
     """The append's bytes, an entry about a subject keyed with :data:`KEY` and named
     :data:`PSEUDONYM`."""
     pieces = template(event, policy)
-    head, middle, subject, _ = pieces
+    head, middle, subject = pieces[:3]
     tail = NO_SUBJECT_TAIL
     if subject is not None:
-        head, middle = keyed_pieces(pieces, KEY)
+        head, middle = keyed_pieces(pieces, KeyedReferences(KEY))
         tail = pseudonym_tail(PSEUDONYM)
     return head + b"%d" % at + middle + b"%d" % seq + tail
 
@@ -143,7 +144,7 @@ def test_invalid_fields_are_refused_like_audit_entry_does(
 
 def test_other_sequences_of_reasons_are_read_once() -> None:
     reasons = deque(["a", "b"])
-    head, middle, _, _ = build("read", "p", None, None, None, reasons, (), None, None)
+    head, middle = build("read", "p", None, None, None, reasons, (), None, None)[:2]
     assert b'"reasons":["a","b"]' in middle
     assert head == b'{"action":"read","actor":"p","at":'
 

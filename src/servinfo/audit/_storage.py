@@ -36,6 +36,7 @@ from servinfo.audit.heads import TreeHead
 from servinfo.audit.merkle import CompactRange
 from servinfo.audit.models import (
     STATE_ID,
+    SUBJECT_BUCKET_BITS,
     AuditEntryRow,
     AuditHeadRow,
     AuditSubjectEntryRow,
@@ -356,50 +357,77 @@ def delete_salt(connection: Connection, subject_id: str) -> bool:
 def insert_subject_entries(
     connection: Connection, pseudonyms: list[bytes], seqs: list[int]
 ) -> None:
-    """Index rows ``(pseudonyms[i], seqs[i])`` in the caller's transaction (the append's)."""
+    """Index rows for ``(pseudonyms[i], seqs[i])`` in the caller's transaction (the append's)."""
     count = len(seqs)
     if not count:
         return
+    bits = SUBJECT_BUCKET_BITS
     if is_sqlite(connection):
-        params: list[int | bytes | None] = [None] * (2 * count)
-        params[0::2] = pseudonyms
-        params[1::2] = seqs
+        params: list[int | bytes | None] = [None] * (3 * count)
+        params[0::3] = [seq >> bits for seq in seqs]
+        params[1::3] = pseudonyms
+        params[2::3] = seqs
         driver = _driver(connection)
         for start in range(0, count, _INSERT_ROWS):
             rows = min(_INSERT_ROWS, count - start)
-            driver.execute(_index_sql(rows), params[2 * start : 2 * (start + rows)])
+            driver.execute(_index_sql(rows), params[3 * start : 3 * (start + rows)])
         return
-    statement = "COPY audit_subject_entries (pseudonym, seq) FROM STDIN (FORMAT BINARY)"
+    statement = "COPY audit_subject_entries (bucket, pseudonym, seq) FROM STDIN (FORMAT BINARY)"
     with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types(["bytea", "int8"])
-        for row in zip(pseudonyms, seqs, strict=True):
-            copy.write_row(row)
+        copy.set_types(["int8", "bytea", "int8"])
+        for pseudonym, seq in zip(pseudonyms, seqs, strict=True):
+            copy.write_row((seq >> bits, pseudonym, seq))
 
 
 @functools.lru_cache(maxsize=_INSERT_ROWS)
 def _index_sql(rows: int) -> str:
-    values = ",".join(["(?, ?)"] * rows)  # placeholders only: the values are parameters
-    return "INSERT INTO audit_subject_entries (pseudonym, seq) VALUES " + values  # noqa: S608
+    values = ",".join(["(?, ?, ?)"] * rows)  # placeholders only: the values are parameters
+    return "INSERT INTO audit_subject_entries (bucket, pseudonym, seq) VALUES " + values  # noqa: S608
 
 
-def subject_entries(connection: Connection, pseudonym: bytes) -> list[tuple[int, bytes]]:
-    """``(seq, stored bytes)`` of the entries indexed under ``pseudonym``, in seq order."""
-    sql = _sql(
-        connection,
-        "SELECT e.seq, e.entry FROM audit_subject_entries s"
-        " JOIN audit_entries e ON e.seq = s.seq"
-        " WHERE s.pseudonym = %s ORDER BY s.seq",
-    )
-    rows = _driver(connection).execute(sql, (pseudonym,)).fetchall()
+#: The buckets ``0 … ?`` of the subjects' index, as a subquery (SQLite).
+_BUCKETS = (
+    "WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b WHERE n < ?) SELECT n FROM b"
+)
+_SELECT_INDEXED = (
+    "SELECT e.seq, e.entry FROM audit_subject_entries s JOIN audit_entries e ON e.seq = s.seq"
+)
+_DELETE_INDEXED = (
+    "DELETE FROM audit_subject_entries WHERE bucket IN (" + _BUCKETS + ") AND pseudonym = ?"  # noqa: S608
+)
+
+
+def subject_entries(connection: Connection, pseudonym: bytes, end: int) -> list[tuple[int, bytes]]:
+    """``(seq, stored bytes)`` of the entries indexed under ``pseudonym`` with ``seq < end``,
+    in seq order: one index seek per bucket."""
+    if end <= 0:
+        return []
+    last = (end - 1) >> SUBJECT_BUCKET_BITS
+    if is_sqlite(connection):
+        sql = _SELECT_INDEXED + " WHERE s.bucket IN (" + _BUCKETS + ") AND s.pseudonym = ?"
+        sql += " AND s.seq < ?"
+        params: tuple[Any, ...] = (last, pseudonym, end)
+    else:
+        sql = _SELECT_INDEXED + " WHERE s.bucket = ANY(%s) AND s.pseudonym = %s AND s.seq < %s"
+        params = (list(range(last + 1)), pseudonym, end)
+    rows = _driver(connection).execute(sql + " ORDER BY s.seq", params).fetchall()
     return [(int(seq), bytes(data)) for seq, data in rows]
 
 
-def delete_subject_entries(connection: Connection, pseudonyms: Collection[bytes]) -> int:
-    """Delete the index rows of ``pseudonyms``; how many there were."""
-    if not pseudonyms:
-        return 0
-    query = delete(_subject_entries).where(_subject_entries.c.pseudonym.in_(list(pseudonyms)))
-    return int(connection.execute(query).rowcount)
+def delete_subject_entries(connection: Connection, pseudonyms: Sequence[bytes], end: int) -> None:
+    """Delete the index rows of ``pseudonyms`` (entries ``seq < end``): a seek per bucket."""
+    if end <= 0 or not pseudonyms:
+        return
+    last = (end - 1) >> SUBJECT_BUCKET_BITS
+    if is_sqlite(connection):
+        rows = [(last, pseudonym) for pseudonym in pseudonyms]
+        _driver(connection).executemany(_DELETE_INDEXED, rows)
+        return
+    _execute(
+        connection,
+        "DELETE FROM audit_subject_entries WHERE bucket = ANY(%s) AND pseudonym = ANY(%s)",
+        (list(range(last + 1)), list(pseudonyms)),
+    )
 
 
 def _driver(connection: Connection) -> Any:

@@ -27,19 +27,18 @@ bytes equal to ``AuditEntry(...).canonical_bytes()`` for generated events.
 from __future__ import annotations
 
 import functools
-import hmac
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring as _quote  # the C escaper entries.py uses
 from typing import TypeAlias
 
-from servinfo.audit.entries import _ACTION, _ACTIONS, _LINK_NAME, REFERENCE_SIZE, DetailValue
+from servinfo.audit.entries import _ACTION, _ACTIONS, _LINK_NAME, DetailValue
 from servinfo.audit.errors import EntryInvalid
 from servinfo.audit.sink import RecordedEvent, check_subject_links
+from servinfo.crypto.keyed_hash import KeyedReferences
 
 __all__ = [
     "NO_SUBJECT_TAIL",
     "SUBJECT_ID_MAX",
-    "Keyed",
     "Template",
     "build",
     "keyed_pieces",
@@ -53,19 +52,18 @@ SUBJECT_ID_MAX = 128
 NO_SUBJECT_TAIL = b',"subject_pseudonym":null,"v":2}'
 _WHAT = "new entry"
 
-#: What an entry about a subject still needs its references for: ``(actor, links,
-#: record_ids, after_links)``. ``actor`` is the subject actor's identifier as UTF-8 (None
-#: when the actor is named in the head), ``links`` each ``('"name":', identifier)`` in
-#: name order, ``record_ids`` the ids as UTF-8, ``after_links`` the fixed bytes from the
-#: end of ``links`` to the start of the record ids.
-Keyed: TypeAlias = tuple[bytes | None, tuple[tuple[bytes, bytes], ...], tuple[bytes, ...], bytes]
-
-#: An event's fixed pieces ``(head, middle, subject_id, keyed)``. With no subject
-#: (``keyed`` None), ``head + at + middle + seq + NO_SUBJECT_TAIL`` are its canonical
-#: bytes; with one, :func:`keyed_pieces` gives the head and middle. A plain tuple rather
-#: than a NamedTuple: the cyclic collector stops tracking a tuple of bytes and strings
-#: after one pass, while a NamedTuple stays tracked, and every batch holds thousands.
-Template: TypeAlias = tuple[bytes, bytes, str | None, Keyed | None]
+#: An event's fixed pieces ``(head, middle, subject_id, actor, links, record_ids,
+#: after_links)``. With no subject, ``head + at + middle + seq + NO_SUBJECT_TAIL`` are its
+#: canonical bytes (the last four are empty). With one, :func:`keyed_pieces` gives the
+#: head and middle: ``actor`` is the subject actor's name (None when the head names the
+#: actor), ``links`` each ``('"name":', identifier as UTF-8)`` in name order,
+#: ``record_ids`` the event's own tuple, ``after_links`` the fixed bytes from the end of
+#: the links to the start of the record ids. One flat tuple of strings and bytes, not a
+#: NamedTuple nor nested tuples: every batch holds thousands of them, and each tracked
+#: container allocated brings the cyclic collector's next pass closer.
+Template: TypeAlias = tuple[
+    bytes, bytes, str | None, str | None, tuple[tuple[bytes, bytes], ...], tuple[str, ...], bytes
+]
 
 
 def pseudonym_tail(pseudonym: str) -> bytes:
@@ -73,26 +71,19 @@ def pseudonym_tail(pseudonym: str) -> bytes:
     return b',"subject_pseudonym":"' + pseudonym.encode("ascii") + b'","v":2}'
 
 
-def keyed_pieces(pieces: Template, reference_key: bytes) -> tuple[bytes, bytes]:
+def keyed_pieces(pieces: Template, references: KeyedReferences) -> tuple[bytes, bytes]:
     """The head and middle of an entry about a subject, its identifiers written as
-    references under ``reference_key`` (:func:`servinfo.audit.entries.reference`)."""
-    head, middle, _, keyed = pieces
-    assert keyed is not None  # only templates of entries about a subject are keyed
-    actor, links, record_ids, after_links = keyed
-    digest, size = hmac.digest, REFERENCE_SIZE
+    references under the subject's key (:func:`servinfo.audit.entries.reference`)."""
+    head, middle, _, actor, links, record_ids, after_links = pieces
+    ref = references.hex
     if actor is not None:
-        ref = digest(reference_key, actor, "sha256")[:size].hex()
-        head += b'{"ref":"%s"},"at":' % ref.encode()
+        head += b'{"ref":"' + ref(actor.encode()) + b'"},"at":'
     if links:
-        middle += b",".join(
-            b'%s"%s"' % (name, digest(reference_key, value, "sha256")[:size].hex().encode())
-            for name, value in links
-        )
-    ids = b",".join(
-        b'"%s"' % digest(reference_key, record_id, "sha256")[:size].hex().encode()
-        for record_id in record_ids
-    )
-    return head, middle + after_links + ids + b'],"seq":'
+        middle += b",".join([name + b'"' + ref(value) + b'"' for name, value in links])
+    if record_ids:
+        ids = b'","'.join([ref(record_id.encode()) for record_id in record_ids])
+        return head, middle + after_links + b'"' + ids + b'"],"seq":'
+    return head, middle + after_links + b'],"seq":'
 
 
 def template(event: RecordedEvent, policy_version: str | None = None) -> Template:
@@ -162,14 +153,21 @@ def build(
         except TypeError:  # an unhashable value: encode (and refuse) it uncached
             details_part, after_links = _fixed.__wrapped__(*fixed_key)
         if subject_id is not None:
-            keyed = (
-                _utf8(actor, "actor") if subject_actor else None,
+            if type(record_ids) is not tuple:
+                record_ids = _strings("record_ids", record_ids)
+            # Checked here (strings, no lone surrogate), encoded in keyed_pieces.
+            ",".join(record_ids).encode()
+            if subject_actor:
+                _utf8(actor, "actor")
+            return (
+                _head(action, actor, subject_actor),
+                details_part,
+                subject_id,
+                actor if subject_actor else None,
                 _links(linked) if linked else (),
-                _encoded("record_ids", record_ids),
+                record_ids,
                 after_links,
             )
-            head = _head(action, actor, subject_actor)
-            return (head, details_part, subject_id, keyed)
         # Record ids differ per event: quoted here, with the usual tuple checked inline.
         if type(record_ids) is tuple:
             try:
@@ -179,9 +177,11 @@ def build(
         else:
             ids = _quoted("record_ids", record_ids)
         middle = details_part + after_links + (ids + '],"seq":').encode()
+    except TypeError:  # joining record ids that are not all strings
+        raise EntryInvalid(f"{_WHAT}: record_ids must be a sequence of strings") from None
     except UnicodeEncodeError:
         raise EntryInvalid(f"{_WHAT}: text has a lone surrogate") from None
-    return (_head(action, actor, False), middle, None, None)
+    return (_head(action, actor, False), middle, None, None, (), (), b"")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -232,14 +232,14 @@ def _links(linked: Mapping[str, str]) -> tuple[tuple[bytes, bytes], ...]:
     return tuple(pieces)
 
 
-def _encoded(name: str, values: Sequence[str]) -> tuple[bytes, ...]:
-    """``values`` as UTF-8, each checked to be a string."""
-    if isinstance(values, str | bytes):  # would become a list of its characters
+def _strings(name: str, values: Sequence[str]) -> tuple[str, ...]:
+    """``values`` as a tuple, each checked to be a string."""
+    if isinstance(values, str | bytes):  # would become a tuple of its characters
         raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings, not one string")
-    try:
-        return tuple([value.encode("utf-8") for value in values])
-    except AttributeError:
-        raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings") from None
+    items = tuple(values)
+    if not all(type(v) is str or isinstance(v, str) for v in items):
+        raise EntryInvalid(f"{_WHAT}: {name} must be a sequence of strings")
+    return items
 
 
 @functools.lru_cache(maxsize=4096)

@@ -47,6 +47,7 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from servinfo.audit.errors import EntryInvalid
+from servinfo.crypto.keyed_hash import REFERENCE_SIZE
 
 __all__ = ["FORMAT", "REFERENCE_SIZE", "Action", "AuditEntry", "DetailValue", "reference"]
 
@@ -55,8 +56,6 @@ DetailValue: TypeAlias = str | int | bool | None
 
 #: The format new entries are written in; format 1 is still read.
 FORMAT = 2
-#: Bytes of a reference (written as twice as many lower-case hex characters).
-REFERENCE_SIZE = 16
 _NO_DETAILS: Mapping[str, DetailValue] = MappingProxyType({})
 _NO_LINKS: Mapping[str, str] = MappingProxyType({})
 _ACTION = re.compile(r"[a-z][a-z0-9_]*")

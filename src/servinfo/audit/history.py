@@ -1,4 +1,9 @@
-"""A subject's history in the audit log: their entries, found through the subjects' index.
+"""A subject's keys and history in the audit log.
+
+:class:`SubjectKeys` derives, from a subject's salt, what the append writes for
+them: the pseudonym and the key of the references (:func:`read_history` gives
+the same key to the subject with their entries, found through the subjects'
+index).
 
 The access export (:mod:`servinfo.rights`) gives a person every entry about
 them with the key of its references, so that the person can recompute, for an
@@ -9,15 +14,66 @@ identifiers in clear.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from servinfo.audit import _storage
+from servinfo.audit._template import pseudonym_tail
 from servinfo.audit.errors import LogTampered
 from servinfo.crypto import PSEUDONYM, Keyring, Pseudonymizer
+from servinfo.crypto.keyed_hash import KeyedReferences
 
-__all__ = ["SubjectHistory", "read_history", "subject_pseudonyms"]
+__all__ = ["SubjectHistory", "SubjectKeys", "read_history", "subject_pseudonyms"]
+
+#: Subjects whose derived keys a process keeps at most (some 30 MB).
+_MAX_KEPT = 100_000
+#: A subject's ``(pseudonym as 16 bytes, references, entry tail)``.
+Derived = tuple[bytes, KeyedReferences, bytes]
+
+
+class SubjectKeys:
+    """Each subject's pseudonym, references and entry tail, derived from its salt.
+
+    Kept by ``(subject, salt)`` between batches, under the current pseudonym key:
+    deriving them cost more than the rest of an entry about a subject. A kept
+    derivation is only found with its salt, so once the salt is destroyed no
+    append uses it again; :meth:`forget` drops it in the process that erased,
+    other processes when their cache is next emptied (full, or a new key).
+    """
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+        self._kept: dict[tuple[str, bytes], Derived] = {}
+        self._key_id = ""
+
+    def derive(self, salts: Mapping[str, bytes]) -> dict[str, Derived]:
+        """What the append writes for each subject of ``salts`` (subject id → salt)."""
+        key = self._keyring.current(PSEUDONYM)
+        kept = self._kept
+        if self._key_id != key.key_id or len(kept) > _MAX_KEPT:
+            # An assignment: a concurrent batch goes on with the dictionary it has.
+            kept = self._kept = {}
+            self._key_id = key.key_id
+        pseudonymizer: Pseudonymizer | None = None
+        derived = {}
+        for subject, salt in salts.items():
+            found = kept.get((subject, salt))
+            if found is None:
+                if pseudonymizer is None:
+                    pseudonymizer = Pseudonymizer(key)
+                pseudonym = pseudonymizer.pseudonym(subject, salt)
+                found = kept[subject, salt] = (
+                    bytes.fromhex(pseudonym),
+                    KeyedReferences(pseudonymizer.reference_key(subject, salt)),
+                    pseudonym_tail(pseudonym),
+                )
+            derived[subject] = found
+        return derived
+
+    def forget(self, subject_id: str, salt: bytes) -> None:
+        self._kept.pop((subject_id, salt), None)
 
 
 @dataclass(frozen=True)
@@ -44,7 +100,8 @@ def read_history(
         return None
     pseudonymizer = Pseudonymizer(keyring.current(PSEUDONYM))
     pseudonym = pseudonymizer.pseudonym(subject_id, salt)
-    rows = _storage.subject_entries(connection, bytes.fromhex(pseudonym))
+    end = _storage.read_state(connection)[0]
+    rows = _storage.subject_entries(connection, bytes.fromhex(pseudonym), end)
     named = b'"subject_pseudonym":"%s"' % pseudonym.encode()
     for seq, data in rows:
         if named not in data:

@@ -75,7 +75,6 @@ from servinfo.audit._template import (
     Template,
     build,
     keyed_pieces,
-    pseudonym_tail,
     template,
 )
 from servinfo.audit.entries import AuditEntry, DetailValue
@@ -86,14 +85,15 @@ from servinfo.audit.errors import (
     LogTampered,
     RangeInvalid,
 )
-from servinfo.audit.history import SubjectHistory, read_history, subject_pseudonyms
+from servinfo.audit.history import SubjectHistory, SubjectKeys, read_history, subject_pseudonyms
 from servinfo.audit.merkle import CompactRange, consistency_proof_from_frontier, inclusion_proof
 from servinfo.audit.metrics import CHECKPOINT_REFUSALS
 from servinfo.audit.note import Ed25519NoteSigner, Ed25519NoteVerifier, Note, NoteSignature
 from servinfo.audit.signer import CheckpointSigner, SignerRefused, SignerState
 from servinfo.audit.sink import AuditSink, RecordedEvent
 from servinfo.audit.verify import SignedRoot, VerifyReport, check_legacy_heads, verify_chunks
-from servinfo.crypto import AUDIT_SIGNING, PSEUDONYM, Keyring, Pseudonymizer
+from servinfo.crypto import AUDIT_SIGNING, Keyring
+from servinfo.crypto.keyed_hash import KeyedReferences
 from servinfo.store.engines import write_transaction
 
 __all__ = ["AuditLog", "ConsistencyProof", "KeyWindow", "TransactionalAuditSink"]
@@ -186,6 +186,7 @@ class AuditLog:
         # reading them back, when they cover everything since its last checkpoint.
         self._recent: tuple[int, list[bytes]] = (0, [])
         self._recent_lock = threading.Lock()
+        self._keys = SubjectKeys(keyring)
 
     def __repr__(self) -> str:
         return f"AuditLog(engine={self._engine.url.render_as_string()!r})"
@@ -280,12 +281,12 @@ class AuditLog:
             indexed: list[bytes] = []
             indexed_seqs: list[int] = []
             for seq, pieces in enumerate(templates, first):
-                head, middle, subject, _ = pieces
+                head, middle, subject = pieces[:3]
                 if subject is None:
                     datas.append(b"".join((head, at, middle, b"%d" % seq, none)))
                     continue
-                pseudonym, key, tail = keyed[subject]
-                head, middle = keyed_pieces(pieces, key)
+                pseudonym, references, tail = keyed[subject]
+                head, middle = keyed_pieces(pieces, references)
                 datas.append(b"".join((head, at, middle, b"%d" % seq, tail)))
                 indexed.append(pseudonym)
                 indexed_seqs.append(seq)
@@ -328,24 +329,15 @@ class AuditLog:
 
     def _subjects(
         self, connection: Connection, subjects: set[str]
-    ) -> dict[str, tuple[bytes, bytes, bytes]]:
-        """Each subject's pseudonym (16 bytes, for the index), reference key and entry tail;
-        new subjects get a fresh salt."""
+    ) -> dict[str, tuple[bytes, KeyedReferences, bytes]]:
+        """Each subject's pseudonym (16 bytes, for the index), references and entry tail,
+        from its salt, read here in every batch (an erasure by another process counts
+        from its commit on); new subjects get a fresh salt."""
         salts = _storage.salts(connection, subjects)
         new = {s: os.urandom(_SALT_SIZE) for s in subjects if s not in salts}
         _storage.insert_salts(connection, new)
         salts.update(new)
-        pseudonymizer = Pseudonymizer(self._keyring.current(PSEUDONYM))
-        keyed = {}
-        for subject in subjects:
-            salt = salts[subject]
-            pseudonym = pseudonymizer.pseudonym(subject, salt)
-            keyed[subject] = (
-                bytes.fromhex(pseudonym),
-                pseudonymizer.reference_key(subject, salt),
-                pseudonym_tail(pseudonym),
-            )
-        return keyed
+        return self._keys.derive(salts)
 
     def forget_subject(self, subject_id: str) -> bool:
         """Destroy ``subject_id``'s salt, and its rows of the subjects' index; True if it had one.
@@ -357,13 +349,15 @@ class AuditLog:
         the salt.
         """
         with write_transaction(self._engine) as connection:
-            _storage.lock_state(connection)  # appends after this one see the salt gone
+            end = _storage.lock_state(connection)[0]  # appends after this see the salt gone
             salt = _storage.salts(connection, [subject_id]).get(subject_id)
             if salt is None:
                 return False
             pseudonyms = subject_pseudonyms(self._keyring, subject_id, salt)
-            _storage.delete_subject_entries(connection, pseudonyms)
-            return _storage.delete_salt(connection, subject_id)
+            _storage.delete_subject_entries(connection, pseudonyms, end)
+            forgotten = _storage.delete_salt(connection, subject_id)
+        self._keys.forget(subject_id, salt)
+        return forgotten
 
     def subject_history(self, subject_id: str) -> SubjectHistory | None:
         """Every entry about ``subject_id`` under its current salt, with the key of their

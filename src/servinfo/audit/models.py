@@ -11,7 +11,7 @@ label ``audit``), so the store never has to know about them::
     audit_state         one row: the next seq, the current frontier (the sequencing
                         point) and a MAC over both with a key from the keyring
     subject_salts       the per-subject salt of each subject's pseudonym; deleted at erasure
-    audit_subject_entries  (pseudonym, seq) of every entry about a subject: its history
+    audit_subject_entries  (bucket, pseudonym, seq) of every entry about a subject: its history
                         without a scan of the log; a subject's rows go with its salt
 
 Every stored column of an entry is covered by its hash: the seq is its place
@@ -48,6 +48,8 @@ _NAMING = {
 _COUNT = BigInteger().with_variant(Integer(), "sqlite")
 #: The id of the only row of ``audit_state``.
 STATE_ID = 1
+#: ``audit_subject_entries`` groups entries in buckets of 2**12 seqs.
+SUBJECT_BUCKET_BITS = 12
 
 
 class AuditBase(DeclarativeBase):
@@ -123,6 +125,11 @@ class SubjectSaltRow(AuditBase):
 class AuditSubjectEntryRow(AuditBase):
     """An entry about a subject, by the 16 bytes of the pseudonym it names.
 
+    Keyed by the entry's bucket (``seq >> SUBJECT_BUCKET_BITS``) first: a batch of
+    entries about thousands of subjects then writes into the few pages of the
+    newest bucket, not into a page per subject all over the index (which made an
+    append cost a page write per entry); a history seeks once per bucket.
+
     Not covered by any hash: it only finds entries, whose bytes (and so the
     pseudonym they name) the tree covers. A row pointing at an entry about
     someone else is refused when the history is read; a row deleted hides an
@@ -133,6 +140,7 @@ class AuditSubjectEntryRow(AuditBase):
     # The rows are the key: no rowid B-tree beside it on SQLite.
     __table_args__ = ({"sqlite_with_rowid": False},)
 
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     pseudonym: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 

@@ -1,10 +1,10 @@
 """Entries of format 2; an index of each subject's entries, filled for the entries already stored.
 
-- ``audit_subject_entries (pseudonym, seq)``: one row per entry about a subject,
-  keyed by the 16 bytes of its pseudonym, written in the append's transaction
-  from now on, so a subject's history is found without scanning the log
-  (WITHOUT ROWID on SQLite: the key is the row). Erasure deletes a subject's
-  rows with its salt.
+- ``audit_subject_entries (bucket, pseudonym, seq)``: one row per entry about a
+  subject, keyed by its bucket (``seq >> 12``) and the 16 bytes of its
+  pseudonym, written in the append's transaction from now on, so a subject's
+  history is found without scanning the log (WITHOUT ROWID on SQLite: the key
+  is the row). Erasure deletes a subject's rows with its salt.
 - The entries already stored (format 1) are indexed here, read in chunks of
   seqs, each one's ``subject_pseudonym`` taken from its stored bytes. Entries
   are never rewritten.
@@ -29,14 +29,17 @@ depends_on: str | Sequence[str] | None = None
 
 #: Entries read, and index rows written, per round trip.
 _CHUNK = 10_000
+#: Frozen here: servinfo.audit.models.SUBJECT_BUCKET_BITS when this revision was written.
+_BUCKET_BITS = 12
 
 
 def upgrade() -> None:
     index = op.create_table(
         "audit_subject_entries",
+        sa.Column("bucket", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("pseudonym", sa.LargeBinary(16), nullable=False),
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.PrimaryKeyConstraint("pseudonym", "seq", name="pk_audit_subject_entries"),
+        sa.PrimaryKeyConstraint("bucket", "pseudonym", "seq", name="pk_audit_subject_entries"),
         sqlite_with_rowid=False,
     )
     _index_stored_entries(op.get_bind(), index)
@@ -58,7 +61,9 @@ def _index_stored_entries(connection: sa.Connection, index: sa.Table) -> None:
         for seq, data in rows:
             pseudonym = _pseudonym(bytes(data))
             if pseudonym is not None:
-                found.append({"pseudonym": pseudonym, "seq": int(seq)})
+                found.append(
+                    {"bucket": int(seq) >> _BUCKET_BITS, "pseudonym": pseudonym, "seq": int(seq)}
+                )
         if found:
             connection.execute(index.insert(), found)
         start = int(rows[-1][0]) + 1
