@@ -31,12 +31,23 @@ dsr open``/``servinfo dsr process``; records are read by the internal
   delete exports, notify recipients and forget the audit salt). Target:
   effective p95 within 10 ms.
 
+* **access history** — with ``--history-entries`` (default 10,000): in a fresh
+  deployment whose audit log holds ``--history-log`` entries (default
+  1,000,000; staff decisions and reads about a thousand other subjects, appended
+  in bulk, not timed), one subject with that many entries about it, spread
+  through the log, and a few records. Its access export is timed with the
+  history (every entry, its tlog-proof against one checkpoint, report.html's
+  rows, ``verify.py``) and, as the same-run baseline, without it (the export
+  of before the history); best of ``--history-repeat`` each. Target: the export
+  with its history within 2 s.
+
 One export and one erasure of other subjects run first, uncounted (warm-up:
 SQL compilation, caches). The two volumes show whether the costs grow with the
 store. Never run as a test.
 
     .venv/bin/python bench/rights.py --backend both --volumes 100000,1000000 --large 100000
     .venv/bin/python bench/rights.py --backend sqlite --volumes 10000000   # the 10M option
+    .venv/bin/python bench/rights.py --backend both --volumes '' --history-entries 10000
 """
 
 from __future__ import annotations
@@ -56,9 +67,11 @@ from sqlalchemy import insert
 
 from _deployments import deployment_for
 from _machine import machine
+from servinfo.audit import RecordedEvent
 from servinfo.deployment import Deployment
 from servinfo.rights import fulfil
 from servinfo.rights.export import access_archive
+from servinfo.rights.history import build_history
 from servinfo.store import NewRecord
 from servinfo.store.models import SubjectRow
 
@@ -75,6 +88,9 @@ RETAIN_UNTIL = dt.date(2036, 1, 1)
 EXPORT_P95_MS = 200.0
 LARGE_RATIO = 0.50
 EFFECTIVE_P95_MS = 10.0
+HISTORY_S = 2.0
+HISTORY_SUBJECT = "bench-history"
+STAFF = "bench-support"
 
 
 # -- synthetic data ---------------------------------------------------------------
@@ -411,6 +427,119 @@ def measure(volume: Volume, args: argparse.Namespace) -> None:
             )
 
 
+# -- the access history ------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    backend: str
+    entries: int
+    log: int
+    populate_s: float = 0.0
+    shipped: int = 0
+    with_s: float = float("inf")
+    without_s: float = float("inf")
+    parts: dict[str, float] = field(default_factory=dict)
+    witnessed: bool = False
+
+
+def _staff_events(subject_id: str, n: int, record_ids: list[str]) -> list[RecordedEvent]:
+    """A staff member's read of ``subject_id``: a decision per category, then the read, with
+    what the read path logs (role, legal entity, region)."""
+    details = {"role": "support_engineer", "legal_entity": "ims_eu", "region": REGION}
+    decision = RecordedEvent.of(
+        "decision",
+        actor=STAFF,
+        subject_id=subject_id,
+        purpose="provide",
+        outcome="allow",
+        reasons=("role support_engineer may read account for provide",),
+        details={**details, "category": "account"},
+    )
+    read = RecordedEvent.of(
+        "read",
+        actor=STAFF,
+        subject_id=subject_id,
+        purpose="provide",
+        outcome="allow",
+        record_ids=record_ids[n % len(record_ids) :][:3] or record_ids[:3],
+        details={**details, "count": 3},
+    )
+    return [decision, read]
+
+
+def populate_log(deployment: Deployment, total: int, about: int, record_ids: list[str]) -> float:
+    """``total`` audit entries, ``about`` of them about the history's subject (spread evenly);
+    the rest about a thousand other subjects. Seconds taken."""
+    started = time.perf_counter()
+    audit = deployment.audit
+    every = max(1, total // about)
+    batch: list[RecordedEvent] = []
+    made = mine = 0
+    while made < total:
+        ours = mine < about and made // every >= mine
+        subject = HISTORY_SUBJECT if ours else subject_name(made % 1000)
+        events = _staff_events(subject, made, record_ids if ours else ["01KBENCH0000000000000000"])
+        batch += events
+        made += len(events)
+        mine += len(events) if ours else 0
+        if len(batch) >= 10_000:
+            audit.record_many(batch)
+            batch = []
+    if batch:
+        audit.record_many(batch)
+    audit.checkpoint()
+    return time.perf_counter() - started
+
+
+def measure_history(result: History, args: argparse.Namespace) -> None:
+    with deployment_for(result.backend, "bench-history") as deployment:
+        register_subjects(deployment, 1000)
+        deployment.directory.register_subject(HISTORY_SUBJECT, ORG, "DE")
+        rng = random.Random(5)
+        record_ids = deployment.writer.put_many(
+            [_record(HISTORY_SUBJECT, 1001, i, rng) for i in range(10)], batch_size=100
+        )
+        deployment.principal_service.add(
+            STAFF, kind="employee", role="support_engineer", region=REGION, actor="bench"
+        )
+        result.populate_s = populate_log(
+            deployment, args.history_log, args.history_entries, record_ids
+        )
+        print(
+            f"  audit log: {deployment.audit.size():,} entries, {args.history_entries:,} about the "
+            f"subject, appended in {result.populate_s:,.1f} s",
+            flush=True,
+        )
+        flow = Workflow(deployment)
+        flow.spent["history"] = 0.0
+        fulfil.build_history = flow._timed("history", build_history)  # type: ignore[attr-defined]
+        flow.process(flow.open("access", subject_name(1)))  # warm-up, not counted
+
+        def without(*args: Any, **kwargs: Any) -> None:
+            return None  # the export as it was before the history
+
+        for _ in range(args.history_repeat):
+            fulfil.build_history = without  # type: ignore[attr-defined]
+            took, _ = flow.process(flow.open("access", HISTORY_SUBJECT))
+            result.without_s = min(result.without_s, took)
+            fulfil.build_history = flow._timed("history", build_history)  # type: ignore[attr-defined]
+            flow.spent = dict.fromkeys(flow.spent, 0.0)
+            took, outcome = flow.process(flow.open("access", HISTORY_SUBJECT))
+            if took < result.with_s:
+                result.with_s, result.parts = took, dict(flow.spent)
+                result.shipped = int(outcome["history"]["entries"])
+                result.witnessed = bool(outcome["history"]["witnessed"])
+        fulfil.build_history = build_history  # type: ignore[attr-defined]
+        print(
+            f"  access export with its history: {result.with_s:.2f} s for {result.shipped:,} "
+            f"entries (the history's entries, proofs and files {result.parts['history']:.2f} s, "
+            f"the ZIP with report.html {result.parts['archive']:.2f} s); without the history "
+            f"{result.without_s:.2f} s",
+            flush=True,
+        )
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -470,6 +599,27 @@ def report(volumes: list[Volume]) -> bool:
     return all(met for _, met in verdicts)
 
 
+def report_history(histories: list[History]) -> bool:
+    if not histories:
+        return True
+    print()
+    print(
+        "| backend | log entries | entries about the subject | export with history s "
+        "| of which the history s | without history s (baseline) | target ≤ 2 s |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    met = True
+    for h in histories:
+        ok = h.with_s <= HISTORY_S
+        met = met and ok
+        print(
+            f"| {h.backend} | {h.log:,} | {h.shipped:,} | {h.with_s:.2f} "
+            f"| {h.parts.get('history', 0.0):.2f} | {h.without_s:.2f} "
+            f"| {'met' if ok else 'MISSED'} |"
+        )
+    return met
+
+
 def _counts(text: str) -> list[int]:
     try:
         return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
@@ -495,6 +645,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=100, help="ordinary subjects exported")
     parser.add_argument("--erasures", type=int, default=20, help="ordinary subjects erased")
     parser.add_argument("--large-repeat", type=int, default=2)
+    parser.add_argument(
+        "--history-entries",
+        type=int,
+        default=10_000,
+        help="audit entries about the access history's subject (0: no history measurement)",
+    )
+    parser.add_argument("--history-log", type=int, default=1_000_000, help="entries in the log")
+    parser.add_argument("--history-repeat", type=int, default=3)
     args = parser.parse_args(argv)
     if args.records is not None:
         plan = [(args.records, args.subjects or max(1, args.records // args.records_per_subject))]
@@ -513,7 +671,19 @@ def main(argv: list[str] | None = None) -> int:
             volume = Volume(backend, records, subjects, args.large)
             measure(volume, args)
             volumes.append(volume)
-    met = report(volumes)
+    histories = []
+    if args.history_entries > 0:
+        for backend in backends:
+            print(
+                f"{backend}: access history of {args.history_entries:,} entries in a log of "
+                f"{args.history_log:,}",
+                flush=True,
+            )
+            history = History(backend, args.history_entries, args.history_log)
+            measure_history(history, args)
+            histories.append(history)
+    met = report(volumes) if volumes else True
+    met = report_history(histories) and met
     print(f"\nload average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if met else 1
 
