@@ -3,6 +3,7 @@ offline, readable in report.html (staff by role and entity, never by name), and 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -13,11 +14,14 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.rights.world import NOW, World
 
 from servinfo.audit.entries import reference
 from servinfo.audit.policy import TrustPolicy
 from servinfo.audit.tlog_proof import TlogProof
+from servinfo.cli.app import main
+from servinfo.rights.errors import InvalidRequest, RequestNotFound
 from servinfo.rights.history import verifier_source
 
 
@@ -166,3 +170,167 @@ def _verify(folder: Path) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=120,
     )
+
+
+# -- withheld entries ------------------------------------------------------------------
+
+
+def _analyst(world: World) -> None:
+    """A security analyst reads subj-de for ``protect``."""
+    deployment = world.deployment
+    deployment.principal_service.add(
+        "analyst-eu", kind="employee", role="security_analyst", region="eu", actor="admin"
+    )
+    deployment.reads.read_subject(deployment.principals.get("analyst-eu"), "protect", "subj-de")
+    deployment.audit_buffer.flush()
+
+
+def _purposes(archive: zipfile.ZipFile) -> set[str | None]:
+    return {json.loads(str(line["entry"]))["purpose"] for line in _lines(archive)}
+
+
+def _withheld(archive: zipfile.ZipFile) -> list[dict[str, str]]:
+    withheld: list[dict[str, str]] = json.loads(archive.read("history/subject.json"))["withheld"]
+    return withheld
+
+
+def test_an_open_investigation_withholds_the_protect_entries_and_names_its_ground(
+    world: World, tmp_path: Path
+) -> None:
+    _analyst(world)
+    withholdings = world.rights.withholdings
+    held = withholdings.withhold("subj-de", "security_investigation", actor="dpo")
+    _, archive = _export(world)
+    assert "protect" not in _purposes(archive)
+    assert "provide" in _purposes(archive) or "legal" in _purposes(archive)
+    # Placing it is audited about the subject, and withheld with it.
+    assert "withholding" not in {json.loads(str(x["entry"]))["action"] for x in _lines(archive)}
+    assert [w["ground"] for w in _withheld(archive)] == ["security_investigation"]
+    report = archive.read("report.html").decode()
+    assert "Some information about you is withheld" in report
+    assert "security investigation" in report
+    # What is shipped still verifies; verify.py names the ground.
+    archive.extractall(tmp_path / "held")
+    checked = _verify(tmp_path / "held")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "security_investigation" in checked.stdout
+
+    # Released: the entries show again, with the withholding's own entries.
+    withholdings.release(held.withholding_id, actor="dpo")
+    _, after = _export(world)
+    assert "protect" in _purposes(after)
+    assert _withheld(after) == []
+    changes = [
+        json.loads(str(x["entry"]))["outcome"]
+        for x in _lines(after)
+        if json.loads(str(x["entry"]))["action"] == "withholding"
+    ]
+    assert changes == ["placed", "released"]
+
+
+def test_an_investigation_since_a_time_keeps_earlier_protect_entries(world: World) -> None:
+    _analyst(world)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    world.rights.withholdings.withhold("subj-de", "fraud_investigation", actor="dpo", since=later)
+    _, archive = _export(world)
+    assert "protect" in _purposes(archive)  # before the investigation's entries
+    assert [w["ground"] for w in _withheld(archive)] == ["fraud_investigation"]
+
+
+def test_a_gagged_legal_request_is_withheld_without_naming_the_ground(world: World) -> None:
+    deployment = world.deployment
+    deployment.ledgers.register_disclosure(
+        recipient="police-de",
+        recipient_kind="authority",
+        basis="legal_requirement",
+        subject_id="subj-de",
+        categories=["account"],
+        purpose="legal",
+        record_count=1,
+        reference="LR-2026-17",
+        actor="dpo",
+        now=NOW,
+    )
+    _, before = _export(world)
+    disclosures = [
+        json.loads(str(x["entry"]))
+        for x in _lines(before)
+        if json.loads(str(x["entry"]))["action"] == "disclosure"
+    ]
+    assert len(disclosures) == 2  # the processor's, and the authority's
+    world.rights.withholdings.withhold(
+        "subj-de", "legal_gag", actor="dpo", reference="LR-2026-17", gagged=True
+    )
+    _, archive = _export(world)
+    shown = [json.loads(str(x["entry"])) for x in _lines(archive)]
+    assert [e["details"].get("recipient") for e in shown if e["action"] == "disclosure"] == [
+        "relay_mail"
+    ]
+    assert _withheld(archive) == []  # gagged: not even the ground is told
+    report = archive.read("report.html").decode()
+    assert "withheld" not in report.lower().replace("history/", "")
+    assert "LR-2026-17" not in archive.read("history/subject.json").decode()
+
+
+def test_withholding_refuses_bad_input(world: World) -> None:
+    withholdings = world.rights.withholdings
+    with pytest.raises(InvalidRequest, match="unknown ground 'curiosity'"):
+        withholdings.withhold("subj-de", "curiosity", actor="dpo")
+    with pytest.raises(InvalidRequest, match="names the legal request's reference"):
+        withholdings.withhold("subj-de", "legal_gag", actor="dpo")
+    with pytest.raises(InvalidRequest, match="naive time"):
+        withholdings.withhold(
+            "subj-de", "security_investigation", actor="dpo", until=dt.datetime(2030, 1, 1)
+        )
+    held = withholdings.withhold("subj-de", "security_investigation", actor="dpo")
+    withholdings.release(held.withholding_id, actor="dpo")
+    with pytest.raises(InvalidRequest, match="released already"):
+        withholdings.release(held.withholding_id, actor="dpo")
+    with pytest.raises(RequestNotFound):
+        withholdings.release("01NOSUCHWITHHOLDING0000000", actor="dpo")
+
+
+def _dsr(capsys: pytest.CaptureFixture[str], world: World, *args: str) -> tuple[int, str]:
+    """``servinfo dsr …`` through the console entry point (its exit codes and one-line
+    errors); the exit status and what it printed."""
+    capsys.readouterr()
+    base = ["--data-dir", str(world.data_dir), "--token", world.tokens["dpo"]]
+    try:
+        main(["dsr", *args, *base])
+    except SystemExit as done:
+        status = done.code if isinstance(done.code, int) else 1
+    else:
+        status = 0
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_dsr_withhold_and_release_from_the_command_line(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _dsr(
+        capsys,
+        world,
+        "withhold",
+        "--subject",
+        "subj-de",
+        "--ground",
+        "fraud_investigation",
+        "--json",
+    )
+    assert code == 0, out
+    held = json.loads(out)
+    assert (held["ground"], held["released_at"]) == ("fraud_investigation", None)
+    code, out = _dsr(capsys, world, "withhold", "--subject", "subj-de", "--ground", "legal_gag")
+    assert code == 2
+    assert len(out.strip().splitlines()) == 1
+    code, out = _dsr(
+        capsys, world, "withhold", "--subject", "subj-de", "--ground", "fraud_investigation",
+        "--until", "tomorrow",
+    )  # fmt: skip
+    assert code == 2
+    assert "not an ISO 8601 time" in out
+    code, out = _dsr(capsys, world, "release-withholding", held["id"])
+    assert code == 0, out
+    code, out = _dsr(capsys, world, "withholdings", "--subject", "subj-de")
+    assert [w["released_by"] for w in json.loads(out)] == ["dpo"]

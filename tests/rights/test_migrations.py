@@ -37,4 +37,5 @@ def test_tables_carry_the_rights_prefix() -> None:
         "rights_exports",
         "rights_export_keys",
         "rights_opt_outs",
+        "rights_withholdings",
     } == RIGHTS_TABLES

@@ -348,3 +348,94 @@ def sent(
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
         OutboxNotifier(deployment.control).mark_sent(notice_id, now=dt.datetime.now(dt.UTC))
     console.print(f"marked {notice_id} sent", markup=False)
+
+
+def _when(value: str | None, option: str) -> dt.datetime | None:
+    """An ISO 8601 time with its offset (``2026-05-04T10:00:00+00:00``), or None."""
+    if value is None:
+        return None
+    from servinfo.rights.errors import InvalidRequest
+
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"{option} {value!r} is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise InvalidRequest(f"{option} {value!r} has no offset; add one, e.g. +00:00")
+    return at
+
+
+@dsr_app.command("withhold")
+def withhold(
+    subject: Annotated[str, typer.Option("--subject", help="The subject's id.")],
+    ground: Annotated[
+        str,
+        typer.Option(
+            "--ground",
+            help="security_investigation, fraud_investigation (their 'protect' entries) or "
+            "legal_gag (the entries naming --reference).",
+        ),
+    ],
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="legal_gag: the legal request's reference.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Investigations: only entries from this ISO time on."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="When the ground lapses (ISO time).")
+    ] = None,
+    gagged: Annotated[
+        bool, typer.Option("--gagged", help="The ground itself may not be told to the subject.")
+    ] = False,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Withhold part of a subject's access history while a ground of law applies."""
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
+        held = deployment.rights.withholdings.withhold(
+            subject,
+            ground,
+            actor=me.name,
+            reference=reference,
+            since=_when(since, "--since"),
+            until=_when(until, "--until"),
+            gagged=gagged,
+        )
+    if as_json:
+        print_json(held.to_dict())
+        return
+    console.print(f"withholding {held.withholding_id} placed ({held.ground})", markup=False)
+
+
+@dsr_app.command("release-withholding")
+def release_withholding(
+    withholding_id: Annotated[str, typer.Argument(help="The withholding's id.")],
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End a withholding: the entries it covered show in the subject's next export."""
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
+        released = deployment.rights.withholdings.release(withholding_id, actor=me.name)
+    if as_json:
+        print_json(released.to_dict())
+        return
+    console.print(f"withholding {released.withholding_id} released", markup=False)
+
+
+@dsr_app.command("withholdings")
+def withholdings(
+    subject: Annotated[str, typer.Option("--subject", help="The subject's id.")],
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+) -> None:
+    """A subject's withholdings, released ones too, as JSON."""
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
+        found = deployment.rights.withholdings.for_subject(subject)
+    print_json([w.to_dict() for w in found])

@@ -30,6 +30,7 @@ from servinfo.rights.export import access_archive, portability_archive
 from servinfo.rights.history import AccessHistory, ActorInfo, build_history
 from servinfo.rights.report import LedgerEntries
 from servinfo.rights.requests import RequestLifecycle
+from servinfo.rights.withholding import Withholdings
 
 __all__ = ["READ_PURPOSE", "Fulfilment", "Outcome"]
 
@@ -137,7 +138,7 @@ class Fulfilment(RequestLifecycle):
     def _fulfil_access(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
         records = self._read_all(request)
         ledgers = LedgerEntries.of(self._ledgers, request.subject_id)
-        history = self._access_history(request, records, ledgers)
+        history = self._access_history(request, records, ledgers, at)
         blob = access_archive(
             policy=self._policy(),
             subject=self._directory.get_subject(request.subject_id),
@@ -159,10 +160,15 @@ class Fulfilment(RequestLifecycle):
         return "completed", outcome, None
 
     def _access_history(
-        self, request: Request, records: list[ReadRecord], ledgers: LedgerEntries
+        self,
+        request: Request,
+        records: list[ReadRecord],
+        ledgers: LedgerEntries,
+        at: dt.datetime,
     ) -> AccessHistory | None:
-        """The subject's access history, this request's own read included; None when the
-        deployment keeps no history source (or the log holds nothing about them)."""
+        """The subject's access history, this request's own read included, less what a
+        withholding in force at ``at`` covers; None when the deployment keeps no history
+        source (or the log holds nothing about them)."""
         if self._history is None:
             return None
         self._flush_audit()  # the read just made is in the history
@@ -181,7 +187,13 @@ class Fulfilment(RequestLifecycle):
         actors = {
             p.name: ActorInfo(p.role, p.entity, p.kind if p in own else None) for p in principals
         }
-        return build_history(self._history, subject_id, known, actors=actors)
+        withheld = self.withholdings.for_subject(subject_id, in_force_at=at)
+        return build_history(self._history, subject_id, known, withhold=withheld, actors=actors)
+
+    @property
+    def withholdings(self) -> Withholdings:
+        """The grounds on which parts of subjects' access histories are withheld."""
+        return Withholdings(self._engine, self._audit)
 
     def _fulfil_portability(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
         records = self._read_all(request)

@@ -148,9 +148,10 @@ class AccessHistory:
 class Withholder(Protocol):
     """Decides which entries are withheld from a history (:mod:`servinfo.rights.withholding`)."""
 
-    def ground_for(self, entry: Mapping[str, Any]) -> WithheldGround | None:
-        """The ground ``entry`` is withheld on, None if it is not; a ground whose ``ground``
-        is empty is gagged: the entry is withheld and the ground not named."""
+    def ground_for(self, entry: Mapping[str, Any], key: bytes) -> WithheldGround | None:
+        """The ground ``entry`` (its fields) is withheld on, None if it is not; a ground whose
+        ``ground`` is empty is gagged: the entry is withheld and the ground not named. ``key``
+        is the subject's reference key (entries of format 2 name identifiers by reference)."""
         ...
 
 
@@ -175,14 +176,14 @@ def build_history(
     shown: list[HistoryEntry] = []
     grounds: dict[str, WithheldGround] = {}
     loads = json.loads
+    key = history.reference_key
     for index, data in history.entries:
         fields = loads(data)
-        verdict = next((v for w in withhold if (v := w.ground_for(fields)) is not None), None)
+        verdict = next((v for w in withhold if (v := w.ground_for(fields, key)) is not None), None)
         if verdict is None:
             shown.append(HistoryEntry(index, data, fields))
         elif verdict.ground:  # a gagged ground is not even named
             grounds.setdefault(verdict.ground, verdict)
-    key = history.reference_key
     present = _references(shown)
     identifiers = sorted(
         {

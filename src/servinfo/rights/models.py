@@ -9,7 +9,8 @@ carry ids, not personal data. ``rights_exports`` holds access and portability
 exports until they expire, each sealed under a data key of its own that
 ``rights_export_keys`` keeps wrapped by the keyring's ``export`` key.
 ``rights_opt_outs`` records opt-outs of sale or sharing (CCPA s. 1798.120),
-which the sharing package consults.
+which the sharing package consults. ``rights_withholdings`` holds the grounds
+on which parts of a subject's access history are withheld.
 
 Tables carry a ``rights_`` prefix: the control database is shared by every
 domain, and ``outbox`` or ``exports`` are names another domain could want.
@@ -45,6 +46,7 @@ __all__ = [
     "RequestRow",
     "RightsBase",
     "VerificationCodeRow",
+    "WithholdingRow",
     "rights_metadata",
 ]
 
@@ -175,6 +177,30 @@ class OptOutRow(RightsBase):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(_OPAQUE))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WithholdingRow(RightsBase):
+    """Part of a subject's access history withheld while a ground of law applies
+    (:mod:`servinfo.rights.withholding`)."""
+
+    __tablename__ = "rights_withholdings"
+
+    id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(_OPAQUE), index=True)
+    #: ``security_investigation``, ``fraud_investigation`` or ``legal_gag``.
+    ground: Mapped[str] = mapped_column(String(_NAME))
+    #: A legal request's reference (``legal_gag``): the entries naming it are withheld.
+    reference: Mapped[str | None] = mapped_column(String(_TEXT))
+    #: The ground itself may not be told: the history does not name it.
+    gagged: Mapped[bool] = mapped_column(Boolean())
+    #: Entries from this time on (an investigation's); None: every entry the ground covers.
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the ground lapses by itself; None: until released.
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    placed_by: Mapped[str] = mapped_column(String(_OPAQUE))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(_OPAQUE))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 rights_metadata = RightsBase.metadata
