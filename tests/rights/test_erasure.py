@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,13 @@ from sqlalchemy import text
 from tests.rights.world import NOW, World, build_world
 from tests.support import PostgresDatabases
 
+from servinfo.access.errors import Unauthenticated
 from servinfo.crypto import DataKey, IntegrityError, RecordBinding, Sealer, unwrap_data_key
 from servinfo.crypto.keyed_hash import Pseudonymizer
 from servinfo.crypto.keyring import PSEUDONYM
 from servinfo.rights import Request
+from servinfo.rights.unlinking import ERASED_ACTOR
+from servinfo.store.erasure import ERASED_SUBJECT
 
 
 def _erase(world: World, subject: str = "subj-de") -> Request:
@@ -219,3 +223,155 @@ def test_the_erasure_is_effective_before_it_is_finished(world: World) -> None:
     assert finished.records_deleted == 1
     assert ledger.entries(pseudonym=report.subject_pseudonym, pending=True) == []
     assert writer.finish_erasure("subj-fr", finished) is finished
+
+
+# -- what else the erasure purges or keys (docs/rights.md, "What an erasure leaves") ----
+
+
+def _control_rows(world: World, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with world.deployment.control.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql), params)]
+
+
+def test_the_shred_entry_is_logged_and_its_seq_is_in_the_outcome(world: World) -> None:
+    done = _erase(world)
+    assert done.outcome is not None
+    seq = done.outcome["erasure_entry"]
+    assert isinstance(seq, int)
+    world.deployment.rights._flush_audit()
+    (entry,) = world.deployment.audit.entries(seq, seq + 1)
+    assert entry.action == "erasure"
+    assert entry.actor == "dpo"
+    assert entry.outcome == "partially_shredded"
+    assert entry.subject_pseudonym is not None
+    assert entry.details["records_deleted"] == 4
+    assert entry.details["keys_destroyed"] == done.outcome["keys_destroyed"]
+    assert entry.details["kept_kinds"] == "payments.billing_details,payments.charge"
+    # The request id is there only as a reference keyed with the (now destroyed) salt.
+    assert done.request_id not in json.dumps(dict(entry.details))
+    assert "request_id" in entry.links
+    nothing_kept = _erase(world, "subj-fr")
+    assert nothing_kept.outcome is not None
+    world.deployment.rights._flush_audit()
+    seq = nothing_kept.outcome["erasure_entry"]
+    (entry,) = world.deployment.audit.entries(seq, seq + 1)
+    assert (entry.outcome, entry.details["kept_kinds"]) == ("shredded", "")
+
+
+def test_the_subjects_own_principals_are_deleted_and_their_tokens_end(world: World) -> None:
+    agent = world.deployment.principal_service.add(
+        "agent-for-ada", kind="authorized_agent", role="authorized_agent", region=None,
+        binding="subj-de", actor="admin",
+    )  # fmt: skip
+    service = world.deployment.principal_service
+    assert service.authenticate(world.tokens["ada"]).name == "ada"
+    _erase(world)
+    names = {p.name for p in service.all()}
+    assert {"ada", agent.principal.name} & names == set()
+    assert {"bob", "dpo", "support-eu"} <= names  # another subject's, and staff, stay
+    for token in (world.tokens["ada"], agent.token):
+        with pytest.raises(Unauthenticated):
+            service.authenticate(token)
+
+
+def test_the_case_files_stay_but_name_no_one(world: World) -> None:
+    ada = world.deployment.principals.get("ada")
+    rights = world.rights
+    access = rights.open("access", "subj-de", channel="api", actor="ada", now=NOW)
+    rights.verify_with_principal(access.request_id, ada, now=NOW)
+    rights.process(access.request_id, actor="dpo", now=NOW)
+    rectify = rights.open(
+        "rectification", "subj-de", channel="api", actor="ada", verified=True, now=NOW,
+        parameters={"kind": "account.profile", "fields": {"given_name": "Augusta"}},
+    )  # fmt: skip
+    rights.process(rectify.request_id, actor="dpo", now=NOW)
+    code_request = rights.open("objection", "subj-de", channel="api", actor="dpo", now=NOW)
+    rights.send_code(code_request.request_id, now=NOW)
+    sent = world.notices(kind="receipt_notice")[0]
+    world.outbox.mark_sent(sent.notice_id, now=NOW)
+    erased = _erase(world)
+    requests = {r.request_id: r for r in rights.list_requests()}
+    mine = [access.request_id, rectify.request_id, code_request.request_id, erased.request_id]
+    for request_id in mine:
+        request = requests[request_id]  # kept, as proof the request was handled
+        assert request.subject_id == ERASED_SUBJECT
+        assert request.parameters == {}
+        assert "ada" not in (request.opened_by, request.verified_by, request.decided_by)
+    assert requests[access.request_id].opened_by == ERASED_ACTOR
+    assert requests[access.request_id].state == "completed"
+    outcome = requests[access.request_id].outcome or {}
+    assert "id" not in outcome["export"]
+    assert "expires_at" in outcome["export"]
+    assert (requests[rectify.request_id].outcome or {})["rectified"] == 1
+    assert rights.list_requests(subject_id="subj-de") == []
+    assert _control_rows(
+        world, "SELECT count(*) FROM rights_verification_codes WHERE request_id = :r",
+        r=code_request.request_id,
+    ) == [(0,)]  # fmt: skip
+    # Sent messages about the subject are gone; those still to send stay until sent.
+    left = world.notices()
+    assert sent.notice_id not in {n.notice_id for n in left}
+    pending = [n for n in left if n.recipient == "subj-de" or n.request_id in mine]
+    assert pending
+    assert all(n.sent_at is None for n in pending)
+    assert any(n.kind == "erasure_notice" and n.recipient == "relay_mail" for n in pending)
+
+
+def test_ledgers_lose_the_subjects_entries_and_the_register_keeps_its_counts(
+    world: World,
+) -> None:
+    ledgers = world.deployment.ledgers
+    version = world.deployment.policy.version
+    ledgers.object("subj-de", "improve_use", actor="ada")
+    ledgers.give_consent("subj-de", recipient="survey-partner", notice_version=version, actor="ada")
+    ledgers.register_disclosure(
+        recipient="survey-partner", recipient_kind="third_party", basis="consent",
+        subject_id="subj-de", categories=["account"], purpose="provide", record_count=2,
+        actor="admin",
+    )  # fmt: skip
+    ledgers.object("subj-fr", "improve_use", actor="bob")
+    before = {d.recipient: d.record_count for d in ledgers.disclosures()}
+    done = _erase(world)
+    assert done.outcome is not None
+    assert done.outcome["ledgers_unlinked"] == {
+        "objections": 1, "restrictions": 0, "consents": 1, "disclosures": 2,
+    }  # fmt: skip
+    assert ledgers.objections("subj-de", include_withdrawn=True) == []
+    assert ledgers.consents("subj-de", include_history=True) == []
+    assert len(ledgers.objections("subj-fr")) == 1  # another subject's stay
+    assert ledgers.disclosures(subject_id="subj-de") == []
+    # Transparency: what went to each recipient is still counted, naming no subject.
+    kept = ledgers.disclosures(subject_id=ERASED_SUBJECT)
+    assert {d.recipient: d.record_count for d in kept} == before
+    consented = next(d for d in kept if d.basis == "consent")
+    assert consented.reference == ERASED_SUBJECT  # the consent's entry id went with it
+    assert ledgers.subject_state("subj-de").objections == frozenset()
+
+
+def test_under_a_legal_hold_nothing_is_unlinked(world: World) -> None:
+    world.deployment.ledgers.place_hold(subject_id="subj-de", reason="case 2026-4", actor="dpo")
+    world.deployment.ledgers.object("subj-de", "improve_use", actor="ada")
+    done = _erase(world)
+    assert done.outcome is not None
+    assert done.outcome["ledgers_unlinked"] == {}
+    assert world.rights.get(done.request_id).subject_id == "subj-de"
+    assert world.deployment.principals.get("ada").active
+    assert len(world.deployment.ledgers.objections("subj-de")) == 1
+
+
+def test_ingest_marks_of_erased_records_go_with_them(world: World) -> None:
+    from sqlalchemy import insert
+
+    from servinfo.store.models import RequestMarkRow
+
+    with world.deployment.regions["eu"].begin() as connection:
+        for line, record in enumerate(("invoice", "profile")):
+            connection.execute(
+                insert(RequestMarkRow).values(
+                    request=b"\x01" * 16, line=line, record_id=world.record_ids[record],
+                    expires_at=NOW,
+                )
+            )  # fmt: skip
+    _erase(world)
+    marks = _region_rows(world, "SELECT record_id FROM request_marks")
+    assert marks == [(world.record_ids["invoice"],)]  # the kept record's stays

@@ -15,8 +15,9 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
+from servinfo.access.compile import SELF_KINDS
 from servinfo.access.errors import AccessError, Forbidden, Unauthenticated
-from servinfo.audit import AuditSink
+from servinfo.audit import AuditSink, DetailValue
 from servinfo.audit.entries import Action
 from servinfo.crypto import hash_token, new_token
 from servinfo.policy import Policy, UnknownPolicyElement
@@ -82,11 +83,8 @@ class PrincipalService:
         principal = self._principals.add(
             name, kind, role, region, entity, hash_token(token), binding=binding, now=now
         )
-        self._audit.record(
-            "principal_change",
-            actor=actor,
-            outcome="added",
-            details={"principal": principal.name, "kind": kind, "role": role, "region": region},
+        self._audit_change(
+            principal, actor, "added", {"kind": kind, "role": role, "region": region}
         )
         return IssuedPrincipal(principal, token)
 
@@ -170,10 +168,42 @@ class PrincipalService:
                 "principal_change", actor=actor, outcome="refused", details={"principal": name}
             )
             raise
-        self._audit.record(
-            "principal_change", actor=actor, outcome="revoked", details={"principal": name}
-        )
+        self._audit_change(principal, actor, "revoked", {})
         return principal
+
+    def _audit_change(
+        self, principal: Principal, actor: str, outcome: str, details: dict[str, DetailValue]
+    ) -> None:
+        """The ``principal_change`` entry. A principal that acts for one subject is named
+        only as a reference keyed with that subject's salt: its name is often the person's
+        e-mail address, and an erasure must be able to cut it loose (docs/rights.md)."""
+        subject_id = self._subject_of(principal)
+        if subject_id is None:
+            self._audit.record(
+                "principal_change",
+                actor=actor,
+                outcome=outcome,
+                details={"principal": principal.name, **details},
+            )
+            return
+        self._audit.record(
+            "principal_change",
+            actor=actor,
+            subject_id=subject_id,
+            outcome=outcome,
+            details=details,
+            linked={"principal": principal.name},
+        )
+
+    def _subject_of(self, principal: Principal) -> str | None:
+        """The subject a ``subject`` or ``authorized_agent`` principal acts for, if any
+        (an authorized agent of the DRP is bound to its agent id, not to a subject)."""
+        if principal.kind not in SELF_KINDS or principal.binding is None:
+            return None
+        if principal.kind == "subject":
+            return principal.binding
+        known = self._directory.subjects([principal.binding])
+        return principal.binding if principal.binding in known else None
 
     def authenticate(self, token: str | None) -> Principal:
         """The active principal ``token`` belongs to, or :class:`Unauthenticated`.

@@ -19,14 +19,25 @@ Steps of an erasure request:
 (4) Count what stayed, by kind, through the access layer (the rights
     principal, purpose ``legal``): after the shred the subject's readable
     records are exactly the kept ones, so the answer can list them and say why.
-(5) Delete the subject's exports; tell every processor and third party the
+(5) Log the shred: one audit entry (action ``erasure``, outcome ``shredded``
+    or ``partially_shredded``, the counts and the kept kinds, the request id as
+    a linked identifier); its sequence number is the outcome's ``erasure_entry``,
+    which an erasure receipt proves.
+(6) Delete the subject's exports; tell every processor and third party the
     subject's data was disclosed to (the disclosure register) to erase it too
-    (Art. 19), through the notifier.
-(6) After the completion is logged: forget the subject's audit salt (earlier
+    (Art. 19), through the notifier; then unlink the ledgers (the subject's
+    objections, restrictions and consents deleted, its disclosures kept without
+    its id: :mod:`servinfo.ledgers._erasure`).
+(7) After the completion is logged: delete the subject's own principals (and
+    so their tokens), make the subject's request case files name no one
+    (:mod:`servinfo.rights.unlinking`), forget the subject's audit salt (earlier
     entries keep their pseudonym, so the log still verifies, but nothing links
     it to the subject any more), drop in-memory caches, and checkpoint the
     control database so neither the salt nor an export lingers in its WAL.
     The request is completed only then.
+
+Under a legal hold nothing is unlinked: the hold keeps the data, the salt and
+the evidence around them as they are, and the outcome says so.
 """
 
 from __future__ import annotations
@@ -39,12 +50,26 @@ from servinfo.retention.schedule import period_for
 from servinfo.rights.entries import Request
 from servinfo.rights.exports import EXPORT_TABLES
 from servinfo.rights.fulfil import Fulfilment, Outcome
-from servinfo.store import checkpoint
+from servinfo.rights.unlinking import unlink_requests
+from servinfo.store import ErasureReport, checkpoint
 
 __all__ = ["Erasure"]
 
-#: Control tables that held the subject's secrets: vacuumed on PostgreSQL after erasure.
-_CONTROL_TABLES = ("subject_salts", *EXPORT_TABLES)
+#: Control tables that held the subject's secrets or links to it: vacuumed on
+#: PostgreSQL after erasure.
+_CONTROL_TABLES = (
+    "subject_salts",
+    *EXPORT_TABLES,
+    "principals",
+    "rights_requests",
+    "rights_verification_codes",
+    "rights_outbox",
+    "rights_opt_outs",
+    "consents",
+    "objections",
+    "restrictions",
+    "disclosures",
+)
 
 
 class Erasure(Fulfilment):
@@ -86,9 +111,13 @@ class Erasure(Fulfilment):
                 }
             )
         # (5)
+        shred_entry = self._log_shred(request, actor, report, kept)
+        # (6)
         exports_deleted = self.exports.delete_for_subject(subject_id)
         notified = self._notify_recipients(request, "erasure_notice", None, {}, at)
+        unlinked = {} if holds else self._ledgers.unlink_subject(subject_id).to_dict()
         outcome: dict[str, Any] = {
+            "erasure_entry": shred_entry,
             "records_deleted": report.records_deleted,
             "keys_destroyed": report.keys_destroyed,
             "storage_purged": all(r.storage_purged for r in report.regions),
@@ -97,15 +126,35 @@ class Erasure(Fulfilment):
             "exports_deleted": exports_deleted,
             "recipients_notified": notified,
             "audit_pseudonym_forgotten": not holds,
+            "ledgers_unlinked": unlinked,
         }
         state = "partially_completed" if kept or holds else "completed"
 
-        def after() -> None:  # (6)
+        def after() -> None:  # (7)
             self._flush_audit()
             if not holds:
+                names = self._principals.remove_bound_to(subject_id)
+                unlink_requests(self._engine, subject_id, names)
                 self._audit.forget_subject(subject_id)
             for forget in self._forget_caches:
                 forget()
             checkpoint(self._engine, tables=_CONTROL_TABLES)
 
         return state, outcome, after
+
+    def _log_shred(
+        self, request: Request, actor: str, report: ErasureReport, kept: list[dict[str, Any]]
+    ) -> int:
+        """The shred entry of step (5); its sequence number."""
+        return self._audit.record(
+            "erasure",
+            actor=actor,
+            subject_id=request.subject_id,
+            outcome="partially_shredded" if kept else "shredded",
+            details={
+                "records_deleted": report.records_deleted,
+                "keys_destroyed": report.keys_destroyed,
+                "kept_kinds": ",".join(sorted(k["kind"] for k in kept)),
+            },
+            linked={"request_id": request.request_id},
+        )
