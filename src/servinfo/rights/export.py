@@ -76,11 +76,12 @@ def access_archive(
     def files() -> Iterator[tuple[str, str]]:
         yield "data.json", "".join(_data_json(subject, request_id, "access", ordered, now))
         yield from _csv_files(ordered)
-        section = history_section(policy, history) if history is not None else None
-        yield "report.html", render_report(information, ordered, request_id, now, section)
         if history is not None:
+            # Before the report: the history's large files deflate while it is built.
             yield from history.files()
             yield "verify.py", verifier_source()
+        section = history_section(policy, history) if history is not None else None
+        yield "report.html", render_report(information, ordered, request_id, now, section)
 
     return _zip(files(), now)
 
