@@ -176,6 +176,13 @@ def _recompute_with_the_keyring(world: World, copy: Copy, salts: list[tuple[str,
 def _reachable(copy: Copy, start_rows: Iterable[int], vocabulary: set[str]) -> dict[str, list[str]]:
     """Tokens reachable from the start rows through rows sharing a non-vocabulary token,
     each with the labels of the rows of one path to it."""
+    return _search(copy, start_rows, vocabulary)[0]
+
+
+def _search(
+    copy: Copy, start_rows: Iterable[int], vocabulary: set[str]
+) -> tuple[dict[str, list[str]], set[int]]:
+    """:func:`_reachable`, and the rows it went through."""
     index = copy.index()
     paths: dict[str, list[str]] = {}
     frontier: list[tuple[int, list[str]]] = [(r, [copy.labels[r]]) for r in start_rows]
@@ -190,7 +197,7 @@ def _reachable(copy: Copy, start_rows: Iterable[int], vocabulary: set[str]) -> d
                 if other not in seen_rows:
                     seen_rows.add(other)
                     frontier.append((other, [*path, copy.labels[other]]))
-    return paths
+    return paths, seen_rows
 
 
 def _vocabulary(copy: Copy, control: set[str], protected: set[str]) -> set[str]:
@@ -308,13 +315,19 @@ def _erase(world: World, subject: str, email: str) -> None:
     world.rights.process(opened.request_id, actor="dpo", now=NOW)
 
 
-def _erase_both(world: World) -> None:
+def _erase_both(world: World) -> int:
     """Erase the person; read a kept record of theirs later under a legal obligation (a new
     salt, a new pseudonym); erase the control subject too, so that what an erasure writes
-    is vocabulary as well."""
+    is vocabulary as well. Then the mailer delivers every message and the next day's
+    ``request_purge`` runs. The last entry's seq once the person's erasure is done."""
     _erase(world, "subj-de", _EMAIL)
+    erased_by = _last_seq(world)
     world.deployment.reads.read_subject(world.deployment.principals.get("dpo"), "legal", "subj-de")
     _erase(world, "subj-fr", _CONTROL_EMAIL)
+    for notice in world.notices(pending_only=True):
+        world.outbox.mark_sent(notice.notice_id, now=NOW)
+    _run_jobs(world, NOW + dt.timedelta(days=1))
+    return erased_by
 
 
 def _settle(world: World) -> None:
@@ -355,35 +368,98 @@ def test_before_the_erasure_the_search_finds_the_person(
         assert {"subj-de", _EMAIL} <= set(found), sorted(found)[:40]
 
 
+#: Rows that may still be tied to the person after the erasure (docs/rights.md): the
+#: directory's row, the kept records with their keys and blind indexes, the ledger
+#: version counter, the new salt (and what the keyring recomputes from it) and the
+#: audit log's index of the entries under the new pseudonym.
+_KEPT_WITH_THE_PERSON = (
+    ":subjects",
+    ":records",
+    ":data_keys",
+    ":blind_index",
+    ":ledger_versions",
+    ":subject_salts",
+    ":audit_subject_entries",
+)
+
+
+def _attack(world: World, lives: Lives, v2_before: int, erased_by: int) -> list[str]:
+    """What the attacker finds after the erasure that it must not; empty if nothing."""
+    kept = {world.record_ids["invoice"], world.record_ids["billing"]}
+    pseudonymizer = Pseudonymizer(world.deployment.keyring.current(PSEUDONYM))
+    new_pseudonym = pseudonymizer.pseudonym("subj-de", _salts(world)["subj-de"])
+    assert new_pseudonym != lives.old_pseudonym
+    _settle(world)
+    copy = _copy_of(world)
+    targets = {"subj-de", *lives.principals, new_pseudonym, *kept}
+    vocabulary = _vocabulary(copy, lives.control, {lives.old_pseudonym, *targets})
+    index = copy.index()
+    assert index.get(lives.old_pseudonym), "the old pseudonym is still in the log"
+    problems = []
+    # (1) From the old pseudonym.
+    found = _reachable(copy, index[lives.old_pseudonym], vocabulary)
+    if targets & set(found):
+        problems.append("from the old pseudonym: " + _describe(found, targets))
+    # (2) From every entry of format 2 written before the erasure.
+    starts = [row for seq, row in copy.v2_entries.items() if seq <= v2_before]
+    assert starts, "no entry of format 2 before the erasure"
+    found = _reachable(copy, starts, vocabulary)
+    if targets & set(found):
+        problems.append("from the entries of format 2: " + _describe(found, targets))
+    # (3) From the person (its id, its principals' names): only what is kept with it —
+    # the kept records, and the entries about them under the new pseudonym.
+    after = {row for seq, row in _entry_rows(copy).items() if seq > erased_by}
+    person = [r for token in ("subj-de", *lives.principals) for r in index.get(token, [])]
+    found, rows = _search(copy, person, vocabulary)
+    for row in sorted(rows):
+        label = copy.labels[row]
+        if label.endswith(_KEPT_WITH_THE_PERSON) or label.startswith("recomputed"):
+            continue
+        if row not in after:
+            problems.append(f"the person reaches {label}: {sorted(copy.rows[row] - vocabulary)}")
+    if lives.old_pseudonym in found:
+        problems.append("the person reaches the old pseudonym: " + _describe(found, targets))
+    if new_pseudonym not in found:  # the search works: the kept part is still found
+        problems.append("the search no longer finds the person's kept records")
+    return problems
+
+
+def _entry_rows(copy: Copy) -> dict[int, int]:
+    return {
+        int(label.removeprefix("audit entry ")): row
+        for row, label in enumerate(copy.labels)
+        if label.startswith("audit entry ")
+    }
+
+
 def test_after_the_erasure_nothing_leads_back_to_the_person(
     tmp_path: Path, url_template: str | None
 ) -> None:
     with build_world(tmp_path, url_template) as world:
         lives = _setup(world)
         v2_before = _last_seq(world)
-        kept = {world.record_ids["invoice"], world.record_ids["billing"]}
-        _erase_both(world)
-        pseudonymizer = Pseudonymizer(world.deployment.keyring.current(PSEUDONYM))
-        new_pseudonym = pseudonymizer.pseudonym("subj-de", _salts(world)["subj-de"])
-        assert new_pseudonym != lives.old_pseudonym
-        _settle(world)
-        copy = _copy_of(world)
-        targets = {"subj-de", *lives.principals, new_pseudonym, *kept}
-        vocabulary = _vocabulary(copy, lives.control, {lives.old_pseudonym, *targets})
-        index = copy.index()
-        assert index.get(lives.old_pseudonym), "the old pseudonym is still in the log"
-        # (1) From the old pseudonym.
-        found = _reachable(copy, index[lives.old_pseudonym], vocabulary)
-        assert not targets & set(found), _describe(found, targets)
-        # (2) From every entry of format 2 written before the erasure.
-        starts = [row for seq, row in copy.v2_entries.items() if seq <= v2_before]
-        assert starts, "no entry of format 2 before the erasure"
-        found = _reachable(copy, starts, vocabulary)
-        assert not targets & set(found), _describe(found, targets)
-        # (3) What stays tied to the person: the kept records, under the new pseudonym.
-        found = _reachable(copy, index[new_pseudonym], vocabulary)
-        assert "subj-de" in found
-        assert lives.old_pseudonym not in found
+        erased_by = _erase_both(world)
+        assert _attack(world, lives, v2_before, erased_by) == []
+
+
+def test_the_attack_finds_what_an_erasure_without_unlinking_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not vacuous after the erasure either: skip the unlinking and the search finds the
+    principal, the case files and the ledger entries that still name the person."""
+    from servinfo.ledgers import Ledgers, LedgersUnlinked
+    from servinfo.store import PrincipalStore
+
+    monkeypatch.setattr(Ledgers, "unlink_subject", lambda *_: LedgersUnlinked(0, 0, 0, 0))
+    monkeypatch.setattr(PrincipalStore, "remove_bound_to", lambda *_: [])
+    monkeypatch.setattr("servinfo.rights.erasure.unlink_requests", lambda *_: {})
+    with build_world(tmp_path) as world:
+        lives = _setup(world)
+        v2_before = _last_seq(world)
+        erased_by = _erase_both(world)
+        problems = "\n".join(_attack(world, lives, v2_before, erased_by))
+    for table in ("principals", "rights_requests", "consents", "disclosures"):
+        assert f"the person reaches control:{table}" in problems
 
 
 def _last_seq(world: World) -> int:
