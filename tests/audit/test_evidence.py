@@ -22,7 +22,7 @@ from tests.audit.support import START_MS, AuditBackend, FakeClock, event
 from servinfo.audit import AuditLog, LogTampered, inclusion_proof, root_from_leaf_hashes
 from servinfo.audit.checkpoint import Checkpoint
 from servinfo.audit.errors import EntryNotFound, ProofInvalid
-from servinfo.audit.evidence import Evidence, entry_evidence, inclusion_proofs
+from servinfo.audit.evidence import Evidence, LogEvidence, entry_evidence, inclusion_proofs
 from servinfo.audit.note import Note
 from servinfo.audit.policy import TrustPolicy
 from servinfo.audit.tlog_proof import TlogProof
@@ -295,3 +295,48 @@ def test_a_witness_slower_than_the_timeout_does_not_hold_the_evidence_up(
         threading.Event().wait(0.05)
     witnessing.close()
     assert entry_evidence(audit_log, [4], witness_policy=policy).witnessed
+
+
+class ClosedWitnessing(Witnessing):
+    """A Witnessing that remembers being closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
+
+def test_log_evidence_makes_a_witnessing_per_export_and_closes_it(
+    audit_log: AuditLog, served: InProcessWitness
+) -> None:
+    audit_log.record_many([event(i, subject="subj-9") for i in range(6)])
+    policy = _witness_policy(audit_log, served)
+    transport = httpx.MockTransport(served)
+    made: list[ClosedWitnessing] = []
+
+    def witnessing() -> Witnessing:
+        made.append(
+            ClosedWitnessing(
+                audit_log,
+                policy,
+                client=lambda url: WitnessClient(
+                    url, transport=transport, resolver=lambda host, port: ["93.184.216.34"]
+                ),
+            )
+        )
+        return made[-1]
+
+    source = LogEvidence(audit_log, policy, witnessing)
+    history = source.subject_history("subj-9")
+    assert history is not None
+    entries = dict(history.entries)
+    evidence = source.evidence(sorted(entries), entries)
+
+    assert evidence.witnessed
+    assert served.calls == 1
+    assert [w.closed for w in made] == [True]  # closed once the evidence was built
+    _verify_all(evidence, entries)
+    # Without a witness policy there is nothing to submit to: the factory is not used.
+    assert not LogEvidence(audit_log, None, witnessing).evidence([0], {}).witnessed
+    assert len(made) == 1
