@@ -179,19 +179,20 @@ def entry_evidence(
     # TlogProof(index, path, note).to_text(), written directly: ten thousand proofs would
     # parse the same checkpoint ten thousand times (a test holds the texts equal), and
     # the nodes near the root are in most proofs: each is encoded once.
-    text = note.decode("utf-8")
+    tail = "\n" + note.decode("utf-8")
     lines: dict[bytes, str] = {}
     b64 = base64.b64encode
-    proofs = {}
-    for index, path in paths.items():
-        parts = [f"{HEADER}\nindex {index}\n"]
-        for node in path:
-            line = lines.get(node)
-            if line is None:
-                line = lines[node] = b64(node).decode() + "\n"
-            parts.append(line)
-        parts += ("\n", text)
-        proofs[index] = "".join(parts)
+
+    def line(node: bytes) -> str:
+        found = lines.get(node)
+        if found is None:
+            found = lines[node] = b64(node).decode() + "\n"
+        return found
+
+    proofs = {
+        index: f"{HEADER}\nindex {index}\n" + "".join(map(line, path)) + tail
+        for index, path in paths.items()
+    }
     return Evidence(note, policy, proofs, witnessed, cosigned_by)
 
 
@@ -237,14 +238,11 @@ def inclusion_proofs(
     if offset != size:
         raise LogTampered(min(offset, size), f"the log holds {offset} of the {size} leaves")
     root = _fold(tops, 0, chunk_level, wanted, found) if tops else EMPTY_ROOT
-    proofs: dict[int, list[bytes]] = {}
-    for i in indexes:
-        path = []
-        for level in range(height):
-            sibling = found[level].get((i >> level) ^ 1)
-            if sibling is not None:
-                path.append(sibling)
-        proofs[i] = path
+    gets = [(level, found[level].get) for level in range(height)]
+    proofs = {
+        i: [node for level, get in gets if (node := get((i >> level) ^ 1)) is not None]
+        for i in indexes
+    }
     return proofs, root, leaves
 
 
