@@ -16,13 +16,16 @@ from typing import Any
 
 import pytest
 from tests.rights.world import NOW, World
+from tests.witness.support import serving
 
 from servinfo.audit.entries import reference
 from servinfo.audit.policy import TrustPolicy
 from servinfo.audit.tlog_proof import TlogProof
 from servinfo.cli.app import main
+from servinfo.deployment import open_deployment
 from servinfo.rights.errors import InvalidRequest, RequestNotFound
 from servinfo.rights.history import verifier_source
+from servinfo.witness.directory import init_witness, open_witness
 
 
 def _export(world: World, subject: str = "subj-de") -> tuple[str, zipfile.ZipFile]:
@@ -334,3 +337,44 @@ def test_dsr_withhold_and_release_from_the_command_line(
     assert code == 0, out
     code, out = _dsr(capsys, world, "withholdings", "--subject", "subj-de")
     assert [w["released_by"] for w in json.loads(out)] == ["dpo"]
+
+
+# -- witnessed ---------------------------------------------------------------------------
+
+
+def test_with_a_witness_policy_the_history_is_proved_against_a_cosigned_checkpoint(
+    world: World, tmp_path: Path
+) -> None:
+    """The deployment's own wiring: its witness policy, a witness served apart, and the
+    checkpoint submitted while the export is built."""
+    audit = world.deployment.audit
+    origin, log_key = audit.origin, audit.vkeys()[-1]
+    witness_dir = tmp_path / "witness"
+    keys = init_witness(witness_dir, "witness.example/w1")
+    open_witness(witness_dir).store.add_log(origin, [log_key])
+    ed25519 = keys.vkeys()[1]  # cosignature/v1: what verify.py checks with cryptography alone
+    _reads(world)
+    with serving(witness_dir, tmp_path / "witness.log") as url:
+        (world.data_dir / "witness-policy.txt").write_text(
+            f"log {log_key}\nwitness w1 {ed25519} {url}\nquorum w1\n"
+        )
+        # A deployment opened now reads the policy (the world's was opened before it).
+        with open_deployment(world.data_dir, {}) as deployment:
+            rights = deployment.rights
+            opened = rights.open(
+                "access", "subj-de", channel="cli", actor="dpo", verified=True, now=NOW
+            )
+            done = rights.process(opened.request_id, actor="dpo", now=NOW)
+            _, blob = rights.export_archive(opened.request_id, now=NOW)
+    assert done.outcome is not None
+    assert done.outcome["history"]["witnessed"] is True
+    archive = zipfile.ZipFile(io.BytesIO(blob))
+    policy = TrustPolicy.parse(archive.read("history/trust-policy.txt").decode())
+    assert policy.quorum == "w1"
+    assert [w.vkey for w in policy.witnesses] == [ed25519]
+    report = archive.read("report.html").decode()
+    assert "cosigned by independent witnesses" in report
+    archive.extractall(tmp_path / "export")
+    checked = _verify(tmp_path / "export")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "cosigned by 1 of 1 witnesses (quorum w1)" in checked.stdout
