@@ -271,8 +271,12 @@ def test_a_gagged_legal_request_is_withheld_without_naming_the_ground(world: Wor
     ]
     assert _withheld(archive) == []  # gagged: not even the ground is told
     report = archive.read("report.html").decode()
-    assert "withheld" not in report.lower().replace("history/", "")
-    assert "LR-2026-17" not in archive.read("history/subject.json").decode()
+    assert "withheld" not in report.lower()
+    # Nothing of the request anywhere: not the history, nor the register's disclosures.
+    assert "LR-2026-17" in before.read("report.html").decode()
+    for name in archive.namelist():
+        assert b"LR-2026-17" not in archive.read(name), name
+        assert b"police-de" not in archive.read(name), name
 
 
 def test_withholding_refuses_bad_input(world: World) -> None:

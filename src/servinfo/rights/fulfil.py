@@ -19,7 +19,8 @@ obligation, GDPR Art. 6(1)(c)): every read is decided and audited.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from servinfo.access.compile import SELF_KINDS
@@ -30,7 +31,7 @@ from servinfo.rights.export import access_archive, portability_archive
 from servinfo.rights.history import AccessHistory, ActorInfo, build_history
 from servinfo.rights.report import LedgerEntries
 from servinfo.rights.requests import RequestLifecycle
-from servinfo.rights.withholding import Withholdings
+from servinfo.rights.withholding import Withholding, Withholdings
 
 __all__ = ["READ_PURPOSE", "Fulfilment", "Outcome"]
 
@@ -137,8 +138,16 @@ class Fulfilment(RequestLifecycle):
 
     def _fulfil_access(self, request: Request, actor: str, at: dt.datetime) -> Outcome:
         records = self._read_all(request)
+        withheld = self.withholdings.for_subject(request.subject_id, in_force_at=at)
         ledgers = LedgerEntries.of(self._ledgers, request.subject_id)
-        history = self._access_history(request, records, ledgers, at)
+        # A legal request under a gag order is withheld from the register's list too.
+        ledgers = replace(
+            ledgers,
+            disclosures=tuple(
+                d for d in ledgers.disclosures if not any(w.covers(d) for w in withheld)
+            ),
+        )
+        history = self._access_history(request, records, ledgers, withheld)
         blob = access_archive(
             policy=self._policy(),
             subject=self._directory.get_subject(request.subject_id),
@@ -164,10 +173,10 @@ class Fulfilment(RequestLifecycle):
         request: Request,
         records: list[ReadRecord],
         ledgers: LedgerEntries,
-        at: dt.datetime,
+        withheld: Sequence[Withholding],
     ) -> AccessHistory | None:
-        """The subject's access history, this request's own read included, less what a
-        withholding in force at ``at`` covers; None when the deployment keeps no history
+        """The subject's access history, this request's own read included, less what the
+        ``withheld`` (in force now) cover; None when the deployment keeps no history
         source (or the log holds nothing about them)."""
         if self._history is None:
             return None
@@ -183,11 +192,13 @@ class Fulfilment(RequestLifecycle):
             "objection": [o.entry_id for o in ledgers.objections],
             "restriction": [r.entry_id for r in ledgers.restrictions],
             "disclosure": [d.disclosure_id for d in ledgers.disclosures],
+            # A consent's id or a legal request's reference, as the register shows it.
+            "disclosure_reference": [d.reference for d in ledgers.disclosures],
+            "hold": [h.hold_id for h in ledgers.holds],
         }
         actors = {
             p.name: ActorInfo(p.role, p.entity, p.kind if p in own else None) for p in principals
         }
-        withheld = self.withholdings.for_subject(subject_id, in_force_at=at)
         return build_history(self._history, subject_id, known, withhold=withheld, actors=actors)
 
     @property

@@ -36,6 +36,7 @@ from ulid import ULID
 
 from servinfo.audit import AuditSink
 from servinfo.audit.entries import reference as reference_of
+from servinfo.ledgers import Disclosure
 from servinfo.rights.errors import InvalidRequest, RequestNotFound
 from servinfo.rights.history import WithheldGround
 from servinfo.rights.models import WithholdingRow
@@ -110,6 +111,11 @@ class Withholding:
         if named & set(links.values()) or details.get("reference") in named:
             return said
         return None
+
+    def covers(self, disclosure: Disclosure) -> bool:
+        """Whether the register's entry of ``disclosure`` is withheld from the report: the
+        disclosure answering a legal request under this gag."""
+        return self.ground == "legal_gag" and disclosure.reference == self.reference
 
     def to_dict(self) -> dict[str, Any]:
         return {
