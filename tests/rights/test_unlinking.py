@@ -452,7 +452,7 @@ def test_the_attack_finds_what_an_erasure_without_unlinking_leaves(
 
     monkeypatch.setattr(Ledgers, "unlink_subject", lambda *_: LedgersUnlinked(0, 0, 0, 0))
     monkeypatch.setattr(PrincipalStore, "remove_bound_to", lambda *_: [])
-    monkeypatch.setattr("servinfo.rights.erasure.unlink_requests", lambda *_: {})
+    monkeypatch.setattr("servinfo.rights.erasure.unlink_requests", lambda *_, **__: {})
     with build_world(tmp_path) as world:
         lives = _setup(world)
         v2_before = _last_seq(world)
@@ -515,3 +515,39 @@ def test_case_files_are_deleted_when_their_retention_ends(world: World) -> None:
     assert job.result is not None
     assert job.result["requests"] == 2
     assert job.result["drp_requests"] == 1
+
+
+def test_an_erasure_stopped_before_its_unlinking_is_finished_by_the_daily_job(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servinfo.store import PrincipalStore
+
+    def crash(*_: object) -> list[str]:
+        raise RuntimeError("killed")
+
+    rights = world.rights
+    access = rights.open("access", "subj-de", channel="cli", actor="ada", verified=True, now=NOW)
+    rights.process(access.request_id, actor="dpo", now=NOW)
+    opened = rights.open("erasure", "subj-de", channel="cli", actor="dpo", verified=True, now=NOW)
+    with monkeypatch.context() as patched:  # the process dies in step (7)
+        patched.setattr(PrincipalStore, "remove_bound_to", crash)
+        with pytest.raises(RuntimeError):
+            rights.process(opened.request_id, actor="dpo", now=NOW)
+    assert rights.get(opened.request_id).state == "partially_completed"
+    assert rights.get(opened.request_id).subject_id == "subj-de"  # marked unfinished
+    assert world.deployment.principals.get("ada").active
+    _run_jobs(world, NOW + dt.timedelta(days=1))
+    assert rights.list_requests(subject_id="subj-de") == []
+    assert rights.get(access.request_id).opened_by == ERASED_ACTOR
+    assert "ada" not in {p.name for p in world.deployment.principal_service.all()}
+    with world.deployment.control.connect() as connection:
+        salts = connection.exec_driver_sql(
+            "SELECT count(*) FROM subject_salts WHERE subject_id = 'subj-de'"
+        ).scalar_one()
+    assert salts == 0
+    (job,) = world.deployment.jobs.queue.list(kind=REQUEST_PURGE)
+    assert job.result is not None
+    assert job.result["erasures_unlinked"] == 1
+    _run_jobs(world, NOW + dt.timedelta(days=2))  # nothing left to finish
+    runs = world.deployment.jobs.queue.list(kind=REQUEST_PURGE)
+    assert sorted(j.result["erasures_unlinked"] for j in runs if j.result) == [0, 1]

@@ -167,19 +167,18 @@ def _request_purge(context: JobContext) -> Mapping[str, Any]:
     from servinfo.rights.unlinking import expired_requests, purge_request_records
 
     deployment = context.deployment
+    resumed = deployment.rights.resume_unlinking()  # erasures a crash left linked
     retention = dt.timedelta(days=deployment.settings.request_retention_days)
     expired = expired_requests(deployment.control, context.now(), retention)
     # The DRP's rows first: a crash between the two leaves case files the next run deletes.
     drp = forget_requests(deployment.control, expired)
     purged = purge_request_records(deployment.control, expired)
-    if purged["requests"] or purged["messages"]:  # idle daily runs would fill the log
+    counts = {**purged, "drp_requests": drp, "erasures_unlinked": resumed}
+    if any(counts.values()):  # idle daily runs would fill the log
         deployment.audit.record(
-            "request_purge",
-            actor=WORKER_ACTOR,
-            outcome="purged",
-            details={**purged, "drp_requests": drp},
+            "request_purge", actor=WORKER_ACTOR, outcome="purged", details=counts
         )
-    return {**purged, "drp_requests": drp}
+    return counts
 
 
 def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:

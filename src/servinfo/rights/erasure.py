@@ -34,7 +34,9 @@ Steps of an erasure request:
     entries keep their pseudonym, so the log still verifies, but nothing links
     it to the subject any more), drop in-memory caches, and checkpoint the
     control database so neither the salt nor an export lingers in its WAL.
-    The request is completed only then.
+    The request is completed only then. A process that stops in (7) leaves the
+    erasure's case file naming the subject: :meth:`Erasure.resume_unlinking`
+    (the daily ``request_purge`` job) finishes it.
 
 Under a legal hold nothing is unlinked: the hold keeps the data, the salt and
 the evidence around them as they are, and the outcome says so.
@@ -50,7 +52,7 @@ from servinfo.retention.schedule import period_for
 from servinfo.rights.entries import Request
 from servinfo.rights.exports import EXPORT_TABLES
 from servinfo.rights.fulfil import Fulfilment, Outcome
-from servinfo.rights.unlinking import unlink_requests
+from servinfo.rights.unlinking import erasures_left_linked, finish_unlinking, unlink_requests
 from servinfo.store import ErasureReport, checkpoint
 
 __all__ = ["Erasure"]
@@ -133,14 +135,40 @@ class Erasure(Fulfilment):
         def after() -> None:  # (7)
             self._flush_audit()
             if not holds:
-                names = self._principals.remove_bound_to(subject_id)
-                unlink_requests(self._engine, subject_id, names)
-                self._audit.forget_subject(subject_id)
+                self._unlink(request.request_id, subject_id)
             for forget in self._forget_caches:
                 forget()
             checkpoint(self._engine, tables=_CONTROL_TABLES)
 
         return state, outcome, after
+
+    def _unlink(self, request_id: str, subject_id: str) -> None:
+        """Step (7) without a hold, in an order that a rerun finishes: the case files
+        first (while the principals' names are known), then the principals, the salt,
+        and last the erasure's own case file, whose subject id marks it unfinished."""
+        names = self._principals.bound_to(subject_id)
+        unlink_requests(self._engine, subject_id, names, last=request_id)
+        self._principals.remove_bound_to(subject_id)
+        self._audit.forget_subject(subject_id)
+        finish_unlinking(self._engine, request_id)
+
+    def resume_unlinking(self) -> int:
+        """Finish step (7) of the erasures whose process stopped after their completion
+        was logged, and unlink those answered before servinfo unlinked (the daily
+        ``request_purge`` job asks); how many."""
+        left = erasures_left_linked(self._engine)
+        if not left:
+            return 0
+        self._flush_audit()
+        for request_id, subject_id in left:
+            # Done in (6) already, unless the erasure was answered by a servinfo
+            # before this step existed; a second run changes nothing.
+            self._ledgers.unlink_subject(subject_id)
+            self._unlink(request_id, subject_id)
+        for forget in self._forget_caches:
+            forget()
+        checkpoint(self._engine, tables=_CONTROL_TABLES)
+        return len(left)
 
     def _log_shred(
         self, request: Request, actor: str, report: ErasureReport, kept: list[dict[str, Any]]

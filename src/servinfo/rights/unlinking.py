@@ -39,7 +39,9 @@ from servinfo.store.erasure import ERASED_SUBJECT
 __all__ = [
     "ERASED_ACTOR",
     "RequestsUnlinked",
+    "erasures_left_linked",
     "expired_requests",
+    "finish_unlinking",
     "purge_request_records",
     "unlink_requests",
 ]
@@ -54,12 +56,18 @@ RequestsUnlinked = dict[str, int]
 
 
 def unlink_requests(
-    engine: Engine, subject_id: str, principal_names: Collection[str]
+    engine: Engine,
+    subject_id: str,
+    principal_names: Collection[str],
+    *,
+    last: str | None = None,
 ) -> RequestsUnlinked:
     """Make the subject's case files name no one; see the module docstring. Counts.
 
-    ``principal_names`` are the names of the subject's own principals (already
-    deleted), replaced wherever a case file names them as the actor.
+    ``principal_names`` are the names of the subject's own principals, replaced
+    wherever a case file names them as the actor. The case file ``last`` (the
+    erasure's own) keeps the subject id until :func:`finish_unlinking`: until then
+    it marks an erasure whose unlinking has not finished (:func:`erasures_left_linked`).
     """
     names = set(principal_names)
     with write_transaction(engine) as connection:
@@ -90,7 +98,7 @@ def unlink_requests(
                 update(RequestRow)
                 .where(RequestRow.id == row.id)
                 .values(
-                    subject_id=ERASED_SUBJECT,
+                    subject_id=subject_id if row.id == last else ERASED_SUBJECT,
                     parameters="{}",
                     outcome=_scrubbed_outcome(row.outcome),
                     opened_by=_actor(row.opened_by, names),
@@ -104,6 +112,32 @@ def unlink_requests(
         "messages_sent": sent,
         "opt_outs": opt_outs,
     }
+
+
+def finish_unlinking(engine: Engine, request_id: str) -> None:
+    """The erasure's own case file stops naming the subject: its unlinking is done."""
+    with write_transaction(engine) as connection:
+        connection.execute(
+            update(RequestRow).where(RequestRow.id == request_id).values(subject_id=ERASED_SUBJECT)
+        )
+
+
+def erasures_left_linked(engine: Engine) -> list[tuple[str, str]]:
+    """(request id, subject id) of the erasures answered without a hold whose unlinking
+    did not finish (the process stopped after the completion was logged)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(RequestRow.id, RequestRow.subject_id, RequestRow.outcome).where(
+                RequestRow.type == "erasure",
+                RequestRow.state.in_(("completed", "partially_completed")),
+                RequestRow.subject_id != ERASED_SUBJECT,
+            )
+        ).all()
+    return [
+        (row.id, row.subject_id)
+        for row in rows
+        if row.outcome and json.loads(row.outcome).get("audit_pseudonym_forgotten") is True
+    ]
 
 
 def expired_requests(engine: Engine, now: dt.datetime, retention: dt.timedelta) -> list[str]:

@@ -241,6 +241,17 @@ class PrincipalStore:
                     raise UnknownPrincipal(name)
         return self.get(name)
 
+    def bound_to(self, subject_id: str) -> builtins.list[str]:
+        """The names of the principals that act for ``subject_id`` alone, sorted."""
+        with self._engine.connect() as connection:
+            return sorted(
+                connection.scalars(
+                    select(PrincipalRow.name).where(
+                        PrincipalRow.binding == subject_id, PrincipalRow.kind.in_(_SELF_KINDS)
+                    )
+                )
+            )
+
     def remove_bound_to(self, subject_id: str) -> builtins.list[str]:
         """Delete the principals that act for ``subject_id`` alone; their names.
 
