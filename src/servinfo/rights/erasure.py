@@ -61,6 +61,7 @@ __all__ = ["Erasure"]
 #: PostgreSQL after erasure.
 _CONTROL_TABLES = (
     "subject_salts",
+    "audit_subject_entries",
     *EXPORT_TABLES,
     "principals",
     "rights_requests",
