@@ -438,6 +438,9 @@ class History:
     populate_s: float = 0.0
     shipped: int = 0
     with_s: float = float("inf")
+    #: This process's CPU time in the best export with history (all its threads): what the
+    #: wall time would be on an idle core, less the database server's part.
+    with_cpu_s: float = 0.0
     without_s: float = float("inf")
     parts: dict[str, float] = field(default_factory=dict)
     witnessed: bool = False
@@ -525,17 +528,20 @@ def measure_history(result: History, args: argparse.Namespace) -> None:
             result.without_s = min(result.without_s, took)
             fulfil.build_history = flow._timed("history", build_history)  # type: ignore[attr-defined]
             flow.spent = dict.fromkeys(flow.spent, 0.0)
-            took, outcome = flow.process(flow.open("access", HISTORY_SUBJECT))
+            request_id = flow.open("access", HISTORY_SUBJECT)
+            cpu = time.process_time()
+            took, outcome = flow.process(request_id)
+            cpu = time.process_time() - cpu
             if took < result.with_s:
-                result.with_s, result.parts = took, dict(flow.spent)
+                result.with_s, result.parts, result.with_cpu_s = took, dict(flow.spent), cpu
                 result.shipped = int(outcome["history"]["entries"])
                 result.witnessed = bool(outcome["history"]["witnessed"])
         fulfil.build_history = build_history  # type: ignore[attr-defined]
         print(
             f"  access export with its history: {result.with_s:.2f} s for {result.shipped:,} "
             f"entries (the history's entries, proofs and files {result.parts['history']:.2f} s, "
-            f"the ZIP with report.html {result.parts['archive']:.2f} s); without the history "
-            f"{result.without_s:.2f} s",
+            f"the ZIP with report.html {result.parts['archive']:.2f} s; this process's CPU "
+            f"time {result.with_cpu_s:.2f} s); without the history {result.without_s:.2f} s",
             flush=True,
         )
 
@@ -605,15 +611,15 @@ def report_history(histories: list[History]) -> bool:
     print()
     print(
         "| backend | log entries | entries about the subject | export with history s "
-        "| of which the history s | without history s (baseline) | target ≤ 2 s |"
+        "| its CPU s | of which the history s | without history s (baseline) | target ≤ 2 s |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     met = True
     for h in histories:
         ok = h.with_s <= HISTORY_S
         met = met and ok
         print(
-            f"| {h.backend} | {h.log:,} | {h.shipped:,} | {h.with_s:.2f} "
+            f"| {h.backend} | {h.log:,} | {h.shipped:,} | {h.with_s:.2f} | {h.with_cpu_s:.2f} "
             f"| {h.parts.get('history', 0.0):.2f} | {h.without_s:.2f} "
             f"| {'met' if ok else 'MISSED'} |"
         )
