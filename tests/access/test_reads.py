@@ -19,7 +19,7 @@ from tests.api.world import World, build_world
 
 from servinfo.access.errors import Denied
 from servinfo.access.reads import ReadService
-from servinfo.audit import AuditLog
+from servinfo.audit import AuditLog, reference
 from servinfo.audit.buffer import AuditBuffer, AuditUnavailable
 from servinfo.audit.sink import RecordedEvent
 from servinfo.crypto import IntegrityError
@@ -161,7 +161,11 @@ def test_a_read_answered_before_a_kill_is_in_the_log(world: World, tmp_path: Pat
     assert done.stdout.split() == [record_id]  # the read was answered
     assert _committed(world)[before:] == [("decision", "allow"), ("read", "allow")]
     log = world.deployment.audit
-    assert log.entries(log.size() - 1, log.size())[0].record_ids == (record_id,)
+    history = log.subject_history("subj-eu-1")
+    assert history is not None  # the record's id is in the entry as the subject's reference
+    assert log.entries(log.size() - 1, log.size())[0].record_ids == (
+        reference(history.reference_key, record_id),
+    )
 
 
 class FailingLog:

@@ -29,7 +29,7 @@ def test_hold_on_a_subject(ledgers: Ledgers, audit: MemoryAuditSink, now: dateti
     assert (event.action, event.subject_id) == ("ledger_change", "subj-de")
     assert event.details["ledger"] == "legal_hold"
     assert event.details["change"] == "placed"
-    assert event.details["hold_id"] == hold.hold_id
+    assert event.linked == {"hold_id": hold.hold_id}  # keyed with the subject's salt
     assert "litigation" not in str(event)
     # Holds do not change what decisions see, but they count as a ledger change.
     assert ledgers.subject_state("subj-de").version == 0

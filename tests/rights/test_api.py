@@ -8,6 +8,7 @@ import zipfile
 from sqlalchemy import func, select
 from tests.rights.world import NOW, World
 
+from servinfo.audit import reference
 from servinfo.jobs import Registry, Worker
 from servinfo.jobs.kinds import DSR_PROCESS, servinfo_registry
 from servinfo.rights.models import ExportRow
@@ -131,11 +132,15 @@ def test_processing_is_queued_as_a_job_and_asking_again_changes_nothing(world: W
     with world.deployment.control.connect() as connection:
         exports = connection.scalar(select(func.count()).where(ExportRow.request_id == rid))
     assert exports == 1
-    # The audit names the operator who asked, as when the route processed inline.
+    # The audit names the operator who asked, as when the route processed inline; the
+    # request's id is there as the subject's reference.
+    history = world.deployment.audit.subject_history("subj-de")
+    assert history is not None
+    request_ref = reference(history.reference_key, rid)
     changes = [
         (e.details["change"], e.actor)
         for e in world.deployment.audit.tail(200)
-        if e.action == "request_change" and e.details.get("request_id") == rid
+        if e.action == "request_change" and e.links.get("request_id") == request_ref
     ]
     assert changes == [("opened", "dpo"), ("start", "dpo"), ("complete", "dpo")]
 

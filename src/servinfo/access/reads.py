@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 
 from servinfo.access import _reasons as R
 from servinfo.access._reasons import Reason
+from servinfo.access.compile import SELF_KINDS
 from servinfo.access.decisions import Actor, Decision, SubjectState
 from servinfo.access.errors import Denied, NoSuchRecord, NoSuchSubject, PurposeRequired
 from servinfo.access.metrics import DECISION_SECONDS, DECISIONS
@@ -178,7 +179,7 @@ class ReadService:
             state = SubjectState.unrestricted("-", self._runtime.current.policy.default_regime)
         decision = self._decide(principal, purpose, category, region, state)
         ticket = self._audit_decision(
-            principal, purpose, category, subject_id, decision, explain=True
+            principal, purpose, category, region, subject_id, decision, explain=True
         )
         return Held([ticket], decision)
 
@@ -230,7 +231,7 @@ class ReadService:
         home_region, state = admitted
         decisions = {c: self._decide(principal, purpose, c, home_region, state) for c in wanted}
         tickets = [
-            self._audit_decision(principal, purpose, category, subject_id, decision)
+            self._audit_decision(principal, purpose, category, home_region, subject_id, decision)
             for category, decision in decisions.items()
         ]
         allowed = [c for c, d in decisions.items() if d.allowed]
@@ -241,7 +242,7 @@ class ReadService:
             subject_id, categories=allowed, since=since, until=until, limit=limit
         )
         records = self._narrow_subject(purpose, subject_id, stored)
-        tickets.append(self._audit_read(principal, purpose, subject_id, records))
+        tickets.append(self._audit_read(principal, purpose, subject_id, home_region, records))
         return Held(tickets, ReadResult(purpose, records, decisions))
 
     def read_record(self, principal: Principal, purpose: str | None, record_id: str) -> ReadResult:
@@ -263,13 +264,19 @@ class ReadService:
             return self._refuse(principal, purpose, R.NO_SUCH_RECORD, NoSuchRecord())
         decision = self._decide(principal, purpose, sealed.category, sealed.region, state)
         ticket = self._audit_decision(
-            principal, purpose, sealed.category, sealed.subject_id, decision
+            principal, purpose, sealed.category, sealed.region, sealed.subject_id, decision
         )
         if not decision.allowed:
             return Held([ticket], error=Denied([str(r) for r in decision.failures]))
         stored = [self._reader.open(sealed)]
         return self._deliver(
-            principal, purpose, sealed.subject_id, stored, {sealed.category: decision}, ticket
+            principal,
+            purpose,
+            sealed.subject_id,
+            sealed.region,
+            stored,
+            {sealed.category: decision},
+            ticket,
         )
 
     # -- steps ---------------------------------------------------------------------
@@ -349,12 +356,14 @@ class ReadService:
         principal: Principal,
         purpose: str,
         category: str,
+        region: str,
         subject_id: str | None,
         decision: Decision,
         *,
         explain: bool = False,
     ) -> Ticket:
-        details: dict[str, str | int | bool | None] = {"category": category}
+        details = _who_and_where(principal, region)
+        details["category"] = category
         if decision.mechanism:
             details["mechanism"] = decision.mechanism
         if explain:
@@ -367,6 +376,7 @@ class ReadService:
             outcome="allow" if decision.allowed else "deny",
             reasons=[str(r) for r in (decision.reasons if decision.allowed else decision.failures)],
             details=details,
+            subject_actor=subject_id is not None and principal.kind in SELF_KINDS,
         )
 
     def _deliver(
@@ -374,6 +384,7 @@ class ReadService:
         principal: Principal,
         purpose: str,
         subject_id: str,
+        region: str,
         stored: list[StoredRecord],
         decisions: dict[str, Decision],
         decided: Ticket,
@@ -392,7 +403,7 @@ class ReadService:
             )
             for r in stored
         ]
-        read = self._audit_read(principal, purpose, subject_id, records)
+        read = self._audit_read(principal, purpose, subject_id, region, records)
         return Held([decided, read], ReadResult(purpose, records, decisions))
 
     def _narrow_subject(
@@ -436,9 +447,16 @@ class ReadService:
         return records
 
     def _audit_read(
-        self, principal: Principal, purpose: str, subject_id: str, records: list[ReadRecord]
+        self,
+        principal: Principal,
+        purpose: str,
+        subject_id: str,
+        region: str,
+        records: list[ReadRecord],
     ) -> Ticket:
         """The read's audit entry (one for the whole read) and, for a processor, the disclosure."""
+        details = _who_and_where(principal, region)
+        details["count"] = len(records)
         ticket = self._audit.record(
             "read",
             actor=principal.name,
@@ -446,7 +464,8 @@ class ReadService:
             purpose=purpose,
             outcome="allow",
             record_ids=[r.record_id for r in records],
-            details={"count": len(records)},
+            details=details,
+            subject_actor=principal.kind in SELF_KINDS,
         )
         if principal.kind == "processor" and self._disclosures is not None and records:
             self._disclosures.register_disclosure(
@@ -465,3 +484,10 @@ class ReadService:
     def _contract_reference(self, principal: Principal) -> str:
         processor = self._runtime.current.policy.processors.get(principal.binding or "")
         return processor.contract.reference if processor else "unknown contract"
+
+
+def _who_and_where(principal: Principal, region: str) -> dict[str, str | int | bool | None]:
+    """What the person's history shows of a decision or read beside the actor: the
+    principal's role and legal entity (a processor's: its id) and the data's region
+    (with ``mechanism``: whether the data crossed to another entity's region, and how)."""
+    return {"role": principal.role, "legal_entity": principal.entity, "region": region}

@@ -9,7 +9,7 @@ evidence, so a crash between commit and audit loses a log entry, never the fact.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from sqlalchemy import Connection, Engine
@@ -68,13 +68,21 @@ class LedgerService:
         actor: str,
         subject_id: str | None,
         purpose: str | None = None,
+        linked: Mapping[str, str] | None = None,
         **details: DetailValue,
     ) -> None:
+        """Audit a committed change. ``linked``: the entry's ids (a hold's, a consent's),
+        keyed with the subject's salt; a change about no subject (an organization's hold)
+        ties them to no person and names them in ``details``."""
         self.local_changes += 1
+        if subject_id is None and linked:
+            details = {**details, **linked}
+            linked = None
         self._audit.record(
             "ledger_change",
             actor=actor,
             subject_id=subject_id,
             purpose=purpose,
             details={"ledger": ledger, "change": change, **details},
+            linked=linked,
         )

@@ -123,6 +123,7 @@ class ConsentLedger(LedgerService):
             actor=actor,
             subject_id=subject_id,
             purpose=purpose,
+            linked={"consent_id": entry.entry_id},
             recipient=recipient,
             notice_version=notice_version,
             version=version,

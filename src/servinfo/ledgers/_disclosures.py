@@ -119,10 +119,15 @@ class DisclosureLedger(LedgerService):
                 "recipient": recipient,
                 "recipient_kind": recipient_kind,
                 "basis": basis,
-                "reference": reference,
                 "categories": ",".join(categories),
                 "record_count": record_count,
+                # A processor's contract is the same for every subject; a consent's id or a
+                # legal request's reference is this person's.
+                **({"reference": reference} if basis == "processor" else {}),
+            },
+            linked={
                 "disclosure_id": entry.disclosure_id,
+                **({} if basis == "processor" else {"reference": reference}),
             },
         )
         return entry

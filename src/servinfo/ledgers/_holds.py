@@ -63,7 +63,7 @@ class HoldLedger(LedgerService):
             "placed",
             actor=actor,
             subject_id=subject_id,
-            hold_id=entry.hold_id,
+            linked={"hold_id": entry.hold_id},
             org_id=org_id,
             version=version,
         )
@@ -99,7 +99,7 @@ class HoldLedger(LedgerService):
             "released",
             actor=actor,
             subject_id=found.subject_id,
-            hold_id=hold_id,
+            linked={"hold_id": hold_id},
             org_id=found.org_id,
             version=version,
         )

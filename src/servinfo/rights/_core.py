@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from servinfo.access.compile import SELF_KINDS
 from servinfo.access.reads import ReadService
 from servinfo.audit import AuditSink
 from servinfo.crypto import Keyring, hash_token, new_token
@@ -42,6 +43,8 @@ __all__ = ["READING_TYPES", "RIGHTS_PRINCIPAL", "ForgettingAudit", "RightsCore"]
 #: The internal principal that reads for requests; it has no usable token.
 RIGHTS_PRINCIPAL = "servinfo-rights"
 _RIGHTS_ROLE = "rights"
+#: How an authorized agent without a principal of its own is named as an actor.
+_AGENT_ACTOR_PREFIX = "drp:"
 #: Request types whose fulfilment reads the subject's records: only these open the
 #: rights role's access to them (least privilege: an objection needs no read).
 READING_TYPES = ("access", "portability", "rectification", "erasure")
@@ -142,13 +145,27 @@ class RightsCore:
             subject_id=request.subject_id,
             outcome=request.state,
             details={
-                "request_id": request.request_id,
                 "type": request.type,
                 "change": change,
                 "regime": request.regime,
                 "flagged": request.flagged,
             },
+            linked={"request_id": request.request_id},
+            subject_actor=self._acts_for_subject(actor, request.subject_id),
         )
+
+    def _acts_for_subject(self, actor: str, subject_id: str) -> bool:
+        """Whether ``actor`` is the subject's own principal or an authorized agent (its name
+        is then logged keyed with the subject's salt, like the request's id)."""
+        if actor.startswith(_AGENT_ACTOR_PREFIX):  # a DRP agent without a principal
+            return True
+        try:
+            principal = self._principals.get(actor)
+        except UnknownPrincipal:
+            return False  # a staff member's or a service's name that is not a principal
+        if principal.kind == "subject":
+            return principal.binding == subject_id
+        return principal.kind in SELF_KINDS
 
     def _notify(
         self,

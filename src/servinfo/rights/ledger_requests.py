@@ -66,7 +66,8 @@ class LedgerRequests(Erasure):
             "request_change",
             actor=actor,
             subject_id=subject_id,
-            details={"change": "restriction_lift_announced", "notice": notice},
+            details={"change": "restriction_lift_announced"},
+            linked={"notice": notice},
         )
         return notice
 
