@@ -205,3 +205,105 @@ def test_entries_are_immutable() -> None:
     with pytest.raises(TypeError):
         entry.details["rows"] = 4  # type: ignore[index]
     assert hash(entry) == hash(make_entry(reasons=("a", "b")))
+
+
+# -- format 2 -------------------------------------------------------------------------
+
+REF_A = "9f1e" * 8
+REF_B = "5d0c" * 8
+
+
+def make_v2(**changes: Any) -> AuditEntry:
+    fields: dict[str, Any] = {
+        "subject_pseudonym": "3b7a" * 8,
+        "record_ids": (REF_A,),
+        "links": {"request_id": REF_B},
+        "v": 2,
+    }
+    fields.update(changes)
+    return make_entry(**fields)
+
+
+def test_format_2_known_answer() -> None:
+    assert make_v2(actor=REF_B, subject_actor=True).canonical_bytes() == (
+        b'{"action":"read","actor":{"ref":"' + REF_B.encode() + b'"},"at":1735689600000,'
+        b'"details":{"cross_border":false,"note":null,"region":"eu","rows":3},'
+        b'"links":{"request_id":"' + REF_B.encode() + b'"},'
+        b'"outcome":"allow","policy_version":"2025.1","purpose":"technical_support",'
+        b'"reasons":["support may read support_tickets"],'
+        b'"record_ids":["' + REF_A.encode() + b'"],"seq":17,'
+        b'"subject_pseudonym":"' + b"3b7a" * 8 + b'","v":2}'
+    )
+
+
+@given(
+    actor=st.text(min_size=1),
+    subject_actor=st.booleans(),
+    links=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), st.just(REF_A)),
+    details=st.dictionaries(st.text(), _detail, max_size=5),
+)
+def test_format_2_is_sorted_compact_utf8_json_and_reads_back(
+    actor: str, subject_actor: bool, links: dict[str, str], details: dict[str, Any]
+) -> None:
+    entry = make_v2(
+        actor=REF_B if subject_actor else actor,
+        subject_actor=subject_actor,
+        links=links,
+        details=details,
+    )
+    data = entry.canonical_bytes()
+    obj = json.loads(data)
+    expected = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert data == expected.encode()
+    assert obj["actor"] == ({"ref": REF_B} if subject_actor else actor)
+    assert obj["links"] == links
+    assert AuditEntry.from_canonical(data) == entry
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"subject_pseudonym": None}, "need format 2 and a subject"),
+        ({"v": 1}, "need format 2 and a subject"),
+        ({"v": 3}, "expected 1 or 2"),
+        ({"record_ids": ("01JF000000000000000000000A",)}, "where a reference"),
+        ({"links": {"request_id": "req-7"}}, "where a reference"),
+        ({"links": {"Request": REF_A}}, "lower_snake_case"),
+        ({"actor": "alice@example.com", "subject_actor": True}, "where a reference"),
+        ({"subject_actor": 1}, "subject_actor must be a boolean"),
+    ],
+)
+def test_format_2_holds_references_where_identifiers_were(
+    change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(EntryInvalid, match=message):
+        make_v2(**change)
+
+
+_LINKS = b'"links":{"request_id":"' + REF_B.encode() + b'"},'
+_BY_SUBJECT = make_v2(actor=REF_B, subject_actor=True).canonical_bytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # A format 1 entry may not grow links or a subject actor, nor lose a key in format 2.
+        (make_entry().canonical_bytes().replace(b'"outcome"', b'"links":{},"outcome"'), "fields"),
+        (make_v2().canonical_bytes().replace(_LINKS, b""), "fields"),
+        (
+            _BY_SUBJECT.replace(b'"v":2', b'"v":1').replace(_LINKS, b""),
+            "actor must be a non-empty string",
+        ),
+        (_BY_SUBJECT.replace(b'{"ref"', b'{"id"'), "actor object"),
+    ],
+)
+def test_from_canonical_refuses_mixed_formats(data: bytes, message: str) -> None:
+    with pytest.raises(EntryInvalid, match=message):
+        AuditEntry.from_canonical(data)
+
+
+def test_format_1_entries_still_read_back_exactly() -> None:
+    data = make_entry().canonical_bytes()
+    entry = AuditEntry.from_canonical(data)
+    assert (entry.v, entry.links, entry.subject_actor) == (1, {}, False)
+    assert entry.canonical_bytes() == data
