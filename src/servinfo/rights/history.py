@@ -2,7 +2,7 @@
 proof, and what the subject needs to check them alone.
 
 An access export (:mod:`servinfo.rights.export`) carries, under ``history/``
-(the format in docs/audit-formats.md, "Access history"):
+(docs/rights.md, "The access history"):
 
 ``entries.jsonl``     one line per entry, in index order: its index, its canonical
                       text exactly as stored (and hashed into the log), and its C2SP
