@@ -382,3 +382,14 @@ def test_with_a_witness_policy_the_history_is_proved_against_a_cosigned_checkpoi
     checked = _verify(tmp_path / "export")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "cosigned by 1 of 1 witnesses (quorum w1)" in checked.stdout
+
+
+def test_an_erasure_deletes_the_subjects_withholdings(world: World) -> None:
+    withholdings = world.rights.withholdings
+    withholdings.withhold("subj-fr", "fraud_investigation", actor="dpo")
+    withholdings.withhold("subj-de", "security_investigation", actor="dpo")
+    rights = world.rights
+    opened = rights.open("erasure", "subj-fr", channel="cli", actor="dpo", verified=True, now=NOW)
+    assert rights.process(opened.request_id, actor="dpo", now=NOW).state == "completed"
+    assert withholdings.for_subject("subj-fr") == []  # the rows named the subject
+    assert len(withholdings.for_subject("subj-de")) == 1

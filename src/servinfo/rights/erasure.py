@@ -53,6 +53,7 @@ from servinfo.rights.entries import Request
 from servinfo.rights.exports import EXPORT_TABLES
 from servinfo.rights.fulfil import Fulfilment, Outcome
 from servinfo.rights.unlinking import erasures_left_linked, finish_unlinking, unlink_requests
+from servinfo.rights.withholding import Withholdings
 from servinfo.store import ErasureReport, checkpoint
 
 __all__ = ["Erasure"]
@@ -149,6 +150,7 @@ class Erasure(Fulfilment):
         and last the erasure's own case file, whose subject id marks it unfinished."""
         names = self._principals.bound_to(subject_id)
         unlink_requests(self._engine, subject_id, names, last=request_id)
+        Withholdings(self._engine, self._audit).delete_for_subject(subject_id)
         self._principals.remove_bound_to(subject_id)
         self._audit.forget_subject(subject_id)
         finish_unlinking(self._engine, request_id)
