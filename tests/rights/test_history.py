@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.rights.world import NOW, World
+from tests.rights.world import NOW, World, build_world
+from tests.support import PostgresDatabases
 from tests.witness.support import serving
 
 from servinfo.audit.entries import reference
@@ -54,6 +55,17 @@ def _lines(archive: zipfile.ZipFile) -> list[dict[str, Any]]:
 def test_every_entry_about_the_subject_is_shipped_with_a_proof_that_verifies(
     world: World,
 ) -> None:
+    _shipped_entries_verify(world)
+
+
+@pytest.mark.postgres
+def test_the_history_on_postgresql(tmp_path: Path, postgres_databases: PostgresDatabases) -> None:
+    with build_world(tmp_path, postgres_databases.url_template) as world:
+        assert world.deployment.control.dialect.name == "postgresql"
+        _shipped_entries_verify(world)
+
+
+def _shipped_entries_verify(world: World) -> None:
     _reads(world)
     _, archive = _export(world)
     lines = _lines(archive)
