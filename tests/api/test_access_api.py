@@ -273,7 +273,9 @@ def test_health_metrics_and_openapi(world: World) -> None:
     assert world.client.get("/nowhere").json()["error"] == "not_found"
 
 
-def test_audit_checkpoint_and_keys_are_public_and_proofs_need_read_audit(world: World) -> None:
+def test_audit_checkpoint_keys_and_consistency_are_public_and_proofs_need_read_audit(
+    world: World,
+) -> None:
     from servinfo.audit.merkle import leaf_hash
     from servinfo.audit.policy import TrustPolicy
     from servinfo.audit.tlog_proof import TlogProof
@@ -297,3 +299,13 @@ def test_audit_checkpoint_and_keys_are_public_and_proofs_need_read_audit(world: 
     assert parsed.verify(leaf_hash(parsed.extra), policy).checkpoint.size >= 1
     denied = world.client.get("/v1/audit/proof/0", headers=world.headers("support-eu"))
     assert denied.status_code == 403
+    # A person holding an erasure receipt has no token, and must still see the log never
+    # went back from the receipt's checkpoint.
+    world.deployment.audit.record("decision", actor="admin")
+    world.deployment.audit.checkpoint()
+    newer = int(world.client.get("/v1/audit/checkpoint").text.splitlines()[1])
+    assert newer > int(size)
+    consistency = world.client.get(f"/v1/audit/consistency?from={size}&to={newer}")  # no token
+    assert consistency.status_code == 200, consistency.text
+    assert consistency.json()["old_size"] == int(size)
+    assert consistency.json()["proof"]

@@ -61,7 +61,7 @@ OPEN_ROUTES: tuple[OpenRoute, ...] = (
     OpenRoute("drp", r"/v1/agent/(?P<target>[^/]+)"),
     OpenRoute("drp", r"/v1/data-rights-request/?"),
     OpenRoute("drp", r"/v1/data-rights-request/(?P<target>[^/]+)"),
-    OpenRoute("audit", r"/v1/audit/checkpoint|/v1/audit/keys"),
+    OpenRoute("audit", r"/v1/audit/checkpoint|/v1/audit/keys|/v1/audit/consistency"),
     OpenRoute("operations", r"/healthz|/readyz|/metrics|/openapi\.json|/docs|/redoc|/static/.*"),
 )
 

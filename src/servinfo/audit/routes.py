@@ -67,9 +67,10 @@ def inclusion_proof(
 )
 def consistency_proof(
     deployment: DeploymentDep,
-    principal: PrincipalDep,
     old_size: Annotated[int, Query(alias="from", ge=0, le=_MAX_INDEX)],
     new_size: Annotated[int | None, Query(alias="to", ge=0, le=_MAX_INDEX)] = None,
 ) -> Any:
-    """A consistency proof between the checkpoints of two sizes."""
-    return _service(deployment, principal).consistency_proof(old_size, new_size)
+    """A consistency proof between the checkpoints of two sizes. Public, like the checkpoints
+    it links: it holds only hashes of subtrees, and whoever holds an erasure receipt or a
+    saved checkpoint (a person, not staff) must be able to check the log never went back."""
+    return _public(deployment).consistency_proof(old_size, new_size)

@@ -62,7 +62,7 @@ def from_log(log: AuditLog, receipt: Receipt) -> Later:
 
 
 def from_url(url: str, receipt: Receipt, token: str | None, cacert: Path | None) -> Later:
-    """``GET <url>/v1/audit/consistency?from=<size>`` (read_audit: pass a token)."""
+    """``GET <url>/v1/audit/consistency?from=<size>`` (public; a token is sent if given)."""
     import httpx
 
     size = receipt.verified.checkpoint.size
@@ -81,8 +81,8 @@ def from_url(url: str, receipt: Receipt, token: str | None, cacert: Path | None)
         raise Refused(f"the deployment has no checkpoint of size {size}: its log was rolled back")
     if answer.status_code in (401, 403):
         raise Unreachable(
-            f"{url} refused the consistency proof (HTTP {answer.status_code}): it needs a "
-            "token whose role may read the audit log (--token-file)"
+            f"{url} refused the consistency proof (HTTP {answer.status_code}): a servinfo "
+            "deployment serves it without a token; check the URL"
         )
     if answer.status_code != 200:
         raise Unreachable(f"{url} answered HTTP {answer.status_code}")
