@@ -264,23 +264,41 @@ def test_a_missing_subject_answers_insiders_as_it_answers_outsiders(world: World
         assert (answer.status_code, answer.json()) == (404, expected)
 
 
-def test_refused_lookups_are_audited_alike_and_name_no_subject(world: World) -> None:
+@pytest.mark.parametrize("who", ["other-subject", "staff-other-region"])
+def test_refused_lookups_are_audited_alike_and_name_no_target(world: World, who: str) -> None:
+    """Staff who probe stay named, with no subject; a subject's own principal that probes
+    is an entry about its own subject, named only by a reference keyed with that subject's
+    salt (its name, an e-mail address in practice, is unlinked when it is erased)."""
     audit = world.deployment.audit
     world.deployment.audit_buffer.flush()
     before = audit.size()
     for subject in (TARGET, _missing_subject()):
-        _records(world, "other-subject", subject)
+        _records(world, who, subject)
     world.deployment.audit_buffer.flush()
     entries = audit.entries(before, audit.size())
-    shapes = [(e.action, e.outcome, e.subject_pseudonym, tuple(e.reasons)) for e in entries]
+    shapes = [
+        (e.action, e.outcome, e.subject_pseudonym, e.actor, e.subject_actor, tuple(e.reasons))
+        for e in entries
+    ]
     assert len(shapes) == 2
     assert shapes[0] == shapes[1]
-    assert shapes[0] == (
+    action, outcome, pseudonym, actor, subject_actor, reasons = shapes[0]
+    assert (action, outcome, reasons) == (
         "decision",
         "deny",
-        None,
         ("no subject by that id that the principal may read",),
     )
+    own = audit.subject_history("subj-eu-2")
+    if who == "other-subject":
+        assert own is not None
+        assert pseudonym == own.pseudonym
+        assert subject_actor
+        assert actor != who
+    else:
+        assert (pseudonym, actor, subject_actor) == (None, who, False)
+    stored = b"".join(e.canonical_bytes() for e in entries)
+    assert TARGET.encode() not in stored
+    assert b"other-subject" not in stored
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -319,15 +319,20 @@ class ReadService:
         error: NoSuchSubject | NoSuchRecord,
     ) -> Held[Any]:
         """The one answer to a lookup without standing, or of an id that exists nowhere:
-        audited (so probing shows in the log) with no subject, since a pseudonym would
-        need a salt for whatever id was asked, and held for its commit like any denial."""
+        audited (so probing shows in the log) without the id asked, since a pseudonym would
+        need a salt for whatever id was asked, and held for its commit like any denial.
+        A subject's own principal (or its agent) that probes is named only by a reference
+        in an entry about its own subject: its name is personal data, unlinked at erasure."""
+        own = _own_subject(principal)
         ticket = self._audit.record(
             "decision",
             actor=principal.name,
+            subject_id=own,
             purpose=purpose,
             outcome="deny",
             reasons=[reason.text],
             details={"lookup": reason.code},
+            subject_actor=own is not None,
         )
         _DENIED.inc()
         return Held([ticket], error=error)
@@ -368,6 +373,9 @@ class ReadService:
             details["mechanism"] = decision.mechanism
         if explain:
             details["explain"] = True
+        own = _own_subject(principal)
+        if subject_id is None:
+            subject_id = own  # an explanation asked by a subject's principal is about them
         return self._audit.record(
             "decision",
             actor=principal.name,
@@ -484,6 +492,12 @@ class ReadService:
     def _contract_reference(self, principal: Principal) -> str:
         processor = self._runtime.current.policy.processors.get(principal.binding or "")
         return processor.contract.reference if processor else "unknown contract"
+
+
+def _own_subject(principal: Principal) -> str | None:
+    """The subject a subject's own principal or authorized agent acts for; None for staff,
+    services and processors (they stay named in the log)."""
+    return principal.binding if principal.kind in SELF_KINDS else None
 
 
 def _who_and_where(principal: Principal, region: str) -> dict[str, str | int | bool | None]:
