@@ -375,3 +375,33 @@ def test_ingest_marks_of_erased_records_go_with_them(world: World) -> None:
     _erase(world)
     marks = _region_rows(world, "SELECT record_id FROM request_marks")
     assert marks == [(world.record_ids["invoice"],)]  # the kept record's stays
+
+
+def test_the_answer_holds_a_receipt_the_standalone_verifier_accepts(
+    world: World, tmp_path: Path
+) -> None:
+    from servinfo.audit.standalone.verify import Refused, check_receipt
+
+    done = _erase(world)
+    assert done.outcome is not None
+    receipt = done.outcome["receipt"]
+    assert receipt["format"] == "servinfo-erasure-receipt/1"
+    assert [k["kind"] for k in receipt["kept"]] == [
+        "payments.billing_details",
+        "payments.charge",
+    ]
+    checked = check_receipt(json.dumps(receipt).encode())
+    assert checked.index == done.outcome["erasure_entry"]
+    assert checked.kept_kinds == ("payments.billing_details", "payments.charge")
+    # The receipt names neither the subject nor the request in clear.
+    text_of_receipt = json.dumps(receipt)
+    assert "subj-de" not in text_of_receipt
+    assert done.request_id not in text_of_receipt
+    # Claiming less was kept than the log says is refused.
+    tampered = {**receipt, "kept": receipt["kept"][:1]}
+    with pytest.raises(Refused, match="kept"):
+        check_receipt(json.dumps(tampered).encode())
+    # Stays valid once the answer is read back (the case file was unlinked since).
+    again = world.rights.get(done.request_id).outcome
+    assert again is not None
+    assert again["receipt"] == receipt

@@ -211,6 +211,37 @@ def export(
     )
 
 
+@dsr_app.command("receipt")
+def receipt(
+    request_id: RequestId,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the receipt (new file).")],
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Write an erasure's receipt (JSON) to a new file, to hand to the person; check it with
+    `servinfo audit verify-receipt FILE` or the verify.py of any access export."""
+    import json
+
+    from servinfo.rights.errors import InvalidRequest
+
+    with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
+        found = deployment.rights.show(request_id)
+    made = (found.outcome or {}).get("receipt")
+    if found.type != "erasure" or made is None:
+        why = (found.outcome or {}).get("receipt_error", "no receipt was made")
+        raise InvalidRequest(
+            f"request {request_id} has no erasure receipt ({found.type}, {found.state}: {why})"
+        )
+    try:
+        with out.open("x", encoding="utf-8") as file:
+            json.dump(made, file, indent=2, ensure_ascii=False)
+            file.write("\n")
+    except FileExistsError:
+        raise InvalidRequest(f"{out} exists; choose a new file") from None
+    err_console.print(f"wrote {out}", markup=False)
+
+
 @dsr_app.command("purge-exports")
 def purge_exports(
     data_dir: DataDirOption = None,

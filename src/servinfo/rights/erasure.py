@@ -21,8 +21,10 @@ Steps of an erasure request:
     records are exactly the kept ones, so the answer can list them and say why.
 (5) Log the shred: one audit entry (action ``erasure``, outcome ``shredded``
     or ``partially_shredded``, the counts and the kept kinds, the request id as
-    a linked identifier); its sequence number is the outcome's ``erasure_entry``,
-    which an erasure receipt proves.
+    a linked identifier); its sequence number is the outcome's ``erasure_entry``.
+    The outcome's ``receipt`` proves it (:mod:`servinfo.rights.receipts`): the
+    entry, its tlog-proof against a checkpoint the witnesses cosigned, the kept
+    records; made now, while the salt its request reference is keyed with exists.
 (6) Delete the subject's exports; tell every processor and third party the
     subject's data was disclosed to (the disclosure register) to erase it too
     (Art. 19), through the notifier; then unlink the ledgers (the subject's
@@ -45,18 +47,23 @@ the evidence around them as they are, and the outcome says so.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from typing import Any
 
+from servinfo.audit.errors import AuditError
 from servinfo.retention.schedule import period_for
 from servinfo.rights.entries import Request
 from servinfo.rights.exports import EXPORT_TABLES
 from servinfo.rights.fulfil import Fulfilment, Outcome
+from servinfo.rights.receipts import erasure_receipt
 from servinfo.rights.unlinking import erasures_left_linked, finish_unlinking, unlink_requests
 from servinfo.rights.withholding import Withholdings
 from servinfo.store import ErasureReport, checkpoint
 
 __all__ = ["Erasure"]
+
+_logger = logging.getLogger("servinfo.rights.erasure")
 
 #: Control tables that held the subject's secrets or links to it: vacuumed on
 #: PostgreSQL after erasure.
@@ -116,6 +123,7 @@ class Erasure(Fulfilment):
             )
         # (5)
         shred_entry = self._log_shred(request, actor, report, kept)
+        receipt = self._receipt(request, shred_entry, kept, at)
         # (6)
         exports_deleted = self.exports.delete_for_subject(subject_id)
         notified = self._notify_recipients(request, "erasure_notice", None, {}, at)
@@ -131,6 +139,7 @@ class Erasure(Fulfilment):
             "recipients_notified": notified,
             "audit_pseudonym_forgotten": not holds,
             "ledgers_unlinked": unlinked,
+            **receipt,
         }
         state = "partially_completed" if kept or holds else "completed"
 
@@ -172,6 +181,30 @@ class Erasure(Fulfilment):
             forget()
         checkpoint(self._engine, tables=_CONTROL_TABLES)
         return len(left)
+
+    def _receipt(
+        self, request: Request, entry_index: int, kept: list[dict[str, Any]], at: dt.datetime
+    ) -> dict[str, Any]:
+        """``{"receipt": …}`` for the outcome, built while the salt the request's reference
+        is keyed with still exists. The erasure is effective already: a receipt that cannot
+        be made now (no checkpoint can be signed on this host, a log that does not verify)
+        is reported in the outcome as ``receipt_error``, never a failed erasure."""
+        if self._history is None:
+            return {"receipt_error": "this deployment gives no access histories or receipts"}
+        self._flush_audit()  # the shred entry is durable before it is proved
+        try:
+            receipt = erasure_receipt(
+                self._history,
+                subject_id=request.subject_id,
+                request_id=request.request_id,
+                entry_index=entry_index,
+                kept=kept,
+                issued_at=at,
+            )
+        except AuditError as error:
+            _logger.warning("an erasure receipt was not made: %s", error.code)
+            return {"receipt_error": f"{error.code}: the receipt could not be made"}
+        return {"receipt": receipt}
 
     def _log_shred(
         self, request: Request, actor: str, report: ErasureReport, kept: list[dict[str, Any]]
