@@ -76,6 +76,7 @@ _CONTROL_TABLES = (
     "rights_verification_codes",
     "rights_outbox",
     "rights_opt_outs",
+    "rights_withholdings",
     "consents",
     "objections",
     "restrictions",
