@@ -246,6 +246,19 @@ def test_keys_tail_and_policy(site: Site) -> None:
     assert tail.status == 0, tail.err
     assert [e["seq"] for e in json.loads(tail.out)] == [23, 24]
     assert site("audit", "tail").status == 0
+    with site.log() as log:
+        log.record(
+            "request_change", actor="ada@example.com", subject_id="subj-tail",
+            linked={"request_id": "req-1"}, subject_actor=True,
+        )  # fmt: skip
+    (last,) = json.loads(site("audit", "tail", "-n", "1", "--json").out)
+    assert last["v"] == 2
+    assert set(last["actor"]) == {"ref"}
+    assert set(last["links"]) == {"request_id"}
+    shown = site("audit", "tail", "-n", "1").out
+    assert "subject ref" in shown
+    assert "ada@example.com" not in shown
+    assert "ada@example.com" not in json.dumps(last)
     policy = site("audit", "policy").out
     assert policy.startswith("log " + keys["log_keys"][0]["vkey"])
 

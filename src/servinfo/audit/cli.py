@@ -254,7 +254,7 @@ def tail(
     )  # fmt: skip
     for e in entries:
         shown.add_row(
-            str(e.seq), _time(e.at), e.action, e.actor, e.purpose or "", e.outcome or "",
+            str(e.seq), _time(e.at), e.action, _actor(e), e.purpose or "", e.outcome or "",
             e.subject_pseudonym or "", str(len(e.record_ids)),
         )  # fmt: skip
     console.print(shown)
@@ -533,12 +533,18 @@ def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
+def _actor(entry: AuditEntry) -> str:
+    """A subject's own principal or agent is a reference (format 2): shown as such."""
+    return f"subject ref {entry.actor}" if entry.subject_actor else entry.actor
+
+
 def _entry_dict(entry: AuditEntry) -> dict[str, Any]:
     details: Mapping[str, Any] = entry.details
     return {
+        "v": entry.v,
         "seq": entry.seq,
         "at": entry.at,
-        "actor": entry.actor,
+        "actor": {"ref": entry.actor} if entry.subject_actor else entry.actor,
         "action": entry.action,
         "purpose": entry.purpose,
         "outcome": entry.outcome,
@@ -546,5 +552,6 @@ def _entry_dict(entry: AuditEntry) -> dict[str, Any]:
         "subject_pseudonym": entry.subject_pseudonym,
         "record_ids": list(entry.record_ids),
         "details": dict(details),
+        "links": dict(entry.links),
         "policy_version": entry.policy_version,
     }
