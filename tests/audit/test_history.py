@@ -162,6 +162,27 @@ def test_forgetting_a_subject_deletes_its_index_rows_with_its_salt(
     audit_log.verify()
 
 
+def test_a_batch_larger_than_one_index_statement_indexes_every_entry(
+    audit_log: AuditLog, audit_backend: AuditBackend
+) -> None:
+    """1,234 entries about subjects in one batch: SQLite writes their index rows in several
+    statements (500 rows each, then the rest); every entry is indexed, once."""
+    subjects = [f"subj-{n % 7}" for n in range(1_234)]
+    audit_log.record("policy_change", actor="admin")
+    seqs = audit_log.record_many(
+        RecordedEvent("read", "p_1", subject, "support", "allow", (), (f"01JF{n}",), {})
+        for n, subject in enumerate(subjects)
+    )
+    assert sorted(seq for _, seq in _index_rows(audit_backend)) == list(seqs)
+    for n in range(7):
+        history = audit_log.subject_history(f"subj-{n}")
+        assert history is not None
+        expected = [
+            seq for seq, subject in zip(seqs, subjects, strict=True) if subject == f"subj-{n}"
+        ]
+        assert [seq for seq, _ in history.entries] == expected
+
+
 def test_an_index_row_for_someone_elses_entry_is_refused(
     audit_log: AuditLog, audit_backend: AuditBackend
 ) -> None:

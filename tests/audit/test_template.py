@@ -13,7 +13,7 @@ from servinfo.audit import Action, AuditEntry, EntryInvalid, RecordedEvent, refe
 from servinfo.audit._template import (
     NO_SUBJECT_TAIL,
     build,
-    keyed_pieces,
+    keyed_entry,
     pseudonym_tail,
     template,
 )
@@ -51,11 +51,10 @@ def _joined(event: RecordedEvent, seq: int, at: int, policy: str | None) -> byte
     :data:`PSEUDONYM`."""
     pieces = template(event, policy)
     head, middle, subject = pieces[:3]
-    tail = NO_SUBJECT_TAIL
     if subject is not None:
-        head, middle = keyed_pieces(pieces, KeyedReferences(KEY))
         tail = pseudonym_tail(PSEUDONYM)
-    return head + b"%d" % at + middle + b"%d" % seq + tail
+        return keyed_entry(pieces, KeyedReferences(KEY), b"%d" % at, b"%d" % seq, tail)
+    return head + b"%d" % at + middle + b"%d" % seq + NO_SUBJECT_TAIL
 
 
 def _expected(event: RecordedEvent, seq: int, at: int, policy: str | None) -> AuditEntry:

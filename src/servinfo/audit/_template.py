@@ -17,7 +17,7 @@ An entry about a subject (format 2) holds references under the subject's
 reference key where its record ids, linked identifiers and (for a subject
 actor) actor would be. That key comes from the salt, read inside the
 transaction too: such a template keeps those identifiers (:data:`Keyed`), and
-:func:`keyed_pieces` fills in their references there, one HMAC each.
+:func:`keyed_entry` joins them with their references there, one HMAC each.
 
 The checks are :class:`AuditEntry`'s, and the pieces are written with the same
 escaper in the same order: ``tests/audit/test_template.py`` holds the joined
@@ -41,7 +41,7 @@ __all__ = [
     "SUBJECT_ID_MAX",
     "Template",
     "build",
-    "keyed_pieces",
+    "keyed_entry",
     "pseudonym_tail",
     "template",
 ]
@@ -54,13 +54,13 @@ _WHAT = "new entry"
 
 #: An event's fixed pieces ``(head, middle, subject_id, actor, links, record_ids,
 #: after_links)``. With no subject, ``head + at + middle + seq + NO_SUBJECT_TAIL`` are its
-#: canonical bytes (the last four are empty). With one, :func:`keyed_pieces` gives the
-#: head and middle: ``actor`` is the subject actor's name (None when the head names the
-#: actor), ``links`` each ``('"name":', identifier as UTF-8)`` in name order,
-#: ``record_ids`` the event's own tuple, ``after_links`` the fixed bytes from the end of
-#: the links to the start of the record ids. One flat tuple of strings and bytes, not a
-#: NamedTuple nor nested tuples: every batch holds thousands of them, and each tracked
-#: container allocated brings the cyclic collector's next pass closer.
+#: canonical bytes (the last four are empty). With one, :func:`keyed_entry` joins them:
+#: ``actor`` is the subject actor's name (None when the head names the actor), ``links``
+#: each ``('"name":', identifier as UTF-8)`` in name order, ``record_ids`` the event's own
+#: tuple, ``after_links`` the fixed bytes from the end of the links to the start of the
+#: record ids. One flat tuple of strings and bytes, not a NamedTuple nor nested tuples:
+#: every batch holds thousands of them, and each tracked container allocated brings the
+#: cyclic collector's next pass closer.
 Template: TypeAlias = tuple[
     bytes, bytes, str | None, str | None, tuple[tuple[bytes, bytes], ...], tuple[str, ...], bytes
 ]
@@ -71,19 +71,34 @@ def pseudonym_tail(pseudonym: str) -> bytes:
     return b',"subject_pseudonym":"' + pseudonym.encode("ascii") + b'","v":2}'
 
 
-def keyed_pieces(pieces: Template, references: KeyedReferences) -> tuple[bytes, bytes]:
-    """The head and middle of an entry about a subject, its identifiers written as
-    references under the subject's key (:func:`servinfo.audit.entries.reference`)."""
+def keyed_entry(
+    pieces: Template, references: KeyedReferences, at: bytes, seq: bytes, tail: bytes
+) -> bytes:
+    """The canonical bytes of an entry about a subject: its identifiers written as
+    references under the subject's key (:func:`servinfo.audit.entries.reference`), ``at``
+    and ``seq`` as their digits, ``tail`` the subject's (:func:`pseudonym_tail`).
+
+    One list of pieces and one join per entry: the append runs this for every entry
+    about a subject, and each intermediate ``bytes`` would copy the entry again.
+    """
     head, middle, _, actor, links, record_ids, after_links = pieces
     ref = references.hex
-    if actor is not None:
-        head += b'{"ref":"' + ref(actor.encode()) + b'"},"at":'
+    if actor is None:
+        parts = [head, at, middle]
+    else:
+        parts = [head, b'{"ref":"', ref(actor.encode()), b'"},"at":', at, middle]
     if links:
-        middle += b",".join([name + b'"' + ref(value) + b'"' for name, value in links])
+        parts.append(b",".join([name + b'"' + ref(value) + b'"' for name, value in links]))
+    parts.append(after_links)
     if record_ids:
-        ids = b'","'.join([ref(record_id.encode()) for record_id in record_ids])
-        return head, middle + after_links + b'"' + ids + b'"],"seq":'
-    return head, middle + after_links + b'],"seq":'
+        parts.append(b'"')
+        parts.append(b'","'.join([ref(record_id.encode()) for record_id in record_ids]))
+        parts.append(b'"],"seq":')
+    else:
+        parts.append(b'],"seq":')
+    parts.append(seq)
+    parts.append(tail)
+    return b"".join(parts)
 
 
 def template(event: RecordedEvent, policy_version: str | None = None) -> Template:
@@ -155,7 +170,7 @@ def build(
         if subject_id is not None:
             if type(record_ids) is not tuple:
                 record_ids = _strings("record_ids", record_ids)
-            # Checked here (strings, no lone surrogate), encoded in keyed_pieces.
+            # Checked here (strings, no lone surrogate), encoded in keyed_entry.
             ",".join(record_ids).encode()
             if subject_actor:
                 _utf8(actor, "actor")

@@ -74,7 +74,7 @@ from servinfo.audit._template import (
     NO_SUBJECT_TAIL,
     Template,
     build,
-    keyed_pieces,
+    keyed_entry,
     template,
 )
 from servinfo.audit.entries import AuditEntry, DetailValue
@@ -281,13 +281,12 @@ class AuditLog:
             indexed: list[bytes] = []
             indexed_seqs: list[int] = []
             for seq, pieces in enumerate(templates, first):
-                head, middle, subject = pieces[:3]
+                subject = pieces[2]
                 if subject is None:
-                    datas.append(b"".join((head, at, middle, b"%d" % seq, none)))
+                    datas.append(b"".join((pieces[0], at, pieces[1], b"%d" % seq, none)))
                     continue
                 pseudonym, references, tail = keyed[subject]
-                head, middle = keyed_pieces(pieces, references)
-                datas.append(b"".join((head, at, middle, b"%d" % seq, tail)))
+                datas.append(keyed_entry(pieces, references, at, b"%d" % seq, tail))
                 indexed.append(pseudonym)
                 indexed_seqs.append(seq)
             leaves = [sha256(b"\x00" + data).digest() for data in datas]
