@@ -183,6 +183,70 @@ def test_a_batch_larger_than_one_index_statement_indexes_every_entry(
         assert [seq for seq, _ in history.entries] == expected
 
 
+def _pseudonym_of(audit_log: AuditLog, seq: int) -> str | None:
+    return audit_log.entries(seq, seq + 1)[0].subject_pseudonym
+
+
+def _other_process(audit_log: AuditLog, keyring: Keyring, tmp_path: Path) -> AuditLog:
+    """Another process's log on the same database (it keeps its own salts), not signing."""
+    return AuditLog(
+        audit_log.engine,
+        keyring,
+        signer_state_file=tmp_path / "other-signer.json",
+        origin=audit_log.origin,
+        signs=False,
+    )
+
+
+def test_an_erasure_by_another_process_is_seen_by_the_next_batch(
+    audit_log: AuditLog, keyring: Keyring, tmp_path: Path
+) -> None:
+    """Each process keeps the salts it saw committed; an erasure elsewhere counts from its
+    commit on: the next batch here reads the salts again and makes the subject a new one."""
+    other = _other_process(audit_log, keyring, tmp_path)
+    audit_log.record("read", actor="p_1", subject_id="subj-a", record_ids=["01JF"])
+    audit_log.record("read", actor="p_1", subject_id="subj-b", record_ids=["01JF"])
+    before_a, before_b = _pseudonym_of(audit_log, 0), _pseudonym_of(audit_log, 1)
+    assert other.forget_subject("subj-a")
+    seqs = audit_log.record_many(
+        [
+            RecordedEvent("read", "p_1", "subj-a", "support", "allow", (), ("01JF",), {}),
+            RecordedEvent("read", "p_1", "subj-b", "support", "allow", (), ("01JF",), {}),
+        ]
+    )
+    after_a, after_b = _pseudonym_of(audit_log, seqs[0]), _pseudonym_of(audit_log, seqs[1])
+    assert after_a is not None
+    assert after_a != before_a
+    assert after_b == before_b  # the other subject's salt is still stored: read again, same
+    history = other.subject_history("subj-a")
+    assert history is not None
+    assert [seq for seq, _ in history.entries] == [seqs[0]]
+    # And the other way round: the other process created the salt, this one erased it.
+    other.record("read", actor="p_1", subject_id="subj-c", record_ids=["01JF"])
+    assert audit_log.forget_subject("subj-c")
+    seq = other.record("read", actor="p_1", subject_id="subj-c", record_ids=["01JF"])
+    assert _pseudonym_of(audit_log, seq) != _pseudonym_of(audit_log, seq - 1)
+    audit_log.verify()
+
+
+def test_a_salt_created_by_a_batch_that_rolled_back_is_not_kept(
+    audit_log: AuditLog, audit_backend: AuditBackend
+) -> None:
+    def fail(_: object) -> None:
+        raise RuntimeError("the caller's own write failed")
+
+    event = RecordedEvent("read", "p_1", "subj-a", "support", "allow", (), ("01JF",), {})
+    with pytest.raises(RuntimeError):
+        audit_log.record_many([event], also=fail)
+    with audit_backend.engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM subject_salts")).scalar_one() == 0
+    seqs = audit_log.record_many([event])
+    history = audit_log.subject_history("subj-a")
+    assert history is not None
+    assert [seq for seq, _ in history.entries] == list(seqs)
+    assert f'"subject_pseudonym":"{history.pseudonym}"'.encode() in history.entries[0][1]
+
+
 def test_an_index_row_for_someone_elses_entry_is_refused(
     audit_log: AuditLog, audit_backend: AuditBackend
 ) -> None:

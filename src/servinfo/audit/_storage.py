@@ -106,6 +106,19 @@ def _state_row(row: tuple[Any, ...] | None) -> State:
     return count, frontier, None if mac is None else bytes(mac)
 
 
+def erasures(connection: Connection) -> int:
+    """How many subject salts were ever destroyed (:func:`count_erasure` adds one)."""
+    row = _one(connection, "SELECT erasures FROM audit_state WHERE id = %s", (STATE_ID,))
+    return 0 if row is None else int(row[0])
+
+
+def count_erasure(connection: Connection) -> None:
+    """Add one to the erasures, in the transaction that destroys a salt."""
+    _execute(
+        connection, "UPDATE audit_state SET erasures = erasures + 1 WHERE id = %s", (STATE_ID,)
+    )
+
+
 def save_state(connection: Connection, next_seq: int, frontier: bytes, mac: bytes | None) -> None:
     _execute(
         connection,

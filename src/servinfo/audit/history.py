@@ -14,7 +14,8 @@ identifiers in clear.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -34,19 +35,60 @@ Derived = tuple[bytes, KeyedReferences, bytes]
 
 
 class SubjectKeys:
-    """Each subject's pseudonym, references and entry tail, derived from its salt.
+    """Each subject's pseudonym, references and entry tail, derived from its salt; and the
+    salts this process saw committed.
 
-    Kept by ``(subject, salt)`` between batches, under the current pseudonym key:
+    Derivations are kept by ``(subject, salt)`` under the current pseudonym key:
     deriving them cost more than the rest of an entry about a subject. A kept
     derivation is only found with its salt, so once the salt is destroyed no
     append uses it again; :meth:`forget` drops it in the process that erased,
     other processes when their cache is next emptied (full, or a new key).
+
+    Salts are kept by subject (:meth:`known`) once the batch that read or created
+    them committed, with the count of erasures (``audit_state.erasures``) that
+    batch read. Only an erasure destroys a salt, and it adds one to the count in
+    its own transaction: a batch that reads the same count finds every kept salt
+    still stored, and reads only the salts of the subjects it does not know
+    (reading every subject's salt in every batch cost more than a microsecond an
+    entry). A batch that reads another count reads them all again.
     """
 
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
         self._kept: dict[tuple[str, bytes], Derived] = {}
         self._key_id = ""
+        self._salts: dict[str, bytes] = {}
+        self._erasures = -1
+        self._lock = threading.Lock()
+
+    def known(self, subjects: Iterable[str], erasures: int) -> tuple[dict[str, Derived], list[str]]:
+        """What the append writes for each of ``subjects`` whose salt this process saw
+        committed while the count of erasures was ``erasures``; and the other subjects."""
+        key_id = self._keyring.current(PSEUDONYM).key_id
+        with self._lock:
+            current = erasures == self._erasures and key_id == self._key_id
+            salts = self._salts if current else {}
+        kept = self._kept
+        derived: dict[str, Derived] = {}
+        unknown: list[str] = []
+        for subject in subjects:
+            salt = salts.get(subject)
+            found = None if salt is None else kept.get((subject, salt))
+            if found is None:
+                unknown.append(subject)
+            else:
+                derived[subject] = found
+        return derived, unknown
+
+    def committed(self, salts: Mapping[str, bytes], erasures: int) -> None:
+        """Keep ``salts``: read or created by a batch that read ``erasures``, and committed."""
+        with self._lock:
+            if erasures < self._erasures:  # a later batch saw a later erasure
+                return
+            if erasures != self._erasures or len(self._salts) > _MAX_KEPT:
+                self._salts = {}
+                self._erasures = erasures
+            self._salts.update(salts)
 
     def derive(self, salts: Mapping[str, bytes]) -> dict[str, Derived]:
         """What the append writes for each subject of ``salts`` (subject id → salt)."""
@@ -74,6 +116,8 @@ class SubjectKeys:
 
     def forget(self, subject_id: str, salt: bytes) -> None:
         self._kept.pop((subject_id, salt), None)
+        with self._lock:
+            self._salts.pop(subject_id, None)
 
 
 @dataclass(frozen=True)

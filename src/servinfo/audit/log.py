@@ -9,8 +9,9 @@ Appending a batch is one transaction, whichever process runs it:
 (1) lock the sequencing row ``audit_state`` (``SELECT … FOR UPDATE`` on
     PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds the write lock already) and
     read the next seq and the frontier;
-(2) read, or create, the salts of the batch's subjects: their pseudonyms and
-    reference keys;
+(2) read the count of erasures, and the salts of the batch's subjects that
+    this process has not seen committed under that count (or create them):
+    their pseudonyms and reference keys (:class:`~servinfo.audit.history.SubjectKeys`);
 (3) join each entry's canonical bytes (:mod:`servinfo.audit._template`; an
     entry about a subject gets its references there), hash them, extend the
     frontier: never the whole tree, at most log2(n) node hashes per entry;
@@ -37,7 +38,7 @@ Subjects are named by ``Pseudonymizer(pseudonym key).pseudonym(subject_id,
 salt)`` with a random 32-byte salt per subject, and the identifiers in their
 entries by references under ``reference_key(subject_id, salt)`` (format 2,
 :mod:`servinfo.audit.entries`). :meth:`AuditLog.forget_subject` deletes the
-salt and the subject's index rows: earlier entries keep their pseudonym and
+salt and the subject's index rows, and counts the erasure: earlier entries keep their pseudonym and
 references, so the tree still verifies, but nothing can link them to the
 subject any more, and later entries get a new salt and so a new pseudonym.
 :meth:`AuditLog.subject_history` gives a subject's entries and reference key.
@@ -85,7 +86,13 @@ from servinfo.audit.errors import (
     LogTampered,
     RangeInvalid,
 )
-from servinfo.audit.history import SubjectHistory, SubjectKeys, read_history, subject_pseudonyms
+from servinfo.audit.history import (
+    Derived,
+    SubjectHistory,
+    SubjectKeys,
+    read_history,
+    subject_pseudonyms,
+)
 from servinfo.audit.merkle import CompactRange, consistency_proof_from_frontier, inclusion_proof
 from servinfo.audit.metrics import CHECKPOINT_REFUSALS
 from servinfo.audit.note import Ed25519NoteSigner, Ed25519NoteVerifier, Note, NoteSignature
@@ -93,7 +100,6 @@ from servinfo.audit.signer import CheckpointSigner, SignerRefused, SignerState
 from servinfo.audit.sink import AuditSink, RecordedEvent
 from servinfo.audit.verify import SignedRoot, VerifyReport, check_legacy_heads, verify_chunks
 from servinfo.crypto import AUDIT_SIGNING, Keyring
-from servinfo.crypto.keyed_hash import KeyedReferences
 from servinfo.store.engines import write_transaction
 
 __all__ = ["AuditLog", "ConsistencyProof", "KeyWindow", "TransactionalAuditSink"]
@@ -274,7 +280,7 @@ class AuditLog:
                 forged = True
             now = int(self._clock() * 1000)
             # (2) Pseudonymize.
-            keyed = self._subjects(connection, subjects) if subjects else {}
+            keyed, read = self._subjects(connection, subjects) if subjects else ({}, None)
             # (3) Bytes, hashes, frontier: the hot loop.
             at, none = b"%d" % now, NO_SUBJECT_TAIL
             datas: list[bytes] = []
@@ -303,6 +309,8 @@ class AuditLog:
             )
             if also is not None:
                 also(connection)
+        if read is not None:  # committed: the salts read or created exist from here on
+            self._keys.committed(*read)
         self._appended_end = max(self._appended_end, frontier.size)
         self._remember(first, leaves)
         self._checkpoint_if_due(frontier.size)
@@ -328,15 +336,25 @@ class AuditLog:
 
     def _subjects(
         self, connection: Connection, subjects: set[str]
-    ) -> dict[str, tuple[bytes, KeyedReferences, bytes]]:
+    ) -> tuple[dict[str, Derived], tuple[dict[str, bytes], int] | None]:
         """Each subject's pseudonym (16 bytes, for the index), references and entry tail,
-        from its salt, read here in every batch (an erasure by another process counts
-        from its commit on); new subjects get a fresh salt."""
-        salts = _storage.salts(connection, subjects)
-        new = {s: os.urandom(_SALT_SIZE) for s in subjects if s not in salts}
+        from its salt; new subjects get a fresh salt. Also the salts read or created here
+        and the count of erasures, for :meth:`SubjectKeys.committed` once committed.
+
+        The salts this process saw committed are used while the count of erasures,
+        read here in every batch, has not changed (an erasure by another process counts
+        from its commit on); the others are read.
+        """
+        erasures = _storage.erasures(connection)
+        derived, unknown = self._keys.known(subjects, erasures)
+        if not unknown:
+            return derived, None
+        salts = _storage.salts(connection, unknown)
+        new = {s: os.urandom(_SALT_SIZE) for s in unknown if s not in salts}
         _storage.insert_salts(connection, new)
         salts.update(new)
-        return self._keys.derive(salts)
+        derived.update(self._keys.derive(salts))
+        return derived, (salts, erasures)
 
     def forget_subject(self, subject_id: str) -> bool:
         """Destroy ``subject_id``'s salt, and its rows of the subjects' index; True if it had one.
@@ -355,6 +373,8 @@ class AuditLog:
             pseudonyms = subject_pseudonyms(self._keyring, subject_id, salt)
             _storage.delete_subject_entries(connection, pseudonyms, end)
             forgotten = _storage.delete_salt(connection, subject_id)
+            # Every appending process reads the salts it kept again from this commit on.
+            _storage.count_erasure(connection)
         self._keys.forget(subject_id, salt)
         return forgotten
 

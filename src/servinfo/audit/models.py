@@ -9,7 +9,8 @@ label ``audit``), so the store never has to know about them::
     audit_cosignatures  witnesses' cosignatures of the checkpoints
     audit_heads         tree heads signed before checkpoints (kept, still verified)
     audit_state         one row: the next seq, the current frontier (the sequencing
-                        point) and a MAC over both with a key from the keyring
+                        point) and a MAC over both with a key from the keyring; and
+                        how many salts were ever destroyed (``erasures``)
     subject_salts       the per-subject salt of each subject's pseudonym; deleted at erasure
     audit_subject_entries  (bucket, pseudonym, seq) of every entry about a subject: its history
                         without a scan of the log; a subject's rows go with its salt
@@ -22,7 +23,7 @@ index to maintain on every append.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, MetaData, String
+from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, MetaData, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -111,6 +112,9 @@ class AuditStateRow(AuditBase):
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
     #: HMAC-SHA256 over next_seq and frontier; NULL before the first append that set it.
     mac: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    #: Salts destroyed so far (each erasure adds one in its transaction): an appending
+    #: process reuses the salts it saw committed only while this has not changed.
+    erasures: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class SubjectSaltRow(AuditBase):

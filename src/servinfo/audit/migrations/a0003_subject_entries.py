@@ -5,6 +5,9 @@
   pseudonym, written in the append's transaction from now on, so a subject's
   history is found without scanning the log (WITHOUT ROWID on SQLite: the key
   is the row). Erasure deletes a subject's rows with its salt.
+- ``audit_state.erasures``: how many salts were ever destroyed; an erasure adds
+  one in its transaction, so an appending process knows when the salts it has
+  seen committed may no longer all exist.
 - The entries already stored (format 1) are indexed here, read in chunks of
   seqs, each one's ``subject_pseudonym`` taken from its stored bytes. Entries
   are never rewritten.
@@ -41,6 +44,10 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.PrimaryKeyConstraint("bucket", "pseudonym", "seq", name="pk_audit_subject_entries"),
         sqlite_with_rowid=False,
+    )
+    op.add_column(
+        "audit_state",
+        sa.Column("erasures", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
     )
     _index_stored_entries(op.get_bind(), index)
 
@@ -80,4 +87,5 @@ def _pseudonym(data: bytes) -> bytes | None:
 
 
 def downgrade() -> None:
+    op.drop_column("audit_state", "erasures")
     op.drop_table("audit_subject_entries")
