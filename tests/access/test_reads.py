@@ -58,6 +58,13 @@ def test_a_read_returns_what_the_purpose_may_see_and_audits_decision_and_read(
         ("decision", "allow", "provide"),
         ("read", "allow", "provide"),
     ]
+    # What the person's history shows of each: the policy version, role, entity, region.
+    version = world.deployment.runtime.current.policy.version
+    for entry in world.deployment.audit.entries(before, world.deployment.audit.size()):
+        assert entry.policy_version == version
+        assert entry.details["role"] == _principal(world, "support-eu").role
+        assert "legal_entity" in entry.details
+        assert "region" in entry.details
 
 
 def test_a_ledger_change_applies_to_the_next_read(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from typing import Any
 
@@ -49,7 +50,7 @@ def events(draw: st.DrawFn) -> RecordedEvent:
 def _joined(event: RecordedEvent, seq: int, at: int, policy: str | None) -> bytes:
     """The append's bytes, an entry about a subject keyed with :data:`KEY` and named
     :data:`PSEUDONYM`."""
-    pieces = template(event, policy)
+    pieces = template(dataclasses.replace(event, policy_version=policy))
     head, middle, subject = pieces[:3]
     if subject is not None:
         tail = pseudonym_tail(PSEUDONYM)

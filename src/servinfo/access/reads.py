@@ -333,9 +333,14 @@ class ReadService:
             reasons=[reason.text],
             details={"lookup": reason.code},
             subject_actor=own is not None,
+            policy_version=self._policy_version(),
         )
         _DENIED.inc()
         return Held([ticket], error=error)
+
+    def _policy_version(self) -> str:
+        """The version of the policy decisions are made under now (entries name it)."""
+        return self._runtime.current.policy.version
 
     def _actor(self, principal: Principal) -> Actor:
         last = self._last_actor
@@ -385,6 +390,7 @@ class ReadService:
             reasons=[str(r) for r in (decision.reasons if decision.allowed else decision.failures)],
             details=details,
             subject_actor=subject_id is not None and principal.kind in SELF_KINDS,
+            policy_version=self._policy_version(),
         )
 
     def _deliver(
@@ -474,6 +480,7 @@ class ReadService:
             record_ids=[r.record_id for r in records],
             details=details,
             subject_actor=principal.kind in SELF_KINDS,
+            policy_version=self._policy_version(),
         )
         if principal.kind == "processor" and self._disclosures is not None and records:
             self._disclosures.register_disclosure(

@@ -101,7 +101,7 @@ def keyed_entry(
     return b"".join(parts)
 
 
-def template(event: RecordedEvent, policy_version: str | None = None) -> Template:
+def template(event: RecordedEvent) -> Template:
     """Validate ``event`` as :class:`AuditEntry` would and encode its fixed pieces."""
     return build(
         event.action,
@@ -112,7 +112,7 @@ def template(event: RecordedEvent, policy_version: str | None = None) -> Templat
         event.reasons,
         event.record_ids,
         event.details,
-        policy_version,
+        event.policy_version,
         event.linked,
         event.subject_actor,
     )

@@ -274,6 +274,7 @@ class AuditBuffer:
         details: Mapping[str, Detail] | None = None,
         linked: Mapping[str, str] | None = None,
         subject_actor: bool = False,
+        policy_version: str | None = None,
     ) -> Ticket:
         """Queue one entry; its :class:`Ticket` says when its group is committed.
 
@@ -283,7 +284,7 @@ class AuditBuffer:
         event = RecordedEvent.of(
             action, actor=actor, subject_id=subject_id, purpose=purpose, outcome=outcome,
             reasons=reasons, record_ids=record_ids, details=details, linked=linked,
-            subject_actor=subject_actor,
+            subject_actor=subject_actor, policy_version=policy_version,
         )  # fmt: skip
         with self._lock:
             if self._closed:

@@ -231,14 +231,16 @@ class AuditLog:
         details: Mapping[str, DetailValue] | None = None,
         linked: Mapping[str, str] | None = None,
         subject_actor: bool = False,
+        policy_version: str | None = None,
     ) -> int:
         """Append one entry in its own transaction; its seq, once committed.
 
-        ``linked`` and ``subject_actor``: :meth:`~servinfo.audit.sink.AuditSink.record`.
+        ``linked``, ``subject_actor`` and ``policy_version``:
+        :meth:`~servinfo.audit.sink.AuditSink.record`.
         """
         entry = build(
-            action, actor, subject_id, purpose, outcome, reasons, record_ids, details, None,
-            linked, subject_actor,
+            action, actor, subject_id, purpose, outcome, reasons, record_ids, details,
+            policy_version, linked, subject_actor,
         )  # fmt: skip
         return self._append([entry])
 

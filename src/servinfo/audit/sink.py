@@ -42,12 +42,15 @@ class AuditSink(Protocol):
         details: Mapping[str, Detail] | None = None,
         linked: Mapping[str, str] | None = None,
         subject_actor: bool = False,
+        policy_version: str | None = None,
     ) -> int:
         """Append one entry; returns its sequence number once it is durable.
 
         ``linked``: identifiers that tie the entry to the subject, by name;
         ``subject_actor``: the actor is the subject's own principal or its
-        authorized agent. Both need ``subject_id``.
+        authorized agent. Both need ``subject_id``. ``policy_version``: the
+        version of the policy a decision was made under (the person's history
+        shows it).
         """
         ...
 
@@ -64,6 +67,7 @@ class RecordedEvent:
     details: Mapping[str, Detail]
     linked: Mapping[str, str] = field(default_factory=dict)
     subject_actor: bool = False
+    policy_version: str | None = None
 
     @classmethod
     def of(
@@ -79,6 +83,7 @@ class RecordedEvent:
         details: Mapping[str, Detail] | None = None,
         linked: Mapping[str, str] | None = None,
         subject_actor: bool = False,
+        policy_version: str | None = None,
     ) -> RecordedEvent:
         """An event from :meth:`AuditSink.record`'s arguments, copied so callers can't change it.
 
@@ -87,7 +92,7 @@ class RecordedEvent:
         check_subject_links(subject_id, linked, subject_actor)
         return cls(
             action, actor, subject_id, purpose, outcome, tuple(reasons), tuple(record_ids),
-            dict(details or {}), dict(linked or {}), subject_actor,
+            dict(details or {}), dict(linked or {}), subject_actor, policy_version,
         )  # fmt: skip
 
 
@@ -122,6 +127,7 @@ class MemoryAuditSink:
         details: Mapping[str, Detail] | None = None,
         linked: Mapping[str, str] | None = None,
         subject_actor: bool = False,
+        policy_version: str | None = None,
     ) -> int:
         self.events.append(
             RecordedEvent.of(
@@ -135,6 +141,7 @@ class MemoryAuditSink:
                 details=details,
                 linked=linked,
                 subject_actor=subject_actor,
+                policy_version=policy_version,
             )
         )
         return len(self.events) - 1
