@@ -96,13 +96,15 @@ def test_the_demo_principals_tokens_are_kept_in_owner_only_files(tmp_path: Path)
 _DEMO_NOW = dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC)
 
 
-def test_the_demo_leaves_the_worker_a_sweep_per_region_and_the_purge(tmp_path: Path) -> None:
+def test_the_demo_leaves_the_worker_a_sweep_per_region_and_the_purges(tmp_path: Path) -> None:
     create_deployment(tmp_path, {})
     with open_deployment(tmp_path, {}) as deployment:
         summary = load_demo(deployment, customers=2, days=1, seed=3, actor="admin", now=_DEMO_NOW)
         queue = deployment.jobs.queue
         queued = queue.list(state="queued")
-        expected = [("export_purge", None)] + [("retention_sweep", r) for r in deployment.regions]
+        expected = [("export_purge", None), ("request_purge", None)] + [
+            ("retention_sweep", r) for r in deployment.regions
+        ]
         assert sorted((j.kind, j.params.get("region")) for j in queued) == sorted(expected)
         assert {j.id for j in summary.jobs} == {j.id for j in queued}
         # The demo again, or the worker's own schedules: the same jobs, none added.
@@ -131,6 +133,6 @@ def test_the_demo_command_names_the_jobs_it_left(tmp_path: Path) -> None:
     as_json = CliRunner().invoke(app, [*args, "--json"], env=env)
     jobs = json.loads(as_json.stdout)["jobs"]
     assert sorted(j["kind"] for j in jobs) == sorted(
-        ["export_purge"] + ["retention_sweep"] * (len(jobs) - 1)
+        ["export_purge", "request_purge"] + ["retention_sweep"] * (len(jobs) - 2)
     )
     assert {j["state"] for j in jobs} == {"queued"}
