@@ -145,6 +145,9 @@ def test_the_report_shows_the_history_by_role_and_entity_never_staff_names(world
         "<td>Read 3 records</td><td>Provide the Cloud Services</td><td>Support engineer</td>"
         "<td>IMS - Network Europe GmbH</td><td>European Union</td>"
     ) in section
+    # … and the version of the policy the read was decided under.
+    version = world.deployment.runtime.current.policy.version
+    assert f"<td>European Union</td><td>—</td><td>{version}</td>" in section
     assert "<td>You (your own account)</td>" in section  # ada's own read
     assert "<td>Your access request: opened (verified)</td>" in section
     assert "<td>Privacy officer</td>" in section  # the dpo who opened it

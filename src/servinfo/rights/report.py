@@ -421,7 +421,7 @@ def _history_rows(policy: Policy, history: AccessHistory) -> Markup:
             entity,
             labels.region(details.get("region")),
             labels.mechanism(details.get("mechanism")),
-            str(f["policy_version"] or details.get("policy_version") or "—"),
+            f["policy_version"] or "—",
         )
         add(
             f'<tr id="e{entry.index}"><td>{entry.index}</td><td>{_time(f["at"])}</td><td>'
