@@ -265,7 +265,20 @@ def test_the_subjects_own_principals_are_deleted_and_their_tokens_end(world: Wor
     )  # fmt: skip
     service = world.deployment.principal_service
     assert service.authenticate(world.tokens["ada"]).name == "ada"
+    audit = world.deployment.audit
+    before = audit.size()
     _erase(world)
+    # Each removal is audited about the subject, its name only a reference (cut with the salt).
+    removals = [
+        e for e in audit.entries(before, audit.size())
+        if e.action == "principal_change" and e.outcome == "removed"
+    ]  # fmt: skip
+    assert len(removals) == 2
+    assert all(e.subject_pseudonym and set(e.links) == {"principal"} for e in removals)
+    stored = b"".join(e.canonical_bytes() for e in removals)
+    assert b'"ada"' not in stored  # as a JSON string: "ada" alone could be hex
+    assert b"agent-for-ada" not in stored
+    assert _salt(world, "subj-de") is None
     names = {p.name for p in service.all()}
     assert {"ada", agent.principal.name} & names == set()
     assert {"bob", "dpo", "support-eu"} <= names  # another subject's, and staff, stay

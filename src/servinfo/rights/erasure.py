@@ -31,7 +31,7 @@ Steps of an erasure request:
     objections, restrictions and consents deleted, its disclosures kept without
     its id: :mod:`servinfo.ledgers._erasure`).
 (7) After the completion is logged: delete the subject's own principals (and
-    so their tokens), make the subject's request case files name no one
+    so their tokens; each removal audited, its name a reference), make the subject's request case files name no one
     (:mod:`servinfo.rights.unlinking`), forget the subject's audit salt (earlier
     entries keep their pseudonym, so the log still verifies, but nothing links
     it to the subject any more), drop in-memory caches, and checkpoint the
@@ -53,6 +53,7 @@ from typing import Any
 
 from servinfo.audit.errors import AuditError
 from servinfo.retention.schedule import period_for
+from servinfo.rights._core import RIGHTS_PRINCIPAL
 from servinfo.rights.entries import Request
 from servinfo.rights.exports import EXPORT_TABLES
 from servinfo.rights.fulfil import Fulfilment, Outcome
@@ -161,7 +162,16 @@ class Erasure(Fulfilment):
         names = self._principals.bound_to(subject_id)
         unlink_requests(self._engine, subject_id, names, last=request_id)
         Withholdings(self._engine, self._audit).delete_for_subject(subject_id)
-        self._principals.remove_bound_to(subject_id)
+        for removed in self._principals.remove_bound_to(subject_id):
+            # Audited like any principal change, while the salt that keys the name exists.
+            self._audit.record(
+                "principal_change",
+                actor=RIGHTS_PRINCIPAL,
+                subject_id=subject_id,
+                outcome="removed",
+                details={"reason": "erasure"},
+                linked={"principal": removed},
+            )
         self._audit.forget_subject(subject_id)
         finish_unlinking(self._engine, request_id)
 
