@@ -10,6 +10,7 @@ in-process transport.
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import httpx
@@ -25,10 +26,12 @@ from servinfo.audit.errors import EntryNotFound, ProofInvalid
 from servinfo.audit.evidence import Evidence, LogEvidence, entry_evidence, inclusion_proofs
 from servinfo.audit.note import Note
 from servinfo.audit.policy import TrustPolicy
+from servinfo.audit.signer import SignerRefused
 from servinfo.audit.tlog_proof import TlogProof
 from servinfo.audit.witness_client import WitnessClient
 from servinfo.audit.witness_protocol import format_cosignatures, format_size_conflict
 from servinfo.audit.witnessing import Witnessing
+from servinfo.crypto import Keyring
 from servinfo.witness.directory import init_witness, open_witness
 from servinfo.witness.errors import SizeConflict
 from servinfo.witness.service import Witness
@@ -103,6 +106,36 @@ def test_proofs_verify_against_a_checkpoint_signed_by_the_log(audit_log: AuditLo
     assert not evidence.witnessed
     assert evidence.cosigned_by == ()
     assert evidence.trust_policy == f"log {audit_log.vkeys()[-1]}\nquorum none\n"
+    _verify_all(evidence, entries)
+
+
+def test_a_host_that_does_not_sign_waits_for_the_signing_hosts_checkpoint(
+    audit_log: AuditLog, keyring: Keyring, signer_state_file: Path
+) -> None:
+    """A worker on another machine (``audit.sign_checkpoints = false``) proves the entries it
+    just appended against the checkpoint the signing host signs moments later; it never
+    signs, and without a signing host it gives up after the timeout with a clear error."""
+    worker = AuditLog(
+        audit_log.engine,
+        keyring,
+        signer_state_file=signer_state_file.with_name("unused.json"),
+        origin=audit_log.origin,
+        signs=False,
+    )
+    worker.record_many([event(i) for i in range(33)])
+    wanted = [0, 32]
+    entries = _entries(worker, wanted)
+    with pytest.raises(SignerRefused, match="signing host"):
+        entry_evidence(worker, wanted, entries=entries, timeout=0.2)
+
+    signing_host = threading.Timer(0.3, audit_log.checkpoint)
+    signing_host.start()
+    try:
+        evidence = entry_evidence(worker, wanted, entries=entries, timeout=10)
+    finally:
+        signing_host.join()
+    assert evidence.size == 33
+    assert not signer_state_file.with_name("unused.json").exists()
     _verify_all(evidence, entries)
 
 

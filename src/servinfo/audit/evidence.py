@@ -33,6 +33,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from servinfo.audit.log import AuditLog
 from servinfo.audit.merkle import EMPTY_ROOT
 from servinfo.audit.note import Note, open_note
 from servinfo.audit.policy import TrustPolicy
+from servinfo.audit.signer import SignerRefused
 from servinfo.audit.tlog_proof import HEADER
 from servinfo.audit.witnessing import Witnessing
 
@@ -152,8 +154,11 @@ def entry_evidence(
     # (1)
     latest = log.latest_checkpoint()
     if latest is None or _size_of(latest) < needed:
-        log.checkpoint()
-        latest = log.latest_checkpoint()
+        if log.signs:
+            log.checkpoint()
+            latest = log.latest_checkpoint()
+        else:
+            latest = _signed_elsewhere(log, needed, timeout)
         assert latest is not None
         if _size_of(latest) < needed:
             raise EntryNotFound(
@@ -194,6 +199,26 @@ def entry_evidence(
         for index, path in paths.items()
     }
     return Evidence(note, policy, proofs, witnessed, cosigned_by)
+
+
+def _signed_elsewhere(log: AuditLog, needed: int, timeout: float) -> bytes:
+    """On a host that does not sign (``audit.sign_checkpoints = false``), the signing
+    host's first checkpoint of at least ``needed`` entries: it signs one within
+    ``audit.checkpoint_seconds`` of an append, so this waits (at most ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        latest = log.latest_checkpoint()
+        if latest is not None and _size_of(latest) >= needed:
+            return latest
+        if time.monotonic() >= deadline:
+            raise SignerRefused(
+                f"no checkpoint covers entry {needed - 1} after {timeout:g} s: this host does "
+                "not sign checkpoints (audit.sign_checkpoints = false), and the signing host "
+                "has not signed one; is it running?"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def inclusion_proofs(

@@ -31,7 +31,8 @@ Steps of an erasure request:
     objections, restrictions and consents deleted, its disclosures kept without
     its id: :mod:`servinfo.ledgers._erasure`).
 (7) After the completion is logged: delete the subject's own principals (and
-    so their tokens; each removal audited, its name a reference), make the subject's request case files name no one
+    so their tokens; each removal audited, its name a reference), make the
+    subject's request case files name no one
     (:mod:`servinfo.rights.unlinking`), forget the subject's audit salt (earlier
     entries keep their pseudonym, so the log still verifies, but nothing links
     it to the subject any more), drop in-memory caches, and checkpoint the
@@ -198,7 +199,7 @@ class Erasure(Fulfilment):
     ) -> dict[str, Any]:
         """``{"receipt": …}`` for the outcome, built while the salt the request's reference
         is keyed with still exists. The erasure is effective already: a receipt that cannot
-        be made now (no checkpoint can be signed on this host, a log that does not verify)
+        be made now (no checkpoint signed in time for a worker host, a log that does not verify)
         is reported in the outcome as ``receipt_error``, never a failed erasure."""
         if self._history is None:
             return {"receipt_error": "this deployment gives no access histories or receipts"}
