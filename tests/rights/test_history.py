@@ -21,11 +21,11 @@ from tests.witness.support import serving
 
 from servinfo.audit.entries import reference
 from servinfo.audit.policy import TrustPolicy
+from servinfo.audit.standalone import verifier_source
 from servinfo.audit.tlog_proof import TlogProof
 from servinfo.cli.app import main
 from servinfo.deployment import open_deployment
 from servinfo.rights.errors import InvalidRequest, RequestNotFound
-from servinfo.rights.history import verifier_source
 from servinfo.witness.directory import init_witness, open_witness
 
 
@@ -160,7 +160,7 @@ def test_the_report_shows_the_history_by_role_and_entity_never_staff_names(world
 def test_verify_py_ships_in_the_export_and_checks_it(world: World, tmp_path: Path) -> None:
     _reads(world)
     _, archive = _export(world)
-    assert archive.read("verify.py").decode() == verifier_source()
+    assert archive.read("verify.py") == verifier_source()
     folder = tmp_path / "export"
     archive.extractall(folder)
 

@@ -36,8 +36,9 @@ from operator import attrgetter
 from typing import Any
 
 from servinfo.access.reads import ReadRecord
+from servinfo.audit.standalone import VERIFIER_NAME, verifier_source
 from servinfo.policy.model import Policy
-from servinfo.rights.history import AccessHistory, verifier_source
+from servinfo.rights.history import AccessHistory
 from servinfo.rights.report import (
     LedgerEntries,
     art15_information,
@@ -79,7 +80,7 @@ def access_archive(
         if history is not None:
             # Before the report: the history's large files deflate while it is built.
             yield from history.files()
-            yield "verify.py", verifier_source()
+            yield VERIFIER_NAME, verifier_source().decode("utf-8")
         section = history_section(policy, history) if history is not None else None
         yield "report.html", render_report(information, ordered, request_id, now, section)
 

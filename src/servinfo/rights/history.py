@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
 from servinfo.audit.entries import reference
@@ -46,11 +45,7 @@ __all__ = [
     "WithheldGround",
     "Withholder",
     "build_history",
-    "verifier_source",
 ]
-
-#: The standalone verifier shipped at the root of an export with a history.
-_VERIFIER = ("servinfo.audit.standalone", "verify.py")
 
 
 class HistorySource(Protocol):
@@ -219,9 +214,3 @@ def _references(entries: Iterable[HistoryEntry]) -> set[str]:
         if isinstance(actor, dict):
             found.add(actor["ref"])
     return found
-
-
-def verifier_source() -> str:
-    """The text of the standalone verifier, as shipped in exports."""
-    package, name = _VERIFIER
-    return resources.files(package).joinpath(name).read_text("utf-8")
