@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Collection, Generator, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import Connection, delete, select
@@ -58,6 +58,22 @@ _INSERT_ROWS = 64
 #: (1,500 parameters) cost a quarter less each than 64 did, 1,000 no less than 500. Fewer
 #: when the connection allows fewer parameters (SQLite before 3.32: 999).
 _INDEX_ROWS = 500
+
+
+class _Columns(NamedTuple):
+    """A table's three columns that a bulk insert fills, with their COPY types."""
+
+    table: str
+    names: tuple[str, str, str]
+    types: tuple[str, str, str]
+
+
+_ENTRY_COLUMNS = _Columns(
+    "audit_entries", ("seq", "leaf_hash", "entry"), ("int8", "bytea", "bytea")
+)
+_INDEX_COLUMNS = _Columns(
+    "audit_subject_entries", ("bucket", "pseudonym", "seq"), ("int8", "bytea", "int8")
+)
 
 _entries = audit_metadata.tables[AuditEntryRow.__tablename__]
 _heads = audit_metadata.tables[AuditHeadRow.__tablename__]
@@ -147,32 +163,49 @@ def insert_entries(
     datas: Sequence[bytes],
 ) -> None:
     """Insert the rows ``(first + i, leaf_hashes[i], datas[i])`` in the caller's transaction."""
-    count = len(datas)
-    if is_sqlite(connection):
-        # _INSERT_ROWS rows per statement: the driver's executemany runs its statement
-        # once per row, and that made each row cost half as much again. The parameters
-        # sit flat in one list, filled a column at a time (no tuple per row).
-        params: list[int | bytes | None] = [None] * (3 * count)
-        params[0::3] = range(first, first + count)
-        params[1::3] = leaf_hashes
-        params[2::3] = datas
-        driver = _driver(connection)
-        for start in range(0, count, _INSERT_ROWS):
-            rows = min(_INSERT_ROWS, count - start)
-            driver.execute(_insert_sql(rows), params[3 * start : 3 * (start + rows)])
+    seqs = range(first, first + len(datas))
+    _insert_columns(
+        connection, _ENTRY_COLUMNS, (seqs, leaf_hashes, datas), rows_per_statement=_INSERT_ROWS
+    )
+
+
+def _insert_columns(
+    connection: Connection,
+    columns: _Columns,
+    values: tuple[Sequence[int | bytes], Sequence[int | bytes], Sequence[int | bytes]],
+    *,
+    rows_per_statement: int,
+) -> None:
+    """Insert one row per position of ``values`` (a sequence per column) into ``columns``'
+    table: the append's bulk paths. On SQLite, several rows per statement: the driver's
+    executemany runs its statement once per row, and that made each row cost half as much
+    again; the parameters sit flat in one list, filled a column at a time (no tuple per
+    row). On PostgreSQL, binary COPY."""
+    count = len(values[0])
+    if not count:
         return
-    statement = "COPY audit_entries (seq, leaf_hash, entry) FROM STDIN (FORMAT BINARY)"
+    if is_sqlite(connection):
+        params: list[int | bytes | None] = [None] * (3 * count)
+        params[0::3], params[1::3], params[2::3] = values
+        driver = _driver(connection)
+        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 3
+        per = min(rows_per_statement, limit)
+        for start in range(0, count, per):
+            rows = min(per, count - start)
+            driver.execute(_insert_sql(columns, rows), params[3 * start : 3 * (start + rows)])
+        return
+    statement = f"COPY {columns.table} ({', '.join(columns.names)}) FROM STDIN (FORMAT BINARY)"
     with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types(["int8", "bytea", "bytea"])
-        for row in zip(range(first, first + count), leaf_hashes, datas, strict=True):
+        copy.set_types(list(columns.types))
+        for row in zip(*values, strict=True):
             copy.write_row(row)
 
 
-@functools.lru_cache(maxsize=_INSERT_ROWS)
-def _insert_sql(rows: int) -> str:
+@functools.lru_cache(maxsize=2 * _INDEX_ROWS)
+def _insert_sql(columns: _Columns, rows: int) -> str:
     """SQLite's insert of ``rows`` rows (cached: sqlite3 then reuses the prepared statement)."""
     values = ",".join(["(?, ?, ?)"] * rows)  # placeholders only: the values are parameters
-    return "INSERT INTO audit_entries (seq, leaf_hash, entry) VALUES " + values  # noqa: S608
+    return f"INSERT INTO {columns.table} ({', '.join(columns.names)}) VALUES " + values  # noqa: S608
 
 
 def stream_chunks(
@@ -375,32 +408,10 @@ def insert_subject_entries(
     connection: Connection, pseudonyms: list[bytes], seqs: list[int]
 ) -> None:
     """Index rows for ``(pseudonyms[i], seqs[i])`` in the caller's transaction (the append's)."""
-    count = len(seqs)
-    if not count:
-        return
-    bits = SUBJECT_BUCKET_BITS
-    if is_sqlite(connection):
-        params: list[int | bytes | None] = [None] * (3 * count)
-        params[0::3] = [seq >> bits for seq in seqs]
-        params[1::3] = pseudonyms
-        params[2::3] = seqs
-        driver = _driver(connection)
-        per = min(_INDEX_ROWS, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 3)
-        for start in range(0, count, per):
-            rows = min(per, count - start)
-            driver.execute(_index_sql(rows), params[3 * start : 3 * (start + rows)])
-        return
-    statement = "COPY audit_subject_entries (bucket, pseudonym, seq) FROM STDIN (FORMAT BINARY)"
-    with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types(["int8", "bytea", "int8"])
-        for pseudonym, seq in zip(pseudonyms, seqs, strict=True):
-            copy.write_row((seq >> bits, pseudonym, seq))
-
-
-@functools.lru_cache(maxsize=64)
-def _index_sql(rows: int) -> str:
-    values = ",".join(["(?, ?, ?)"] * rows)  # placeholders only: the values are parameters
-    return "INSERT INTO audit_subject_entries (bucket, pseudonym, seq) VALUES " + values  # noqa: S608
+    buckets = [seq >> SUBJECT_BUCKET_BITS for seq in seqs]
+    _insert_columns(
+        connection, _INDEX_COLUMNS, (buckets, pseudonyms, seqs), rows_per_statement=_INDEX_ROWS
+    )
 
 
 #: The buckets ``0 … ?`` of the subjects' index, as a subquery (SQLite).
