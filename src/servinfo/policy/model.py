@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from servinfo.policy.durations import parse_duration
 
 #: An id: lower case, digits and underscores; sub-elements join ids with dots.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -308,6 +310,19 @@ class RetentionClass(_Element):
     erased_on_request: bool
 
 
+class Backups(_Element):
+    """How long a backup of the deployment is kept: at the end its key is destroyed, so the
+    backup cannot be opened wherever its file went (:mod:`servinfo.retention.backup`)."""
+
+    keep_for: DurationText
+
+    @field_validator("keep_for")
+    @classmethod
+    def _a_duration(cls, value: str) -> str:
+        parse_duration(value)  # a DurationSyntaxError is a ValueError: pydantic reports it
+        return value
+
+
 class DisclosureGround(_Element):
     title: str
     description: str
@@ -332,6 +347,8 @@ class Policy(_Element):
     categories: dict[Identifier, Category]
     out_of_scope: dict[Identifier, OutOfScope]
     retention_classes: dict[Identifier, RetentionClass]
+    #: How long backups are kept; a deployment whose policy states none takes no backups.
+    backups: Backups | None = None
     purposes: dict[DottedIdentifier, Purpose]
     regimes: dict[Identifier, Regime]
     #: The regime applied voluntarily where no regime's jurisdiction matches.

@@ -166,6 +166,8 @@ class RopaRecord:
     transfers: tuple[Transfer, ...]
     erasure: tuple[ErasureLimit, ...]
     security_measures: tuple[Measure, ...]
+    #: How long backups holding this data are kept (their key destroyed then), if stated.
+    backups_kept_for: str | None = None
 
 
 def ropa_records(policy: Policy) -> list[RopaRecord]:
@@ -213,6 +215,7 @@ def ropa_records(policy: Policy) -> list[RopaRecord]:
             transfers=_transfers(policy, purpose_id, purpose),
             erasure=_erasure(policy, purpose),
             security_measures=measures,
+            backups_kept_for=policy.backups.keep_for if policy.backups is not None else None,
         )
         for purpose_id, purpose in policy.purposes.items()
     ]
@@ -432,7 +435,16 @@ def _row(record: RopaRecord, regimes: dict[str, str]) -> dict[str, str]:
         "personal_data": join(_data_cell(d) for d in record.personal_data),
         "recipients": join(_recipient_cell(r) for r in record.recipients),
         "third_country_transfers": join(_transfer_cell(t) for t in record.transfers),
-        "erasure_time_limits": join(_erasure_cell(e, regimes) for e in record.erasure),
+        "erasure_time_limits": join(
+            [
+                *(_erasure_cell(e, regimes) for e in record.erasure),
+                *(
+                    [f"backups: {record.backups_kept_for} after each is taken (its key destroyed)"]
+                    if record.backups_kept_for
+                    else []
+                ),
+            ]
+        ),
         "security_measures": join(
             f"{m.title}: {m.implemented_by}" for m in record.security_measures
         ),

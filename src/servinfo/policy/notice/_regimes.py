@@ -284,11 +284,26 @@ def _retention(ctx: Context) -> Section:
         for kid, kind in category.kinds.items()
     )
     columns = ("Service Information", "What it is", "How long we keep it")
+    blocks: list[Block] = [Table("kinds-table", pointer("categories"), columns, rows)]
+    if policy.backups is not None:
+        blocks.append(_backups(policy.backups.keep_for))
     return section(
         "section-european-retention",
         "How Long We Keep Service Information",
         3,
-        Table("kinds-table", pointer("categories"), columns, rows),
+        *blocks,
+    )
+
+
+def _backups(keep_for: str) -> Block:
+    return paragraph(
+        "retention-backups",
+        pointer("backups", "keep_for"),
+        f"Backups of Service Information are kept for {keep_for} after they are taken. Each "
+        "backup is encrypted under a key of its own, which we destroy when that period ends, "
+        "so an expired backup can no longer be read. When we restore a backup, we first "
+        "re-apply every erasure and every deletion made since it was taken.",
+        requires=frozenset({Capability.EXPIRING_BACKUPS}),
     )
 
 

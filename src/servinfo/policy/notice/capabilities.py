@@ -26,7 +26,12 @@ class Capability(StrEnum):
     #: The HTTP API through which an account holder opens requests of every type for itself
     #: (``POST /v1/requests``, :mod:`servinfo.rights.routes`).
     RIGHTS_API = "rights_api"
+    #: Backups sealed under their own key, destroyed when the policy's backup period ends,
+    #: and restores that re-apply every erasure (:mod:`servinfo.retention.backup`).
+    EXPIRING_BACKUPS = "expiring_backups"
 
 
 #: The capabilities this build has. The self-service portal (``servinfo.web``) does not exist yet.
-BUILD_CAPABILITIES: frozenset[Capability] = frozenset({Capability.RIGHTS_API})
+BUILD_CAPABILITIES: frozenset[Capability] = frozenset(
+    {Capability.RIGHTS_API, Capability.EXPIRING_BACKUPS}
+)
