@@ -90,6 +90,13 @@ class Agent:
             **claims,
         )
 
+    def revocation(self, request_id: str, reason: str | None = None) -> dict[str, Any]:
+        """A revoke message (section 2.04): the 3.07 claims, and the request it revokes."""
+        claims = self.envelope(request_id=request_id)
+        if reason is not None:
+            claims["reason"] = reason
+        return claims
+
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", "Content-Type": "text/plain"}
@@ -170,7 +177,7 @@ def test_pairwise_setup_issues_a_token_that_agent_information_accepts(drp: Drp) 
 def test_a_new_setup_supersedes_the_token_and_a_setup_message_is_used_once(drp: Drp) -> None:
     client, agent = drp.world.client, drp.agent
     old = agent.token
-    body = agent.sign(agent.envelope(drp.clock.now, nonce="second"))
+    body = agent.sign(agent.envelope(drp.clock.now + dt.timedelta(seconds=30), nonce="second"))
     first = client.post(f"/v1/agent/{agent.agent_id}", content=body)
     assert first.status_code == 200
     assert first.json()["agent-id"] == agent.agent_id

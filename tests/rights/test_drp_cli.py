@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from nacl.signing import SigningKey
-from tests.rights.world import World
+from tests.rights.world import World, build_world
+from tests.support import PostgresDatabases
 from typer.testing import CliRunner, Result
 
 import servinfo.rights.drp as drp_package
@@ -53,7 +56,7 @@ def _only_drp_tables(name: str | None, type_: str, _parent: Any) -> bool:
     return type_ != "table" or name in DRP_TABLES
 
 
-def test_migrated_schema_matches_the_models(world: World) -> None:
+def _assert_migrated_schema_matches_the_models(world: World) -> None:
     with world.deployment.control.connect() as connection:
         context = MigrationContext.configure(
             connection,
@@ -64,7 +67,19 @@ def test_migrated_schema_matches_the_models(world: World) -> None:
             },
         )
         assert list(compare_metadata(context, drp_metadata)) == []
-    assert {"drp_agents", "drp_requests"} == DRP_TABLES
+    assert {"drp_agents", "drp_requests", "drp_setups"} == DRP_TABLES
+
+
+def test_migrated_schema_matches_the_models(world: World) -> None:
+    _assert_migrated_schema_matches_the_models(world)
+
+
+@pytest.mark.postgres
+def test_migrated_schema_matches_the_models_on_postgresql(
+    tmp_path: Path, postgres_databases: PostgresDatabases
+) -> None:
+    with build_world(tmp_path, postgres_databases.url_template) as world:
+        _assert_migrated_schema_matches_the_models(world)
 
 
 def test_exported_members() -> None:

@@ -134,8 +134,11 @@ def test_status_is_only_for_the_agent_that_manages_the_request(drp: Drp) -> None
 
 def test_delete_revokes_an_open_request_and_only_once(drp: Drp) -> None:
     opened = _open(drp, "access")
-    body = drp.agent.sign({"reason": "I changed my mind"})
-    bad = drp.delete(opened["request_id"], drp.agent.sign({"reason": "x"}, Agent("X").key))
+    body = drp.agent.sign(drp.agent.revocation(opened["request_id"], "I changed my mind"))
+    bad = drp.delete(
+        opened["request_id"],
+        drp.agent.sign(drp.agent.revocation(opened["request_id"]), Agent("X").key),
+    )
     assert bad.status_code == 403
     revoked = drp.delete(opened["request_id"], body)
     assert revoked.status_code == 200, revoked.text
@@ -155,7 +158,9 @@ def test_a_fulfilled_request_cannot_be_revoked(drp: Drp) -> None:
     drp.world.rights.process(
         _rights_request_of(drp, opened["request_id"]), actor="dpo", now=drp.clock.now
     )
-    answer = drp.delete(opened["request_id"], drp.agent.sign({}))
+    answer = drp.delete(
+        opened["request_id"], drp.agent.sign(drp.agent.revocation(opened["request_id"]))
+    )
     assert answer.status_code == 409
 
 

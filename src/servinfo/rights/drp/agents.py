@@ -7,7 +7,8 @@ other (:func:`servinfo.rights.drp.messages.validate`, the URL naming the key).
 The token belongs to an ``authorized_agent`` principal bound to the agent id,
 issued by :class:`~servinfo.access.principals.PrincipalService` (so it is
 random, shown once, stored as a hash, and audited); a new setup revokes the
-previous principal, so an agent holds one valid token at a time.
+previous principal, so an agent holds one valid token at a time. A setup
+message is accepted once, and never after a newer one (see :meth:`AgentRegistry.pair`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from ulid import ULID
 
 from servinfo.access.errors import Unauthenticated
@@ -32,8 +34,8 @@ from servinfo.rights.drp.errors import (
     Replayed,
     UnknownAgent,
 )
-from servinfo.rights.drp.messages import Rules, check_callback, check_version, validate
-from servinfo.rights.drp.models import DrpAgentRow
+from servinfo.rights.drp.messages import Rules, Signed, check_callback, check_version, validate
+from servinfo.rights.drp.models import DrpAgentRow, DrpSetupRow
 from servinfo.rights.errors import InvalidRequest
 from servinfo.store.engines import write_transaction
 
@@ -150,17 +152,23 @@ class AgentRegistry:
         return [self.get(agent_id) for agent_id in names]
 
     def pair(self, agent_id: str, body: bytes, *, now: dt.datetime) -> tuple[Agent, str]:
-        """Pairwise key setup: validate the signed message, issue a new token (shown once)."""
+        """Pairwise key setup: validate the signed message, issue a new token (shown once).
+
+        (1) The message validates (section 3.07) under the key the URL names.
+        (2) It is claimed, in one transaction: never seen before (its digest is
+            kept until it could no longer validate) and issued after the setup
+            message whose token is current. Concurrent copies of one message
+            meet on the digest's key: one claims it.
+        (3) A principal is issued, and becomes the agent's current one only if
+            this message is still the last claimed: a newer setup that
+            claimed meanwhile wins, and this token is revoked at once. So an
+            agent holds one active token whatever the interleaving.
+        """
         agent = self.get(agent_id)  # the URL names the key (section 2.05)
-        signed = validate(body, agent.verify_key, agent_id, self._rules, now)
+        signed = validate(body, agent.verify_key, agent_id, self._rules, now)  # (1)
         check_version(signed.claims)
-        with self._engine.connect() as connection:
-            last = connection.scalar(
-                select(DrpAgentRow.setup_hash).where(DrpAgentRow.agent_id == agent_id)
-            )
-        if last == signed.digest:
-            raise Replayed("this setup message was used already; sign a new one")
-        issued = self._principals.add(
+        self._claim(signed, now)  # (2)
+        issued = self._principals.add(  # (3)
             f"drp:{agent_id}:{str(ULID()).lower()}",
             kind=AGENT_KIND,
             role=AGENT_ROLE,
@@ -170,19 +178,54 @@ class AgentRegistry:
             now=now,
         )
         with write_transaction(self._engine) as connection:
-            connection.execute(
+            previous = connection.scalar(
+                select(DrpAgentRow.principal).where(DrpAgentRow.agent_id == agent_id)
+            )
+            current = connection.execute(
                 update(DrpAgentRow)
-                .where(DrpAgentRow.agent_id == agent_id)
+                .where(DrpAgentRow.agent_id == agent_id, DrpAgentRow.setup_hash == signed.digest)
                 .values(
                     principal=issued.principal.name,
                     token_hash=issued.principal.token_hash,
                     paired_at=now,
-                    setup_hash=signed.digest,
                 )
-            )
-        if agent.principal is not None:
-            self._principals.revoke(agent.principal, actor=f"drp:{agent_id}", now=now)
+            ).rowcount
+        if not current:
+            self._principals.revoke(issued.principal.name, actor=f"drp:{agent_id}", now=now)
+            raise Replayed("a newer setup message was accepted meanwhile; its token is current")
+        if previous is not None:
+            self._principals.revoke(previous, actor=f"drp:{agent_id}", now=now)
         return self.get(agent_id), issued.token
+
+    def _claim(self, signed: Signed, now: dt.datetime) -> None:
+        """Step (2) of :meth:`pair`: this setup message, once, and newer than the current one."""
+        forget_after = min(signed.expires_at, signed.issued_at + self._rules.max_age)
+        try:
+            with write_transaction(self._engine) as connection:
+                connection.execute(delete(DrpSetupRow).where(DrpSetupRow.forget_after < now))
+                connection.execute(
+                    insert(DrpSetupRow).values(
+                        digest=signed.digest, agent_id=signed.agent_id, forget_after=forget_after
+                    )
+                )
+                newer = connection.execute(
+                    update(DrpAgentRow)
+                    .where(
+                        DrpAgentRow.agent_id == signed.agent_id,
+                        or_(
+                            DrpAgentRow.setup_issued_at.is_(None),
+                            DrpAgentRow.setup_issued_at < signed.issued_at,
+                        ),
+                    )
+                    .values(setup_hash=signed.digest, setup_issued_at=signed.issued_at)
+                ).rowcount
+                if not newer:
+                    raise Replayed(
+                        f"issued-at {signed.issued_at.isoformat()} is not after the last "
+                        "accepted setup message's; sign a new one"
+                    )
+        except IntegrityError:
+            raise Replayed("this setup message was used already; sign a new one") from None
 
     def authenticate(self, token: str | None) -> Agent:
         """The agent whose current pairwise token ``token`` is."""

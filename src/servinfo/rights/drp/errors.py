@@ -14,6 +14,7 @@
         ├── MalformedMessage     the verified message is not the JSON the spec asks for  (400)
         ├── Unsupported          an exercise, regime or version servinfo does not take   (400)
         ├── Replayed             this exact signed message was received before           (409)
+        ├── RequestMismatch      a revoke message names another request (fatal)          (403)
         ├── AgentUnauthorized    no bearer token, or not a paired agent's current one    (401)
         ├── AgentForbidden       the token's agent may not do this (another agent's)     (403)
         ├── UnknownAgent         no agent registered with that id                        (404)
@@ -43,6 +44,7 @@ __all__ = [
     "NotRevocable",
     "NotYetIssued",
     "Replayed",
+    "RequestMismatch",
     "Undecodable",
     "UnknownAgent",
     "Unsupported",
@@ -105,6 +107,12 @@ class Unsupported(DrpError):
 class Replayed(DrpError):
     code = "drp_replayed"
     http_status = 409
+    fatal = True
+
+
+class RequestMismatch(DrpError):
+    code = "drp_request_mismatch"
+    http_status = 403
     fatal = True
 
 

@@ -4,7 +4,9 @@
 verify key an operator registered out of band (the root of trust, DRP 1.0
 section 3.05.1), and the ``authorized_agent`` principal whose bearer token
 the agent obtained at pairwise key setup (only the token's hash is kept, here
-and in the principal store). ``drp_requests`` maps each DRP ``request_id``
+and in the principal store). ``drp_setups`` remembers each accepted setup
+message until it could no longer validate, so that none is accepted twice.
+``drp_requests`` maps each DRP ``request_id``
 to the servinfo request that carries it through the ordinary workflow, with
 the signed claims servinfo relies on (never the identity claims: those are
 personal data, used once to find the subject), the SHA-256 of the signed
@@ -24,7 +26,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servinfo.store.models import UTCDateTime
 
-__all__ = ["DRP_TABLES", "DrpAgentRow", "DrpBase", "DrpRequestRow", "drp_metadata"]
+__all__ = [
+    "DRP_TABLES",
+    "DrpAgentRow",
+    "DrpBase",
+    "DrpRequestRow",
+    "DrpSetupRow",
+    "drp_metadata",
+]
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -57,8 +66,22 @@ class DrpAgentRow(DrpBase):
     principal: Mapped[str | None] = mapped_column(String(128))
     token_hash: Mapped[str | None] = mapped_column(String(_HASH))
     paired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    #: SHA-256 of the last setup message, so that it cannot be replayed for a new token.
+    #: SHA-256 of the last setup message accepted: the one whose token is current.
     setup_hash: Mapped[str | None] = mapped_column(String(_HASH))
+    #: Its ``issued-at``: a setup message issued earlier is refused.
+    setup_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DrpSetupRow(DrpBase):
+    """A setup message accepted once, remembered until it could no longer validate."""
+
+    __tablename__ = "drp_setups"
+
+    #: SHA-256 of the signed setup message.
+    digest: Mapped[str] = mapped_column(String(_HASH), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(_AGENT))
+    #: The earlier of its ``expires-at`` and the end of its accepted age.
+    forget_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class DrpRequestRow(DrpBase):

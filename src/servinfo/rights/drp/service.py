@@ -52,8 +52,9 @@ from servinfo.rights.drp.errors import (
     MalformedMessage,
     NotRevocable,
     Replayed,
+    RequestMismatch,
 )
-from servinfo.rights.drp.messages import Rules, exercise, open_message, validate
+from servinfo.rights.drp.messages import Rules, exercise, validate
 from servinfo.rights.drp.models import DrpRequestRow
 from servinfo.rights.drp.status import FINAL_STATUSES, Status, derive, status_object
 from servinfo.rights.errors import WrongState
@@ -225,7 +226,12 @@ class DrpService:
         """Revoke an open or in-progress request (section 2.04); its new status object."""
         at = now or self.now()
         row = self._owned(agent, request_id)
-        claims, _ = open_message(body, agent.verify_key)  # steps (1) and (2)
+        claims = validate(body, agent.verify_key, agent.agent_id, self.rules, at).claims
+        named = claims.get("request_id")
+        if not isinstance(named, str):
+            raise MalformedMessage("a revoke message names the request_id it revokes")
+        if named != request_id:
+            raise RequestMismatch(f"the message revokes request {named!r}, not {request_id!r}")
         reason = claims.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise MalformedMessage("reason: expected a string")
