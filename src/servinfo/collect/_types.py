@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationInfo
 
+from servinfo.access.identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from servinfo.access.views import normalize_ip
 from servinfo.policy.model import FieldSpec
 
@@ -25,12 +26,6 @@ __all__ = ["COUNTRIES", "annotation_for"]
 
 #: ISO 3166-1 alpha-2 codes: the regions phonenumbers knows, plus Kosovo's user-assigned XK.
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS) | {"XK"}
-#: A pragmatic address check (no quoted local parts, a dotted domain); 254 is RFC 5321's limit.
-_EMAIL = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-_MAX_EMAIL = 254
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MONEY_TEXT = re.compile(r"\d{1,15}(?:\.\d{1,6})?")
 #: Money is stored as a JSON number; 15 significant digits survive the float exactly.
@@ -59,10 +54,12 @@ def _json_type(value: Any) -> str:
 
 
 def _email(value: Any) -> str:
-    text = _text(value).strip()
-    if len(text) > _MAX_EMAIL or not _EMAIL.fullmatch(text):
-        raise ValueError("not an e-mail address")
-    return text
+    # The one normalisation of identifiers (servinfo.access.identifiers): what is stored
+    # is what a lookup by the address finds.
+    try:
+        return normalise_email(_text(value))
+    except InvalidIdentifier:
+        raise ValueError("not an e-mail address") from None
 
 
 def _phone(value: Any, info: ValidationInfo) -> str:
@@ -74,12 +71,9 @@ def _phone(value: Any, info: ValidationInfo) -> str:
         if region is None:
             raise ValueError("not an E.164 number (+<country code><number>)")
     try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a telephone number") from None
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError("not a possible telephone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return normalise_phone(text, region)
+    except InvalidIdentifier:
+        raise ValueError("not a valid telephone number") from None
 
 
 def _ip(value: Any) -> str:

@@ -29,6 +29,7 @@ from stdnum import luhn
 # pydantic refuses typing.TypedDict before Python 3.12; typing_extensions is its dependency.
 from typing_extensions import TypedDict
 
+from servinfo.access.identifiers import identifier_fields
 from servinfo.collect._digits import has_digit_run
 from servinfo.collect._types import annotation_for
 from servinfo.collect.errors import CardNumber, SchemaViolation, UndeclaredField
@@ -58,8 +59,10 @@ def build_schemas(policy: Policy) -> dict[str, type[BaseModel]]:
 
 def compile_kinds(policy: Policy) -> dict[str, KindSchema]:
     """Every kind's :class:`KindSchema`, by kind id."""
+    identifiers = identifier_fields(policy)
     return {
-        kind_id: KindSchema.from_kind(kind_id, kind) for kind_id, kind in policy.kinds().items()
+        kind_id: KindSchema.from_kind(kind_id, kind, identifiers.get(kind_id, ()))
+        for kind_id, kind in policy.kinds().items()
     }
 
 
@@ -113,6 +116,8 @@ class KindSchema:
     undeclared: Literal["refuse", "drop"]
     free_text: tuple[str, ...]
     lookup: tuple[str, ...]
+    #: The identifiers the kind's records carry: (identifier name, field, type).
+    identifiers: tuple[tuple[str, str, str], ...]
     truncate: tuple[str, ...]
     pseudonymize: tuple[str, ...]
     card_checked: tuple[str, ...]
@@ -121,7 +126,9 @@ class KindSchema:
     retention: Retention
 
     @classmethod
-    def from_kind(cls, kind_id: str, kind: Kind) -> KindSchema:
+    def from_kind(
+        cls, kind_id: str, kind: Kind, identifiers: tuple[tuple[str, str, str], ...] = ()
+    ) -> KindSchema:
         fields = kind.fields
         return cls(
             kind_id=kind_id,
@@ -131,6 +138,7 @@ class KindSchema:
             undeclared=kind.undeclared,
             free_text=tuple(n for n, s in fields.items() if s.free_text),
             lookup=tuple(n for n, s in fields.items() if s.lookup),
+            identifiers=identifiers,
             truncate=tuple(n for n, s in fields.items() if s.telemetry == "truncate"),
             pseudonymize=tuple(n for n, s in fields.items() if s.telemetry == "pseudonymize"),
             card_checked=tuple(

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from sqlalchemy import Connection
 
 from servinfo.access.errors import Forbidden
+from servinfo.access.identifiers import canonical_identifiers
 from servinfo.audit import RecordedEvent, TransactionalAuditSink
 from servinfo.collect._types import COUNTRIES
 from servinfo.collect.errors import (
@@ -286,15 +287,19 @@ class Collector:
         if subject.erased:
             raise SubjectErased(f"subject {parsed.subject}")
         country = subject.jurisdiction[:2]
-        values, dropped = schema.validate(
-            parsed.fields, phone_region=country if country in COUNTRIES else None
-        )
+        phone_region = country if country in COUNTRIES else None
+        values, dropped = schema.validate(parsed.fields, phone_region=phone_region)
         redactions = self._redact(schema, values)
         if schema.category in self._treated:
             self._telemetry.apply(values, schema.truncate, schema.pseudonymize)
         retention = schema.retention
         regime = compiled.regime_for(subject.jurisdiction)
         lookup = {n: v for n in schema.lookup if isinstance(v := values.get(n), str) and v.strip()}
+        identifiers = (
+            canonical_identifiers(schema.identifiers, values, default_region=phone_region)
+            if schema.identifiers
+            else {}
+        )
         if redactions:
             values[REDACTIONS_KEY] = redactions
         record = NewRecord(
@@ -309,6 +314,7 @@ class Collector:
                 retention, regime, parsed.collected_at.date(), subject.closed_at
             ),
             lookup_fields=lookup,
+            identifiers=identifiers,
         )
         return Prepared(record, subject.home_region, dropped, redactions)
 

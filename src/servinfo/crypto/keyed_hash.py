@@ -95,6 +95,20 @@ class BlindIndexer:
         keyed.update(length_prefixed(normalize_identifier(value).encode("utf-8")))
         return keyed.digest()[:BLIND_INDEX_SIZE]
 
+    def index_exact(self, field: str, value: str) -> bytes:
+        """The 16-byte blind index of ``value`` exactly as given, in the column ``field``.
+
+        For values the caller has put in their one canonical form (an identifier:
+        :mod:`servinfo.access.identifiers`), where case-folding would merge values
+        that differ (an e-mail address's local part). Same construction as :meth:`index`.
+        """
+        keyed = self._keyed_fields.get(field)
+        if keyed is None:
+            keyed = self._keyed_field(field)
+        keyed = keyed.copy()
+        keyed.update(length_prefixed(value.encode("utf-8")))
+        return keyed.digest()[:BLIND_INDEX_SIZE]
+
     def _keyed_field(self, field: str) -> hmac.HMAC:
         keyed = hmac.new(self._key, text_fields(_INDEX_DOMAIN, field), hashlib.sha256)
         # Field names are the policy's few lookup fields; the bound only keeps a

@@ -54,6 +54,7 @@ from servinfo.store.identity import (
 # their property below), so that a command such as ``servinfo principals list``
 # does not import ingest (phonenumbers), the rights (exports) or the read path.
 if TYPE_CHECKING:
+    from servinfo.access.identifiers import SubjectFinder
     from servinfo.access.reads import ReadService
     from servinfo.access.runtime import PolicyRuntime
     from servinfo.access.states import SubjectStateCache
@@ -318,6 +319,24 @@ class Deployment:
         return self._once(
             "subject_listing",
             lambda: SubjectListing(self.directory, self.principal_service, self.policy, self.audit),
+        )
+
+    @property
+    def subject_finder(self) -> SubjectFinder:
+        """Subjects by the identifiers they know (e-mail, phone, username), for those who
+        answer their requests."""
+        from servinfo.access.identifiers import SubjectFinder
+
+        return self._once(
+            "subject_finder",
+            lambda: SubjectFinder(
+                self.directory,
+                self.regions,
+                self.keyring,
+                self.principal_service,
+                lambda: self.runtime.refresh().policy,
+                self.audit,
+            ),
         )
 
     @property

@@ -211,6 +211,24 @@ class Category(_Element):
     kinds: dict[Identifier, Kind]
 
 
+#: How an identifier's value is normalised before its blind index is computed
+#: (:mod:`servinfo.access.identifiers`): e-mail (domain lower-cased, IDNA), phone
+#: (E.164), username (NFKC, trimmed, case-folded).
+IdentifierType = Literal["email", "phone", "username"]
+
+
+class IdentifierSpec(_Element):
+    """An identity a person knows and may give to be found by (their e-mail address …).
+
+    Each ``fields`` entry is a ``<category>.<kind>.<field>`` path: records of that kind
+    carry a keyed blind index of the field's normalised value, kept with the record.
+    """
+
+    type: IdentifierType
+    description: str
+    fields: list[DottedIdentifier]
+
+
 class OutOfScope(_Element):
     name: str
     description: str
@@ -361,6 +379,8 @@ class Policy(_Element):
     disclosure_grounds: dict[Identifier, DisclosureGround]
     security_measures: dict[Identifier, SecurityMeasure]
     fideslang_extensions: dict[DottedIdentifier, str] = Field(default_factory=dict)
+    #: The identities by which a person is found (``servinfo subjects find``, requests).
+    identifiers: dict[Identifier, IdentifierSpec] = Field(default_factory=dict)
 
     @cached_property
     def version(self) -> str:

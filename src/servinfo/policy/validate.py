@@ -68,6 +68,7 @@ def validate_policy(policy: Policy, today: dt.date) -> list[Finding]:
     checks = (
         _check_regions,
         _check_kinds,
+        _check_identifiers,
         _check_services,
         _check_purposes,
         _check_regimes,
@@ -149,6 +150,41 @@ def _check_kinds(policy: Policy, today: dt.date) -> Iterator[Finding]:
                         (*rloc, "by_regime", regime_id), "regime", regime_id, policy.regimes
                     )
                 yield from _duration((*rloc, "by_regime", regime_id), period)
+
+
+#: The field types an identifier of each type may index.
+_IDENTIFIER_FIELD_TYPES = {"email": "email", "phone": "phone", "username": "string"}
+
+
+def _check_identifiers(policy: Policy, today: dt.date) -> Iterator[Finding]:
+    kinds = policy.kinds()
+    for name, spec in policy.identifiers.items():
+        loc: Loc = ("identifiers", name, "fields")
+        if not spec.fields:
+            yield Finding(loc, "an identifier names at least one <category>.<kind>.<field>")
+        for path in spec.fields:
+            kind_id, _, field_id = path.rpartition(".")
+            kind = kinds.get(kind_id)
+            if kind is None:
+                yield Finding(
+                    loc,
+                    f"'{path}' names no kind's field; expected <category>.<kind>.<field> with "
+                    f"a kind of {_declared(kinds)}",
+                )
+                continue
+            field = kind.fields.get(field_id)
+            if field is None:
+                yield _unknown(loc, f"field of {kind_id}", field_id, kind.fields)
+                continue
+            expected = _IDENTIFIER_FIELD_TYPES[spec.type]
+            if field.type != expected:
+                yield Finding(
+                    loc,
+                    f"'{path}' is of type '{field.type}', expected '{expected}' "
+                    f"for an identifier of type '{spec.type}'",
+                )
+            if field.free_text:
+                yield Finding(loc, f"'{path}' is free text; an identifier needs exact values")
 
 
 def _check_services(policy: Policy, today: dt.date) -> Iterator[Finding]:

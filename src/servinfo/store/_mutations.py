@@ -22,7 +22,16 @@ from servinfo.store.engines import lock_for_write, write_transaction
 from servinfo.store.errors import InvalidRecord, PayloadTooLarge, SubjectErased
 from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
 
-__all__ = ["delete_record", "rectify_record"]
+__all__ = ["IDENTIFIER_PREFIX", "delete_record", "identifier_field", "rectify_record"]
+
+#: The blind-index column name of an identifier is this prefix and its name: ``:`` is
+#: not in a policy id, so no lookup field can share an identifier's column.
+IDENTIFIER_PREFIX = "identifier:"
+
+
+def identifier_field(name: str) -> str:
+    """The ``blind_index.field`` of the identifier ``name`` (``identifier:email``)."""
+    return IDENTIFIER_PREFIX + name
 
 
 def delete_record(engine: Engine, record_id: str, region: str) -> None:
@@ -47,6 +56,7 @@ def rectify_record(
     new_fields: Mapping[str, Any],
     lookup_fields: Mapping[str, str] | None,
     max_payload: int,
+    identifiers: Mapping[str, str] | None = None,
     now: datetime,
 ) -> None:
     """Merge ``new_fields`` into the record and re-seal it under a fresh key of its own."""
@@ -77,9 +87,16 @@ def rectify_record(
             .where(RecordRow.id == record_id)
             .values(key_id=sealer.key_id, ciphertext=sealer.seal(binding, payload))
         )
-        # (4) New lookup values replace the old blind indexes.
-        if lookup_fields is not None:
-            _replace_indexes(connection, indexer, record_id, record.subject_id, lookup_fields)
+        # (4) New lookup values and identifiers replace the old blind indexes.
+        if lookup_fields is not None or identifiers is not None:
+            _replace_indexes(
+                connection,
+                indexer,
+                record_id,
+                record.subject_id,
+                lookup_fields or {},
+                identifiers or {},
+            )
 
 
 def _replace_indexes(
@@ -88,8 +105,23 @@ def _replace_indexes(
     record_id: str,
     subject_id: str,
     lookup_fields: Mapping[str, str],
+    identifiers: Mapping[str, str],
 ) -> None:
     rows = []
+    for name, value in identifiers.items():
+        check_name(name, "identifier name", InvalidRecord)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRecord(f"identifier {name!r} must be non-empty text")
+        field = identifier_field(name)
+        rows.append(
+            {
+                "field": field,
+                "digest": indexer.index_exact(field, value),
+                "record_id": record_id,
+                "subject_id": subject_id,
+                "index_key_id": indexer.key_id,
+            }
+        )
     for name, value in lookup_fields.items():
         check_name(name, "lookup field name", InvalidRecord)
         if not isinstance(value, str) or not value.strip():

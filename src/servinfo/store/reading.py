@@ -31,12 +31,13 @@ from sqlalchemy import ColumnElement, Engine, and_, or_, select
 from servinfo.crypto import BLIND_INDEX, BlindIndexer, IntegrityError, Keyring, UnwrapError
 from servinfo.store._codec import decode_fields
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
+from servinfo.store._mutations import identifier_field
 from servinfo.store._rows import LoadedRecord, RecordFinder, loaded, record_query
 from servinfo.store.directory import SubjectDirectory
 from servinfo.store.errors import RecordNotFound, StoreError, UnknownRegion
 from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
 
-__all__ = ["RecordLocation", "RecordReader", "StoredRecord"]
+__all__ = ["RecordLocation", "RecordReader", "StoredRecord", "subjects_by_identifier"]
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,25 @@ class RecordReader:
             return self._engines[region]
         except KeyError:
             raise UnknownRegion(region, list(self._engines)) from None
+
+
+def subjects_by_identifier(
+    region_engines: Mapping[str, Engine], indexer: BlindIndexer, name: str, value: str
+) -> dict[str, str]:
+    """The subjects whose records carry the identifier ``name`` with the canonical
+    ``value``, each with the region that holds it: ids only, nothing decrypted."""
+    field = identifier_field(name)
+    digest = indexer.index_exact(field, value)
+    found: dict[str, str] = {}
+    for region in sorted(region_engines):
+        with region_engines[region].connect() as connection:
+            subject_ids = connection.scalars(
+                select(BlindIndexRow.subject_id)
+                .where(BlindIndexRow.field == field, BlindIndexRow.digest == digest)
+                .distinct()
+            )
+            found.update((subject_id, region) for subject_id in subject_ids)
+    return found
 
 
 def _utc_today() -> date:

@@ -5,7 +5,9 @@ directory to its subject's home region — an unknown or erased subject is
 refused — then, per region and inside one write transaction, (3) sealed with
 AES-256-GCM under its (subject, retention class) data key, bound by associated
 data to its id, subject, category, kind, region and schema version, and
-(4) inserted together with the keyed blind indexes of its lookup fields.
+(4) inserted together with the keyed blind indexes of its lookup fields and
+of its identifiers (the e-mail address, phone number … a person is found by,
+indexed exactly in their canonical form under ``identifier:<name>``).
 Steps 1–2 run for the whole batch before anything is written, so bad input
 writes nothing. Inserts go through the driver in bulk (``executemany`` on
 SQLite, ``COPY`` on PostgreSQL; see ``_bulk``), and record ids are ULIDs made
@@ -39,7 +41,7 @@ from servinfo.store._codec import encode_fields
 from servinfo.store._ids import new_ulids
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
 from servinfo.store._marks import RequestMark, purge_expired_marks, stored_marks, write_marks
-from servinfo.store._mutations import delete_record, rectify_record
+from servinfo.store._mutations import delete_record, identifier_field, rectify_record
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
 from servinfo.store.directory import Subject, SubjectDirectory
 from servinfo.store.engines import lock_for_write, write_transaction
@@ -54,7 +56,7 @@ from servinfo.store.errors import (
 )
 from servinfo.store.models import BlindIndexRow, RecordRow
 
-__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "NewRecord", "RecordWriter"]
+__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "NewRecord", "RecordWriter", "identifier_field"]
 
 #: Expired request marks are deleted at most this often, per region, by a marked write.
 _PURGE_MARKS_EVERY = timedelta(minutes=1)
@@ -92,7 +94,10 @@ class NewRecord:
 
     ``lookup_fields`` maps a field name (``email``, ``username``) to the value
     to find the record by; only its keyed blind index is stored. The collect
-    layer decides, from the policy, which fields those are.
+    layer decides, from the policy, which fields those are. ``identifiers`` maps
+    an identifier's name (``email``, ``phone``) to its canonical value: indexed
+    exactly, not case-folded, so the caller normalises
+    (:mod:`servinfo.access.identifiers`).
     """
 
     subject_id: str
@@ -104,6 +109,7 @@ class NewRecord:
     retention_class: str
     retain_until: date
     lookup_fields: Mapping[str, str] = field(default_factory=dict)
+    identifiers: Mapping[str, str] = field(default_factory=dict)
     schema_version: int = 1
     record_id: str | None = None
     legal_hold: bool = False
@@ -246,14 +252,18 @@ class RecordWriter:
         version = record.schema_version
         if not isinstance(version, int) or not 0 <= version <= _MAX_SCHEMA_VERSION:
             raise InvalidRecord(f"{_where(index)}: schema_version must be an integer 0 to 2**32-1")
-        if record.lookup_fields:  # most records have none
-            for name, value in record.lookup_fields.items():
-                if name not in names:
-                    self._check_name(name, index, "lookup field name")
-                if not isinstance(value, str) or not value.strip():
-                    raise InvalidRecord(
-                        f"{_where(index)}: lookup field {name!r} must be non-empty text"
-                    )
+        if record.lookup_fields or record.identifiers:  # most records have neither
+            for what, indexed in (
+                ("lookup field", record.lookup_fields),
+                ("identifier", record.identifiers),
+            ):
+                for name, value in indexed.items():
+                    if name not in names:
+                        self._check_name(name, index, f"{what} name")
+                    if not isinstance(value, str) or not value.strip():
+                        raise InvalidRecord(
+                            f"{_where(index)}: {what} {name!r} must be non-empty text"
+                        )
         record_id = record.record_id
         if record_id is None:
             record_id = next(fresh_ids)
@@ -425,6 +435,15 @@ class RecordWriter:
             if record.lookup_fields
             for name, value in record.lookup_fields.items()
         ]
+        exact = self._indexer.index_exact
+        lookups.extend(
+            (column, exact(column, value), record_id, record.subject_id, index_key_id)
+            for record, record_id, _ in items
+            if record.identifiers
+            for column, value in (
+                (identifier_field(name), value) for name, value in record.identifiers.items()
+            )
+        )
         bulk_insert(connection, _RECORDS, _RECORD_COLUMNS, rows)
         bulk_insert(connection, _BLIND_INDEX, _INDEX_COLUMNS, lookups)
 
@@ -441,6 +460,7 @@ class RecordWriter:
         new_fields: Mapping[str, Any],
         *,
         lookup_fields: Mapping[str, str] | None = None,
+        identifiers: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> None:
         """Correct a record: merge ``new_fields`` into its fields and re-seal it.
@@ -448,7 +468,8 @@ class RecordWriter:
         The rectified record gets a fresh data key of its own, so the old
         ciphertext (and any copy of it) no longer shares a key with the new
         version; if the record already had its own key, that key is destroyed.
-        ``lookup_fields``, when given, replace the record's blind indexes.
+        ``lookup_fields`` and ``identifiers``, when either is given, replace the
+        record's blind indexes (both kinds: give both).
         """
         rectify_record(
             engine=self._engine(region),
@@ -458,6 +479,7 @@ class RecordWriter:
             record_id=record_id,
             new_fields=new_fields,
             lookup_fields=lookup_fields,
+            identifiers=identifiers,
             max_payload=self._max_payload,
             now=utc_now(now),
         )
