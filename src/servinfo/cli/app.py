@@ -125,6 +125,16 @@ COMMANDS: dict[str, CommandEntry] = {
         "retention_app",
         "Retention: delete what has expired (the daily sweep, run now).",
     ),
+    "backup": CommandEntry(
+        "servinfo.retention.backup_cli",
+        "backup_app",
+        "Sealed backups that expire; the catalogue; settling a restore.",
+    ),
+    "restore": CommandEntry(
+        "servinfo.retention.backup_cli",
+        "restore",
+        "Restore a backup into a new directory and replay the erasures made since.",
+    ),
     "disclosure": CommandEntry(
         "servinfo.ledgers.cli", "disclosure_app", "The register of disclosures."
     ),
