@@ -44,7 +44,9 @@ def test_exports() -> None:
     assert dict(PLACEHOLDERS) == {t: f"<{t}>" for t in TYPES}
 
 
-@pytest.mark.parametrize("kind", TYPES)
+# This set labels the seven types of issue #5 only (its texts hold unlabelled
+# names); the types added since are measured on tests/data/redaction_v2.
+@pytest.mark.parametrize("kind", sorted(RECALL_FLOORS))
 def test_heldout_floors(redactor: Redactor, heldout: list[LabelledLine], kind: str) -> None:
     result = score(heldout, redactor.find)[kind]
     expected = result.true_positives + result.false_negatives
@@ -58,7 +60,9 @@ def test_heldout_floors(redactor: Redactor, heldout: list[LabelledLine], kind: s
     [
         ("write to dana.smith+ops@mail.example.com.", "write to <EMAIL>."),
         ("call +44 20 7946 0018 or (415) 555-0123", "call <PHONE> or <PHONE>"),
-        ("Berlin 030 12345678, Paris +33 1 99 00 12 34", "Berlin <PHONE>, Paris <PHONE>"),
+        # Written nationally, a number needs a word that makes it a phone number.
+        ("Berlin Tel. 030 12345678, Paris +33 1 99 00 12 34", "Berlin Tel. <PHONE>, Paris <PHONE>"),
+        ("Berlin 030 12345678", "Berlin 030 12345678"),
         ("UK +44 (0)20 7946 0018 x", "UK <PHONE> x"),
         ("peer 203.0.113.7:8443 ok", "peer <IPV4>:8443 ok"),
         (

@@ -19,7 +19,9 @@ recurs (a host's address, a support number) is validated once.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Sequence
 
@@ -28,10 +30,27 @@ from stdnum import iban as std_iban
 from stdnum import luhn
 from stdnum.iso7064 import mod_97_10
 
+from servinfo.collect.redaction import _ids
+
 Validator = Callable[[str, int, int, "re.Match[str]"], tuple[int, int] | None]
 
 #: Regions tried for a phone number written nationally with a trunk ``0``.
-DEFAULT_PHONE_REGIONS = ("GB", "DE", "FR", "AU", "CH", "NL", "AT", "BE", "IE", "SE", "JP", "IN")
+DEFAULT_PHONE_REGIONS = (
+    "GB",
+    "DE",
+    "FR",
+    "IT",
+    "CH",
+    "SG",
+    "AU",
+    "NL",
+    "AT",
+    "BE",
+    "IE",
+    "SE",
+    "JP",
+    "IN",
+)
 
 # --- e-mail ---------------------------------------------------------------------------
 
@@ -44,12 +63,38 @@ _NOT_TLDS = frozenset(
 )
 
 
+# Top-level domains an address written out in words may end with ("jane at
+# example dot com"): the words alone are everyday English otherwise.
+_SPELLED_TLDS = frozenset(
+    str.split(
+        "com org net edu gov io co uk de fr it ch at be nl es eu sg us ca au info biz me example"
+    )
+)
+_LAST_WORD = re.compile(r"[A-Za-z]+$")
+_SPELLED_AT = re.compile(r"\s?[\[({]\s?(?i:at)\s?[\])}]\s?| (?i:at) ")
+
+
 def email(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
     candidate = text[start:end]
-    local, _, domain = candidate.rpartition("@")
+    if "@" in candidate:
+        local, _, domain = candidate.rpartition("@")
+    elif "%40" in candidate:
+        local, _, domain = candidate.rpartition("%40")
+    else:  # written out: the top-level domain must be one people spell out
+        parts = _SPELLED_AT.split(candidate, maxsplit=1)
+        tld = _LAST_WORD.search(candidate)
+        if len(parts) != 2 or tld is None or tld.group().lower() not in _SPELLED_TLDS:
+            return None
+        local, domain = parts
+        if local.lower() in _NOT_SPELLED_LOCAL:
+            return None
     if local.endswith(".") or ".." in local or domain.rsplit(".", 1)[-1].lower() in _NOT_TLDS:
         return None
     return start, end
+
+
+# Words before "at" in prose that are not an address's local part.
+_NOT_SPELLED_LOCAL = frozenset(str.split("look looking me us him her them it this that one all"))
 
 
 # --- IP addresses ---------------------------------------------------------------------
@@ -122,12 +167,17 @@ _GROUP = re.compile(r"\d+")
 
 
 def card(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+    before = text[max(0, start - 2) : start]
+    if len(before) == 2 and before[0].isdigit() and before[1] in " .-":
+        return None  # the tail of a longer grouped number (a parcel's, an account's)
     groups = [
         (m.start() + start, m.end() + start, m.group()) for m in _GROUP.finditer(match.group())
     ]
-    # The whole candidate first, then shorter runs of whole groups (a card number
-    # written next to another number makes one candidate of both).
-    for size in range(len(groups), 0, -1):
+    # The whole candidate first, then runs of whole groups one shorter (a card
+    # number written next to another number makes one candidate of both); not
+    # shorter still: a 22-digit parcel number in groups of four holds a
+    # Luhn-valid run of four groups as often as not.
+    for size in range(len(groups), max(len(groups) - 2, 0), -1):
         for first in range(len(groups) - size + 1):
             run = groups[first : first + size]
             digits = "".join(g[2] for g in run)
@@ -139,16 +189,20 @@ def card(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, in
 # --- IBAN -----------------------------------------------------------------------------
 
 
+_IBAN_SEPARATORS = re.compile(r"[ -]")
+
+
 def iban(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
     candidate = match.group()
     while len(candidate) >= 15:
-        compact = candidate.replace(" ", "")
+        compact = _IBAN_SEPARATORS.sub("", candidate).upper()
         # mod 97-10 first (cheap), then the country's length and BBAN format.
         if mod_97_10.is_valid(compact[4:] + compact[:4]) and std_iban.is_valid(compact):
             return start, start + len(candidate)
-        if " " not in candidate:
+        cut = max(candidate.rfind(" "), candidate.rfind("-"))
+        if cut < 4:
             return None
-        candidate = candidate.rsplit(" ", 1)[0]  # drop a trailing group and retry
+        candidate = candidate[:cut]  # drop a trailing group and retry
     return None
 
 
@@ -165,9 +219,15 @@ class PhoneChecker:
         unknown = [r for r in regions if phonenumbers.country_code_for_region(r) == 0]
         if unknown:
             raise ValueError(f"phone regions {unknown}: expected ISO 3166-1 alpha-2 codes")
+        # Italy keeps its 0 after the country code, Singapore has no trunk prefix:
+        # each is tried its own way when it is among the regions.
         self._trunk_codes = tuple(
-            dict.fromkeys(phonenumbers.country_code_for_region(r) for r in regions)
+            dict.fromkeys(
+                phonenumbers.country_code_for_region(r) for r in regions if r not in ("IT", "SG")
+            )
         )
+        self._italy = "IT" in regions
+        self._singapore = "SG" in regions
 
     def __call__(
         self, text: str, start: int, end: int, match: re.Match[str]
@@ -176,6 +236,12 @@ class PhoneChecker:
         if before[1].isalnum() or before[1] in "._/" or (before[1] == "-" and before[0].isalnum()):
             return None  # inside a longer token: a UUID's last group, a path, a version
         candidate = match.group()
+        extension = _EXTENSION.search(candidate)
+        if extension is not None:
+            number = candidate[: extension.start()]
+            if self._check(number, text, start + len(number), extension=True):
+                return start, end
+            candidate = number
         for _ in range(4):
             if self._check(candidate, text, start + len(candidate)):
                 return start, start + len(candidate)
@@ -185,9 +251,9 @@ class PhoneChecker:
             candidate = trimmed
         return None
 
-    def _check(self, candidate: str, text: str, end: int) -> bool:
+    def _check(self, candidate: str, text: str, end: int, *, extension: bool = False) -> bool:
         after = text[end : end + 2]
-        if len(after) == 2 and after[0] in ".-" and after[1].isdigit():
+        if not extension and len(after) == 2 and after[0] in ".-" and after[1].isdigit():
             return False  # part of a longer dotted or dashed number
         if _DATE.fullmatch(candidate):
             return False
@@ -200,8 +266,15 @@ class PhoneChecker:
         if head.startswith("00"):
             # The international prefix in a bare digit run is more often a padded id.
             return any(c in candidate for c in " .-") and self._valid("+", digits[2:], False)
+        # Written nationally, a number needs words around it that speak of a phone:
+        # "0d dddd dddd" is as often a parcel, an order or an ISSN.
+        start = end - len(candidate)
+        if not _phone_context(text, start, end):
+            return False
         if head.startswith("0"):
             return self._valid("0", digits[1:], False)
+        if len(digits) == 8:
+            return self._valid("8", digits, False)
         return self._valid("1", digits, False)
 
     def _valid(self, form: str, digits: str, trunk_zero: bool) -> bool:
@@ -215,17 +288,61 @@ class PhoneChecker:
                     return _valid_number(code, national)
             return False
         if form == "0":
-            return any(_valid_number(code, digits) for code in self._trunk_codes)
+            return any(_valid_number(code, digits) for code in self._trunk_codes) or (
+                self._italy and _valid_number(39, "0" + digits)
+            )
+        if form == "8":  # eight digits, no trunk prefix: Singapore
+            return self._singapore and _valid_number(65, digits)
         if len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
         return len(digits) == 10 and _valid_number(1, digits)
 
 
+_EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension|#)\s?\d{1,6}$")
+# Words near a nationally written number that make it a phone number, in English,
+# German, French and Italian; and words that make it something else.
+_PHONE_WORDS = re.compile(
+    r"(?i:phone|\btel\b|\btel\.|tel:|telephone|call|ring|dial|mobile|\bcell|fax|sms|text me|"
+    r"whatsapp|signal|hotline|helpline|number|\bno\.|reach|contact|landline|switchboard|"
+    r"telefon|handy|mobil|rufnummer|nummer|erreichbar|anrufen|ruf|durchwahl|festnetz|"
+    r"ansprechpartner|zentrale|"
+    r"t[ée]l[ée]phone|\bt[ée]l\b|t[ée]l\.|portable|appel|joindre|joignable|num[ée]ro|rappel|"
+    r"telefono|cellulare|cell\.|chiam|richiam|numero|recapito|fisso|contattare|contattarmi)"
+)
+_NOT_PHONE_WORDS = re.compile(
+    r"(?i:issn|isbn|tracking|parcel|shipment|sendung|colis|spedizione|order|bestell|commande|"
+    r"ordine|invoice|rechnung|facture|fattura|ticket|case|ref\b|reference|serial|sku|"
+    r"build|version|id:|id=|\bid\b)"
+)
+_CONTEXT_BEFORE = 64
+_CONTEXT_AFTER = 24
+
+
+def _phone_context(text: str, start: int, end: int) -> bool:
+    """Words before (or just after) ``text[start:end]`` say it is a phone number."""
+    before = text[max(0, start - _CONTEXT_BEFORE) : start]
+    near = text[max(0, start - 20) : start]
+    if _NOT_PHONE_WORDS.search(near) is not None:
+        return False
+    return (
+        _PHONE_WORDS.search(before) is not None
+        or _PHONE_WORDS.search(text[end : end + _CONTEXT_AFTER]) is not None
+    )
+
+
 def _valid_number(country_code: int, national: str) -> bool:
-    if not national or not national.isdigit() or national.startswith("0"):
+    if not national or not national.isdigit():
         return False
     number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    if national.startswith("0"):
+        # Only Italy (and the Vatican, San Marino) dial the 0 after the country code.
+        if country_code not in _LEADING_ZERO_CODES:
+            return False
+        number.italian_leading_zero = True
     return bool(phonenumbers.is_possible_number(number) and phonenumbers.is_valid_number(number))
+
+
+_LEADING_ZERO_CODES = frozenset({39, 378})
 
 
 # --- secrets --------------------------------------------------------------------------
@@ -252,10 +369,94 @@ def secret(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, 
         or len(set(password)) < 3
     ):
         return None
+    key = _KEY_NAME.search(match.group()[:v_start])
+    if key is not None and key.group().lower() in _GENERIC_KEYS and not _random_looking(value):
+        return None  # "token=refresh", "secret=none": a word, not a value
     return start + v_start, start + v_end
 
 
+_KEY_NAME = re.compile(r"[A-Za-z_]+")
+# Names whose value may be a word ("token=refresh", "secret=none"): their value
+# must look random. Those that always hold a secret (password, auth_token,
+# client_secret …) need only not be a placeholder.
+_GENERIC_KEYS = frozenset({"token", "secret", "pass"})
+
+
+def _random_looking(value: str) -> bool:
+    """At least 8 characters of two classes or more, with 2.5 bits a character or more."""
+    if len(value) < 8:
+        return False
+    classes = (str.isdigit, str.islower, str.isupper)
+    if sum(any(test(c) for c in value) for test in classes) + (not value.isalnum()) < 2:
+        return False
+    counts = [value.count(c) for c in set(value)]
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    return entropy >= 2.5
+
+
+# --- national identifiers, passports, dates of birth ----------------------------------
+
+
+def _value_span(match: re.Match[str]) -> tuple[int, int] | None:
+    """The ``[start, end)`` of the match's value group within the candidate, if it has one."""
+    name = next((n for n, v in match.groupdict().items() if v is not None), None)
+    return None if name is None else match.span(name)
+
+
+def national_id(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    if before in "-_/.#" or after in "-_/" or before.isalnum() or after.isalnum():
+        return None  # part of a longer token: a path, a reference, a version
+    value = _value_span(match)
+    if value is None:
+        return (start, end) if _ids.is_national_id(match.group(), in_context=False) else None
+    written = match.group()[value[0] : value[1]]
+    if not _ids.is_national_id(written, in_context=True):
+        return None
+    return start + value[0], start + value[1]
+
+
+def passport(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+    value = _value_span(match)
+    if value is None:
+        return None
+    written = match.group()[value[0] : value[1]]
+    if not any(c.isdigit() for c in written) or len(set(written)) < 4:
+        return None
+    return start + value[0], start + value[1]
+
+
+_NUMERIC_DATE = re.compile(r"(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})")
+
+
+def date_of_birth(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+    value = _value_span(match)
+    if value is None:
+        return None
+    written = match.group()[value[0] : value[1]]
+    numeric = _NUMERIC_DATE.fullmatch(written)
+    if numeric is not None:
+        a, b, c = (int(g) for g in numeric.groups())
+        year, first, second = (a, b, c) if a > 31 else (c, a, b)
+        # Day-month or month-day, whichever the writer meant: both must be a date.
+        if not any(_is_date(year, month, day) for month, day in ((second, first), (first, second))):
+            return None
+    return start + value[0], start + value[1]
+
+
+def _is_date(year: int, month: int, day: int) -> bool:
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
 VALIDATORS: dict[str, Validator] = {
+    "NATIONAL_ID": national_id,
+    "PASSPORT": passport,
+    "DATE_OF_BIRTH": date_of_birth,
     "EMAIL": email,
     "IPV4": ipv4,
     "IPV6": ipv6,

@@ -1,4 +1,4 @@
-"""The redaction engine: one RE2 pass for candidates, validators to confirm.
+"""The redaction engine: a normalised view, two RE2 passes, validators to confirm.
 
 Why not presidio-analyzer, the obvious choice: its pattern recognizers run one
 Python ``re`` search per recognizer and pattern over the whole text, then score
@@ -12,33 +12,49 @@ ordinary text.
 
 Steps of :meth:`Redactor.find`:
 
-(1) scan: RE2, leftmost-longest, no captures, over the text's UTF-8 bytes;
+(0) normalise: the detectors read a view of the text (NFKC, zero-width
+    characters removed, every space a space; ``_normalise``), and each span is
+    mapped back to the original characters at the end;
+(1) scan: RE2, leftmost-longest, no captures, over the view's UTF-8 bytes,
+    for the structured types (secrets, cards, IBANs, e-mail addresses,
+    national ids, passports, dates of birth, IP addresses, phone numbers);
 (2) classify: for each candidate, the types whose own pattern matches it whole,
-    in priority order SECRET > CARD > IBAN > EMAIL > IPV6 > IPV4 > PHONE;
+    in priority order (:data:`TYPES`);
 (3) confirm: the first type whose validator accepts it wins, with the span the
-    validator returns (possibly narrower, never wider), so spans never overlap.
+    validator returns (possibly narrower, never wider), so spans never overlap;
+(4) names and addresses: a second RE2 pass over the view with the context
+    rules of ``_names`` and the street formats of ``_addresses``, confirmed
+    the same way; a span that overlaps one of (3) is dropped (the structured
+    value is the more certain).
 
 :meth:`Redactor.redact` replaces each span with its type's placeholder and
-counts them. Placeholders contain no digit, ``@`` or ``:`` so redacted text never
-yields a candidate again: redaction is idempotent.
+counts them. Placeholders contain no digit, ``@`` or ``:``, and no capitalised
+word a name rule reads as a name, so redacted text never yields a candidate
+again: redaction is idempotent.
+
+A redactor can be built for a subset of the types (``types=``), so that a
+caller can run, per field, only the detectors it needs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import re2  # type: ignore[import-untyped]
 
-from servinfo.collect.redaction import _patterns, _validators
+from servinfo.collect.redaction import _addresses, _names, _patterns, _validators
+from servinfo.collect.redaction._normalise import normalise
 
 __all__ = ["PLACEHOLDERS", "TYPES", "Redacted", "Redactor", "Span"]
 
-#: The types found, in priority order.
-TYPES: tuple[str, ...] = _patterns.PRIORITY
+#: The types found: the structured ones in priority order, then those of the
+#: second pass (addresses before names).
+CONTEXT_TYPES: tuple[str, ...] = ("ADDRESS", "PERSON")
+TYPES: tuple[str, ...] = (*_patterns.PRIORITY, *CONTEXT_TYPES)
 #: What each type is replaced with.
 PLACEHOLDERS: Mapping[str, str] = MappingProxyType({t: f"<{t}>" for t in TYPES})
 
@@ -88,37 +104,87 @@ class Redactor:
     against the NANP.
     """
 
-    def __init__(self, *, phone_regions: Sequence[str] = _validators.DEFAULT_PHONE_REGIONS) -> None:
+    def __init__(
+        self,
+        *,
+        phone_regions: Sequence[str] = _validators.DEFAULT_PHONE_REGIONS,
+        types: Collection[str] = TYPES,
+    ) -> None:
+        unknown = sorted(set(types) - set(TYPES))
+        if unknown:
+            raise ValueError(f"redaction types {unknown}: expected some of {', '.join(TYPES)}")
         options = re2.Options()
         options.longest_match = True
         options.never_capture = True
         options.max_mem = _RE2_MAX_MEM
-        self._scan = re2.compile(_patterns.scan_pattern(), options)
+        structured = tuple(t for t in _patterns.PRIORITY if t in types)
+        self._scan = (
+            re2.compile(_patterns.scan_pattern(structured), options) if structured else None
+        )
         validators = dict(_validators.VALIDATORS)
         validators["PHONE"] = _validators.PhoneChecker(phone_regions)
         self._verdicts: dict[int, tuple[str, int, int] | None] = {}
         self._classifiers: tuple[tuple[str, re.Pattern[str], _validators.Validator], ...] = tuple(
-            (type_, pattern, validators[type_]) for type_, pattern in _patterns.classifiers()
+            (type_, pattern, validators[type_])
+            for type_, pattern in _patterns.classifiers()
+            if type_ in structured
+        )
+        # (4) names and addresses: each rule alone for classifying, all in one scan.
+        rules: list[tuple[str, _names.Rule | None, str]] = []
+        if "ADDRESS" in types:
+            rules.append(("ADDRESS", None, _addresses.ADDRESS))
+        if "PERSON" in types:
+            rules.extend(("PERSON", rule, rule.pattern) for rule in _names.CONTEXT_RULES)
+            if _names.first_names():  # faker missing: the context rules alone
+                rules.append(("PERSON", _names.LISTED, _names.listed_pattern()))
+        self._context_rules = tuple(
+            (type_, rule, re.compile(pattern)) for type_, rule, pattern in rules
+        )
+        self._context_scan = (
+            re2.compile("|".join(f"(?:{_unnamed(p)})" for _, _, p in rules), options)
+            if rules
+            else None
         )
 
     def find(self, text: str) -> tuple[Span, ...]:
         """The spans to redact in ``text``, in order, never overlapping."""
+        view = normalise(text)
         # RE2 reads UTF-8 bytes; a lone surrogate (valid in a str, not in UTF-8)
         # becomes one "?" byte, so it still counts as one character below.
-        data = text.encode("utf-8", "replace")
-        is_ascii = len(data) == len(text)
+        data = view.text.encode("utf-8", "replace")
         spans: list[Span] = []
-        byte_pos = char_pos = 0
-        for found in self._scan.finditer(data):
-            start, end = found.span()
-            if not is_ascii:  # byte offsets to str offsets, decoding each byte once
-                char_start = char_pos + len(data[byte_pos:start].decode("utf-8"))
-                char_pos = char_start + len(data[start:end].decode("utf-8"))
-                byte_pos, start, end = end, char_start, char_pos
-            span = self._confirm(text, start, end)
-            if span is not None:
-                spans.append(span)
-        return tuple(spans)
+        if self._scan is not None:
+            for start, end in _char_offsets(data, self._scan.finditer(data), len(view.text)):
+                span = self._confirm(view.text, start, end)
+                if span is not None:
+                    spans.append(span)
+        if self._context_scan is not None:
+            found = list(self._context_spans(view.text, data))
+            if found:
+                spans = _merged(spans, found)
+        if view.origin is None:
+            return tuple(spans)
+        return tuple(Span(*view.span(s.start, s.end), s.type) for s in spans)
+
+    def _context_spans(self, text: str, data: bytes) -> Iterator[Span]:
+        assert self._context_scan is not None
+        for start, end in _char_offsets(data, self._context_scan.finditer(data), len(text)):
+            candidate = text[start:end]
+            for type_, rule, pattern in self._context_rules:
+                match = pattern.fullmatch(candidate)
+                if match is None:
+                    continue
+                if rule is None:  # an address
+                    confirmed = _addresses.address(text, start, end)
+                    if confirmed is not None:
+                        yield Span(*confirmed, type_)
+                        break
+                    continue
+                value_start = match.start("v")
+                part = _names.person(match.group("v"), rule)
+                if part is not None:
+                    yield Span(start + value_start + part[0], start + value_start + part[1], type_)
+                    break
 
     def _confirm(self, text: str, start: int, end: int) -> Span | None:
         """The confirmed span in ``text[start:end]``, from the verdict cache if it can."""
@@ -173,3 +239,39 @@ class Redactor:
             counts=MappingProxyType(counts),
             spans=spans,
         )
+
+
+def _unnamed(pattern: str) -> str:
+    """``pattern`` without group names, which the joined scan would repeat."""
+    return pattern.replace("(?P<v>", "(?:")
+
+
+def _char_offsets(data: bytes, matches: Iterator[Any], length: int) -> Iterator[tuple[int, int]]:
+    """Each match's ``[start, end)`` in characters of the text ``data`` encodes."""
+    if len(data) == length:  # ASCII: bytes are characters
+        for found in matches:
+            yield found.span()
+        return
+    byte_pos = char_pos = 0
+    for found in matches:
+        start, end = found.span()
+        # Byte offsets to str offsets, decoding each byte once.
+        char_start = char_pos + len(data[byte_pos:start].decode("utf-8"))
+        char_pos = char_start + len(data[start:end].decode("utf-8"))
+        byte_pos = end
+        yield char_start, char_pos
+
+
+def _merged(structured: list[Span], context: list[Span]) -> list[Span]:
+    """Both lists (each in order) merged; a context span overlapping a structured one is dropped."""
+    merged: list[Span] = []
+    index = 0
+    for span in context:
+        while index < len(structured) and structured[index].end <= span.start:
+            merged.append(structured[index])
+            index += 1
+        if index < len(structured) and structured[index].start < span.end:
+            continue  # overlaps the next structured span
+        merged.append(span)
+    merged.extend(structured[index:])
+    return merged
