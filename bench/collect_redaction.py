@@ -41,7 +41,9 @@ best presidio configuration's on every type both detect; precision >= 0.95 on
 every type; >= 5 MB/s per core on ticket text, >= 3 MB/s on dense text.
 
 Run: ``.venv/bin/python bench/collect_redaction.py [--mb 2] [--seed 7]``
-(needs the ``bench`` extra). Never run as a test.
+(needs the ``bench`` extra). Never run as a test. For tuning,
+``--split tuning --errors 20`` scores the tuning part and lists servinfo's
+misses and false positives there; errors on the held-out part are never listed.
 """
 
 from __future__ import annotations
@@ -59,7 +61,13 @@ from typing import Any
 
 from _machine import machine
 from servinfo.collect.redaction import Redactor, Span
-from servinfo.collect.redaction._evaluation import LabelledLine, Score, load_labelled, score
+from servinfo.collect.redaction._evaluation import (
+    LabelledLine,
+    Score,
+    load_labelled,
+    match_spans,
+    score,
+)
 from servinfo.collect.textgen import generate_text
 
 __all__ = ["dense_texts", "presidio_finder", "run_redaction_bench", "ticket_texts"]
@@ -316,12 +324,21 @@ def _extra_counts(lines: Sequence[LabelledLine], find: Find) -> dict[str, float]
     }
 
 
-def run_redaction_bench(mb: float = 2.0, seed: int = 7) -> dict[str, Any]:
-    """Accuracy and speed of servinfo and presidio; prints a report, returns it."""
+def run_redaction_bench(
+    mb: float = 2.0, seed: int = 7, split: str = "heldout", errors: int = 0
+) -> dict[str, Any]:
+    """Accuracy and speed of servinfo and presidio; prints a report, returns it.
+
+    ``split="tuning"`` scores the tuning part instead (for tuning); only then may
+    ``errors`` > 0 list servinfo's misses and false positives, up to that many per
+    type: the held-out lines are never printed.
+    """
+    if errors and split != "tuning":
+        raise ValueError("errors are listed for the tuning part only")
     if mb <= 0:
         print("redaction: skipped (no text to time)")
         return {}
-    heldout = load_labelled(LABELLED, "heldout")
+    heldout = load_labelled(LABELLED, split)
     engines: dict[str, Find] = {"servinfo": servinfo_finder()}
     engines["presidio patterns"] = presidio_finder(ner=False)
     ner_note = None
@@ -353,6 +370,7 @@ def run_redaction_bench(mb: float = 2.0, seed: int = 7) -> dict[str, Any]:
                 "dense": _mb_per_s(_share(dense), find, dense_texts(0.01, seed + 3)[0]),
             }
     report: dict[str, Any] = {
+        "split": split,
         "machine": machine(),
         "heldout_lines": len(heldout),
         "heldout_spans": sum(len(line.spans) for line in heldout),
@@ -383,7 +401,29 @@ def run_redaction_bench(mb: float = 2.0, seed: int = 7) -> dict[str, Any]:
     }
     report["verdicts"] = _verdicts(report, accuracy)
     _print(report, accuracy)
+    if errors:
+        _print_errors(heldout, engines["servinfo"], errors)
     return report
+
+
+def _print_errors(lines: Sequence[LabelledLine], find: Find, most: int) -> None:
+    """servinfo's misses and false positives, ``most`` of each per type, in context."""
+    shown: dict[tuple[str, str], int] = {}
+    print("  servinfo's errors on the tuning part (text around the span in brackets)")
+    for line in lines:
+        _, false_positives, misses = match_spans(line.spans, find(line.text))
+        for what, spans in (("missed", misses), ("false positive", false_positives)):
+            for span in spans:
+                key = (span.type, what)
+                shown[key] = shown.get(key, 0) + 1
+                if shown[key] > most:
+                    continue
+                before = line.text[max(0, span.start - 30) : span.start]
+                after = line.text[span.end : span.end + 30]
+                print(
+                    f"    {span.type:13} {what:14} {line.template}: "
+                    f"{before!r} [{line.text[span.start : span.end]!r}] {after!r}"
+                )
 
 
 def _set_types(accuracy: dict[str, dict[str, Score]]) -> list[str]:
@@ -434,7 +474,7 @@ def _print(report: dict[str, Any], accuracy: dict[str, dict[str, Score]]) -> Non
 
     names = list(accuracy)
     print(
-        f"redaction: held-out part of tests/data/redaction_v2 "
+        f"redaction: {report['split']} part of tests/data/redaction_v2 "
         f"({report['heldout_lines']} lines, {report['heldout_spans']} labelled spans)"
     )
     print(f"  machine: {report['machine']}")
@@ -503,8 +543,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--mb", type=float, default=2.0, help="MB of ticket text servinfo reads")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--split",
+        choices=("heldout", "tuning"),
+        default="heldout",
+        help="the part of the set to score (the figures of record are the held-out part's)",
+    )
+    parser.add_argument(
+        "--errors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --split tuning: list up to N of servinfo's misses and false positives a type",
+    )
     args = parser.parse_args()
-    run_redaction_bench(args.mb, args.seed)
+    if args.errors and args.split != "tuning":
+        parser.error("--errors lists the tuning part's lines only: add --split tuning")
+    run_redaction_bench(args.mb, args.seed, args.split, args.errors)
 
 
 if __name__ == "__main__":
