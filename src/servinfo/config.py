@@ -87,6 +87,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audit", "sign_checkpoints", bool, True),
     # The longest entries may stay without a quorum of witnesses before verify fails.
     Setting("audit", "max_unwitnessed_seconds", int, 3600),
+    # The shred ledger and the backup catalogue, kept where backups are not: each a file path
+    # or a database URL; empty: shred-ledger.db / backup-catalogue.db beside the signer's state.
+    Setting("backup", "shred_ledger", str, ""),
+    Setting("backup", "catalogue", str, ""),
 )
 
 
@@ -146,6 +150,9 @@ class Settings:
     audit_witness_allow_private: bool = False
     #: Whether this host signs checkpoints (one host per deployment does).
     audit_sign_checkpoints: bool = True
+    #: The shred ledger's and the backup catalogue's database URLs (servinfo.retention.ledger).
+    backup_shred_ledger_url: str = ""
+    backup_catalogue_url: str = ""
 
     @property
     def config_file(self) -> Path:
@@ -277,7 +284,25 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         audit_max_unwitnessed_seconds=max(0, values["audit.max_unwitnessed_seconds"]),
         audit_witness_allow_private=values["audit.witness_allow_private"],
         audit_sign_checkpoints=values["audit.sign_checkpoints"],
+        backup_shred_ledger_url=_recovery_url(values, "shred_ledger", data_dir),
+        backup_catalogue_url=_recovery_url(values, "catalogue", data_dir),
     )
+
+
+def _recovery_url(values: Mapping[str, Any], key: str, data_dir: Path) -> str:
+    """``backup.<key>`` as a database URL: a URL as given, a path as a SQLite file (relative
+    to the data directory), or by default a file beside the audit signer's state."""
+    value = str(values[f"backup.{key}"])
+    if "://" in value:
+        return resolve_url(value, data_dir)
+    if value:
+        return "sqlite:///" + str(_resolve_path(value, data_dir).resolve())
+    if values["audit.signer_state_file"]:
+        state_dir = _resolve_path(values["audit.signer_state_file"], data_dir).parent
+    else:
+        state_dir = _resolve_path(values["keys.master_key_file"], data_dir).parent
+    name = {"shred_ledger": "shred-ledger.db", "catalogue": "backup-catalogue.db"}[key]
+    return "sqlite:///" + str((state_dir / name).resolve())
 
 
 def render_config_file(

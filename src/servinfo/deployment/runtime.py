@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from servinfo.collect.service import Collector
     from servinfo.jobs.service import JobService
     from servinfo.ledgers import Ledgers
+    from servinfo.retention.ledger import BackupCatalogue, LedgerEntry, RecoveryLedger
     from servinfo.rights import RightsService
 
 _T = TypeVar("_T")
@@ -257,6 +258,7 @@ class Deployment:
     def rights(self) -> RightsService:
         """Data-subject requests (:mod:`servinfo.rights`)."""
         from servinfo.rights import RightsService, notifier_named
+        from servinfo.rights.contact import ContactMessages
 
         return self._once(
             "rights",
@@ -276,7 +278,12 @@ class Deployment:
                     self.subject_states.clear,
                     lambda: self.runtime.decider.cache.clear(),
                 ),
+                finder=self.subject_finder,
+                messages=ContactMessages.from_settings(
+                    self.settings, organization=self.policy.organization.name
+                ),
                 history=self._history_source(),
+                before_shred=self.record_erasure,
             ),
         )
 
@@ -376,7 +383,58 @@ class Deployment:
             ),
         )
 
+    @property
+    def shred_ledger(self) -> RecoveryLedger:
+        """The shred ledger, kept apart from the data (:mod:`servinfo.retention.ledger`);
+        each row it appends is mirrored into the audit log."""
+        from servinfo.retention.ledger import RecoveryLedger
+
+        return self._once(
+            "shred_ledger",
+            lambda: RecoveryLedger(
+                self.settings.backup_shred_ledger_url, mirror=self._mirror_shred
+            ),
+        )
+
+    def _mirror_shred(self, entry: LedgerEntry) -> None:
+        self.audit.record(
+            "shred_ledger",
+            actor="servinfo",
+            outcome=entry.kind,
+            details={"seq": entry.seq, "hash": entry.hash},
+        )
+
+    @property
+    def backup_catalogue(self) -> BackupCatalogue:
+        """Every backup and its key, wrapped by the master key (apart from the data)."""
+        from servinfo.retention.ledger import BackupCatalogue
+
+        return self._once(
+            "backup_catalogue", lambda: BackupCatalogue(self.settings.backup_catalogue_url)
+        )
+
+    def record_erasure(
+        self, subject_id: str, kept_classes: Sequence[str], held: bool, at: dt.datetime
+    ) -> str:
+        """Write an erasure to the shred ledger before its keys are destroyed (a restore
+        replays it): the subject by its keyed pseudonym only. ``<seq>:<hash>`` of the row,
+        which the erasure's audit entry names (its mirror)."""
+        from servinfo.retention.ledger import ERASURE, erasure_body
+
+        entry = self.shred_ledger.append(
+            ERASURE,
+            erasure_body(self.keyring, subject_id, kept_classes, held=held),
+            deployment_id=self.deployment_id,
+            at=at,
+            mirror=False,
+        )
+        return f"{entry.seq}:{entry.hash}"
+
     def close(self) -> None:
+        for name in ("shred_ledger", "backup_catalogue"):
+            store = self._cache.pop(name, None)
+            if store is not None:
+                cast("RecoveryLedger", store).close()
         health = self._cache.pop("health", None)
         if isinstance(health, StoreHealth):
             health.stop()
@@ -421,6 +479,24 @@ def _policy_text(settings: Settings) -> tuple[str, str]:
         ) from None
 
 
+def _refuse_unreplayed(data_dir: Path) -> None:
+    from servinfo.retention.restore import NOT_REPLAYED, restore_state
+
+    state = restore_state(data_dir)
+    if state is None:
+        return
+    if state.get("state") == NOT_REPLAYED:
+        raise DeploymentError(
+            f"{data_dir} was restored from backup {state.get('backup_id')} but its shred ledger "
+            "was not replayed (erased subjects may be back): run 'servinfo backup replay' with "
+            "the ledger, or 'servinfo backup accept-restore --reason TEXT' (audited)"
+        )
+    raise DeploymentError(
+        f"{data_dir} is a restore that did not finish (restore-state.json): restore the "
+        "backup again into a new directory"
+    )
+
+
 def open_engines(settings: Settings) -> tuple[Engine, dict[str, Engine]]:
     """The control engine and one engine per region, each named for its failures."""
     control = create_engine_for(settings.control_url)
@@ -431,14 +507,20 @@ def open_engines(settings: Settings) -> tuple[Engine, dict[str, Engine]]:
     return control, regions
 
 
-def open_deployment(data_dir: Path | None, env: Mapping[str, str]) -> Deployment:
+def open_deployment(
+    data_dir: Path | None, env: Mapping[str, str], *, allow_unreplayed: bool = False
+) -> Deployment:
     """Open the deployment in ``data_dir`` (or ``SERVINFO_DATA_DIR``, or ``./servinfo-data``).
 
     The active policy is the one recorded in the control database; the policy
     file is only read to check it is the same version, so that every worker
-    enforces the same rules.
+    enforces the same rules. A restored deployment whose shred ledger is not
+    replayed is refused (:mod:`servinfo.retention.restore`) unless
+    ``allow_unreplayed`` (the restore itself, and its override).
     """
     settings = load_settings(resolve_data_dir(data_dir, env), env)
+    if not allow_unreplayed:
+        _refuse_unreplayed(settings.data_dir)
     master_key = load_master_key(env, settings.master_key_file)
     keyring = Keyring.open(settings.keyring_file, LocalMasterKeyWrapper(master_key))
     control, regions = open_engines(settings)

@@ -14,6 +14,8 @@ kind                what it runs                                 why a rerun cha
                     by the job's id                              every attempt are kept
 ``request_purge``   :func:`servinfo.rights.unlinking.            only case files past their
                     purge_request_records` (daily)               retention are deleted
+``backup_expiry``   :func:`servinfo.retention.backup.            only keys of backups past
+                    expire_backups` (daily)                      their end are destroyed
 =================== ============================================ ==========================
 
 Parameters are ids and region names; the handlers' results are counts.
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from servinfo.deployment import Deployment
 
 __all__ = [
+    "BACKUP_EXPIRY",
     "DSR_PROCESS",
     "EXPORT_PURGE",
     "KEK_REWRAP",
@@ -52,6 +55,7 @@ KEK_REWRAP = "kek_rewrap"
 DSR_PROCESS = "dsr_process"
 RETENTION_SWEEP = "retention_sweep"
 REQUEST_PURGE = "request_purge"
+BACKUP_EXPIRY = "backup_expiry"
 #: The actor the audit log names for what jobs do on their own schedule.
 WORKER_ACTOR = "servinfo-worker"
 #: When the daily retention sweep of each region is enqueued (UTC).
@@ -181,6 +185,26 @@ def _request_purge(context: JobContext) -> Mapping[str, Any]:
     return counts
 
 
+def _backup_expiry(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.retention.backup import expire_backups
+
+    deployment = context.deployment
+    destroyed = expire_backups(
+        deployment.backup_catalogue,
+        deployment.shred_ledger,
+        deployment_id=deployment.deployment_id,
+        now=context.now(),
+    )
+    if destroyed:  # idle daily runs would fill the log
+        deployment.audit.record(
+            "backup_expiry",
+            actor=WORKER_ACTOR,
+            outcome="keys_destroyed",
+            details={"backups": ",".join(destroyed), "count": len(destroyed)},
+        )
+    return {"destroyed": len(destroyed)}
+
+
 def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
     """Every kind servinfo runs as a job, and its schedules for ``regions``."""
     registry = Registry(
@@ -208,6 +232,14 @@ def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
         )
     )
     registry.schedule(Schedule("request-purge", REQUEST_PURGE, daily_at=SWEEP_DAILY_AT))
+    registry.add(
+        JobKind(
+            BACKUP_EXPIRY,
+            _backup_expiry,
+            "Destroy the keys of backups past the policy's backup period.",
+        )
+    )
+    registry.schedule(Schedule("backup-expiry", BACKUP_EXPIRY, daily_at=SWEEP_DAILY_AT))
     for region in regions:
         registry.schedule(
             Schedule(

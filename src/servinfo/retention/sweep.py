@@ -15,7 +15,12 @@ retention run`` runs it in the foreground). Steps, in one region:
     collection and collected before the day from which some regime would
     still keep it, of subjects and organizations nothing keeps
     (:func:`servinfo.store.expiry.delete_expired_where`: one statement a
-    batch, nothing read into Python, nothing decrypted).
+    batch, nothing read into Python, nothing decrypted). On PostgreSQL each
+    past month of telemetry (a partition) is first proved to hold only such
+    records and then dropped whole
+    (:func:`servinfo.store.expiry.drop_expired_partition`); a month the proof
+    fails for is walked like the rest. This month's and next month's
+    partitions are made first (:func:`servinfo.store.partitions.ensure_months_ahead`).
 (4) Then page through the rest past their stored end, and decide each from
     plaintext columns only:
 
@@ -34,7 +39,8 @@ retention run`` runs it in the foreground). Steps, in one region:
 (5) Page through the records marked kept: those nothing keeps any more are
     deleted the same way; the rest are counted per hold and per request.
 (6) Destroy every data key no record is sealed under any more
-    (crypto-shredding: :func:`servinfo.store.expiry.destroy_idle_keys`).
+    (crypto-shredding: :func:`servinfo.store.expiry.destroy_idle_keys`); the
+    ids of each page destroyed go to the shred ledger, which a restore replays.
 (7) Purge the storage (SQLite checkpoints its WAL, where ``secure_delete``
     has zeroed the freed cells; PostgreSQL vacuums ``data_keys``), as erasure does.
 (8) One audit entry for the sweep and region: counts per kind, hold and
@@ -273,6 +279,7 @@ def run_sweep(
         if sealed is not None:  # crashed around its audit entry: finish that alone
             report = SweepReport.from_dict(json.loads(sealed.report))
             return _audited(deployment, engine, report, sweep_id, sealed.audit_from)
+    ledgered = _LedgeredKeys(deployment, region, now)
     report = sweep_region(
         policy=deployment.runtime.refresh().policy,
         directory=deployment.directory,
@@ -284,6 +291,7 @@ def run_sweep(
         batch_size=batch_size_for(engine, deployment.settings.retention_batch_size),
         progress=progress,
         sweep_id=sweep_id,
+        on_keys_destroyed=None if dry_run else ledgered.append,
     )
     if dry_run:
         return dataclasses.replace(report, audit_seq=_record_entry(deployment.audit, report))
@@ -291,27 +299,62 @@ def run_sweep(
     # Sealed before the entry: a rerun after a crash from here on writes no second one.
     audit_from = deployment.audit.size()
     seal_sweep(engine, sweep_id, json.dumps(report.to_dict()), audit_from)
-    return _audited(deployment, engine, report, sweep_id, audit_from)
+    return _audited(deployment, engine, report, sweep_id, audit_from, ledgered.mirrored())
+
+
+class _LedgeredKeys:
+    """Step (6)'s pages of destroyed keys, each written to the shred ledger (kept apart
+    from the data: a restore of an older backup destroys them again); the sweep's audit
+    entry mirrors the rows (their seqs and the last hash)."""
+
+    def __init__(self, deployment: Deployment, region: str, now: dt.datetime) -> None:
+        self._deployment, self._region, self._now = deployment, region, now
+        self._rows: list[tuple[int, str]] = []
+
+    def append(self, key_ids: list[str]) -> None:
+        from servinfo.retention.ledger import KEYS_DESTROYED as LEDGER_KEYS
+
+        entry = self._deployment.shred_ledger.append(
+            LEDGER_KEYS,
+            {"region": self._region, "keys": key_ids},
+            deployment_id=self._deployment.deployment_id,
+            at=self._now,
+            mirror=False,
+        )
+        self._rows.append((entry.seq, entry.hash))
+
+    def mirrored(self) -> dict[str, str]:
+        if not self._rows:
+            return {}
+        first, last = self._rows[0][0], self._rows[-1]
+        return {"shred_ledger": f"{first}-{last[0]}", "shred_ledger_hash": last[1]}
 
 
 def _audited(
-    deployment: Deployment, engine: Engine, report: SweepReport, sweep_id: str, audit_from: int
+    deployment: Deployment,
+    engine: Engine,
+    report: SweepReport,
+    sweep_id: str,
+    audit_from: int,
+    ledgered: Mapping[str, str] | None = None,
 ) -> SweepReport:
     """Steps (2) and (3) of finishing a sweep (see :mod:`servinfo.store.sweep_progress`):
     the entry, unless the log holds it from ``audit_from`` on, then the progress cleared."""
     seq = _entry_of(deployment.audit, report.region, sweep_id, audit_from)
     if seq is None:
-        seq = _record_entry(deployment.audit, report)
+        seq = _record_entry(deployment.audit, report, ledgered)
     clear_sweep(engine, sweep_id)
     return dataclasses.replace(report, audit_seq=seq)
 
 
-def _record_entry(audit: AuditLog, report: SweepReport) -> int:
+def _record_entry(
+    audit: AuditLog, report: SweepReport, ledgered: Mapping[str, str] | None = None
+) -> int:
     return audit.record(
         "retention_sweep",
         actor=SWEEP_ACTOR,
         outcome="dry_run" if report.dry_run else "swept",
-        details=_audit_details(report),
+        details={**_audit_details(report), **(ledgered or {})},
     )
 
 
@@ -346,6 +389,7 @@ def sweep_region(
     batch_size: int = _SQLITE_BATCH,
     progress: Progress | None = None,
     sweep_id: str | None = None,
+    on_keys_destroyed: Callable[[list[str]], None] | None = None,
 ) -> SweepReport:
     """Steps (1)–(7) in one region, from explicit parts (tests and benchmarks call this).
 
@@ -433,7 +477,9 @@ def sweep_region(
         for kept in _pages(engine, today, batch_size, kept=True):
             sweep.decide(kept, kept_pass=True)
     if not dry_run:  # (6) after every deletion, and after a crashed sweep's too
-        sweep.keys_destroyed = destroy_idle_keys(engine, batch_size, tally=tally)
+        sweep.keys_destroyed = destroy_idle_keys(
+            engine, batch_size, tally=tally, on_destroyed=on_keys_destroyed
+        )
     purged = True
     if not dry_run and (sweep.deleted or sweep.keys_destroyed):  # (7)
         purged = checkpoint(engine, tables=EXPIRY_TABLES)

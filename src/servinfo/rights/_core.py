@@ -17,12 +17,15 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from servinfo.access.compile import SELF_KINDS
+from servinfo.access.identifiers import SubjectFinder
 from servinfo.access.reads import ReadService
 from servinfo.audit import AuditSink
 from servinfo.crypto import Keyring, hash_token, new_token
 from servinfo.ledgers import Ledgers, bump_version
 from servinfo.policy.model import Policy
 from servinfo.rights import _store
+from servinfo.rights.contact import ContactMessages, ContactReads
+from servinfo.rights.delivery import NoEmailSender, NoSmsSender
 from servinfo.rights.entries import Request
 from servinfo.rights.errors import InvalidRequest
 from servinfo.rights.exports import ExportVault
@@ -54,6 +57,11 @@ class ForgettingAudit(AuditSink, Protocol):
     def forget_subject(self, subject_id: str) -> bool: ...
 
 
+#: ``(subject_id, kept classes, held, at)``: called before an erasure destroys keys; what
+#: it returns (the shred-ledger row) is named in the erasure's audit entry.
+BeforeShred = Callable[[str, Sequence[str], bool, dt.datetime], str]
+
+
 class RightsCore:
     """Holds the collaborators; :class:`~servinfo.rights.service.RightsService` extends it."""
 
@@ -72,8 +80,11 @@ class RightsCore:
         notifier: Notifier,
         flush_audit: Callable[[], None] = lambda: None,
         forget_caches: Sequence[Callable[[], None]] = (),
+        finder: SubjectFinder | None = None,
+        messages: ContactMessages | None = None,
         export_ttl: dt.timedelta = dt.timedelta(days=30),
         history: HistorySource | None = None,
+        before_shred: BeforeShred | None = None,
     ) -> None:
         self._engine = engine
         # A provider, not a policy: a reloaded policy applies to the next request.
@@ -88,8 +99,17 @@ class RightsCore:
         self._flush_audit = flush_audit
         self._forget_caches = tuple(forget_caches)
         self.exports = ExportVault(engine, keyring, export_ttl)
+        # Subjects by what they know (requests opened with an e-mail address), and the
+        # messages servinfo sends people itself (codes, answers): none configured, none sent.
+        self._finder = finder
+        self._messages = messages or ContactMessages(
+            NoEmailSender(), NoSmsSender(), sender="", organization=""
+        )
+        self.contact_reads = ContactReads(self._states_changed)
         # The audit log's entries about a subject, with their proofs, for access exports.
         self._history = history
+        # Told of each erasure before its keys are destroyed (the deployment's shred ledger).
+        self._before_shred = before_shred
 
     @property
     def notifier(self) -> Notifier:
@@ -100,9 +120,17 @@ class RightsCore:
     def has_open_verified_request(self, subject_id: str) -> bool:
         """Whether the subject has a verified request under way that needs their records.
 
-        Wired as the ledgers' ``open_request_check``: the rights role reads only then.
+        Wired as the ledgers' ``open_request_check``: the rights role reads only then, and
+        while the request machinery reads a subject's contact fields to send them a code
+        (:class:`~servinfo.rights.contact.ContactReads`).
         """
+        if subject_id in self.contact_reads:
+            return True
         return _store.any_in(self._engine, subject_id, ("verified", "in_progress"), READING_TYPES)
+
+    def _states_changed(self) -> None:
+        # This process's cached subject states go at once (the rights role's contact door).
+        self._ledgers.local_changes += 1
 
     # -- helpers ------------------------------------------------------------------------
 

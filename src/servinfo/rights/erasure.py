@@ -7,7 +7,10 @@ Steps of an erasure request:
     (financial record-keeping, Art. 17(3)(b)). A legal hold in force on the
     subject, its organization or its partner keeps *every* class (Art.
     17(3)(e)): held data is not erased, and the audit salt is kept with it.
-(2) Crypto-shred the rest (:meth:`RecordWriter.erase_subject`: the subject
+(2) Write the erasure to the deployment's shred ledger, kept apart from the
+    data (:mod:`servinfo.retention.ledger`), so that a restore of a backup taken
+    before it replays it. Then crypto-shred the rest
+    (:meth:`RecordWriter.erase_subject`: the subject
     marked erased, its data keys overwritten, records and blind-index entries
     deleted in its home region — the only region its records are written to —
     and committed durably). When it returns the erasure is *effective*.
@@ -94,7 +97,12 @@ class Erasure(Fulfilment):
         holds = self._ledgers.holds_for(subject_id)
         by_law = {c for c, rc in policy.retention_classes.items() if not rc.erased_on_request}
         keep = set(policy.retention_classes) if holds else by_law
-        # (2)
+        # (2) Written to the shred ledger first: a restore of an older backup replays it.
+        ledgered = (
+            self._before_shred(subject_id, sorted(keep), bool(holds), at)
+            if self._before_shred is not None
+            else None
+        )
         report = self._writer.erase_subject(subject_id, sorted(keep), now=at, finish=False)
         # (3)
         report = self._writer.finish_erasure(subject_id, report)
@@ -125,7 +133,7 @@ class Erasure(Fulfilment):
                 }
             )
         # (5)
-        shred_entry = self._log_shred(request, actor, report, kept)
+        shred_entry = self._log_shred(request, actor, report, kept, ledgered)
         receipt = self._receipt(request, shred_entry, kept, at)
         # (6)
         exports_deleted = self.exports.delete_for_subject(subject_id)
@@ -219,7 +227,12 @@ class Erasure(Fulfilment):
         return {"receipt": receipt}
 
     def _log_shred(
-        self, request: Request, actor: str, report: ErasureReport, kept: list[dict[str, Any]]
+        self,
+        request: Request,
+        actor: str,
+        report: ErasureReport,
+        kept: list[dict[str, Any]],
+        ledgered: str | None = None,
     ) -> int:
         """The shred entry of step (5); its sequence number."""
         return self._audit.record(
@@ -231,6 +244,8 @@ class Erasure(Fulfilment):
                 "records_deleted": report.records_deleted,
                 "keys_destroyed": report.keys_destroyed,
                 "kept_kinds": ",".join(sorted(k["kind"] for k in kept)),
+                # The shred-ledger row (its mirror in the log): <seq>:<hash>.
+                **({"shred_ledger": ledgered} if ledgered else {}),
             },
             linked={"request_id": request.request_id},
         )

@@ -12,8 +12,11 @@ IMMEDIATE``; PostgreSQL the erasure lock, which waits for writers in flight):
 
 (1) :func:`delete_expired_where` — the fast path: one statement finds and
     deletes the expired records of a physical window of the table (rowids,
-    heap blocks) by predicate alone (kinds and collection cutoffs, subjects and
-    organizations to skip), then their blind indexes.
+    heap blocks) by predicate alone (:class:`Deletable`: kinds and collection
+    cutoffs, subjects and organizations to skip), then their blind indexes.
+    On PostgreSQL, :func:`drop_expired_partition` first drops each month
+    partition (:mod:`servinfo.store.partitions`) in which that predicate
+    holds for every record; the others are walked.
 (2) :func:`expired_batch` — up to a batch of expired records not yet kept, for
     a decision record by record (a batch handled leaves no row for the next
     one to find again: each is deleted, marked kept, or given a later end);
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -349,7 +352,13 @@ def delete_expired_where(
     return ExpiryBatch(dict(deleted), got - asked, done - got)
 
 
-def destroy_idle_keys(engine: Engine, limit: int, *, tally: SweepTally | None = None) -> int:
+def destroy_idle_keys(
+    engine: Engine,
+    limit: int,
+    *,
+    tally: SweepTally | None = None,
+    on_destroyed: Callable[[list[str]], None] | None = None,
+) -> int:
     """Destroy every live data key of the region that no record is sealed under; how many.
 
     Run by the sweep after its deletions, over all the region's live keys (one
@@ -363,7 +372,8 @@ def destroy_idle_keys(engine: Engine, limit: int, *, tally: SweepTally | None = 
     destroyed a page at a time, each page one transaction that holds the
     region's writers off and checks each key again (a writer inserts a new key
     together with the records it seals, so no key is idle in between; a key
-    that got a record since it was found stays).
+    that got a record since it was found stays). ``on_destroyed`` is given the ids of
+    each page's destroyed keys once its transaction committed (the shred ledger).
     """
     destroyed = 0
     with engine.connect() as connection:
@@ -373,10 +383,16 @@ def destroy_idle_keys(engine: Engine, limit: int, *, tally: SweepTally | None = 
             lock_for_erasure(connection)
             _probe_by_index(connection)
             page = idle[start : start + limit]
-            gone = len(fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), page))
+            gone_ids = [
+                str(key_id)
+                for (key_id,) in fetch_for_ids(connection, _sql(engine, _DESTROY_IDLE_KEYS), page)
+            ]
+            gone = len(gone_ids)
             if tally is not None:
                 tally.add(connection, KEYS_DESTROYED, {"": gone})
             destroyed += gone
+        if on_destroyed is not None and gone_ids:  # committed: the shred ledger keeps them
+            on_destroyed(gone_ids)
     return destroyed
 
 
