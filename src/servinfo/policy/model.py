@@ -22,7 +22,14 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from servinfo.policy.durations import parse_duration
 
@@ -180,6 +187,74 @@ class FieldSpec(_Element):
     values: list[str] | None = None
     max_length: int | None = None
     fideslang: DottedIdentifier | None = None
+    #: A free-text field's redaction profile (``redaction.profiles``); the policy's
+    #: ``redaction.default_profile`` when not given.
+    redaction: Identifier | None = None
+
+
+#: A redaction type: a built-in detector's (``EMAIL``, ``PHONE`` …) or a custom pattern's.
+RedactionType = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
+ReplacementMode = Literal["tag", "mask", "pseudonym"]
+
+
+class Replacement(_Element):
+    """How a value found in free text is replaced (:mod:`servinfo.policy.redaction`).
+
+    ``tag``: its type, ``<EMAIL>``. ``mask``: asterisks and its last ``keep_last``
+    characters, ``****1111``. ``pseudonym``: its type and a keyed hash under a key of
+    the subject, ``<EMAIL:7f3a9c>`` — equal values of one subject get equal
+    pseudonyms, and erasing the subject destroys the key. YAML may give the mode alone
+    (``EMAIL: pseudonym``).
+    """
+
+    mode: ReplacementMode = "tag"
+    #: The characters a mask keeps (letters and digits, from the end); a mask only.
+    keep_last: int | None = Field(default=None, ge=1, le=6)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_alone(cls, value: Any) -> Any:
+        return {"mode": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _keep_last_with_mask(self) -> Replacement:
+        if self.mode == "mask" and self.keep_last is None:
+            raise ValueError("a mask names keep_last, the characters it keeps (1 to 6)")
+        if self.mode != "mask" and self.keep_last is not None:
+            raise ValueError(f"keep_last is for a mask, not a {self.mode}")
+        return self
+
+
+class RedactionProfile(_Element):
+    """What the free-text fields naming this profile are searched for, and how each
+    type found is replaced (types not in ``replace``: their tag, or their pattern's
+    own replacement)."""
+
+    description: str
+    #: Built-in detector types and custom patterns' types.
+    detect: list[RedactionType]
+    replace: dict[RedactionType, Replacement] = Field(default_factory=dict)
+
+
+class CustomPattern(_Element):
+    """An organization's own format (a customer number …), found with RE2 at ingest."""
+
+    name: str
+    type: RedactionType
+    #: RE2 syntax (no backreferences or lookaround); checked by ``policy check``.
+    regex: str
+    replacement: Replacement = Field(default_factory=Replacement)
+    description: str | None = None
+
+
+class RedactionPolicy(_Element):
+    """How free text is redacted at ingest. Without profiles every free-text field is
+    searched by every built-in detector and each value replaced by its type's tag."""
+
+    #: The profile of free-text fields that name none.
+    default_profile: Identifier | None = None
+    profiles: dict[Identifier, RedactionProfile] = Field(default_factory=dict)
+    patterns: dict[Identifier, CustomPattern] = Field(default_factory=dict)
 
 
 class Retention(_Element):
@@ -381,6 +456,8 @@ class Policy(_Element):
     fideslang_extensions: dict[DottedIdentifier, str] = Field(default_factory=dict)
     #: The identities by which a person is found (``servinfo subjects find``, requests).
     identifiers: dict[Identifier, IdentifierSpec] = Field(default_factory=dict)
+    #: What free text is searched for and how what is found is replaced.
+    redaction: RedactionPolicy = Field(default_factory=RedactionPolicy)
 
     @cached_property
     def version(self) -> str:

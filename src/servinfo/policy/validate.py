@@ -18,6 +18,7 @@ from servinfo.policy._fideslang import STANDARD_KEYS, used_fideslang_keys
 from servinfo.policy.countries import COUNTRY_NAMES
 from servinfo.policy.durations import DurationSyntaxError, parse_duration
 from servinfo.policy.model import Policy
+from servinfo.policy.redaction import redaction_problems
 
 Loc = tuple[str | int, ...]
 
@@ -78,8 +79,14 @@ def validate_policy(policy: Policy, today: dt.date) -> list[Finding]:
         _check_out_of_scope,
         _check_fideslang,
         _check_country_names,
+        _check_redaction,
     )
     return [finding for check in checks for finding in check(policy, today)]
+
+
+def _check_redaction(policy: Policy, today: dt.date) -> Iterator[Finding]:
+    for loc, message, severity in redaction_problems(policy):
+        yield Finding(loc, message, severity)
 
 
 def _check_regions(policy: Policy, today: dt.date) -> Iterator[Finding]:
