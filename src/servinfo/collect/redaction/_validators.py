@@ -24,11 +24,11 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Sequence
+from importlib.resources import files
 
 import phonenumbers
-from stdnum import iban as std_iban
 from stdnum import luhn
-from stdnum.iso7064 import mod_97_10
+from stdnum.util import get_cc_module
 
 from servinfo.collect.redaction import _ids
 
@@ -167,9 +167,9 @@ _GROUP = re.compile(r"\d+")
 
 
 def card(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
-    before = text[max(0, start - 2) : start]
-    if len(before) == 2 and before[0].isdigit() and before[1] in " .-":
-        return None  # the tail of a longer grouped number (a parcel's, an account's)
+    before = text[max(0, start - 2) : start].rjust(2)
+    if (before[0].isdigit() and before[1] in " .-") or before[1] in "+#":
+        return None  # the tail of a longer grouped number, a phone number's digits, an id
     groups = [
         (m.start() + start, m.end() + start, m.group()) for m in _GROUP.finditer(match.group())
     ]
@@ -190,6 +190,45 @@ def card(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, in
 
 
 _IBAN_SEPARATORS = re.compile(r"[ -]")
+# ISO 13616 check digits: letters count as 10 to 35, the whole number mod 97 is 1.
+_LETTER_VALUES = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})
+_BBAN_CHARS = {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Za-z0-9]"}
+
+
+def _bban_formats() -> dict[str, re.Pattern[str]]:
+    """Each country's BBAN format from the IBAN registry python-stdnum ships."""
+    formats: dict[str, re.Pattern[str]] = {}
+    registry = files("stdnum").joinpath("iban.dat").read_text("utf-8")
+    for country, structure in re.findall(r'^([A-Z]{2}) .*?bban="([^"]*)"', registry, re.M):
+        pattern = re.sub(
+            r"(\d+)!([nac])", lambda m: f"{_BBAN_CHARS[m.group(2)]}{{{m.group(1)}}}", structure
+        )
+        formats[country] = re.compile(pattern)
+    return formats
+
+
+_BBAN_FORMATS = _bban_formats()
+_COUNTRY_CHECKS: dict[str, object] = {}
+
+
+def _is_iban(compact: str) -> bool:
+    """The registry's format for the country, the check digits, then the country's own check.
+
+    The same checks as ``stdnum.iban.is_valid``, with the format table read once
+    and the checksum computed on one integer: that function looks the format up
+    in its number database on every call, which cost more than the rest of IBAN
+    validation together.
+    """
+    bban = _BBAN_FORMATS.get(compact[:2])
+    if bban is None or bban.fullmatch(compact[4:]) is None:
+        return False
+    if int((compact[4:] + compact[:4]).translate(_LETTER_VALUES)) % 97 != 1:
+        return False
+    country = compact[:2]
+    if country not in _COUNTRY_CHECKS:
+        _COUNTRY_CHECKS[country] = get_cc_module(country.lower(), "iban")
+    module = _COUNTRY_CHECKS[country]
+    return module is None or bool(module.is_valid(compact))  # type: ignore[attr-defined]
 
 
 def iban(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
@@ -197,7 +236,7 @@ def iban(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, in
     while len(candidate) >= 15:
         compact = _IBAN_SEPARATORS.sub("", candidate).upper()
         # mod 97-10 first (cheap), then the country's length and BBAN format.
-        if mod_97_10.is_valid(compact[4:] + compact[:4]) and std_iban.is_valid(compact):
+        if _is_iban(compact):
             return start, start + len(candidate)
         cut = max(candidate.rfind(" "), candidate.rfind("-"))
         if cut < 4:
@@ -233,17 +272,32 @@ class PhoneChecker:
         self, text: str, start: int, end: int, match: re.Match[str]
     ) -> tuple[int, int] | None:
         before = text[max(0, start - 2) : start].rjust(2)
-        if before[1].isalnum() or before[1] in "._/" or (before[1] == "-" and before[0].isalnum()):
-            return None  # inside a longer token: a UUID's last group, a path, a version
+        if (
+            before[1].isalnum()
+            or before[1] in "._/"
+            or (before[1] == "-" and before[0].isalnum())
+            or (before[1] == " " and before[0].isdigit())
+        ):
+            return None  # inside a longer token or number: a UUID, a path, a parcel number
         candidate = match.group()
+        # Written nationally, a number needs words around it that speak of a phone
+        # ("0d dddd dddd" is as often a parcel, an order or an ISSN): looked for
+        # once, lazily, for the candidate and the shorter numbers tried in it.
+        context: list[bool] = []
+
+        def in_context() -> bool:
+            if not context:
+                context.append(_phone_context(text, start, end))
+            return context[0]
+
         extension = _EXTENSION.search(candidate)
         if extension is not None:
             number = candidate[: extension.start()]
-            if self._check(number, text, start + len(number), extension=True):
+            if self._check(number, text, start + len(number), in_context, extension=True):
                 return start, end
             candidate = number
         for _ in range(4):
-            if self._check(candidate, text, start + len(candidate)):
+            if self._check(candidate, text, start + len(candidate), in_context):
                 return start, start + len(candidate)
             trimmed = _TRAILING_GROUP.sub("", candidate)
             if trimmed == candidate:
@@ -251,7 +305,15 @@ class PhoneChecker:
             candidate = trimmed
         return None
 
-    def _check(self, candidate: str, text: str, end: int, *, extension: bool = False) -> bool:
+    def _check(
+        self,
+        candidate: str,
+        text: str,
+        end: int,
+        in_context: Callable[[], bool],
+        *,
+        extension: bool = False,
+    ) -> bool:
         after = text[end : end + 2]
         if not extension and len(after) == 2 and after[0] in ".-" and after[1].isdigit():
             return False  # part of a longer dotted or dashed number
@@ -266,10 +328,7 @@ class PhoneChecker:
         if head.startswith("00"):
             # The international prefix in a bare digit run is more often a padded id.
             return any(c in candidate for c in " .-") and self._valid("+", digits[2:], False)
-        # Written nationally, a number needs words around it that speak of a phone:
-        # "0d dddd dddd" is as often a parcel, an order or an ISSN.
-        start = end - len(candidate)
-        if not _phone_context(text, start, end):
+        if not in_context():
             return False
         if head.startswith("0"):
             return self._valid("0", digits[1:], False)
