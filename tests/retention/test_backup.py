@@ -310,3 +310,64 @@ def test_a_backup_is_sealed_and_its_key_is_not_in_the_file(
     with pytest.raises(BackupError, match="already exists"):
         _backup(world, backup_file)
     shutil.copyfile(backup_file, tmp_path / "copy")
+
+
+def _one_line_error(done: Any) -> str:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return str(lines[0])
+
+
+def test_the_commands_answer_bad_input_in_one_line_and_a_refusing_restore_too(
+    tmp_path: Path,
+) -> None:
+    from tests.audit.test_witnessed import _servinfo
+
+    from servinfo.deployment import create_deployment
+
+    data_dir = tmp_path / "deployment"
+    token = create_deployment(data_dir, {}, local_demo=True).admin_token
+    data = ("--data-dir", str(data_dir))
+    backup_file = tmp_path / "b.servinfo-backup"
+    taken = _servinfo("backup", "--out", str(backup_file), *data, token=token)
+    assert taken.returncode == 0, taken.stderr
+    listed = _servinfo("backup", "list", "--json", *data, token=token)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["state"] == "open"
+
+    wrong = tmp_path / "wrong.bin"
+    wrong.write_bytes(b"\x00" * 4096)
+    line = _one_line_error(_servinfo("restore", str(wrong), "--data-dir", str(tmp_path / "r1")))
+    assert "is not a servinfo backup" in line
+    truncated = tmp_path / "truncated.servinfo-backup"
+    truncated.write_bytes(backup_file.read_bytes()[:-64])
+    line = _one_line_error(_servinfo("restore", str(truncated), "--data-dir", str(tmp_path / "r2")))
+    assert "damaged or was altered" in line
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "x").write_text("x")
+    line = _one_line_error(_servinfo("restore", str(backup_file), "--data-dir", str(busy)))
+    assert "is not an empty directory" in line
+    assert sorted(p.name for p in tmp_path.iterdir() if "r1" in p.name or "r2" in p.name) == []
+
+    # The ledger cannot be found: the restore says so, and the deployment refuses to serve.
+    missing = "sqlite:///" + str(tmp_path / "elsewhere" / "shred-ledger.db")
+    target = tmp_path / "restored"
+    line = _one_line_error(
+        _servinfo("restore", str(backup_file), "--data-dir", str(target), "--shred-ledger", missing)
+    )
+    assert "was not found: the deployment refuses to serve" in line
+    line = _one_line_error(_servinfo("principals", "list", "--data-dir", str(target), token=token))
+    assert "shred ledger was not replayed" in line
+    line = _one_line_error(_servinfo("serve", "--data-dir", str(target)))
+    assert "shred ledger was not replayed" in line
+    accepted = _servinfo(
+        "backup", "accept-restore", "--reason", "ledger lost; DPO approved", "--data-dir",
+        str(target),
+    )  # fmt: skip
+    assert accepted.returncode == 0, accepted.stderr
+    assert "WITHOUT its shred ledger" in accepted.stderr
+    listed = _servinfo("principals", "list", "--data-dir", str(target), token=token)
+    assert listed.returncode == 0, listed.stderr

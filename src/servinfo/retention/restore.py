@@ -439,8 +439,6 @@ def restore_backup(
                         f"{ledger_seq} it held when backup {header.backup_id} was taken: it is an "
                         "older copy; restore it from where it is kept, never from a backup"
                     )
-            elif without_ledger_reason is None:
-                _logger.error("shred ledger %s not found", ledger.location)
             stage = data_dir.parent / f".{data_dir.name}.restoring-{header.backup_id.lower()}"
             created: list[str] = []
             restore_id = header.backup_id.lower()[-10:] + now.strftime("%Y%m%dt%H%M%S")
