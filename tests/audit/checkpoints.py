@@ -60,6 +60,14 @@ def execute(engine: Engine, *statements: str, **params: object) -> None:
             connection.execute(text(statement), params)
 
 
+def stored_rows(engine: Engine) -> list[tuple[int, bytes, bytes]]:
+    """Every stored entry ``(seq, bytes, leaf hash)``, in seq order."""
+    query = "SELECT seq, entry, leaf_hash FROM audit_entries ORDER BY seq"
+    with engine.connect() as connection:
+        rows = connection.execute(text(query)).all()
+    return [(int(seq), bytes(data), bytes(digest)) for seq, data, digest in rows]
+
+
 def leaf_hashes(engine: Engine, end: int | None = None) -> list[bytes]:
     query = "SELECT leaf_hash FROM audit_entries ORDER BY seq"
     with engine.connect() as connection:

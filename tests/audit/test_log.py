@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from tests.audit.checkpoints import cosign, opened, policy, witness
+from tests.audit.checkpoints import cosign, opened, policy, stored_rows, witness
 from tests.audit.support import ORIGIN, START_MS, AuditBackend, FakeClock, event
 
 from servinfo.audit import (
@@ -34,15 +34,6 @@ from servinfo.audit.policy import TrustPolicy
 from servinfo.audit.signer import SignerRefused, previous_of
 from servinfo.audit.tlog_proof import TlogProof
 from servinfo.crypto import AUDIT_SIGNING, Keyring
-
-
-def _stored(backend: AuditBackend) -> list[tuple[int, bytes, bytes]]:
-    table = AuditEntryRow.__table__
-    with backend.engine.connect() as connection:
-        rows = connection.execute(
-            select(table.c.seq, table.c.entry, table.c.leaf_hash).order_by(table.c.seq)
-        ).all()
-    return [(int(seq), bytes(data), bytes(h)) for seq, data, h in rows]
 
 
 def test_the_log_is_an_audit_sink(audit_log: AuditLog) -> None:
@@ -75,7 +66,7 @@ def test_appended_entries_verify_and_read_back(
         0,
     )
     assert report.latest_checkpoint == audit_log.signed_note(25)
-    stored = _stored(audit_backend)
+    stored = stored_rows(audit_backend.engine)
     assert [seq for seq, _, _ in stored] == list(range(25))
     assert report.root == root_from_leaf_hashes([leaf_hash(data) for _, data, _ in stored])
     # The stored bytes are exactly the canonical form of the entry they decode to.
@@ -297,7 +288,7 @@ def test_a_large_batch_is_stored_whole_and_in_order(
     audit_log.record_many([event(0)])
     seqs = audit_log.record_many(event(i, f"subj-{i % 50}") for i in range(1, 151))
     assert seqs == range(1, 151)
-    stored = _stored(audit_backend)
+    stored = stored_rows(audit_backend.engine)
     assert [seq for seq, _, _ in stored] == list(range(151))
     assert [AuditEntry.from_canonical(data).details["rows"] for _, data, _ in stored] == list(
         range(151)

@@ -198,16 +198,25 @@ class CheckpointSigner:
         last: SignerState | None,
         leaf_hashes: Sequence[bytes],
         stored: CompactRange,
+        *,
+        extended: CompactRange | None = None,
     ) -> SignerState:
         """Sign the tree of ``last`` extended by ``leaf_hashes``; it must be ``stored``.
 
         Call inside :meth:`session`, with the state it yielded. ``leaf_hashes``
         are the stored leaves from ``last``'s size on; ``stored`` is the
-        database's frontier at the end of them.
+        database's frontier at the end of them. ``extended``, instead of
+        ``leaf_hashes``: that same tree, already computed in this process by
+        extending a frontier equal to ``last``'s with the leaves it appended
+        (:class:`servinfo.audit._recent.RecentAppends`), so their nodes are not
+        hashed twice.
         """
-        trusted = last.frontier.copy() if last is not None else CompactRange()
-        start = trusted.size
-        trusted.extend(leaf_hashes)
+        start = last.size if last is not None else 0
+        if extended is not None:
+            trusted = extended.copy()
+        else:
+            trusted = last.frontier.copy() if last is not None else CompactRange()
+            trusted.extend(leaf_hashes)
         if trusted.size != stored.size or trusted.root() != stored.root():
             raise SignerRefused(
                 f"the stored log does not extend the checkpoint of size {start} the signer "
