@@ -13,9 +13,10 @@ The master key is *not* a setting: it comes from ``SERVINFO_MASTER_KEY`` or the
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ DATA_DIR_ENV = "SERVINFO_DATA_DIR"
 DEFAULT_DATA_DIR = Path("servinfo-data")
 DEFAULT_REGIONS = ("eu", "uk", "ch", "us", "apac")
 _MIB = 1024 * 1024
+#: How much a DRP action needs verified (servinfo.rights.drp.matching), weakest first.
+DRP_VERIFICATION_LEVELS = ("none", "verified", "verified_both", "consumer")
+DRP_DEFAULT_VERIFICATION = {"opt_out": "none", "deletion": "verified", "access": "verified_both"}
 
 
 class ConfigError(ServinfoError):
@@ -71,6 +75,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention", "batch_size", int, 0),
     # Days a closed data-subject request's case file is kept (from its completion): 3 years.
     Setting("rights", "request_retention_days", int, 3 * 365),
+    # Data Rights Protocol (docs/drp.md): the business-id agents address, as in the DRP
+    # directory ([A-Z_]+); the oldest message accepted; how far ahead an agent's clock may be.
+    Setting("drp", "business_id", str, "IMS_NETWORK"),
+    Setting("drp", "max_age_seconds", int, 3600),
+    Setting("drp", "clock_skew_seconds", int, 60),
+    # Which claims suffice per action: none, verified, verified_both or consumer.
+    Setting("drp", "verify_opt_out", str, "none"),
+    Setting("drp", "verify_deletion", str, "verified"),
+    Setting("drp", "verify_access", str, "verified_both"),
+    # Agents whose email_verified / phone_number_verified servinfo relies on ("*": all).
+    Setting("drp", "trusted_agents", str, ""),
+    # Where persons confirm their identity (user_verification_url); empty: https://host:port.
+    Setting("drp", "public_url", str, ""),
+    # Status callbacks: plain http allowed? Addresses or networks reachable though not public.
+    Setting("drp", "callback_allow_http", bool, False),
+    Setting("drp", "callback_allow", str, ""),
+    Setting("drp", "callback_timeout_seconds", int, 5),
     Setting("rate_limits", "per_address_per_minute", int, 120),
     Setting("rate_limits", "per_target_per_minute", int, 10),
     Setting("health", "integrity_check_seconds", int, 900),
@@ -138,6 +159,19 @@ class Settings:
     retention_batch_size: int = 0
     #: Days a closed data-subject request's case file is kept (servinfo.rights.unlinking).
     request_retention_days: int = 3 * 365
+    #: The Data Rights Protocol (servinfo.rights.drp): see docs/drp.md.
+    drp_business_id: str = "IMS_NETWORK"
+    drp_max_age_seconds: int = 3600
+    drp_clock_skew_seconds: int = 60
+    #: Per action (opt_out, deletion, access): one of DRP_VERIFICATION_LEVELS.
+    drp_verification: Mapping[str, str] = field(
+        default_factory=lambda: dict(DRP_DEFAULT_VERIFICATION)
+    )
+    drp_trusted_agents: tuple[str, ...] = ()
+    drp_public_url: str = ""
+    drp_callback_allow_http: bool = False
+    drp_callback_allow: str = ""
+    drp_callback_timeout_seconds: int = 5
     #: The checkpoint signer's state file (kept with the key material).
     audit_signer_state_file: Path = Path("audit-signer.json")
     #: The audit log's origin, or "" to derive it (servinfo.deployment.runtime).
@@ -275,6 +309,18 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         integrity_check_seconds=values["health.integrity_check_seconds"],
         retention_batch_size=max(0, values["retention.batch_size"]),
         request_retention_days=max(1, values["rights.request_retention_days"]),
+        drp_business_id=_drp_business_id(values["drp.business_id"]),
+        drp_max_age_seconds=max(1, values["drp.max_age_seconds"]),
+        drp_clock_skew_seconds=values["drp.clock_skew_seconds"],
+        drp_verification={
+            action: _drp_level(action, values[f"drp.verify_{action}"])
+            for action in DRP_DEFAULT_VERIFICATION
+        },
+        drp_trusted_agents=_names(values["drp.trusted_agents"]),
+        drp_public_url=values["drp.public_url"].rstrip("/"),
+        drp_callback_allow_http=values["drp.callback_allow_http"],
+        drp_callback_allow=values["drp.callback_allow"],
+        drp_callback_timeout_seconds=max(1, values["drp.callback_timeout_seconds"]),
         audit_signer_state_file=_resolve_path(values["audit.signer_state_file"], data_dir)
         if values["audit.signer_state_file"]
         else _resolve_path(values["keys.master_key_file"], data_dir).parent / "audit-signer.json",
@@ -303,6 +349,28 @@ def _recovery_url(values: Mapping[str, Any], key: str, data_dir: Path) -> str:
         state_dir = _resolve_path(values["keys.master_key_file"], data_dir).parent
     name = {"shred_ledger": "shred-ledger.db", "catalogue": "backup-catalogue.db"}[key]
     return "sqlite:///" + str((state_dir / name).resolve())
+
+
+def _drp_business_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Z_]+", value):
+        raise ConfigError(
+            f"{CONFIG_FILE_NAME} drp.business_id: expected capitals and '_' "
+            f"(the DRP directory's [A-Z_]+), got {value!r}"
+        )
+    return value
+
+
+def _drp_level(action: str, value: str) -> str:
+    if value not in DRP_VERIFICATION_LEVELS:
+        raise ConfigError(
+            f"{CONFIG_FILE_NAME} drp.verify_{action}: expected one of "
+            f"{', '.join(DRP_VERIFICATION_LEVELS)}, got {value!r}"
+        )
+    return value
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def render_config_file(

@@ -21,10 +21,16 @@ from httpx2 import Response
 from nacl.signing import SigningKey
 from tests.rights.world import NOW, World
 
+from servinfo.jobs import Job, JobContext, JobKind, Registry, Worker
+from servinfo.jobs.kinds import DRP_CALLBACK
 from servinfo.rights.drp import CallbackResult, DrpService
 from servinfo.rights.drp.models import DrpRequestRow
 
-BUSINESS = "ims-network"
+BUSINESS = "IMS_NETWORK"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -80,15 +86,15 @@ class Agent:
         }
 
     def exercise(self, action: str, subject: str = "subj-ca", **claims: Any) -> dict[str, Any]:
-        return self.envelope(
-            exercise=action,
-            regime="ccpa",
-            status_callback="https://agent.example/status",
-            subject_id=subject,
-            email="consumer@example.test",
-            email_verified=True,
-            **claims,
-        )
+        defaults: dict[str, Any] = {
+            "exercise": action,
+            "regime": "ccpa",
+            "status_callback": "https://agent.example/status",
+            "subject_id": subject,
+            "email": "consumer@example.test",
+            "email_verified": True,
+        }
+        return self.envelope(**{**defaults, **claims})
 
     def revocation(self, request_id: str, reason: str | None = None) -> dict[str, Any]:
         """A revoke message (section 2.04): the 3.07 claims, and the request it revokes."""
@@ -134,6 +140,23 @@ class Drp:
         return self.world.client.request(
             "DELETE", f"/v1/data-rights-request/{request_id}", content=body, headers=who.headers
         )
+
+    def run_callbacks(self, *, later: dt.timedelta = dt.timedelta(0)) -> list[Job]:
+        """What a worker does with the queued status callbacks (``later``: after backoffs)."""
+        service = self.service
+
+        def deliver(context: JobContext) -> Mapping[str, Any]:
+            return service.callback_job(str(context.params["request_id"]), now=self.clock.now)
+
+        registry = Registry([JobKind(DRP_CALLBACK, deliver, "status callbacks, test sender")])
+        queue = self.world.deployment.jobs.queue
+        worker = Worker(
+            queue, registry, deployment=self.world.deployment, clock=lambda: _utcnow() + later
+        )
+        ran = []
+        while (job := worker.run_one()) is not None:
+            ran.append(job)
+        return ran
 
     def drp_request_count(self) -> int:
         with self.world.deployment.control.connect() as connection:
@@ -321,12 +344,7 @@ CHAIN: dict[str, tuple[_Case, int, bool, str]] = {
     "unsupported exercise": (_claims(exercise="access:specific"), 400, True, "unsupported"),
     "unsupported regime": (_claims(regime="gdpr"), 400, True, "regime"),
     "old protocol version": (_claims(**{"drp.version": "0.9.4"}), 400, True, "drp.version"),
-    "plain http callback": (
-        _claims(status_callback="http://agent.example/status"),
-        400,
-        True,
-        "https",
-    ),
+    "callback not a URL": (_claims(status_callback="agent.example/status"), 400, True, "URL"),
 }
 
 

@@ -49,11 +49,14 @@ def test_opt_out_runs_through_the_workflow_and_calls_back_once_fulfilled(drp: Dr
     status = drp.get(opened["request_id"]).json()
     assert status["status"] == "fulfilled"
     assert "not sold or shared" in status["processing_details"]
+    assert drp.sender.calls == []  # a status read sends nothing: a job does
+    assert [job.state for job in drp.run_callbacks()] == ["done"]
     assert drp.sender.statuses() == ["fulfilled"]
     assert drp.sender.calls[0][0] == "https://agent.example/status"
     assert drp.sender.calls[0][1] == status
     drp.get(opened["request_id"])
     assert drp.service.sync() == 0
+    assert drp.run_callbacks() == []
     assert drp.sender.statuses() == ["fulfilled"]
     assert drp.world.rights.opted_out("subj-ca")
 
@@ -67,9 +70,11 @@ def test_access_waits_for_the_consumer_to_confirm_then_is_fulfilled(drp: Drp) ->
     assert code.recipient == "subj-ca"
     drp.world.rights.verify_with_code(rid, code.payload["code"], now=drp.clock.now)
     assert drp.service.sync() == 1
+    drp.run_callbacks()
     assert drp.sender.statuses() == ["in_progress"]
     drp.world.rights.process(rid, actor="dpo", now=drp.clock.now)
     assert drp.service.sync() == 1
+    drp.run_callbacks()
     assert drp.sender.statuses() == ["in_progress", "fulfilled"]
     assert "download it from us directly" in drp.sender.calls[-1][1]["processing_details"]
 
@@ -143,6 +148,7 @@ def test_delete_revokes_an_open_request_and_only_once(drp: Drp) -> None:
     revoked = drp.delete(opened["request_id"], body)
     assert revoked.status_code == 200, revoked.text
     assert revoked.json()["status"] == "revoked"
+    drp.run_callbacks()
     assert drp.sender.statuses() == ["revoked"]
     request = drp.world.rights.get(_rights_request_of(drp, opened["request_id"]))
     assert request.state == "refused"
@@ -168,6 +174,7 @@ def test_an_open_request_past_expires_at_expires(drp: Drp) -> None:
     opened = _open(drp, "deletion")
     drp.clock.now += dt.timedelta(minutes=10)
     assert drp.get(opened["request_id"]).json()["status"] == "expired"
+    drp.run_callbacks()
     assert drp.sender.statuses() == ["expired"]
     request = drp.world.rights.get(_rights_request_of(drp, opened["request_id"]))
     assert request.state == "refused"
@@ -185,22 +192,30 @@ def test_an_operator_refusal_is_denied_with_its_reason(drp: Drp) -> None:
     rid = _rights_request_of(drp, opened["request_id"])
     drp.world.rights.refuse(rid, "duplicate of an earlier request", actor="dpo", now=drp.clock.now)
     assert drp.service.sync() == 1
+    drp.run_callbacks()
     (call,) = drp.sender.calls
     assert (call[1]["status"], call[1]["reason"]) == ("denied", "other")
     assert call[1]["processing_details"] == "duplicate of an earlier request"
 
 
-def test_failed_callbacks_are_recorded_and_retried(drp: Drp) -> None:
+def test_failed_callbacks_are_retried_by_the_job_queue_with_backoff(drp: Drp) -> None:
     drp.sender.fail = 2
     opened = _open(drp, "sale:opt-out")
     drp.world.rights.process(
         _rights_request_of(drp, opened["request_id"]), actor="dpo", now=drp.clock.now
     )
-    assert drp.service.sync() == 0
-    assert drp.service.sync() == 0
     assert drp.service.sync() == 1
+    (first,) = drp.run_callbacks()
+    assert (first.state, first.attempts) == ("queued", 1)
+    assert first.run_after > first.updated_at  # the backoff
+    assert drp.run_callbacks() == []  # not due yet
+    (second,) = drp.run_callbacks(later=dt.timedelta(seconds=15))
+    assert (second.state, second.attempts) == ("queued", 2)
+    (third,) = drp.run_callbacks(later=dt.timedelta(minutes=5))
+    assert (third.state, third.attempts) == ("done", 3)
     assert drp.sender.statuses() == ["fulfilled"] * 3
     assert drp.service.sync() == 0
+    assert drp.run_callbacks(later=dt.timedelta(hours=1)) == []
     assert len(drp.sender.calls) == 3
 
 

@@ -37,8 +37,7 @@ answer, and could point anywhere); the answer's body is read up to a bound.
 from __future__ import annotations
 
 import ipaddress
-import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
@@ -55,6 +54,7 @@ from servinfo.audit.witness_protocol import (
     parse_cosignatures,
     parse_size_conflict,
 )
+from servinfo.outbound import Resolver, address_refusal, pinned, system_resolver
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -76,9 +76,6 @@ DEFAULT_TIMEOUT = 10.0
 #: The largest answer read: as many cosignature lines as a note may carry.
 MAX_ANSWER_BYTES = MAX_RESPONSE_SIZE
 _REASON_CHARS = 200
-
-#: ``(host, port) -> the IP addresses it resolves to``, as text.
-Resolver = Callable[[str, int], Sequence[str]]
 
 
 class WitnessCallFailed(AuditError):
@@ -129,38 +126,13 @@ class WitnessAddressForbidden(WitnessCallFailed):
     http_status = 400
 
 
-def system_resolver(host: str, port: int) -> list[str]:
-    """The addresses the system's resolver gives for ``host``, each once, in its order."""
-    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in found))
-
-
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
 def address_forbidden(address: str) -> str | None:
     """Why ``address`` may not be a witness's by default, or ``None`` if it may.
 
-    Loopback is allowed; otherwise only global unicast addresses are. An IPv6
-    address that carries an IPv4 one (IPv4-mapped, NAT64) reaches that one, and
-    is judged as it.
+    Loopback is allowed; otherwise only global unicast addresses are (see
+    :func:`servinfo.outbound.address_refusal`).
     """
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        elif ip in _NAT64:
-            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip.is_loopback:
-        return None
-    if ip.is_link_local:
-        return f"{address} is link-local (the metadata service's range)"
-    if ip.is_private:
-        return f"{address} is a private address"
-    if ip.is_multicast or ip.is_unspecified or not ip.is_global:
-        return f"{address} is not a public unicast address"
-    return None
+    return address_refusal(address, loopback=True)
 
 
 class WitnessClient:
@@ -259,20 +231,16 @@ class WitnessClient:
     def _pinned(self, addresses: Sequence[str]) -> tuple[str, dict[str, str], dict[str, str]]:
         """The first address, if every one is allowed: the request goes to it, named as the URL."""
         for address in addresses:
-            try:
-                reason = address_forbidden(address)
-            except ValueError:
-                reason = f"{address!r} is not an IP address"
+            reason = address_forbidden(address)
             if reason is not None:
                 raise WitnessAddressForbidden(
                     f"witness {self._host!r} refused: {reason}; a witness inside the "
                     "operator's own network must be allowed explicitly"
                 )
-        pinned = addresses[0].split("%", 1)[0]
-        shown = f"[{pinned}]" if ":" in pinned else pinned
-        target = f"{self._scheme}://{shown}:{self._port}{self._path}"
-        extensions = {"sni_hostname": self._host} if self._scheme == "https" else {}
-        return target, {"Host": self._netloc}, extensions
+        target = pinned(
+            self._scheme, self._host, self._port, self._netloc, self._path, addresses[0]
+        )
+        return target.url, target.headers, target.extensions
 
     def _read(self, response: httpx.Response) -> bytes:
         chunks: list[bytes] = []

@@ -16,6 +16,8 @@ kind                what it runs                                 why a rerun cha
                     purge_request_records` (daily)               retention are deleted
 ``backup_expiry``   :func:`servinfo.retention.backup.            only keys of backups past
                     expire_backups` (daily)                      their end are destroyed
+``drp_callback``    :meth:`servinfo.rights.drp.DrpService.       a status the agent received
+                    deliver` for one DRP request                 is not posted again
 =================== ============================================ ==========================
 
 Parameters are ids and region names; the handlers' results are counts.
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKUP_EXPIRY",
+    "DRP_CALLBACK",
     "DSR_PROCESS",
     "EXPORT_PURGE",
     "KEK_REWRAP",
@@ -44,6 +47,7 @@ __all__ = [
     "RETENTION_SWEEP",
     "SWEEP_DAILY_AT",
     "WORKER_ACTOR",
+    "enqueue_drp_callback",
     "enqueue_dsr_processing",
     "enqueue_rewrap",
     "queue_dsr_processing",
@@ -56,6 +60,9 @@ DSR_PROCESS = "dsr_process"
 RETENTION_SWEEP = "retention_sweep"
 REQUEST_PURGE = "request_purge"
 BACKUP_EXPIRY = "backup_expiry"
+DRP_CALLBACK = "drp_callback"
+#: Attempts at one status callback (the queue's backoff between them: 10 s doubling, to 1 h).
+DRP_CALLBACK_ATTEMPTS = 10
 #: The actor the audit log names for what jobs do on their own schedule.
 WORKER_ACTOR = "servinfo-worker"
 #: When the daily retention sweep of each region is enqueued (UTC).
@@ -185,6 +192,13 @@ def _request_purge(context: JobContext) -> Mapping[str, Any]:
     return counts
 
 
+def _drp_callback(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.rights.drp.service import DrpService
+
+    drp = DrpService.for_deployment(context.deployment)
+    return drp.callback_job(str(context.params["request_id"]), now=context.now())
+
+
 def _backup_expiry(context: JobContext) -> Mapping[str, Any]:
     from servinfo.retention.backup import expire_backups
 
@@ -240,6 +254,14 @@ def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
         )
     )
     registry.schedule(Schedule("backup-expiry", BACKUP_EXPIRY, daily_at=SWEEP_DAILY_AT))
+    registry.add(
+        JobKind(
+            DRP_CALLBACK,
+            _drp_callback,
+            "Post a DRP request's new status to the authorized agent.",
+            max_attempts=DRP_CALLBACK_ATTEMPTS,
+        )
+    )
     for region in regions:
         registry.schedule(
             Schedule(
@@ -260,6 +282,16 @@ def enqueue_rewrap(
         KEK_REWRAP,
         {"region": region, "batch_size": batch_size},
         dedupe_key=f"{KEK_REWRAP}:{region}:{kek_id}",
+    )
+
+
+def enqueue_drp_callback(queue: JobQueue, request_id: str, status: str) -> tuple[Job, bool]:
+    """The callback telling the agent that DRP request ``request_id`` is now ``status``."""
+    return queue.enqueue(
+        DRP_CALLBACK,
+        {"request_id": request_id},
+        dedupe_key=f"{DRP_CALLBACK}:{request_id}:{status}",
+        max_attempts=DRP_CALLBACK_ATTEMPTS,
     )
 
 

@@ -2,7 +2,7 @@
 
 The spec: https://github.com/consumer-reports-innovation-lab/data-rights-protocol
 (``data-rights-protocol.md``, v1.0). servinfo is the Privacy Infrastructure
-Provider of one covered business (``business-id``, default ``ims-network``).
+Provider of one covered business (``business-id``, setting ``drp.business_id``).
 
 Wiring (what ``servinfo.api.app`` and ``servinfo drp …`` do)::
 
@@ -17,7 +17,12 @@ tables in :mod:`servinfo.rights.drp.models` (migrated by the rights branch).
 """
 
 from servinfo.rights.drp.agents import AGENT_KIND, AGENT_ROLE, Agent, AgentRegistry
-from servinfo.rights.drp.callbacks import CallbackResult, CallbackSender, HttpxCallbackSender
+from servinfo.rights.drp.callbacks import (
+    CallbackResult,
+    CallbackRules,
+    CallbackSender,
+    HttpxCallbackSender,
+)
 from servinfo.rights.drp.errors import (
     AgentForbidden,
     AgentMismatch,
@@ -58,6 +63,7 @@ __all__ = [
     "AgentUnauthorized",
     "BadSignature",
     "CallbackResult",
+    "CallbackRules",
     "CallbackSender",
     "DrpError",
     "DrpRequestNotFound",

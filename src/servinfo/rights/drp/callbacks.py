@@ -1,25 +1,59 @@
 """Status callbacks (DRP 1.0 section 2.03): the status object, posted to the agent.
 
 :class:`CallbackSender` is the contract; :class:`HttpxCallbackSender` is the
-default backend. A sender never raises: a callback is best effort, it must
-not fail the request that caused it, so every failure comes back as an
-undelivered :class:`CallbackResult` that the service records (and retries on
-its next :meth:`~servinfo.rights.drp.service.DrpService.sync`). The body of
-the agent's answer is discarded, as the spec says; only a 2xx counts.
+default backend. A sender never raises: every failure comes back as an
+undelivered :class:`CallbackResult`, ``final`` when trying again cannot help
+(a destination servinfo refuses). Callbacks are sent by jobs
+(``drp_callback``, :mod:`servinfo.jobs.kinds`), retried with the queue's
+backoff — never while an agent or an operator waits.
+
+The agent chose the URL, and the request leaves from the deployment's
+network, so :class:`CallbackRules` decide where it may go
+(:mod:`servinfo.outbound`): ``https`` only, unless plain ``http`` is allowed;
+the host is resolved and *every* address it resolves to must be a public
+unicast address — loopback, private, link-local (the metadata service),
+carrier-grade NAT, unique-local, multicast, unspecified and the IPv4 inside
+mapped IPv6 are refused unless the operator lists their network. The
+connection goes to the address that was checked (no second resolution that
+a rebinding DNS server could answer differently), with the name kept for the
+``Host`` header and TLS. Redirects are not followed; a redirect is not a 2xx.
+The body of the agent's answer is discarded, as the spec says.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["CallbackResult", "CallbackSender", "HttpxCallbackSender"]
+from servinfo.outbound import (
+    IPNetwork,
+    Pinned,
+    Resolver,
+    address_refusal,
+    parse_networks,
+    pinned,
+    system_resolver,
+)
+
+if TYPE_CHECKING:
+    from servinfo.config import Settings
+
+__all__ = [
+    "CallbackResult",
+    "CallbackRules",
+    "CallbackSender",
+    "DestinationRefused",
+    "HttpxCallbackSender",
+]
 
 logger = logging.getLogger("servinfo.rights.drp")
+_MAX_URL = 1000
 
 
 @dataclass(frozen=True)
@@ -27,6 +61,8 @@ class CallbackResult:
     delivered: bool
     #: ``HTTP 200``, or what went wrong (never the body of the answer).
     detail: str
+    #: Undelivered for good: trying again cannot help.
+    final: bool = False
 
 
 class CallbackSender(Protocol):
@@ -35,21 +71,120 @@ class CallbackSender(Protocol):
         ...
 
 
-class HttpxCallbackSender:
-    """Posts with httpx, a short timeout and no redirects (a redirect is not a 2xx)."""
+@dataclass(frozen=True)
+class CallbackRules:
+    """Where status callbacks may go (settings ``drp.callback_*``)."""
 
-    def __init__(self, *, timeout: float = 3.0, transport: httpx.BaseTransport | None = None):
-        self._timeout = timeout
+    allow_http: bool = False
+    #: Networks reachable though not public (a receiver inside the operator's network).
+    allowed: tuple[IPNetwork, ...] = field(default_factory=tuple)
+    timeout: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CallbackRules:
+        return cls(
+            allow_http=settings.drp_callback_allow_http,
+            allowed=parse_networks(settings.drp_callback_allow),
+            timeout=float(settings.drp_callback_timeout_seconds),
+        )
+
+
+class DestinationRefused(Exception):
+    """A callback URL servinfo does not post to; the message says why."""
+
+
+class HttpxCallbackSender:
+    """Posts with httpx to the checked address: a timeout, no redirects, no proxies."""
+
+    def __init__(
+        self,
+        rules: CallbackRules | None = None,
+        *,
+        resolver: Resolver = system_resolver,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.rules = rules or CallbackRules()
+        self._resolver = resolver
         self._transport = transport
+
+    def destination(self, url: str) -> Pinned:
+        """The request to make for ``url``, or :class:`DestinationRefused` before any connection.
+
+        (1) The URL is ``https`` (``http`` if allowed) with a host and no user name.
+        (2) The host is resolved (an address in the URL is taken as it is).
+        (3) Every address passes :func:`~servinfo.outbound.address_refusal`.
+        (4) The request goes to the first, named as the URL.
+        """
+        parts = urlsplit(url)
+        schemes = ("https", "http") if self.rules.allow_http else ("https",)
+        if parts.scheme not in schemes:  # (1)
+            raise DestinationRefused(
+                f"scheme {parts.scheme!r}, expected {' or '.join(schemes)} "
+                "(drp.callback_allow_http)"
+            )
+        if not parts.hostname or len(url) > _MAX_URL:
+            raise DestinationRefused(
+                f"expected a URL with a host, of at most {_MAX_URL} characters"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise DestinationRefused("a callback URL carries no user name or password")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise DestinationRefused("the URL's port is not valid") from None
+        host = parts.hostname
+        addresses = [host] if _is_address(host) else self._resolve(host, port)  # (2)
+        for address in addresses:  # (3)
+            reason = address_refusal(address, allowed=self.rules.allowed)
+            if reason is not None:
+                raise DestinationRefused(f"{host!r} refused: {reason} (drp.callback_allow)")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return pinned(parts.scheme, host, port, parts.netloc, path, addresses[0])  # (4)
+
+    def _resolve(self, host: str, port: int) -> list[str]:
+        try:
+            addresses = list(self._resolver(host, port))
+        except (OSError, UnicodeError) as error:  # idna refuses some names with UnicodeError
+            raise _Unresolved(f"cannot resolve the host: {type(error).__name__}") from None
+        if not addresses:
+            raise _Unresolved("the host resolves to no address")
+        return addresses
 
     def send(self, url: str, status: Mapping[str, Any]) -> CallbackResult:
         try:
+            target = self.destination(url)
+        except DestinationRefused as refused:
+            logger.warning("DRP status callback refused: %s", refused)
+            return CallbackResult(False, f"refused: {refused}", final=True)
+        except _Unresolved as error:
+            return CallbackResult(False, str(error))
+        try:
             with httpx.Client(
-                timeout=self._timeout, follow_redirects=False, transport=self._transport
+                timeout=self.rules.timeout,
+                follow_redirects=False,
+                transport=self._transport,
+                trust_env=False,  # a proxy would connect to the name, not the checked address
             ) as client:
-                answer = client.post(url, json=dict(status))
-        # Transport errors, timeouts, and also an unusable URL: never into the caller.
+                answer = client.post(
+                    target.url,
+                    json=dict(status),
+                    headers=target.headers,
+                    extensions=target.extensions,
+                )
+        # Transport errors, timeouts: never into the caller.
         except Exception as error:
             logger.warning("DRP status callback failed: %s", type(error).__name__)
             return CallbackResult(False, type(error).__name__)
         return CallbackResult(answer.is_success, f"HTTP {answer.status_code}")
+
+
+class _Unresolved(Exception):
+    """The host did not resolve: perhaps later."""
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -148,6 +148,8 @@ def exercise(claims: Mapping[str, Any]) -> Exercise:
     if action not in EXERCISES:
         raise Unsupported(f"unsupported rights action {action!r}; expected one of {EXERCISES}")
     regime = claims.get("regime")
+    if regime == "voluntary":  # what the reference agent sends for no regime
+        regime = None
     if regime is not None and regime not in REGIMES:
         raise Unsupported(f"regime {regime!r} is not supported; expected 'ccpa' or none")
     callback = claims.get("status_callback")
@@ -162,10 +164,17 @@ def exercise(claims: Mapping[str, Any]) -> Exercise:
 
 
 def check_callback(url: object) -> None:
-    """An https URL: servinfo posts status updates only over TLS."""
+    """An http(s) URL with a host. Where servinfo posts is decided when it posts
+    (:mod:`~servinfo.rights.drp.callbacks`): a destination it refuses costs the agent its
+    callbacks, not its request."""
     parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme != "https" or not parts.hostname or len(str(url)) > 1000:
-        raise MalformedMessage("status_callback: expected an https URL of at most 1000 characters")
+    if (
+        parts is None
+        or parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or len(str(url)) > 1000
+    ):
+        raise MalformedMessage("status_callback: expected a URL of at most 1000 characters")
 
 
 def _text(claims: Mapping[str, Any], name: str) -> str:

@@ -40,12 +40,20 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Row, delete, insert, or_, select, update
+from sqlalchemy import Engine, Row, delete, insert, select, update
 
 from servinfo.access.principals import PrincipalService
 from servinfo.audit import AuditSink
+from servinfo.jobs.errors import JobFailed
+from servinfo.jobs.kinds import enqueue_drp_callback
+from servinfo.jobs.queue import JobQueue
 from servinfo.rights.drp.agents import Agent, AgentRegistry
-from servinfo.rights.drp.callbacks import CallbackSender, HttpxCallbackSender
+from servinfo.rights.drp.callbacks import (
+    CallbackResult,
+    CallbackRules,
+    CallbackSender,
+    HttpxCallbackSender,
+)
 from servinfo.rights.drp.errors import (
     AgentForbidden,
     DrpRequestNotFound,
@@ -67,8 +75,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BUSINESS_ID", "REQUEST_TYPE_OF", "DrpService"]
 
-#: servinfo's DRP ``business-id``: the slug of the default policy's organization.
-DEFAULT_BUSINESS_ID = "ims-network"
+#: The default DRP ``business-id`` (setting ``drp.business_id``, in the directory's [A-Z_]+).
+DEFAULT_BUSINESS_ID = "IMS_NETWORK"
 #: The servinfo request type each exercise opens (``sale:opt-in`` opens none).
 REQUEST_TYPE_OF = {
     "access": "access",
@@ -76,7 +84,6 @@ REQUEST_TYPE_OF = {
     "deletion": "erasure",
     "sale:opt-out": "opt-out",
 }
-_CALLBACK_RETRIES = 10
 _TABLE = DrpRequestRow.__table__
 
 
@@ -89,6 +96,7 @@ class DrpService:
         principals: PrincipalService,
         directory: SubjectDirectory,
         audit: AuditSink,
+        jobs: JobQueue,
         sender: CallbackSender | None = None,
         business_id: str = DEFAULT_BUSINESS_ID,
         agent_verifies: Collection[str] = ("sale:opt-out", "sale:opt-in"),
@@ -99,6 +107,7 @@ class DrpService:
         self._engine = engine
         self._rights = rights
         self._directory = directory
+        self._jobs = jobs
         self._sender: CallbackSender = sender or HttpxCallbackSender()
         self._agent_verifies = frozenset(agent_verifies)
         self._clock = clock
@@ -107,13 +116,22 @@ class DrpService:
 
     @classmethod
     def for_deployment(cls, deployment: Deployment, **options: Any) -> DrpService:
+        """The service of ``deployment``, as its settings say (``options`` override them)."""
+        settings = deployment.settings
+        configured: dict[str, Any] = {
+            "sender": HttpxCallbackSender(CallbackRules.from_settings(settings)),
+            "business_id": settings.drp_business_id,
+            "max_age": dt.timedelta(seconds=settings.drp_max_age_seconds),
+            "clock_skew": dt.timedelta(seconds=settings.drp_clock_skew_seconds),
+        }
         return cls(
             engine=deployment.control,
             rights=deployment.rights,
             principals=deployment.principal_service,
             directory=deployment.directory,
             audit=deployment.audit,
-            **options,
+            jobs=deployment.jobs.queue,
+            **{**configured, **options},
         )
 
     def now(self) -> dt.datetime:
@@ -250,33 +268,34 @@ class DrpService:
                 raise NotRevocable(f"request {request_id} is being processed") from None
         revoked = Status("revoked")
         self._save(request_id, revoked, settled=True)
-        self._notify(self._row(request_id), revoked, at)
+        self._notify(self._row(request_id), revoked)
         return self._object(self._row(request_id), revoked)
 
     # -- keeping agents informed ----------------------------------------------------------
 
     def sync(self, *, now: dt.datetime | None = None) -> int:
-        """Derive every live request's status again; post changes, retry failures. Count."""
+        """Derive every live request's status again (operators' changes); count the changes.
+
+        Each change queues its status callback, as a read of the status does.
+        """
         at = now or self.now()
         with self._engine.connect() as connection:
             ids = list(
                 connection.scalars(
                     select(DrpRequestRow.request_id)
-                    .where(
-                        or_(
-                            DrpRequestRow.status.not_in(FINAL_STATUSES),
-                            DrpRequestRow.callback_failures.between(1, _CALLBACK_RETRIES - 1),
-                        )
-                    )
+                    .where(DrpRequestRow.status.not_in(FINAL_STATUSES))
                     .order_by(DrpRequestRow.received_at)
                 )
             )
         changed = 0
         for request_id in ids:
             row = self._row(request_id)
-            before = row.callback_delivered
-            self._refresh(row, at)
-            changed += self._row(request_id).callback_delivered != before
+            now_is = self._refresh(row, at)
+            changed += (now_is.status, now_is.reason, now_is.processing_details) != (
+                row.status,
+                row.reason,
+                row.processing_details,
+            )
         return changed
 
     def _refresh(self, row: Row[Any], at: dt.datetime) -> Status:
@@ -293,8 +312,14 @@ class DrpService:
                 row.processing_details,
             ):
                 self._save(row.request_id, status, settled=status.status == "expired")
-        self._notify(self._row(row.request_id), status, at)
+        self._notify(self._row(row.request_id), status)
         return status
+
+    def _stored(self, row: Row[Any]) -> Status:
+        """The status to tell the agent: settled on the DRP record, else the request's own."""
+        if row.settled or row.rights_request_id is None:
+            return Status(row.status, row.reason, row.processing_details)
+        return derive(self._rights.get(row.rights_request_id))
 
     def _expire(self, row: Row[Any], at: dt.datetime) -> Status:
         try:
@@ -309,17 +334,27 @@ class DrpService:
             return derive(self._rights.get(row.rights_request_id))
         return Status("expired")
 
-    def _notify(self, row: Row[Any], status: Status, at: dt.datetime) -> None:
-        url = row.status_callback
-        if url is None or row.callback_delivered == status.key:
+    def _notify(self, row: Row[Any], status: Status) -> None:
+        """Queue the callback of ``status`` unless the agent knows it: one job per status."""
+        if row.status_callback is None or row.callback_delivered == status.key:
             return
-        if row.callback_failures >= _CALLBACK_RETRIES:
-            return
-        result = self._sender.send(url, self._object(row, status))
+        enqueue_drp_callback(self._jobs, row.request_id, status.key)
+
+    def deliver(self, request_id: str, *, now: dt.datetime | None = None) -> CallbackResult:
+        """Post the request's current status to its callback, unless the agent knows it.
+
+        What the ``drp_callback`` job runs; the attempt is recorded on the request.
+        """
+        at = now or self.now()
+        row = self._row(request_id)
+        status = self._stored(row)
+        if row.status_callback is None or row.callback_delivered == status.key:
+            return CallbackResult(True, "known to the agent")
+        result = self._sender.send(row.status_callback, self._object(row, status))
         with write_transaction(self._engine) as connection:
             connection.execute(
                 update(DrpRequestRow)
-                .where(DrpRequestRow.request_id == row.request_id)
+                .where(DrpRequestRow.request_id == request_id)
                 .values(
                     callback_at=at,
                     callback_result=result.detail[:255],
@@ -327,6 +362,15 @@ class DrpService:
                     callback_failures=0 if result.delivered else row.callback_failures + 1,
                 )
             )
+        return result
+
+    def callback_job(self, request_id: str, *, now: dt.datetime | None = None) -> dict[str, str]:
+        """The ``drp_callback`` job: :meth:`deliver`, failing the attempt when undelivered
+        (the queue retries it with backoff; a refused destination fails it for good)."""
+        result = self.deliver(request_id, now=now)
+        if not result.delivered:
+            raise JobFailed(f"status callback of {request_id}: {result.detail}", final=result.final)
+        return {"request_id": request_id, "result": result.detail}
 
     # -- rows -----------------------------------------------------------------------------
 
