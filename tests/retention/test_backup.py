@@ -371,3 +371,27 @@ def test_the_commands_answer_bad_input_in_one_line_and_a_refusing_restore_too(
     assert "WITHOUT its shred ledger" in accepted.stderr
     listed = _servinfo("principals", "list", "--data-dir", str(target), token=token)
     assert listed.returncode == 0, listed.stderr
+
+
+def test_the_daily_job_destroys_expired_backup_keys(
+    sqlite_world: RetentionWorld, tmp_path: Path
+) -> None:
+    from servinfo.jobs import JobQueue
+    from servinfo.jobs.kinds import BACKUP_EXPIRY, deployment_registry
+    from servinfo.jobs.runner import Worker
+
+    d = sqlite_world.deployment
+    backup_id = _backup(sqlite_world, tmp_path / "b.servinfo-backup")
+    registry = deployment_registry(d)
+    assert any(s.kind == BACKUP_EXPIRY and s.daily_at for s in registry.schedules)
+    later = NOW + dt.timedelta(days=40)
+    queue = JobQueue(d.control)
+    queue.enqueue(BACKUP_EXPIRY, {}, now=later)
+    done = Worker(queue, registry, deployment=d, clock=lambda: later).run_one()
+    assert done is not None
+    assert (done.state, done.result) == ("done", {"destroyed": 1})
+    entry = d.backup_catalogue.backup(backup_id)
+    assert entry is not None
+    assert entry.expired
+    assert [e.kind for e in d.shred_ledger.entries()][-1] == "backup_key_destroyed"
+    assert d.audit.tail(3)[-1].action in ("backup_expiry", "shred_ledger")
