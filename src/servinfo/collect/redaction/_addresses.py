@@ -49,8 +49,10 @@ _US_STATES = (
     r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|"
     r"NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY)"
 )
+# A street's words: "Baker", "5th", "W" ("500 W 42nd Street").
+_EN_WORD = rf"(?:{_CAP}|\d{{1,3}}(?:st|nd|rd|th)|[NSEW]\.?)"
 _EN_STREET = (
-    rf"\b{_NUM},?[ ](?:{_CAP}[ ]){{1,4}}{_EN_TYPES}\.?(?:[ ](?:NW|NE|SW|SE|N|S|E|W))?"
+    rf"\b{_NUM},?[ ](?:{_EN_WORD}[ ]){{1,4}}{_EN_TYPES}\.?(?:[ ](?:NW|NE|SW|SE|N|S|E|W))?"
     r"(?:,?[ ](?:Apt|Suite|Ste|Unit|Flat|Fl|Floor)\.?[ ]?#?[A-Za-z0-9-]{1,6})?"
 )
 _EN_TAIL = (

@@ -102,7 +102,8 @@ _CLOSINGS = (
 )
 # What people do in a chat: "Chloe Wright joined the chat".
 _EVENTS = (
-    r"joined|left|has joined|has left|is typing|a rejoint|a quitté|ist beigetreten|"
+    r"joined|left|has joined|has left|is typing|wrote|writes|schrieb|a écrit|ha scritto|"
+    r"a rejoint|a quitté|ist beigetreten|"
     r"hat den chat|è entrat[oa]|ha lasciato"
 )
 _QUERY_KEYS = (
@@ -112,7 +113,8 @@ _QUERY_KEYS = (
 # Weak contexts: a person often follows, but so do products and places.
 _WEAK = r"by|for|par|pour|per|von|für|di|from|de|da|dal|dalla|with|mit|avec|con"
 
-_TITLED = rf"(?:{_TITLES}\.?[ ]{{1,2}})?"
+# One title or two ("Herr Dr. Müller", "Sig.ra Dott.ssa Rossi").
+_TITLED = rf"(?:{_TITLES}\.?[ ]{{1,2}}){{0,2}}"
 
 
 @dataclass(frozen=True)
@@ -131,12 +133,12 @@ class Rule:
 
 #: (1)-(5), in order.
 CONTEXT_RULES: Final = (
-    Rule(rf"\b{_TITLES}\.?[ ]{{1,2}}(?P<v>{FULL_NAME})"),
+    Rule(rf"\b{_TITLES}\.?[ ]{{1,2}}{_TITLED}(?P<v>{FULL_NAME})"),
     Rule(rf"\b{_GREETINGS}[ ,]{{1,3}}{_TITLED}(?P<v>{FULL_NAME})"),
     Rule(rf"\b{_SIGN_OFFS}[ ]?[,.!]?[ ]?\r?\n[ \t]*(?:--[ ]?\r?\n)?(?P<v>{FULL_NAME})"),
     Rule(rf"\b{_SIGN_OFFS},[ ](?P<v>{FULL_NAME})"),
     Rule(rf"\b{_CLOSINGS}[ ](?P<v>{FULL_NAME})"),
-    Rule(rf"\b{_INTRODUCERS}:?[ ]{{1,2}}{_TITLED}(?P<v>{FULL_NAME})"),
+    Rule(rf"\b{_INTRODUCERS}[:,]?[ ]{{1,2}}{_TITLED}(?P<v>{FULL_NAME})"),
     Rule(rf"\b{_LABELS}[ ]?:[ ]{{0,2}}{_TITLED}(?P<v>{FULL_NAME})"),
     # A chat's or a log's speaker: "[12:01] Anna: …", "… joined. Anna: …".
     Rule(rf"(?:\][ ]{{1,2}}|[.!?][ ]{{1,2}})(?P<v>{FULL_NAME})[ ]?:[ ]"),

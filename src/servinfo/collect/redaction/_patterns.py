@@ -146,8 +146,9 @@ NATIONAL_ID: Final = "|".join(
         # German tax id (11 digits) and Dutch BSN (9): bare digit runs are ids in
         # logs, so only grouped as people write them, or after their name.
         r"\b\d{2} \d{3} \d{3} \d{3}\b",
-        r"(?i:steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|"
-        r"burgerservicenummer|bsn|sofinummer|ssn|social security(?: number| no\.?)?)"
+        r"(?i:steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|tax id|"
+        r"tax identification number|\btin|burgerservicenummer|bsn|sofinummer|ssn|"
+        r"social security(?: number| no\.?)?)(?i:-?nummer|-?nr\.?)?"
         r"[\"']?(?:\s{0,3}(?:[:=#]|is|ist|nr\.?|like|as|number|no\.?|nummer|est|è|:)){0,2}\s{0,3}"
         r"(?P<v>\d[\d .-]{7,13}\d)\b",
     ]
@@ -175,14 +176,16 @@ _DATE = (
 )
 DATE_OF_BIRTH: Final = (
     r"(?i:date of birth|birth ?date|dob|d\.o\.b\.?|born(?: on)?|geburtsdatum|geboren(?: am)?|"
-    r"geb\.|n[ée]e? le|date de naissance|nat[oa] il|nat[oa] a \w+ il|data di nascita)"
-    rf"\s{{0,3}}[:=]?\s{{0,3}}(?P<v>{_DATE})"
+    r"geb\.|n[ée]e? le|date de naissance|nat[oa] il|nat[oa] a \w+ il|data di nascita|"
+    r"birthday|geburtstag|anniversaire|compleanno)"
+    rf"\s{{0,3}}[:=-]?\s{{0,3}}(?:is |ist |est |è |on |am |le |il )?(?P<v>{_DATE})"
 )
 
 # Named one by one, not "[a-z]+_token": a class that any word can start would
 # make every word a candidate start and multiply the states of the joined scan.
 _KEYS = (
-    r"(?:password|passwd|passphrase|\bpwd|\bpass|api_?key|\btoken|\bsecret|"
+    r"(?:password|passwd|passphrase|passwort|kennwort|mot de passe|\bmdp|\bpwd|\bpass|"
+    r"api_?key|\btoken|\bsecret|"
     r"(?:access|auth|refresh|session|csrf|xsrf|id|oauth|bearer|private|client|slack|github|"
     r"gitlab|api|app|bot|webhook|signing|jwt|shared|client)_?(?:token|secret))"
 )
@@ -212,6 +215,11 @@ SECRET: Final = "|".join(
         r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
         r"\bxapp-\d-[A-Za-z0-9-]{10,}",
         r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b",
+        # Google API keys, OpenAI keys, npm and PyPI tokens.
+        r"\bAIza[0-9A-Za-z_-]{35}",
+        r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}",
+        r"\bnpm_[A-Za-z0-9]{36}\b",
+        r"\bpypi-[A-Za-z0-9_-]{50,}",
         # key=value and key: value for names that always hold a secret (the value only).
         rf"(?i:{_KEYS})[\"']?\s{{0,3}}[:=]\s{{0,3}}[\"']?(?P<v>[^\s\"'&;,<>]{{6,}})",
     ]

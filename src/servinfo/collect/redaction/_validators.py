@@ -390,7 +390,8 @@ _PHONE_WORDS = _words(
     r"(?i:phone|\btel\b|\btel\.|tel:|telephone|call|ring|dial|mobile|\bcell|fax|sms|text me|"
     r"whatsapp|signal|hotline|helpline|number|\bno\.|reach|contact|landline|switchboard|"
     r"telefon|handy|mobil|rufnummer|nummer|erreichbar|anrufen|ruf|durchwahl|festnetz|"
-    r"ansprechpartner|zentrale|"
+    r"ansprechpartner|zentrale|\bfon\b|\bmob\b|\bmob\.|\bm:|\bt:|\bp:|\bph\b|\bph\.|"
+    r"\bcel\b|\bcel\.|\btelf\b|viber|"
     r"t[ée]l[ée]phone|\bt[ée]l\b|t[ée]l\.|portable|appel|joindre|joignable|num[ée]ro|rappel|"
     r"telefono|cellulare|cell\.|chiam|richiam|numero|recapito|fisso|contattare|contattarmi)"
 )
