@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 
 from _deployments import PG_SERVER, deployment_for, drop_databases
 from _machine import machine
@@ -107,7 +107,7 @@ class Result:
     replayed: int = 0
 
 
-def _engines(deployment: Deployment) -> dict[str, object]:
+def _engines(deployment: Deployment) -> dict[str, Engine]:
     return {"control": deployment.control} | {
         f"region-{r}": e for r, e in sorted(deployment.regions.items())
     }
@@ -118,10 +118,10 @@ def plain_copy(deployment: Deployment, folder: Path) -> int:
     folder.mkdir()
     total = 0
     for name, engine in _engines(deployment).items():
-        url = engine.url  # type: ignore[attr-defined]
+        url = engine.url
         if url.get_backend_name() == "sqlite":
             target = folder / f"{name}.sqlite"
-            source = sqlite3.connect(url.database)
+            source = sqlite3.connect(url.database or "")
             copy = sqlite3.connect(target)
             source.backup(copy)
             copy.close()
