@@ -276,6 +276,7 @@ _NOT_NAME_WORDS = frozenset(
         "Europe America Germany France Italy Switzerland Deutschland Frankreich Italien Schweiz "
         "Italia Svizzera Suisse Allemagne Italie Angleterre England Britain Spain Austria "
         "Dev Ops DevOps Prod Staging Test Testing Beta Alpha Lab Labs Team's World Welt Monde "
+        "Valued Hiring Manager Managers Recruiter Recruiting Director Head Lead Officer "
         "Mondo Contact Kontakt Please Bitte Merci Hallo Note Attention Achtung Subject Betreff "
         "Objet Oggetto Re Fwd Aw Wg Tr Agent Agente Operator Operatore Opérateur Operateur "
         "Bot Assistant Assistente System Système Sistema Kundendienst Kundenservice Helpdesk "
@@ -310,6 +311,11 @@ def person(value: str, rule: Rule) -> tuple[int, int] | None:
     kept: list[str] = []
     for word in words:
         if _never_name(word):
+            # "Dear Valued Customer", "Dear Hiring Manager": words before a word
+            # that is never a name describe it; where the context is the whole
+            # evidence, they are not a name either.
+            if not rule.skip_leading:
+                return None
             break
         kept.append(word)
     while kept and (kept[-1].lower() in _PARTICLES or (len(kept[-1]) <= 2 and len(kept) > 1)):
