@@ -11,9 +11,12 @@ For each object a reporting service sends (docs/ingest-format.md):
 4. its subject must be registered (and not erased): the record goes to the
    subject's home region, and the subject's jurisdiction selects the regime;
 5. its fields are validated and minimized (:mod:`servinfo.collect.schemas`);
-6. free-text fields are redacted, and the counts per type kept with the
-   record under the reserved key ``_redactions`` (policy field names never
-   start with ``_``, so it cannot collide with a declared field);
+6. free-text fields are redacted as the policy says for each field
+   (:mod:`servinfo.collect.redaction.by_policy`: which detectors and patterns,
+   replaced by a tag, a mask or a pseudonym under the subject's key), and the
+   counts per type kept with the record under the reserved key ``_redactions``,
+   the fingerprint of what redacted it under ``_redacted_by`` (policy field
+   names never start with ``_``, so neither can collide with a declared field);
 7. the telemetry category's fields get their ``telemetry`` treatment
    (:mod:`servinfo.collect.telemetry`);
 8. retention: ``retain_until`` = collection date + the kind's period, or the
@@ -77,6 +80,9 @@ from servinfo.store import (
 if TYPE_CHECKING:
     from servinfo.collect.batch import BatchResult
     from servinfo.collect.idempotency import Claim, IdempotencyStore
+    from servinfo.collect.pseudonym_keys import RedactionKeys
+    from servinfo.collect.redaction.by_policy import PolicyRedaction
+    from servinfo.collect.redaction.replacement import SubjectPseudonyms
 
 __all__ = ["REDACTIONS_KEY", "Collector", "Outcome", "Redacted", "Redacts", "write_isolating"]
 
@@ -96,7 +102,8 @@ class Redacts(Protocol):
 
 
 def default_redactor() -> Redacts | None:
-    """servinfo's redaction engine, or None when it is not installed (free text is then refused)."""
+    """servinfo's redaction engine with every detector and type tags, whatever the policy
+    says, or None when it is not installed (free text is then refused)."""
     try:
         from servinfo.collect.redaction import Redactor  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - the engine ships with servinfo
@@ -130,6 +137,15 @@ class Compiled:
     service_kinds: Mapping[str, frozenset[str]]
     #: The regime of each jurisdiction seen so far (``Policy.regime_for`` scans them all).
     _regimes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _redaction: list[PolicyRedaction] = field(default_factory=list, compare=False, repr=False)
+
+    def redaction(self) -> PolicyRedaction:
+        """The policy's redaction of each free-text field, compiled on first use."""
+        if not self._redaction:
+            from servinfo.collect.redaction.by_policy import PolicyRedaction
+
+            self._redaction.append(PolicyRedaction(self.policy))
+        return self._redaction[0]
 
     def regime_for(self, jurisdiction: str) -> str:
         regime = self._regimes.get(jurisdiction)
@@ -148,6 +164,33 @@ class Compiled:
 
 
 _NOT_GIVEN: Any = object()
+_BY_POLICY: object = object()
+#: Subjects whose pseudonym keys a collector keeps (the key changes only at erasure,
+#: after which the subject's records are refused).
+_PSEUDONYMS_KEPT = 10_000
+
+
+def _policy_redaction() -> object | None:
+    """Redaction as the policy says, or None when the engine is not installed."""
+    try:
+        import servinfo.collect.redaction  # noqa: F401
+    except ImportError:  # pragma: no cover - the engine ships with servinfo
+        return None
+    return _BY_POLICY
+
+
+def _redact_with(redactor: Any, names: Sequence[str], values: dict[str, Any]) -> dict[str, int]:
+    """Redact ``names`` of ``values`` in place with a redactor given to the collector."""
+    counts: dict[str, int] = {}
+    for name in names:
+        redacted = redactor.redact(values[name])
+        values[name] = redacted.text
+        for entity, count in redacted.counts.items():
+            if count:
+                counts[entity] = counts.get(entity, 0) + count
+    return counts
+
+
 _Item = TypeVar("_Item")
 _Written = TypeVar("_Written")
 
@@ -177,7 +220,13 @@ class Collector:
         self._audit = audit
         self._registrar = registrar
         self._treated = frozenset(treated_categories)
-        self._redactor = default_redactor() if redactor is _NOT_GIVEN else redactor
+        #: None: free text is refused; _BY_POLICY: as the policy says; else the one given.
+        self._redactor: Redacts | object | None = (
+            _policy_redaction() if redactor is _NOT_GIVEN else redactor
+        )
+        self._keys: RedactionKeys | None = None
+        self._pseudonyms: dict[str, SubjectPseudonyms] = {}
+        self._keyring = keyring
         self._telemetry = TelemetryTreatment(keyring, period=pseudonym_period)
         self._compiled: Compiled | None = None
 
@@ -289,7 +338,7 @@ class Collector:
         country = subject.jurisdiction[:2]
         phone_region = country if country in COUNTRIES else None
         values, dropped = schema.validate(parsed.fields, phone_region=phone_region)
-        redactions = self._redact(schema, values)
+        redactions = self._redact(compiled, schema, values, subject)
         if schema.category in self._treated:
             self._telemetry.apply(values, schema.truncate, schema.pseudonymize)
         retention = schema.retention
@@ -318,23 +367,50 @@ class Collector:
         )
         return Prepared(record, subject.home_region, dropped, redactions)
 
-    def _redact(self, schema: KindSchema, values: dict[str, Any]) -> dict[str, int]:
+    def _redact(
+        self, compiled: Compiled, schema: KindSchema, values: dict[str, Any], subject: Subject
+    ) -> dict[str, int]:
+        if not schema.free_text:
+            return {}
+        given = [n for n in schema.free_text if isinstance(values.get(n), str) and values[n]]
+        if given and self._redactor is None:
+            raise RedactionUnavailable(
+                f"fields.{given[0]}: free text cannot be stored without redaction, and no "
+                "redaction engine is installed"
+            )
+        if self._redactor is not _BY_POLICY:
+            return _redact_with(self._redactor, given, values)
+        from servinfo.collect.redaction.by_policy import REDACTED_BY_KEY
+
+        redaction = compiled.redaction()
+        kind = schema.kind_id
         counts: dict[str, int] = {}
-        for name in schema.free_text:
-            text = values.get(name)
-            if not isinstance(text, str) or not text:
-                continue
-            if self._redactor is None:
-                raise RedactionUnavailable(
-                    f"fields.{name}: free text cannot be stored without redaction, and no "
-                    "redaction engine is installed"
-                )
-            redacted = self._redactor.redact(text)
-            values[name] = redacted.text
-            for entity, count in redacted.counts.items():
-                if count:
-                    counts[entity] = counts.get(entity, 0) + count
+        if given:
+            pseudonyms = (
+                self._subject_pseudonyms(subject.subject_id)
+                if redaction.pseudonymizes(kind)
+                else None
+            )
+            counts = redaction.redact_fields(kind, values, pseudonyms)
+        fingerprint = redaction.fingerprint(kind)
+        if fingerprint is not None:
+            values[REDACTED_BY_KEY] = fingerprint
         return counts
+
+    def _subject_pseudonyms(self, subject_id: str) -> SubjectPseudonyms | None:
+        """The subject's pseudonym key (an erased subject's records are refused before)."""
+        found = self._pseudonyms.get(subject_id)
+        if found is not None:
+            return found
+        if self._keys is None:
+            from servinfo.collect.pseudonym_keys import RedactionKeys
+
+            self._keys = RedactionKeys(self._directory.engine, self._keyring)
+        keys = self._keys.for_subjects([subject_id], live=[subject_id])
+        if len(self._pseudonyms) >= _PSEUDONYMS_KEPT:
+            self._pseudonyms = {}
+        self._pseudonyms.update(keys)
+        return keys.get(subject_id)
 
     def store(
         self, prepared: Sequence[Prepared], marks: Sequence[RequestMark | None] | None = None

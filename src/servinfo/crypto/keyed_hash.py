@@ -42,6 +42,7 @@ REFERENCE_SIZE = 16
 _INDEX_DOMAIN = "servinfo blind index v1"
 _PSEUDONYM_DOMAIN = "servinfo pseudonym v1"
 _REFERENCES_DOMAIN = "servinfo audit references v1"
+_REDACTION_DOMAIN = "servinfo redaction pseudonyms v1"
 #: Lookup field names whose keyed HMAC state a :class:`BlindIndexer` keeps.
 _FIELDS_REMEMBERED = 64
 
@@ -125,7 +126,7 @@ class Pseudonymizer:
     makes the log's pseudonyms unlinkable to the subject for good.
     """
 
-    __slots__ = ("_key_id", "_keyed", "_references")
+    __slots__ = ("_key_id", "_keyed", "_redaction", "_references")
 
     def __init__(self, key: KeyVersion) -> None:
         _require_purpose(key, PSEUDONYM)
@@ -137,6 +138,9 @@ class Pseudonymizer:
         )
         self._references = hmac.new(
             key.secret, length_prefixed(_REFERENCES_DOMAIN.encode()), hashlib.sha256
+        )
+        self._redaction = hmac.new(
+            key.secret, length_prefixed(_REDACTION_DOMAIN.encode()), hashlib.sha256
         )
 
     def __repr__(self) -> str:
@@ -162,6 +166,18 @@ class Pseudonymizer:
         """
         keyed = self._references.copy()
         keyed.update(length_prefixed(salt, value.encode("utf-8")))  # after the domain field
+        return keyed.digest()
+
+    def redaction_key(self, subject_id: str, salt: bytes) -> bytes:
+        """The 32-byte key of the pseudonyms that replace values in ``subject_id``'s free text.
+
+        ``HMAC-SHA256(key, length_prefixed("servinfo redaction pseudonyms v1", salt,
+        subject_id))``, like :meth:`reference_key`: bound to the subject's salt, so that
+        destroying the salt at erasure destroys the key, and domain-separated from the
+        audit log's pseudonyms and references.
+        """
+        keyed = self._redaction.copy()
+        keyed.update(length_prefixed(salt, subject_id.encode("utf-8")))
         return keyed.digest()
 
 
