@@ -235,3 +235,37 @@ def test_cli_check_prints_one_line_for_a_bad_pattern(tmp_path: Path) -> None:
     assert any("not RE2 syntax: invalid escape sequence" in line for line in lines)
     assert "Traceback" not in done.stderr
     assert "re2.cc" not in done.stderr  # RE2's own log stays quiet
+
+
+def test_the_notice_says_what_each_field_loses() -> None:
+    from servinfo.policy.notice import render_notice
+
+    policy = load_policy_text(_with(_ORG, "tickets"), today=TODAY)
+    text = render_notice(policy, "md")
+    assert '<a id="redaction"></a>Free text we receive' in text
+    tickets = next(line for line in text.splitlines() if "In support ticket (message)" in line)
+    assert "payment card numbers are masked but for their last 4 characters" in tickets
+    assert "e-mail addresses are replaced by a pseudonym keyed to the account" in tickets
+    assert "customer numbers are masked but for their last 2 characters" in tickets
+    others = next(line for line in text.splitlines() if "In billing issue (description)" in line)
+    assert "people's names are replaced by the name of their type" in others
+    assert "support ticket" not in others
+    html = render_notice(policy, "html")
+    assert 'id="redaction-1"' in html
+    assert 'data-policy-path="/redaction"' in html
+
+
+def test_the_ropa_says_what_each_field_loses() -> None:
+    from servinfo.policy.ropa import ropa_records, ropa_rows
+
+    policy = load_policy_text(_with(_ORG, "tickets"), today=TODAY)
+    (provide,) = [r for r in ropa_records(policy) if r.purpose == "provide"]
+    by_field = {(r.kind, r.field): r for r in provide.free_text_redaction}
+    ticket = by_field["communications.support_ticket", "message"]
+    assert ticket.profile == "tickets"
+    assert ticket.types == ("CARD", "EMAIL", "PHONE", "CUSTOMER_NUMBER")
+    (row,) = [r for r in ropa_rows(policy) if r["purpose_id"] == "provide"]
+    assert (
+        "redaction of communications.support_ticket.message: payment card numbers are masked"
+        in row["security_measures"]
+    )

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from servinfo.policy.model import STAFF_KINDS, Policy, Purpose
+from servinfo.policy.redaction import describe_field, field_redaction
 
 #: Legal areas whose law restricts transfers out of them, whose records list transfers.
 PROTECTED_LEGAL_AREAS: frozenset[str] = frozenset({"eea", "uk", "ch"})
@@ -148,6 +149,18 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class RedactedField:
+    """A free-text field of a kind the purpose uses: what is removed before it is stored
+    (Art. 30(1)(g): a technical measure), as ingest applies it."""
+
+    kind: str
+    field: str
+    profile: str | None
+    types: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
 class RopaRecord:
     purpose: str
     purpose_name: str
@@ -168,6 +181,8 @@ class RopaRecord:
     security_measures: tuple[Measure, ...]
     #: How long backups holding this data are kept (their key destroyed then), if stated.
     backups_kept_for: str | None = None
+    #: What ingest removes from the free-text fields of the kinds the purpose uses.
+    free_text_redaction: tuple[RedactedField, ...] = ()
 
 
 def ropa_records(policy: Policy) -> list[RopaRecord]:
@@ -216,9 +231,29 @@ def ropa_records(policy: Policy) -> list[RopaRecord]:
             erasure=_erasure(policy, purpose),
             security_measures=measures,
             backups_kept_for=policy.backups.keep_for if policy.backups is not None else None,
+            free_text_redaction=_redaction(policy, purpose),
         )
         for purpose_id, purpose in policy.purposes.items()
     ]
+
+
+def _redaction(policy: Policy, purpose: Purpose) -> tuple[RedactedField, ...]:
+    fields = []
+    for cat_id in purpose.categories:
+        for kind_short, kind in policy.categories[cat_id].kinds.items():
+            for name, spec in kind.fields.items():
+                if spec.free_text:
+                    resolved = field_redaction(policy, spec)
+                    fields.append(
+                        RedactedField(
+                            f"{cat_id}.{kind_short}",
+                            name,
+                            resolved.profile,
+                            resolved.types,
+                            describe_field(policy, spec),
+                        )
+                    )
+    return tuple(fields)
 
 
 def _legal_bases(policy: Policy, purpose: Purpose) -> tuple[LegalBasis, ...]:
@@ -446,7 +481,13 @@ def _row(record: RopaRecord, regimes: dict[str, str]) -> dict[str, str]:
             ]
         ),
         "security_measures": join(
-            f"{m.title}: {m.implemented_by}" for m in record.security_measures
+            [
+                *(f"{m.title}: {m.implemented_by}" for m in record.security_measures),
+                *(
+                    f"redaction of {r.kind}.{r.field}: {r.description}"
+                    for r in record.free_text_redaction
+                ),
+            ]
         ),
     }
 

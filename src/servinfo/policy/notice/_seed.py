@@ -23,6 +23,7 @@ from servinfo.policy.notice._document import (
     Statement,
     Table,
 )
+from servinfo.policy.notice._redaction import redaction_blocks
 
 
 def preamble(ctx: Context) -> tuple[Block, ...]:
@@ -188,6 +189,7 @@ def _security(ctx: Context) -> Section:
                 if m.notice
             )
         ),
+        *redaction_blocks(ctx.policy),
     )
 
 
