@@ -32,6 +32,8 @@ from servinfo.access.decisions import (
     decide,
     has_standing,
 )
+from servinfo.access.errors import Denied
+from servinfo.access.grants import GrantRequired
 from servinfo.api import create_app
 from servinfo.cli.app import main
 from servinfo.deployment import Deployment, create_deployment, open_deployment
@@ -222,6 +224,14 @@ def _explain(world: World, who: str, subject: str, purpose: str, category: str) 
 
 NO_SUBJECT = {"error": "unknown_subject", "detail": "no subject by that id that you may read"}
 NO_RECORD = {"error": "record_not_found", "detail": "no record by that id that you may read"}
+#: What a processor reading without the sharing service's grant is told, before any lookup.
+NO_GRANT = {"error": "grant_required", "detail": str(GrantRequired())}
+PROCESSORS = ("processor-off-contract", "mailer")
+
+
+def _expected(who: str, answer: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """Processors are refused for want of a grant whatever id they name (access.grants)."""
+    return (403, NO_GRANT) if who in PROCESSORS else (404, answer)
 
 
 @pytest.mark.parametrize("who", OUTSIDERS)
@@ -231,7 +241,7 @@ def test_the_answer_an_outsider_gets(world: World, who: str) -> None:
         (_explain(world, who, TARGET, "provide", "account"), NO_SUBJECT),
         (_by_id(world, who, world.record_id), NO_RECORD),
     ):
-        assert (answer.status_code, answer.json()) == (404, expected)
+        assert (answer.status_code, answer.json()) == _expected(who, expected)
 
 
 def test_callers_who_may_read_the_subject_still_get_every_reason(world: World) -> None:
@@ -243,9 +253,12 @@ def test_callers_who_may_read_the_subject_still_get_every_reason(world: World) -
     texts = [r["text"] for r in explained.json()["reasons"]]
     assert "the subject objected to 'provide.credit_check'" in texts
     assert "processing restricted: 'provide.credit_check' is not allowed" in texts
-    by_id = _by_id(world, "mailer", world.record_id)
-    assert by_id.status_code == 403
-    assert "processing restricted: 'provide' is not allowed" in by_id.json()["reasons"]
+    # A processor, through the sharing service (its one way in), is told every reason too.
+    with pytest.raises(Denied) as denied_processor:
+        world.deployment.sharing.to_processor(
+            world.deployment.principals.get("mailer"), TARGET, "provide", ["account"]
+        )
+    assert "processing restricted: 'provide' is not allowed" in denied_processor.value.reasons
     # Their own subject principal reads their data: a restriction is their own request.
     own = _records(world, "ada", TARGET)
     assert own.status_code == 200, own.text
@@ -261,7 +274,7 @@ def test_a_missing_subject_answers_insiders_as_it_answers_outsiders(world: World
         (_explain(world, who, _missing_subject(), "legal", "account"), NO_SUBJECT),
         (_by_id(world, who, str(ULID())), NO_RECORD),
     ):
-        assert (answer.status_code, answer.json()) == (404, expected)
+        assert (answer.status_code, answer.json()) == _expected(who, expected)
 
 
 @pytest.mark.parametrize("who", ["other-subject", "staff-other-region"])

@@ -179,12 +179,20 @@ def test_objection_blocks_the_credit_check(world: World) -> None:
 
 
 def test_processor_read_enters_the_disclosure_register(world: World) -> None:
-    answer = world.client.get(
+    """A processor reads through the sharing service, never the bare read path."""
+    refused = world.client.get(
         "/v1/subjects/subj-eu-1/records",
         params={"purpose": "provide", "category": "account"},
         headers=world.headers("mailer"),
     )
+    assert (refused.status_code, refused.json()["error"]) == (403, "grant_required")
+    answer = world.client.post(
+        "/v1/disclosures/processor",
+        json={"subject": "subj-eu-1", "purpose": "provide", "categories": ["account"]},
+        headers=world.headers("mailer"),
+    )
     assert answer.status_code == 200, answer.text
+    assert answer.json()["manifest"]["reference"] == "DPA-2025-014"
     (disclosure,) = world.deployment.ledgers.disclosures(subject_id="subj-eu-1")
     assert disclosure.recipient == "relay_mail"
     assert disclosure.basis == "processor"

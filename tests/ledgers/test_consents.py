@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from servinfo.audit import MemoryAuditSink
-from servinfo.ledgers import AlreadyInForce, InvalidLedgerInput, Ledgers, NotInForce
+from servinfo.ledgers import AlreadyInForce, ConsentTerms, InvalidLedgerInput, Ledgers, NotInForce
 from servinfo.store import UnknownSubject
 
 SUBJECT = "subject"
@@ -111,11 +111,33 @@ def test_double_withdrawal_is_refused_with_nothing_written(
     assert snapshot() == before
 
 
+_TERMS = ConsentTerms("sha256:" + "0" * 64, "portal", "{}")
+
+
+def test_a_recipient_consent_names_its_purpose_and_terms(ledgers: Ledgers) -> None:
+    """Granular: a recipient and a purpose; it grants the recipient, never the purpose."""
+    given = ledgers.give_consent(
+        "subj-de", recipient="acme", purpose="improve_use", notice_version="v1", actor=SUBJECT,
+        terms=_TERMS,
+    )  # fmt: skip
+    assert (given.recipient, given.purpose, given.wording_hash) == (
+        "acme", "improve_use", _TERMS.wording_hash,
+    )  # fmt: skip
+    # the same recipient for another purpose is another consent
+    ledgers.give_consent(
+        "subj-de", recipient="acme", purpose="provide", notice_version="v1", actor=SUBJECT
+    )
+    assert ledgers.subject_state("subj-de").consents == frozenset({"acme"})
+    ledgers.withdraw_consent("subj-de", recipient="acme", purpose="improve_use", actor=SUBJECT)
+    in_force = ledgers.consents("subj-de")
+    assert [(c.recipient, c.purpose) for c in in_force] == [("acme", "provide")]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "exactly one purpose or one recipient; got neither"),
-        ({"purpose": "improve_use", "recipient": "acme"}, "got both"),
+        ({}, "one purpose, or one recipient \\(for a purpose\\); got neither"),
+        ({"purpose": "improve_use", "terms": _TERMS}, "terms belong to a consent to a recipient"),
         ({"purpose": "marketing"}, "purpose 'marketing' is not declared in the policy"),
         ({"recipient": "legal"}, "recipient 'legal' has the id of a purpose"),
         ({"recipient": "bad recipient"}, "recipient must be an id"),

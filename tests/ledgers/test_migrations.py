@@ -48,7 +48,7 @@ def test_branch_runs_on_an_empty_database_and_is_idempotent(tmp_path: Path) -> N
             .scalars()
             .all()
         )
-    assert "l0001" in heads
+    assert "l0002" in heads
     engine.dispose()
 
 

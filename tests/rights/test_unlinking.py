@@ -240,7 +240,7 @@ def _live(world: World, subject: str, email: str, processor: str) -> None:
     own = principals.get(email)
     reads.read_subject(principals.get("support-eu"), "provide", subject)
     reads.read_subject(own, "provide", subject)
-    reads.read_subject(principals.get(processor), "provide", subject, categories=["account"])
+    deployment.sharing.to_processor(principals.get(processor), subject, "provide", ["account"])
     deployment.ledgers.give_consent(
         subject,
         recipient="survey-partner",

@@ -126,11 +126,14 @@ SERVICE_NO_TRANSFER = ok("transfer", "no transfer: a service runs inside the dat
 
 
 def processor_contract(
-    processor: str, reference: str, signed: dt.date, expires: dt.date, today: dt.date
+    processor: str, reference: str, signed: dt.date, expires: dt.date, state: str
 ) -> Reason:
-    if today < signed:
+    """The contract check; ``state`` is :meth:`Policy.contract_state` on the day."""
+    if state == "terminated":
+        return fail("processor_contract", f"contract {reference} of '{processor}' was terminated")
+    if state == "pending":
         return fail("processor_contract", f"contract {reference} of '{processor}' starts {signed}")
-    if expires < today:
+    if state == "expired":
         return fail(
             "processor_contract", f"contract {reference} of '{processor}' expired on {expires}"
         )
@@ -151,6 +154,10 @@ NOT_OWN_DATA = fail("subject_binding", "a subject may read only their own data")
 #: subject, or because the id exists nowhere: the log does not tell the two apart either.
 NO_SUCH_SUBJECT = fail("subject_unknown", "no subject by that id that the principal may read")
 NO_SUCH_RECORD = fail("record_unknown", "no record by that id that the principal may read")
+#: An outside principal (processor, third party, authority) that read without a grant.
+NO_GRANT = fail(
+    "grant_required", "an outside recipient reads only with a grant of the sharing service"
+)
 REQUEST_OPEN = ok("rights_request", "the subject has an open, verified request")
 NO_REQUEST = fail("rights_request", "the subject has no open, verified request")
 

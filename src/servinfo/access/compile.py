@@ -42,7 +42,7 @@ from servinfo.access._reasons import Reason
 from servinfo.policy.errors import UnknownPolicyElement
 from servinfo.policy.model import Policy
 
-__all__ = ["CompiledPolicy", "Transfer"]
+__all__ = ["CompiledPolicy", "Transfer", "transfer_towards"]
 
 STAFF_KINDS = frozenset({"employee", "contractor", "agent"})
 SELF_KINDS = frozenset({"subject", "authorized_agent"})
@@ -313,6 +313,15 @@ def _towards_country(
     return _choose(policy, today, source, destination, importer, certified)
 
 
+def transfer_towards(
+    policy: Policy, today: dt.date, source: str, importer: str, country: str
+) -> Transfer:
+    """Sending data of region ``source`` to ``importer`` in ``country`` on ``today``: the
+    mechanism that covers it (None when it stays in the source's legal area or nothing
+    does; the reason says which). The check processors' reads make, for any recipient."""
+    return _towards_country(policy, today, source, importer, country, False)
+
+
 def _staff_transfer(
     policy: Policy, today: dt.date, source: str, entity_id: str, region: str
 ) -> Transfer:
@@ -329,8 +338,9 @@ def _processor_checks(policy: Policy, today: dt.date) -> dict[tuple[str, str, st
     table: dict[tuple[str, str, str, str], Verdict] = {}
     for pid, processor in policy.processors.items():
         contract = processor.contract
+        state = policy.contract_state(pid, today)
         in_force = R.processor_contract(
-            pid, contract.reference, contract.signed, contract.expires, today
+            pid, contract.reference, contract.signed, contract.expires, state
         )
         country = processor.country.split("-", 1)[0]
         for region in policy.regions:

@@ -4,7 +4,14 @@ Every read of Service Information names a purpose and passes here; no other
 module imports the store's read operations (a test scans the package). The
 order matters: the decision is made from plaintext columns only (subject,
 category, region), so a denied read never decrypts anything; every decision is
-audited, allowed or not; a processor's read also enters the disclosure register.
+audited, allowed or not.
+
+Nothing leaves without a grant: a principal outside the organisation
+(:data:`~servinfo.access.grants.OUTSIDE_KINDS`) reads only with a
+:class:`~servinfo.access.grants.Grant` that covers the read, which the sharing
+service alone issues (and which then writes the disclosure register). Without
+one, the read is refused before any subject or record is looked up
+(:class:`~servinfo.access.grants.GrantRequired`), whatever route or command asks.
 
 No answer before its record: the entries go to the group-committed
 :class:`~servinfo.audit.buffer.AuditBuffer`, and every method here waits for
@@ -30,10 +37,10 @@ principals with standing, on every route and command that reads or explains.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -42,6 +49,7 @@ from servinfo.access._reasons import Reason
 from servinfo.access.compile import SELF_KINDS
 from servinfo.access.decisions import Actor, Decision, SubjectState
 from servinfo.access.errors import Denied, NoSuchRecord, NoSuchSubject, PurposeRequired
+from servinfo.access.grants import Grant, GrantRequired, GrantVerifier, is_outside
 from servinfo.access.metrics import DECISION_SECONDS, DECISIONS
 from servinfo.access.runtime import PolicyRuntime
 from servinfo.audit.buffer import AuditBuffer, Held, Ticket
@@ -59,22 +67,6 @@ class SubjectStates(Protocol):
     """Where a subject's objections, restriction, consents and requests come from."""
 
     def subject_state(self, subject_id: str) -> SubjectState: ...
-
-
-class DisclosureRegister(Protocol):
-    def register_disclosure(
-        self,
-        *,
-        recipient: str,
-        recipient_kind: Literal["processor", "third_party", "authority"],
-        basis: Literal["processor", "consent", "legal_requirement"],
-        subject_id: str,
-        categories: Sequence[str],
-        purpose: str,
-        record_count: int,
-        actor: str,
-        reference: str | None = ...,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -133,9 +125,10 @@ class ReadService:
         keyring: Keyring,
         states: SubjectStates,
         audit: AuditBuffer,
-        disclosures: DisclosureRegister | None = None,
+        grants: GrantVerifier | None = None,
         *,
         today: Callable[[], dt.date] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self._runtime = runtime
         # The reader is built here and nowhere else: access is its only user.
@@ -144,7 +137,9 @@ class ReadService:
         self._directory = directory
         self._states = states
         self._audit = audit
-        self._disclosures = disclosures
+        # Without a verifier no grant is genuine: outside principals read nothing.
+        self._grants = grants
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         # The last principal's actor: a worker reads for one principal many times
         # in a row, and a frozen principal always makes the same actor.
         self._last_actor: tuple[Principal, Actor] | None = None
@@ -156,9 +151,13 @@ class ReadService:
         category: str,
         region: str,
         subject_id: str | None = None,
+        *,
+        grant: Grant | None = None,
     ) -> Decision:
         """The decision on a read, with every reason, without reading data (audited)."""
-        return self.explain_held(principal, purpose, category, region, subject_id).wait()
+        return self.explain_held(
+            principal, purpose, category, region, subject_id, grant=grant
+        ).wait()
 
     def explain_held(
         self,
@@ -167,9 +166,18 @@ class ReadService:
         category: str,
         region: str,
         subject_id: str | None = None,
+        *,
+        grant: Grant | None = None,
     ) -> Held[Decision]:
-        """:meth:`explain`, held until its audit entry is committed."""
+        """:meth:`explain`, held until its audit entry is committed.
+
+        Explaining the policy alone tells nothing about anyone; explaining a read of a
+        subject tells its ledgers, so an outside principal needs a grant for it."""
         purpose = self._require_purpose(purpose)
+        if subject_id is not None and not self._granted(
+            principal, grant, subject_id, purpose, [category]
+        ):
+            return self._refuse(principal, purpose, R.NO_GRANT, GrantRequired())
         if subject_id is not None:
             admitted = self._admit_subject(principal, subject_id)
             if admitted is None:
@@ -193,15 +201,17 @@ class ReadService:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         limit: int | None = None,
+        grant: Grant | None = None,
     ) -> ReadResult:
         """A subject's records in the categories the purpose may read.
 
         Categories named explicitly must all be allowed (403 otherwise); without
         them, every category the purpose uses is decided and the allowed ones read.
+        An outside principal needs ``grant``, covering every category read.
         """
         return self.read_subject_held(
             principal, purpose, subject_id, categories=categories, since=since, until=until,
-            limit=limit,
+            limit=limit, grant=grant,
         ).wait()  # fmt: skip
 
     def read_subject_held(
@@ -214,6 +224,7 @@ class ReadService:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         limit: int | None = None,
+        grant: Grant | None = None,
     ) -> Held[ReadResult]:
         """:meth:`read_subject`, held until its audit entries are committed."""
         purpose = self._require_purpose(purpose)
@@ -225,13 +236,17 @@ class ReadService:
         for category in wanted:
             if category not in enforced.policy.categories:
                 raise UnknownPolicyElement("category", category, sorted(enforced.policy.categories))
+        if not self._granted(principal, grant, subject_id, purpose, wanted):
+            return self._refuse(principal, purpose, R.NO_GRANT, GrantRequired())
         admitted = self._admit_subject(principal, subject_id)
         if admitted is None:
             return self._refuse(principal, purpose, R.NO_SUCH_SUBJECT, NoSuchSubject())
         home_region, state = admitted
         decisions = {c: self._decide(principal, purpose, c, home_region, state) for c in wanted}
+        # Under a gag order the entries name no subject until it lifts (access.grants).
+        named = None if grant is not None and grant.withheld else subject_id
         tickets = [
-            self._audit_decision(principal, purpose, category, home_region, subject_id, decision)
+            self._audit_decision(principal, purpose, category, home_region, named, decision)
             for category, decision in decisions.items()
         ]
         allowed = [c for c, d in decisions.items() if d.allowed]
@@ -242,24 +257,45 @@ class ReadService:
             subject_id, categories=allowed, since=since, until=until, limit=limit
         )
         records = self._narrow_subject(purpose, subject_id, stored)
-        tickets.append(self._audit_read(principal, purpose, subject_id, home_region, records))
+        tickets.append(
+            self._audit_read(principal, purpose, subject_id, home_region, records, grant)
+        )
         return Held(tickets, ReadResult(purpose, records, decisions))
 
-    def read_record(self, principal: Principal, purpose: str | None, record_id: str) -> ReadResult:
-        return self.read_record_held(principal, purpose, record_id).wait()
+    def read_record(
+        self,
+        principal: Principal,
+        purpose: str | None,
+        record_id: str,
+        *,
+        grant: Grant | None = None,
+    ) -> ReadResult:
+        return self.read_record_held(principal, purpose, record_id, grant=grant).wait()
 
     def read_record_held(
-        self, principal: Principal, purpose: str | None, record_id: str
+        self,
+        principal: Principal,
+        purpose: str | None,
+        record_id: str,
+        *,
+        grant: Grant | None = None,
     ) -> Held[ReadResult]:
-        """:meth:`read_record`, held until its audit entries are committed."""
+        """:meth:`read_record`, held until its audit entries are committed.
+
+        An outside principal without a grant is refused before the record is looked
+        up; with one, a record its grant does not cover is answered as one that does
+        not exist."""
         purpose = self._require_purpose(purpose)
+        if is_outside(principal.kind) and grant is None:
+            return self._refuse(principal, purpose, R.NO_GRANT, GrantRequired())
         try:
             sealed = self._reader.fetch(record_id)
         except RecordNotFound:
             state = None
         else:
             # A record lives in its subject's home region: no directory lookup on this path.
-            state = self._admit(principal, sealed.subject_id, sealed.region)
+            covered = self._granted(principal, grant, sealed.subject_id, purpose, [sealed.category])
+            state = self._admit(principal, sealed.subject_id, sealed.region) if covered else None
         if state is None:
             return self._refuse(principal, purpose, R.NO_SUCH_RECORD, NoSuchRecord())
         decision = self._decide(principal, purpose, sealed.category, sealed.region, state)
@@ -277,6 +313,7 @@ class ReadService:
             stored,
             {sealed.category: decision},
             ticket,
+            grant,
         )
 
     # -- steps ---------------------------------------------------------------------
@@ -288,6 +325,29 @@ class ReadService:
         if purpose not in policy.purposes:
             raise UnknownPolicyElement("purpose", purpose, sorted(policy.purposes))
         return purpose
+
+    def _granted(
+        self,
+        principal: Principal,
+        grant: Grant | None,
+        subject_id: str,
+        purpose: str,
+        categories: Collection[str],
+    ) -> bool:
+        """Whether ``principal`` may go on: any principal of the organisation, and an
+        outside one whose grant is genuine and covers this very read."""
+        if not is_outside(principal.kind):
+            return True
+        if self._grants is None:
+            return False
+        return self._grants.covers(
+            grant,
+            recipient=principal.binding or principal.entity,
+            subject_id=subject_id,
+            purpose=purpose,
+            categories=categories,
+            now=self._clock(),
+        )
 
     def _admit_subject(
         self, principal: Principal, subject_id: str
@@ -316,7 +376,7 @@ class ReadService:
         principal: Principal,
         purpose: str,
         reason: Reason,
-        error: NoSuchSubject | NoSuchRecord,
+        error: NoSuchSubject | NoSuchRecord | GrantRequired,
     ) -> Held[Any]:
         """The one answer to a lookup without standing, or of an id that exists nowhere:
         audited (so probing shows in the log) without the id asked, since a pseudonym would
@@ -402,6 +462,7 @@ class ReadService:
         stored: list[StoredRecord],
         decisions: dict[str, Decision],
         decided: Ticket,
+        grant: Grant | None = None,
     ) -> Held[ReadResult]:
         views = self._runtime.current.views
         records = [
@@ -417,7 +478,7 @@ class ReadService:
             )
             for r in stored
         ]
-        read = self._audit_read(principal, purpose, subject_id, region, records)
+        read = self._audit_read(principal, purpose, subject_id, region, records, grant)
         return Held([decided, read], ReadResult(purpose, records, decisions))
 
     def _narrow_subject(
@@ -467,38 +528,30 @@ class ReadService:
         subject_id: str,
         region: str,
         records: list[ReadRecord],
+        grant: Grant | None = None,
     ) -> Ticket:
-        """The read's audit entry (one for the whole read) and, for a processor, the disclosure."""
+        """The read's audit entry (one for the whole read); a granted read names its basis
+        (the sharing service registers the disclosure itself)."""
         details = _who_and_where(principal, region)
         details["count"] = len(records)
-        ticket = self._audit.record(
+        withheld = grant is not None and grant.withheld
+        if grant is not None:
+            details["basis"] = grant.basis
+            details["grant"] = grant.grant_id
+            if withheld:
+                details["reference"] = grant.reference
+                details["withheld"] = True
+        return self._audit.record(
             "read",
             actor=principal.name,
-            subject_id=subject_id,
+            subject_id=None if withheld else subject_id,
             purpose=purpose,
             outcome="allow",
-            record_ids=[r.record_id for r in records],
+            record_ids=[] if withheld else [r.record_id for r in records],
             details=details,
             subject_actor=principal.kind in SELF_KINDS,
             policy_version=self._policy_version(),
         )
-        if principal.kind == "processor" and self._disclosures is not None and records:
-            self._disclosures.register_disclosure(
-                recipient=principal.binding or principal.name,
-                recipient_kind="processor",
-                basis="processor",
-                subject_id=subject_id,
-                categories=sorted({r.category for r in records}),
-                purpose=purpose,
-                reference=self._contract_reference(principal),
-                record_count=len(records),
-                actor=principal.name,
-            )
-        return ticket
-
-    def _contract_reference(self, principal: Principal) -> str:
-        processor = self._runtime.current.policy.processors.get(principal.binding or "")
-        return processor.contract.reference if processor else "unknown contract"
 
 
 def _own_subject(principal: Principal) -> str | None:

@@ -29,7 +29,12 @@ def bearer_token(request: Request) -> str:
 def principal(
     request: Request, deployment: Annotated[Deployment, Depends(deployment)]
 ) -> Principal:
-    return deployment.principal_service.authenticate(bearer_token(request))
+    found = deployment.principal_service.authenticate(bearer_token(request))
+    # Global Privacy Control received by servinfo's own pages: an opt-out of sale or
+    # sharing where the subject's regime grants one (servinfo.sharing, docs/sharing.md).
+    if request.headers.get("sec-gpc") == "1" and found.kind == "subject" and found.binding:
+        deployment.sharing.honour_gpc(found.binding, source="Sec-GPC header", actor=found.name)
+    return found
 
 
 async def token(request: Request) -> str:

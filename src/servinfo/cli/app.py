@@ -138,6 +138,15 @@ COMMANDS: dict[str, CommandEntry] = {
     "disclosure": CommandEntry(
         "servinfo.ledgers.cli", "disclosure_app", "The register of disclosures."
     ),
+    "processors": CommandEntry(
+        "servinfo.sharing.cli", "processors_app", "Processors under contract."
+    ),
+    "legal": CommandEntry(
+        "servinfo.sharing.cli", "legal_app", "Legal requests: intake, review, disclosure."
+    ),
+    "share": CommandEntry(
+        "servinfo.sharing.cli", "share_app", "Consents to disclosure, and disclosures under them."
+    ),
     "dsr": CommandEntry(
         "servinfo.rights.cli", "dsr_app", "Data-subject requests: open, verify, process, answer."
     ),

@@ -58,6 +58,7 @@ def control_migrations() -> tuple[Path, ...]:
     from servinfo.jobs.migrations import JOBS_MIGRATIONS
     from servinfo.ledgers import LEDGER_MIGRATIONS
     from servinfo.rights import RIGHTS_MIGRATIONS
+    from servinfo.sharing.migrations import SHARING_MIGRATIONS
 
     return (
         AUDIT_MIGRATIONS,
@@ -65,6 +66,7 @@ def control_migrations() -> tuple[Path, ...]:
         COLLECT_MIGRATIONS,
         RIGHTS_MIGRATIONS,
         JOBS_MIGRATIONS,
+        SHARING_MIGRATIONS,
     )
 
 

@@ -54,6 +54,7 @@ from servinfo.store.identity import (
 # their property below), so that a command such as ``servinfo principals list``
 # does not import ingest (phonenumbers), the rights (exports) or the read path.
 if TYPE_CHECKING:
+    from servinfo.access.grants import GrantIssuer
     from servinfo.access.identifiers import SubjectFinder
     from servinfo.access.reads import ReadService
     from servinfo.access.runtime import PolicyRuntime
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from servinfo.ledgers import Ledgers
     from servinfo.retention.ledger import BackupCatalogue, LedgerEntry, RecoveryLedger
     from servinfo.rights import RightsService
+    from servinfo.sharing.services import SharingService
 
 _T = TypeVar("_T")
 
@@ -359,7 +361,42 @@ class Deployment:
                 self.keyring,
                 self.subject_states,
                 self.audit_buffer,
-                self.ledgers,
+                # Reads check grants; only the sharing service below can issue them.
+                self._grant_issuer.verifier,
+            ),
+        )
+
+    @property
+    def _grant_issuer(self) -> GrantIssuer:
+        from servinfo.access.grants import GrantIssuer
+
+        return self._once("grant_issuer", GrantIssuer)
+
+    @property
+    def sharing(self) -> SharingService:
+        """The one way Service Information leaves (:mod:`servinfo.sharing`)."""
+        from servinfo.rights import notifier_named
+        from servinfo.sharing.legal import LegalRequestStore
+        from servinfo.sharing.services import SharingService, SubjectNotifier
+
+        outbox = notifier_named("outbox", self.control)
+
+        def tell(subject_id: str, payload: dict[str, object], at: dt.datetime) -> str:
+            return outbox.notify("disclosure_notice", subject_id, payload, now=at)
+
+        return self._once(
+            "sharing",
+            lambda: SharingService(
+                runtime=self.runtime,
+                reads=self.reads,
+                ledgers=self.ledgers,
+                directory=self.directory,
+                principals=self.principal_service,
+                issuer=self._grant_issuer,
+                keyring=self.keyring,
+                audit=self.audit,
+                legal=LegalRequestStore(self.control),
+                notifier=SubjectNotifier(tell),
             ),
         )
 

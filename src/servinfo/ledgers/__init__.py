@@ -12,6 +12,7 @@ The command line (``servinfo objection|restriction|consent|hold|disclosure …``
 is in :mod:`servinfo.ledgers.cli`; errors are in :mod:`servinfo.ledgers.errors`.
 """
 
+from servinfo.ledgers._consents import ConsentTerms
 from servinfo.ledgers._erasure import LedgersUnlinked
 from servinfo.ledgers._queries import bump as bump_version
 from servinfo.ledgers.entries import (
@@ -44,6 +45,7 @@ __all__ = [
     "Basis",
     "Consent",
     "ConsentState",
+    "ConsentTerms",
     "Disclosure",
     "DisclosureRefused",
     "Hold",

@@ -6,10 +6,17 @@ GDPR Art. 7(3) asks that withdrawing consent be as easy as giving it, so
 withdrawal is a row, and the latest row of a scope (by the subject's ledger
 version) says whether the consent is in force. Each row names the policy
 version whose notice the subject saw, which is what made the consent informed.
+
+A consent to disclosure names the recipient and may name the purpose too
+(granular: one recipient, one purpose), with its terms (:class:`ConsentTerms`):
+the hash of the exact wording shown, the channel, the proof, an end, and the
+country and risks where no transfer mechanism covers the recipient's country.
+What those terms must hold for a disclosure is the sharing service's to judge.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert
@@ -24,6 +31,22 @@ from servinfo.policy.model import Policy
 from servinfo.store.engines import write_transaction
 
 
+@dataclass(frozen=True)
+class ConsentTerms:
+    """What a consent to disclosure records beside its scope."""
+
+    #: ``sha256:…`` of the exact wording shown to the subject.
+    wording_hash: str
+    #: Where it was given: ``portal``, ``api``, ``cli``, ``paper`` …
+    channel: str
+    #: JSON text: who recorded it and the signed request.
+    proof: str
+    expires_at: datetime | None = None
+    #: Only where no transfer mechanism covers the recipient's country (Art. 49(1)(a)).
+    country: str | None = None
+    risks: str | None = None
+
+
 class ConsentLedger(LedgerService):
     def give_consent(
         self,
@@ -34,14 +57,15 @@ class ConsentLedger(LedgerService):
         notice_version: str,
         actor: str,
         now: datetime | None = None,
+        terms: ConsentTerms | None = None,
     ) -> Consent:
-        """Record consent to one purpose or to disclosure to one recipient.
+        """Record consent to one purpose, or to disclosure to one recipient (for a purpose).
 
         Giving again under another notice version renews the consent (the
         subject agreed to new terms); under the same one it is already in force.
         """
         return self._consent_event(
-            "given", subject_id, purpose, recipient, notice_version, actor, now
+            "given", subject_id, purpose, recipient, notice_version, actor, now, terms
         )
 
     def withdraw_consent(
@@ -53,13 +77,17 @@ class ConsentLedger(LedgerService):
         notice_version: str | None = None,
         actor: str,
         now: datetime | None = None,
+        terms: ConsentTerms | None = None,
     ) -> Consent:
         """Withdraw a consent in force: the same arguments as giving it (Art. 7(3)).
 
-        ``notice_version`` defaults to the policy in force (the notice shown now).
+        ``notice_version`` defaults to the policy in force (the notice shown now);
+        ``terms`` say how it was withdrawn (a Global Privacy Control signal: channel ``gpc``).
         """
         version = notice_version if notice_version is not None else self._policy().version
-        return self._consent_event("withdrawn", subject_id, purpose, recipient, version, actor, now)
+        return self._consent_event(
+            "withdrawn", subject_id, purpose, recipient, version, actor, now, terms
+        )
 
     def consents(self, subject_id: str, *, include_history: bool = False) -> list[Consent]:
         """Consents in force (or, with ``include_history``, every event, oldest first)."""
@@ -78,17 +106,36 @@ class ConsentLedger(LedgerService):
         notice_version: str,
         actor: str,
         now: datetime | None,
+        terms: ConsentTerms | None,
     ) -> Consent:
         policy = self._policy()
         self._check_consent_scope(policy, purpose, recipient)
+        if terms is not None and recipient is None:
+            raise InvalidLedgerInput("consent terms belong to a consent to a recipient")
         _checks.name(notice_version, "notice version")
         _checks.opaque_id(actor, "actor")
         at = _checks.utc(now)
         self._subject(subject_id)
+        t = terms
         entry = Consent(
-            str(ULID()), subject_id, purpose, recipient, state, at, notice_version, actor
+            str(ULID()),
+            subject_id,
+            purpose,
+            recipient,
+            state,
+            at,
+            notice_version,
+            actor,
+            t.wording_hash if t else None,
+            t.channel if t else None,
+            t.proof if t else None,
+            t.expires_at if t else None,
+            t.country if t else None,
+            t.risks if t else None,
         )
-        scope = f"purpose {purpose!r}" if purpose is not None else f"recipient {recipient!r}"
+        scope = f"purpose {purpose!r}" if recipient is None else f"recipient {recipient!r}"
+        if recipient is not None and purpose is not None:
+            scope += f" for purpose {purpose!r}"
         with write_transaction(self._engine) as connection:
             version = _queries.bump(connection, subject_id)
             events = _queries.consent_events(connection, [subject_id])
@@ -115,6 +162,12 @@ class ConsentLedger(LedgerService):
                     notice_version=notice_version,
                     actor=actor,
                     ledger_version=version,
+                    wording_hash=entry.wording_hash,
+                    channel=entry.channel,
+                    proof=entry.proof,
+                    expires_at=entry.expires_at,
+                    country=entry.country,
+                    risks=entry.risks,
                 )
             )
         self._changed(
@@ -132,10 +185,9 @@ class ConsentLedger(LedgerService):
 
     @staticmethod
     def _check_consent_scope(policy: Policy, purpose: str | None, recipient: str | None) -> None:
-        if (purpose is None) == (recipient is None):
-            found = "both" if purpose is not None else "neither"
+        if purpose is None and recipient is None:
             raise InvalidLedgerInput(
-                f"a consent covers exactly one purpose or one recipient; got {found}"
+                "a consent covers one purpose, or one recipient (for a purpose); got neither"
             )
         if purpose is not None:
             _checks.declared(purpose, "purpose", policy.purposes)

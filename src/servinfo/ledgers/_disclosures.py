@@ -10,15 +10,21 @@ and a disclosure is registered only when its ground holds — fail closed:
   reference is that consent's entry id;
 * ``legal_requirement``: to an authority (or a third party a legal process
   names), with the legal request's reference.
+
+A disclosure made under a gag order is *withheld* until the order ends
+(``withheld_until``): the subject's report, history and the notices to
+recipients leave it out, and its audit entry names no subject until
+:meth:`DisclosureLedger.release_withheld` writes the one that does.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, update
 from ulid import ULID
 
 from servinfo.ledgers import _checks, _queries
@@ -51,6 +57,7 @@ class DisclosureLedger(LedgerService):
         actor: str,
         reference: str | None = None,
         now: datetime | None = None,
+        withheld_until: datetime | None = None,
     ) -> Disclosure:
         """Register a disclosure of ``record_count`` records of the subject, once its ground holds.
 
@@ -94,6 +101,7 @@ class DisclosureLedger(LedgerService):
                 reference,
                 at,
                 actor,
+                withheld_until,
             )
             connection.execute(
                 insert(DisclosureRow).values(
@@ -108,19 +116,43 @@ class DisclosureLedger(LedgerService):
                     reference=reference,
                     at=at,
                     actor=actor,
+                    withheld_until=withheld_until,
                 )
             )
+        if entry.withheld_at(at):
+            # Under a gag order the entry names no subject: the subject's history is read
+            # by its pseudonym. release_withheld writes the entry that names the subject.
+            self._audit.record(
+                "disclosure",
+                actor=actor,
+                purpose=purpose,
+                details={
+                    "recipient": recipient,
+                    "recipient_kind": recipient_kind,
+                    "basis": basis,
+                    "record_count": record_count,
+                    "reference": reference,
+                    "withheld": True,
+                },
+            )
+            return entry
+        self._audit_disclosure(entry)
+        return entry
+
+    def _audit_disclosure(self, entry: Disclosure, *, released: bool = False) -> None:
+        basis, reference = entry.basis, entry.reference
         self._audit.record(
             "disclosure",
-            actor=actor,
-            subject_id=subject_id,
-            purpose=purpose,
+            actor=entry.actor,
+            subject_id=entry.subject_id,
+            purpose=entry.purpose,
             details={
-                "recipient": recipient,
-                "recipient_kind": recipient_kind,
+                "recipient": entry.recipient,
+                "recipient_kind": entry.recipient_kind,
                 "basis": basis,
-                "categories": ",".join(categories),
-                "record_count": record_count,
+                "categories": ",".join(entry.categories),
+                "record_count": entry.record_count,
+                **({"released": True} if released else {}),
                 # A processor's contract is the same for every subject; a consent's id or a
                 # legal request's reference is this person's.
                 **({"reference": reference} if basis == "processor" else {}),
@@ -130,15 +162,42 @@ class DisclosureLedger(LedgerService):
                 **({} if basis == "processor" else {"reference": reference}),
             },
         )
-        return entry
+
+    def release_withheld(self, reference: str, *, now: datetime | None = None) -> list[Disclosure]:
+        """End the withholding of the disclosures made under ``reference`` (a gag order
+        lifted): they show from ``now`` on, and each gets the audit entry naming its subject."""
+        at = _checks.utc(now)
+        with write_transaction(self._engine) as connection:
+            withheld = [
+                d
+                for d in _queries.disclosures_query(connection, subject_id=None, recipient=None)
+                if d.reference == reference and d.withheld_at(at)
+            ]
+            if withheld:
+                connection.execute(
+                    update(DisclosureRow)
+                    .where(DisclosureRow.id.in_([d.disclosure_id for d in withheld]))
+                    .values(withheld_until=at)
+                )
+        released = [replace(d, withheld_until=at) for d in withheld]
+        for entry in released:
+            self._audit_disclosure(entry, released=True)
+        return released
 
     def disclosures(
-        self, subject_id: str | None = None, recipient: str | None = None
+        self,
+        subject_id: str | None = None,
+        recipient: str | None = None,
+        *,
+        visible_at: datetime | None = None,
     ) -> list[Disclosure]:
-        """Registered disclosures, oldest first; of one subject and/or to one recipient."""
+        """Registered disclosures, oldest first; of one subject and/or to one recipient.
+
+        What the subject is shown (its report, the notices to its recipients) passes
+        ``visible_at``: disclosures withheld under a gag order then are left out."""
         with self._read() as connection:
             return _queries.disclosures_query(
-                connection, subject_id=subject_id, recipient=recipient
+                connection, subject_id=subject_id, recipient=recipient, visible_at=visible_at
             )
 
 
@@ -190,10 +249,11 @@ def _processor_reference(
         )
     contract = processor.contract
     today = at.date()
-    if not contract.signed <= today <= contract.expires:
+    state = policy.contract_state(recipient, today)
+    if state != "in_force":
         raise DisclosureRefused(
             f"processor {recipient!r}'s contract {contract.reference} runs from "
-            f"{contract.signed} to {contract.expires}, not on {today}"
+            f"{contract.signed} to {contract.expires}, not on {today} ({state})"
         )
     uncovered = [c for c in categories if c not in processor.categories]
     if uncovered:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, or_, select
@@ -285,6 +286,12 @@ def consent(row: Row[Any]) -> Consent:
         row.at,
         row.notice_version,
         row.actor,
+        row.wording_hash,
+        row.channel,
+        row.proof,
+        row.expires_at,
+        row.country,
+        row.risks,
     )
 
 
@@ -343,6 +350,7 @@ def disclosure(row: Row[Any]) -> Disclosure:
         row.reference,
         row.at,
         row.actor,
+        row.withheld_until,
     )
 
 
@@ -369,9 +377,18 @@ def holds_query(
 
 
 def disclosures_query(
-    connection: Connection, *, subject_id: str | None, recipient: str | None
+    connection: Connection,
+    *,
+    subject_id: str | None,
+    recipient: str | None,
+    visible_at: datetime | None = None,
 ) -> list[Disclosure]:
+    """Disclosures, oldest first; with ``visible_at``, only those not withheld then."""
     query = select(DisclosureRow.__table__)
+    if visible_at is not None:
+        query = query.where(
+            or_(DisclosureRow.withheld_until.is_(None), DisclosureRow.withheld_until <= visible_at)
+        )
     if subject_id is not None:
         query = query.where(DisclosureRow.subject_id == subject_id)
     if recipient is not None:

@@ -76,11 +76,23 @@ class Consent:
     at: datetime
     notice_version: str
     actor: str
+    #: A consent to a recipient's terms (None for a consent to a purpose).
+    wording_hash: str | None = None
+    channel: str | None = None
+    #: JSON text: who recorded it, the signed request.
+    proof: str | None = None
+    expires_at: datetime | None = None
+    country: str | None = None
+    risks: str | None = None
 
     @property
     def scope(self) -> str:
-        """The purpose id or recipient id the consent is about."""
-        return self.purpose if self.purpose is not None else str(self.recipient)
+        """The recipient id, or the purpose id, the consent is about."""
+        return str(self.recipient) if self.recipient is not None else str(self.purpose)
+
+    def in_force_at(self, when: datetime) -> bool:
+        """Given, and not past its end at ``when`` (a withdrawal is a later event)."""
+        return self.state == "given" and (self.expires_at is None or when < self.expires_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +126,8 @@ class Disclosure:
     reference: str
     at: datetime
     actor: str
+    #: Hidden from the subject until then (a gag order); None: never hidden.
+    withheld_until: datetime | None = None
+
+    def withheld_at(self, when: datetime) -> bool:
+        return self.withheld_until is not None and when < self.withheld_until

@@ -95,12 +95,17 @@ class RestrictionRow(LedgerBase):
 
 
 class ConsentRow(LedgerBase):
-    """One consent event for a purpose or for a recipient (exactly one of the two)."""
+    """One consent event for a purpose, or for disclosure to a recipient (for a purpose).
+
+    A consent to a recipient names its terms (l0002): the wording's hash, the
+    channel, the proof, an end, and where no transfer mechanism covers the
+    recipient's country, the country and the risks the subject was told.
+    """
 
     __tablename__ = "consents"
     __table_args__ = (
         CheckConstraint("state IN ('given', 'withdrawn')", name="state"),
-        CheckConstraint("(purpose IS NULL) <> (recipient IS NULL)", name="scope"),
+        CheckConstraint("purpose IS NOT NULL OR recipient IS NOT NULL", name="scope"),
     )
 
     id: Mapped[str] = mapped_column(String(_ID), primary_key=True)
@@ -114,6 +119,17 @@ class ConsentRow(LedgerBase):
     actor: Mapped[str] = mapped_column(String(_OPAQUE))
     #: The subject's ledger version this event produced: orders a scope's events.
     ledger_version: Mapped[int] = mapped_column(Integer())
+    #: sha256 of the exact wording shown (see servinfo.sharing.consents).
+    wording_hash: Mapped[str | None] = mapped_column(String(80))
+    #: Where it was given: portal, api, cli, paper …
+    channel: Mapped[str | None] = mapped_column(String(_NAME))
+    #: JSON: who recorded it and the signed request (its digest and signature).
+    proof: Mapped[str | None] = mapped_column(Text())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The recipient's country when no transfer mechanism covers it (Art. 49(1)(a)).
+    country: Mapped[str | None] = mapped_column(String(8))
+    #: The risks of that transfer, as the subject was told them.
+    risks: Mapped[str | None] = mapped_column(Text())
 
 
 class HoldRow(LedgerBase):
@@ -154,6 +170,8 @@ class DisclosureRow(LedgerBase):
     reference: Mapped[str] = mapped_column(String(_REFERENCE))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(_OPAQUE))
+    #: Under a gag order, hidden from the subject until then (l0002); set again when it lifts.
+    withheld_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LedgerVersionRow(LedgerBase):

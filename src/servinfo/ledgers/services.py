@@ -305,15 +305,20 @@ class Ledgers(ConsentLedger, HoldLedger, DisclosureLedger, ErasureLedger):
 def _state(
     policy: Policy, subject: Subject, rows: _queries.StateRows, *, open_request: bool
 ) -> SubjectState:
+    # A consent to disclosure names its recipient (and purpose): it grants the recipient,
+    # never the purpose's processing in general.
     consented = frozenset(
-        purpose if purpose is not None else str(recipient) for purpose, recipient in rows.consents
+        str(recipient) if recipient is not None else str(purpose)
+        for purpose, recipient in rows.consents
     )
     allows: set[str] = set()
     for restriction_allows in rows.restrictions:
         allows.update(restriction_allows)
     if rows.restrictions:
         # Art. 18(2): processing the subject consents to stays allowed.
-        allows.update(purpose for purpose, _ in rows.consents if purpose is not None)
+        allows.update(
+            purpose for purpose, recipient in rows.consents if purpose and recipient is None
+        )
     return SubjectState(
         subject_id=subject.subject_id,
         # Country codes are case-insensitive; the policy lists them in upper case.

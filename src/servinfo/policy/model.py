@@ -83,6 +83,8 @@ Permission = Literal[
     "list_subjects",
     "read_jobs",
     "manage_jobs",
+    "review_legal_requests",
+    "share_records",
 ]
 MechanismType = Literal[
     "not_restricted",
@@ -380,13 +382,33 @@ class Role(_Element):
     permissions: list[Permission] = Field(default_factory=list)
 
 
+ContractState = Literal["pending", "in_force", "expired", "terminated"]
+
+
 class Contract(_Element):
+    """A data processing agreement (GDPR Art. 28): in force from ``signed`` to ``expires``
+    inclusive, unless ``terminated`` ends it earlier (from that day on)."""
+
     reference: str
     signed: dt.date
     expires: dt.date
+    terminated: dt.date | None = None
+
+    def state_on(self, today: dt.date) -> ContractState:
+        """Whether the contract is in force on ``today``, and if not, why."""
+        if self.terminated is not None and self.terminated <= today:
+            return "terminated"
+        if today < self.signed:
+            return "pending"
+        if self.expires < today:
+            return "expired"
+        return "in_force"
 
 
 class Processor(_Element):
+    """A processor under contract; a sub-processor is an entry of its own that names the
+    processor engaging it (``sub_processor_of``) and is covered by both contracts."""
+
     name: str
     service: str
     country: CountryCode
@@ -395,6 +417,7 @@ class Processor(_Element):
     regions: list[Identifier]
     contract: Contract
     dpf_certified: bool = False
+    sub_processor_of: Identifier | None = None
 
 
 class RetentionClass(_Element):
@@ -521,6 +544,20 @@ class Policy(_Element):
             if self._area_of(region.country) == area and region_id in rules:
                 return region_id
         raise KeyError(country)
+
+    def contract_state(self, processor_id: str, today: dt.date) -> ContractState:
+        """A processor's contract state; a sub-processor's is its own contract's and its
+        engaging processor's, whichever is worse (its work ends with either)."""
+        processor = self.processors[processor_id]
+        state = processor.contract.state_on(today)
+        parent = processor.sub_processor_of
+        if state == "in_force" and parent is not None and parent in self.processors:
+            return self.processors[parent].contract.state_on(today)
+        return state
+
+    def sub_processors(self, processor_id: str) -> dict[str, Processor]:
+        """The sub-processors a processor engages, by id."""
+        return {pid: p for pid, p in self.processors.items() if p.sub_processor_of == processor_id}
 
     def purpose_roots(self) -> dict[str, Purpose]:
         return {pid: p for pid, p in self.purposes.items() if p.parent is None}

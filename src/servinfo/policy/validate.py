@@ -377,6 +377,31 @@ def _check_processors(policy: Policy, today: dt.date) -> Iterator[Finding]:
                 "the processor receives nothing until it is renewed",
                 "warning",
             )
+        yield from _check_sub_processor(policy, processor_id)
+
+
+def _check_sub_processor(policy: Policy, processor_id: str) -> Iterator[Finding]:
+    """A sub-processor names a processor that is not itself one, and does no more than it."""
+    processor = policy.processors[processor_id]
+    parent_id = processor.sub_processor_of
+    if parent_id is None:
+        return
+    loc: Loc = ("processors", processor_id, "sub_processor_of")
+    parent = policy.processors.get(parent_id)
+    if parent is None:
+        yield _unknown(loc, "processor", parent_id, policy.processors)
+        return
+    if parent.sub_processor_of is not None or parent_id == processor_id:
+        yield Finding(loc, f"'{parent_id}' is itself a sub-processor; expected a processor")
+        return
+    for field in ("categories", "purposes", "regions"):
+        beyond = [v for v in getattr(processor, field) if v not in getattr(parent, field)]
+        if beyond:
+            yield Finding(
+                ("processors", processor_id, field),
+                f"a sub-processor does no more than '{parent_id}': its contract covers "
+                f"{', '.join(getattr(parent, field))}, got {', '.join(beyond)}",
+            )
 
 
 def _check_out_of_scope(policy: Policy, today: dt.date) -> Iterator[Finding]:

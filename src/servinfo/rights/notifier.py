@@ -46,6 +46,8 @@ NoticeKind = Literal[
     "extension_notice",
     "restriction_lift_notice",
     "completion_notice",
+    #: The subject's data went to an authority under a legal request (servinfo.sharing).
+    "disclosure_notice",
 ]
 NOTICE_KINDS: frozenset[str] = frozenset(NoticeKind.__args__)  # type: ignore[attr-defined]
 #: Payload keys blanked when a message is marked sent.
