@@ -58,7 +58,8 @@ _WHAT = "new entry"
 #: ``actor`` is the subject actor's name (None when the head names the actor), ``links``
 #: each ``('"name":', identifier as UTF-8)`` in name order, ``record_ids`` the event's own
 #: tuple, ``after_links`` the fixed bytes from the end of the links to the start of the
-#: record ids. One flat tuple of strings and bytes, not a NamedTuple nor nested tuples:
+#: record ids (with no links, ``middle`` runs on to them and ``after_links`` is empty).
+#: One flat tuple of strings and bytes, not a NamedTuple nor nested tuples:
 #: every batch holds thousands of them, and each tracked container allocated brings the
 #: cyclic collector's next pass closer.
 Template: TypeAlias = tuple[
@@ -78,11 +79,17 @@ def keyed_entry(
     references under the subject's key (:func:`servinfo.audit.entries.reference`), ``at``
     and ``seq`` as their digits, ``tail`` the subject's (:func:`pseudonym_tail`).
 
-    One list of pieces and one join per entry: the append runs this for every entry
-    about a subject, and each intermediate ``bytes`` would copy the entry again.
+    One join per entry: the append runs this for every entry about a subject, and each
+    intermediate ``bytes`` would copy the entry again. Most such entries name no link
+    and a staff actor: their pieces are joined in one tuple.
     """
     head, middle, _, actor, links, record_ids, after_links = pieces
     ref = references.hex
+    if actor is None and not links:  # ``middle`` runs on to the record ids
+        if record_ids:
+            ids = b'","'.join([ref(record_id.encode()) for record_id in record_ids])
+            return b"".join((head, at, middle, b'"', ids, b'"],"seq":', seq, tail))
+        return b"".join((head, at, middle, b'],"seq":', seq, tail))
     if actor is None:
         parts = [head, at, middle]
     else:
@@ -164,9 +171,9 @@ def build(
     fixed_key = (items, types, outcome, policy_version, purpose, reasons)
     try:
         try:
-            details_part, after_links = _fixed(*fixed_key)
+            details_part, after_links, no_links = _fixed(*fixed_key)
         except TypeError:  # an unhashable value: encode (and refuse) it uncached
-            details_part, after_links = _fixed.__wrapped__(*fixed_key)
+            details_part, after_links, no_links = _fixed.__wrapped__(*fixed_key)
         if subject_id is not None:
             if type(record_ids) is not tuple:
                 record_ids = _strings("record_ids", record_ids)
@@ -174,12 +181,16 @@ def build(
             ",".join(record_ids).encode()
             if subject_actor:
                 _utf8(actor, "actor")
+            if linked:
+                middle, links, after_links = details_part, _links(linked), after_links
+            else:
+                middle, links, after_links = no_links, (), b""
             return (
                 _head(action, actor, subject_actor),
-                details_part,
+                middle,
                 subject_id,
                 actor if subject_actor else None,
-                _links(linked) if linked else (),
+                links,
                 record_ids,
                 after_links,
             )
@@ -207,16 +218,19 @@ def _fixed(
     policy_version: str | None,
     purpose: str | None,
     reasons: Sequence[str],
-) -> tuple[bytes, bytes]:
+) -> tuple[bytes, bytes, bytes]:
     """The middle up to the record ids, in two pieces around the links' contents: details
-    (as items) up to ``"links":{``; then, after the links' ``}``, labels and reasons."""
+    (as items) up to ``"links":{``; then, after the links' ``}``, labels and reasons. And
+    the two joined around no links."""
     encoded = _encode_details(dict(details)) if details else "{}"
     after_links = (
         f",{_labels(outcome, policy_version, purpose)},"
         f'"reasons":[{_quoted("reasons", reasons)}],'
         '"record_ids":['
     )
-    return f',"details":{encoded},"links":{{'.encode(), b"}" + after_links.encode()
+    before = f',"details":{encoded},"links":{{'.encode()
+    after = b"}" + after_links.encode()
+    return before, after, before + after
 
 
 # Events repeat their action and actor, and their outcome, policy version and

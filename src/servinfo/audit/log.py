@@ -18,7 +18,9 @@ Appending a batch is one transaction, whichever process runs it:
 (4) insert the rows in bulk, index the entries about subjects
     (``audit_subject_entries``), and store the new seq, the frontier and their
     MAC (a key from the keyring: a database writer without it cannot extend or
-    rewrite the tail unnoticed); commit.
+    rewrite the tail unnoticed); commit. On SQLite a large batch goes in chunks,
+    each inserted by a thread of its own while (3) builds the next
+    (:class:`~servinfo.audit._storage.ChunkWriter`).
 
 So appends from many processes interleave as whole batches, with contiguous
 seqs, and a crash leaves either the whole batch or none of it.
@@ -26,7 +28,9 @@ seqs, and a crash leaves either the whole batch or none of it.
 Checkpoints (C2SP signed notes, :mod:`servinfo.audit.checkpoint`) are signed
 after the commit, by :class:`~servinfo.audit.signer.CheckpointSigner`, which
 signs only a tree that extends the last checkpoint it signed (its state lives
-beside the key material, not in this database). One is due every
+beside the key material, not in this database); the process hands it the leaf
+hashes it appended, or the tree its appends already extended
+(:mod:`servinfo.audit._recent`). One is due every
 ``checkpoint_every_entries`` entries or ``checkpoint_every_seconds``; a
 command signs one before it exits (:meth:`AuditLog.checkpoint`), and the
 server signs the quiet log's tail on a timer. A refusal never fails the
