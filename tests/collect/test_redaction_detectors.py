@@ -122,6 +122,11 @@ def test_offsets_stay_exact_around_tricks(redactor: Redactor) -> None:
         ("the refund was declined for Wei Ling Okafor.", ["Wei Ling Okafor"]),
         ("GET /kunden?name=Brandstätter&tel=1", ["Brandstätter"]),
         ("Ansprechpartnerin: Frau Dr. Obermaier", ["Obermaier"]),
+        ("GET /c?name=Jolanda+Vermeulen&x=1", ["Jolanda+Vermeulen"]),
+        ("Thanks in advance,\nAmelia Hartwell", ["Amelia Hartwell"]),
+        ("Author: Jasper Lindqvist", ["Jasper Lindqvist"]),
+        ("on behalf of Okonkwo Adeyemi.", ["Okonkwo Adeyemi"]),
+        ("Hier ist Torben Aalto.", ["Torben Aalto"]),
     ],
 )
 def test_names_in_context(redactor: Redactor, text: str, names: list[str]) -> None:
@@ -425,6 +430,7 @@ def test_look_alikes_stay(redactor: Redactor, text: str) -> None:
         "vous pouvez me joindre au 06 12 34 56 78",
         "Potete richiamarmi al 02 1234 5678?",
         "please call me on 6123 4567",
+        "Tel. 030/1234567",
     ],
 )
 def test_national_phone_numbers_need_a_phone_word(redactor: Redactor, text: str) -> None:

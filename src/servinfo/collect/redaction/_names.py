@@ -66,12 +66,16 @@ _GREETINGS = (
 # (3) sign-offs (case-insensitive), then a comma or a line break
 _SIGN_OFFS = (
     r"(?i:regards|best regards|kind regards|warm regards|many thanks|thanks|thank you|thx|"
-    r"cheers|best|best wishes|sincerely|yours sincerely|yours|all the best|"
+    r"thanks in advance|thank you in advance|thanks again|with thanks|take care|talk soon|"
+    r"cheers|best|best wishes|warm wishes|sincerely|yours sincerely|yours truly|yours|"
+    r"all the best|"
     r"viele grüße|viele grüsse|beste grüße|liebe grüße|freundliche grüße|mit freundlichen grüßen|"
-    r"mit freundlichen grüssen|gruß|grüße|danke|vielen dank|lg|vg|mfg|"
-    r"cordialement|bien cordialement|bien à vous|merci|merci d'avance|salutations|amitiés|"
-    r"bonne journée|à bientôt|cordiali saluti|distinti saluti|saluti|grazie|grazie mille|"
-    r"a presto|un saluto|buona giornata)"
+    r"mit freundlichen grüssen|herzliche grüße|schöne grüße|gruß|grüße|danke|vielen dank|"
+    r"danke im voraus|vielen dank im voraus|lg|vg|mfg|"
+    r"cordialement|bien cordialement|bien à vous|merci|merci d'avance|merci par avance|"
+    r"salutations|salutations distinguées|sincères salutations|amitiés|bonne journée|à bientôt|"
+    r"cordiali saluti|distinti saluti|saluti|saluti cordiali|cordialmente|un cordiale saluto|"
+    r"un caro saluto|grazie|grazie mille|grazie in anticipo|a presto|un saluto|buona giornata)"
 )
 # (4) words that introduce a person (case-insensitive), and field labels
 _INTRODUCERS = (
@@ -85,6 +89,7 @@ _INTRODUCERS = (
     r"customer|kunde|kundin|"
     r"requester|reporter|assignee|de la part de|da parte di|reported by|submitted by|created by|"
     r"opened by|posted by|raised by|signalé par|signalée par|créé par|segnalato da|segnalata da|"
+    r"on behalf of|im auftrag von|au nom de|per conto di|hier ist|hier spricht|c'est|ici|"
     r"aperto da|gemeldet von|erstellt von|account holder|card holder|cardholder|holder|"
     r"titulaire|intestatario|intestataria|intestato a|intestata a|intestato al|intestato alla|"
     r"intestata alla|inhaber|inhaberin|karteninhaber|karteninhaberin|kontoinhaber|kontoinhaberin)"
@@ -92,7 +97,10 @@ _INTRODUCERS = (
 _LABELS = (
     r"(?i:name|full name|customer name|nom|nom complet|nome|nome completo|cognome|vorname|"
     r"nachname|prénom|from|von|de|da|to|an|cc|contact|kontakt|requester|reporter|assignee|"
-    r"signed|signature|unterschrift)"
+    r"signed|signature|unterschrift|author|autor|auteur|autore|owner|user|customer|client|"
+    r"cliente|kunde|kundin|benutzer|utilisateur|utente|employee|mitarbeiter|mitarbeiterin|"
+    r"recipient|empfänger|destinataire|destinatario|sender|absender|expéditeur|mittente|"
+    r"account holder|titulaire|intestatario|inhaber)"
 )
 
 # Sign-offs that a name may follow after a space alone ("Gruß Matthias").
@@ -129,6 +137,8 @@ class Rule:
     pattern: str
     skip_leading: bool = False
     two_words: bool = False
+    #: The name is a URL query value: "+" stands for a space.
+    query: bool = False
 
 
 #: (1)-(5), in order.
@@ -146,7 +156,7 @@ CONTEXT_RULES: Final = (
     # A signature: the name alone at the end of the text, or after "--".
     Rule(rf"(?:[.!?]|\n)[ ]{{0,2}}(?P<v>{FULL_NAME})[.!]?[ ]*$", skip_leading=True),
     Rule(rf"(?:^|\s)--[ ]?(?P<v>{FULL_NAME})[ ]*(?:\n|$)"),
-    Rule(rf"[?&](?i:{_QUERY_KEYS})=(?P<v>{FULL_NAME})"),
+    Rule(rf"[?&](?i:{_QUERY_KEYS})=(?P<v>{_WORD}(?:\+{_WORD}){{0,3}})", query=True),
     # After a weak word, two words or more that end the sentence ("declined for
     # Wei Ling Walker."): a product goes on ("for Visual Studio Code 1.8").
     Rule(rf"\b(?i:{_WEAK})[ ]{_TITLED}(?P<v>{FULL_NAME})(?:[.;!?)]|$)", two_words=True),
@@ -155,6 +165,7 @@ CONTEXT_RULES: Final = (
         skip_leading=True,
     ),
 )
+_PLAIN = Rule("")
 #: (6): a listed first name and a surname, anywhere.
 LISTED: Final = Rule("", skip_leading=True, two_words=True)
 
@@ -300,6 +311,8 @@ def person(value: str, rule: Rule) -> tuple[int, int] | None:
     (unless the rule skips leading words). A particle or an initial does not end
     a name; a name of one word has three letters or more.
     """
+    if rule.query:
+        return person(value.replace("+", " "), _PLAIN)
     offset = 0
     honorific = _HONORIFIC.match(value)
     if honorific is not None and honorific.end() < len(value):

@@ -78,6 +78,8 @@ PHONE: Final = "|".join(
         # every "2025-05-17 08:29:22" log timestamp is not even a candidate.
         rf"\(0\d{{1,4}}\)\s?\d{{2,5}}(?:{_SEP}?\d{{2,5}}){{0,3}}{_EXT}",
         rf"\b0[1-9](?:{_SEP}?\d){{5,13}}{_EXT}",
+        # German area codes before a slash: "030/1234567", "089 / 123 456".
+        rf"\b0[1-9]\d{{1,4}} ?/ ?\d{{2,8}}(?:{_SEP}?\d{{1,5}}){{0,3}}{_EXT}",
         # North America without +1: only separated forms, bare 10-digit runs are ids;
         # maybe with the trunk prefix 1 (1-800-555-0199).
         rf"(?:\b1{_SEP})?\(\d{{3}}\)\s?\d{{3}}[ .-]\d{{4}}{_EXT}",

@@ -391,7 +391,7 @@ _PHONE_WORDS = _words(
     r"whatsapp|signal|hotline|helpline|number|\bno\.|reach|contact|landline|switchboard|"
     r"telefon|handy|mobil|rufnummer|nummer|erreichbar|anrufen|ruf|durchwahl|festnetz|"
     r"ansprechpartner|zentrale|\bfon\b|\bmob\b|\bmob\.|\bm:|\bt:|\bp:|\bph\b|\bph\.|"
-    r"\bcel\b|\bcel\.|\btelf\b|viber|"
+    r"\bcel\b|\bcel\.|\btelf\b|viber|gsm|erreich|"
     r"t[ée]l[ée]phone|\bt[ée]l\b|t[ée]l\.|portable|appel|joindre|joignable|num[ée]ro|rappel|"
     r"telefono|cellulare|cell\.|chiam|richiam|numero|recapito|fisso|contattare|contattarmi)"
 )
