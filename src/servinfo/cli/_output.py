@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -17,7 +18,16 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["console", "err_console", "human", "log_to_stderr", "print_json", "size", "table"]
+__all__ = [
+    "console",
+    "err_console",
+    "human",
+    "log_to_stderr",
+    "print_json",
+    "progress_bar",
+    "size",
+    "table",
+]
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -35,6 +45,23 @@ def log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+@contextmanager
+def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (none when ``quiet``, as for ``--json``); yields the
+    ``progress(done, total)`` callback that long work (a sweep, a re-redaction) calls."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), console=err_console, disable=quiet
+    ) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def print_json(data: Any) -> None:

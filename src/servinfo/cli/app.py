@@ -120,6 +120,11 @@ COMMANDS: dict[str, CommandEntry] = {
     "hold": CommandEntry(
         "servinfo.ledgers.cli", "hold_app", "Legal holds on subjects and organizations."
     ),
+    "redaction": CommandEntry(
+        "servinfo.collect.reredaction_cli",
+        "redaction_app",
+        "Redaction of stored free text: run it again after the policy or the detectors change.",
+    ),
     "retention": CommandEntry(
         "servinfo.retention.cli",
         "retention_app",

@@ -18,6 +18,9 @@ kind                what it runs                                 why a rerun cha
                     expire_backups` (daily)                      their end are destroyed
 ``drp_callback``    :meth:`servinfo.rights.drp.DrpService.       a status the agent received
                     deliver` for one DRP request                 is not posted again
+``redaction_rerun`` :func:`servinfo.collect.reredaction.         records already redacted by
+                    rerun_redaction` for one region (after a     the current policy and
+                    policy or detector change)                   detectors are skipped
 =================== ============================================ ==========================
 
 Parameters are ids and region names; the handlers' results are counts.
@@ -43,12 +46,14 @@ __all__ = [
     "DSR_PROCESS",
     "EXPORT_PURGE",
     "KEK_REWRAP",
+    "REDACTION_RERUN",
     "REQUEST_PURGE",
     "RETENTION_SWEEP",
     "SWEEP_DAILY_AT",
     "WORKER_ACTOR",
     "enqueue_drp_callback",
     "enqueue_dsr_processing",
+    "enqueue_redaction_rerun",
     "enqueue_rewrap",
     "queue_dsr_processing",
     "servinfo_registry",
@@ -61,6 +66,7 @@ RETENTION_SWEEP = "retention_sweep"
 REQUEST_PURGE = "request_purge"
 BACKUP_EXPIRY = "backup_expiry"
 DRP_CALLBACK = "drp_callback"
+REDACTION_RERUN = "redaction_rerun"
 #: Attempts at one status callback (the queue's backoff between them: 10 s doubling, to 1 h).
 DRP_CALLBACK_ATTEMPTS = 10
 #: The actor the audit log names for what jobs do on their own schedule.
@@ -219,6 +225,25 @@ def _backup_expiry(context: JobContext) -> Mapping[str, Any]:
     return {"destroyed": len(destroyed)}
 
 
+def _redaction_rerun(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.collect.reredaction import rerun_redaction
+
+    report = rerun_redaction(
+        context.deployment,
+        _region(context),
+        actor=WORKER_ACTOR,
+        progress=_progress_and_check(context),
+    )
+    return {
+        "region": report.region,
+        "version": report.version,
+        "changed": report.changed,
+        "restamped": report.restamped,
+        "current": report.current,
+        "raced": report.raced,
+    }
+
+
 def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
     """Every kind servinfo runs as a job, and its schedules for ``regions``."""
     registry = Registry(
@@ -262,6 +287,13 @@ def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
             max_attempts=DRP_CALLBACK_ATTEMPTS,
         )
     )
+    registry.add(
+        JobKind(
+            REDACTION_RERUN,
+            _redaction_rerun,
+            "Redact a region's stored free text again under the current policy and detectors.",
+        )
+    )
     for region in regions:
         registry.schedule(
             Schedule(
@@ -292,6 +324,14 @@ def enqueue_drp_callback(queue: JobQueue, request_id: str, status: str) -> tuple
         {"request_id": request_id},
         dedupe_key=f"{DRP_CALLBACK}:{request_id}:{status}",
         max_attempts=DRP_CALLBACK_ATTEMPTS,
+    )
+
+
+def enqueue_redaction_rerun(queue: JobQueue, region: str, version: str) -> tuple[Job, bool]:
+    """The re-redaction of ``region`` up to ``version`` (of the policy's redaction and the
+    detectors): one job per region and version, however often it is asked for."""
+    return queue.enqueue(
+        REDACTION_RERUN, {"region": region}, dedupe_key=f"{REDACTION_RERUN}:{region}:{version}"
     )
 
 

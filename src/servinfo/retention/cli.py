@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from servinfo.cli._options import DataDirOption, JsonOption, TokenFileOption, TokenOption
-from servinfo.cli._output import console, err_console, print_json, table
+from servinfo.cli._output import console, print_json, progress_bar, table
 from servinfo.cli._session import authorized
 
 if TYPE_CHECKING:
@@ -100,22 +100,9 @@ def held(
 def _sweep_with_progress(
     deployment: Deployment, region: str, now: dt.datetime, dry_run: bool, quiet: bool
 ) -> SweepReport:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from servinfo.retention.sweep import run_sweep
 
-    with Progress(
-        TextColumn(f"{region}: sweeping"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task(region, total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with progress_bar(f"{region}: sweeping", quiet=quiet) as advance:
         return run_sweep(deployment, region, now=now, dry_run=dry_run, progress=advance)
 
 

@@ -25,6 +25,7 @@ The store depends on :mod:`servinfo.crypto` only, never on the policy.
 """
 
 from servinfo.store._marks import RequestMark, request_digest
+from servinfo.store._mutations import Reseal
 from servinfo.store.directory import Organization, Subject, SubjectDirectory
 from servinfo.store.engines import checkpoint, create_engine_for
 from servinfo.store.erasure import ErasureReport, RegionErasure
@@ -78,6 +79,7 @@ __all__ = [
     "RecordWriter",
     "RegionErasure",
     "RequestMark",
+    "Reseal",
     "RewrapReport",
     "ShredLedger",
     "StoreError",

@@ -1,12 +1,13 @@
-"""Deleting and rectifying single records (the writer's less frequent operations).
+"""Deleting, rectifying and re-sealing records (the writer's less frequent operations).
 
-Both run in one write transaction holding the region's writer lock, like
+Each runs in one write transaction holding the region's writer lock, like
 ingest, so they cannot interleave with an erasure of the same subject.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +20,17 @@ from servinfo.store._rows import load_record
 from servinfo.store._validate import check_name
 from servinfo.store.directory import SubjectDirectory
 from servinfo.store.engines import lock_for_write, write_transaction
-from servinfo.store.errors import InvalidRecord, PayloadTooLarge, SubjectErased
+from servinfo.store.errors import InvalidRecord, PayloadTooLarge, RecordNotFound, SubjectErased
 from servinfo.store.models import BlindIndexRow, DataKeyRow, RecordRow
 
-__all__ = ["IDENTIFIER_PREFIX", "delete_record", "identifier_field", "rectify_record"]
+__all__ = [
+    "IDENTIFIER_PREFIX",
+    "Reseal",
+    "delete_record",
+    "identifier_field",
+    "rectify_record",
+    "reseal_records",
+]
 
 #: The blind-index column name of an identifier is this prefix and its name: ``:`` is
 #: not in a policy id, so no lookup field can share an identifier's column.
@@ -97,6 +105,58 @@ def rectify_record(
                 lookup_fields or {},
                 identifiers or {},
             )
+
+
+@dataclass(frozen=True)
+class Reseal:
+    """Replace fields of a record, if its fields are still ``expected`` (as read)."""
+
+    record_id: str
+    expected: Mapping[str, Any]
+    new_fields: Mapping[str, Any]
+
+
+def reseal_records(
+    *, engine: Engine, keys: RegionKeys, items: Sequence[Reseal], max_payload: int
+) -> list[bool]:
+    """Merge each item's ``new_fields`` into its record and seal it again under the key
+    it has, in one transaction; per item, whether it was rewritten.
+
+    An item whose record changed since it was read (rectified, or rewritten by another
+    pass), whose record is gone, or whose subject was erased since, is left as it is
+    (False): the caller read a version that no longer stands. The fields are compared
+    whole, so nothing written meanwhile is overwritten. Used to write re-redacted free
+    text back (:mod:`servinfo.collect.reredaction`): the values are only ever removed,
+    so the record keeps its data key, and its own key if it had one.
+    """
+    region = keys.region
+    done: list[bool] = []
+    with write_transaction(engine) as connection:
+        lock_for_write(connection)
+        for item in items:
+            try:
+                record = load_record(connection, item.record_id, region)
+            except (RecordNotFound, SubjectErased):
+                done.append(False)
+                continue
+            assert record.key is not None  # load_record guarantees a live key
+            binding = record.binding(region)
+            sealer = keys.sealer(record.key)
+            fields = decode_fields(sealer.open(binding, record.ciphertext))
+            if fields != item.expected:
+                done.append(False)
+                continue
+            fields.update(item.new_fields)
+            payload = encode_fields(fields, f"record {item.record_id}")
+            if len(payload) > max_payload:
+                raise PayloadTooLarge(len(payload), max_payload)
+            connection.execute(
+                update(RecordRow)
+                .where(RecordRow.id == item.record_id)
+                .values(ciphertext=sealer.seal(binding, payload))
+            )
+            done.append(True)
+    return done
 
 
 def _replace_indexes(

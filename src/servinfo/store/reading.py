@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
 from servinfo.crypto import BLIND_INDEX, BlindIndexer, IntegrityError, Keyring, UnwrapError
 from servinfo.store._codec import decode_fields
@@ -224,12 +224,17 @@ class RecordReader:
                 found.extend(RecordLocation(region, record_id) for record_id in ids)
         return found
 
-    def iter_region(self, region: str, batch_size: int = 500) -> Iterator[StoredRecord]:
-        """Every readable record of ``region`` in (collected_at, id) order, in pages."""
+    def iter_region(
+        self, region: str, batch_size: int = 500, *, kinds: Collection[str] | None = None
+    ) -> Iterator[StoredRecord]:
+        """Every readable record of ``region`` (of ``kinds``, if given) in (collected_at, id)
+        order, in pages."""
         engine = self._engine(region)
         after: tuple[datetime, str] | None = None
         while True:
             query = record_query().where(DataKeyRow.wrapped.is_not(None), self._not_expired())
+            if kinds is not None:
+                query = query.where(RecordRow.kind.in_(sorted(kinds)))
             if after is not None:
                 query = query.where(
                     or_(
@@ -245,6 +250,21 @@ class RecordReader:
             if len(rows) < batch_size:
                 return
             after = (rows[-1].collected_at, rows[-1].id)
+
+    def count_region(self, region: str, kinds: Collection[str]) -> int:
+        """How many records :meth:`iter_region` would give for ``kinds`` (as it starts)."""
+        query = (
+            select(func.count())
+            .select_from(RecordRow)
+            .join(DataKeyRow, DataKeyRow.id == RecordRow.key_id)
+            .where(
+                DataKeyRow.wrapped.is_not(None),
+                self._not_expired(),
+                RecordRow.kind.in_(sorted(kinds)),
+            )
+        )
+        with self._engine(region).connect() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def _open(self, record: LoadedRecord, region: str) -> StoredRecord:
         key = record.key

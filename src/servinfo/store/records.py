@@ -41,7 +41,13 @@ from servinfo.store._codec import encode_fields
 from servinfo.store._ids import new_ulids
 from servinfo.store._keys import DEFAULT_CACHE_SIZE, RegionKeys, SealerCache
 from servinfo.store._marks import RequestMark, purge_expired_marks, stored_marks, write_marks
-from servinfo.store._mutations import delete_record, identifier_field, rectify_record
+from servinfo.store._mutations import (
+    Reseal,
+    delete_record,
+    identifier_field,
+    rectify_record,
+    reseal_records,
+)
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
 from servinfo.store.directory import Subject, SubjectDirectory
 from servinfo.store.engines import lock_for_write, write_transaction
@@ -482,6 +488,17 @@ class RecordWriter:
             identifiers=identifiers,
             max_payload=self._max_payload,
             now=utc_now(now),
+        )
+
+    def reseal(self, region: str, items: Sequence[Reseal]) -> list[bool]:
+        """Write re-redacted fields back, each record sealed again under its key, in one
+        transaction; per item, whether it was rewritten (False: the record changed or
+        went since it was read). See :func:`servinfo.store._mutations.reseal_records`."""
+        return reseal_records(
+            engine=self._engine(region),
+            keys=self._keys[region],
+            items=items,
+            max_payload=self._max_payload,
         )
 
     def erase_subject(
