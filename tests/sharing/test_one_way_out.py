@@ -180,6 +180,7 @@ NO_RECORD_DATA = {
     "transparency": "aggregate counts",
     "backup": "encrypted archives of the stores, opened only with the master key",
     "restore": "writes a deployment from an encrypted archive",
+    "redaction": "reruns redaction over stored records; prints counts",
 }
 
 

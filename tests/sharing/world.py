@@ -14,10 +14,23 @@ from tests.api.world import _record
 
 from servinfo.deployment import Deployment, create_deployment, open_deployment
 from servinfo.policy import Policy
+from servinfo.policy.loading import default_policy_text
 from servinfo.store import Principal
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+#: Staff who disclose under consent read for the consent's purpose: their role serves it.
+PARTNERSHIPS_ROLE = """\
+  partnerships:
+    name: Partnerships
+    description: Discloses to third parties the subject consented to.
+    principal_kinds: [employee]
+    purposes: [provide, improve_use]
+    categories: [account, payments, settings, communications]
+    regions: [eu, uk, ch, us, apac]
+    permissions: [share_records]
+"""
 SUBJECT = "subj-eu-1"
+CALIFORNIAN = "subj-us-ca"
 OTHER = "subj-eu-2"
 
 
@@ -37,11 +50,18 @@ class World:
 
 @contextmanager
 def build_world(tmp_path: Path) -> Iterator[World]:
-    result = create_deployment(tmp_path / "deployment", {})
+    policy_file = tmp_path / "policy.yaml"
+    text = default_policy_text()
+    policy_file.write_text(
+        text.replace("  billing_ops:\n", PARTNERSHIPS_ROLE + "  billing_ops:\n", 1)
+    )
+    result = create_deployment(tmp_path / "deployment", {}, policy_file=policy_file)
     deployment = open_deployment(tmp_path / "deployment", {})
     deployment.directory.add_organization("org-eu", "Example Org", "eu")
     deployment.directory.register_subject(SUBJECT, "org-eu", "DE")
     deployment.directory.register_subject(OTHER, "org-eu", "FR")
+    deployment.directory.add_organization("org-us", "Example US", "us")
+    deployment.directory.register_subject(CALIFORNIAN, "org-us", "US-CA")
     writer = deployment.writer
     world = World(deployment, {"admin": result.admin_token})
     world.record_ids = {
@@ -71,6 +91,8 @@ def build_world(tmp_path: Path) -> Iterator[World]:
         ("counsel-b", "employee", "legal_counsel", "eu", None),
         ("officer", "employee", "privacy_officer", "eu", None),
         ("support-eu", "employee", "support_engineer", "eu", None),
+        ("partners", "employee", "partnerships", "eu", None),
+        ("cal", "subject", "account_holder", None, CALIFORNIAN),
     ):
         issued = service.add(
             name, kind=kind, role=role, region=region, binding=binding, actor="admin"

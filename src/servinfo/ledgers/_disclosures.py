@@ -287,8 +287,11 @@ def _consent_reference(
         raise DisclosureRefused(
             f"subject {subject_id!r} has no consent in force to disclosure to {recipient!r}"
         )
+    # A recipient may hold consents for several purposes: the one named must be in force.
+    if given is not None and given in {consent.entry_id for consent in in_force}:
+        return given
     consent_id = in_force[-1].entry_id
-    if given is not None and given != consent_id:
+    if given is not None:
         raise DisclosureRefused(
             f"reference {given!r} is not the consent in force for {recipient!r}; "
             f"expected {consent_id!r}"
