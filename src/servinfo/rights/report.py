@@ -62,14 +62,47 @@ class LedgerEntries:
     holds: tuple[Hold, ...] = ()
 
     @classmethod
-    def of(cls, ledgers: Ledgers, subject_id: str) -> LedgerEntries:
+    def of(
+        cls, ledgers: Ledgers, subject_id: str, *, now: dt.datetime | None = None
+    ) -> LedgerEntries:
+        """The subject's entries as the subject may be shown them at ``now``: a disclosure
+        withheld under a gag order is left out until the order lifts."""
+        shown_at = now or dt.datetime.now(dt.UTC)
         return cls(
-            disclosures=tuple(ledgers.disclosures(subject_id=subject_id)),
+            disclosures=tuple(ledgers.disclosures(subject_id=subject_id, visible_at=shown_at)),
             objections=tuple(ledgers.objections(subject_id, include_withdrawn=True)),
             restrictions=tuple(ledgers.restrictions(subject_id, include_lifted=True)),
             consents=tuple(ledgers.consents(subject_id, include_history=True)),
             holds=tuple(ledgers.holds_for(subject_id, include_released=True)),
         )
+
+
+def _named_recipients(policy: Policy, disclosures: Sequence[Disclosure]) -> list[dict[str, Any]]:
+    """Who actually received the subject's data, by name (CJEU C-154/21: the recipients
+    themselves, not their categories): a processor by its registered name and country, a
+    third party or an authority by the id it was registered under; with the ground, the
+    categories and the dates."""
+    named: dict[str, dict[str, Any]] = {}
+    for d in disclosures:
+        processor = policy.processors.get(d.recipient) if d.recipient_kind == "processor" else None
+        entry = named.setdefault(
+            d.recipient,
+            {
+                "name": processor.name if processor else d.recipient,
+                "kind": d.recipient_kind,
+                "country": processor.country if processor else None,
+                "bases": [],
+                "categories": [],
+                "first": d.at.isoformat(),
+                "last": d.at.isoformat(),
+                "disclosures": 0,
+            },
+        )
+        entry["bases"] = sorted({*entry["bases"], d.basis})
+        entry["categories"] = sorted({*entry["categories"], *d.categories})
+        entry["last"] = d.at.isoformat()
+        entry["disclosures"] += 1
+    return sorted(named.values(), key=lambda r: (r["kind"], r["name"]))
 
 
 def art15_information(
@@ -178,6 +211,7 @@ def art15_information(
         "record_count": len(records),
         "processors": processors,
         "roles": roles,
+        "recipients": _named_recipients(policy, ledgers.disclosures),
         "disclosures": [
             {
                 "recipient": d.recipient,
