@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,19 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RetentionW
         with build_world(tmp_path) as built:
             yield built
         return
+    with _postgres_world(tmp_path) as built:
+        yield built
+
+
+@pytest.fixture
+def pg_world(tmp_path: Path) -> Iterator[RetentionWorld]:
+    """The world on PostgreSQL alone (partitions)."""
+    with _postgres_world(tmp_path) as built:
+        yield built
+
+
+@contextmanager
+def _postgres_world(tmp_path: Path) -> Iterator[RetentionWorld]:
     require_postgres()
     databases = PostgresDatabases()
     try:

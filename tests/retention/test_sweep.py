@@ -160,6 +160,9 @@ def test_a_sweep_interrupted_between_batches_finishes_on_the_next_run(
         world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
         for i in range(5)
     ]
+    # A live record of the same month: on PostgreSQL the month's partition is then
+    # swept batch by batch, not dropped whole.
+    world.ingest("subj-fr", "telemetry.usage", COLLECTED)
     now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
 
     class Crash(Exception):
@@ -288,6 +291,9 @@ def test_the_audit_entry_of_a_sweep_interrupted_between_batches_counts_every_att
         world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
         for i in range(5)
     ]
+    # A live record of the same month: on PostgreSQL the month's partition is then
+    # swept batch by batch, not dropped whole.
+    world.ingest("subj-fr", "telemetry.usage", COLLECTED)
     _one_record_a_batch(world, monkeypatch)
     start = world.deployment.audit.size()
     now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
@@ -364,12 +370,13 @@ def test_the_walk_in_physical_order_deletes_every_expired_record_a_batch_at_a_ti
 ) -> None:
     # Expired records scattered among live ones, and one more expired record
     # written while the sweep runs (behind or past its walk): all go, no batch
-    # deletes more than the batch size, every live record stays.
+    # deletes more than the batch size, every live record stays. (Live records of
+    # the same month and category: on PostgreSQL, their partition is walked too.)
     expired, live = [], []
     for i in range(40):
         at = COLLECTED + dt.timedelta(minutes=i)
         if i % 3:
-            live.append(world.ingest("subj-de", "account.profile", at))
+            live.append(world.ingest("subj-de", "telemetry.usage", at))
         else:
             expired.append(world.ingest("subj-de", "telemetry.status", at))
     steps: list[int] = []

@@ -46,6 +46,7 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "payments.credit_check": ("platform", {"check_id": "CC-1", "decision": "approve"}),
     "settings.feature": ("platform", {"feature": "backups", "enabled": True}),
     "telemetry.status": ("platform", {"resource_id": "vm-1", "state": "healthy"}),
+    "telemetry.usage": ("platform", {"resource_id": "vm-1", "metric": "cpu", "quantity": 1}),
     "communications.feedback": ("support", {"channel": "console"}),
 }
 

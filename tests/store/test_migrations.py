@@ -15,12 +15,23 @@ from servinfo.store import create_engine_for, migrate_control, migrate_region
 from servinfo.store.engines import is_sqlite
 from servinfo.store.migrations import VERSION_TABLES, Tree, alembic_config
 from servinfo.store.models import control_metadata, region_metadata
+from servinfo.store.partitions import is_partition
+
+
+def _not_a_partition(name: str | None, type_: str, parents: object) -> bool:
+    # records' partitions (PostgreSQL) are not in the models: the store makes them.
+    return not (type_ == "table" and name is not None and is_partition(name))
 
 
 def _diffs(engine: Engine, metadata: MetaData, tree: Tree) -> list[object]:
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"version_table": VERSION_TABLES[tree], "compare_type": True}
+            connection,
+            opts={
+                "version_table": VERSION_TABLES[tree],
+                "compare_type": True,
+                "include_name": _not_a_partition,
+            },
         )
         return list(compare_metadata(context, metadata))
 
@@ -43,7 +54,7 @@ def test_migrations_run_on_an_empty_file_and_are_idempotent(tmp_path: Path) -> N
     assert _diffs(region, region_metadata, "region") == []
     with region.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version_region")
-        assert version.scalar_one() == "r0006"
+        assert version.scalar_one() == "r0007"
     control.dispose()
     region.dispose()
 
@@ -52,9 +63,11 @@ def test_primary_key_of_records_starts_with_collected_at(region_engines: dict[st
     from sqlalchemy import inspect
 
     for engine in region_engines.values():
+        # PostgreSQL partitions records by category and time: the key holds both.
         assert inspect(engine).get_pk_constraint("records")["constrained_columns"] == [
             "collected_at",
             "id",
+            *([] if is_sqlite(engine) else ["category"]),
         ]
 
 
@@ -77,6 +90,16 @@ def test_blind_index_is_without_rowid_on_sqlite(region_engines: dict[str, Engine
             "record_id",
         ]
         assert [i["column_names"] for i in table.get_indexes("blind_index")] == [["record_id"]]
+
+
+def _fresh_region(
+    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest, label: str
+) -> Engine:
+    """An empty region database of ``backend_name``."""
+    if backend_name == "sqlite":
+        return create_engine_for(f"sqlite:///{tmp_path / 'eu.db'}")
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    return create_engine_for(databases.new(label))
 
 
 def _move_to(engine: Engine, target: str, *, down: bool = False) -> None:
@@ -116,11 +139,7 @@ def _table_of(element: object) -> str | None:
 def test_r0002_keeps_the_blind_index_rows_both_ways(
     backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if backend_name == "sqlite":
-        engine = create_engine_for(f"sqlite:///{tmp_path / 'eu.db'}")
-    else:
-        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-        engine = create_engine_for(databases.new("r0002"))
+    engine = _fresh_region(backend_name, tmp_path, request, "r0002")
     try:
         _move_to(engine, "r0001")
         with engine.begin() as connection:
@@ -151,5 +170,83 @@ def test_r0002_keeps_the_blind_index_rows_both_ways(
         ] == []
         if is_sqlite(engine):
             assert "WITHOUT ROWID" not in _blind_index_sql(engine)
+    finally:
+        engine.dispose()
+
+
+def _record_rows(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT id, category, kind, retain_until, legal_hold, ciphertext FROM records"
+        )
+        return sorted((i, c, k, str(r), bool(h), bytes(x)) for i, c, k, r, h, x in rows)
+
+
+def _insert_records(engine: Engine) -> None:
+    p = "?" if is_sqlite(engine) else "%s"
+    rows = [
+        (f"01HV8Z3K4M5N6P7Q8R9S0T1V{n:02d}", category, kind, at, end, n == 3)
+        for n, (category, kind, at, end) in enumerate(
+            [
+                ("telemetry", "telemetry.status", "2025-01-05 08:00:00", "2025-04-05"),
+                ("telemetry", "telemetry.status", "2025-01-31 23:59:59", "2025-05-01"),
+                ("telemetry", "telemetry.usage", "2025-02-01 00:00:00", "2026-03-01"),
+                ("account", "account.profile", "2025-01-07 10:00:00", "9999-12-31"),
+            ]
+        )
+    ]
+    columns = (
+        "id, subject_id, org_id, category, kind, source, collected_at, retain_until, "
+        "legal_hold, schema_version, key_id, ciphertext"
+    )
+    statement = f"INSERT INTO records ({columns}) VALUES ({', '.join([p] * 12)})"  # noqa: S608
+    with engine.begin() as connection:
+        for record_id, category, kind, at, end, held in rows:
+            connection.exec_driver_sql(
+                statement,
+                (record_id, "subj-1", "org-1", category, kind, "platform",
+                 at if is_sqlite(engine) else f"{at}+00", end, held, 1, "k" * 26,
+                 record_id.encode()),
+            )  # fmt: skip
+
+
+def _partition_of(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT id, tableoid::regclass::text FROM records")
+        return {str(i): str(t) for i, t in rows}
+
+
+@pytest.mark.parametrize(
+    "backend_name", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_r0007_keeps_every_record_both_ways(
+    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    engine = _fresh_region(backend_name, tmp_path, request, "r0007")
+    try:
+        _move_to(engine, "r0006")
+        _insert_records(engine)
+        before = _record_rows(engine)
+        assert len(before) == 4
+        migrate_region(engine)
+        assert _record_rows(engine) == before
+        assert _diffs(engine, region_metadata, "region") == []
+        if not is_sqlite(engine):
+            # Telemetry by month of collection (UTC), every other category apart.
+            assert _partition_of(engine) == {
+                "01HV8Z3K4M5N6P7Q8R9S0T1V00": "records_telemetry_2025_01",
+                "01HV8Z3K4M5N6P7Q8R9S0T1V01": "records_telemetry_2025_01",
+                "01HV8Z3K4M5N6P7Q8R9S0T1V02": "records_telemetry_2025_02",
+                "01HV8Z3K4M5N6P7Q8R9S0T1V03": "records_other",
+            }
+        _move_to(engine, "r0006", down=True)
+        assert _record_rows(engine) == before
+        assert _diffs(engine, region_metadata, "region") == []
+        if not is_sqlite(engine):
+            with engine.connect() as connection:
+                kind = connection.exec_driver_sql(
+                    "SELECT relkind FROM pg_class WHERE relname = 'records'"
+                ).scalar_one()
+            assert kind == "r"
     finally:
         engine.dispose()

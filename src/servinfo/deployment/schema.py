@@ -27,7 +27,7 @@ __all__ = ["SCHEMA_HEADS", "SchemaMismatch", "verify_schemas"]
 #: The newest revision of every branch of each tree (store and domain branches alike).
 SCHEMA_HEADS: Mapping[Tree, frozenset[str]] = {
     "control": frozenset({"a0003", "c0004", "j0001", "k0001", "l0002", "r0005", "s0001"}),
-    "region": frozenset({"r0006"}),
+    "region": frozenset({"r0007"}),
 }
 
 

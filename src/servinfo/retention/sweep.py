@@ -83,19 +83,23 @@ from servinfo.store._ids import new_ulid
 from servinfo.store.engines import is_sqlite
 from servinfo.store.expiry import (
     EXPIRY_TABLES,
+    Deletable,
     ExpiredRecord,
     ExpiryBatch,
     delete_expired,
     delete_expired_where,
     destroy_idle_keys,
+    drop_expired_partition,
     expired_batch,
     expired_page,
+    has_expired,
     keep_expired,
     kept_batch,
     move_ends,
     physical_extent,
 )
 from servinfo.store.models import RecordRow
+from servinfo.store.partitions import ensure_months_ahead, record_leaves
 from servinfo.store.sweep_progress import (
     ATTEMPTS,
     KEYS_DESTROYED,
@@ -420,42 +424,30 @@ def sweep_region(
     else:
         # (3) first by predicate alone: kinds counted from collection, past every
         # regime's period, of subjects and organizations nothing keeps.
-        cutoffs = collected_cutoffs(policy, today)
-        skip_subjects = set(keepers.subject_holds) | set(keepers.requests)
-        indexed = frozenset(
-            kind_id
-            for kind_id, kind in policy.kinds().items()
-            if any(spec.lookup for spec in kind.fields.values())
+        which = Deletable(
+            today,
+            collected_cutoffs(policy, today),
+            skip_subjects=set(keepers.subject_holds) | set(keepers.requests),
+            skip_orgs=set(keepers.org_holds),
+            indexed_kinds=frozenset(
+                kind_id
+                for kind_id, kind in policy.kinds().items()
+                if any(spec.lookup for spec in kind.fields.values())
+            ),
         )
-        # One walk over the table in physical order, a window at a time, each
-        # window sized so that it deletes about a batch (the batch is how long
-        # ingest waits): the first guess assumes every row expired.
-        extent = physical_extent(engine)
-        width = max(1, batch_size // _ROWS_PER_UNIT[is_sqlite(engine)])
-        start = 0
-        while start < extent:
-            batch_done = delete_expired_where(
-                engine,
-                today,
-                (start, start + width),
-                batch_size,
-                cutoffs=cutoffs,
-                skip_subjects=skip_subjects,
-                skip_orgs=set(keepers.org_holds),
-                indexed_kinds=indexed,
-                tally=tally,
-            )
-            sweep.deleted_batch(batch_done)
-            count = sum(batch_done.deleted.values())
-            if count < batch_size:
-                start += width
-                width = _next_width(width, count, batch_size)
-            else:  # the window may hold more: go over it again, narrower
-                width = max(1, width // 2)
-            _pace(batch_done)
-            done += count
-            if progress is not None:
-                progress(done, max(total, done))
+        ensure_months_ahead(engine, today)  # PostgreSQL: this month's partitions, and next
+        for leaf in record_leaves(engine):
+            # A month partition whose every record goes is dropped whole; any other
+            # (and one that could not be proved) is walked a window at a time.
+            if leaf.ends is not None and leaf.ends <= today:
+                dropped = drop_expired_partition(engine, leaf.name, which, tally=tally)
+                if dropped is not None:
+                    sweep.deleted_batch(dropped)
+                    done += sum(dropped.deleted.values())
+                    if progress is not None:
+                        progress(done, max(total, done))
+                    continue
+            done = _walk(engine, leaf.name, which, batch_size, sweep, tally, done, total, progress)
         # (4) ... then what needs a decision record by record.
         while batch := expired_batch(engine, today, batch_size):
             decided = sweep.decide(batch)
@@ -620,6 +612,44 @@ def _pace(batch: ExpiryBatch) -> None:
     """
     if batch.waited > _CONTENDED:
         time.sleep(batch.held * _YIELD)
+
+
+def _walk(
+    engine: Engine,
+    table: str,
+    which: Deletable,
+    batch_size: int,
+    sweep: _Sweep,
+    tally: SweepTally | None,
+    done: int,
+    total: int,
+    progress: Progress | None,
+) -> int:
+    """Step (3) over one table of records (a partition on PostgreSQL): one walk in
+    physical order, a window at a time, each window sized so that it deletes about
+    a batch (the batch is how long ingest waits); the first guess assumes every row
+    expired. What ``done`` counts after it."""
+    if not has_expired(engine, which.today, table):  # a partition of live records alone
+        return done
+    extent = physical_extent(engine, table)
+    width = max(1, batch_size // _ROWS_PER_UNIT[is_sqlite(engine)])
+    start = 0
+    while start < extent:
+        batch_done = delete_expired_where(
+            engine, which, (start, start + width), batch_size, table=table, tally=tally
+        )
+        sweep.deleted_batch(batch_done)
+        count = sum(batch_done.deleted.values())
+        if count < batch_size:
+            start += width
+            width = _next_width(width, count, batch_size)
+        else:  # the window may hold more: go over it again, narrower
+            width = max(1, width // 2)
+        _pace(batch_done)
+        done += count
+        if progress is not None:
+            progress(done, max(total, done))
+    return done
 
 
 def _next_width(width: int, deleted: int, batch_size: int) -> int:

@@ -145,15 +145,18 @@ def lock_for_write(connection: Connection) -> None:
     SQLite already holds it (``BEGIN IMMEDIATE``). On PostgreSQL, ROW EXCLUSIVE
     on ``records`` does not block other writers, only erasure's lock below,
     which waits for every writer holding it and blocks new ones until it commits.
+    Both lock ``ONLY records``, not its partitions (:mod:`servinfo.store.partitions`):
+    the lock is the region's, and a lock on every partition would cost each
+    writer one per month and hold off the sweep's partition drops.
     """
     if not is_sqlite(connection.engine):
-        connection.exec_driver_sql("LOCK TABLE records IN ROW EXCLUSIVE MODE")
+        connection.exec_driver_sql("LOCK TABLE ONLY records IN ROW EXCLUSIVE MODE")
 
 
 def lock_for_erasure(connection: Connection) -> None:
     """Wait for in-flight writers of the region and hold new ones off (see above)."""
     if not is_sqlite(connection.engine):
-        connection.exec_driver_sql("LOCK TABLE records IN SHARE ROW EXCLUSIVE MODE")
+        connection.exec_driver_sql("LOCK TABLE ONLY records IN SHARE ROW EXCLUSIVE MODE")
 
 
 def checkpoint(engine: Engine, *, tables: tuple[str, ...] = ("data_keys",)) -> bool:

@@ -44,23 +44,27 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, exc, func, select, update
 
 from servinfo.store._bulk import date_value, fetch_for_ids, id_chunks, id_filter, time_value
 from servinfo.store.engines import is_sqlite, lock_for_erasure, write_transaction
 from servinfo.store.models import RecordRow
+from servinfo.store.partitions import forget_partition, is_partition
 from servinfo.store.sweep_progress import KEYS_DESTROYED, SweepTally
 
 __all__ = [
     "EXPIRY_TABLES",
+    "Deletable",
     "ExpiredRecord",
     "ExpiryBatch",
     "delete_expired",
     "delete_expired_where",
     "destroy_idle_keys",
+    "drop_expired_partition",
     "expired_batch",
     "expired_counts",
     "expired_page",
+    "has_expired",
     "keep_expired",
     "kept_batch",
     "move_ends",
@@ -235,46 +239,100 @@ def delete_expired(
     return ExpiryBatch(dict(deleted))
 
 
-def physical_extent(engine: Engine) -> int:
-    """Where the records table ends, in the unit of :func:`delete_expired_where`'s
-    ``window``: one past the largest rowid on SQLite, the number of heap blocks
-    (plus one) on PostgreSQL."""
+def physical_extent(engine: Engine, table: str = "records") -> int:
+    """Where ``table`` (``records`` or one of its partitions) ends, in the unit of
+    :func:`delete_expired_where`'s ``window``: one past the largest rowid on SQLite,
+    the number of heap blocks (plus one) on PostgreSQL."""
     sqlite = is_sqlite(engine)
+    _check_table(table)
     query = (
-        "SELECT coalesce(max(rowid), 0) + 1 FROM records"
+        f"SELECT coalesce(max(rowid), 0) + 1 FROM {table}"  # noqa: S608
         if sqlite
-        else "SELECT pg_relation_size('records') / current_setting('block_size')::int + 1"
+        else f"SELECT pg_relation_size('{table}') / current_setting('block_size')::int + 1"
     )
     with engine.connect() as connection:
         return int(connection.exec_driver_sql(query).scalar_one())
 
 
+def has_expired(engine: Engine, today: date, table: str = "records") -> bool:
+    """Whether ``table`` holds a record past its stored end (kept or not): one probe of
+    the ``retain_until`` index, so that the sweep skips a partition of live records
+    instead of walking it."""
+    _check_table(table)
+    p = "?" if is_sqlite(engine) else "%s"
+    with engine.connect() as connection:
+        return (
+            connection.exec_driver_sql(
+                f"SELECT 1 FROM {table} WHERE retain_until < {p} LIMIT 1",  # noqa: S608
+                (date_value(connection)(today),),
+            ).first()
+            is not None
+        )
+
+
+def _check_table(table: str) -> None:
+    # Table names are interpolated: only records and its partitions' names pass.
+    if table != "records" and not is_partition(table):
+        raise ValueError(f"not a table of records: {table!r}")
+
+
+@dataclass(frozen=True)
+class Deletable:
+    """Which records past their stored end the sweep deletes by predicate alone.
+
+    A record goes if it is past its stored end, not kept, of a kind in
+    ``cutoffs`` and collected before that kind's cutoff (the caller computed
+    it so that no regime keeps such a record longer), and neither its subject
+    nor its organization is skipped (held, or asked for by an open request).
+    """
+
+    today: date
+    cutoffs: Mapping[str, datetime]
+    skip_subjects: Collection[str] = ()
+    skip_orgs: Collection[str] = ()
+    #: Kinds with blind indexes (None: any kind may have some).
+    indexed_kinds: frozenset[str] | None = None
+
+    def condition(self, connection: Connection) -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters (``cutoffs`` must not be empty)."""
+        p = "?" if is_sqlite(connection.engine) else "%s"
+        as_date, as_time = date_value(connection), time_value(connection)
+        kinds = sorted(self.cutoffs)
+        which = " OR ".join(f"(kind = {p} AND collected_at < {p})" for _ in kinds)
+        params: list[Any] = [as_date(self.today)]
+        for kind in kinds:
+            params += [kind, as_time(self.cutoffs[kind])]
+        skips = ""
+        for column, values in (("subject_id", self.skip_subjects), ("org_id", self.skip_orgs)):
+            if values:
+                skips += f" AND {column} NOT IN ({', '.join(p for _ in values)})"
+                params += sorted(values)
+        return f"retain_until < {p} AND NOT legal_hold AND ({which}){skips}", params
+
+    def indexed(self, kinds: Iterable[str]) -> bool:
+        """Whether records of ``kinds`` may have blind indexes to delete with them."""
+        return self.indexed_kinds is None or not self.indexed_kinds.isdisjoint(kinds)
+
+
 def delete_expired_where(
     engine: Engine,
-    today: date,
+    which: Deletable,
     window: tuple[int, int],
     limit: int,
     *,
-    cutoffs: Mapping[str, datetime],
-    skip_subjects: Collection[str] = (),
-    skip_orgs: Collection[str] = (),
-    indexed_kinds: frozenset[str] | None = None,
+    table: str = "records",
     tally: SweepTally | None = None,
 ) -> ExpiryBatch:
-    """Delete up to ``limit`` records past their retention chosen by predicate alone in
-    ``window``.
+    """Delete up to ``limit`` records that ``which`` chooses by predicate alone in
+    ``window`` of ``table``.
 
-    The sweep's fast path: a record goes if it is past its stored end, not
-    kept, of a kind in ``cutoffs`` and collected before that kind's cutoff (the
-    caller computed it so that no regime keeps such a record longer), and
-    neither its subject nor its organization is skipped (held, or asked for
-    by an open request). One statement finds and deletes them — no round trip
+    The sweep's fast path. One statement finds and deletes them — no round trip
     through Python per record — then their blind indexes, in the same
-    transaction (only if a deleted record's kind is among ``indexed_kinds``,
-    when given).
+    transaction (only if a deleted record's kind may have some).
 
     ``window`` is a physical range ``[start, end)`` of the table: rowids on
-    SQLite, heap blocks on PostgreSQL (a TID range scan). The sweep walks the
+    SQLite, heap blocks on PostgreSQL (a TID range scan; ``table`` is then one
+    of the partitions, whose blocks are its own). The sweep walks the
     table once in physical order, so each page is read and rewritten once,
     instead of finding each batch through the ``retain_until`` index among
     records scattered over every page (and, on PostgreSQL, walking past the
@@ -283,8 +341,9 @@ def delete_expired_where(
     sweep's record-by-record pass. A batch that deleted ``limit`` records may
     have left some in its window: the caller goes over the window again.
     """
-    if not cutoffs:
+    if not which.cutoffs:
         return ExpiryBatch({})
+    _check_table(table)
     sqlite = is_sqlite(engine)
     p = "?" if sqlite else "%s"
     asked = time.perf_counter()
@@ -293,9 +352,6 @@ def delete_expired_where(
             asked = time.perf_counter()
         lock_for_erasure(connection)
         got = time.perf_counter()
-        as_date, as_time = date_value(connection), time_value(connection)
-        kinds = sorted(cutoffs)
-        which = " OR ".join(f"(kind = {p} AND collected_at < {p})" for _ in kinds)
         start, end = window
         # The row's physical address: a row updated since the subquery saw it has
         # another one on PostgreSQL, and is left for the next batch.
@@ -306,30 +362,23 @@ def delete_expired_where(
         else:
             where = "ctid >= %s::tid AND ctid < %s::tid"
             params = [f"({start},0)", f"({end},0)"]
-        params.append(as_date(today))
-        for kind in kinds:
-            params += [kind, as_time(cutoffs[kind])]
-        skips = ""
-        for column, values in (("subject_id", skip_subjects), ("org_id", skip_orgs)):
-            if values:
-                skips += f" AND {column} NOT IN ({', '.join(p for _ in values)})"
-                params += sorted(values)
+        condition, condition_params = which.condition(connection)
+        params += condition_params
         # Names and placeholders only: every value is a parameter.
         # (On PostgreSQL ``= ANY(ARRAY(…))`` is a TID scan of the rows found;
         # ``IN (…)`` would hash them first.)
         chosen = "IN (" if sqlite else "= ANY(ARRAY("
         doomed = (
-            f"DELETE FROM records WHERE {row} {chosen}SELECT {row} FROM records "  # noqa: S608
-            f"WHERE {where} AND retain_until < {p} AND NOT legal_hold AND ({which}){skips} "
+            f"DELETE FROM {table} WHERE {row} {chosen}SELECT {row} FROM {table} "  # noqa: S608
+            f"WHERE {where} AND {condition} "
             f"LIMIT {p}){'' if sqlite else ')'} RETURNING id, kind"
         )
         params.append(limit)
-        indexed = indexed_kinds is None or not indexed_kinds.isdisjoint(kinds)
         deleted: Counter[str] = Counter()
         if sqlite:
             gone = connection.exec_driver_sql(doomed, tuple(params)).all()
             deleted.update(kind for _, kind in gone)
-            if indexed_kinds is None or not indexed_kinds.isdisjoint(deleted):
+            if which.indexed(deleted):
                 ids = [record_id for record_id, _ in gone]
                 fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
         else:
@@ -337,7 +386,7 @@ def delete_expired_where(
             # the counts per kind alone: no row of the batch travels to Python.
             indexes = (
                 ", indexes AS (DELETE FROM blind_index WHERE record_id IN (SELECT id FROM gone))"
-                if indexed
+                if which.indexed(which.cutoffs)
                 else ""
             )
             statement = (
@@ -350,6 +399,99 @@ def delete_expired_where(
             tally.add(connection, "deleted", deleted)
     done = time.perf_counter()
     return ExpiryBatch(dict(deleted), got - asked, done - got)
+
+
+#: How long a partition's drop waits for readers and writers of its parent, a try.
+_DROP_LOCK_TIMEOUT = "200ms"
+#: Tries at the drop (each after a rest as long as its wait) before the partition is
+#: left to the row-by-row path.
+_DROP_TRIES = 5
+#: How long the proof waits for writers in flight into the partition.
+_PROOF_LOCK_TIMEOUT = "2s"
+
+
+def drop_expired_partition(
+    engine: Engine, partition: str, which: Deletable, *, tally: SweepTally | None = None
+) -> ExpiryBatch | None:
+    """Drop ``partition`` (PostgreSQL) if every record in it is one ``which`` deletes;
+    what it held, by kind, or None if that is not proved (the caller deletes row by row).
+
+    The proof is the fast path's own predicate (:class:`Deletable`): the same
+    decision the sweep makes for each record of the partition. Steps, in one
+    transaction:
+
+    (1) a look at the newest end in the partition through the ``retain_until``
+        index: a partition with a record not past its end is left at once;
+    (2) ``SHARE`` lock on the partition alone — writers into it wait (and the
+        proof waits for those in flight), ingest into other months does not;
+    (3) one pass over the partition counts its records per kind and checks
+        that the predicate holds for every one (a held or asked-for subject, a
+        record kept by the sweep, a kind counted from closure … fails it);
+    (4) the records' blind indexes, if their kinds may have some;
+    (5) ``DROP TABLE``, which needs the parent for a moment with no reader or
+        writer in it: each try gives up after :data:`_DROP_LOCK_TIMEOUT`, so
+        that readers and ingest queued behind it wait no longer than that;
+    (6) the counts added to the sweep's progress; one commit.
+
+    The records' data keys are left to :func:`destroy_idle_keys`, as after any
+    deletion.
+    """
+    _check_table(partition)
+    if not which.cutoffs or is_sqlite(engine):
+        return None
+    with engine.connect() as connection:  # (1)
+        newest = connection.exec_driver_sql(
+            f"SELECT max(retain_until) FROM {partition}"  # noqa: S608
+        ).scalar()
+    if newest is not None and newest >= which.today:
+        return None
+    try:
+        with write_transaction(engine, commit="unsynced") as connection:
+            held = _prove_and_drop(connection, partition, which)
+            if tally is not None:  # (6)
+                tally.add(connection, "deleted", held)
+    except _NotDropped:
+        return None
+    forget_partition(engine, partition)
+    return ExpiryBatch(dict(held))
+
+
+class _NotDropped(Exception):
+    """The partition stays: its transaction is rolled back."""
+
+
+def _prove_and_drop(connection: Connection, partition: str, which: Deletable) -> Counter[str]:
+    """Steps (2)–(5) of :func:`drop_expired_partition`; raises :class:`_NotDropped`."""
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_PROOF_LOCK_TIMEOUT}'")
+    try:  # (2)
+        connection.exec_driver_sql(f"LOCK TABLE {partition} IN SHARE MODE")
+    except exc.OperationalError:
+        raise _NotDropped from None
+    condition, params = which.condition(connection)
+    held: Counter[str] = Counter()
+    proved = True
+    for kind, count, deletable in connection.exec_driver_sql(  # (3)
+        f"SELECT kind, count(*), bool_and({condition}) FROM {partition} "  # noqa: S608
+        "GROUP BY kind",
+        tuple(params),
+    ):
+        held[kind] = int(count)
+        proved = proved and bool(deletable)
+    if not proved:
+        raise _NotDropped
+    if held and which.indexed(held):  # (4)
+        connection.exec_driver_sql(
+            f"DELETE FROM blind_index WHERE record_id IN (SELECT id FROM {partition})"  # noqa: S608
+        )
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'")
+    for attempt in range(_DROP_TRIES):  # (5)
+        try:
+            with connection.begin_nested():
+                connection.exec_driver_sql(f"DROP TABLE {partition}")
+            return held
+        except exc.OperationalError:
+            time.sleep(0.2 * (attempt + 1))
+    raise _NotDropped
 
 
 def destroy_idle_keys(

@@ -47,7 +47,9 @@ _BTREE_INDEXES = text(
     "JOIN pg_am a ON a.oid = c.relam "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE a.amname = 'btree' AND n.nspname = current_schema() AND c.relpersistence <> 't' "
-    "ORDER BY c.relname"
+    # Indexes with pages of their own: a partitioned table's index ('I') has none, its
+    # partitions' indexes are checked instead.
+    "AND c.relkind = 'i' ORDER BY c.relname"
 )
 
 

@@ -8,9 +8,11 @@ database per region.
 
 Plaintext columns are only what lookups and retention need; a record's fields
 are in ``records.ciphertext``. ``records`` has the primary key
-``(collected_at, id)`` on every backend so PostgreSQL can later partition by
-time without a rewrite; ``id`` has its own (non-unique, since a partitioned
+``(collected_at, id)``; ``id`` has its own (non-unique, since a partitioned
 table's unique indexes must include the partition key) index for reads by id.
+On PostgreSQL ``records`` is partitioned, telemetry by month of collection,
+and its key is ``(collected_at, id, category)`` (:mod:`servinfo.store.partitions`;
+the partitions are not in these models).
 
 Types are chosen to behave the same on SQLite and PostgreSQL: times are
 :class:`UTCDateTime` (timezone-aware in Python, UTC in the database).

@@ -18,7 +18,7 @@ spanning regions commits region by region; after the up-front checks only a
 database failure or an erasure racing the write can stop it half-way.
 
 Write transactions hold the region's write lock (SQLite ``BEGIN IMMEDIATE``;
-PostgreSQL ``LOCK TABLE records IN ROW EXCLUSIVE MODE``) before re-checking
+PostgreSQL ``LOCK TABLE ONLY records IN ROW EXCLUSIVE MODE``) before re-checking
 that no subject of the batch was erased meanwhile. Erasure marks the subject
 first and then takes a lock that conflicts with every writer's, so a write
 either lands before the erasure (and is erased with the rest) or is refused.
@@ -61,6 +61,7 @@ from servinfo.store.errors import (
     UnknownSubject,
 )
 from servinfo.store.models import BlindIndexRow, RecordRow
+from servinfo.store.partitions import ensure_partitions
 
 __all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "NewRecord", "RecordWriter", "identifier_field"]
 
@@ -334,6 +335,8 @@ class RecordWriter:
         """Write ``items`` in one transaction; the id of each (the stored one for a marked
         item the region stored before)."""
         engine = self._engines[region]
+        # PostgreSQL: the month partitions these records go to, made first if new.
+        ensure_partitions(engine, ((i.record.category, i.record.collected_at) for i in items))
         # A concurrent writer may create the same data key, or mark the same request
         # lines, first (unique constraints); the second attempt then finds and uses them.
         for attempt in range(2):
