@@ -46,11 +46,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from servinfo.audit.entries import DetailValue as Detail
 from servinfo.audit.errors import AuditError
 from servinfo.audit.sink import RecordedEvent
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = [
     "DEFAULT_MAX_DELAY",
@@ -64,6 +67,7 @@ __all__ = [
 
 logger = logging.getLogger("servinfo.audit")
 _T = TypeVar("_T")
+_U = TypeVar("_U")
 
 #: Seconds an entry no one waits on may wait before its group is appended.
 DEFAULT_MAX_DELAY = 0.1
@@ -79,14 +83,21 @@ class AuditUnavailable(AuditError):
 class BatchAppender(Protocol):
     """What the buffer appends to: :meth:`servinfo.audit.AuditLog.record_many`."""
 
-    def record_many(self, events: Iterable[RecordedEvent]) -> range: ...
+    def record_many(
+        self,
+        events: Iterable[RecordedEvent],
+        *,
+        also: Callable[[Connection], None] | None = None,
+    ) -> range: ...
 
 
 class Ticket:
     """The group an entry went into: :meth:`wait` (a thread) or :meth:`settled` (a coroutine)
     returns once the group is committed."""
 
-    __slots__ = ("_buffer", "_callbacks", "_done", "_error", "events", "opened", "waiters")
+    __slots__ = (
+        "_buffer", "_callbacks", "_done", "_error", "also", "events", "opened", "waiters",
+    )  # fmt: skip
 
     def __init__(self, buffer: AuditBuffer, opened: float) -> None:
         self._buffer = buffer
@@ -94,6 +105,8 @@ class Ticket:
         self._error: str | None = None
         self._callbacks: list[Callable[[], None]] = []
         self.events: list[RecordedEvent] = []
+        #: Rows of the control database committed with the group's entries (a disclosure).
+        self.also: list[Callable[[Connection], None]] = []
         #: When the group's first entry was queued (the buffer's clock).
         self.opened = opened
         #: Threads waiting on the group: one is enough for the flusher to append it.
@@ -183,6 +196,17 @@ class Held(Generic[_T]):
         for ticket in self._tickets:
             await ticket.settled()
         return self._released()
+
+    def then(self, step: Callable[[_T], tuple[Sequence[Ticket], _U]]) -> Held[_U]:
+        """Run ``step`` on the held value before any commit is awaited: its entries join
+        this answer's, and one wait covers both, so nothing is released before every
+        entry is committed (the sharing service registers a disclosure this way). A held
+        error stays the answer and ``step`` does not run."""
+        if self._error is not None:
+            return Held(self._tickets, error=self._error)
+        assert self._value is not None
+        tickets, value = step(self._value)
+        return Held([*self._tickets, *tickets], value)
 
     def _released(self) -> _T:
         if self._error is not None:
@@ -275,11 +299,14 @@ class AuditBuffer:
         linked: Mapping[str, str] | None = None,
         subject_actor: bool = False,
         policy_version: str | None = None,
+        also: Callable[[Connection], None] | None = None,
     ) -> Ticket:
         """Queue one entry; its :class:`Ticket` says when its group is committed.
 
         ``linked`` and ``subject_actor`` as :meth:`~servinfo.audit.sink.AuditSink.record`
-        (refused at once without a subject, not when the group is appended).
+        (refused at once without a subject, not when the group is appended). ``also``
+        writes rows of the control database in the group's transaction: they commit with
+        the entry or not at all (its failure fails the group, so keep it to inserts).
         """
         event = RecordedEvent.of(
             action, actor=actor, subject_id=subject_id, purpose=purpose, outcome=outcome,
@@ -297,6 +324,8 @@ class AuditBuffer:
                 self._wake.notify()
             group = groups[-1]
             group.events.append(event)
+            if also is not None:
+                group.also.append(also)
             return group
 
     def flush(self) -> None:
@@ -363,7 +392,16 @@ class AuditBuffer:
 
     def _append(self, group: Ticket) -> None:
         try:
-            self._log.record_many(group.events)
+            rows = group.also
+            if rows:
+
+                def write_rows(connection: Connection) -> None:
+                    for row in rows:
+                        row(connection)
+
+                self._log.record_many(group.events, also=write_rows)
+            else:
+                self._log.record_many(group.events)
         except Exception as error:  # fail closed: no reader of this group gets its data
             logger.exception("appending %d audit entries failed", len(group.events))
             outcome: str | None = (
@@ -374,4 +412,5 @@ class AuditBuffer:
             outcome = None
             self._appends += 1
         group.events = []  # appended or dropped: a ticket kept by a reader holds no entries
+        group.also = []
         group._settle(outcome)

@@ -397,6 +397,7 @@ class Deployment:
                 audit=self.audit,
                 legal=LegalRequestStore(self.control),
                 notifier=SubjectNotifier(tell),
+                buffer=self.audit_buffer,
             ),
         )
 

@@ -20,13 +20,15 @@ recipients leave it out, and its audit entry names no subject until
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, update
 from ulid import ULID
 
+from servinfo.audit.entries import DetailValue as Detail
 from servinfo.ledgers import _checks, _queries
 from servinfo.ledgers._base import LedgerService
 from servinfo.ledgers.entries import BASES, RECIPIENT_KINDS, Basis, Disclosure, RecipientKind
@@ -35,6 +37,23 @@ from servinfo.ledgers.models import DisclosureRow
 from servinfo.policy.model import Policy
 from servinfo.store.directory import Subject
 from servinfo.store.engines import write_transaction
+
+
+class DisclosureAudit(Protocol):
+    """Where a disclosure's audit entry goes: the ledgers' sink, or a read's buffer."""
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str,
+        subject_id: str | None = ...,
+        purpose: str | None = ...,
+        details: Mapping[str, Detail] | None = ...,
+        linked: Mapping[str, str] | None = ...,
+        also: Callable[[Connection], None] | None = ...,
+    ) -> Any: ...
+
 
 _KINDS_BY_BASIS: dict[str, tuple[str, ...]] = {
     "processor": ("processor",),
@@ -58,12 +77,17 @@ class DisclosureLedger(LedgerService):
         reference: str | None = None,
         now: datetime | None = None,
         withheld_until: datetime | None = None,
+        audit: DisclosureAudit | None = None,
     ) -> Disclosure:
         """Register a disclosure of ``record_count`` records of the subject, once its ground holds.
 
         ``reference`` may be left out for a processor (the contract's is used)
         or consent (the consent's entry id is used); a legal requirement needs it.
+        ``audit`` writes the entry instead of the ledgers' sink: the sharing service
+        passes the group-committed buffer of the read that made the disclosure, and
+        waits for both entries together before anything leaves.
         """
+        sink: Any = audit if audit is not None else self._audit
         policy = self._policy()
         at = _checks.utc(now)
         _checks.opaque_id(recipient, "recipient")
@@ -84,45 +108,39 @@ class DisclosureLedger(LedgerService):
                     "a disclosure for a legal requirement needs the legal request's reference"
                 )
             reference = _checks.text(reference, "reference", 256)
-        with write_transaction(self._engine) as connection:
-            if basis == "consent":
-                _queries.lock_subject(connection, subject_id)
-                reference = _consent_reference(connection, subject_id, recipient, reference)
+        # With a joined sink (the read's group commit) the row is written in the group's
+        # transaction: one commit for the read's entries, the row and its entry. A consent
+        # is checked and the row written under the subject's lock instead, so that a
+        # withdrawal committed meanwhile always wins.
+        joined = audit is not None and basis != "consent"
+        also = None
+        if joined:
             assert reference is not None
-            entry = Disclosure(
-                str(ULID()),
-                recipient,
-                recipient_kind,
-                basis,
-                subject_id,
-                categories,
-                purpose,
-                record_count,
-                reference,
-                at,
-                actor,
-                withheld_until,
-            )
-            connection.execute(
-                insert(DisclosureRow).values(
-                    id=entry.disclosure_id,
-                    recipient=recipient,
-                    recipient_kind=recipient_kind,
-                    basis=basis,
-                    subject_id=subject_id,
-                    categories=json.dumps(list(categories)),
-                    record_count=record_count,
-                    purpose=purpose,
-                    reference=reference,
-                    at=at,
-                    actor=actor,
-                    withheld_until=withheld_until,
-                )
-            )
+            entry = self._entry(
+                recipient, recipient_kind, basis, subject_id, categories, purpose,
+                record_count, reference, at, actor, withheld_until,
+            )  # fmt: skip
+            row = _row(entry)
+
+            def also(connection: Connection) -> None:
+                connection.execute(insert(DisclosureRow).values(**row))
+
+        else:
+            with write_transaction(self._engine) as connection:
+                if basis == "consent":
+                    _queries.lock_subject(connection, subject_id)
+                    reference = _consent_reference(connection, subject_id, recipient, reference)
+                assert reference is not None
+                entry = self._entry(
+                    recipient, recipient_kind, basis, subject_id, categories, purpose,
+                    record_count, reference, at, actor, withheld_until,
+                )  # fmt: skip
+                connection.execute(insert(DisclosureRow).values(**_row(entry)))
+        extra: dict[str, Any] = {"also": also} if joined else {}
         if entry.withheld_at(at):
             # Under a gag order the entry names no subject: the subject's history is read
             # by its pseudonym. release_withheld writes the entry that names the subject.
-            self._audit.record(
+            sink.record(
                 "disclosure",
                 actor=actor,
                 purpose=purpose,
@@ -131,18 +149,31 @@ class DisclosureLedger(LedgerService):
                     "recipient_kind": recipient_kind,
                     "basis": basis,
                     "record_count": record_count,
-                    "reference": reference,
+                    "reference": entry.reference,
                     "withheld": True,
                 },
+                **extra,
             )
             return entry
-        self._audit_disclosure(entry)
+        self._audit_disclosure(entry, sink, **extra)
         return entry
 
-    def _audit_disclosure(self, entry: Disclosure, *, released: bool = False) -> None:
+    @staticmethod
+    def _entry(*fields: Any) -> Disclosure:
+        return Disclosure(str(ULID()), *fields)
+
+    def _audit_disclosure(
+        self,
+        entry: Disclosure,
+        sink: Any = None,
+        *,
+        released: bool = False,
+        **extra: Any,
+    ) -> None:
         basis, reference = entry.basis, entry.reference
-        self._audit.record(
+        (sink or self._audit).record(
             "disclosure",
+            **extra,
             actor=entry.actor,
             subject_id=entry.subject_id,
             purpose=entry.purpose,
@@ -199,6 +230,23 @@ class DisclosureLedger(LedgerService):
             return _queries.disclosures_query(
                 connection, subject_id=subject_id, recipient=recipient, visible_at=visible_at
             )
+
+
+def _row(entry: Disclosure) -> dict[str, Any]:
+    return {
+        "id": entry.disclosure_id,
+        "recipient": entry.recipient,
+        "recipient_kind": entry.recipient_kind,
+        "basis": entry.basis,
+        "subject_id": entry.subject_id,
+        "categories": json.dumps(list(entry.categories)),
+        "record_count": entry.record_count,
+        "purpose": entry.purpose,
+        "reference": entry.reference,
+        "at": entry.at,
+        "actor": entry.actor,
+        "withheld_until": entry.withheld_until,
+    }
 
 
 def _check_shape(

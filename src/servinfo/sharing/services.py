@@ -29,9 +29,10 @@ from typing import Any
 
 from servinfo.access.grants import Grant, GrantIssuer
 from servinfo.access.principals import PrincipalService
-from servinfo.access.reads import ReadRecord, ReadService
+from servinfo.access.reads import ReadRecord, ReadResult, ReadService
 from servinfo.access.runtime import PolicyRuntime
 from servinfo.audit import AuditSink
+from servinfo.audit.buffer import AuditBuffer, Ticket
 from servinfo.crypto import Keyring
 from servinfo.crypto.recipients import decode_recipient_key, seal_package
 from servinfo.ledgers import ConsentTerms, Disclosure, Ledgers, RecipientKind
@@ -111,6 +112,7 @@ class SharingService:
         audit: AuditSink,
         legal: LegalRequestStore,
         notifier: SubjectNotifier,
+        buffer: AuditBuffer,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self._runtime = runtime
@@ -123,6 +125,7 @@ class SharingService:
         self._audit = audit
         self._legal = legal
         self._notifier = notifier
+        self._buffer = buffer
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def _policy(self) -> Policy:
@@ -160,10 +163,7 @@ class SharingService:
             purpose=purpose,
             categories=wanted,
         )
-        records = self._reads.read_subject(
-            principal, purpose, subject_id, categories=wanted, grant=grant
-        ).records
-        disclosure = self._register(grant, "processor", records, actor=principal.name, at=at)
+        records, disclosure = self._read_and_register(principal, grant, wanted, "processor", at=at)
         manifest = self._manifest(grant, "processor", records, at)
         return Package(manifest, [r.to_dict() for r in records], tuple(disclosure))
 
@@ -304,10 +304,7 @@ class SharingService:
             purpose=purpose,
             categories=wanted,
         )
-        records = self._reads.read_subject(
-            operator, purpose, subject_id, categories=wanted, grant=grant
-        ).records
-        disclosure = self._register(grant, "third_party", records, actor=operator.name, at=at)
+        records, disclosure = self._read_and_register(operator, grant, wanted, "third_party", at=at)
         manifest = self._manifest(grant, "consent", records, at)
         sealed = self._seal(manifest, records, key)
         return Package(manifest, [r.to_dict() for r in records], tuple(disclosure), sealed)
@@ -439,27 +436,19 @@ class SharingService:
                 categories=asked.categories,
                 withheld=gagged,
             )
-            read = self._reads.read_subject(
+            read, registered = self._read_and_register(
                 operator,
-                LEGAL_PURPOSE,
-                subject_id,
-                categories=list(asked.categories),
+                grant,
+                list(asked.categories),
+                "authority",
+                at=at,
                 since=asked.since,
                 until=asked.until,
-                grant=grant,
-            ).records
+                withheld_until=withheld_until,
+            )
             records.extend(read)
             grants.append(grant)
-            disclosures.extend(
-                self._register(
-                    grant,
-                    "authority",
-                    read,
-                    actor=operator.name,
-                    at=at,
-                    withheld_until=withheld_until,
-                )
-            )
+            disclosures.extend(registered)
             if not gagged:
                 self._tell_subject(request, subject_id, read, at)
         manifest = self._manifest(grants[0] if grants else None, "legal_requirement", records, at)
@@ -520,6 +509,38 @@ class SharingService:
         if scope.since and scope.until and scope.until < scope.since:
             raise InvalidSharingInput("a scope's period ends before it starts")
 
+    def _read_and_register(
+        self,
+        principal: Principal,
+        grant: Grant,
+        categories: list[str],
+        kind: RecipientKind,
+        *,
+        at: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        withheld_until: dt.datetime | None = None,
+    ) -> tuple[list[ReadRecord], list[Disclosure]]:
+        """Read under ``grant`` through the access layer and register the disclosure; the
+        register's audit entry joins the read's group commit, and nothing is returned
+        before every entry of both is committed."""
+        held = self._reads.read_subject_held(
+            principal, grant.purpose, grant.subject_id, categories=categories, since=since,
+            until=until, grant=grant,
+        )  # fmt: skip
+
+        def register(
+            result: ReadResult,
+        ) -> tuple[list[Ticket], tuple[list[ReadRecord], list[Disclosure]]]:
+            tickets: list[Ticket] = []
+            disclosures = self._register(
+                grant, kind, result.records, actor=principal.name, at=at,
+                withheld_until=withheld_until, audit=_JoinedAudit(self._buffer, tickets),
+            )  # fmt: skip
+            return tickets, (result.records, disclosures)
+
+        return held.then(register).wait()
+
     def _register(
         self,
         grant: Grant,
@@ -529,6 +550,7 @@ class SharingService:
         actor: str,
         at: dt.datetime,
         withheld_until: dt.datetime | None = None,
+        audit: _JoinedAudit | None = None,
     ) -> list[Disclosure]:
         if not records:
             return []
@@ -545,6 +567,7 @@ class SharingService:
                 reference=grant.reference,
                 now=at,
                 withheld_until=withheld_until,
+                audit=audit,
             )
         ]
 
@@ -616,6 +639,19 @@ class SharingService:
                 **extra,
             },
         )
+
+
+class _JoinedAudit:
+    """The read's group-commit buffer, keeping the tickets of the entries written to it."""
+
+    def __init__(self, buffer: AuditBuffer, tickets: list[Ticket]) -> None:
+        self._buffer = buffer
+        self._tickets = tickets
+
+    def record(self, action: str, **fields: Any) -> Ticket:
+        ticket = self._buffer.record(action, **fields)
+        self._tickets.append(ticket)
+        return ticket
 
 
 def _authority_id(request: LegalRequest) -> str:
