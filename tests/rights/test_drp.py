@@ -11,22 +11,27 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx2 import Response
 from nacl.signing import SigningKey
-from tests.rights.world import NOW, World
+from tests.rights.world import NOW, World, record
 
+from servinfo.access.identifiers import normalise_email, normalise_phone
+from servinfo.config import ConfigError, load_settings
 from servinfo.jobs import Job, JobContext, JobKind, Registry, Worker
 from servinfo.jobs.kinds import DRP_CALLBACK
 from servinfo.rights.drp import CallbackResult, DrpService
 from servinfo.rights.drp.models import DrpRequestRow
 
 BUSINESS = "IMS_NETWORK"
+#: The identifiers of the consumer ``subj-ca`` (synthetic: example.test, a 555 number).
+CONSUMER_EMAIL = "Casey.Example@Example.TEST"
+CONSUMER_PHONE = "+14155550123"
 
 
 def _utcnow() -> dt.datetime:
@@ -85,14 +90,18 @@ class Agent:
             **claims,
         }
 
-    def exercise(self, action: str, subject: str = "subj-ca", **claims: Any) -> dict[str, Any]:
+    def exercise(self, action: str, **claims: Any) -> dict[str, Any]:
+        """A Data Rights Exercise for the consumer ``subj-ca``: their e-mail address and phone
+        number, both verified by the agent, as DRP section 3.04 has agents send them."""
         defaults: dict[str, Any] = {
             "exercise": action,
             "regime": "ccpa",
             "status_callback": "https://agent.example/status",
-            "subject_id": subject,
-            "email": "consumer@example.test",
+            "name": "Casey Example",
+            "email": CONSUMER_EMAIL,
             "email_verified": True,
+            "phone_number": CONSUMER_PHONE,
+            "phone_number_verified": True,
         }
         return self.envelope(**{**defaults, **claims})
 
@@ -163,7 +172,22 @@ class Drp:
             return len(connection.execute(DrpRequestRow.__table__.select()).all())
 
 
+def add_consumer(world: World, subject: str, email: str, phone: str | None = None) -> None:
+    """An account profile of ``subject`` with these identifiers (their blind indexes)."""
+    fields = {"username": f"{subject}-drp", "email": email}
+    identifiers = {"email": normalise_email(email)}
+    if phone is not None:
+        fields["phone"] = phone
+        identifiers["phone"] = normalise_phone(phone)
+    world.deployment.writer.put(
+        replace(record("account.profile", fields, subject=subject), identifiers=identifiers)
+    )
+
+
 def make_drp(world: World, **options: Any) -> Drp:
+    """The DRP service of ``world`` with a recording sender; ``subj-ca`` known by
+    :data:`CONSUMER_EMAIL` and :data:`CONSUMER_PHONE`; the agent paired."""
+    add_consumer(world, "subj-ca", CONSUMER_EMAIL, CONSUMER_PHONE)
     sender, clock = FakeSender(), Clock()
     service = DrpService.for_deployment(world.deployment, sender=sender, clock=clock, **options)
     app = world.client.app
@@ -383,3 +407,66 @@ def test_a_signed_request_is_accepted_once(drp: Drp) -> None:
     assert again.status_code == 409
     assert again.json()["fatal"] is True
     assert drp.drp_request_count() == 1
+
+
+def test_an_agent_a_few_seconds_fast_is_within_the_clock_skew(drp: Drp) -> None:
+    claims = drp.agent.exercise("sale:opt-out")
+    claims["issued-at"] = (NOW + dt.timedelta(seconds=2)).isoformat()
+    assert drp.post(drp.agent.sign(claims)).status_code == 200
+    claims["issued-at"] = (NOW + dt.timedelta(seconds=61)).isoformat()
+    assert drp.post(drp.agent.sign(claims)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v1/data-rights-request/x/y", 404),
+        ("GET", "/v1/agent/A/more", 404),
+        ("PUT", "/v1/data-rights-request/00000000-0000-4000-8000-000000000000", 405),
+        ("PATCH", "/v1/agent/CR_AA_DRP_ID_001", 405),
+    ],
+)
+def test_the_app_s_own_errors_on_drp_routes_are_the_spec_error_object(
+    drp: Drp, method: str, path: str, status: int
+) -> None:
+    answer = drp.world.client.request(method, path, headers=drp.agent.headers)
+    assert answer.status_code == status
+    assert set(answer.json()) == {"code", "message"}
+    assert answer.json()["code"] == str(status)
+
+
+def test_a_body_over_the_limit_is_the_spec_error_object(drp: Drp) -> None:
+    limit = drp.world.deployment.settings.max_request_bytes
+    declared = drp.post("x" * (limit + 1))
+    assert declared.status_code == 413
+    assert declared.json()["code"] == "413"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    streamed = drp.world.client.post(
+        "/v1/data-rights-request", content=chunks(), headers=drp.agent.headers
+    )
+    assert streamed.status_code == 413
+    assert set(streamed.json()) == {"code", "message"}
+
+
+def test_settings_refuse_a_business_id_outside_the_directory_s_pattern(world: World) -> None:
+    with pytest.raises(ConfigError, match=r"\[A-Z_\]\+"):
+        load_settings(world.data_dir, {"SERVINFO_DRP_BUSINESS_ID": "ims-network"})
+    with pytest.raises(ConfigError, match="verify_access"):
+        load_settings(world.data_dir, {"SERVINFO_DRP_VERIFY_ACCESS": "trust_me"})
+    settings = load_settings(
+        world.data_dir,
+        {
+            "SERVINFO_DRP_BUSINESS_ID": "ACME_CORP",
+            "SERVINFO_DRP_CLOCK_SKEW_SECONDS": "5",
+            "SERVINFO_DRP_VERIFY_DELETION": "consumer",
+            "SERVINFO_DRP_TRUSTED_AGENTS": "A, B",
+        },
+    )
+    assert settings.drp_business_id == "ACME_CORP"
+    assert settings.drp_clock_skew_seconds == 5
+    assert settings.drp_verification["deletion"] == "consumer"
+    assert settings.drp_trusted_agents == ("A", "B")

@@ -40,7 +40,7 @@ def test_an_operator_registers_and_lists_agents(world: World) -> None:
     again = _drp(world, "agent", "add", "CR_AA_DRP_ID_001", "--verify-key", key)
     assert isinstance(again.exception, InvalidRequest)
     synced = _drp(world, "sync")
-    assert "0 status callbacks delivered" in synced.output
+    assert "0 status changes" in synced.output
 
 
 def test_registration_needs_the_permission_and_a_real_key(world: World) -> None:

@@ -30,6 +30,7 @@ from servinfo.collect.singles import SingleRequests
 from servinfo.deployment import Deployment, open_deployment
 from servinfo.jobs.routes import router as jobs_router
 from servinfo.rights.drp.routes import router as drp_router
+from servinfo.rights.drp.verification import router as drp_verification_router
 from servinfo.rights.routes import router as rights_router
 from servinfo.sharing.routes import router as sharing_router
 
@@ -81,6 +82,7 @@ def create_app(deployment: Deployment, *, freeze_heap: bool = False) -> FastAPI:
     app.include_router(collect_router)
     app.include_router(rights_router)
     app.include_router(drp_router)
+    app.include_router(drp_verification_router)
     app.include_router(jobs_router)
     app.include_router(sharing_router)
     app.include_router(health_router)

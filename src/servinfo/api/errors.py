@@ -38,6 +38,13 @@ async def _servinfo_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(error.http_status, error.code, error.message, **extra)
 
 
+def _drp(request: Request) -> bool:
+    """The agents' endpoints answer the Data Rights Protocol's error object instead."""
+    from servinfo.rights.drp.routes import is_drp_path
+
+    return is_drp_path(request.url.path)
+
+
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = []
@@ -51,7 +58,12 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
     code = codes.get(error.status_code, "http_error")
-    response = error_response(error.status_code, code, str(error.detail))
+    if _drp(request):
+        from servinfo.rights.drp.routes import drp_error
+
+        response = drp_error(error.status_code, str(error.detail))
+    else:
+        response = error_response(error.status_code, code, str(error.detail))
     # The exception's own headers: 405's Allow names the methods the route takes.
     response.headers.update(error.headers or {})
     return response

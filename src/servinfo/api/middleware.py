@@ -106,7 +106,7 @@ class GuardAndCount:
                 # backstop for code that reads the body outside a route.
                 if started:
                     raise
-                await _too_large(limit)(scope, receive, send_counted)
+                await _too_large(limit, path)(scope, receive, send_counted)
         finally:
             # The route template (/v1/subjects/{subject_id}/records), never the raw
             # path: paths carry subject ids, which stay out of logs and metrics.
@@ -129,18 +129,29 @@ class GuardAndCount:
             route, target = opened
             refused = self.rates.check(route, target, client_key(scope.get("client")))
             if refused is not None:
-                answer = error_response(429, "rate_limited", refused.detail)
+                from servinfo.rights.drp.routes import drp_error, is_drp_path
+
+                answer = (
+                    drp_error(429, refused.detail)
+                    if is_drp_path(path)
+                    else error_response(429, "rate_limited", refused.detail)
+                )
                 answer.headers["Retry-After"] = str(refused.retry_after)
                 return answer
         if declared is not None and (declared < 0 or declared > limit):
-            return _too_large(limit)
+            return _too_large(limit, path)
         if has_body and opened is None and not bearer:
             return error_response(Unauthenticated.http_status, Unauthenticated.code, ASK_FOR_BEARER)
         return None
 
 
-def _too_large(limit: int) -> ASGIApp:
-    return error_response(413, "payload_too_large", str(BodyTooLarge(limit).detail))
+def _too_large(limit: int, path: str) -> ASGIApp:
+    from servinfo.rights.drp.routes import drp_error, is_drp_path
+
+    detail = str(BodyTooLarge(limit).detail)
+    if is_drp_path(path):  # the agents' endpoints answer the protocol's error object
+        return drp_error(413, detail)
+    return error_response(413, "payload_too_large", detail)
 
 
 def _read_headers(scope: Scope) -> tuple[int | None, bool, bool]:

@@ -24,9 +24,9 @@ status error                  routes
 ====== ===================== ==================================================
 
 Routes tagged with a protocol of their own (:data:`OWN_ERROR_FORMAT`, the Data
-Rights Protocol's) answer their errors in that protocol's format and declare
-them themselves; only the statuses that the server gives before a route runs
-(408, 413, 429, 503) are added to them, as :class:`ErrorBody`.
+Rights Protocol's) answer their errors in that protocol's format, the server's
+413 and 429 included, and declare them themselves; only 408 and 503 are added
+to them, as :class:`ErrorBody`.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ RULES: tuple[Rule, ...] = (
         413,
         "The body exceeds the limit (payload_too_large); a streamed batch lists the lines "
         "it processed before the cut.",
-        lambda t: t.carries_body,
+        lambda t: t.carries_body and not t.own_error_format,
     ),
     Rule(
         422,
@@ -158,7 +158,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         429,
         "Too many requests from this address, or for this request or agent (rate_limited).",
-        lambda t: not t.authenticates,
+        lambda t: not t.authenticates and not t.own_error_format,
         (("Retry-After", "Seconds to wait before retrying."),),
     ),
     Rule(

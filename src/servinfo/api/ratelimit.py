@@ -1,7 +1,8 @@
 """Rate limits on the routes that need no servinfo token: token buckets kept in each worker.
 
 The routes (:data:`OPEN_ROUTES`) are those a request reaches without a
-principal's token: verifying a data-subject request with its one-time code,
+principal's token: verifying a data-subject request with its one-time code
+(also where an authorized agent sends the consumer, ``/v1/drp/verify/…``),
 the Data Rights Protocol's routes (authorized agents sign their pairwise
 setup and hold tokens of their own), the audit log's checkpoint and keys
 (public, for witnesses, mirrors and auditors), and the operations routes (``/healthz``,
@@ -61,6 +62,7 @@ OPEN_ROUTES: tuple[OpenRoute, ...] = (
     OpenRoute("drp", r"/v1/agent/(?P<target>[^/]+)"),
     OpenRoute("drp", r"/v1/data-rights-request/?"),
     OpenRoute("drp", r"/v1/data-rights-request/(?P<target>[^/]+)"),
+    OpenRoute("drp_verify", r"/v1/drp/verify/(?P<target>[^/]+)", frozenset({"GET", "POST"})),
     OpenRoute("audit", r"/v1/audit/checkpoint|/v1/audit/keys|/v1/audit/consistency"),
     OpenRoute("operations", r"/healthz|/readyz|/metrics|/openapi\.json|/docs|/redoc|/static/.*"),
 )

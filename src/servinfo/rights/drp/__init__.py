@@ -8,6 +8,7 @@ Wiring (what ``servinfo.api.app`` and ``servinfo drp …`` do)::
 
     drp = DrpService.for_deployment(deployment)          # httpx status callbacks
     drp.agents.register("CR_AA_DRP_ID_001", verify_key, actor="dpo")
+    # the consumer is found by the agent's email / phone_number claims (matching)
     agent, token = drp.agents.pair("CR_AA_DRP_ID_001", signed_setup, now=now)
     status = drp.exercise(drp.agents.authenticate(token), signed_request)
 
@@ -42,6 +43,7 @@ from servinfo.rights.drp.errors import (
     Unsupported,
     WrongBusiness,
 )
+from servinfo.rights.drp.matching import ClaimMatcher, ClaimPolicy, Match
 from servinfo.rights.drp.messages import DRP_VERSION, EXERCISES, Rules
 from servinfo.rights.drp.models import DRP_TABLES, drp_metadata
 from servinfo.rights.drp.service import DEFAULT_BUSINESS_ID, REQUEST_TYPE_OF, DrpService
@@ -65,11 +67,14 @@ __all__ = [
     "CallbackResult",
     "CallbackRules",
     "CallbackSender",
+    "ClaimMatcher",
+    "ClaimPolicy",
     "DrpError",
     "DrpRequestNotFound",
     "DrpService",
     "HttpxCallbackSender",
     "MalformedMessage",
+    "Match",
     "MessageExpired",
     "MessageTooOld",
     "NotRevocable",

@@ -83,9 +83,9 @@ def list_agents(
 def sync(
     data_dir: DataDirOption = None, token_file: TokenFileOption = None, token: TokenOption = None
 ) -> None:
-    """Derive every live DRP request's status; post changes to the agents (run periodically)."""
+    """Derive every live DRP request's status; queue a callback per change (run periodically)."""
     from servinfo.rights.drp.service import DrpService
 
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
-        sent = DrpService.for_deployment(deployment).sync()
-    console.print(f"{sent} status callbacks delivered", markup=False)
+        changed = DrpService.for_deployment(deployment).sync()
+    console.print(f"{changed} status changes; their callbacks are queued jobs", markup=False)

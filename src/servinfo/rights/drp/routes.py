@@ -15,14 +15,17 @@ deployment (``app.state.drp`` when a test or an operator put one there).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from servinfo.api.dependencies import DeploymentDep
 from servinfo.errors import ServinfoError
@@ -30,7 +33,7 @@ from servinfo.rights.drp.agents import Agent
 from servinfo.rights.drp.errors import AgentForbidden, AgentUnauthorized, DrpError
 from servinfo.rights.drp.service import DrpService
 
-__all__ = ["drp_error", "router"]
+__all__ = ["Drp", "drp_error", "is_drp_path", "router"]
 
 logger = logging.getLogger("servinfo.rights.drp")
 
@@ -57,8 +60,29 @@ class _DrpRoute(APIRoute):
                 return drp_error(error.http_status, error.message, fatal=error.fatal)
             except ServinfoError as error:  # e.g. the request machinery refusing
                 return drp_error(error.http_status, error.message)
+            except RequestValidationError as error:
+                return drp_error(422, _problems(error))
+            except HTTPException as error:  # a body over the limit (413)
+                return drp_error(error.status_code, str(error.detail))
 
         return answer
+
+
+def _problems(error: RequestValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg', 'invalid')}"
+        for item in error.errors()
+    )
+
+
+#: The paths of the agents' endpoints: every answer there, the app's own 404, 405 and 413
+#: among them, is the spec's error object (servinfo.api.errors, servinfo.api.middleware).
+_AGENT_PATHS = re.compile(r"/v1/(?:agent|data-rights-request)(?:/.*)?")
+
+
+def is_drp_path(path: str) -> bool:
+    """Whether ``path`` is under the agents' endpoints."""
+    return _AGENT_PATHS.fullmatch(path) is not None
 
 
 router = APIRouter(prefix="/v1", tags=["drp"], route_class=_DrpRoute)
@@ -77,6 +101,8 @@ _MEANING = {
     401: "No bearer token, or not a paired agent's current one.",
     403: "A bad signature, another agent's request, or another business.",
     404: "No DRP request with that id.",
+    413: "The body exceeds the limit.",
+    429: "Too many requests from this address, or for this agent or request.",
     409: "A replayed message, or a request that can no longer be revoked.",
     422: "The request machinery refuses the exercise's parameters.",
 }
@@ -110,7 +136,10 @@ AgentDep = Annotated[Agent, Depends(_agent)]
 
 @router.post(
     "/agent/{agent_id}",
-    responses={403: {"description": "The setup was refused (no body, section 2.05.1)."}},
+    responses={
+        403: {"description": "The setup was refused (no body, section 2.05.1)."},
+        **_errors(413, 429),
+    },
 )
 async def pairwise_setup(agent_id: str, request: Request, drp: Drp) -> Response:
     """Pair-wise key setup (section 2.05): a signed message in, a bearer token out."""
@@ -124,7 +153,7 @@ async def pairwise_setup(agent_id: str, request: Request, drp: Drp) -> Response:
     return JSONResponse({"agent-id": agent.agent_id, "token": token})
 
 
-@router.get("/agent/{agent_id}", responses=_errors(401, 403))
+@router.get("/agent/{agent_id}", responses=_errors(401, 403, 429))
 def agent_information(agent_id: str, agent: AgentDep) -> dict[str, Any]:
     """Agent information (section 2.06): whether the token is still valid."""
     if agent.agent_id != agent_id:
@@ -132,7 +161,7 @@ def agent_information(agent_id: str, agent: AgentDep) -> dict[str, Any]:
     return {}
 
 
-@router.post("/data-rights-request", responses=_errors(400, 401, 403, 409, 422))
+@router.post("/data-rights-request", responses=_errors(400, 401, 403, 409, 413, 422, 429))
 @router.post("/data-rights-request/", include_in_schema=False)  # before DRP 0.9.3
 async def exercise(request: Request, drp: Drp, agent: AgentDep) -> dict[str, Any]:
     """Data rights exercise (section 2.01)."""
@@ -140,13 +169,15 @@ async def exercise(request: Request, drp: Drp, agent: AgentDep) -> dict[str, Any
     return await run_in_threadpool(drp.exercise, agent, body)
 
 
-@router.get("/data-rights-request/{request_id}", responses=_errors(401, 403, 404))
+@router.get("/data-rights-request/{request_id}", responses=_errors(401, 403, 404, 429))
 def status(request_id: str, drp: Drp, agent: AgentDep) -> dict[str, Any]:
     """Data rights status (section 2.02)."""
     return drp.status(agent, request_id)
 
 
-@router.delete("/data-rights-request/{request_id}", responses=_errors(400, 401, 403, 404, 409))
+@router.delete(
+    "/data-rights-request/{request_id}", responses=_errors(400, 401, 403, 404, 409, 413, 429)
+)
 async def revoke(request_id: str, request: Request, drp: Drp, agent: AgentDep) -> dict[str, Any]:
     """Data rights revoke (section 2.04)."""
     body = await request.body()

@@ -19,25 +19,31 @@ left open by the spec; servinfo's meaning is documented in ``docs/drp.md``):
                        opt-in directly, CCPA regulations s. 7028)
 =====================  ==================================================
 
-The subject is the ``subject_id`` claim: the opaque id servinfo's identity
-service issued to the consumer. No or an unknown id is ``denied``/``no_match``.
-Opt-outs and opt-ins are opened verified (they need no verifiable consumer
-request, CCPA regulations s. 7026(d)); access and deletion wait for the
-consumer to confirm their identity directly (s. 7063(a)): a one-time code is
-sent to them at once. ``agent_verifies`` changes that list.
+The consumer is the one the identity claims name (``email``, ``phone_number``:
+:mod:`~servinfo.rights.drp.matching`); none, or several, is ``denied`` /
+``no_match``. Whether the claims suffice is a setting per action: an
+opt-out needs no verification (CCPA regulations s. 7026(d)); when the
+claims fall short, the request is opened awaiting the consumer, a one-time
+code goes to the address on their account, and the agent is told
+``in_progress`` / ``need_user_verification`` with the ``user_verification_url``
+where the consumer enters it (DRP 1.0 section 3.02.1;
+:mod:`~servinfo.rights.drp.verification`).
 
 The status is derived from the servinfo request whenever it is read
-(:mod:`~servinfo.rights.drp.status`); a request still ``open`` after its
-``expires-at`` is refused and becomes ``expired``. Every change is posted to the
-status callback (:mod:`~servinfo.rights.drp.callbacks`); :meth:`DrpService.sync`
-notices changes operators made and retries undelivered callbacks.
+(:mod:`~servinfo.rights.drp.status`). The request lives by its regime's
+deadline, not by the message's ``expires-at``: one still awaiting its
+consumer after that deadline is refused, ``denied`` /
+``insufficient_verification``. Every change queues a status callback, sent by
+a job (:mod:`~servinfo.rights.drp.callbacks`); :meth:`DrpService.sync`
+notices changes operators made.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Row, delete, insert, select, update
@@ -62,18 +68,24 @@ from servinfo.rights.drp.errors import (
     Replayed,
     RequestMismatch,
 )
+from servinfo.rights.drp.matching import ClaimMatcher, ClaimPolicy
 from servinfo.rights.drp.messages import Rules, exercise, validate
 from servinfo.rights.drp.models import DrpRequestRow
-from servinfo.rights.drp.status import FINAL_STATUSES, Status, derive, status_object
-from servinfo.rights.errors import WrongState
+from servinfo.rights.drp.status import (
+    FINAL_STATUSES,
+    INSUFFICIENT_VERIFICATION,
+    Status,
+    derive,
+    status_object,
+)
+from servinfo.rights.errors import RightsError, VerificationFailed, WrongState
 from servinfo.rights.service import RightsService
-from servinfo.store import SubjectDirectory, UnknownSubject
 from servinfo.store.engines import write_transaction
 
 if TYPE_CHECKING:
     from servinfo.deployment import Deployment
 
-__all__ = ["DEFAULT_BUSINESS_ID", "REQUEST_TYPE_OF", "DrpService"]
+__all__ = ["DEFAULT_BUSINESS_ID", "REQUEST_TYPE_OF", "VERIFY_PATH", "DrpService"]
 
 #: The default DRP ``business-id`` (setting ``drp.business_id``, in the directory's [A-Z_]+).
 DEFAULT_BUSINESS_ID = "IMS_NETWORK"
@@ -85,6 +97,9 @@ REQUEST_TYPE_OF = {
     "sale:opt-out": "opt-out",
 }
 _TABLE = DrpRequestRow.__table__
+logger = logging.getLogger("servinfo.rights.drp")
+#: The page where a consumer confirms their identity (:mod:`servinfo.rights.drp.verification`).
+VERIFY_PATH = "/v1/drp/verify/{request_id}"
 
 
 class DrpService:
@@ -94,31 +109,36 @@ class DrpService:
         engine: Engine,
         rights: RightsService,
         principals: PrincipalService,
-        directory: SubjectDirectory,
+        matcher: ClaimMatcher,
         audit: AuditSink,
         jobs: JobQueue,
+        public_url: str,
         sender: CallbackSender | None = None,
         business_id: str = DEFAULT_BUSINESS_ID,
-        agent_verifies: Collection[str] = ("sale:opt-out", "sale:opt-in"),
         max_age: dt.timedelta = dt.timedelta(hours=1),
-        clock_skew: dt.timedelta = dt.timedelta(0),
+        clock_skew: dt.timedelta = dt.timedelta(seconds=60),
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._engine = engine
         self._rights = rights
-        self._directory = directory
+        self.matcher = matcher
         self._jobs = jobs
+        self._public_url = public_url.rstrip("/")
         self._sender: CallbackSender = sender or HttpxCallbackSender()
-        self._agent_verifies = frozenset(agent_verifies)
         self._clock = clock
         self.rules = Rules(business_id, max_age, clock_skew)
         self.agents = AgentRegistry(engine, principals, audit, self.rules)
 
     @classmethod
-    def for_deployment(cls, deployment: Deployment, **options: Any) -> DrpService:
+    def for_deployment(
+        cls, deployment: Deployment, *, policy: ClaimPolicy | None = None, **options: Any
+    ) -> DrpService:
         """The service of ``deployment``, as its settings say (``options`` override them)."""
         settings = deployment.settings
+        rights = deployment.rights
+        claims = policy or ClaimPolicy.of(settings.drp_verification, settings.drp_trusted_agents)
         configured: dict[str, Any] = {
+            "public_url": settings.drp_public_url or f"https://{settings.host}:{settings.port}",
             "sender": HttpxCallbackSender(CallbackRules.from_settings(settings)),
             "business_id": settings.drp_business_id,
             "max_age": dt.timedelta(seconds=settings.drp_max_age_seconds),
@@ -126,9 +146,9 @@ class DrpService:
         }
         return cls(
             engine=deployment.control,
-            rights=deployment.rights,
+            rights=rights,
             principals=deployment.principal_service,
-            directory=deployment.directory,
+            matcher=ClaimMatcher(deployment.subject_finder, rights.rights_principal, claims),
             audit=deployment.audit,
             jobs=deployment.jobs.queue,
             **{**configured, **options},
@@ -171,7 +191,7 @@ class DrpService:
                 )
             )
         try:
-            status, rights_id = self._open(agent, asked.exercise, signed.claims, at)
+            status, rights_id = self._open(agent, asked.exercise, signed.claims, request_id, at)
         except BaseException:
             with write_transaction(self._engine) as connection:
                 connection.execute(delete(DrpRequestRow).where(_TABLE.c.request_id == request_id))
@@ -187,16 +207,16 @@ class DrpService:
         return status_object(request_id, asked.agent_request_id, at, status)
 
     def _open(
-        self, agent: Agent, action: str, claims: Mapping[str, Any], at: dt.datetime
+        self, agent: Agent, action: str, claims: Mapping[str, Any], request_id: str, at: dt.datetime
     ) -> tuple[Status, str | None]:
-        subject = self._subject(claims)
-        if subject is None:
-            return Status(
-                "denied",
-                "no_match",
-                "no consumer matches the subject_id claim (see the business's DRP notes)",
-            ), None
-        if action == "sale:opt-in":
+        """(1) the consumer the claims name, (2) an opt-in answered at once, (3) the request
+        opened, verified if the claims suffice for the action, else awaiting the consumer,
+        who gets a code (``need_user_verification``)."""
+        match = self.matcher.match(agent.agent_id, action, claims)  # (1)
+        if match.subject_id is None:
+            return Status("denied", "no_match", match.why), None
+        subject = match.subject_id
+        if action == "sale:opt-in":  # (2)
             if self._rights.opted_out(subject):
                 return Status(
                     "denied",
@@ -205,30 +225,48 @@ class DrpService:
                     "(CCPA regulations s. 7028); their opt-out stays in force",
                 ), None
             return Status("fulfilled", processing_details="not opted out: nothing to change"), None
-        verified = action in self._agent_verifies
-        opened = self._rights.open(
+        opened = self._rights.open(  # (3)
             REQUEST_TYPE_OF[action],
             subject,
             channel="drp",
             actor=agent.principal or f"drp:{agent.agent_id}",
-            verified=verified,
+            verified=match.sufficient,
             now=at,
         )
-        if not verified:
-            self._rights.send_code(opened.request_id, now=at)
-        return derive(opened), opened.request_id
+        if not match.sufficient:
+            try:
+                self._rights.send_code(opened.request_id, now=at)
+            except RightsError as error:  # no way to reach them now: they ask again at the page
+                logger.warning("DRP: the consumer's code was not sent: %s", error.code)
+        return derive(opened, self.verification_url(request_id)), opened.request_id
 
-    def _subject(self, claims: Mapping[str, Any]) -> str | None:
-        claimed = claims.get("subject_id")
-        if claimed is None:
-            return None
-        if not isinstance(claimed, str) or not 0 < len(claimed) <= 128:
-            raise MalformedMessage("subject_id: expected servinfo's opaque subject id")
-        try:
-            subject = self._directory.get_subject(claimed)
-        except UnknownSubject:
-            return None
-        return None if subject.erased else subject.subject_id
+    def verification_url(self, request_id: str) -> str:
+        """Where the consumer of DRP request ``request_id`` confirms their identity."""
+        return f"{self._public_url}{VERIFY_PATH.format(request_id=request_id)}"
+
+    # -- the consumer, at user_verification_url ------------------------------------------
+
+    def awaits_consumer(self, request_id: str) -> bool:
+        """Whether DRP request ``request_id`` waits for its consumer's code."""
+        row = self._row(request_id)
+        if row.settled or row.rights_request_id is None:
+            return False
+        return bool(self._rights.get(row.rights_request_id).state == "received")
+
+    def resend_code(self, request_id: str, *, now: dt.datetime | None = None) -> None:
+        """A new code to the address on the consumer's account (earlier codes die)."""
+        row = self._row(request_id)
+        if self.awaits_consumer(request_id):
+            self._rights.send_code(row.rights_request_id, now=now or self.now())
+
+    def confirm(self, request_id: str, code: str, *, now: dt.datetime | None = None) -> Status:
+        """The consumer's code: the request goes ahead (``in_progress``), its callback queued."""
+        at = now or self.now()
+        row = self._row(request_id)
+        if row.rights_request_id is None:
+            raise VerificationFailed(f"request {request_id} awaits no confirmation")
+        self._rights.verify_with_code(row.rights_request_id, code, now=at)
+        return self._refresh(self._row(request_id), at)
 
     # -- GET and DELETE /v1/data-rights-request/{request_id} ----------------------------
 
@@ -303,15 +341,18 @@ class DrpService:
         if row.settled or row.rights_request_id is None:
             status = Status(row.status, row.reason, row.processing_details)
         else:
-            status = derive(self._rights.get(row.rights_request_id))
-            if status.status == "open" and at >= row.expires_at:
-                status = self._expire(row, at)
+            request = self._rights.get(row.rights_request_id)
+            status = derive(request, self.verification_url(row.request_id))
+            if status.reason == "need_user_verification" and at.date() > request.answer_by:
+                status = self._lapse(row, at)
             if (status.status, status.reason, status.processing_details) != (
                 row.status,
                 row.reason,
                 row.processing_details,
             ):
-                self._save(row.request_id, status, settled=status.status == "expired")
+                self._save(
+                    row.request_id, status, settled=status.reason == INSUFFICIENT_VERIFICATION
+                )
         self._notify(self._row(row.request_id), status)
         return status
 
@@ -319,20 +360,26 @@ class DrpService:
         """The status to tell the agent: settled on the DRP record, else the request's own."""
         if row.settled or row.rights_request_id is None:
             return Status(row.status, row.reason, row.processing_details)
-        return derive(self._rights.get(row.rights_request_id))
+        request = self._rights.get(row.rights_request_id)
+        return derive(request, self.verification_url(row.request_id))
 
-    def _expire(self, row: Row[Any], at: dt.datetime) -> Status:
+    def _lapse(self, row: Row[Any], at: dt.datetime) -> Status:
+        """The regime's deadline passed and the consumer never confirmed: refused."""
         try:
             self._rights.refuse(
                 row.rights_request_id,
-                "the authorized agent's request expired before the consumer confirmed "
-                "their identity",
+                "the consumer did not confirm their identity before the deadline",
                 actor=f"drp:{row.agent_id}",
                 now=at,
             )
         except WrongState:  # verified meanwhile: it goes on
-            return derive(self._rights.get(row.rights_request_id))
-        return Status("expired")
+            request = self._rights.get(row.rights_request_id)
+            return derive(request, self.verification_url(row.request_id))
+        return Status(
+            "denied",
+            INSUFFICIENT_VERIFICATION,
+            "the consumer did not confirm their identity before the regime's deadline",
+        )
 
     def _notify(self, row: Row[Any], status: Status) -> None:
         """Queue the callback of ``status`` unless the agent knows it: one job per status."""

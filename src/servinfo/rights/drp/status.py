@@ -3,8 +3,10 @@
 ==========================  ==============================================
 servinfo request            DRP status
 ==========================  ==============================================
-``received``                ``open``: waiting for the consumer to confirm
-                            their identity with servinfo directly
+``received``                ``in_progress`` / ``need_user_verification``
+                            with ``expected_by`` and ``user_verification_url``:
+                            the consumer confirms their identity with us
+                            directly (DRP 1.0 section 3.02.1)
 ``verified``, ``in_progress``  ``in_progress`` with ``expected_by`` (the
                             deadline in force): "user solves verification"
 ``completed``               ``fulfilled``
@@ -14,9 +16,10 @@ servinfo request            DRP status
                             operator refused a flagged repeat, else ``other``
 ==========================  ==============================================
 
-``revoked``, ``expired`` and the ``denied`` answers servinfo gives without
-opening a request (``no_match``, an opt-in) are settled on the DRP record
-itself (see :mod:`servinfo.rights.drp.service`).
+``revoked``, ``denied`` / ``insufficient_verification`` (the consumer did not
+confirm before the regime's deadline) and the ``denied`` answers servinfo
+gives without opening a request (``no_match``, an opt-in) are settled on the
+DRP record itself (see :mod:`servinfo.rights.drp.service`).
 """
 
 from __future__ import annotations
@@ -27,10 +30,18 @@ from typing import Any
 
 from servinfo.rights.entries import Request
 
-__all__ = ["FINAL_STATUSES", "Status", "derive", "status_object"]
+__all__ = [
+    "FINAL_STATUSES",
+    "INSUFFICIENT_VERIFICATION",
+    "Status",
+    "derive",
+    "status_object",
+]
 
 #: Statuses a request never leaves (the table's "Final?" column).
 FINAL_STATUSES = ("fulfilled", "revoked", "denied", "expired")
+#: The reason of a request whose consumer did not confirm in time (spec: ``insuf_verification``).
+INSUFFICIENT_VERIFICATION = "insufficient_verification"
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class Status:
     reason: str | None = None
     processing_details: str | None = None
     expected_by: dt.date | None = None
+    #: Where the consumer confirms their identity (``need_user_verification``).
+    user_verification_url: str | None = None
 
     @property
     def key(self) -> str:
@@ -46,13 +59,18 @@ class Status:
         return f"{self.status}/{self.reason or ''}"
 
 
-def derive(request: Request) -> Status:
-    """The DRP status of a servinfo request."""
+def derive(request: Request, verification_url: str | None = None) -> Status:
+    """The DRP status of a servinfo request; ``verification_url`` is where its consumer
+    confirms their identity while it awaits them."""
     if request.state == "received":
         return Status(
-            "open",
-            processing_details="waiting for the consumer to confirm their identity with us "
-            "directly (CCPA regulations s. 7063(a)); we sent them a one-time code",
+            "in_progress",
+            "need_user_verification",
+            "the consumer confirms their identity with us directly (CCPA regulations "
+            "s. 7063(a)): we sent a one-time code to the address on their account, which "
+            "they enter at user_verification_url",
+            expected_by=request.answer_by,
+            user_verification_url=verification_url,
         )
     if request.state in ("verified", "in_progress"):
         details = f"verified; we answer by {request.answer_by.isoformat()}"
@@ -114,4 +132,6 @@ def status_object(
         body["expected_by"] = status.expected_by.isoformat()
     if status.processing_details:
         body["processing_details"] = status.processing_details
+    if status.user_verification_url is not None:
+        body["user_verification_url"] = status.user_verification_url
     return body
