@@ -102,7 +102,7 @@ def test_the_demo_leaves_the_worker_a_sweep_per_region_and_the_purges(tmp_path: 
         summary = load_demo(deployment, customers=2, days=1, seed=3, actor="admin", now=_DEMO_NOW)
         queue = deployment.jobs.queue
         queued = queue.list(state="queued")
-        expected = [("export_purge", None), ("request_purge", None)] + [
+        expected = [("export_purge", None), ("request_purge", None), ("backup_expiry", None)] + [
             ("retention_sweep", r) for r in deployment.regions
         ]
         assert sorted((j.kind, j.params.get("region")) for j in queued) == sorted(expected)
@@ -133,6 +133,6 @@ def test_the_demo_command_names_the_jobs_it_left(tmp_path: Path) -> None:
     as_json = CliRunner().invoke(app, [*args, "--json"], env=env)
     jobs = json.loads(as_json.stdout)["jobs"]
     assert sorted(j["kind"] for j in jobs) == sorted(
-        ["export_purge", "request_purge"] + ["retention_sweep"] * (len(jobs) - 2)
+        ["export_purge", "request_purge", "backup_expiry"] + ["retention_sweep"] * (len(jobs) - 3)
     )
     assert {j["state"] for j in jobs} == {"queued"}
