@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, insert
@@ -105,6 +105,8 @@ class Result:
     backup_bytes: int = 0
     plain_bytes: int = 0
     replayed: int = 0
+    #: The restore's steps, in seconds.
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def _engines(deployment: Deployment) -> dict[str, Engine]:
@@ -193,6 +195,7 @@ def measure(backend: str, args: argparse.Namespace) -> Result:
             else None
         )
         try:
+            marks: list[tuple[str, float]] = [("checking", time.perf_counter())]
             started = time.perf_counter()
             report = restore_backup(
                 backup_file,
@@ -200,8 +203,11 @@ def measure(backend: str, args: argparse.Namespace) -> Result:
                 {},
                 now=NOW + dt.timedelta(hours=1),
                 database_url_template=template,
+                progress=lambda step: marks.append((step, time.perf_counter())),
             )
             result.restore_s = time.perf_counter() - started
+            ends = [at for _, at in marks[1:]] + [started + result.restore_s]
+            result.steps = {step: end - at for (step, at), end in zip(marks, ends, strict=True)}
             result.replayed = int(report.replayed.get("subjects_erased", 0))
             started = time.perf_counter()
             plain_restore(work / "plain", work / "plain-restored", backend, prefix + "_plain")
@@ -216,18 +222,19 @@ def report(results: list[Result]) -> None:
     print()
     print(
         f"{'backend':<11}{'records':>10}{'backup s':>10}{'plain s':>9}{'ratio':>7}"
-        f"{'restore s':>11}{'plain s':>9}{'ratio':>7}{'size MB':>9}{'plain MB':>10}"
+        f"{'restore s':>11}{'plain s':>9}{'ratio':>8}{'size MB':>9}{'plain MB':>10}"
     )
     for r in results:
         print(
             f"{r.backend:<11}{r.records:>10,}{r.backup_s:>10.1f}{r.plain_copy_s:>9.1f}"
             f"{r.backup_s / r.plain_copy_s:>7.2f}{r.restore_s:>11.1f}{r.plain_restore_s:>9.1f}"
-            f"{r.restore_s / r.plain_restore_s:>7.2f}{r.backup_bytes / 1e6:>9.1f}"
+            f"{r.restore_s / r.plain_restore_s:>8.2f}{r.backup_bytes / 1e6:>9.1f}"
             f"{r.plain_bytes / 1e6:>10.1f}"
         )
-    print("ratio: servinfo's time / the plain copy's (lower is better); replayed erasures:")
+    print("ratio: servinfo's time / the plain copy's (lower is better)")
     for r in results:
-        print(f"  {r.backend}: {r.replayed}")
+        steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in r.steps.items())
+        print(f"  {r.backend} restore ({r.replayed} erasures replayed): {steps}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -485,7 +485,7 @@ def restore_backup(
                 raise
         finally:
             catalogue.close()
-    progress("stamping")
+    progress("stamping and a new audit log")
     settings = load_settings(data_dir, env)
     _bump_generations(settings.control_url, settings.region_urls)  # (6)
     from servinfo.audit.rebase import start_new_log
@@ -501,7 +501,7 @@ def restore_backup(
         _first_entry(deployment, data_dir, header.backup_id)
         if ledger_found:
             progress("replaying the shred ledger")
-            replayed = _replay(deployment, ledger, ledger_seq, now=now)  # (8)
+            replayed = _replay(deployment, ledger, ledger_seq, now=now, progress=progress)  # (8)
             _finish(deployment, data_dir, ledger, header.backup_id, ledger_seq, replayed, now)
             return RestoreReport(
                 header.backup_id,
@@ -616,7 +616,12 @@ def _last_checkpoint(signer_file: Path) -> dict[str, str | int]:
 
 
 def _replay(
-    deployment: Deployment, ledger: RecoveryLedger, start: int, *, now: dt.datetime
+    deployment: Deployment,
+    ledger: RecoveryLedger,
+    start: int,
+    *,
+    now: dt.datetime,
+    progress: Callable[[str], None] = lambda step: None,
 ) -> dict[str, int]:
     counts = {"erasures": 0, "subjects_erased": 0, "key_pages": 0, "keys_destroyed": 0}
     subjects: dict[tuple[str, str], str] | None = None
@@ -639,6 +644,7 @@ def _replay(
                 counts["keys_destroyed"] += destroy_keys(engine, list(entry.body["keys"]))
     from servinfo.retention.sweep import run_sweep
 
+    progress("sweeping")
     swept = 0
     for region in sorted(deployment.regions):
         swept += run_sweep(deployment, region, now=now).deleted_total
