@@ -270,7 +270,8 @@ class Fulfilment(RequestLifecycle):
         recipients = sorted(
             {
                 d.recipient
-                for d in self._ledgers.disclosures(subject_id=request.subject_id)
+                # A disclosure withheld under a gag order is not told of (docs/sharing.md).
+                for d in self._ledgers.disclosures(subject_id=request.subject_id, visible_at=at)
                 if d.recipient_kind != "authority"
                 and (category is None or category in d.categories)
             }

@@ -49,7 +49,13 @@ class LedgerRequests(Erasure):
             )
         except AlreadyInForce:
             return "completed", {"restricted": True, "note": "already restricted"}, None
-        outcome = {"restricted": True, "ground": ground, "allows": allows, "entry": entry.entry_id}
+        outcome: dict[str, Any] = {
+            "restricted": True, "ground": ground, "allows": allows, "entry": entry.entry_id,
+        }  # fmt: skip
+        # Art. 19: every recipient of the subject's data is told of the restriction.
+        outcome["recipients_notified"] = self._notify_recipients(
+            request, "restriction_notice", None, {"restricted": True}, at
+        )
         return "completed", outcome, None
 
     def announce_restriction_lift(

@@ -48,6 +48,8 @@ NoticeKind = Literal[
     "completion_notice",
     #: The subject's data went to an authority under a legal request (servinfo.sharing).
     "disclosure_notice",
+    #: Art. 19: a recipient told that the subject restricted processing.
+    "restriction_notice",
 ]
 NOTICE_KINDS: frozenset[str] = frozenset(NoticeKind.__args__)  # type: ignore[attr-defined]
 #: Payload keys blanked when a message is marked sent.
