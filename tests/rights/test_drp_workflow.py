@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
 from httpx2 import Response
 from tests.rights.test_drp import CONSUMER_EMAIL, Agent, Drp, add_consumer, drp, make_drp
-from tests.rights.world import World
+from tests.rights.world import World, build_world
+from tests.support import PostgresDatabases
 
 from servinfo.rights.drp import ClaimPolicy, HttpxCallbackSender
 from servinfo.rights.drp.callbacks import CallbackSender
@@ -331,3 +333,19 @@ def test_failed_callbacks_are_retried_by_the_job_queue_with_backoff(drp: Drp) ->
 def test_senders_satisfy_the_contract() -> None:
     senders: list[CallbackSender] = [HttpxCallbackSender()]
     assert senders
+
+
+@pytest.mark.postgres
+def test_the_workflow_on_postgresql(tmp_path: Path, postgres_databases: PostgresDatabases) -> None:
+    with build_world(tmp_path, postgres_databases.url_template) as world:
+        assert world.deployment.control.dialect.name == "postgresql"
+        drp = make_drp(world)
+        opened = _open(drp, "access")
+        assert opened["reason"] == "need_user_verification"
+        assert _confirm(drp, opened).status_code == 200
+        rid = _rights_request_of(drp, opened["request_id"])
+        drp.world.rights.process(rid, actor="dpo", now=drp.clock.now)
+        assert drp.get(opened["request_id"]).json()["status"] == "fulfilled"
+        # Two changes queued two jobs; the first told the status as it is by then.
+        assert [job.state for job in drp.run_callbacks()] == ["done", "done"]
+        assert drp.sender.statuses() == ["fulfilled"]
