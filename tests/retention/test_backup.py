@@ -395,3 +395,34 @@ def test_the_daily_job_destroys_expired_backup_keys(
     assert entry.expired
     assert [e.kind for e in d.shred_ledger.entries()][-1] == "backup_key_destroyed"
     assert d.audit.tail(3)[-1].action in ("backup_expiry", "shred_ledger")
+
+
+def test_a_postgresql_restore_refused_midway_drops_the_databases_it_created(
+    world: RetentionWorld, tmp_path: Path
+) -> None:
+    template = _template(world)
+    if template is None:
+        pytest.skip("PostgreSQL only: SQLite restores create no databases")
+    import psycopg
+    from sqlalchemy import make_url
+
+    backup_file = tmp_path / "b.servinfo-backup"
+    _backup(world, backup_file)
+    occupied = make_url(template.format(name="eu"))
+    server = occupied.set(drivername="postgresql", database="postgres")
+    admin_url = server.render_as_string(hide_password=False)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{occupied.database}"')
+    target_url = occupied.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(target_url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE operators_own (id integer)")
+    with pytest.raises(BackupError, match=f"database {occupied.database} is not empty"):
+        _restore(world, backup_file, tmp_path / "restored")
+    prefix = template.split("/")[-1].replace("{name}", "")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        left = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname",
+            (prefix + "%",),
+        ).fetchall()
+    assert [name for (name,) in left] == [occupied.database]
+    assert _leftovers(tmp_path) == []
