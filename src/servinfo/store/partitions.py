@@ -174,12 +174,17 @@ def ensure_partitions(engine: Engine, rows: Iterable[tuple[str, dt.datetime]]) -
     state = _state(engine)
     if not state.partitioned:
         return []
-    wanted = {
-        month_partition(category, _month_of(collected_at)): (category, _month_of(collected_at))
+    # Per batch of ingest: the distinct months first, names only for those.
+    months = {
+        (category, _month_of(collected_at))
         for category, collected_at in rows
         if category in PARTITIONED_CATEGORIES
     }
-    missing = {name: at for name, at in wanted.items() if name not in state.names}
+    missing = {
+        name: (category, month)
+        for category, month in months
+        if (name := month_partition(category, month)) not in state.names
+    }
     made = []
     for name, (category, month) in sorted(missing.items()):
         with state.lock:
