@@ -84,6 +84,32 @@ def test_pairwise_setup_is_limited_per_agent(clients: dict[str, TestClient]) -> 
     assert setup(clients["a"], "AGENT_TWO") == 403
 
 
+def test_a_refusal_on_an_agents_endpoint_is_the_protocol_s_error_object(
+    clients: dict[str, TestClient],
+) -> None:
+    for _ in range(PER_TARGET):
+        clients["a"].post("/v1/agent/AGENT_ONE", content=b"not signed")
+    refused = clients["a"].post("/v1/agent/AGENT_ONE", content=b"not signed")
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "code": "429",
+        "message": "too many requests for this target; retry later",
+    }
+    assert "retry-after" in refused.headers
+
+
+def test_guessing_the_code_of_an_agent_s_request_is_limited(
+    clients: dict[str, TestClient],
+) -> None:
+    def confirm(client: TestClient) -> int:
+        return client.post("/v1/drp/verify/req-9", data={"code": "ABCDEFGHIJ"}).status_code
+
+    statuses = [confirm(clients["a"]) for _ in range(PER_TARGET)]
+    assert 429 not in statuses
+    assert confirm(clients["b"]) == 429
+    assert clients["a"].get("/v1/drp/verify/req-9").status_code == 429
+
+
 def test_routes_with_a_token_are_not_rate_limited(world: World) -> None:
     statuses = {
         world.client.get("/v1/principals", headers=world.headers("admin")).status_code
