@@ -227,3 +227,27 @@ def test_the_command_dry_runs_runs_and_refuses(world: IngestWorld, deployment_di
     code, out = _invoke(deployment_dir, world.tokens["support-eu"], "redaction", "rerun")
     assert code != 0
     assert "reload_policy" in out
+
+
+def test_the_hourly_check_queues_one_rerun_per_region_and_version(world: IngestWorld) -> None:
+    from servinfo.jobs import Worker
+    from servinfo.jobs.kinds import REDACTION_CHECK, deployment_registry
+
+    deployment = world.deployment
+    registry = deployment_registry(deployment)
+    assert any(s.kind == REDACTION_CHECK for s in registry.schedules)
+    worker = Worker(deployment.jobs.queue, registry, deployment=deployment)
+    regions = len(deployment.regions)
+
+    def check() -> dict[str, Any]:
+        deployment.jobs.queue.enqueue(REDACTION_CHECK)
+        while (job := worker.run_one()) is not None:
+            if job.kind == REDACTION_CHECK:
+                assert job.result is not None
+                return job.result
+        raise AssertionError("the check did not run")
+
+    assert check()["queued"] == regions
+    assert check()["queued"] == 0  # the same version: nothing more
+    use_policy(world, org_policy())
+    assert check()["queued"] == regions  # a new version: one more rerun per region

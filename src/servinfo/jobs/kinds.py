@@ -21,6 +21,9 @@ kind                what it runs                                 why a rerun cha
 ``redaction_rerun`` :func:`servinfo.collect.reredaction.         records already redacted by
                     rerun_redaction` for one region (after a     the current policy and
                     policy or detector change)                   detectors are skipped
+``redaction_check`` queues a ``redaction_rerun`` per region       one rerun job per region
+                    when the policy's redaction or the           and version (dedupe key)
+                    detectors changed (hourly)
 =================== ============================================ ==========================
 
 Parameters are ids and region names; the handlers' results are counts.
@@ -46,6 +49,7 @@ __all__ = [
     "DSR_PROCESS",
     "EXPORT_PURGE",
     "KEK_REWRAP",
+    "REDACTION_CHECK",
     "REDACTION_RERUN",
     "REQUEST_PURGE",
     "RETENTION_SWEEP",
@@ -67,6 +71,9 @@ REQUEST_PURGE = "request_purge"
 BACKUP_EXPIRY = "backup_expiry"
 DRP_CALLBACK = "drp_callback"
 REDACTION_RERUN = "redaction_rerun"
+REDACTION_CHECK = "redaction_check"
+#: How often the worker looks for a new redaction version to bring stored text up to.
+REDACTION_CHECK_INTERVAL = dt.timedelta(hours=1)
 #: Attempts at one status callback (the queue's backoff between them: 10 s doubling, to 1 h).
 DRP_CALLBACK_ATTEMPTS = 10
 #: The actor the audit log names for what jobs do on their own schedule.
@@ -244,6 +251,20 @@ def _redaction_rerun(context: JobContext) -> Mapping[str, Any]:
     }
 
 
+def _redaction_check(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.collect.redaction.by_policy import PolicyRedaction
+    from servinfo.collect.reredaction import redaction_version
+
+    deployment = context.deployment
+    version = redaction_version(PolicyRedaction(deployment.runtime.refresh(force=True).policy))
+    queued = [
+        region
+        for region in sorted(deployment.regions)
+        if enqueue_redaction_rerun(deployment.jobs.queue, region, version, now=context.now())[1]
+    ]
+    return {"version": version, "queued": len(queued)}
+
+
 def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
     """Every kind servinfo runs as a job, and its schedules for ``regions``."""
     registry = Registry(
@@ -294,6 +315,15 @@ def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
             "Redact a region's stored free text again under the current policy and detectors.",
         )
     )
+    registry.add(
+        JobKind(
+            REDACTION_CHECK,
+            _redaction_check,
+            "Queue a re-redaction of each region when the policy's redaction or the detectors "
+            "changed.",
+        )
+    )
+    registry.schedule(Schedule("redaction-check", REDACTION_CHECK, every=REDACTION_CHECK_INTERVAL))
     for region in regions:
         registry.schedule(
             Schedule(
@@ -327,11 +357,16 @@ def enqueue_drp_callback(queue: JobQueue, request_id: str, status: str) -> tuple
     )
 
 
-def enqueue_redaction_rerun(queue: JobQueue, region: str, version: str) -> tuple[Job, bool]:
+def enqueue_redaction_rerun(
+    queue: JobQueue, region: str, version: str, *, now: dt.datetime | None = None
+) -> tuple[Job, bool]:
     """The re-redaction of ``region`` up to ``version`` (of the policy's redaction and the
     detectors): one job per region and version, however often it is asked for."""
     return queue.enqueue(
-        REDACTION_RERUN, {"region": region}, dedupe_key=f"{REDACTION_RERUN}:{region}:{version}"
+        REDACTION_RERUN,
+        {"region": region},
+        dedupe_key=f"{REDACTION_RERUN}:{region}:{version}",
+        now=now,
     )
 
 
