@@ -127,6 +127,11 @@ def test_offsets_stay_exact_around_tricks(redactor: Redactor) -> None:
         ("Author: Jasper Lindqvist", ["Jasper Lindqvist"]),
         ("on behalf of Okonkwo Adeyemi.", ["Okonkwo Adeyemi"]),
         ("Hier ist Torben Aalto.", ["Torben Aalto"]),
+        ("GET /c?name=Jolanda%20Vermeulen HTTP/1.1", ["Jolanda%20Vermeulen"]),
+        ('{"customer": "Ingrid Solberg", "plan": "pro"}', ["Ingrid Solberg"]),
+        ("12:01 Ingrid: hi there", ["Ingrid"]),
+        ("Ingrid Solberg (12:01): hello", ["Ingrid Solberg"]),
+        ("<Ingrid> hi all", ["Ingrid"]),
     ],
 )
 def test_names_in_context(redactor: Redactor, text: str, names: list[str]) -> None:
@@ -151,6 +156,9 @@ def test_names_in_context(redactor: Redactor, text: str, names: list[str]) -> No
         "[worker-3] Agent: retrying the upload",
         "Dear Valued Customer, your invoice is ready",
         "Dear Hiring Manager,",
+        "14:03:22 Error: timeout",
+        "on click the <Button> shows",
+        "List<String> names",
         "Caused by: java.lang.IllegalStateException: Connection Pool Exhausted",
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0",
         "Depuis la mise à jour de Visual Studio Code, l'export plante",

@@ -137,7 +137,7 @@ class Rule:
     pattern: str
     skip_leading: bool = False
     two_words: bool = False
-    #: The name is a URL query value: "+" stands for a space.
+    #: The name is a URL query value: "+" and "%20" stand for a space.
     query: bool = False
 
 
@@ -149,14 +149,19 @@ CONTEXT_RULES: Final = (
     Rule(rf"\b{_SIGN_OFFS},[ ](?P<v>{FULL_NAME})"),
     Rule(rf"\b{_CLOSINGS}[ ](?P<v>{FULL_NAME})"),
     Rule(rf"\b{_INTRODUCERS}[:,]?[ ]{{1,2}}{_TITLED}(?P<v>{FULL_NAME})"),
-    Rule(rf"\b{_LABELS}[ ]?:[ ]{{0,2}}{_TITLED}(?P<v>{FULL_NAME})"),
-    # A chat's or a log's speaker: "[12:01] Anna: …", "… joined. Anna: …".
+    # "Name: …", and as logs and JSON write it: name="…", "customer": "…".
+    Rule(rf"\b{_LABELS}[\"']?[ ]?[:=][ ]{{0,2}}[\"']?{_TITLED}(?P<v>{FULL_NAME})"),
+    # A chat's or a log's speaker: "[12:01] Anna: …", "… joined. Anna: …",
+    # "12:01 Anna: …", "Anna (12:01): …", "<Anna> …".
     Rule(rf"(?:\][ ]{{1,2}}|[.!?][ ]{{1,2}})(?P<v>{FULL_NAME})[ ]?:[ ]"),
+    Rule(rf"\b\d{{1,2}}:\d{{2}}(?::\d{{2}})?[ ]{{1,2}}(?:-[ ])?(?P<v>{FULL_NAME})[ ]?:[ ]"),
+    Rule(rf"(?P<v>{FULL_NAME})[ ][(\[]\d{{1,2}}:\d{{2}}(?::\d{{2}})?[)\]][ ]?:"),
+    Rule(rf"(?:^|\n)<(?P<v>{FULL_NAME})>[ ]"),
     Rule(rf"(?P<v>{FULL_NAME})[ ](?:{_EVENTS})"),
     # A signature: the name alone at the end of the text, or after "--".
     Rule(rf"(?:[.!?]|\n)[ ]{{0,2}}(?P<v>{FULL_NAME})[.!]?[ ]*$", skip_leading=True),
     Rule(rf"(?:^|\s)--[ ]?(?P<v>{FULL_NAME})[ ]*(?:\n|$)"),
-    Rule(rf"[?&](?i:{_QUERY_KEYS})=(?P<v>{_WORD}(?:\+{_WORD}){{0,3}})", query=True),
+    Rule(rf"[?&](?i:{_QUERY_KEYS})=(?P<v>{_WORD}(?:(?:\+|%20){_WORD}){{0,3}})", query=True),
     # After a weak word, two words or more that end the sentence ("declined for
     # Wei Ling Walker."): a product goes on ("for Visual Studio Code 1.8").
     Rule(rf"\b(?i:{_WEAK})[ ]{_TITLED}(?P<v>{FULL_NAME})(?:[.;!?)]|$)", two_words=True),
@@ -312,7 +317,7 @@ def person(value: str, rule: Rule) -> tuple[int, int] | None:
     a name; a name of one word has three letters or more.
     """
     if rule.query:
-        return person(value.replace("+", " "), _PLAIN)
+        return _query_person(value)
     offset = 0
     honorific = _HONORIFIC.match(value)
     if honorific is not None and honorific.end() < len(value):
@@ -338,6 +343,22 @@ def person(value: str, rule: Rule) -> tuple[int, int] | None:
     if rule.two_words and len(kept) < 2:
         return None
     return offset, offset + len(" ".join(kept))
+
+
+_QUERY_WORD = re.compile(r"(?:(?!%20)[^+])+")
+
+
+def _query_person(value: str) -> tuple[int, int] | None:
+    """:func:`person` for a URL query value, its words joined by "+" or "%20"."""
+    words = [(m.start(), m.end()) for m in _QUERY_WORD.finditer(value)]
+    kept = []
+    for start, end in words:
+        if _never_name(value[start:end]):
+            break
+        kept.append((start, end))
+    if not kept or (len(kept) == 1 and kept[0][1] - kept[0][0] <= 2):
+        return None
+    return kept[0][0], kept[-1][1]
 
 
 def _never_name(word: str) -> bool:
