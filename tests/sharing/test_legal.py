@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.sharing.world import NOW, OTHER, SUBJECT, World
@@ -17,6 +18,7 @@ from servinfo.crypto.recipients import new_recipient_key_pair, open_package
 from servinfo.rights.notifier import OutboxNotifier
 from servinfo.sharing import DisclosureDenied
 from servinfo.sharing.legal import LegalRequest, LegalScope
+from servinfo.sharing.transparency import Period, build_report
 
 KEYS = new_recipient_key_pair()
 SCOPE = LegalScope((SUBJECT,), ("account", "payments"))
@@ -39,6 +41,16 @@ def _history(world: World, subject: str) -> bytes:
     world.deployment.audit_buffer.flush()
     history = world.deployment.audit.subject_history(subject)
     return b"" if history is None else b"\n".join(raw for _, raw in history.entries)
+
+
+def _report(world: World, threshold: int = 5) -> dict[str, Any]:
+    return build_report(
+        world.deployment.runtime.current.policy,
+        Period.parse("2026H2"),
+        world.deployment.sharing.legal_requests(),
+        world.deployment.ledgers.disclosures(),
+        threshold=threshold,
+    )
 
 
 def test_a_request_not_yet_approved_is_not_disclosed(world: World) -> None:
@@ -143,6 +155,14 @@ def test_end_to_end_the_authority_opens_the_package_and_the_subject_is_told(
     audit = world.deployment.audit
     steps = [e.outcome for e in audit.entries(0, audit.size()) if e.action == "legal_request"]
     assert steps == ["intake", "approved", "disclosed"]
+    # the transparency report counts it (exactly with no suppression; "<5" as published)
+    exact = _report(world, threshold=1)["legal_requests"]
+    assert exact["rows"] == [
+        {"country": "DE", "type": "domestic", "outcome": "disclosed", "requests": 1}
+    ]
+    assert (exact["total"], exact["subjects_disclosed"], exact["records_disclosed"]) == (1, 1, 2)
+    published = _report(world)["legal_requests"]
+    assert (published["total"], published["under_gag_order"]) == ("<5", "0-9")
 
 
 def test_end_to_end_under_a_gag_order_the_subject_learns_nothing_until_it_lifts(
@@ -162,6 +182,9 @@ def test_end_to_end_under_a_gag_order_the_subject_learns_nothing_until_it_lifts(
     assert world.deployment.ledgers.disclosures(subject_id=SUBJECT, visible_at=now) == []
     assert _history(world, SUBJECT) == before  # nothing about it in the subject's history
     assert len(world.deployment.ledgers.disclosures(subject_id=SUBJECT)) == 1  # registered
+    # a gagged request is counted only in a band, never in a row
+    gagged = _report(world, threshold=1)["legal_requests"]
+    assert (gagged["rows"], gagged["total"], gagged["under_gag_order"]) == ([], 0, "0-9")
     sharing.lift_gag(world.principals["officer"], request.request_id)
     [told] = _notices(world, SUBJECT)
     assert told["gag_lifted"] is True
@@ -206,3 +229,11 @@ def test_the_cli_takes_in_reviews_and_discloses(
     assert run("officer", "processors", "list", "--json") == 0
     listed = {p["id"]: p for p in json.loads(capsys.readouterr().out)}
     assert listed["relay_mail"]["contract"]["state"] == "in_force"
+    html = tmp_path / "transparency.html"
+    assert run("officer", "transparency", "report", "--period", "2026H2", "--format", "html",
+               "--out", str(html)) == 0  # fmt: skip
+    page = html.read_text("utf-8")
+    assert "<svg" in page
+    assert "<script" not in page
+    assert "Relay Mail Services Inc." in page
+    assert run("officer", "transparency", "report", "--period", "2026H3") == 2

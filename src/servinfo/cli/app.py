@@ -152,6 +152,9 @@ COMMANDS: dict[str, CommandEntry] = {
     "share": CommandEntry(
         "servinfo.sharing.cli", "share_app", "Consents to disclosure, and disclosures under them."
     ),
+    "transparency": CommandEntry(
+        "servinfo.sharing.cli", "transparency_app", "The transparency report."
+    ),
     "dsr": CommandEntry(
         "servinfo.rights.cli", "dsr_app", "Data-subject requests: open, verify, process, answer."
     ),

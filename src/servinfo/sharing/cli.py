@@ -31,11 +31,12 @@ if TYPE_CHECKING:
     from servinfo.sharing.legal import LegalRequest, LegalScope
     from servinfo.store import Principal
 
-__all__ = ["legal_app", "processors_app", "share_app"]
+__all__ = ["legal_app", "processors_app", "share_app", "transparency_app"]
 
 processors_app = typer.Typer(help="Processors under contract.", no_args_is_help=True)
 legal_app = typer.Typer(help="Legal requests: intake, review, disclosure.", no_args_is_help=True)
 share_app = typer.Typer(help="Consents to disclosure, and disclosures under them.")
+transparency_app = typer.Typer(help="The transparency report.", no_args_is_help=True)
 
 Categories = Annotated[list[str], typer.Option("--category", help="A category id (repeat).")]
 Subjects = Annotated[list[str], typer.Option("--subject", help="A subject id (repeat).")]
@@ -401,3 +402,44 @@ def consent_disclose(
         markup=False,
         highlight=False,
     )
+
+
+# -- transparency ------------------------------------------------------------------------
+
+
+@transparency_app.command("report")
+def transparency_report(
+    period: Annotated[str, typer.Option(help="YYYYH1, YYYYH2 or YYYYQ1-4.")],
+    format: Annotated[str, typer.Option("--format", help="html or json.")] = "json",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Legal requests, disclosures, processors and consent-based disclosures, in aggregate,
+    small cells suppressed and gagged requests banded (``read_audit``)."""
+    from servinfo.sharing.errors import InvalidSharingInput
+    from servinfo.sharing.transparency import Period, build_report, render_html
+
+    if format not in ("html", "json"):
+        raise InvalidSharingInput(f"--format is html or json; got {format!r}")
+    chosen = Period.parse(period)
+    with authorized(data_dir, token, "read_audit", token_file=token_file) as (deployment, _):
+        policy = deployment.runtime.refresh().policy
+        report = build_report(
+            policy,
+            chosen,
+            deployment.sharing.legal_requests(),
+            deployment.ledgers.disclosures(),
+        )
+    text = (
+        render_html(report, policy.organization.name)
+        if format == "html"
+        else json.dumps(report, indent=2)
+    )
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text, "utf-8")
