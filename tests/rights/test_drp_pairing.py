@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 from typing import Any
 
-from tests.rights.test_drp import Agent, Drp, drp
-from tests.rights.world import NOW
+import pytest
+from tests.rights.test_drp import Agent, Drp, drp, make_drp
+from tests.rights.world import NOW, build_world
+from tests.support import PostgresDatabases
 
 from servinfo.rights.drp import AGENT_KIND
 from servinfo.rights.drp.errors import DrpError
@@ -151,3 +154,18 @@ def test_a_setup_message_is_no_revoke_body(drp: Drp) -> None:
     assert answer.status_code == 400
     assert answer.json()["code"] == "400"
     assert drp.get(request_id).json()["status"] != "revoked"
+
+
+@pytest.mark.postgres
+def test_concurrent_setups_issue_one_token_on_postgresql(
+    tmp_path: Path, postgres_databases: PostgresDatabases
+) -> None:
+    with build_world(tmp_path, postgres_databases.url_template) as world:
+        assert world.deployment.control.dialect.name == "postgresql"
+        drp = make_drp(world)
+        same = _race(drp, [_setup(drp.agent, 0.5, nonce="same")] * 6)
+        assert len(same) == 1
+        _race(drp, [_setup(drp.agent, 0.4 - i * 0.05, nonce=str(i)) for i in range(6)])
+        active = _active_tokens(drp, drp.agent)
+        assert len(active) == 1
+        assert drp.service.agents.get(drp.agent.agent_id).principal == active[0]
