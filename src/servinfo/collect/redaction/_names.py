@@ -46,6 +46,8 @@ _WORD = (
     rf"(?:[{_UPPER}][{_LOWER}]+)?|[{_UPPER}]\.)"
 )
 _PARTICLE = r"(?:van der|van den|van|von der|von|de la|del|della|de|di|da|du|le|la|dos|zu|ten|ter)"
+#: A capitalised word (for the list rule's classifier, see :func:`listed_pattern`).
+CAPITALISED: Final = rf"[{_UPPER}][{_LOWER}]+"
 #: One to four words, particles between them.
 FULL_NAME: Final = rf"{_WORD}(?:[ ](?:{_PARTICLE}[ ])?{_WORD}){{0,3}}"
 
@@ -238,9 +240,14 @@ def first_names() -> frozenset[str]:
     return frozenset(n for n in names if len(n) > 2 and n.isalpha() and n not in _NOT_FIRST_NAMES)
 
 
-def listed_pattern() -> str:
-    """(6): a listed first name, then a capitalised surname (RE2 and ``re`` syntax)."""
-    alternation = "|".join(sorted(map(re.escape, first_names()), key=len, reverse=True))
+def listed_pattern(first: str | None = None) -> str:
+    """(6): a listed first name, then a capitalised surname (RE2 and ``re`` syntax).
+
+    The scan's automaton holds the list; the classifier that reads the few
+    candidates found takes any capitalised ``first`` word, and :func:`person`
+    looks it up in :func:`first_names` (``re`` would try the names one by one).
+    """
+    alternation = first or "|".join(sorted(map(re.escape, first_names()), key=len, reverse=True))
     surname = rf"[{_UPPER}][{_LOWER}]+(?:[-'’][{_UPPER}]?[{_LOWER}]+)?(?:[{_UPPER}][{_LOWER}]+)?"
     return (
         rf"\b(?P<v>(?:{alternation})(?:[ ][{_UPPER}]\.)?[ ](?:{_PARTICLE}[ ])?{surname}"
@@ -341,6 +348,8 @@ def person(value: str, rule: Rule) -> tuple[int, int] | None:
     if not kept or (len(kept) == 1 and len(kept[0]) <= 2):
         return None
     if rule.two_words and len(kept) < 2:
+        return None
+    if rule is LISTED and kept[0] not in first_names():
         return None
     return offset, offset + len(" ".join(kept))
 

@@ -136,18 +136,21 @@ class Redactor:
             if group
         )
         # (4) names and addresses: each rule alone for classifying, all in one scan.
-        rules: list[tuple[str, _names.Rule | None, str]] = []
+        # Each rule: its type, how to read it, its pattern in the scan, its classifier.
+        rules: list[tuple[str, _names.Rule | None, str, str]] = []
         if "ADDRESS" in types:
-            rules.append(("ADDRESS", None, _addresses.ADDRESS))
+            rules.append(("ADDRESS", None, _addresses.ADDRESS, _addresses.ADDRESS))
         if "PERSON" in types:
-            rules.extend(("PERSON", rule, rule.pattern) for rule in _names.CONTEXT_RULES)
+            rules.extend(("PERSON", r, r.pattern, r.pattern) for r in _names.CONTEXT_RULES)
             if _names.first_names():  # faker missing: the context rules alone
-                rules.append(("PERSON", _names.LISTED, _names.listed_pattern()))
+                listed = _names.listed_pattern()
+                any_first = _names.listed_pattern(first=_names.CAPITALISED)
+                rules.append(("PERSON", _names.LISTED, listed, any_first))
         self._context_rules = tuple(
-            (type_, rule, re.compile(pattern)) for type_, rule, pattern in rules
+            (type_, rule, re.compile(classifier)) for type_, rule, _, classifier in rules
         )
         self._context_scan = (
-            re2.compile("|".join(f"(?:{_unnamed(p)})" for _, _, p in rules), options)
+            re2.compile("|".join(f"(?:{_unnamed(p)})" for _, _, p, _ in rules), options)
             if rules
             else None
         )
