@@ -6,13 +6,17 @@ Provider of one covered business (``business-id``, setting ``drp.business_id``).
 
 Wiring (what ``servinfo.api.app`` and ``servinfo drp …`` do)::
 
-    drp = DrpService.for_deployment(deployment)          # httpx status callbacks
+    drp = DrpService.for_deployment(deployment)          # as the drp.* settings say
     drp.agents.register("CR_AA_DRP_ID_001", verify_key, actor="dpo")
-    # the consumer is found by the agent's email / phone_number claims (matching)
     agent, token = drp.agents.pair("CR_AA_DRP_ID_001", signed_setup, now=now)
     status = drp.exercise(drp.agents.authenticate(token), signed_request)
+    drp.confirm(status["request_id"], code)               # the consumer, if asked to
 
-HTTP routes are in :mod:`servinfo.rights.drp.routes`, the command line in
+The consumer is found by the agent's ``email`` / ``phone_number`` claims
+(:mod:`servinfo.rights.drp.matching`); when they do not suffice, the consumer
+confirms at :mod:`servinfo.rights.drp.verification`'s page. Status callbacks
+are jobs (:mod:`servinfo.rights.drp.callbacks`). HTTP routes are in
+:mod:`servinfo.rights.drp.routes`, the command line in
 :mod:`servinfo.rights.drp.cli`, errors in :mod:`servinfo.rights.drp.errors`,
 tables in :mod:`servinfo.rights.drp.models` (migrated by the rights branch).
 """

@@ -98,13 +98,15 @@ class DrpRequestRow(DrpBase):
     regime: Mapped[str | None] = mapped_column(String(16))
     status_callback: Mapped[str | None] = mapped_column(String(_URL))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The message's ``expires-at``, as signed; the request itself lives by its deadline.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload_hash: Mapped[str] = mapped_column(String(_HASH), unique=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(String(32))
     processing_details: Mapped[str | None] = mapped_column(Text())
-    #: Final statuses servinfo decided itself (revoked, expired, denied/no_match …).
+    #: Final statuses servinfo decided itself (revoked, denied/no_match or
+    #: insufficient_verification …).
     settled: Mapped[bool] = mapped_column(Boolean(), default=False)
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The status and reason last delivered (``status/reason``); None until one is.
