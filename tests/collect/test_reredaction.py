@@ -11,6 +11,8 @@ from tests.collect.test_redaction_by_policy import org_policy, org_policy_text, 
 from tests.collect.world import COLLECTED, IngestWorld
 from typer.testing import CliRunner
 
+from servinfo.access.maintenance import FreeTextReader
+from servinfo.audit.subject_salts import subject_salts
 from servinfo.cli.app import app
 from servinfo.collect.redaction.by_policy import REDACTED_BY_KEY, PolicyRedaction
 from servinfo.collect.reredaction import RERUN_ACTION, rerun_redaction
@@ -251,3 +253,19 @@ def test_the_hourly_check_queues_one_rerun_per_region_and_version(world: IngestW
     assert check()["queued"] == 0  # the same version: nothing more
     use_policy(world, org_policy())
     assert check()["queued"] == regions  # a new version: one more rerun per region
+
+
+def test_an_erased_subjects_kept_records_are_redone_without_a_new_key(world: IngestWorld) -> None:
+    _post(world, ticket("sub-ada", "Ref CU-00000007, mail ada@example.test", "T1"))
+    deployment = world.deployment
+    (record,) = [r for r in world.records("sub-ada") if r["kind"] == TICKET]
+    # Erased, the ticket's class kept (a legal obligation), and the audit salt destroyed.
+    deployment.writer.erase_subject("sub-ada", keep_classes=["standard"])
+    deployment.audit.forget_subject("sub-ada")
+    use_policy(world, org_policy())  # tickets now pseudonymize e-mail addresses
+    report = rerun_redaction(deployment, "eu", actor="admin")
+    assert report.changed == 1
+    assert subject_salts(deployment.control, ["sub-ada"]) == {}  # nothing links again
+    reader = FreeTextReader(deployment.directory, deployment.regions, deployment.keyring)
+    (stored,) = [r for r in reader.records("eu", [TICKET]) if r.record_id == record["id"]]
+    assert stored.fields["message"] == "Ref <CUSTOMER_NUMBER>, mail <EMAIL>"
