@@ -269,3 +269,21 @@ def test_an_erased_subjects_kept_records_are_redone_without_a_new_key(world: Ing
     reader = FreeTextReader(deployment.directory, deployment.regions, deployment.keyring)
     (stored,) = [r for r in reader.records("eu", [TICKET]) if r.record_id == record["id"]]
     assert stored.fields["message"] == "Ref <CUSTOMER_NUMBER>, mail <EMAIL>"
+
+
+def test_the_command_queues_once_per_region_and_version(
+    world: IngestWorld, deployment_dir: Path
+) -> None:
+    admin = world.tokens["admin"]
+    args = ("redaction", "rerun", "--background", "--json")
+    code, out = _invoke(deployment_dir, admin, *args)
+    assert code == 0, out
+    first = json.loads(out)
+    assert sorted(q["region"] for q in first) == sorted(world.deployment.regions)
+    assert all(q["new"] for q in first)
+    code, out = _invoke(deployment_dir, admin, *args)
+    assert code == 0, out
+    assert [q["job"] for q in json.loads(out)] == [q["job"] for q in first]
+    assert not any(q["new"] for q in json.loads(out))
+    code, _ = _invoke(deployment_dir, admin, "redaction", "rerun", "--background", "--dry-run")
+    assert code != 0

@@ -62,7 +62,9 @@ def rerun(
             regions = [region]
         if background:
             if dry_run:
-                raise typer.BadParameter("--dry-run runs in the foreground only")
+                raise typer.BadParameter(
+                    "--dry-run runs in the foreground only", param_hint="--background"
+                )
             _queue(deployment, regions, as_json)
             return
         reports = [_with_progress(deployment, r, me.name, dry_run, as_json) for r in regions]
