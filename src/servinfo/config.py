@@ -95,6 +95,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limits", "per_address_per_minute", int, 120),
     Setting("rate_limits", "per_target_per_minute", int, 10),
     Setting("health", "integrity_check_seconds", int, 900),
+    # How codes reach people (servinfo.rights.delivery): notify.email is smtp, dev_mailbox
+    # (.eml files in mailbox_dir: a local demo only) or none; empty: dev_mailbox under
+    # keys.local_demo, else none. The smtp_* keys configure smtp; sms is dev or none.
+    Setting("notify", "email", str, ""),
+    Setting("notify", "mail_from", str, "privacy@servinfo.invalid"),
+    Setting("notify", "smtp_host", str, "localhost"),
+    Setting("notify", "smtp_port", int, 587),
+    Setting("notify", "smtp_tls", str, "starttls"),
+    Setting("notify", "smtp_username", str, ""),
+    Setting("notify", "smtp_password", str, ""),
+    Setting("notify", "smtp_timeout_seconds", int, 10),
+    Setting("notify", "mailbox_dir", str, "mailbox"),
+    Setting("notify", "sms", str, ""),
+    Setting("notify", "sms_dir", str, "sms"),
+    # "Send me a code" answers no sooner than this, known address or not (milliseconds).
+    Setting("notify", "code_answer_ms", int, 300),
     # The checkpoint signer's state: beside the master key file when empty (never in the data).
     Setting("audit", "signer_state_file", str, ""),
     # The log's name in its checkpoints; empty: <organization domain>/servinfo/<deployment id>.
@@ -117,6 +133,15 @@ SETTINGS: tuple[Setting, ...] = (
 
 def region_url_env(region: str) -> str:
     return f"SERVINFO_DATABASE_REGION_{region.upper()}"
+
+
+class NotifySecret(str):
+    """A notify setting that is a secret (the SMTP password): never shown in a repr."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<secret>'" if self else "''"
 
 
 @dataclass(frozen=True)
@@ -155,6 +180,23 @@ class Settings:
     rate_per_target_per_minute: int
     #: Seconds between the background integrity checks of the stores; 0: at start only.
     integrity_check_seconds: int = 900
+    #: How codes reach people (servinfo.rights.delivery): smtp, dev_mailbox or none.
+    notify_email: str = "none"
+    notify_mail_from: str = "privacy@servinfo.invalid"
+    notify_smtp_host: str = "localhost"
+    notify_smtp_port: int = 587
+    #: starttls, implicit or none.
+    notify_smtp_tls: str = "starttls"
+    notify_smtp_username: str = ""
+    #: A NotifySecret when loaded: its repr hides it.
+    notify_smtp_password: str = ""
+    notify_smtp_timeout_seconds: int = 10
+    notify_mailbox_dir: Path = Path("mailbox")
+    #: dev or none.
+    notify_sms: str = "none"
+    notify_sms_dir: Path = Path("sms")
+    #: The least time "send me a code" takes to answer, known address or not.
+    notify_code_answer_ms: int = 300
     #: Records per retention-sweep transaction (0: chosen per backend).
     retention_batch_size: int = 0
     #: Days a closed data-subject request's case file is kept (servinfo.rights.unlinking).
@@ -237,6 +279,26 @@ def _coerce(setting: Setting, raw: object, origin: str) -> Any:
     return raw
 
 
+def _notify_choice(
+    values: Mapping[str, Any],
+    key: str,
+    choices: tuple[str, ...],
+    *,
+    default: str,
+    demo: str | None = None,
+) -> str:
+    """``notify.<key>``, one of ``choices``; empty: ``demo`` for a local demo (``make run``),
+    else ``default``."""
+    value = str(values[f"notify.{key}"]).strip()
+    if not value:
+        return demo if demo is not None and values["keys.local_demo"] else default
+    if value not in choices:
+        raise ConfigError(
+            f"{CONFIG_FILE_NAME} notify.{key}: expected one of {', '.join(choices)}, got {value!r}"
+        )
+    return value
+
+
 def read_config_file(data_dir: Path) -> dict[str, Any]:
     path = data_dir / CONFIG_FILE_NAME
     try:
@@ -307,6 +369,22 @@ def load_settings(data_dir: Path, env: Mapping[str, str]) -> Settings:
         rate_per_address_per_minute=values["rate_limits.per_address_per_minute"],
         rate_per_target_per_minute=values["rate_limits.per_target_per_minute"],
         integrity_check_seconds=values["health.integrity_check_seconds"],
+        notify_email=_notify_choice(
+            values, "email", ("smtp", "dev_mailbox", "none"), default="none", demo="dev_mailbox"
+        ),
+        notify_mail_from=values["notify.mail_from"],
+        notify_smtp_host=values["notify.smtp_host"],
+        notify_smtp_port=values["notify.smtp_port"],
+        notify_smtp_tls=_notify_choice(
+            values, "smtp_tls", ("starttls", "implicit", "none"), default="starttls"
+        ),
+        notify_smtp_username=values["notify.smtp_username"],
+        notify_smtp_password=NotifySecret(values["notify.smtp_password"]),
+        notify_smtp_timeout_seconds=max(1, values["notify.smtp_timeout_seconds"]),
+        notify_mailbox_dir=_resolve_path(values["notify.mailbox_dir"], data_dir),
+        notify_sms=_notify_choice(values, "sms", ("dev", "none"), default="none", demo="dev"),
+        notify_sms_dir=_resolve_path(values["notify.sms_dir"], data_dir),
+        notify_code_answer_ms=values["notify.code_answer_ms"],
         retention_batch_size=max(0, values["retention.batch_size"]),
         request_retention_days=max(1, values["rights.request_retention_days"]),
         drp_business_id=_drp_business_id(values["drp.business_id"]),

@@ -4,6 +4,7 @@ records, and finding subjects by them (permission-checked, audited, ids only).""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from tests.support import PostgresDatabases
+from typer.testing import CliRunner
 
 from servinfo.access.errors import Forbidden
 from servinfo.access.identifiers import (
@@ -23,10 +25,12 @@ from servinfo.access.identifiers import (
     normalise_phone,
     normalise_username,
 )
+from servinfo.cli.app import app
 from servinfo.collect.outcome import Outcome
 from servinfo.deployment import Deployment, create_deployment, open_deployment
 from servinfo.policy import load_policy_text
 from servinfo.policy.loading import default_policy_text
+from servinfo.rights.errors import AmbiguousIdentifier
 from servinfo.store import Principal
 from servinfo.store.models import BlindIndexRow
 
@@ -297,3 +301,75 @@ def test_the_indexes_follow_the_records(world: World) -> None:
             select(BlindIndexRow.field).where(BlindIndexRow.subject_id == "sub-ada-2")
         ).all()
     assert left == []
+
+
+def test_the_commands_find_and_open_by_identifier(world: World, tmp_path: Path) -> None:
+    token = world.deployment.principal_service.add(
+        "officer@example.test", kind="employee", role="privacy_officer", region="eu",
+        actor="admin",
+    ).token  # fmt: skip
+    base = ["--data-dir", str(tmp_path), "--token", token]
+    runner = CliRunner()
+    found = runner.invoke(app, ["subjects", "find", "--email", "ada@EXAMPLE.test", *base])
+    assert found.exit_code == 0, found.output
+    assert found.stdout.splitlines() == ["sub-ada-1", "sub-ada-2", "sub-ada-us"]
+    as_json = runner.invoke(
+        app, ["subjects", "find", "--phone", "030 1234567", "--phone-region", "DE", "--json", *base]
+    )
+    assert json.loads(as_json.stdout) == ["sub-ada-1"]
+    # Bad input: a servinfo error (one line and exit 2 from the console script), never the value.
+    bad = runner.invoke(app, ["subjects", "find", "--email", "ada-at-example", *base])
+    assert isinstance(bad.exception, InvalidIdentifier)
+    assert "ada-at-example" not in str(bad.exception)
+    both = runner.invoke(app, ["subjects", "find", "--email", "a@b.test", "--username", "a", *base])
+    assert isinstance(both.exception, InvalidIdentifier)
+    # A request by identifier: ambiguous until the organization is named.
+    ambiguous = runner.invoke(
+        app, ["dsr", "open", "--type", "access", "--email", "ada@example.test", *base]
+    )
+    assert isinstance(ambiguous.exception, AmbiguousIdentifier)
+    assert "3 organizations (org-eu, org-eu2, org-us)" in str(ambiguous.exception)
+    opened = runner.invoke(
+        app,
+        ["dsr", "open", "--type", "access", "--email", "ada@example.test",
+         "--organization", "org-eu2", "--json", *base],
+    )  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    assert json.loads(opened.stdout)["subject"] == "sub-ada-2"
+
+
+def test_the_api_finds_subjects_for_those_who_answer_requests(world: World) -> None:
+    from fastapi.testclient import TestClient
+
+    from servinfo.api import create_app
+
+    deployment = world.deployment
+    officer = deployment.principal_service.add(
+        "officer@example.test", kind="employee", role="privacy_officer", region="eu",
+        actor="admin",
+    ).token  # fmt: skip
+    support = deployment.principal_service.add(
+        "support@example.test", kind="employee", role="support_engineer", region="eu",
+        actor="admin",
+    ).token  # fmt: skip
+    with TestClient(create_app(deployment)) as client:
+        found = client.post(
+            "/v1/subjects/find",
+            json={"username": "BOB"},
+            headers={"Authorization": f"Bearer {officer}"},
+        )
+        assert found.json() == {"subjects": ["sub-bob"]}
+        refused = client.post(
+            "/v1/subjects/find",
+            json={"username": "bob"},
+            headers={"Authorization": f"Bearer {support}"},
+        )
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "forbidden"
+        bad = client.post(
+            "/v1/subjects/find",
+            json={"email": "nope", "phone": "+4930901820"},
+            headers={"Authorization": f"Bearer {officer}"},
+        )
+        assert bad.status_code == 400
+        assert bad.json()["error"] == "invalid_identifier"

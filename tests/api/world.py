@@ -46,7 +46,8 @@ def _record(kind: str, fields: dict[str, object], subject: str = "subj-eu-1") ->
 @contextmanager
 def build_world(tmp_path: Path) -> Iterator[World]:
     result = create_deployment(tmp_path / "deployment", {})
-    deployment = open_deployment(tmp_path / "deployment", {})
+    # Codes go to the dev mailbox (data_dir/mailbox): servinfo sends them itself.
+    deployment = open_deployment(tmp_path / "deployment", {"SERVINFO_NOTIFY_EMAIL": "dev_mailbox"})
     deployment.directory.add_organization("org-eu", "Example Org", "eu")
     deployment.directory.register_subject("subj-eu-1", "org-eu", "DE")
     deployment.directory.register_subject("subj-eu-2", "org-eu", "FR")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import text
 from tests.rights.world import NOW, World
 
 from servinfo.access.errors import Denied
+from servinfo.deployment import open_deployment
 from servinfo.rights import (
     ExtensionRefused,
     FlaggedRequest,
@@ -15,6 +17,8 @@ from servinfo.rights import (
     VerificationFailed,
     WrongState,
 )
+from servinfo.rights.contact import Address
+from servinfo.rights.errors import DeliveryUnavailable
 from servinfo.rights.requests import CODE_ATTEMPTS, CODE_TTL
 
 
@@ -44,30 +48,85 @@ def test_another_subjects_principal_cannot_verify(world: World) -> None:
         world.rights.verify_with_principal(opened.request_id, bob, now=NOW)
 
 
-def test_one_time_code_verifies_once_and_leaves_the_outbox_when_sent(world: World) -> None:
+def test_one_time_code_reaches_the_person_and_never_the_outbox(world: World) -> None:
     rights = world.rights
     opened = rights.open("access", "subj-de", channel="api", actor="dpo", now=NOW)
     notice_id = rights.send_code(opened.request_id, now=NOW)
+    # The outbox records that a code was sent, when and how: not the code, not the address.
     notice = world.outbox.notices_by_id(notice_id)
-    assert (notice.kind, notice.recipient) == ("verification_code", "subj-de")
-    code = notice.payload["code"]
+    assert (notice.kind, notice.recipient, notice.sent_at) == ("verification_code", "subj-de", NOW)
+    assert notice.payload == {
+        "request_id": opened.request_id,
+        "channel": "email",
+        "expires_at": (NOW + CODE_TTL).isoformat(),
+    }
+    # The code went to the address on the account record, read through the access layer.
+    (message,) = world.mailbox.messages()
+    assert message["To"] == "ada@example.test"
+    code = world.code_for(opened.request_id)
+    assert code not in repr([n.to_dict() for n in world.notices()])
+    read = [e for e in world.deployment.audit.tail(20) if e.action == "read"]
+    assert read[-1].actor == "servinfo-rights"
+    assert read[-1].purpose == "legal"
     with pytest.raises(VerificationFailed):
         rights.verify_with_code(opened.request_id, "WRONGCODE0", now=NOW)
     verified = rights.verify_with_code(opened.request_id, code.lower(), now=NOW)
     assert (verified.state, verified.verified_by) == ("verified", "verification-code")
-    sent = world.outbox.mark_sent(notice_id, now=NOW)
-    assert "code" not in sent.payload
-    assert sent.sent_at == NOW
+
+
+def test_the_contact_read_opens_the_rights_role_only_while_it_lasts(world: World) -> None:
+    rights = world.rights
+    assert not rights.has_open_verified_request("subj-de")
+    with rights.contact_reads.opened("subj-de"):
+        assert rights.has_open_verified_request("subj-de")
+        assert not rights.has_open_verified_request("subj-fr")
+    assert not rights.has_open_verified_request("subj-de")
+
+
+def test_a_code_goes_to_a_typed_address_only_if_it_is_the_subjects(world: World) -> None:
+    rights = world.rights
+    opened = rights.open("erasure", "subj-de", channel="api", actor="dpo", now=NOW)
+    theirs = Address("email", "ada@example.test")
+    someone_elses = Address("email", "bob@example.test")  # another subject's identifier
+    unknown = Address("email", "eve@example.test")
+    assert rights.send_code(opened.request_id, to=someone_elses, now=NOW) == ""
+    assert rights.send_code(opened.request_id, to=unknown, now=NOW) == ""
+    assert world.mailbox.messages() == []
+    assert world.notices(kind="verification_code") == []
+    assert rights.send_code(opened.request_id, to=theirs, now=NOW)
+    (message,) = world.mailbox.messages()
+    assert message["To"] == "ada@example.test"
+
+
+def test_a_code_that_cannot_be_delivered_is_withdrawn(world: World) -> None:
+    # The same deployment, opened by a process that may send no e-mail.
+    with open_deployment(world.data_dir, {"SERVINFO_NOTIFY_EMAIL": "none"}) as no_mail:
+        rights = no_mail.rights
+        opened = rights.open("access", "subj-de", channel="api", actor="dpo", now=NOW)
+        with pytest.raises(DeliveryUnavailable, match="no e-mail sender is configured"):
+            rights.send_code(opened.request_id, now=NOW)
+        with no_mail.control.connect() as connection:
+            live = connection.scalar(
+                text(
+                    "SELECT count(*) FROM rights_verification_codes "
+                    "WHERE request_id = :r AND used_at IS NULL"
+                ),
+                {"r": opened.request_id},
+            )
+    assert live == 0
+    assert world.notices(kind="verification_code") == []
 
 
 def test_codes_expire_and_allow_few_attempts(world: World) -> None:
     rights = world.rights
     first = rights.open("access", "subj-de", channel="api", actor="dpo", now=NOW)
-    code = world.outbox.notices_by_id(rights.send_code(first.request_id, now=NOW)).payload["code"]
+    rights.send_code(first.request_id, now=NOW)
+    code = world.code_for(first.request_id)
     with pytest.raises(VerificationFailed, match="wrong, expired or used up"):
         rights.verify_with_code(first.request_id, code, now=NOW + CODE_TTL)
     second = rights.open("access", "subj-fr", channel="api", actor="dpo", now=NOW)
-    code = world.outbox.notices_by_id(rights.send_code(second.request_id, now=NOW)).payload["code"]
+    rights.send_code(second.request_id, now=NOW)
+    code = world.code_for(second.request_id)
     for _ in range(CODE_ATTEMPTS):
         with pytest.raises(VerificationFailed):
             rights.verify_with_code(second.request_id, "0000000000", now=NOW)

@@ -10,23 +10,32 @@ and ``subj-sg`` (PDPA) have a profile each. All data is synthetic.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from servinfo.access.identifiers import canonical_identifiers, identifier_fields
 from servinfo.api import create_app
 from servinfo.deployment import Deployment, create_deployment, open_deployment
+from servinfo.policy import load_policy_text
+from servinfo.policy.loading import default_policy_text
 from servinfo.rights import Notice, OutboxNotifier, RightsService
+from servinfo.rights.delivery import InsecureDevMailbox
 from servinfo.store import NewRecord
 
+#: Codes and answers go to the dev mailbox (data_dir/mailbox) and the dev SMS folder.
+DEV_NOTIFY = {"SERVINFO_NOTIFY_EMAIL": "dev_mailbox", "SERVINFO_NOTIFY_SMS": "dev"}
 COLLECTED = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.UTC)
 
 _LOOKUPS = {"email", "username", "billing_email"}
+_IDENTIFIERS = identifier_fields(load_policy_text(default_policy_text(), "default.yaml"))
 _LEGAL = {"payments.charge", "payments.payment", "payments.billing_details"}
 
 
@@ -52,6 +61,26 @@ class World:
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
+    @property
+    def mailbox(self) -> InsecureDevMailbox:
+        return InsecureDevMailbox(self.deployment.settings.notify_mailbox_dir, warn=False)
+
+    def code_for(self, request_id: str) -> str:
+        """The code in the newest message about ``request_id`` in the dev mailbox."""
+        return code_in(self.mailbox.messages(), request_id)
+
+
+def code_in(messages: list[EmailMessage], request_id: str) -> str:
+    """The verification code of the newest of ``messages`` about ``request_id``."""
+    for message in reversed(messages):
+        if request_id in str(message["Subject"]) and "verification code" in str(message["Subject"]):
+            body = message.get_body(("plain",))
+            assert body is not None
+            found = re.search(r"^\s+([0-9A-Z]{10})\s*$", body.get_content(), re.MULTILINE)
+            assert found is not None
+            return found.group(1)
+    raise AssertionError(f"no code for {request_id} in the mailbox")
+
 
 def record(kind: str, fields: dict[str, Any], subject: str = "subj-de") -> NewRecord:
     category = kind.split(".")[0]
@@ -65,6 +94,7 @@ def record(kind: str, fields: dict[str, Any], subject: str = "subj-de") -> NewRe
         retention_class="legal_obligation" if kind in _LEGAL else "standard",
         retain_until=dt.date(2036, 3, 2),
         lookup_fields={k: str(v) for k, v in fields.items() if k in _LOOKUPS},
+        identifiers=canonical_identifiers(_IDENTIFIERS.get(kind, ()), fields),
     )
 
 
@@ -76,7 +106,7 @@ def _profile(name: str) -> dict[str, Any]:
 def build_world(tmp_path: Path, url_template: str | None = None) -> Iterator[World]:
     data_dir = tmp_path / "deployment"
     result = create_deployment(data_dir, {}, database_url_template=url_template)
-    deployment = open_deployment(data_dir, {})
+    deployment = open_deployment(data_dir, DEV_NOTIFY)
     directory = deployment.directory
     directory.add_organization("org-eu", "Example Org", "eu")
     directory.add_organization("org-us", "Example US", "us")

@@ -281,8 +281,12 @@ class SubjectFinder:
         return normalise(spec.type, value, default_region=default_region)
 
     def matches(self, subject_id: str, kind: str, canonical: str) -> bool:
-        """Whether ``subject_id`` carries the identifier ``kind`` = ``canonical`` (already
-        normalised). For the request machinery's own checks, unaudited: it tells the
-        caller nothing but whether to send a code to the address the person typed."""
-        found = subjects_by_identifier(self._engines, self._indexer, kind, canonical)
-        return subject_id in found
+        """Whether ``subject_id`` carries an identifier of type ``kind`` (``email``,
+        ``phone`` …) whose value is ``canonical`` (already normalised). For the request
+        machinery's own checks, unaudited: it tells the caller nothing but whether to
+        send a code to the address the person typed."""
+        names = [n for n, spec in self._policy().identifiers.items() if spec.type == kind]
+        return any(
+            subject_id in subjects_by_identifier(self._engines, self._indexer, name, canonical)
+            for name in names
+        )

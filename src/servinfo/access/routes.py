@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from servinfo.access.identifiers import InvalidIdentifier
 from servinfo.api.dependencies import DeploymentDep, PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["access"])
@@ -49,6 +50,41 @@ async def record(
 ) -> dict[str, Any]:
     held = await run_in_threadpool(deployment.reads.read_record_held, principal, purpose, record_id)
     return (await held.settled()).to_dict()
+
+
+class FindSubjects(BaseModel):
+    """One identifier the person knows; in the body, so that it stays out of URLs and logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=64)
+    username: str | None = Field(None, max_length=256)
+    phone_region: str | None = Field(
+        None, min_length=2, max_length=2, description="The country of a national phone number."
+    )
+    organization: str | None = Field(None, max_length=128, description="Only this one's.")
+
+
+@router.post("/subjects/find")
+def find_subjects(
+    body: FindSubjects, deployment: DeploymentDep, principal: PrincipalDep
+) -> dict[str, list[str]]:
+    """The ids of the subjects with that e-mail address, phone number or username: for
+    those who answer requests (``handle_requests``), in their role's regions; audited.
+    Several ids: one identifier, accounts in several organizations."""
+    given = [(k, v) for k in ("email", "phone", "username") if (v := getattr(body, k))]
+    if len(given) != 1:
+        raise InvalidIdentifier("give exactly one of email, phone, username")
+    ((kind, value),) = given
+    found = deployment.subject_finder.find_subjects(
+        kind,
+        value,
+        principal=principal,
+        organization=body.organization,
+        default_region=body.phone_region,
+    )
+    return {"subjects": found}
 
 
 class DecisionRequest(BaseModel):

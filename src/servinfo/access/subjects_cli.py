@@ -1,4 +1,5 @@
-"""``servinfo subjects list``: the subjects servinfo holds data about, ids and home regions.
+"""``servinfo subjects list``: the subjects servinfo holds data about, ids and home regions;
+``servinfo subjects find``: the ids of those with an e-mail address, phone number or username.
 
 ``subjects close`` and ``subjects reopen`` are defined by :mod:`servinfo.retention.cli`.
 """
@@ -59,3 +60,46 @@ def list_subjects(
         err_console.print(
             f"(first {limit}; the next page: --after {subjects[-1].subject_id})", markup=False
         )
+
+
+@subjects_app.command("find")
+def find_subjects(
+    email: Annotated[str | None, typer.Option("--email", help="An e-mail address.")] = None,
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="A phone number (E.164, or national).")
+    ] = None,
+    username: Annotated[str | None, typer.Option("--username", help="A username.")] = None,
+    phone_region: Annotated[
+        str | None,
+        typer.Option("--phone-region", help="The country of a national number (DE, GB …)."),
+    ] = None,
+    organization: Annotated[
+        str | None, typer.Option("--organization", help="Only this organization's subjects.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subject ids only, for one identifier the person knows; audited (never the value).
+
+    Needs the handle_requests permission. Several ids mean accounts in several
+    organizations: name one with --organization.
+    """
+    given = [(k, v) for k, v in (("email", email), ("phone", phone), ("username", username)) if v]
+    if len(given) != 1:
+        from servinfo.access.identifiers import InvalidIdentifier
+
+        raise InvalidIdentifier("give exactly one of --email, --phone, --username")
+    ((kind, value),) = given
+    with authorized(data_dir, token, "handle_requests", token_file=token_file) as (deployment, me):
+        found = deployment.subject_finder.find_subjects(
+            kind, value, principal=me, organization=organization, default_region=phone_region
+        )
+    if as_json:
+        print_json(found)
+        return
+    for subject_id in found:
+        console.print(subject_id, markup=False)
+    if not found:
+        err_console.print(f"no subject with that {kind}", markup=False)

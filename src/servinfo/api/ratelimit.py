@@ -3,6 +3,7 @@
 The routes (:data:`OPEN_ROUTES`) are those a request reaches without a
 principal's token: verifying a data-subject request with its one-time code
 (also where an authorized agent sends the consumer, ``/v1/drp/verify/…``),
+a person's own request by their address (a code sent to it),
 the Data Rights Protocol's routes (authorized agents sign their pairwise
 setup and hold tokens of their own), the audit log's checkpoint and keys
 (public, for witnesses, mirrors and auditors), and the operations routes (``/healthz``,
@@ -59,6 +60,7 @@ class OpenRoute:
 #: the application's routes).
 OPEN_ROUTES: tuple[OpenRoute, ...] = (
     OpenRoute("verify", r"/v1/requests/(?P<target>[^/]+)/verify", frozenset({"POST"})),
+    OpenRoute("self_service", r"/v1/self-service/requests", frozenset({"POST"})),
     OpenRoute("drp", r"/v1/agent/(?P<target>[^/]+)"),
     OpenRoute("drp", r"/v1/data-rights-request/?"),
     OpenRoute("drp", r"/v1/data-rights-request/(?P<target>[^/]+)"),

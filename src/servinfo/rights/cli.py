@@ -89,7 +89,23 @@ def open_request(
     request_type: Annotated[
         str, typer.Option("--type", help=f"One of: {', '.join(REQUEST_TYPES)}.")
     ],
-    subject: Annotated[str, typer.Option("--subject", help="The subject's id.")],
+    subject: Annotated[str | None, typer.Option("--subject", help="The subject's id.")] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Instead of --subject: their e-mail address.")
+    ] = None,
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="Instead of --subject: their phone number.")
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", help="Instead of --subject: their username.")
+    ] = None,
+    phone_region: Annotated[
+        str | None, typer.Option("--phone-region", help="The country of a national number.")
+    ] = None,
+    organization: Annotated[
+        str | None,
+        typer.Option("--organization", help="Of several accounts with that identifier: which."),
+    ] = None,
     verified: Annotated[
         bool, typer.Option("--verified", help="You checked the requester's identity.")
     ] = False,
@@ -108,31 +124,75 @@ def open_request(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Receive a request on the subject's behalf."""
+    """Receive a request on the subject's behalf, naming them by id or by one identifier
+    they know (--email, --phone, --username; --organization when it has several accounts)."""
     parameters = _parameters(purpose, recipient, kind, field, ground, allows)
+    from servinfo.rights.errors import InvalidRequest
+
+    given = [(k, v) for k, v in (("email", email), ("phone", phone), ("username", username)) if v]
+    if len(given) + (subject is not None) != 1:
+        raise InvalidRequest("name the subject by one of --subject, --email, --phone, --username")
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, me):
-        opened = deployment.rights.open(
-            request_type,
-            subject,
-            channel="cli",
-            actor=me.name,
-            verified=verified,
-            parameters=parameters,
-        )
+        if given:
+            ((identifier, value),) = given
+            opened = deployment.rights.open_by_identifier(
+                request_type,
+                identifier,
+                value,
+                principal=me,
+                channel="cli",
+                organization=organization,
+                default_region=phone_region,
+                verified=verified,
+                parameters=parameters,
+            )
+        else:
+            assert subject is not None  # one of the four was given
+            opened = deployment.rights.open(
+                request_type,
+                subject,
+                channel="cli",
+                actor=me.name,
+                verified=verified,
+                parameters=parameters,
+            )
     _print(opened, as_json)
 
 
 @dsr_app.command("send-code")
 def send_code(
     request_id: RequestId,
+    email: Annotated[
+        str | None, typer.Option("--email", help="The address the person gives you.")
+    ] = None,
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="The number the person gives you (E.164).")
+    ] = None,
     data_dir: DataDirOption = None,
     token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Send the subject a one-time verification code (through the outbox)."""
+    """Send the subject a one-time verification code, never shown to you.
+
+    To --email/--phone if the person gives one and it is theirs (else nothing is
+    sent); without either, to the address on their account record.
+    """
+    from servinfo.rights.errors import InvalidRequest
+
+    if email and phone:
+        raise InvalidRequest("give one address: --email or --phone")
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):
-        notice = deployment.rights.send_code(request_id)
-    console.print(f"code queued for the subject as message {notice}", markup=False)
+        to = None
+        if email or phone:
+            from servinfo.rights.contact import Address, AddressChannel
+
+            kind: AddressChannel = "email" if email else "phone"
+            to = Address(kind, deployment.subject_finder.canonical(kind, email or phone or ""))
+        notice = deployment.rights.send_code(request_id, to=to)
+    if not notice:
+        console.print("not sent: that address is not the subject's", markup=False)
+        return
+    console.print(f"code sent to the subject (recorded as message {notice})", markup=False)
 
 
 @dsr_app.command("verify")

@@ -6,7 +6,9 @@ refused automatically; (2) moves the request to ``in_progress``, which opens
 the rights role's reads of the subject for the reading types; (3) does the
 work of the type; (4) records the outcome — ``completed``,
 ``partially_completed`` when something had to be kept, or ``refused`` with the
-reason and the supervisory authority — and tells the subject; (5) runs what
+reason and the supervisory authority — and tells the subject (by e-mail, to
+the address on their account record read before the work, when a sender is
+configured; else through the outbox); (5) runs what
 must follow the record (an erasure forgets the audit salt only once its own
 completion is logged). A failure in (3) puts the request back to
 ``verified`` so it can be processed again; every step of (3) is idempotent.
@@ -19,14 +21,23 @@ obligation, GDPR Art. 6(1)(c)): every read is decided and audited.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from servinfo.access.compile import SELF_KINDS
+from servinfo.access.errors import AccessError
+from servinfo.access.identifiers import canonical_identifiers, identifier_fields
 from servinfo.access.reads import ReadRecord
+from servinfo.rights.contact import Address
 from servinfo.rights.entries import Request
-from servinfo.rights.errors import FlaggedRequest, WrongState
+from servinfo.rights.errors import (
+    DeliveryFailed,
+    DeliveryUnavailable,
+    FlaggedRequest,
+    WrongState,
+)
 from servinfo.rights.export import access_archive, portability_archive
 from servinfo.rights.history import AccessHistory, ActorInfo, build_history
 from servinfo.rights.report import LedgerEntries
@@ -35,6 +46,7 @@ from servinfo.rights.withholding import Withholding, Withholdings
 
 __all__ = ["READ_PURPOSE", "Fulfilment", "Outcome"]
 
+_log = logging.getLogger(__name__)
 #: The purpose the rights principal reads for.
 READ_PURPOSE = "legal"
 #: What a type's handler returns: final state, outcome, and what must follow the record.
@@ -61,11 +73,12 @@ class Fulfilment(RequestLifecycle):
         started = self._change(
             request, ("verified",), "start", actor=actor, state="in_progress", **decision
         )
-        # (3)
+        # (3) The address the answer goes to is read first: an erasure destroys it.
         handler: Callable[[Request, str, dt.datetime], Outcome] = getattr(
             self, "_fulfil_" + request.type.replace("-", "_")
         )
         try:
+            address = self._answer_address(started)
             state, outcome, after = handler(started, actor, at)
         except BaseException:
             self._change(started, ("in_progress",), "retry", actor=actor, state="verified")
@@ -87,17 +100,35 @@ class Fulfilment(RequestLifecycle):
             completed_at=at,
             outcome=outcome,
         )
-        self._notify(
-            "completion_notice",
-            done.subject_id,
-            {"request_id": done.request_id, "type": done.type, "state": done.state},
-            done,
-            at,
-        )
+        self._tell_answer(done, address, at)
         # (5)
         if after is not None:
             after()
         return done
+
+    def _answer_address(self, request: Request) -> Address | None:
+        """Where servinfo e-mails the answer itself: the account record's address, when a
+        sender is configured and the record has one (else the outbox's mailer tells them)."""
+        if not self._messages.can_email:
+            return None
+        try:
+            return self._address_on_record(request.subject_id, "email")
+        except (DeliveryUnavailable, AccessError):
+            return None
+
+    def _tell_answer(self, done: Request, address: Address | None, at: dt.datetime) -> None:
+        """The completion notice: e-mailed now when possible, else left to the mailer."""
+        payload = {"request_id": done.request_id, "type": done.type, "state": done.state}
+        if address is not None:
+            try:
+                self._messages.send_answer(address, done)
+            except (DeliveryFailed, DeliveryUnavailable) as error:
+                _log.warning("the answer to request %s was not e-mailed: %s", done.request_id,
+                             error.message)  # fmt: skip
+            else:
+                self._record_sent("completion_notice", done, {**payload, "channel": "email"}, at)
+                return
+        self._notify("completion_notice", done.subject_id, payload, done, at)
 
     def ready_to_process(self, request_id: str, *, proceed_flagged: bool = False) -> Request:
         """The request, if :meth:`process` would start it now: verified, and not flagged
@@ -225,6 +256,8 @@ class Fulfilment(RequestLifecycle):
         corrections: dict[str, Any] = request.parameters["fields"]
         kind = self._policy().kinds()[kind_id]
         lookup_names = [name for name, spec in kind.fields.items() if spec.lookup]
+        identifiers = identifier_fields(self._policy()).get(kind_id, ())
+        region = self._directory.get_subject(request.subject_id).jurisdiction[:2].upper()
         category = self._policy().category_of(kind_id)
         targets = [r for r in self._read_all(request, [category]) if r.kind == kind_id]
         for record in targets:
@@ -235,7 +268,13 @@ class Fulfilment(RequestLifecycle):
                 if isinstance(value := merged.get(name), str) and value.strip()
             }
             self._writer.rectify(
-                record.record_id, record.region, corrections, lookup_fields=lookup, now=at
+                record.record_id,
+                record.region,
+                corrections,
+                lookup_fields=lookup,
+                # The identifiers follow the corrected values (the person is found by them).
+                identifiers=canonical_identifiers(identifiers, merged, default_region=region),
+                now=at,
             )
         notified = self._notify_recipients(
             request,

@@ -5,9 +5,12 @@ The default :class:`OutboxNotifier` writes each message to the
 ``rights_outbox`` table, naming its recipient by subject or processor id;
 the operator's mailer reads the outbox (``servinfo dsr outbox``), resolves
 addresses from its own records, sends, and marks each message sent. Payloads
-carry ids and policy text, never personal data — with one exception: a
-verification code must reach the subject, so it sits in the payload until the
-message is marked sent, and is blanked then.
+carry ids and policy text, never personal data, and never a verification
+code: servinfo sends codes itself, at once, to the person's address
+(:mod:`servinfo.rights.contact`), and the outbox keeps only that one was sent
+(kind, request, channel, expiry), marked sent. Answers it e-mailed itself are
+recorded the same way. A code found in a payload written before this (it was
+kept until marked sent) is still blanked when the message is marked sent.
 
 Backends are chosen by name (:data:`NOTIFIERS`, the warehouse pattern), so a
 deployment can plug in a queue or a webhook without an ``if`` in the service.

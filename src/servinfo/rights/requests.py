@@ -9,7 +9,10 @@
 (2) *Verification* is the subject's own ``subject`` principal, an operator
     who checked identity (``verified=True``), or a one-time code sent through
     the notifier: 10 characters of Crockford base32 (50 bits), valid one hour,
-    five attempts, kept only as a hash bound to the request.
+    five attempts, kept only as a hash bound to the request. It is sent at once
+    to the address the person typed, if it is one of their identifiers, or to
+    the one on their account record (:mod:`servinfo.rights.contact`), and never
+    stored: the outbox records that it was sent, not the code.
 (3) *Extension* is allowed once, where the right has one, and only while the
     subject can still be told within the regime's notice period (Art. 12(3):
     the first month); the notice gives the reason.
@@ -24,17 +27,25 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from ulid import ULID
 
 from servinfo.crypto import hash_token, token_matches
 from servinfo.ledgers import bump_version
 from servinfo.rights import _store
 from servinfo.rights._core import RightsCore
+from servinfo.rights.contact import Address, AddressChannel, address_on_record
 from servinfo.rights.deadlines import schedule, terms_for
 from servinfo.rights.entries import OPEN_STATES, Channel, Request
-from servinfo.rights.errors import ExtensionRefused, InvalidRequest, VerificationFailed
+from servinfo.rights.errors import (
+    DeliveryUnavailable,
+    ExtensionRefused,
+    InvalidRequest,
+    RequestNotFound,
+    VerificationFailed,
+)
 from servinfo.rights.models import VerificationCodeRow
+from servinfo.rights.notifier import NoticeKind, OutboxNotifier
 from servinfo.rights.parameters import check_parameters
 from servinfo.store import Principal
 from servinfo.store.engines import write_transaction
@@ -48,6 +59,17 @@ CODE_ATTEMPTS = 5
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_LENGTH = 10
 _CHANNELS = ("api", "cli", "drp")
+#: The purpose under which the rights machinery reads the account record for an address.
+_CONTACT_PURPOSE = "legal"
+_WRONG_CODE = "the code for request {} is wrong, expired or used up; ask for a new one"
+
+
+def _retire_codes(connection: Connection, request_id: str, at: dt.datetime) -> None:
+    connection.execute(
+        update(VerificationCodeRow)
+        .where(VerificationCodeRow.request_id == request_id, VerificationCodeRow.used_at.is_(None))
+        .values(used_at=at)
+    )
 
 
 def _code_hash(request_id: str, code: str) -> str:
@@ -148,45 +170,99 @@ class RequestLifecycle(RightsCore):
             state="verified",
         )
 
-    def send_code(self, request_id: str, *, now: dt.datetime | None = None) -> str:
-        """Send a fresh one-time code to the subject (earlier codes die); the notice id."""
+    def send_code(
+        self, request_id: str, *, to: Address | None = None, now: dt.datetime | None = None
+    ) -> str:
+        """Send a fresh one-time code (earlier codes die); the outbox's record of it, or ""
+        when ``to`` is not the subject's (nothing is sent, and the caller is told the same).
+
+        ``to`` is the address the person typed (canonical): the code goes there only if
+        it is one of the subject's identifiers. Without it, the address comes from the
+        account record, read through the access layer (rights principal, purpose legal,
+        audited). The code is never stored: the outbox keeps that a code was sent, when
+        and by which channel.
+        """
         at = self._utc(now)
         request = self.get(request_id)
         if request.state != "received":
             raise VerificationFailed(f"request {request_id} is {request.state!r}, not awaiting one")
+        # (1) Where it goes: the address typed, if it is the subject's; else the record's.
+        if to is not None:
+            if not self._is_identifier_of(request.subject_id, to):
+                return ""
+            address = to
+        else:
+            address = self._address_on_record(request.subject_id)
+        # (2) A fresh code, kept only as a hash bound to the request; earlier ones die.
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+        expires_at = at + CODE_TTL
+        code_id = str(ULID())
         with write_transaction(self._engine) as connection:
-            connection.execute(
-                update(VerificationCodeRow)
-                .where(
-                    VerificationCodeRow.request_id == request_id,
-                    VerificationCodeRow.used_at.is_(None),
-                )
-                .values(used_at=at)
-            )
+            _retire_codes(connection, request_id, at)
             connection.execute(
                 insert(VerificationCodeRow).values(
-                    id=str(ULID()),
+                    id=code_id,
                     request_id=request_id,
                     code_hash=_code_hash(request_id, code),
                     created_at=at,
-                    expires_at=at + CODE_TTL,
+                    expires_at=expires_at,
                     attempts=0,
                 )
             )
+        # (3) Sent now, or not at all: a code that did not leave is withdrawn.
+        try:
+            self._messages.send_code(address, request=request, code=code, expires_at=expires_at)
+        except BaseException:
+            with write_transaction(self._engine) as connection:
+                _retire_codes(connection, request_id, at)
+            raise
         payload = {
             "request_id": request_id,
-            "code": code,
-            "expires_at": (at + CODE_TTL).isoformat(),
+            "channel": address.channel,
+            "expires_at": expires_at.isoformat(),
         }
-        return self._notify("verification_code", request.subject_id, payload, request, at)
+        return self._record_sent("verification_code", request, payload, at)
+
+    def _record_sent(
+        self, kind: NoticeKind, request: Request, payload: dict[str, Any], at: dt.datetime
+    ) -> str:
+        """The outbox's record of a message servinfo delivered itself (so the operator's
+        mailer does not send it again)."""
+        notice_id = self._notify(kind, request.subject_id, payload, request, at)
+        if isinstance(self._notifier, OutboxNotifier):
+            self._notifier.mark_sent(notice_id, now=at)
+        return notice_id
+
+    def _is_identifier_of(self, subject_id: str, address: Address) -> bool:
+        if self._finder is None:
+            return False
+        return self._finder.matches(subject_id, address.channel, address.value)
+
+    def _address_on_record(self, subject_id: str, channel: AddressChannel | None = None) -> Address:
+        """The subject's e-mail address (else phone number) from their account record."""
+        with self.contact_reads.opened(subject_id):
+            records = self._reads.read_subject(
+                self.rights_principal(), _CONTACT_PURPOSE, subject_id, categories=["account"]
+            ).records
+        found = address_on_record(self._policy(), records, channel)
+        if found is None:
+            raise DeliveryUnavailable(
+                f"subject {subject_id} has no e-mail address or phone number on record; "
+                "verify their identity another way (dsr open --verified)"
+            )
+        return found
 
     def verify_with_code(
         self, request_id: str, code: str, *, now: dt.datetime | None = None
     ) -> Request:
         """Verify with the code sent; wrong, expired, used or over-tried codes fail alike."""
         at = self._utc(now)
-        request = self.get(request_id)
+        try:
+            request = self.get(request_id)
+        except RequestNotFound:
+            # An id that names no request fails like a wrong code: "send me a code" answers
+            # an unknown address with an id of its own, which must not tell itself apart.
+            raise VerificationFailed(_WRONG_CODE.format(request_id)) from None
         with write_transaction(self._engine) as connection:
             row = connection.execute(
                 select(VerificationCodeRow.__table__)
@@ -213,9 +289,7 @@ class RequestLifecycle(RightsCore):
                     )
                 )
         if not matched:
-            raise VerificationFailed(
-                f"the code for request {request_id} is wrong, expired or used up; ask for a new one"
-            )
+            raise VerificationFailed(_WRONG_CODE.format(request_id))
         return self._change(
             request,
             ("received",),

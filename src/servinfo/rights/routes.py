@@ -4,12 +4,15 @@ A subject's own ``subject`` principal opens, reads and downloads its own
 requests (its token is its identity, so a request it opens is verified at
 once); everything else needs the ``handle_requests`` permission, and someone
 else's request answers anyone without it as a request that does not exist.
-Verifying with a one-time code needs no token: the code is the proof.
+Verifying with a one-time code needs no token: the code is the proof; nor does
+a person's own request by their address (``/v1/self-service/requests``), which
+answers the same whether or not the address is known.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -21,6 +24,8 @@ from servinfo.api.dependencies import DeploymentDep, PrincipalDep
 from servinfo.deployment import Deployment
 from servinfo.jobs.kinds import queue_dsr_processing
 from servinfo.jobs.queue import Job
+from servinfo.rights.contact import Address as ContactAddress
+from servinfo.rights.contact import AddressChannel
 from servinfo.rights.deadlines import RequestType
 from servinfo.rights.entries import Request as DsRequest
 from servinfo.rights.errors import InvalidRequest, RequestNotFound
@@ -32,13 +37,61 @@ router = APIRouter(prefix="/v1", tags=["rights"])
 _PERMISSION = "handle_requests"
 
 
-class NewRequest(BaseModel):
+class Identity(BaseModel):
+    """At most one identifier the person knows, instead of the subject's id."""
+
     model_config = ConfigDict(extra="forbid")
 
+    email: str | None = Field(None, max_length=320, description="An e-mail address.")
+    phone: str | None = Field(
+        None, max_length=64, description="A phone number, E.164 or national to phone_region."
+    )
+    username: str | None = Field(None, max_length=256, description="An account's username.")
+    phone_region: str | None = Field(
+        None, min_length=2, max_length=2, description="The country of a national phone number."
+    )
+    organization: str | None = Field(
+        None, max_length=128, description="Of several accounts with that identifier: which."
+    )
+
+    def identifier(self) -> tuple[str, str] | None:
+        given = [(k, v) for k in ("email", "phone", "username") if (v := getattr(self, k))]
+        if len(given) > 1:
+            raise InvalidRequest(
+                f"name the person by one identifier, got {', '.join(k for k, _ in given)}"
+            )
+        return given[0] if given else None
+
+
+class NewRequest(Identity):
     type: RequestType
     subject: str | None = Field(None, description="Defaults to a subject principal's own.")
     verified: bool = Field(False, description="The operator checked the subject's identity.")
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class SelfServiceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: RequestType
+    email: str | None = Field(None, max_length=320, description="Where the code goes.")
+    phone: str | None = Field(None, max_length=64, description="E.164; where the code goes.")
+    organization: str | None = Field(
+        None, max_length=128, description="Of several accounts with that address: which."
+    )
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class SelfServiceAnswer(BaseModel):
+    request: str = Field(description="The reference to verify with the code received.")
+    detail: str
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=64)
 
 
 class Reason(BaseModel):
@@ -82,7 +135,13 @@ def _visible(deployment: Deployment, principal: Principal, request_id: str) -> D
 @router.post(
     "/requests",
     status_code=201,
-    responses={404: {"description": "No subject by that id (unknown_subject)."}},
+    responses={
+        404: {"description": "No subject by that id or identifier (unknown_subject)."},
+        409: {
+            "description": "The identifier names accounts in several organizations "
+            "(ambiguous_identifier): name one."
+        },
+    },
 )
 def open_request(
     body: NewRequest, deployment: DeploymentDep, principal: PrincipalDep
@@ -94,8 +153,22 @@ def open_request(
         subject, verified = principal.binding, True
     else:
         _operator(deployment, principal)
+        identifier = body.identifier()
+        if identifier is not None:
+            if body.subject is not None:
+                raise InvalidRequest("name the subject by its id or by an identifier, not both")
+            return deployment.rights.open_by_identifier(
+                body.type,
+                *identifier,
+                principal=principal,
+                channel="api",
+                organization=body.organization,
+                default_region=body.phone_region,
+                verified=body.verified,
+                parameters=body.parameters,
+            ).to_dict()
         if body.subject is None:
-            raise InvalidRequest("name the subject the request is for")
+            raise InvalidRequest("name the subject the request is for (subject, email, phone …)")
         subject, verified = body.subject, body.verified
     opened = deployment.rights.open(
         body.type,
@@ -132,14 +205,70 @@ def show_request(
 @router.post(
     "/requests/{request_id}/send-code",
     status_code=202,
-    responses={409: {"description": "Not in a state that allows this (wrong_state)."}},
+    responses={
+        409: {"description": "Not in a state that allows this (wrong_state)."},
+        502: {"description": "The mail server or SMS provider refused it (delivery_failed)."},
+        503: {"description": "No sender configured for that channel (delivery_unavailable)."},
+    },
 )
 def send_code(
-    request_id: str, deployment: DeploymentDep, principal: PrincipalDep
+    request_id: str,
+    deployment: DeploymentDep,
+    principal: PrincipalDep,
+    body: Address | None = None,
 ) -> dict[str, Any]:
-    """Send the subject a one-time code through the notifier (the outbox)."""
+    """Send the subject a one-time code: to the address the person gave (``email`` or
+    ``phone``), only if it is one of the subject's; else to the account record's.
+
+    Answers the outbox's record of the message (never the code), or an empty notice
+    when the address given is not the subject's (nothing was sent).
+    """
     _operator(deployment, principal)
-    return {"notice": deployment.rights.send_code(request_id)}
+    to = None
+    if body is not None and (body.email or body.phone):
+        if body.email and body.phone:
+            raise InvalidRequest("give one address: email or phone")
+        kind: AddressChannel = "email" if body.email else "phone"
+        canonical = deployment.subject_finder.canonical(kind, body.email or body.phone or "")
+        to = ContactAddress(kind, canonical)
+    return {"notice": deployment.rights.send_code(request_id, to=to)}
+
+
+@router.post(
+    "/self-service/requests",
+    status_code=202,
+    responses={
+        400: {"description": "Not an e-mail address or phone number (invalid_identifier)."},
+    },
+)
+def self_service_request(body: SelfServiceRequest, deployment: DeploymentDep) -> SelfServiceAnswer:
+    """A person's own request, with no token: the code goes to the address they give.
+
+    The answer is the same whether or not the address is known (and comes no sooner
+    than ``notify.code_answer_ms``): a reference to verify with the code received at
+    ``/v1/requests/{reference}/verify``. An address of accounts in several
+    organizations is told which, and opens nothing until one is named.
+    """
+    started = time.monotonic()
+    if bool(body.email) == bool(body.phone):
+        raise InvalidRequest("give one address to send the code to: email or phone")
+    kind, value = ("email", body.email) if body.email else ("phone", body.phone)
+    reference = deployment.rights.request_with_identifier(
+        body.type,
+        kind,
+        value or "",
+        organization=body.organization,
+        parameters=body.parameters,
+    )
+    floor = deployment.settings.notify_code_answer_ms / 1000
+    time.sleep(max(0.0, floor - (time.monotonic() - started)))
+    return SelfServiceAnswer(
+        request=reference,
+        detail=(
+            "if this address belongs to an account, a code was sent to it; verify the "
+            "request with it (valid for an hour)"
+        ),
+    )
 
 
 @router.post(

@@ -8,7 +8,9 @@ each in its own module:
   rectification;
 * :mod:`~servinfo.rights.erasure` — erasure;
 * :mod:`~servinfo.rights.ledger_requests` — restriction (and its lift),
-  objection, withdrawal of consent, opt-out.
+  objection, withdrawal of consent, opt-out;
+* :mod:`~servinfo.rights.identities` — requests opened with an e-mail address,
+  a phone number or a username.
 
 Wiring (what :class:`servinfo.deployment.Deployment` does)::
 
@@ -28,7 +30,7 @@ import datetime as dt
 from servinfo.rights.entries import Request
 from servinfo.rights.errors import ExportUnavailable
 from servinfo.rights.exports import ExportInfo
-from servinfo.rights.ledger_requests import LedgerRequests
+from servinfo.rights.identities import IdentityRequests
 from servinfo.store import Principal
 
 __all__ = ["RightsService", "is_own_request"]
@@ -41,7 +43,7 @@ def is_own_request(principal: Principal, request: Request) -> bool:
     )
 
 
-class RightsService(LedgerRequests):
+class RightsService(IdentityRequests):
     def show(self, request_id: str) -> Request:
         return self.get(request_id)
 
