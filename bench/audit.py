@@ -14,10 +14,13 @@ the end):
   entries in batches (default 1,000,000 in batches of 10,000; ``--batch``):
   subject salts and pseudonyms, canonical bytes, leaf hashes, the frontier,
   the bulk insert and the sequencing state's MAC, one transaction per batch;
-  and after a commit that makes one due, the checkpoint: the signer reads the
-  leaf hashes since its last checkpoint, extends its own compact range, signs
-  (Ed25519), writes its state file (fsync, rename, fsync of the folder) and
-  the checkpoint row is stored. Time spent signing is printed apart;
+  on SQLite a batch's chunks are inserted by a thread of their own while the
+  next is built; and after a commit that makes one due, the checkpoint: the
+  signer extends its own compact range by the leaf hashes since its last
+  checkpoint (or takes the extension the appends computed, when this process
+  made them all), signs (Ed25519), writes its state file (fsync, rename,
+  fsync of the folder) and the checkpoint row is stored. Time spent signing is
+  printed apart, and the appending thread's own CPU beside the process's;
 * **plain** — a baseline: the same stored rows (seq, leaf hash, canonical
   bytes) inserted into a table of that shape with SQLAlchemy Core ``insert``
   executemany, one transaction per batch; nothing hashed, pseudonymized or
