@@ -3,8 +3,9 @@
 The policy marks some fields ``free_text: true`` (crash reports, bug reports,
 log excerpts, support messages, feedback); ingest passes each through
 :meth:`Redactor.redact` before anything is stored, and keeps the per-type
-counts on the record. What is found, and what each span covers, is specified in
-``tests/data/redaction/README.md``; how it is found in :mod:`.engine`.
+counts on the record. What is found, and how it is replaced, is described in
+``docs/redaction.md``; what each span covers in the labelled sets' READMEs
+(``tests/data/redaction_v2/README.md``); how it is found in :mod:`.engine`.
 
     >>> r = Redactor().redact("mail bob@example.com from 192.0.2.7")
     >>> r.text
