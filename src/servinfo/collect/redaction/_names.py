@@ -299,6 +299,8 @@ _NOT_NAME_WORDS = frozenset(
         "Europe America Germany France Italy Switzerland Deutschland Frankreich Italien Schweiz "
         "Italia Svizzera Suisse Allemagne Italie Angleterre England Britain Spain Austria "
         "Dev Ops DevOps Prod Staging Test Testing Beta Alpha Lab Labs Team's World Welt Monde "
+        "Mr Mrs Ms Mx Miss Dr Prof Sir Dame Frau Herr Herrn Mme Mlle Mmes Monsieur Madame "
+        "Mademoiselle Dott Dottssa Sig Signor Signora Signorina Ing Avv Arch Geom Rag "
         "Valued Hiring Manager Managers Recruiter Recruiting Director Head Lead Officer "
         "Mondo Contact Kontakt Please Bitte Merci Hallo Note Attention Achtung Subject Betreff "
         "Objet Oggetto Re Fwd Aw Wg Tr Agent Agente Operator Operatore Opérateur Operateur "
