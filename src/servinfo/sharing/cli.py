@@ -31,12 +31,20 @@ if TYPE_CHECKING:
     from servinfo.sharing.legal import LegalRequest, LegalScope
     from servinfo.store import Principal
 
-__all__ = ["legal_app", "processors_app", "share_app", "transparency_app"]
+__all__ = ["legal_app", "processors_app", "register", "share_app", "transparency_app"]
 
 processors_app = typer.Typer(help="Processors under contract.", no_args_is_help=True)
 legal_app = typer.Typer(help="Legal requests: intake, review, disclosure.", no_args_is_help=True)
 share_app = typer.Typer(help="Consents to disclosure, and disclosures under them.")
 transparency_app = typer.Typer(help="The transparency report.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(processors_app, name="processors")
+    app.add_typer(legal_app, name="legal")
+    app.add_typer(share_app, name="share")
+    app.add_typer(transparency_app, name="transparency")
+
 
 Categories = Annotated[list[str], typer.Option("--category", help="A category id (repeat).")]
 Subjects = Annotated[list[str], typer.Option("--subject", help="A subject id (repeat).")]
@@ -198,7 +206,7 @@ def legal_list(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Legal requests, oldest first (``share_records`` or ``review_legal_requests``)."""
+    """Legal requests, oldest first (permission share_records or review_legal_requests)."""
     with _session(data_dir, token, token_file) as (deployment, principal):
         _may_see_requests(deployment, principal)
         requests = deployment.sharing.legal_requests()
@@ -419,7 +427,7 @@ def transparency_report(
     token: TokenOption = None,
 ) -> None:
     """Legal requests, disclosures, processors and consent-based disclosures, in aggregate,
-    small cells suppressed and gagged requests banded (``read_audit``)."""
+    small cells suppressed and gagged requests banded (permission read_audit)."""
     from servinfo.sharing.errors import InvalidSharingInput
     from servinfo.sharing.transparency import Period, build_report, render_html
 
