@@ -185,7 +185,8 @@ def _insert_columns(
         return
     if is_sqlite(connection):
         driver = _driver(connection)
-        for sql, params in _sqlite_inserts(driver, columns, values, rows_per_statement):
+        rows = min(rows_per_statement, _rows_allowed(driver))
+        for sql, params in _sqlite_inserts(columns, values, rows):
             driver.execute(sql, params)
         return
     statement = f"COPY {columns.table} ({', '.join(columns.names)}) FROM STDIN (FORMAT BINARY)"
@@ -196,23 +197,25 @@ def _insert_columns(
 
 
 def _sqlite_inserts(
-    driver: sqlite3.Connection,
     columns: _Columns,
     values: tuple[Sequence[int | bytes], Sequence[int | bytes], Sequence[int | bytes]],
     rows_per_statement: int,
 ) -> Iterator[tuple[str, list[int | bytes | None]]]:
-    """SQLite's statements for a bulk insert: ``rows_per_statement`` rows each (bounded by
-    the connection's parameter limit). The driver's executemany runs its statement once per
-    row, and that made each row cost half as much again; the parameters sit flat in one
-    list, filled a column at a time (no tuple per row)."""
+    """SQLite's statements for a bulk insert, ``rows_per_statement`` rows each. The
+    driver's executemany runs its statement once per row, and that made each row cost
+    half as much again; the parameters sit flat in one list, filled a column at a time
+    (no tuple per row)."""
     count = len(values[0])
     params: list[int | bytes | None] = [None] * (3 * count)
     params[0::3], params[1::3], params[2::3] = values
-    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 3
-    per = min(rows_per_statement, limit)
-    for start in range(0, count, per):
-        rows = min(per, count - start)
+    for start in range(0, count, rows_per_statement):
+        rows = min(rows_per_statement, count - start)
         yield _insert_sql(columns, rows), params[3 * start : 3 * (start + rows)]
+
+
+def _rows_allowed(driver: sqlite3.Connection) -> int:
+    """The most rows of three columns one statement may bind on this connection."""
+    return int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // 3
 
 
 class ChunkWriter:
@@ -234,10 +237,12 @@ class ChunkWriter:
     thread, whose transaction then rolls back as usual.
     """
 
-    __slots__ = ("_driver", "_error", "_jobs", "_taken", "_thread")
+    __slots__ = ("_driver", "_error", "_jobs", "_rows", "_taken", "_thread")
 
     def __init__(self, connection: Connection) -> None:
         self._driver = _driver(connection)
+        # Read before the thread starts: the connection is the thread's from then on.
+        self._rows = _rows_allowed(self._driver)
         self._error: BaseException | None = None
         self._jobs: queue.SimpleQueue[tuple[str, list[int | bytes | None]] | None] = (
             queue.SimpleQueue()
@@ -252,12 +257,14 @@ class ChunkWriter:
     ) -> None:  # fmt: skip
         """Queue a chunk: its entries (``first`` on) and its rows of the subjects' index."""
         values = (range(first, first + len(datas)), leaf_hashes, datas)
-        for statement in _sqlite_inserts(self._driver, _ENTRY_COLUMNS, values, len(datas)):
+        per = min(len(datas), self._rows)
+        for statement in _sqlite_inserts(_ENTRY_COLUMNS, values, per):
             self._hand_over(statement)
         if seqs:
             buckets = [seq >> SUBJECT_BUCKET_BITS for seq in seqs]
             index = (buckets, pseudonyms, seqs)
-            for statement in _sqlite_inserts(self._driver, _INDEX_COLUMNS, index, _INDEX_ROWS):
+            per = min(_INDEX_ROWS, self._rows)
+            for statement in _sqlite_inserts(_INDEX_COLUMNS, index, per):
                 self._hand_over(statement)
 
     def finish(self) -> None:
