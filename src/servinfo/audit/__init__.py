@@ -25,6 +25,8 @@ Those modules are pure: they touch no database. On top of them::
               proofs, verification (its checks beyond the entries: _checks),
               subject pseudonyms and references, and their erasure
     history   SubjectHistory: a subject's entries through the subjects' index
+    subject_salts  subjects' salts for keys derived outside the log (the pseudonyms in
+              redacted free text), never made again for an erased subject
     auditor     verify_witnessed: a quorum of witnesses and the key windows
     witnessing  Witnessing: asks the policy's witnesses to cosign each checkpoint
     service   AuditService: the HTTP API's answers, as JSON-ready dicts
