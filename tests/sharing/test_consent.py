@@ -181,3 +181,15 @@ def test_the_identity_service_forwards_a_gpc_signal(world: World) -> None:
     with closing(TestClient(create_app(world.deployment))) as client:
         answer = client.post("/v1/signals/gpc", json={"subject": CALIFORNIAN}, headers=headers)
     assert answer.json() == {"withdrawn": 1}
+
+
+def test_a_malformed_recipient_key_is_the_callers_mistake(world: World) -> None:
+    from servinfo.sharing import InvalidSharingInput
+
+    _give(world)
+    with pytest.raises(InvalidSharingInput, match="recipient key: a recipient key is 32 bytes"):
+        world.deployment.sharing.with_consent(
+            world.principals["partners"], SUBJECT, recipient="acme_surveys",
+            recipient_country="DE", recipient_key="not a key", purpose="provide",
+            categories=["account"], now=NOW,
+        )  # fmt: skip

@@ -33,7 +33,7 @@ from servinfo.access.reads import ReadRecord, ReadResult, ReadService
 from servinfo.access.runtime import PolicyRuntime
 from servinfo.audit import AuditSink
 from servinfo.audit.buffer import AuditBuffer, Ticket
-from servinfo.crypto import Keyring
+from servinfo.crypto import CryptoError, Keyring
 from servinfo.crypto.recipients import decode_recipient_key, seal_package
 from servinfo.ledgers import ConsentTerms, Disclosure, Ledgers, RecipientKind
 from servinfo.policy.model import Policy
@@ -283,7 +283,7 @@ class SharingService:
         """Disclose a subject's records to a third party under the subject's consent."""
         at = self._now(now)
         self._principals.require_permission(operator, SHARE_PERMISSION)
-        key = decode_recipient_key(recipient_key)
+        key = _recipient_key(recipient_key)
         wanted = self._categories(categories)
         policy = self._policy()
         subject = self._directory.get_subject(subject_id)
@@ -329,7 +329,7 @@ class SharingService:
     ) -> LegalRequest:
         at = self._now(now)
         self._principals.require_permission(principal, SHARE_PERMISSION)
-        decode_recipient_key(recipient_key)
+        _recipient_key(recipient_key)
         policy = self._policy()
         self._check_scope(policy, scope)
         if not authority.strip() or not instrument.strip():
@@ -417,7 +417,7 @@ class SharingService:
             raise DisclosureDenied(
                 "the disclosure exceeds the approved scope: " + ", ".join(excess)
             )
-        key = decode_recipient_key(request.recipient_key)
+        key = _recipient_key(request.recipient_key)
         gagged = request.gagged_at(at)
         withheld_until = (request.gag_until or _UNTIL_LIFTED) if gagged else None
         known = self._directory.subjects(asked.subjects)
@@ -652,6 +652,14 @@ class _JoinedAudit:
         ticket = self._buffer.record(action, **fields)
         self._tickets.append(ticket)
         return ticket
+
+
+def _recipient_key(text: str) -> bytes:
+    """The recipient's public key, or the caller's mistake (422), never a server error."""
+    try:
+        return decode_recipient_key(text)
+    except CryptoError as error:
+        raise InvalidSharingInput(f"recipient key: {error}") from None
 
 
 def _authority_id(request: LegalRequest) -> str:
