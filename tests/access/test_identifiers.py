@@ -31,7 +31,7 @@ from servinfo.deployment import Deployment, create_deployment, open_deployment
 from servinfo.policy import load_policy_text
 from servinfo.policy.loading import default_policy_text
 from servinfo.rights.errors import AmbiguousIdentifier
-from servinfo.store import Principal
+from servinfo.store import NewRecord, Principal
 from servinfo.store.models import BlindIndexRow
 
 COLLECTED = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -373,3 +373,51 @@ def test_the_api_finds_subjects_for_those_who_answer_requests(world: World) -> N
         )
         assert bad.status_code == 400
         assert bad.json()["error"] == "invalid_identifier"
+
+
+def test_records_stored_before_get_their_identifiers_indexed(world: World) -> None:
+    deployment = world.deployment
+    officer = world.staff("officer@example.test", "privacy_officer")
+    find = deployment.subject_finder.find_subjects
+    # Written as before identifiers existed: lookup fields only, no identifier indexes.
+    deployment.directory.register_subject("sub-old", "org-eu", "GB")
+    deployment.writer.put(
+        NewRecord(
+            subject_id="sub-old",
+            category="account",
+            kind="account.profile",
+            source="identity",
+            collected_at=COLLECTED,
+            fields={"username": "Oldie", "email": "Old@Example.test", "phone": "020 7946 0018"},
+            retention_class="standard",
+            retain_until=dt.date(2036, 1, 1),
+            lookup_fields={"email": "Old@Example.test", "username": "Oldie"},
+        )
+    )
+    assert find("email", "Old@example.test", principal=officer) == []
+    backfill = deployment.identifier_backfill
+    with pytest.raises(Forbidden, match="rotate_keys"):
+        backfill.run(officer, ["eu"])
+    admin = deployment.principals.get("admin")
+    first = backfill.run(admin, list(deployment.regions))
+    assert first == {"records": 5, "invalid": 0}
+    assert find("email", "Old@example.test", principal=officer) == ["sub-old"]
+    # A national number is read in the subject's country.
+    assert find("phone", "+442079460018", principal=officer) == ["sub-old"]
+    assert find("username", "oldie", principal=officer) == ["sub-old"]
+    assert find("email", "ada@example.test", principal=officer) == [
+        "sub-ada-1",
+        "sub-ada-2",
+        "sub-ada-us",
+    ]
+    # Run again: the same indexes, nothing doubled.
+    assert backfill.run(admin, list(deployment.regions)) == first
+    with deployment.regions["eu"].connect() as connection:
+        fields = connection.scalars(
+            select(BlindIndexRow.field).where(BlindIndexRow.subject_id == "sub-old")
+        ).all()
+    assert sorted(fields) == sorted(
+        ["email", "username", "identifier:email", "identifier:phone", "identifier:username"]
+    )
+    entry = [e for e in deployment.audit.tail(5) if e.action == "identifiers_indexed"][-1]
+    assert entry.details["records"] == 5

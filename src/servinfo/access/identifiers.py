@@ -29,7 +29,7 @@ never its value; an entry about each subject found), and it returns ids only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import idna
@@ -37,15 +37,18 @@ import phonenumbers
 from sqlalchemy import Engine
 
 from servinfo.access.errors import AccessError
+from servinfo.access.maintenance import FreeTextReader
 from servinfo.access.principals import PrincipalService
 from servinfo.audit import AuditSink
 from servinfo.crypto import BLIND_INDEX, BlindIndexer, Keyring, normalize_identifier
 from servinfo.policy import Policy
-from servinfo.store import Principal, SubjectDirectory
+from servinfo.store import Principal, RecordWriter, SubjectDirectory
 from servinfo.store.reading import subjects_by_identifier
 
 __all__ = [
+    "BACKFILL_PERMISSION",
     "FIND_PERMISSION",
+    "IdentifierBackfill",
     "IdentifierKind",
     "IdentifierSpecs",
     "InvalidIdentifier",
@@ -62,6 +65,8 @@ __all__ = [
 IdentifierKind = Literal["email", "phone", "username"]
 #: Who may find subjects by what they know: those who answer their requests.
 FIND_PERMISSION = "handle_requests"
+#: Who may write the identifier indexes of records stored before: key maintenance.
+BACKFILL_PERMISSION = "rotate_keys"
 #: RFC 5321: 64 octets of local part, 254 of address (its 256 less the angle brackets).
 _MAX_LOCAL = 64
 _MAX_ADDRESS = 254
@@ -290,3 +295,66 @@ class SubjectFinder:
             subject_id in subjects_by_identifier(self._engines, self._indexer, name, canonical)
             for name in names
         )
+
+
+class IdentifierBackfill:
+    """Writes the identifier indexes of records stored before their kind declared any
+    (an upgrade, or a policy that adds an identifier), from the records themselves.
+
+    Maintenance, like re-redaction: the records are read by the access layer's
+    maintenance reader (:class:`servinfo.access.maintenance.FreeTextReader`), for no
+    purpose, and nothing read leaves the process but the keyed indexes. Needs the
+    ``rotate_keys`` permission (keyed indexes are key material's work); one audit entry
+    per run, counts only. A rerun writes the same indexes again.
+    """
+
+    def __init__(
+        self,
+        reader: FreeTextReader,
+        writer: RecordWriter,
+        directory: SubjectDirectory,
+        principals: PrincipalService,
+        policy: Callable[[], Policy],
+        audit: AuditSink,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._directory = directory
+        self._principals = principals
+        self._policy = policy
+        self._audit = audit
+
+    def run(self, principal: Principal, regions: Iterable[str]) -> dict[str, int]:
+        """Index every readable record of a kind with identifiers in ``regions``; counts of
+        records indexed and of values that are no valid identifier (left unindexed)."""
+        self._principals.require_permission(principal, BACKFILL_PERMISSION)
+        specs = identifier_fields(self._policy())
+        counts = {"records": 0, "invalid": 0}
+        countries: dict[str, str | None] = {}
+        done = sorted(regions)
+        for region in done:
+            for record in self._reader.records(region, sorted(specs)):
+                if record.subject_id not in countries:
+                    country = self._directory.get_subject(record.subject_id).jurisdiction[:2]
+                    known = country.upper() in phonenumbers.SUPPORTED_REGIONS
+                    countries[record.subject_id] = country.upper() if known else None
+                found: dict[str, str] = {}
+                for name, field, kind in specs[record.kind]:
+                    value = record.fields.get(field)
+                    if not isinstance(value, str) or not value.strip():
+                        continue
+                    try:
+                        found[name] = normalise(
+                            kind, value, default_region=countries[record.subject_id]
+                        )
+                    except InvalidIdentifier:
+                        counts["invalid"] += 1
+                self._writer.set_identifiers(record.record_id, region, record.subject_id, found)
+                counts["records"] += 1
+        self._audit.record(
+            "identifiers_indexed",
+            actor=principal.name,
+            outcome="indexed",
+            details={"regions": ",".join(done), **counts},
+        )
+        return counts

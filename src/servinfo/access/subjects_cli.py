@@ -103,3 +103,31 @@ def find_subjects(
         console.print(subject_id, markup=False)
     if not found:
         err_console.print(f"no subject with that {kind}", markup=False)
+
+
+@subjects_app.command("index-identifiers")
+def index_identifiers(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Only these regions (repeatable).")
+    ] = None,
+    data_dir: DataDirOption = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the identifier indexes (e-mail, phone, username) of records stored before
+    their kind declared any: after an upgrade, or a policy that adds an identifier.
+
+    Needs the rotate_keys permission; audited with counts only; a rerun changes nothing.
+    """
+    with authorized(data_dir, token, "rotate_keys", token_file=token_file) as (deployment, me):
+        regions = region or list(deployment.regions)
+        counts = deployment.identifier_backfill.run(me, regions)
+    if as_json:
+        print_json(counts)
+        return
+    console.print(
+        f"indexed {counts['records']} records; {counts['invalid']} values were no valid "
+        "identifier and stay unindexed",
+        markup=False,
+    )

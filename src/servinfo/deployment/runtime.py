@@ -55,7 +55,7 @@ from servinfo.store.identity import (
 # does not import ingest (phonenumbers), the rights (exports) or the read path.
 if TYPE_CHECKING:
     from servinfo.access.grants import GrantIssuer
-    from servinfo.access.identifiers import SubjectFinder
+    from servinfo.access.identifiers import IdentifierBackfill, SubjectFinder
     from servinfo.access.reads import ReadService
     from servinfo.access.runtime import PolicyRuntime
     from servinfo.access.states import SubjectStateCache
@@ -342,6 +342,24 @@ class Deployment:
                 self.directory,
                 self.regions,
                 self.keyring,
+                self.principal_service,
+                lambda: self.runtime.refresh().policy,
+                self.audit,
+            ),
+        )
+
+    @property
+    def identifier_backfill(self) -> IdentifierBackfill:
+        """The identifier indexes of records stored before their kind declared any."""
+        from servinfo.access.identifiers import IdentifierBackfill
+        from servinfo.access.maintenance import FreeTextReader
+
+        return self._once(
+            "identifier_backfill",
+            lambda: IdentifierBackfill(
+                FreeTextReader(self.directory, self.regions, self.keyring),
+                self.writer,
+                self.directory,
                 self.principal_service,
                 lambda: self.runtime.refresh().policy,
                 self.audit,

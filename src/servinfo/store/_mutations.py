@@ -29,6 +29,7 @@ __all__ = [
     "delete_record",
     "identifier_field",
     "rectify_record",
+    "replace_identifiers",
     "reseal_records",
 ]
 
@@ -159,15 +160,32 @@ def reseal_records(
     return done
 
 
-def _replace_indexes(
-    connection: Connection,
+def replace_identifiers(
+    engine: Engine,
     indexer: BlindIndexer,
     record_id: str,
     subject_id: str,
-    lookup_fields: Mapping[str, str],
     identifiers: Mapping[str, str],
 ) -> None:
-    rows = []
+    """Replace the record's identifier indexes only (its lookup fields' stay as they are)."""
+    rows = _identifier_rows(indexer, record_id, subject_id, identifiers)
+    with write_transaction(engine) as connection:
+        lock_for_write(connection)
+        connection.execute(
+            delete(BlindIndexRow).where(
+                BlindIndexRow.record_id == record_id,
+                BlindIndexRow.field.startswith(IDENTIFIER_PREFIX, autoescape=True),
+            )
+        )
+        if rows:
+            connection.execute(insert(BlindIndexRow), rows)
+
+
+def _identifier_rows(
+    indexer: BlindIndexer, record_id: str, subject_id: str, identifiers: Mapping[str, str]
+) -> list[dict[str, object]]:
+    """The ``blind_index`` rows of a record's identifiers (canonical values, indexed exactly)."""
+    rows: list[dict[str, object]] = []
     for name, value in identifiers.items():
         check_name(name, "identifier name", InvalidRecord)
         if not isinstance(value, str) or not value.strip():
@@ -182,6 +200,18 @@ def _replace_indexes(
                 "index_key_id": indexer.key_id,
             }
         )
+    return rows
+
+
+def _replace_indexes(
+    connection: Connection,
+    indexer: BlindIndexer,
+    record_id: str,
+    subject_id: str,
+    lookup_fields: Mapping[str, str],
+    identifiers: Mapping[str, str],
+) -> None:
+    rows = _identifier_rows(indexer, record_id, subject_id, identifiers)
     for name, value in lookup_fields.items():
         check_name(name, "lookup field name", InvalidRecord)
         if not isinstance(value, str) or not value.strip():

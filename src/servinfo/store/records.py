@@ -46,6 +46,7 @@ from servinfo.store._mutations import (
     delete_record,
     identifier_field,
     rectify_record,
+    replace_identifiers,
     reseal_records,
 )
 from servinfo.store._validate import check_name, check_opaque_id, utc_now
@@ -503,6 +504,13 @@ class RecordWriter:
             items=items,
             max_payload=self._max_payload,
         )
+
+    def set_identifiers(
+        self, record_id: str, region: str, subject_id: str, identifiers: Mapping[str, str]
+    ) -> None:
+        """Replace a record's identifier indexes (canonical values by identifier name)
+        without touching the record: for records stored before their kind had any."""
+        replace_identifiers(self._engine(region), self._indexer, record_id, subject_id, identifiers)
 
     def erase_subject(
         self,
