@@ -1,6 +1,7 @@
 """National identifiers: python-stdnum where it has them, the rest written here.
 
-python-stdnum checks the Swiss AHV number (``ch.ssn``, EAN-13), the German tax
+python-stdnum checks the Swiss AHV number (``ch.ssn``'s rule: ``756`` and
+stdnum's EAN-13 check digit), the German tax
 id (``de.idnr``), the French NIR (``fr.nir``), the Italian codice fiscale
 (``it.codicefiscale``), the Spanish DNI and NIE (``es.dni``, ``es.nie``) and the
 Dutch BSN (``nl.bsn``). The US SSN has no check digit: ``us.ssn`` checks the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from stdnum.ch import ssn as ch_ssn
+from stdnum import ean
 from stdnum.de import idnr as de_idnr
 from stdnum.es import dni as es_dni
 from stdnum.es import nie as es_nie
@@ -91,7 +92,9 @@ def is_national_id(written: str, *, in_context: bool) -> bool:
     if length == 9 and _us_ssn(compact, written):
         return True
     if length == 13 and compact.startswith("756"):
-        return bool(ch_ssn.is_valid(compact))
+        # ch.ssn's rule (756, thirteen digits, EAN-13 check digit) on the compact
+        # form at hand: its own entry point cleans the text again, char by char.
+        return compact.isdigit() and ean.calc_check_digit(compact[:12]) == compact[12]
     if length == 15:
         return bool(fr_nir.is_valid(compact))
     if length == 11:

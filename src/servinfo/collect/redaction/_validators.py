@@ -416,6 +416,11 @@ def _phone_context(text: str, start: int, end: int) -> bool:
 def _valid_number(country_code: int, national: str) -> bool:
     if not national or not national.isdigit():
         return False
+    if len(national) not in _NATIONAL_LENGTHS.get(country_code, _ANY_LENGTH):
+        # No region of the code has numbers this long: decided without building
+        # a number and walking the metadata (most regions tried for a number
+        # written nationally fail here).
+        return False
     number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
     if country_code == 1:
         # The NANP's 25 regions share +1; is_valid_number tries each. The ones in
@@ -428,7 +433,42 @@ def _valid_number(country_code: int, national: str) -> bool:
         if country_code not in _LEADING_ZERO_CODES:
             return False
         number.italian_leading_zero = True
-    return bool(phonenumbers.is_possible_number(number) and phonenumbers.is_valid_number(number))
+    if not phonenumbers.is_possible_number(number):
+        return False
+    # is_valid_number first finds the region among those sharing the code (+44:
+    # GB, GG, IM, JE), matching the number against each; the main region comes
+    # first in that search, so a number valid there is valid, decided in one pass.
+    main = _MAIN_REGION.get(country_code)
+    if main is not None and phonenumbers.is_valid_number_for_region(number, main):
+        return True
+    return bool(phonenumbers.is_valid_number(number))
+
+
+def _national_lengths(code: int) -> frozenset[int]:
+    """The lengths of valid national numbers in any region of ``code``.
+
+    phonenumbers refuses, before any pattern, a number whose length is not among
+    its region's general lengths; the union over the regions sharing the code.
+    """
+    lengths: set[int] = set()
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        general = None if metadata is None else metadata.general_desc
+        if general is None or not general.possible_length:
+            return _ANY_LENGTH
+        lengths.update(general.possible_length)
+    return frozenset(lengths) if lengths else _ANY_LENGTH
+
+
+_ANY_LENGTH = frozenset(range(1, 18))
+_NATIONAL_LENGTHS = {
+    code: _national_lengths(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+}
+_MAIN_REGION = {
+    code: regions[0]
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+    if regions and regions[0] != phonenumbers.UNKNOWN_REGION
+}
 
 
 _LEADING_ZERO_CODES = frozenset({39, 378})
