@@ -1,9 +1,12 @@
 """The shred ledger: which subjects were erased, by keyed pseudonym, in the control database.
 
-A restored backup still holds the wrapped keys of subjects erased after the
-backup was taken; the ledger is how a restore re-applies those erasures.
-Entries name the subject only by its keyed pseudonym (``pseudonym`` key of the
-keyring, recorded with its version), so the ledger itself keeps no identifier.
+It records each erasure's progress region by region inside the deployment (a
+pending entry until the keys are destroyed). Being in the control database, it
+goes into every backup and comes back with a restore: the erasures a restore
+must re-apply are read from the shred ledger kept apart from the data,
+:mod:`servinfo.retention.ledger`, which erasure writes first. Entries name the
+subject only by its keyed pseudonym (``pseudonym`` key of the keyring, recorded
+with its version), so the ledger itself keeps no identifier.
 
 An entry is written *before* the keys are destroyed and completed after: a
 crash in between leaves a pending entry, and re-running the erasure finishes it.
