@@ -193,3 +193,23 @@ def test_a_malformed_recipient_key_is_the_callers_mistake(world: World) -> None:
             recipient_country="DE", recipient_key="not a key", purpose="provide",
             categories=["account"], now=NOW,
         )  # fmt: skip
+
+
+def test_withdrawal_on_the_command_line_takes_what_giving_took(
+    world: World,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from servinfo.cli.app import main
+
+    monkeypatch.setenv("SERVINFO_TOKEN", world.tokens["officer"])
+    scope = (SUBJECT, "--recipient", "acme_surveys", "--purpose", "provide")
+    data_dir = ("--data-dir", str(tmp_path / "deployment"), "--json")
+    for verb, state in (("consent-give", "given"), ("consent-withdraw", "withdrawn")):
+        with pytest.raises(SystemExit) as exited:
+            main(["share", verb, *scope, *data_dir])
+        assert exited.value.code == 0
+        assert json.loads(capsys.readouterr().out)["state"] == state
+    with pytest.raises(DisclosureDenied, match="was withdrawn"):
+        _disclose(world, at=dt.datetime.now(dt.UTC) + SECOND)
