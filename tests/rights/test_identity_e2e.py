@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi.testclient import TestClient
 from tests.rights.world import code_in
+from tests.support import PostgresDatabases
 
 from servinfo.api import create_app
 from servinfo.collect.outcome import Outcome
@@ -89,11 +90,15 @@ class Site:
         worker.run_until_idle()
 
 
-@pytest.fixture
-def site(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[Site]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[Site]:
     _, port = smtp
     data_dir = tmp_path / "deployment"
-    created = create_deployment(data_dir, {})
+    template = None
+    if request.param == "postgresql":
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        template = databases.url_template
+    created = create_deployment(data_dir, {}, database_url_template=template)
     env = {
         "SERVINFO_NOTIFY_EMAIL": "smtp",
         "SERVINFO_NOTIFY_SMTP_HOST": "127.0.0.1",
