@@ -139,6 +139,9 @@ def test_offsets_stay_exact_around_tricks(redactor: Redactor) -> None:
         ("12:01 Ingrid: hi there", ["Ingrid"]),
         ("Ingrid Solberg (12:01): hello", ["Ingrid Solberg"]),
         ("<Ingrid> hi all", ["Ingrid"]),
+        ("the refund for Wei Ling Okafor although it is correct", ["Wei Ling Okafor"]),
+        ("Der Antrag für Ottilie Brandner, weil sie umzog", ["Ottilie Brandner"]),
+        ("un rimborso per Jolanda Ferri che ha chiamato", ["Jolanda Ferri"]),
     ],
 )
 def test_names_in_context(redactor: Redactor, text: str, names: list[str]) -> None:
@@ -170,6 +173,8 @@ def test_names_in_context(redactor: Redactor, text: str, names: list[str]) -> No
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0",
         "Depuis la mise à jour de Visual Studio Code, l'export plante",
         "the crash happens in Adobe Acrobat Reader/2024.1",
+        "the licence is for Visual Studio Code although it expired",
+        "built for Windows Server but it fails",
     ],
 )
 def test_log_tokens_and_products_are_not_names(redactor: Redactor, text: str) -> None:

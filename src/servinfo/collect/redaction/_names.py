@@ -123,6 +123,14 @@ _QUERY_KEYS = (
 # Weak contexts: a person often follows, but so do products and places.
 _WEAK = r"by|for|par|pour|per|von|für|di|from|de|da|dal|dalla|with|mit|avec|con"
 
+# Words that open a clause after a name, in the four languages.
+_CLAUSES = (
+    r"although|though|because|since|but|who|whose|and then|so|"
+    r"obwohl|weil|da|aber|der|die|und dann|"
+    r"bien que|parce que|car|mais|qui|puisque|"
+    r"anche se|perché|poiché|ma|che|il quale|la quale"
+)
+
 # One title or two ("Herr Dr. Müller", "Sig.ra Dott.ssa Rossi").
 _TITLED = rf"(?:{_TITLES}\.?[ ]{{1,2}}){{0,2}}"
 
@@ -167,6 +175,12 @@ CONTEXT_RULES: Final = (
     # After a weak word, two words or more that end the sentence ("declined for
     # Wei Ling Walker."): a product goes on ("for Visual Studio Code 1.8").
     Rule(rf"\b(?i:{_WEAK})[ ]{_TITLED}(?P<v>{FULL_NAME})(?:[.;!?)]|$)", two_words=True),
+    # ... or that a clause follows ("for Wei Ling Clarke although it is correct",
+    # "für Anna Keller, weil …"): a product's name goes on with its version or noun.
+    Rule(
+        rf"\b(?i:{_WEAK})[ ]{_TITLED}(?P<v>{FULL_NAME})(?:,[ ]|[ ](?:{_CLAUSES})[ ,])",
+        two_words=True,
+    ),
     Rule(
         rf"(?:^|\n|[ \"'(])(?P<v>{FULL_NAME}),?[ ]{{0,2}}(?:<|\(|\[)[^ @<>()]{{1,64}}@",
         skip_leading=True,
