@@ -202,6 +202,13 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(
         assert answer.json()["detail"] == known.json()["detail"]
         assert len(answer.json()["request"]) == len(known.json()["request"])
     assert [rcpt for rcpt, _ in inbox.received] == [["bob@example.test"]]
+    # Asked again within the minute: the same answer, and no second message to flood an inbox.
+    again = site.client.post(
+        "/v1/self-service/requests", json={"type": "access", "email": "bob@example.test"}
+    )
+    assert again.status_code == 202
+    assert again.json()["detail"] == known.json()["detail"]
+    assert len(inbox.received) == 1
     # The reference of an unknown address fails verification like a wrong code.
     for answer in (unknown, known):
         refused = site.client.post(

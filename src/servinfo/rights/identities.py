@@ -27,6 +27,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
 from ulid import ULID
 
 from servinfo.access.identifiers import SubjectFinder
@@ -40,14 +41,17 @@ from servinfo.rights.errors import (
     NoSubjectFound,
 )
 from servinfo.rights.ledger_requests import LedgerRequests
+from servinfo.rights.models import RequestRow, VerificationCodeRow
 from servinfo.rights.parameters import check_parameters
 from servinfo.store import Principal
 
-__all__ = ["SELF_SERVICE_ACTOR", "IdentityRequests"]
+__all__ = ["SELF_SERVICE_ACTOR", "SELF_SERVICE_CODE_INTERVAL", "IdentityRequests"]
 
 _log = logging.getLogger(__name__)
 #: The actor of a request a person opened without a token.
 SELF_SERVICE_ACTOR = "self-service"
+#: A person's own requests send a subject at most one code in this interval.
+SELF_SERVICE_CODE_INTERVAL = dt.timedelta(minutes=1)
 #: Identifier types whose value is also an address a code can be sent to.
 _ADDRESS_TYPES: dict[str, AddressChannel] = {"email": "email", "phone": "phone"}
 
@@ -155,11 +159,23 @@ class IdentityRequests(LedgerRequests):
                     now=at,
                 )
                 reference = request.request_id
-                self.send_code(request.request_id, to=address, now=at)
+                # One message a minute per subject: the route cannot be used to flood an inbox.
+                if not self._code_sent_since(found[0], at - SELF_SERVICE_CODE_INTERVAL):
+                    self.send_code(request.request_id, to=address, now=at)
         except (DeliveryFailed, DeliveryUnavailable) as error:
             # Told to nobody but the log: an error here would say the address is known.
             _log.warning("a self-service message was not delivered: %s", error.message)
         return reference
+
+    def _code_sent_since(self, subject_id: str, since: dt.datetime) -> bool:
+        query = (
+            select(VerificationCodeRow.id)
+            .join(RequestRow, RequestRow.id == VerificationCodeRow.request_id)
+            .where(RequestRow.subject_id == subject_id, VerificationCodeRow.created_at > since)
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            return connection.scalar(query) is not None
 
     def _organizations(self, subject_ids: list[str]) -> list[str]:
         subjects = self._directory.subjects(subject_ids)
