@@ -161,17 +161,15 @@ class Redactor:
         # RE2 reads UTF-8 bytes; a lone surrogate (valid in a str, not in UTF-8)
         # becomes one "?" byte, so it still counts as one character below.
         data = view.text.encode("utf-8", "replace")
-        spans: list[Span] = []
+        spans: list[Span] = []  # in order: each span goes in its place
         for index, (scan, classifiers) in enumerate(self._scans):
-            earlier = sorted(spans, key=_start) if index > 1 else spans
+            earlier = len(spans)
             for start, end in _char_offsets(data, scan, len(view.text)):
-                if earlier and _overlaps(earlier, start, end):
+                if earlier and _overlaps(spans, start, end):
                     continue  # an earlier group's type comes first
                 span = self._confirm(view.text, start, end, index, classifiers)
                 if span is not None:
-                    spans.append(span)
-        if len(self._scans) > 1:
-            spans.sort(key=_start)
+                    bisect.insort(spans, span, key=_start)
         if self._context_scan is not None:
             found = list(self._context_spans(view.text, data))
             if found:
