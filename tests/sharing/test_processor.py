@@ -175,3 +175,26 @@ def test_missing_mechanism_is_denied(world: World) -> None:
         "no valid transfer mechanism eu→us for importer 'relay_mail'" in text
         for text in decision.texts
     )
+
+
+def test_a_sub_processor_shows_in_the_records_of_processing(world: World) -> None:
+    from servinfo.policy.ropa import ropa_records
+
+    policy = _policy_with(
+        world,
+        {
+            "processors": {
+                "relay_backup": {
+                    "name": "Relay Backup LLC", "service": "Backup of delivery logs",
+                    "country": "US", "categories": ["account"], "purposes": ["provide"],
+                    "regions": ["eu"], "dpf_certified": True, "sub_processor_of": "relay_mail",
+                    "contract": {"reference": "SUB-1", "signed": "2026-01-01",
+                                 "expires": "2029-01-01"},
+                }
+            }
+        },
+    )  # fmt: skip
+    assert policy.version != world.deployment.runtime.current.policy.version
+    [provide] = [r for r in ropa_records(policy) if r.purpose == "provide"]
+    [backup] = [r for r in provide.recipients if r.id == "relay_backup"]
+    assert "sub-processor engaged by Relay Mail Services Inc." in backup.description

@@ -289,7 +289,11 @@ def _recipients(policy: Policy, purpose_id: str, purpose: Purpose) -> tuple[Reci
                     "processor",
                     pid,
                     processor.name,
-                    processor.service,
+                    # A sub-processor names the processor engaging it (its own entry).
+                    processor.service
+                    if processor.sub_processor_of is None
+                    else f"{processor.service}; sub-processor engaged by "
+                    f"{policy.processors[processor.sub_processor_of].name}",
                     categories,
                     tuple(processor.regions),
                     processor.country,
