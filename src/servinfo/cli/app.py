@@ -133,7 +133,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "backup": CommandEntry(
         "servinfo.retention.backup_cli",
         "backup_app",
-        "Sealed backups that expire; the catalogue; settling a restore.",
+        "Sealed backups that expire, and what a restore needs.",
     ),
     "restore": CommandEntry(
         "servinfo.retention.backup_cli",

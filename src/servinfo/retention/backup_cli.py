@@ -213,8 +213,10 @@ def restore(
     reason: Annotated[str | None, typer.Option("--reason", help="Why (with the above).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Restore a backup into a new directory, then replay every erasure and key destruction
-    made since it was taken (docs/backup.md)."""
+    """Restore a backup into a new directory and replay the erasures made since.
+
+    Every erasure and key destruction made after the backup was taken is replayed from the
+    shred ledger (docs/backup.md)."""
     from servinfo.retention.backup import BackupError
     from servinfo.retention.restore import restore_backup
 
@@ -255,3 +257,8 @@ def restore(
             f"{report.origin}"
             + (f"; replayed: {_counts(dict(report.replayed))}" if report.replayed else "")
         )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(backup_app, name="backup")
+    app.command("restore")(restore)
