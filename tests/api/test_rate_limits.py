@@ -98,6 +98,18 @@ def test_a_refusal_on_an_agents_endpoint_is_the_protocol_s_error_object(
     assert "retry-after" in refused.headers
 
 
+def test_an_agent_id_holding_a_line_break_is_still_an_agents_endpoint(
+    clients: dict[str, TestClient],
+) -> None:
+    """A percent-encoded line break in the path must not drop the answer out of DRP's shape."""
+    path = "/v1/agent/A%0AB"
+    for _ in range(PER_TARGET):
+        clients["a"].post(path, content=b"not signed")
+    refused = clients["a"].post(path, content=b"not signed")
+    assert refused.status_code == 429
+    assert set(refused.json()) == {"code", "message"}
+
+
 def test_guessing_the_code_of_an_agent_s_request_is_limited(
     clients: dict[str, TestClient],
 ) -> None:

@@ -77,7 +77,7 @@ def _problems(error: RequestValidationError) -> str:
 
 #: The paths of the agents' endpoints: every answer there, the app's own 404, 405 and 413
 #: among them, is the spec's error object (servinfo.api.errors, servinfo.api.middleware).
-_AGENT_PATHS = re.compile(r"/v1/(?:agent|data-rights-request)(?:/.*)?")
+_AGENT_PATHS = re.compile(r"/v1/(?:agent|data-rights-request)(?:/.*)?", re.DOTALL)
 
 
 def is_drp_path(path: str) -> bool:
