@@ -14,13 +14,12 @@ the end):
   entries in batches (default 1,000,000 in batches of 10,000; ``--batch``):
   subject salts and pseudonyms, canonical bytes, leaf hashes, the frontier,
   the bulk insert and the sequencing state's MAC, one transaction per batch;
-  on SQLite a batch's chunks are inserted by a thread of their own while the
-  next is built; and after a commit that makes one due, the checkpoint: the
-  signer extends its own compact range by the leaf hashes since its last
-  checkpoint (or takes the extension the appends computed, when this process
-  made them all), signs (Ed25519), writes its state file (fsync, rename,
-  fsync of the folder) and the checkpoint row is stored. Time spent signing is
-  printed apart, and the appending thread's own CPU beside the process's;
+  and after a commit that makes one due, the checkpoint: the signer extends
+  its own compact range by the leaf hashes since its last checkpoint (or takes
+  the extension the appends computed, when this process made them all), signs
+  (Ed25519), writes its state file (fsync, rename, fsync of the folder) and
+  the checkpoint row is stored. Time spent signing is printed apart, and the
+  appending thread's own CPU beside the process's;
 * **plain** — a baseline: the same stored rows (seq, leaf hash, canonical
   bytes) inserted into a table of that shape with SQLAlchemy Core ``insert``
   executemany, one transaction per batch; nothing hashed, pseudonymized or
@@ -299,8 +298,8 @@ class Result:
     #: shared machine. It includes SQLite's work, not PostgreSQL's nor waits for syncs.
     append_cpu_us: float
     verify_cpu_s: float
-    #: The appending thread's own CPU time (``time.thread_time()``): without the thread
-    #: that runs SQLite's inserts beside it, the part a second core cannot take over.
+    #: The appending thread's own CPU time (``time.thread_time()``): equal to the
+    #: process's unless the append runs work in other threads.
     append_thread_cpu_us: float
 
     @property

@@ -1,9 +1,8 @@
-"""The append's pipelined inserts, and the signer taking the tree the appends computed.
+"""The signer taking the tree the appends computed, and large batches.
 
-A batch of more than two chunks is inserted by a thread of its own while the next
-chunk is built (SQLite); the signer takes this process's own extension of its last
-checkpoint when the process made every append since, and hashes the leaves again
-otherwise — never when that would sign a stored state rewritten in between.
+The signer takes this process's own extension of its last checkpoint when the process
+made every append since, and hashes the leaves again otherwise — never when that would
+sign a stored state rewritten in between. Large batches are stored whole or not at all.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from servinfo.audit._recent import RecentAppends
 from servinfo.audit.signer import SignerRefused
 from servinfo.crypto import Keyring
 
-#: More than two of the append's chunks (2,000 entries), and not a multiple of one.
+#: More rows than several of SQLite's insert statements take, and not a multiple of them.
 _LARGE = 4_567
 
 
@@ -37,10 +36,10 @@ def _signed_with(log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
-# -- the pipelined insert ----------------------------------------------------------------
+# -- large batches -------------------------------------------------------------------------
 
 
-def test_a_batch_of_several_chunks_is_stored_whole_in_order_and_indexed(
+def test_a_large_batch_is_stored_whole_in_order_and_indexed(
     audit_log: AuditLog, audit_backend: AuditBackend
 ) -> None:
     events = [event(i, None if i % 7 == 0 else f"subj-{i % 40}") for i in range(_LARGE)]
@@ -59,11 +58,11 @@ def test_a_batch_of_several_chunks_is_stored_whole_in_order_and_indexed(
     assert audit_log.verify().entries == _LARGE
 
 
-def test_a_chunk_that_fails_rolls_the_whole_batch_back(
+def test_an_insert_that_fails_rolls_the_whole_batch_back(
     audit_log: AuditLog, audit_backend: AuditBackend
 ) -> None:
-    """A row already at a seq of the third chunk: the insert fails there, in the writer's
-    thread; the append raises, and none of the batch, nor its state, stays."""
+    """A row already at a seq near the batch's end: the insert fails there; the append
+    raises, and none of the batch, nor its state, stays."""
     audit_log.record_many([event(0)])
     blocker = 1 + 2 * 2_000 + 5
     execute(

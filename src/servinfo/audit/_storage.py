@@ -23,10 +23,8 @@ decides where transactions begin and end.
 from __future__ import annotations
 
 import functools
-import queue
 import sqlite3
-import threading
-from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import psycopg
@@ -179,119 +177,28 @@ def _insert_columns(
     rows_per_statement: int,
 ) -> None:
     """Insert one row per position of ``values`` (a sequence per column) into ``columns``'
-    table: the append's bulk paths. On SQLite, several rows per statement
-    (:func:`_sqlite_inserts`). On PostgreSQL, binary COPY."""
-    if not len(values[0]):
+    table: the append's bulk paths. On SQLite, several rows per statement: the driver's
+    executemany runs its statement once per row, and that made each row cost half as much
+    again; the parameters sit flat in one list, filled a column at a time (no tuple per
+    row). On PostgreSQL, binary COPY."""
+    count = len(values[0])
+    if not count:
         return
     if is_sqlite(connection):
+        params: list[int | bytes | None] = [None] * (3 * count)
+        params[0::3], params[1::3], params[2::3] = values
         driver = _driver(connection)
-        rows = min(rows_per_statement, _rows_allowed(driver))
-        for sql, params in _sqlite_inserts(columns, values, rows):
-            driver.execute(sql, params)
+        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 3
+        per = min(rows_per_statement, limit)
+        for start in range(0, count, per):
+            rows = min(per, count - start)
+            driver.execute(_insert_sql(columns, rows), params[3 * start : 3 * (start + rows)])
         return
     statement = f"COPY {columns.table} ({', '.join(columns.names)}) FROM STDIN (FORMAT BINARY)"
     with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
         copy.set_types(list(columns.types))
         for row in zip(*values, strict=True):
             copy.write_row(row)
-
-
-def _sqlite_inserts(
-    columns: _Columns,
-    values: tuple[Sequence[int | bytes], Sequence[int | bytes], Sequence[int | bytes]],
-    rows_per_statement: int,
-) -> Iterator[tuple[str, list[int | bytes | None]]]:
-    """SQLite's statements for a bulk insert, ``rows_per_statement`` rows each. The
-    driver's executemany runs its statement once per row, and that made each row cost
-    half as much again; the parameters sit flat in one list, filled a column at a time
-    (no tuple per row)."""
-    count = len(values[0])
-    params: list[int | bytes | None] = [None] * (3 * count)
-    params[0::3], params[1::3], params[2::3] = values
-    for start in range(0, count, rows_per_statement):
-        rows = min(rows_per_statement, count - start)
-        yield _insert_sql(columns, rows), params[3 * start : 3 * (start + rows)]
-
-
-def _rows_allowed(driver: sqlite3.Connection) -> int:
-    """The most rows of three columns one statement may bind on this connection."""
-    return int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // 3
-
-
-class ChunkWriter:
-    """Runs an append's inserts on SQLite in a thread of its own, chunk by chunk, while
-    the caller builds the next chunk.
-
-    sqlite3 runs a statement (``sqlite3_step``: the B-tree inserts, the WAL pages)
-    without holding the GIL, so on a second core a chunk's insert overlaps the Python
-    work that makes the next one (the bytes, references and hashes). The thread uses
-    the caller's connection, inside the caller's transaction; the caller leaves the
-    connection alone until :meth:`finish` has returned.
-
-    Each statement is handed over explicitly: :meth:`insert` waits until the thread
-    has taken it, and the thread holds the GIL only to bind its parameters before
-    SQLite releases it. Left to the interpreter's switch interval instead, the thread
-    waited up to 5 ms for the GIL before each statement, and fell behind.
-
-    A failed statement stops the rest; :meth:`finish` raises its error in the caller's
-    thread, whose transaction then rolls back as usual.
-    """
-
-    __slots__ = ("_driver", "_error", "_jobs", "_rows", "_taken", "_thread")
-
-    def __init__(self, connection: Connection) -> None:
-        self._driver = _driver(connection)
-        # Read before the thread starts: the connection is the thread's from then on.
-        self._rows = _rows_allowed(self._driver)
-        self._error: BaseException | None = None
-        self._jobs: queue.SimpleQueue[tuple[str, list[int | bytes | None]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._taken = threading.Semaphore(0)
-        self._thread = threading.Thread(target=self._run, name="servinfo-audit-insert")
-        self._thread.start()
-
-    def insert(
-        self, first: int, leaf_hashes: list[bytes], datas: list[bytes],
-        pseudonyms: list[bytes], seqs: list[int],
-    ) -> None:  # fmt: skip
-        """Queue a chunk: its entries (``first`` on) and its rows of the subjects' index."""
-        values = (range(first, first + len(datas)), leaf_hashes, datas)
-        per = min(len(datas), self._rows)
-        for statement in _sqlite_inserts(_ENTRY_COLUMNS, values, per):
-            self._hand_over(statement)
-        if seqs:
-            buckets = [seq >> SUBJECT_BUCKET_BITS for seq in seqs]
-            index = (buckets, pseudonyms, seqs)
-            per = min(_INDEX_ROWS, self._rows)
-            for statement in _sqlite_inserts(_INDEX_COLUMNS, index, per):
-                self._hand_over(statement)
-
-    def finish(self) -> None:
-        """Wait until every statement has run; raise the first error."""
-        self.abandon()
-        if self._error is not None:
-            raise self._error
-
-    def abandon(self) -> None:
-        """Wait for the statement running, if any, and end the thread (the caller failed:
-        its transaction rolls back, which needs the connection)."""
-        self._jobs.put(None)
-        self._thread.join()
-
-    def _hand_over(self, statement: tuple[str, list[int | bytes | None]]) -> None:
-        self._jobs.put(statement)
-        self._taken.acquire()  # blocks (GIL released) until the thread starts it
-
-    def _run(self) -> None:
-        execute = self._driver.execute
-        while (job := self._jobs.get()) is not None:
-            self._taken.release()
-            if self._error is None:  # after a failure the rest are only taken
-                try:
-                    execute(*job)
-                except BaseException as error:  # re-raised by finish(), in the caller's thread
-                    self._error = error
 
 
 @functools.lru_cache(maxsize=2 * _INDEX_ROWS)

@@ -18,9 +18,7 @@ Appending a batch is one transaction, whichever process runs it:
 (4) insert the rows in bulk, index the entries about subjects
     (``audit_subject_entries``), and store the new seq, the frontier and their
     MAC (a key from the keyring: a database writer without it cannot extend or
-    rewrite the tail unnoticed); commit. On SQLite a large batch goes in chunks,
-    each inserted by a thread of its own while (3) builds the next
-    (:class:`~servinfo.audit._storage.ChunkWriter`).
+    rewrite the tail unnoticed); commit.
 
 So appends from many processes interleave as whole batches, with contiguous
 seqs, and a crash leaves either the whole batch or none of it.
@@ -113,10 +111,6 @@ _SALT_SIZE = 32
 _MAC_INFO = b"servinfo audit state mac v1"
 #: Leaf hashes kept in memory for the signer at most (32 MB with the list).
 _MAX_RECENT = 1_000_000
-#: Entries per chunk of a batch whose insert (by :class:`_storage.ChunkWriter`, on
-#: SQLite) overlaps the building of the next: 1,000 and 5,000 took the appending thread
-#: a little more CPU per entry than 2,000 (8.2–8.8 against 7.9 µs).
-_PIPELINE_CHUNK = 2_000
 _logger = logging.getLogger("servinfo.audit")
 
 
@@ -276,7 +270,6 @@ class AuditLog:
     ) -> int:
         sha256 = hashlib.sha256
         subjects = {pieces[2] for pieces in templates if pieces[2] is not None}
-        all_leaves: list[bytes] = []
         with write_transaction(self._engine) as connection:
             # (1) Sequence.
             first, frontier, mac = _storage.lock_state(connection)
@@ -292,42 +285,25 @@ class AuditLog:
             now = int(self._clock() * 1000)
             # (2) Pseudonymize.
             keyed, read = self._subjects(connection, subjects) if subjects else ({}, None)
-            # (3) Bytes, hashes, frontier: the hot loop, a chunk at a time; (4) each chunk
-            # inserted by a thread of its own while the next one is built.
+            # (3) Bytes, hashes, frontier: the hot loop.
             at, none = b"%d" % now, NO_SUBJECT_TAIL
-            count = len(templates)
-            pipelined = count >= 2 * _PIPELINE_CHUNK and _storage.is_sqlite(connection)
-            writer = _storage.ChunkWriter(connection) if pipelined else None
-            step = _PIPELINE_CHUNK if pipelined else max(count, 1)
-            try:
-                for start in range(0, count, step):
-                    chunk_first = first + start
-                    datas: list[bytes] = []
-                    indexed: list[bytes] = []
-                    indexed_seqs: list[int] = []
-                    for seq, pieces in enumerate(templates[start : start + step], chunk_first):
-                        subject = pieces[2]
-                        if subject is None:
-                            datas.append(b"".join((pieces[0], at, pieces[1], b"%d" % seq, none)))
-                            continue
-                        pseudonym, references, tail = keyed[subject]
-                        datas.append(keyed_entry(pieces, references, at, b"%d" % seq, tail))
-                        indexed.append(pseudonym)
-                        indexed_seqs.append(seq)
-                    leaves = [sha256(b"\x00" + data).digest() for data in datas]
-                    frontier.extend(leaves)
-                    if writer is None:
-                        _storage.insert_entries(connection, chunk_first, leaves, datas)
-                        _storage.insert_subject_entries(connection, indexed, indexed_seqs)
-                    else:
-                        writer.insert(chunk_first, leaves, datas, indexed, indexed_seqs)
-                    all_leaves.extend(leaves)
-            except BaseException:
-                if writer is not None:
-                    writer.abandon()
-                raise
-            if writer is not None:
-                writer.finish()
+            datas: list[bytes] = []
+            indexed: list[bytes] = []
+            indexed_seqs: list[int] = []
+            for seq, pieces in enumerate(templates, first):
+                subject = pieces[2]
+                if subject is None:
+                    datas.append(b"".join((pieces[0], at, pieces[1], b"%d" % seq, none)))
+                    continue
+                pseudonym, references, tail = keyed[subject]
+                datas.append(keyed_entry(pieces, references, at, b"%d" % seq, tail))
+                indexed.append(pseudonym)
+                indexed_seqs.append(seq)
+            leaves = [sha256(b"\x00" + data).digest() for data in datas]
+            frontier.extend(leaves)
+            # (4) Store.
+            _storage.insert_entries(connection, first, leaves, datas)
+            _storage.insert_subject_entries(connection, indexed, indexed_seqs)
             state = frontier.to_bytes()
             _storage.save_state(
                 connection,
@@ -341,7 +317,7 @@ class AuditLog:
             self._keys.committed(*read)
         self._appended_end = max(self._appended_end, frontier.size)
         if self._signs:
-            self._recent.add(before, all_leaves, frontier)
+            self._recent.add(before, leaves, frontier)
         self._checkpoint_if_due(frontier.size)
         return first
 
