@@ -10,11 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 from tests.api.world import World, build_world
 
 from servinfo.access.errors import Denied
@@ -181,7 +181,9 @@ class FailingLog:
     def __init__(self) -> None:
         self.attempts = 0
 
-    def record_many(self, events: Iterable[RecordedEvent]) -> range:
+    def record_many(
+        self, events: Iterable[RecordedEvent], *, also: Callable[[Connection], None] | None = None
+    ) -> range:
         self.attempts += 1
         raise OSError("disk full")
 
@@ -215,7 +217,9 @@ class GatedLog:
         self.first = threading.Event()  # the first append has started
         self.gate = threading.Event()
 
-    def record_many(self, events: Iterable[RecordedEvent]) -> range:
+    def record_many(
+        self, events: Iterable[RecordedEvent], *, also: Callable[[Connection], None] | None = None
+    ) -> range:
         if not self.first.is_set():
             self.first.set()
             if not self.gate.wait(PATIENCE):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 from tests.audit.support import ORIGIN, AuditBackend
 
 from servinfo.audit import AuditLog
@@ -38,7 +39,9 @@ class FakeLog:
         self.gate = threading.Event()
         self.gate.set()
 
-    def record_many(self, events: Iterable[RecordedEvent]) -> range:
+    def record_many(
+        self, events: Iterable[RecordedEvent], *, also: Callable[[Connection], None] | None = None
+    ) -> range:
         self.entered.set()
         if not self.gate.wait(PATIENCE):
             raise TimeoutError("the test never opened the gate")

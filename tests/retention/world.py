@@ -125,7 +125,6 @@ class RetentionWorld:
             d.keyring,
             d.subject_states,
             d.audit_buffer,
-            d.ledgers,
             today=_fixed(day),
         )
 
