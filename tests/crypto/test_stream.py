@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from servinfo.crypto import IntegrityError
+from servinfo.crypto import SealedIntegrityError
 from servinfo.crypto.stream import CHUNK_SIZE, StreamOpener, StreamSealer, new_stream_key
 
 KEY = new_stream_key()
@@ -47,7 +47,7 @@ def test_what_is_sealed_opens_back_exactly(size: int) -> None:
 
 def test_a_stream_cut_at_a_chunk_boundary_does_not_open() -> None:
     chunks = _chunks(_seal(bytes(2 * CHUNK_SIZE + 5)))
-    with pytest.raises(IntegrityError, match="ends before its last chunk"):
+    with pytest.raises(SealedIntegrityError, match="ends before its last chunk"):
         _open(b"".join(chunks[:2]))
 
 
@@ -58,19 +58,19 @@ def test_chunks_swapped_repeated_or_altered_do_not_open() -> None:
         [chunks[0], chunks[0], chunks[2]],
         [chunks[0], chunks[2]],
     ):
-        with pytest.raises(IntegrityError, match="does not open"):
+        with pytest.raises(SealedIntegrityError, match="does not open"):
             _open(b"".join(broken))
     altered = bytearray(b"".join(chunks))
     altered[-1] ^= 1
-    with pytest.raises(IntegrityError):
+    with pytest.raises(SealedIntegrityError):
         _open(bytes(altered))
 
 
 def test_another_stream_or_key_does_not_open_it() -> None:
     sealed = _seal(b"personal data")
-    with pytest.raises(IntegrityError):
+    with pytest.raises(SealedIntegrityError):
         _open(sealed, context=b"backup-2\x00header-hash")
-    with pytest.raises(IntegrityError):
+    with pytest.raises(SealedIntegrityError):
         _open(sealed, key=new_stream_key())
-    with pytest.raises(IntegrityError, match="bytes after its last chunk"):
+    with pytest.raises(SealedIntegrityError, match="bytes after its last chunk"):
         _open(sealed + b"\x00")

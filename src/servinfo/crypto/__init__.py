@@ -41,6 +41,7 @@ from servinfo.crypto.errors import (
     KeyringError,
     KeyringLocked,
     MasterKeyError,
+    SealedIntegrityError,
     UnwrapError,
 )
 from servinfo.crypto.keyed_hash import (
@@ -93,6 +94,7 @@ __all__ = [
     "MasterKeyError",
     "Pseudonymizer",
     "RecordBinding",
+    "SealedIntegrityError",
     "Sealer",
     "UnwrapError",
     "create_self_signed_certificate",

@@ -83,3 +83,11 @@ class IntegrityError(CryptoError):
     def __init__(self, record_id: str) -> None:
         super().__init__(f"record {record_id}: ciphertext failed its integrity check")
         self.record_id = record_id
+
+
+class SealedIntegrityError(CryptoError):
+    """Sealed data other than a record did not open: a backup's stream cut, reordered, altered
+    or foreign, or a package sealed to another key."""
+
+    code = "integrity_error"
+    http_status = 500

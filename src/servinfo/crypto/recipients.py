@@ -4,7 +4,7 @@ A package is signed with Ed25519 (the deployment's signing key, so anyone
 holding its public key can check who made it) and then encrypted to the
 recipient's X25519 public key with a libsodium sealed box (PyNaCl): only the
 holder of the matching private key opens it, and the sender keeps no key that
-could. Opening fails with :class:`~servinfo.crypto.errors.IntegrityError`
+could. Opening fails with :class:`~servinfo.crypto.errors.SealedIntegrityError`
 whatever went wrong (wrong key, altered bytes, bad signature).
 """
 
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from nacl.exceptions import CryptoError as NaclError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
-from servinfo.crypto.errors import CryptoError, IntegrityError
+from servinfo.crypto.errors import CryptoError, SealedIntegrityError
 
 __all__ = [
     "RECIPIENT_KEY_SIZE",
@@ -80,5 +80,5 @@ def open_package(sealed: bytes, private_key: bytes, verify_key: bytes) -> bytes:
         signature, content = opened[:_SIGNATURE_SIZE], opened[_SIGNATURE_SIZE:]
         Ed25519PublicKey.from_public_bytes(verify_key).verify(signature, content)
     except (NaclError, InvalidSignature, ValueError):
-        raise IntegrityError("the package cannot be opened with this key") from None
+        raise SealedIntegrityError("the package cannot be opened with this key") from None
     return content

@@ -10,7 +10,7 @@ short after a chunk: a stream without its final chunk does not open.
 On disk, each chunk is ``length (4 bytes, big-endian) || nonce || ciphertext ||
 tag``. :class:`StreamSealer` is a write-only file object (``tarfile`` streams
 into it); :class:`StreamOpener` a read-only one (``tarfile`` streams out of it).
-Every failure to open reads as :class:`~servinfo.crypto.errors.IntegrityError`
+Every failure to open reads as :class:`~servinfo.crypto.errors.SealedIntegrityError`
 and reveals no cause beyond where it happened.
 """
 
@@ -21,7 +21,7 @@ import struct
 from typing import BinaryIO
 
 from servinfo.crypto import _aead
-from servinfo.crypto.errors import IntegrityError
+from servinfo.crypto.errors import SealedIntegrityError
 
 __all__ = ["CHUNK_SIZE", "StreamOpener", "StreamSealer", "new_stream_key"]
 
@@ -86,7 +86,7 @@ class StreamOpener(io.RawIOBase):
     """Read back what :class:`StreamSealer` sealed, checking each chunk before handing it out.
 
     A stream that ends without its final chunk, or has bytes after it, raises
-    :class:`IntegrityError` when the reader reaches that point.
+    :class:`SealedIntegrityError` when the reader reaches that point.
     """
 
     def __init__(self, key: bytes, context: bytes, source: BinaryIO) -> None:
@@ -113,14 +113,16 @@ class StreamOpener(io.RawIOBase):
     def _next_chunk(self) -> bytes:
         head = self._source.read(_LENGTH.size)
         if len(head) != _LENGTH.size:
-            raise IntegrityError(f"the sealed stream ends before its last chunk ({self._index})")
+            raise SealedIntegrityError(
+                f"the sealed stream ends before its last chunk ({self._index})"
+            )
         (length,) = _LENGTH.unpack(head)
         if not _aead.TAG_SIZE <= length <= _MAX_SEALED:
-            raise IntegrityError(f"chunk {self._index} of the sealed stream is malformed")
+            raise SealedIntegrityError(f"chunk {self._index} of the sealed stream is malformed")
         nonce = self._source.read(_aead.NONCE_SIZE)
         sealed = self._source.read(length)
         if len(nonce) != _aead.NONCE_SIZE or len(sealed) != length:
-            raise IntegrityError(f"the sealed stream ends inside chunk {self._index}")
+            raise SealedIntegrityError(f"the sealed stream ends inside chunk {self._index}")
         for final in (False, True):
             try:
                 plain = _aead.aes_gcm_open_with(
@@ -132,6 +134,6 @@ class StreamOpener(io.RawIOBase):
             if final:
                 self._done = True
                 if self._source.read(1):
-                    raise IntegrityError("the sealed stream has bytes after its last chunk")
+                    raise SealedIntegrityError("the sealed stream has bytes after its last chunk")
             return plain
-        raise IntegrityError(f"chunk {self._index} of the sealed stream does not open")
+        raise SealedIntegrityError(f"chunk {self._index} of the sealed stream does not open")

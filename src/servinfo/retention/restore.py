@@ -62,9 +62,9 @@ from sqlalchemy.pool import NullPool
 from servinfo.config import CONFIG_FILE_NAME, load_settings
 from servinfo.crypto import (
     MASTER_KEY_ENV,
-    IntegrityError,
     LocalMasterKeyWrapper,
     Pseudonymizer,
+    SealedIntegrityError,
     UnwrapError,
     load_master_key,
 )
@@ -219,7 +219,7 @@ def _unpack(
                 with open(target, "xb") as out:
                     shutil.copyfileobj(extracted, out, 1 << 20)
                 os.chmod(target, 0o600)
-    except IntegrityError as error:
+    except SealedIntegrityError as error:
         raise BackupError(f"{shown} is damaged or was altered: {error.message}") from None
     except tarfile.TarError:
         raise BackupError(f"{shown} is damaged: its archive does not read") from None
