@@ -31,6 +31,7 @@ def test_values_read_as_people_read_them() -> None:
     assert human(at.date()) == "2026-11-16"
     assert human(["a", "b"]) == "a, b"
     assert human({"kind": "access", "size": 16434}) == "kind access, size 16.0 KiB"
+    assert human({"since": None, "subjects": ["s1"], "until": None}) == "subjects s1"
     assert human(512, "size") == "512 bytes"
     assert "{" not in human({"export": {"created_at": at, "ready": True}})
 

@@ -90,7 +90,9 @@ def human(value: Any, key: str = "") -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return ", ".join(f"{k} {human(v, str(k))}".rstrip() for k, v in value.items())
+        # A key with no value says nothing: "since, subjects …, until" read as if it did.
+        shown = {k: v for k, v in value.items() if v is not None}
+        return ", ".join(f"{k} {human(v, str(k))}".rstrip() for k, v in shown.items())
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(human(v, key) for v in value)
     return str(value)
