@@ -433,7 +433,7 @@ def sent(
     token_file: TokenFileOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Mark an outbox message delivered (a verification code is blanked then)."""
+    """Mark an outbox message delivered (your mailer sent it)."""
     from servinfo.rights.notifier import OutboxNotifier
 
     with authorized(data_dir, token, PERMISSION, token_file=token_file) as (deployment, _me):

@@ -1,7 +1,7 @@
 """How the subject and processors are told: a pluggable :class:`Notifier`.
 
-servinfo holds no e-mail addresses in clear, so it cannot send mail itself.
-The default :class:`OutboxNotifier` writes each message to the
+Notices (receipts, extensions, answers to processors …) go through an outbox:
+the default :class:`OutboxNotifier` writes each message to the
 ``rights_outbox`` table, naming its recipient by subject or processor id;
 the operator's mailer reads the outbox (``servinfo dsr outbox``), resolves
 addresses from its own records, sends, and marks each message sent. Payloads
