@@ -29,6 +29,7 @@ from servinfo.cli._session import authorized
 if TYPE_CHECKING:
     from servinfo.deployment import Deployment
     from servinfo.sharing.legal import LegalRequest, LegalScope
+    from servinfo.sharing.services import Package
     from servinfo.store import Principal
 
 __all__ = ["legal_app", "processors_app", "register", "share_app", "transparency_app"]
@@ -244,11 +245,21 @@ def _may_see_requests(deployment: Deployment, principal: Principal) -> None:
         principals.require_permission(principal, "review_legal_requests")
 
 
-def _write_sealed(out: Path, sealed: bytes) -> None:
-    """Write the sealed package to a new file (mode 0600); never over an existing one."""
+def _write_package(out: Path, package: Package, sealed_to: str, as_json: bool) -> None:
+    """Write the sealed package to a new file (mode 0600), never over an existing one, and
+    say what it holds (its manifest under ``--json``)."""
+    assert package.sealed is not None
     descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
-        handle.write(sealed)
+        handle.write(package.sealed)
+    if as_json:
+        print_json(package.manifest)
+        return
+    console.print(
+        f"{package.manifest['record_count']} records sealed to {sealed_to}'s key: {out}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @legal_app.command("disclose")
@@ -265,16 +276,7 @@ def legal_disclose(
         raise typer.BadParameter(f"{out} exists; servinfo writes a new file", param_hint="--out")
     with _session(data_dir, token, token_file) as (deployment, principal):
         package = deployment.sharing.disclose_legal(principal, request_id)
-    assert package.sealed is not None
-    _write_sealed(out, package.sealed)
-    if as_json:
-        print_json(package.manifest)
-        return
-    console.print(
-        f"{package.manifest['record_count']} records sealed to the authority's key: {out}",
-        markup=False,
-        highlight=False,
-    )
+    _write_package(out, package, "the authority", as_json)
 
 
 @legal_app.command("lift-gag")
@@ -400,16 +402,7 @@ def consent_disclose(
             purpose=purpose,
             categories=category,
         )
-    assert package.sealed is not None
-    _write_sealed(out, package.sealed)
-    if as_json:
-        print_json(package.manifest)
-        return
-    console.print(
-        f"{package.manifest['record_count']} records sealed to {recipient}'s key: {out}",
-        markup=False,
-        highlight=False,
-    )
+    _write_package(out, package, recipient, as_json)
 
 
 # -- transparency ------------------------------------------------------------------------
