@@ -107,6 +107,7 @@ def test_the_demo_leaves_the_worker_a_sweep_per_region_and_the_purges(tmp_path: 
             ("request_purge", None),
             ("backup_expiry", None),
             ("redaction_check", None),
+            ("drp_sync", None),
         ] + [("retention_sweep", r) for r in deployment.regions]
         assert sorted((j.kind, j.params.get("region")) for j in queued) == sorted(expected)
         assert {j.id for j in summary.jobs} == {j.id for j in queued}
@@ -140,7 +141,7 @@ def test_the_demo_command_names_the_jobs_it_left(tmp_path: Path) -> None:
     as_json = CliRunner().invoke(app, [*args, "--json"], env=env)
     jobs = json.loads(as_json.stdout)["jobs"]
     assert sorted(j["kind"] for j in jobs) == sorted(
-        ["export_purge", "request_purge", "backup_expiry", "redaction_check"]
-        + ["retention_sweep"] * (len(jobs) - 4)
+        ["export_purge", "request_purge", "backup_expiry", "redaction_check", "drp_sync"]
+        + ["retention_sweep"] * (len(jobs) - 5)
     )
     assert {j["state"] for j in jobs} == {"queued"}

@@ -23,7 +23,7 @@ from tests.rights.world import World
 
 from servinfo.deployment import open_deployment
 from servinfo.jobs import Registry, Worker
-from servinfo.jobs.kinds import DRP_CALLBACK, servinfo_registry
+from servinfo.jobs.kinds import DRP_CALLBACK, DRP_SYNC, servinfo_registry
 from servinfo.rights.drp import CallbackRules, HttpxCallbackSender
 from servinfo.rights.drp.models import DrpRequestRow
 
@@ -283,3 +283,26 @@ def test_the_worker_posts_to_an_allow_listed_receiver_and_refuses_it_by_default(
     assert (path, media_type) == ("/drp/status", "application/json")
     assert body == drp.get(opened["request_id"]).json()
     assert body["status"] == "fulfilled"
+
+
+def test_the_worker_s_drp_sync_queues_the_callback_of_an_operator_s_change(drp: Drp) -> None:
+    """A request processed by an operator reaches the agent with no status read and no cron."""
+    opened = drp.post(
+        drp.agent.sign(drp.agent.exercise("sale:opt-out", status_callback="https://agent.test/s"))
+    ).json()
+    assert opened["status"] == "in_progress"
+    rid = drp.world.rights.list_requests()[0].request_id
+    drp.world.rights.process(rid, actor="dpo", now=drp.clock.now)
+    queue = drp.world.deployment.jobs.queue
+    assert queue.list(kind=DRP_CALLBACK) == []
+
+    every = servinfo_registry([])
+    registry = Registry([every.get(DRP_SYNC)], [s for s in every.schedules if s.kind == DRP_SYNC])
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    worker = Worker(queue, registry, deployment=drp.world.deployment, clock=lambda: later)
+    ran = worker.run_until_idle()
+    assert [(j.kind, j.state, j.result) for j in queue.list(kind=DRP_SYNC)] == [
+        (DRP_SYNC, "done", {"changed": 1})
+    ], ran
+    (callback,) = queue.list(kind=DRP_CALLBACK)
+    assert callback.params["request_id"] == opened["request_id"]

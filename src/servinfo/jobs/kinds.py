@@ -18,6 +18,9 @@ kind                what it runs                                 why a rerun cha
                     expire_backups` (daily)                      their end are destroyed
 ``drp_callback``    :meth:`servinfo.rights.drp.DrpService.       a status the agent received
                     deliver` for one DRP request                 is not posted again
+``drp_sync``        :meth:`servinfo.rights.drp.DrpService.sync`  a status already stored
+                    (every 5 minutes): statuses derived again,   queues no callback again
+                    a callback queued per change
 ``redaction_rerun`` :func:`servinfo.collect.reredaction.         records already redacted by
                     rerun_redaction` for one region (after a     the current policy and
                     policy or detector change)                   detectors are skipped
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKUP_EXPIRY",
     "DRP_CALLBACK",
+    "DRP_SYNC",
     "DSR_PROCESS",
     "EXPORT_PURGE",
     "KEK_REWRAP",
@@ -74,6 +78,10 @@ REDACTION_RERUN = "redaction_rerun"
 REDACTION_CHECK = "redaction_check"
 #: How often the worker looks for a new redaction version to bring stored text up to.
 REDACTION_CHECK_INTERVAL = dt.timedelta(hours=1)
+DRP_SYNC = "drp_sync"
+#: How often live DRP requests' statuses are derived again, so that a change an operator
+#: made (a request processed, refused, extended) reaches the agent without a status read.
+DRP_SYNC_INTERVAL = dt.timedelta(minutes=5)
 #: Attempts at one status callback (the queue's backoff between them: 10 s doubling, to 1 h).
 DRP_CALLBACK_ATTEMPTS = 10
 #: The actor the audit log names for what jobs do on their own schedule.
@@ -212,6 +220,13 @@ def _drp_callback(context: JobContext) -> Mapping[str, Any]:
     return drp.callback_job(str(context.params["request_id"]), now=context.now())
 
 
+def _drp_sync(context: JobContext) -> Mapping[str, Any]:
+    from servinfo.rights.drp.service import DrpService
+
+    changed = DrpService.for_deployment(context.deployment).sync(now=context.now())
+    return {"changed": changed}
+
+
 def _backup_expiry(context: JobContext) -> Mapping[str, Any]:
     from servinfo.retention.backup import expire_backups
 
@@ -308,6 +323,10 @@ def servinfo_registry(regions: tuple[str, ...] | list[str]) -> Registry:
             max_attempts=DRP_CALLBACK_ATTEMPTS,
         )
     )
+    registry.add(
+        JobKind(DRP_SYNC, _drp_sync, "Derive live DRP requests' statuses; queue their callbacks.")
+    )
+    registry.schedule(Schedule("drp-sync", DRP_SYNC, every=DRP_SYNC_INTERVAL))
     registry.add(
         JobKind(
             REDACTION_RERUN,
