@@ -132,7 +132,19 @@ def _copy_of(world: World) -> Copy:
         engine = create_engine(url)
         try:
             with engine.connect() as connection:
+                # A partition's rows are read through its parent (records, on PostgreSQL).
+                partitions = (
+                    set(
+                        connection.scalars(
+                            text("SELECT relname FROM pg_class WHERE relispartition")
+                        )
+                    )
+                    if connection.dialect.name == "postgresql"
+                    else set()
+                )
                 for table in inspect(connection).get_table_names():
+                    if table in partitions:
+                        continue
                     result = connection.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
                     for row in result.mappings():
                         if table == "audit_entries":
