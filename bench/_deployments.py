@@ -3,6 +3,7 @@ PostgreSQL databases (on the local server) dropped afterwards with every copy.""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import insert
 
 from servinfo.deployment import Deployment, create_deployment, open_deployment
+from servinfo.store.models import SubjectRow
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/"
 
@@ -53,3 +56,28 @@ def drop_databases(prefix: str) -> None:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def subject_name(index: int) -> str:
+    """The bench's subject ids: ``bench-0000042``."""
+    return f"bench-{index:07d}"
+
+
+def register_subjects(
+    deployment: Deployment, subjects: int, *, org: str, region: str, created_at: dt.datetime
+) -> None:
+    """``subjects`` subjects of one organization in ``region``, inserted in bulk."""
+    deployment.directory.add_organization(org, "Bench Org", region)
+    rows = [
+        {
+            "subject_id": subject_name(i),
+            "org_id": org,
+            "home_region": region,
+            "jurisdiction": "DE",
+            "created_at": created_at,
+        }
+        for i in range(subjects)
+    ]
+    with deployment.control.begin() as connection:
+        for start in range(0, len(rows), 50_000):
+            connection.execute(insert(SubjectRow), rows[start : start + 50_000])

@@ -41,25 +41,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from _deployments import PG_SERVER, deployment_for, drop_databases
+from _deployments import PG_SERVER, deployment_for, drop_databases, register_subjects, subject_name
 from _machine import machine
 from servinfo.crypto import load_master_key
 from servinfo.deployment import Deployment
 from servinfo.retention.backup import run_pg_tool, take_backup
 from servinfo.retention.restore import restore_backup
 from servinfo.store import NewRecord
-from servinfo.store.models import SubjectRow
 
 REGION = "eu"
 ORG = "bench-org"
 AT = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
-
-
-def subject_name(index: int) -> str:
-    return f"bench-{index:07d}"
 
 
 def synthetic(records: int, subjects: int) -> Iterator[NewRecord]:
@@ -74,23 +69,6 @@ def synthetic(records: int, subjects: int) -> Iterator[NewRecord]:
             retention_class="standard",
             retain_until=dt.date(2036, 1, 1),
         )
-
-
-def register_subjects(deployment: Deployment, subjects: int) -> None:
-    deployment.directory.add_organization(ORG, "Bench Org", REGION)
-    rows = [
-        {
-            "subject_id": subject_name(i),
-            "org_id": ORG,
-            "home_region": REGION,
-            "jurisdiction": "DE",
-            "created_at": AT,
-        }
-        for i in range(subjects)
-    ]
-    with deployment.control.begin() as connection:
-        for start in range(0, len(rows), 50_000):
-            connection.execute(insert(SubjectRow), rows[start : start + 50_000])
 
 
 @dataclass
@@ -158,7 +136,7 @@ def measure(backend: str, args: argparse.Namespace) -> Result:
         tempfile.TemporaryDirectory(prefix="servinfo-bench-backup-") as scratch,
     ):
         work = Path(scratch)
-        register_subjects(deployment, args.subjects)
+        register_subjects(deployment, args.subjects, org=ORG, region=REGION, created_at=AT)
         started = time.perf_counter()
         deployment.writer.put_many(synthetic(args.records, args.subjects), batch_size=2000)
         result.populate_s = time.perf_counter() - started

@@ -56,15 +56,14 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, text
 
-from _deployments import PG_SERVER, deployment_for
+from _deployments import PG_SERVER, deployment_for, register_subjects, subject_name
 from _machine import machine
 from servinfo.deployment import Deployment
 from servinfo.retention.sweep import Keepers, SweepReport, batch_size_for, sweep_region
 from servinfo.store import NewRecord, RecordWriter, checkpoint, create_engine_for
 from servinfo.store.engines import is_sqlite
-from servinfo.store.models import SubjectRow
 from servinfo.store.partitions import record_leaves
 
 REGION = "eu"
@@ -80,10 +79,6 @@ SPREAD_S = 25 * 86_400
 INGEST_BATCH = 1_000
 #: ``--batch-size``: records per sweep transaction (0: the deployment's setting).
 BATCH = 0
-
-
-def subject_name(index: int) -> str:
-    return f"bench-{index:07d}"
 
 
 def _expired(subject: str, i: int) -> NewRecord:
@@ -125,23 +120,6 @@ def synthetic(records: int, expired: int, subjects: int, seed: int = 11) -> Iter
         else:
             yield _live(subject, i)
         left -= 1
-
-
-def register_subjects(deployment: Deployment, subjects: int) -> None:
-    deployment.directory.add_organization(ORG, "Bench Org", REGION)
-    rows = [
-        {
-            "subject_id": subject_name(i),
-            "org_id": ORG,
-            "home_region": REGION,
-            "jurisdiction": "DE",
-            "created_at": EXPIRED_AT,
-        }
-        for i in range(subjects)
-    ]
-    with deployment.control.begin() as connection:
-        for start in range(0, len(rows), 50_000):
-            connection.execute(insert(SubjectRow), rows[start : start + 50_000])
 
 
 def copy_region(deployment: Deployment, label: str) -> Engine:
@@ -225,7 +203,7 @@ def _ingest(writer: RecordWriter, batches: int, subjects: int, offset: int) -> f
 def measure(backend: str, args: argparse.Namespace) -> Result:
     result = Result(backend, args.records, args.expired)
     with deployment_for(backend, "bench-retention") as deployment:
-        register_subjects(deployment, args.subjects)
+        register_subjects(deployment, args.subjects, org=ORG, region=REGION, created_at=EXPIRED_AT)
         started = time.perf_counter()
         deployment.writer.put_many(
             synthetic(args.records, args.expired, args.subjects), batch_size=2000
