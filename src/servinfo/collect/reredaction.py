@@ -130,12 +130,7 @@ def rerun_redaction(
         region=region,
         dry_run=dry_run,
         version=redaction_version(redaction),
-        examined=counts.examined,
-        current=counts.current,
-        changed=counts.changed,
-        restamped=counts.restamped,
-        raced=counts.raced,
-        found=dict(sorted(counts.found.items())),
+        **{**asdict(counts), "found": dict(sorted(counts.found.items()))},
     )
     # (5)
     deployment.audit.record(
@@ -143,13 +138,7 @@ def rerun_redaction(
         actor=actor,
         outcome="dry_run" if dry_run else "rerun",
         details={
-            "region": region,
-            "version": report.version,
-            "examined": report.examined,
-            "current": report.current,
-            "changed": report.changed,
-            "restamped": report.restamped,
-            "raced": report.raced,
+            **{key: value for key, value in report.to_dict().items() if key != "dry_run"},
             "found": sum(report.found.values()),
         },
     )
