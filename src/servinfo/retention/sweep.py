@@ -77,6 +77,7 @@ from sqlalchemy import Engine, func, select
 from servinfo.policy import Policy
 from servinfo.policy.model import Kind
 from servinfo.retention.closure import settle_pending
+from servinfo.retention.ledger import KEYS_DESTROYED as LEDGER_KEYS_DESTROYED
 from servinfo.retention.schedule import PROVISIONAL, collected_cutoffs, retention_end
 from servinfo.store import Subject, SubjectDirectory, UnknownRegion, checkpoint
 from servinfo.store._ids import new_ulid
@@ -316,10 +317,8 @@ class _LedgeredKeys:
         self._rows: list[tuple[int, str]] = []
 
     def append(self, key_ids: list[str]) -> None:
-        from servinfo.retention.ledger import KEYS_DESTROYED as LEDGER_KEYS
-
         entry = self._deployment.shred_ledger.append(
-            LEDGER_KEYS,
+            LEDGER_KEYS_DESTROYED,
             {"region": self._region, "keys": key_ids},
             deployment_id=self._deployment.deployment_id,
             at=self._now,
