@@ -393,15 +393,12 @@ class AuditBuffer:
     def _append(self, group: Ticket) -> None:
         try:
             rows = group.also
-            if rows:
 
-                def write_rows(connection: Connection) -> None:
-                    for row in rows:
-                        row(connection)
+            def write_rows(connection: Connection) -> None:
+                for row in rows:
+                    row(connection)
 
-                self._log.record_many(group.events, also=write_rows)
-            else:
-                self._log.record_many(group.events)
+            self._log.record_many(group.events, also=write_rows if rows else None)
         except Exception as error:  # fail closed: no reader of this group gets its data
             logger.exception("appending %d audit entries failed", len(group.events))
             outcome: str | None = (
