@@ -28,8 +28,11 @@ from dataclasses import dataclass
 __all__ = [
     "IPNetwork",
     "Pinned",
+    "Refused",
     "Resolver",
+    "Unresolved",
     "address_refusal",
+    "checked_addresses",
     "parse_networks",
     "pinned",
     "system_resolver",
@@ -97,6 +100,54 @@ def address_refusal(
     if not ip.is_global:
         return f"{address} is not a public unicast address"
     return None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class Unresolved(Exception):
+    """The host has no address now (the resolver failed, or gave none): try again later."""
+
+    def __init__(self, cause: BaseException | None) -> None:
+        super().__init__(f"{type(cause).__name__}" if cause else "no address")
+        self.cause = cause
+
+
+class Refused(Exception):
+    """An address the host names or resolves to may not be reached; the reason is the text."""
+
+
+def checked_addresses(
+    host: str,
+    port: int,
+    resolver: Resolver,
+    *,
+    loopback: bool = False,
+    allowed: Iterable[IPNetwork] = (),
+) -> list[str]:
+    """The addresses a request to ``host`` may go to: ``host`` itself if it is an address
+    (never looked up), else every address ``resolver`` gives — refused
+    (:class:`Refused`) unless each one passes :func:`address_refusal`."""
+    if _is_address(host):
+        addresses = [host]
+    else:
+        try:
+            addresses = list(resolver(host, port))
+        except (OSError, UnicodeError) as error:  # idna refuses some names with UnicodeError
+            raise Unresolved(error) from None
+        if not addresses:
+            raise Unresolved(None)
+    allowed = tuple(allowed)
+    for address in addresses:
+        reason = address_refusal(address, loopback=loopback, allowed=allowed)
+        if reason is not None:
+            raise Refused(reason)
+    return addresses
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,6 @@ answer, and could point anywhere); the answer's body is read up to a bound.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
@@ -54,7 +52,15 @@ from servinfo.audit.witness_protocol import (
     parse_cosignatures,
     parse_size_conflict,
 )
-from servinfo.outbound import Resolver, address_refusal, pinned, system_resolver
+from servinfo.outbound import (
+    Refused,
+    Resolver,
+    Unresolved,
+    address_refusal,
+    checked_addresses,
+    pinned,
+    system_resolver,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -214,29 +220,22 @@ class WitnessClient:
         plain = f"{self._scheme}://{self._netloc}{self._path}"
         if self._allow_private:
             return plain, {}, {}
+        # An address in the URL is checked as it is, not looked up; loopback is allowed
+        # (address_forbidden).
         try:
-            ipaddress.ip_address(self._host)
-        except ValueError:
-            pass
-        else:  # an address in the URL is checked as it is, not looked up
-            return self._pinned([self._host])
-        try:
-            addresses = list(self._resolver(self._host, self._port))
-        except (OSError, UnicodeError) as error:  # idna refuses some names with UnicodeError
-            raise WitnessUnavailable(f"cannot resolve {self._host!r}: {error}") from None
-        if not addresses:
-            raise WitnessUnavailable(f"{self._host!r} resolves to no address")
-        return self._pinned(addresses)
-
-    def _pinned(self, addresses: Sequence[str]) -> tuple[str, dict[str, str], dict[str, str]]:
-        """The first address, if every one is allowed: the request goes to it, named as the URL."""
-        for address in addresses:
-            reason = address_forbidden(address)
-            if reason is not None:
-                raise WitnessAddressForbidden(
-                    f"witness {self._host!r} refused: {reason}; a witness inside the "
-                    "operator's own network must be allowed explicitly"
-                )
+            addresses = checked_addresses(self._host, self._port, self._resolver, loopback=True)
+        except Unresolved as unresolved:
+            cause = unresolved.cause
+            raise WitnessUnavailable(
+                f"cannot resolve {self._host!r}: {cause}"
+                if cause
+                else f"{self._host!r} resolves to no address"
+            ) from None
+        except Refused as refused:
+            raise WitnessAddressForbidden(
+                f"witness {self._host!r} refused: {refused}; a witness inside the "
+                "operator's own network must be allowed explicitly"
+            ) from None
         target = pinned(
             self._scheme, self._host, self._port, self._netloc, self._path, addresses[0]
         )

@@ -22,7 +22,6 @@ The body of the agent's answer is discarded, as the spec says.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,8 +33,10 @@ import httpx
 from servinfo.outbound import (
     IPNetwork,
     Pinned,
+    Refused,
     Resolver,
-    address_refusal,
+    Unresolved,
+    checked_addresses,
     parse_networks,
     pinned,
     system_resolver,
@@ -133,22 +134,12 @@ class HttpxCallbackSender:
         except ValueError:
             raise DestinationRefused("the URL's port is not valid") from None
         host = parts.hostname
-        addresses = [host] if _is_address(host) else self._resolve(host, port)  # (2)
-        for address in addresses:  # (3)
-            reason = address_refusal(address, allowed=self.rules.allowed)
-            if reason is not None:
-                raise DestinationRefused(f"{host!r} refused: {reason} (drp.callback_allow)")
+        try:  # (2) and (3)
+            addresses = checked_addresses(host, port, self._resolver, allowed=self.rules.allowed)
+        except Refused as refused:
+            raise DestinationRefused(f"{host!r} refused: {refused} (drp.callback_allow)") from None
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return pinned(parts.scheme, host, port, parts.netloc, path, addresses[0])  # (4)
-
-    def _resolve(self, host: str, port: int) -> list[str]:
-        try:
-            addresses = list(self._resolver(host, port))
-        except (OSError, UnicodeError) as error:  # idna refuses some names with UnicodeError
-            raise _Unresolved(f"cannot resolve the host: {type(error).__name__}") from None
-        if not addresses:
-            raise _Unresolved("the host resolves to no address")
-        return addresses
 
     def send(self, url: str, status: Mapping[str, Any]) -> CallbackResult:
         try:
@@ -156,8 +147,14 @@ class HttpxCallbackSender:
         except DestinationRefused as refused:
             logger.warning("DRP status callback refused: %s", refused)
             return CallbackResult(False, f"refused: {refused}", final=True)
-        except _Unresolved as error:
-            return CallbackResult(False, str(error))
+        except Unresolved as unresolved:
+            cause = unresolved.cause
+            return CallbackResult(
+                False,
+                f"cannot resolve the host: {type(cause).__name__}"
+                if cause
+                else "the host resolves to no address",
+            )
         try:
             with httpx.Client(
                 timeout=self.rules.timeout,
@@ -176,15 +173,3 @@ class HttpxCallbackSender:
             logger.warning("DRP status callback failed: %s", type(error).__name__)
             return CallbackResult(False, type(error).__name__)
         return CallbackResult(answer.is_success, f"HTTP {answer.status_code}")
-
-
-class _Unresolved(Exception):
-    """The host did not resolve: perhaps later."""
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
