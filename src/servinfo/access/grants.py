@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from servinfo.access.errors import Forbidden
@@ -103,6 +103,11 @@ class Grant:
         return "\x1f".join(parts).encode("utf-8")
 
 
+def _seal(key: bytes, grant: Grant) -> bytes:
+    """The seal of ``grant``'s fields under ``key`` (its own seal left out)."""
+    return hmac.new(key, grant.message(), hashlib.sha256).digest()
+
+
 class GrantVerifier:
     """Checks that a grant was issued by the deployment's issuer and covers a read."""
 
@@ -122,8 +127,7 @@ class GrantVerifier:
         """Whether ``grant`` is genuine, unexpired, and covers exactly this read."""
         if grant is None or recipient is None:
             return False
-        expected = hmac.new(self._key, grant.message(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, grant.seal):
+        if not hmac.compare_digest(_seal(self._key, grant), grant.seal):
             return False
         return (
             grant.recipient == recipient
@@ -171,5 +175,4 @@ class GrantIssuer:
             seal=b"",
             withheld=withheld,
         )
-        seal = hmac.new(self._key, unsealed.message(), hashlib.sha256).digest()
-        return Grant(**{**unsealed.__dict__, "seal": seal})
+        return replace(unsealed, seal=_seal(self._key, unsealed))
