@@ -226,3 +226,53 @@ def test_the_loader_reads_both_splits() -> None:
     assert len(tuning) == len(_rows("tuning"))
     assert {line.split for line in heldout} == {"heldout"}
     assert all(line.template.startswith("h") and line.lang for line in heldout)
+
+
+# --- the names split (tuning_names.jsonl, from names_source.py) ---------------------------
+
+
+def test_names_split_is_what_the_script_writes() -> None:
+    rows = _rows("tuning_names")
+    assert _module("make_dataset").generate("tuning_names") == rows
+    assert len(load_labelled(DATA, "tuning_names")) == len(rows)
+
+
+def test_names_split_counts() -> None:
+    rows = _rows("tuning_names")
+    assert len(rows) >= 300
+    assert sum(not row["spans"] for row in rows) >= 100  # look-alikes, no person
+    assert len(_values(rows, "PERSON")) >= 200
+    assert {row["lang"] for row in rows} == {"en", "de", "fr", "it"}
+    for number, row in enumerate(rows, 1):
+        assert row["split"] == "tuning_names", number
+        assert str(row["template"]).startswith("n"), number
+    # names as chats and logs write them
+    names = _values(rows, "PERSON")
+    assert any(name.islower() for name in names)
+    assert any(name.isupper() for name in names)
+    assert any(name[1:3] == ". " for name in names)  # an initial
+
+
+def test_names_split_shares_nothing_with_the_other_splits() -> None:
+    names_source = _module("names_source")
+    held, tuning = _module("heldout_source"), _module("tuning_source")
+    ours = {t[2] for t in names_source.TEMPLATES}
+    assert not ours & ({t[2] for t in held.TEMPLATES} | {t[2] for t in tuning.TEMPLATES})
+
+    def words(module: ModuleType) -> set[str]:
+        return {
+            w
+            for firsts, lasts in module.NAMES.values()
+            for n in (*firsts, *lasts)
+            for w in n.split()
+        }
+
+    assert not words(names_source) & (words(held) | words(tuning))
+    # in any case (the split writes names in lower case and in capitals), particles aside
+    particles = {"de", "di", "da", "du", "la", "le", "lo", "van", "von", "der", "den", "zu"}
+
+    def folded(names: set[str]) -> set[str]:
+        return {w.lower().rstrip(",") for name in names for w in name.split()} - particles
+
+    others = _values(_rows("heldout"), "PERSON") | _values(_rows("tuning"), "PERSON")
+    assert not folded(_values(_rows("tuning_names"), "PERSON")) & folded(others)

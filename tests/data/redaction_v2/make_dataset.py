@@ -37,7 +37,12 @@ from stdnum.nl import bsn
 from stdnum.us import ssn as us_ssn
 
 HERE = Path(__file__).resolve().parent
-SPLITS = {"tuning": ("tuning_source.py", 20261207), "heldout": ("heldout_source.py", 20261208)}
+SPLITS = {
+    "tuning": ("tuning_source.py", 20261207),
+    "heldout": ("heldout_source.py", 20261208),
+    # people's names in context, with look-alikes: the first tuning split had stopped teaching
+    "tuning_names": ("names_source.py", 20261209),
+}
 #: The types a span may have.
 TYPES = (
     "EMAIL",
@@ -616,6 +621,8 @@ class Line:
     people: list[Person]
     addresses: Callable[[str], str]
     emails: dict[int, str] = field(default_factory=dict)
+    #: The split's own look-alike words by field (``{~city}``), if it has any.
+    words: dict[str, list[str]] = field(default_factory=dict)
 
     def email(self, index: int) -> str:
         if index not in self.emails:
@@ -703,7 +710,9 @@ def field_value(line: Line, name: str) -> tuple[str, str | None]:
     """The text of one template field and its span type (``None``: no span)."""
     rng, country = line.rng, line.country
     if name.startswith("~"):
-        return LOOKALIKES[name[1:]](rng), None
+        if name[1:] in LOOKALIKES:
+            return LOOKALIKES[name[1:]](rng), None
+        return rng.choice(line.words[name[1:]]), None  # the split's own look-alike words
     simple: dict[str, Callable[[], tuple[str, str]]] = {
         "NAME": lambda: (line.people[0].full, "PERSON"),
         "NAME2": lambda: (line.people[1].full, "PERSON"),
@@ -711,6 +720,14 @@ def field_value(line: Line, name: str) -> tuple[str, str | None]:
         "FIRST2": lambda: (line.people[1].first, "PERSON"),
         "LAST": lambda: (line.people[0].last, "PERSON"),
         "LAST2": lambda: (line.people[1].last, "PERSON"),
+        # as chats, logs and forms write names
+        "FIRST_LC": lambda: (line.people[0].first.lower(), "PERSON"),
+        "NAME_UC": lambda: (line.people[0].full.upper(), "PERSON"),
+        "INIT_LAST": lambda: (f"{line.people[0].first[0]}. {line.people[0].last}", "PERSON"),
+        "LAST_FIRST_UC": lambda: (
+            f"{line.people[0].last}, {line.people[0].first}".upper(),
+            "PERSON",
+        ),
         "EMAIL": lambda: (line.email(0), "EMAIL"),
         "EMAIL2": lambda: (line.email(1), "EMAIL"),
         "EMAIL_ENC": lambda: (quote(line.email(0), safe=""), "EMAIL"),
@@ -808,6 +825,7 @@ def generate(split: str) -> list[dict[str, object]]:
                 country=rng.choice(COUNTRIES[lang]),
                 people=people,
                 addresses=lambda country: address(rng, source, country),
+                words=getattr(source, "WORDS", {}),
             )
             text, spans, trick = render(rng, template, line)
             rows.append(
