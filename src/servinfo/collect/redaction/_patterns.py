@@ -271,12 +271,19 @@ FIRST_CHARS: Final = {
     "IBAN": _LETTERS,
     "EMAIL": _LETTERS | _DIGITS | _INTL_LETTERS | {"_"},
     "NATIONAL_ID": _LETTERS | _DIGITS,
-    "PASSPORT": _LETTERS,
-    "DATE_OF_BIRTH": _LETTERS,
+    # The first letters of their context words (PASSPORT's and DATE_OF_BIRTH's differ).
+    "PASSPORT": frozenset("pPrR"),
+    "DATE_OF_BIRTH": frozenset("dDbBgGnNaAcC"),
     "IPV6": frozenset(string.hexdigits) | {":"},
     "IPV4": _DIGITS,
     "PHONE": _DIGITS | {"+", "("},
 }
+
+#: Characters every candidate of a type holds, and characters none holds: with
+#: :data:`FIRST_CHARS` they tell which types of a scan's group a candidate can
+#: be without matching each type's pattern (``:`` is IPv6's alone).
+HOLDS: Final = {"IPV6": ":", "IPV4": "."}
+LACKS: Final = {"IPV4": ":", "PHONE": ":"}
 
 BY_TYPE: Final = {
     "SECRET": SECRET,
@@ -309,7 +316,6 @@ def scan_pattern(types: Sequence[str] = PRIORITY) -> str:
     )
 
 
-def classifiers() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """Each type's pattern compiled with Python ``re``, in :data:`PRIORITY` order."""
-    counter = itertools.count()
-    return tuple((type_, re.compile(_numbered(BY_TYPE[type_], counter))) for type_ in PRIORITY)
+def compiled(type_: str) -> re.Pattern[str]:
+    """``type_``'s pattern compiled with Python ``re``, to read a candidate the scan found."""
+    return re.compile(_numbered(BY_TYPE[type_], itertools.count()))

@@ -25,14 +25,16 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from importlib.resources import files
+from typing import Final
 
 import phonenumbers
 import re2  # type: ignore[import-untyped]
 from stdnum.util import get_cc_module
 
-from servinfo.collect.redaction import _ids
+from servinfo.collect.redaction import _ids, _patterns
 
-Validator = Callable[[str, int, int, "re.Match[str]"], tuple[int, int] | None]
+#: ``(text, start, end)`` of a candidate to the span to redact, or ``None``.
+Validator = Callable[[str, int, int], tuple[int, int] | None]
 
 #: Regions tried for a phone number written nationally with a trunk ``0``.
 DEFAULT_PHONE_REGIONS = (
@@ -74,7 +76,7 @@ _LAST_WORD = re.compile(r"[A-Za-z]+$")
 _SPELLED_AT = re.compile(r"\s?[\[({]\s?(?i:at)\s?[\])}]\s?| (?i:at) ")
 
 
-def email(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+def email(text: str, start: int, end: int) -> tuple[int, int] | None:
     candidate = text[start:end]
     if "@" in candidate:
         local, _, domain = candidate.rpartition("@")
@@ -109,7 +111,7 @@ def _in_version(text: str, start: int, end: int) -> bool:
     )
 
 
-def ipv4(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+def ipv4(text: str, start: int, end: int) -> tuple[int, int] | None:
     if _in_version(text, start, end):
         return None
     try:
@@ -119,7 +121,7 @@ def ipv4(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, in
     return start, end
 
 
-def ipv6(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+def ipv6(text: str, start: int, end: int) -> tuple[int, int] | None:
     candidate = text[start:end]
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
@@ -156,33 +158,55 @@ _SCHEMES: tuple[tuple[tuple[int, int], int, tuple[int, ...]], ...] = (
 )
 
 
+def _scheme_lengths() -> dict[str, frozenset[int]]:
+    """Each issuer prefix of :data:`_SCHEMES` as written (``"4"``, ``"51"`` … ``"2720"``), with
+    the lengths of its schemes: one look-up per prefix width instead of a walk of the table.
+    """
+    lengths: dict[str, set[int]] = {}
+    for (low, high), _, scheme_lengths in _SCHEMES:
+        for prefix in range(low, high + 1):
+            lengths.setdefault(str(prefix), set()).update(scheme_lengths)
+    return {prefix: frozenset(each) for prefix, each in lengths.items()}
+
+
+_SCHEME_LENGTHS = _scheme_lengths()
+
+
 def _is_card(digits: str) -> bool:
-    for (low, high), width, lengths in _SCHEMES:
-        if len(digits) in lengths and low <= int(digits[:width]) <= high:
+    length = len(digits)
+    for width in (1, 2, 3, 4):
+        lengths = _SCHEME_LENGTHS.get(digits[:width])
+        if lengths is not None and length in lengths:
             return _luhn(digits)
     return False
 
 
 # Luhn's doubled digits, summed: 0 2 4 6 8 1 3 5 7 9.
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def _luhn(digits: str) -> bool:
-    """The Luhn check (ISO/IEC 7812-1), as ``stdnum.luhn.is_valid`` on digits, in one pass."""
-    values = [ord(c) - 48 for c in reversed(digits)]
-    return (sum(values[0::2]) + sum(_DOUBLED[v] for v in values[1::2])) % 10 == 0
+    """The Luhn check (ISO/IEC 7812-1), as ``stdnum.luhn.is_valid`` on digits.
+
+    On the digits' ASCII codes: every second digit from the right doubled (and
+    its digits summed) by a translation table, each half summed in C.
+    """
+    codes = digits[::-1].encode("ascii")
+    doubled = codes[1::2].translate(_DOUBLED)
+    return (sum(codes[0::2]) + sum(doubled) - 48 * len(codes)) % 10 == 0
 
 
 _GROUP = re.compile(r"\d+")
 
 
-def card(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+def card(text: str, start: int, end: int) -> tuple[int, int] | None:
     before = text[max(0, start - 2) : start].rjust(2)
     if (before[0].isdigit() and before[1] in " .-") or before[1] in "+#":
         return None  # the tail of a longer grouped number, a phone number's digits, an id
-    groups = [
-        (m.start() + start, m.end() + start, m.group()) for m in _GROUP.finditer(match.group())
-    ]
+    candidate = text[start:end]
+    if candidate.isdigit():  # one group: the whole candidate or nothing
+        return (start, end) if 13 <= len(candidate) <= 19 and _is_card(candidate) else None
+    groups = [(m.start() + start, m.end() + start, m.group()) for m in _GROUP.finditer(candidate)]
     # The whole candidate first, then runs of whole groups one shorter (a card
     # number written next to another number makes one candidate of both); not
     # shorter still: a 22-digit parcel number in groups of four holds a
@@ -241,8 +265,8 @@ def _is_iban(compact: str) -> bool:
     return module is None or bool(module.is_valid(compact))  # type: ignore[attr-defined]
 
 
-def iban(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
-    candidate = match.group()
+def iban(text: str, start: int, end: int) -> tuple[int, int] | None:
+    candidate = text[start:end]
     while len(candidate) >= 15:
         compact = _IBAN_SEPARATORS.sub("", candidate).upper()
         # mod 97-10 first (cheap), then the country's length and BBAN format.
@@ -278,9 +302,7 @@ class PhoneChecker:
         self._italy = "IT" in regions
         self._singapore = "SG" in regions
 
-    def __call__(
-        self, text: str, start: int, end: int, match: re.Match[str]
-    ) -> tuple[int, int] | None:
+    def __call__(self, text: str, start: int, end: int) -> tuple[int, int] | None:
         before = text[max(0, start - 2) : start].rjust(2)
         if (
             before[1].isalnum()
@@ -289,7 +311,7 @@ class PhoneChecker:
             or (before[1] == " " and before[0].isdigit())
         ):
             return None  # inside a longer token or number: a UUID, a path, a parcel number
-        candidate = match.group()
+        candidate = text[start:end]
         # Written nationally, a number needs words around it that speak of a phone
         # ("0d dddd dddd" is as often a parcel, an order or an ISSN): looked for
         # once, lazily, for the candidate and the shorter numbers tried in it.
@@ -414,61 +436,132 @@ def _phone_context(text: str, start: int, end: int) -> bool:
 
 
 def _valid_number(country_code: int, national: str) -> bool:
+    """``phonenumbers.is_possible_number`` and ``is_valid_number`` (or, for +1, valid
+    for the United States or Canada) of the national number written ``national``.
+
+    The same decision as those functions, from the same metadata, on strings:
+    they build a number object, then walk each region's ten number types with a
+    pattern match each; here each region's types are one compiled pattern per
+    length, built on first use (``_CallingCode``).
+    """
     if not national or not national.isdigit():
         return False
-    if len(national) not in _NATIONAL_LENGTHS.get(country_code, _ANY_LENGTH):
-        # No region of the code has numbers this long: decided without building
-        # a number and walking the metadata (most regions tried for a number
-        # written nationally fail here).
-        return False
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    if country_code == 1:
-        # The NANP's 25 regions share +1; is_valid_number tries each. The ones in
-        # play are the United States and Canada.
-        return phonenumbers.is_possible_number(number) and any(
-            phonenumbers.is_valid_number_for_region(number, region) for region in _NANP_REGIONS
-        )
-    if national.startswith("0"):
+    nsn = national.lstrip("0") or "0"  # the national number as an integer writes it
+    if national[0] == "0":
         # Only Italy (and the Vatican, San Marino) dial the 0 after the country code.
         if country_code not in _LEADING_ZERO_CODES:
             return False
-        number.italian_leading_zero = True
-    if not phonenumbers.is_possible_number(number):
+        nsn = "0" + nsn
+    code = _CALLING_CODES.get(country_code)
+    if code is None:
+        if country_code not in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return False
+        code = _CALLING_CODES[country_code] = _CallingCode(country_code)
+    return code.valid(nsn)
+
+
+#: Each desc phonenumbers' ``_number_type_helper`` tries after the general one;
+#: the mobile one only where its pattern is not the fixed-line one.
+_NUMBER_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+)
+_UNBUILT: Final = re.compile("")  # compared by identity
+
+
+class _Region:
+    """One region's validity rules: per length, the general pattern and any type's, in one."""
+
+    __slots__ = ("_by_length", "_descs", "_general", "leading")
+
+    def __init__(self, metadata: phonenumbers.PhoneMetadata) -> None:
+        self.leading = (
+            None if metadata.leading_digits is None else re.compile(metadata.leading_digits)
+        )
+        self._general = _desc(metadata.general_desc)
+        names = (
+            _NUMBER_TYPES
+            if metadata.same_mobile_and_fixed_line_pattern
+            else (*_NUMBER_TYPES, "mobile")
+        )
+        descs = (_desc(getattr(metadata, name)) for name in names)
+        self._descs = tuple(d for d in descs if d is not None)
+        self._by_length: dict[int, re.Pattern[str] | None] = {}
+
+    def valid(self, nsn: str) -> bool:
+        pattern = self._by_length.get(len(nsn), _UNBUILT)
+        if pattern is _UNBUILT:
+            pattern = self._by_length[len(nsn)] = self._pattern(len(nsn))
+        return pattern is not None and pattern.fullmatch(nsn) is not None
+
+    def _pattern(self, length: int) -> re.Pattern[str] | None:
+        """The general pattern (a look-ahead) and any type's, for numbers of ``length``.
+
+        A desc with possible lengths is tried only for those (phonenumbers'
+        ``_is_number_matching_desc``), one without them for any.
+        """
+        if self._general is None or (self._general[0] and length not in self._general[0]):
+            return None
+        types = [p for lengths, p in self._descs if not lengths or length in lengths]
+        if not types:
+            return None
+        alternatives = "|".join(f"(?:{p})" for p in types)
+        return re.compile(rf"(?=(?:{self._general[1]})\Z)(?:{alternatives})")
+
+
+def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> tuple[frozenset[int], str] | None:
+    if desc is None or not desc.national_number_pattern:
+        return None  # phonenumbers: matches nothing
+    return frozenset(desc.possible_length), desc.national_number_pattern
+
+
+class _CallingCode:
+    """The regions of one country calling code, in phonenumbers' order."""
+
+    def __init__(self, code: int) -> None:
+        names = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+        metadata = [
+            (name, phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, name))
+            for name in names
+        ]
+        general = None if metadata[0][1] is None else metadata[0][1].general_desc
+        # is_possible_number: the main region's lengths, local-only ones included.
+        self.possible: frozenset[int] = (
+            frozenset()
+            if general is None
+            else frozenset((*general.possible_length, *general.possible_length_local_only))
+        )
+        self.regions = tuple((name, _Region(m)) for name, m in metadata if m is not None)
+        self.single = len(names) == 1
+
+    def valid(self, nsn: str) -> bool:
+        if len(nsn) not in self.possible:
+            return False
+        if self.single:
+            return bool(self.regions) and self.regions[0][1].valid(nsn)
+        if self.regions[0][0] == "US":
+            # The NANP's 25 regions share +1; is_valid_number tries each. The ones
+            # in play are the United States and Canada.
+            return any(region.valid(nsn) for name, region in self.regions if name in _NANP_REGIONS)
+        # is_valid_number: the first region whose leading digits the number has,
+        # or, for a region without them, that the number is valid for.
+        for _, region in self.regions:
+            if region.leading is not None:
+                if region.leading.match(nsn):
+                    return region.valid(nsn)
+            elif region.valid(nsn):
+                return True
         return False
-    # is_valid_number first finds the region among those sharing the code (+44:
-    # GB, GG, IM, JE), matching the number against each; the main region comes
-    # first in that search, so a number valid there is valid, decided in one pass.
-    main = _MAIN_REGION.get(country_code)
-    if main is not None and phonenumbers.is_valid_number_for_region(number, main):
-        return True
-    return bool(phonenumbers.is_valid_number(number))
 
 
-def _national_lengths(code: int) -> frozenset[int]:
-    """The lengths of valid national numbers in any region of ``code``.
-
-    phonenumbers refuses, before any pattern, a number whose length is not among
-    its region's general lengths; the union over the regions sharing the code.
-    """
-    lengths: set[int] = set()
-    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-        general = None if metadata is None else metadata.general_desc
-        if general is None or not general.possible_length:
-            return _ANY_LENGTH
-        lengths.update(general.possible_length)
-    return frozenset(lengths) if lengths else _ANY_LENGTH
-
-
-_ANY_LENGTH = frozenset(range(1, 18))
-_NATIONAL_LENGTHS = {
-    code: _national_lengths(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
-}
-_MAIN_REGION = {
-    code: regions[0]
-    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
-    if regions and regions[0] != phonenumbers.UNKNOWN_REGION
-}
+_CALLING_CODES: dict[int, _CallingCode] = {}
 
 
 _LEADING_ZERO_CODES = frozenset({39, 378})
@@ -486,8 +579,12 @@ _PLACEHOLDER_VALUES = frozenset(
 _TEMPLATED = re.compile(r"[*xX.•]+|\$\{.*\}|\$[A-Z_][A-Z0-9_]*|%\w+%|\{\{.*\}\}|<.*>")
 
 
-def secret(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
-    value_group = next((name for name, v in match.groupdict().items() if v is not None), None)
+def secret(text: str, start: int, end: int) -> tuple[int, int] | None:
+    candidate = text[start:end]
+    match = _SECRET.fullmatch(candidate)
+    if match is None:
+        return None
+    value_group = match.lastgroup  # the value's group, the only group of its alternative
     if value_group is None:
         return start, end  # key ids, JWTs, key blocks, GitHub tokens: the whole match
     v_start, v_end = match.span(value_group)
@@ -499,7 +596,7 @@ def secret(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, 
         or len(set(password)) < 3
     ):
         return None
-    key = _KEY_NAME.search(match.group()[:v_start])
+    key = _KEY_NAME.search(candidate[:v_start])
     if key is not None and key.group().lower() in _GENERIC_KEYS and not _random_looking(value):
         return None  # "token=refresh", "secret=none": a word, not a value
     return start + v_start, start + v_end
@@ -527,31 +624,48 @@ def _random_looking(value: str) -> bool:
 # --- national identifiers, passports, dates of birth ----------------------------------
 
 
-def _value_span(match: re.Match[str]) -> tuple[int, int] | None:
-    """The ``[start, end)`` of the match's value group within the candidate, if it has one."""
-    name = next((n for n, v in match.groupdict().items() if v is not None), None)
-    return None if name is None else match.span(name)
+# The patterns of the types whose value is a group (``v``) of the candidate, to find it.
+_SECRET = _patterns.compiled("SECRET")
+_NATIONAL_ID = _patterns.compiled("NATIONAL_ID")
+_PASSPORT = _patterns.compiled("PASSPORT")
+_DATE_OF_BIRTH = _patterns.compiled("DATE_OF_BIRTH")
 
 
-def national_id(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
+def _value_span(pattern: re.Pattern[str], candidate: str) -> tuple[int, int] | None:
+    """The ``[start, end)`` of the candidate's value group, if it has one.
+
+    Each alternative of these patterns has one group at most, its value's, so
+    the last group matched (``lastgroup``) is that one.
+    """
+    match = pattern.fullmatch(candidate)
+    name = None if match is None else match.lastgroup
+    return None if match is None or name is None else match.span(name)
+
+
+def national_id(text: str, start: int, end: int) -> tuple[int, int] | None:
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
     if before in "-_/.#" or after in "-_/" or before.isalnum() or after.isalnum():
         return None  # part of a longer token: a path, a reference, a version
-    value = _value_span(match)
-    if value is None:
-        return (start, end) if _ids.is_national_id(match.group(), in_context=False) else None
-    written = match.group()[value[0] : value[1]]
+    candidate = text[start:end]
+    match = _NATIONAL_ID.fullmatch(candidate)
+    if match is None:
+        return None
+    if match.lastgroup is None:  # a shape distinctive enough alone
+        return (start, end) if _ids.is_national_id(candidate, in_context=False) else None
+    value = match.span(match.lastgroup)  # after its name
+    written = candidate[value[0] : value[1]]
     if not _ids.is_national_id(written, in_context=True):
         return None
     return start + value[0], start + value[1]
 
 
-def passport(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
-    value = _value_span(match)
+def passport(text: str, start: int, end: int) -> tuple[int, int] | None:
+    candidate = text[start:end]
+    value = _value_span(_PASSPORT, candidate)
     if value is None:
         return None
-    written = match.group()[value[0] : value[1]]
+    written = candidate[value[0] : value[1]]
     if not any(c.isdigit() for c in written) or len(set(written)) < 4:
         return None
     return start + value[0], start + value[1]
@@ -560,11 +674,12 @@ def passport(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int
 _NUMERIC_DATE = re.compile(r"(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})")
 
 
-def date_of_birth(text: str, start: int, end: int, match: re.Match[str]) -> tuple[int, int] | None:
-    value = _value_span(match)
+def date_of_birth(text: str, start: int, end: int) -> tuple[int, int] | None:
+    candidate = text[start:end]
+    value = _value_span(_DATE_OF_BIRTH, candidate)
     if value is None:
         return None
-    written = match.group()[value[0] : value[1]]
+    written = candidate[value[0] : value[1]]
     numeric = _NUMERIC_DATE.fullmatch(written)
     if numeric is not None:
         a, b, c = (int(g) for g in numeric.groups())
@@ -582,6 +697,10 @@ def _is_date(year: int, month: int, day: int) -> bool:
         return False
     return True
 
+
+#: The types whose validator reads the candidate with the type's pattern (to find
+#: the value's group): the engine does not match it first.
+VALUE_TYPES = frozenset({"SECRET", "NATIONAL_ID", "PASSPORT", "DATE_OF_BIRTH"})
 
 VALIDATORS: dict[str, Validator] = {
     "NATIONAL_ID": national_id,

@@ -39,8 +39,9 @@ caller can run, per field, only the detectors it needs.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -63,7 +64,12 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType({t: f"<{t}>" for t in TYPES})
 #: e-mail in every log line) are then confirmed once.
 _CACHE_SIZE = 1 << 16
 _UNKNOWN: Final[tuple[str, int, int]] = ("", -1, -1)  # compared by identity
-_Classifier = tuple[str, re.Pattern[str], _validators.Validator]
+_Verdict = tuple[str, int, int] | None  # type, offset and length in the candidate
+_Found = tuple[int, int, str]  # start, end, type: a span before it is a Span
+#: What a candidate is checked with: its type, a character every candidate of the
+#: type holds and one none holds ("" for none), the type's pattern, its validator,
+#: and whether the validator reads the candidate with the pattern itself.
+_Check = tuple[str, str, str, re.Pattern[str], _validators.Validator, bool]
 _ZERO_COUNTS: Mapping[str, int] = MappingProxyType(dict.fromkeys(TYPES, 0))
 
 # RE2 falls back from its DFA to a slower engine when the DFA outgrows its
@@ -120,21 +126,20 @@ class Redactor:
         options.longest_match = True
         options.never_capture = True
         options.max_mem = _RE2_MAX_MEM
-        validators = dict(_validators.VALIDATORS)
+        validators: dict[str, _validators.Validator] = dict(_validators.VALIDATORS)
         validators["PHONE"] = _validators.PhoneChecker(phone_regions)
-        self._verdicts: dict[int, tuple[str, int, int] | None] = {}
-        classifiers = {
-            type_: (type_, pattern, validators[type_]) for type_, pattern in _patterns.classifiers()
-        }
-        # (1) one scan for each group of structured types, each with its classifiers.
-        self._scans: tuple[tuple[Any, tuple[_Classifier, ...]], ...] = tuple(
-            (
-                re2.compile(_patterns.scan_pattern(group), options),
-                tuple(classifiers[t] for t in _patterns.PRIORITY if t in group),
-            )
-            for group in (tuple(t for t in g if t in types) for g in _patterns.SCAN_GROUPS)
+        self._verdicts: dict[int, _Verdict] = {}
+        self._validators = validators
+        self._patterns = {t: _patterns.compiled(t) for t in _patterns.PRIORITY}
+        # (1) one scan for each group of structured types, the group's types in order.
+        groups = [tuple(t for t in g if t in types) for g in _patterns.SCAN_GROUPS]
+        self._scans: tuple[tuple[Any, tuple[str, ...]], ...] = tuple(
+            (_matcher(re2.compile(_patterns.scan_pattern(group), options)), group)
+            for group in groups
             if group
         )
+        # (2) per group and first character, the checks a candidate goes through.
+        self._checks: tuple[dict[str, tuple[_Check, ...]], ...] = tuple({} for _ in self._scans)
         # (4) names and addresses: each rule alone for classifying, all in one scan.
         # Each rule: its type, how to read it, its pattern in the scan, its classifier.
         rules: list[tuple[str, _names.Rule | None, str, str]] = []
@@ -150,7 +155,7 @@ class Redactor:
             (type_, rule, re.compile(classifier)) for type_, rule, _, classifier in rules
         )
         self._context_scan = (
-            re2.compile("|".join(f"(?:{_unnamed(p)})" for _, _, p, _ in rules), options)
+            _matcher(re2.compile("|".join(f"(?:{_unnamed(p)})" for _, _, p, _ in rules), options))
             if rules
             else None
         )
@@ -158,29 +163,44 @@ class Redactor:
     def find(self, text: str) -> tuple[Span, ...]:
         """The spans to redact in ``text``, in order, never overlapping."""
         view = normalise(text)
+        vtext = view.text
         # RE2 reads UTF-8 bytes; a lone surrogate (valid in a str, not in UTF-8)
         # becomes one "?" byte, so it still counts as one character below.
-        data = view.text.encode("utf-8", "replace")
-        spans: list[Span] = []  # in order: each span goes in its place
-        for index, (scan, classifiers) in enumerate(self._scans):
-            earlier = len(spans)
-            for start, end in _char_offsets(data, scan, len(view.text)):
-                if earlier and _overlaps(spans, start, end):
+        data = vtext.encode("utf-8", "replace")
+        found: list[_Found] = []  # in order: each span goes in its place
+        verdicts = self._verdicts
+        for index, (match, group) in enumerate(self._scans):
+            earlier = len(found)
+            for start, end in _offsets(match, data, vtext):
+                if earlier and _overlaps(found, start, end):
                     continue  # an earlier group's type comes first
-                span = self._confirm(view.text, start, end, index, classifiers)
-                if span is not None:
-                    bisect.insort(spans, span, key=_start)
+                # A verdict depends on the candidate and at most two characters either
+                # side. The cache is keyed by their hash (SipHash, keyed at random per
+                # process), so it keeps no personal data; a 64-bit collision among its
+                # entries is vanishingly unlikely and cannot be aimed at without the key.
+                low = start - 2 if start > 2 else 0
+                key = hash((index, start - low, end - start, vtext[low : end + 2]))
+                verdict = verdicts.get(key, _UNKNOWN)
+                if verdict is _UNKNOWN:
+                    verdict = self._classify(vtext, start, end, index, group)
+                    if len(verdicts) >= _CACHE_SIZE:
+                        verdicts.clear()  # cheaper than LRU bookkeeping on every hit
+                    verdicts[key] = verdict
+                if verdict is not None:
+                    offset = start + verdict[1]
+                    bisect.insort(found, (offset, offset + verdict[2], verdict[0]))
         if self._context_scan is not None:
-            found = list(self._context_spans(view.text, data))
-            if found:
-                spans = _merged(spans, found)
+            context = self._context_spans(vtext, data)
+            if context:
+                found = _merged(found, context)
         if view.origin is None:
-            return tuple(spans)
-        return tuple(Span(*view.span(s.start, s.end), s.type) for s in spans)
+            return tuple([Span(start, end, type_) for start, end, type_ in found])
+        return tuple([Span(*view.span(start, end), type_) for start, end, type_ in found])
 
-    def _context_spans(self, text: str, data: bytes) -> Iterator[Span]:
+    def _context_spans(self, text: str, data: bytes) -> list[_Found]:
         assert self._context_scan is not None
-        for start, end in _char_offsets(data, self._context_scan, len(text)):
+        found: list[_Found] = []
+        for start, end in _offsets(self._context_scan, data, text):
             candidate = text[start:end]
             for type_, rule, pattern in self._context_rules:
                 match = pattern.fullmatch(candidate)
@@ -189,40 +209,58 @@ class Redactor:
                 if rule is None:  # an address
                     confirmed = _addresses.address(text, start, end)
                     if confirmed is not None:
-                        yield Span(*confirmed, type_)
+                        found.append((*confirmed, type_))
                         break
                     continue
-                value_start = match.start("v")
+                value_start = start + match.start("v")
                 part = _names.person(match.group("v"), rule)
                 if part is not None:
-                    yield Span(start + value_start + part[0], start + value_start + part[1], type_)
+                    found.append((value_start + part[0], value_start + part[1], type_))
                     break
+        return found
 
-    def _confirm(
-        self,
-        text: str,
-        start: int,
-        end: int,
-        group: int,
-        classifiers: tuple[_Classifier, ...],
-    ) -> Span | None:
-        """The confirmed span in ``text[start:end]``, from the verdict cache if it can."""
+    def _classify(
+        self, text: str, start: int, end: int, index: int, group: tuple[str, ...]
+    ) -> _Verdict:
+        """(2)-(3): the first type the candidate is whose validator confirms it.
+
+        The candidate is one of the types its first character and its characters
+        allow (the scan matched one of their patterns): while none of the others
+        matched, the last one is not matched again.
+        """
+        first = text[start]
+        checks = self._checks[index].get(first)
+        if checks is None:
+            checks = self._checks[index][first] = self._first_checks(first, group)
         candidate = text[start:end]
-        # A verdict depends on the candidate and at most two characters either side.
-        # The cache is keyed by their hash (SipHash, keyed at random per process), so
-        # it keeps no personal data; a 64-bit collision among its entries is
-        # vanishingly unlikely and cannot be aimed at without the key.
-        key = hash((group, text[max(0, start - 2) : start], candidate, text[end : end + 2]))
-        verdict = self._verdicts.get(key, _UNKNOWN)
-        if verdict is _UNKNOWN:
-            verdict = _classify(text, start, end, candidate, classifiers)
-            if len(self._verdicts) >= _CACHE_SIZE:
-                self._verdicts.clear()  # cheaper than LRU bookkeeping on every hit
-            self._verdicts[key] = verdict
-        if verdict is None:
-            return None
-        type_, offset, length = verdict
-        return Span(start + offset, start + offset + length, type_)
+        unmatched = True
+        last = len(checks) - 1
+        for position, (type_, holds, lacks, pattern, validate, reads) in enumerate(checks):
+            if not reads:
+                if (holds and holds not in candidate) or (lacks and lacks in candidate):
+                    continue
+                if not (unmatched and position == last) and pattern.fullmatch(candidate) is None:
+                    continue
+            unmatched = False
+            confirmed = validate(text, start, end)
+            if confirmed is not None:
+                return type_, confirmed[0] - start, confirmed[1] - confirmed[0]
+        return None
+
+    def _first_checks(self, first: str, group: tuple[str, ...]) -> tuple[_Check, ...]:
+        """The checks of a candidate of ``group``'s scan starting with ``first``, in order."""
+        return tuple(
+            (
+                type_,
+                _patterns.HOLDS.get(type_, ""),
+                _patterns.LACKS.get(type_, ""),
+                self._patterns[type_],
+                self._validators[type_],
+                type_ in _validators.VALUE_TYPES,
+            )
+            for type_ in group
+            if first in _patterns.FIRST_CHARS[type_]
+        )
 
     def redact(self, text: str) -> Redacted:
         """``text`` with each span replaced by its placeholder, and the counts."""
@@ -246,31 +284,11 @@ class Redactor:
         )
 
 
-def _classify(
-    text: str, start: int, end: int, candidate: str, classifiers: tuple[_Classifier, ...]
-) -> tuple[str, int, int] | None:
-    """(2)-(3): the first type whose pattern matches the candidate whole and validates."""
-    first = candidate[0]
-    for type_, pattern, validate in classifiers:
-        if first not in _patterns.FIRST_CHARS[type_]:
-            continue  # cheaper than a failing fullmatch
-        match = pattern.fullmatch(candidate)
-        if match is not None:
-            confirmed = validate(text, start, end, match)
-            if confirmed is not None:
-                return type_, confirmed[0] - start, confirmed[1] - confirmed[0]
-    return None
-
-
-def _start(span: Span) -> int:
-    return span.start
-
-
-def _overlaps(spans: list[Span], start: int, end: int) -> bool:
-    """``[start, end)`` overlaps one of ``spans`` (in order, never overlapping)."""
-    index = bisect.bisect_left(spans, start, key=_start)
-    return (index < len(spans) and spans[index].start < end) or (
-        index > 0 and spans[index - 1].end > start
+def _overlaps(found: list[_Found], start: int, end: int) -> bool:
+    """``[start, end)`` overlaps one of ``found`` (in order, never overlapping)."""
+    index = bisect.bisect_left(found, (start,))
+    return (index < len(found) and found[index][0] < end) or (
+        index > 0 and found[index - 1][1] > start
     )
 
 
@@ -279,52 +297,65 @@ def _unnamed(pattern: str) -> str:
     return pattern.replace("(?P<v>", "(?:")
 
 
-def _byte_spans(scan: Any, data: bytes) -> Iterator[tuple[int, int]]:
-    """Each match's ``[start, end)`` in ``data``, leftmost first.
+def _matcher(scan: Any) -> Callable[[bytes, int, int], tuple[int, int]]:
+    """The ``(data, pos, end)`` to ``(start, end)`` of ``scan``'s first match in ``data[pos:end]``.
 
     google-re2's ``finditer`` wraps each match in a match object and decodes
     offsets for ``str`` input; the scan needs only the byte span of each match,
     which the compiled program's ``Match`` gives directly (a third less time on
     text dense with candidates). The wrapper is pinned; without that method the
-    public ``finditer`` is used.
+    public ``search`` is used.
     """
     match = getattr(getattr(scan, "_regexp", None), "Match", None)
     if match is None:  # pragma: no cover - another google-re2 release
-        for found in scan.finditer(data):
-            yield found.span()
-        return
-    pos, end = 0, len(data)
-    while pos <= end:
-        start, stop = match(_UNANCHORED, data, pos, end)[0]
+
+        def first(data: bytes, pos: int, end: int) -> tuple[int, int]:
+            found = scan.search(data, pos, end)
+            return (-1, -1) if found is None else found.span()
+
+        return first
+    return functools.partial(_first_match, match)
+
+
+def _first_match(match: Any, data: bytes, pos: int, end: int) -> tuple[int, int]:
+    span: tuple[int, int] = match(_UNANCHORED, data, pos, end)[0]
+    return span
+
+
+def _offsets(
+    first: Callable[[bytes, int, int], tuple[int, int]], data: bytes, text: str
+) -> list[tuple[int, int]]:
+    """Each match's ``[start, end)`` in characters of ``text`` (``data`` is its UTF-8)."""
+    spans: list[tuple[int, int]] = []
+    pos, size = 0, len(data)
+    while pos <= size:
+        start, stop = first(data, pos, size)
         if start < 0:
-            return
-        yield start, stop
+            break
+        spans.append((start, stop))
         pos = stop if stop > start else stop + 1
-
-
-def _char_offsets(data: bytes, scan: Any, length: int) -> Iterator[tuple[int, int]]:
-    """Each match's ``[start, end)`` in characters of the text ``data`` encodes."""
-    if len(data) == length:  # ASCII: bytes are characters
-        yield from _byte_spans(scan, data)
-        return
+    if size == len(text) or not spans:  # ASCII: bytes are characters
+        return spans
+    chars: list[tuple[int, int]] = []
     byte_pos = char_pos = 0
-    for start, end in _byte_spans(scan, data):
+    for start, stop in spans:
         # Byte offsets to str offsets, decoding each byte once.
         char_start = char_pos + len(data[byte_pos:start].decode("utf-8"))
-        char_pos = char_start + len(data[start:end].decode("utf-8"))
-        byte_pos = end
-        yield char_start, char_pos
+        char_pos = char_start + len(data[start:stop].decode("utf-8"))
+        byte_pos = stop
+        chars.append((char_start, char_pos))
+    return chars
 
 
-def _merged(structured: list[Span], context: list[Span]) -> list[Span]:
+def _merged(structured: list[_Found], context: list[_Found]) -> list[_Found]:
     """Both lists (each in order) merged; a context span overlapping a structured one is dropped."""
-    merged: list[Span] = []
+    merged: list[_Found] = []
     index = 0
     for span in context:
-        while index < len(structured) and structured[index].end <= span.start:
+        while index < len(structured) and structured[index][1] <= span[0]:
             merged.append(structured[index])
             index += 1
-        if index < len(structured) and structured[index].start < span.end:
+        if index < len(structured) and structured[index][0] < span[1]:
             continue  # overlaps the next structured span
         merged.append(span)
     merged.extend(structured[index:])
