@@ -68,9 +68,14 @@ def is_nric(compact: str) -> bool:
 # --- all together ---------------------------------------------------------------------
 
 
+_DASHED_SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
+_SEPARATORS = re.compile(r"[\s.-]")
+_GROUPED_IDNR = re.compile(r"\d{2} \d{3} \d{3} \d{3}")
+
+
 def _us_ssn(compact: str, written: str) -> bool:
     # Only the dashed form alone: a bare nine-digit run is anything.
-    return bool(re.fullmatch(r"\d{3}-\d{2}-\d{4}", written)) and us_ssn.is_valid(compact)
+    return _DASHED_SSN.fullmatch(written) is not None and us_ssn.is_valid(compact)
 
 
 def is_national_id(written: str, *, in_context: bool) -> bool:
@@ -79,7 +84,7 @@ def is_national_id(written: str, *, in_context: bool) -> bool:
     ``in_context``: its name stands before it ("BSN", "Steuer-ID", "SSN"), so
     bare digit runs whose check digit passes count too.
     """
-    compact = re.sub(r"[\s.-]", "", written).upper()
+    compact = _SEPARATORS.sub("", written).upper()
     if not compact:
         return False
     if compact[0].isalpha():
@@ -99,7 +104,7 @@ def is_national_id(written: str, *, in_context: bool) -> bool:
         return bool(fr_nir.is_valid(compact))
     if length == 11:
         # Grouped 2-3-3-3 as the tax office prints it, or named.
-        grouped = re.fullmatch(r"\d{2} \d{3} \d{3} \d{3}", written) is not None
+        grouped = _GROUPED_IDNR.fullmatch(written) is not None
         return (grouped or in_context) and bool(de_idnr.is_valid(compact))
     if in_context and length == 9:
         return bool(nl_bsn.is_valid(compact)) or us_ssn.is_valid(compact)

@@ -282,6 +282,7 @@ def iban(text: str, start: int, end: int) -> tuple[int, int] | None:
 # --- phone numbers --------------------------------------------------------------------
 
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+_NOT_DIGIT = re.compile(r"[^0-9]")
 _TRAILING_GROUP = re.compile(r"[ .-]\(?\d+\)?$")
 
 
@@ -322,7 +323,8 @@ class PhoneChecker:
                 context.append(_phone_context(text, start, end))
             return context[0]
 
-        extension = _EXTENSION.search(candidate)
+        # Every extension word holds "x" ("x", "ext", "extension") or is "#".
+        extension = _EXTENSION.search(candidate) if "x" in candidate or "#" in candidate else None
         if extension is not None:
             number = candidate[: extension.start()]
             if self._check(number, text, start + len(number), in_context, extension=True):
@@ -351,7 +353,7 @@ class PhoneChecker:
             return False  # part of a longer dotted or dashed number
         if _DATE.fullmatch(candidate):
             return False
-        digits = "".join(c for c in candidate if c.isdigit())
+        digits = _NOT_DIGIT.sub("", candidate)
         if not 7 <= len(digits) <= 17:
             return False
         head = candidate.lstrip("(")

@@ -39,12 +39,11 @@ caller can run, per field, only the detectors it needs.
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import re2  # type: ignore[import-untyped]
 
@@ -154,6 +153,14 @@ class Redactor:
         self._context_rules = tuple(
             (type_, rule, re.compile(classifier)) for type_, rule, _, classifier in rules
         )
+        # The first rule a candidate matches, in one call: each rule a named
+        # alternative (its value group renamed), the last group closed its name.
+        self._first_rule = re.compile(
+            "|".join(
+                f"(?P<r{i}>{classifier.replace('(?P<v>', f'(?P<v{i}>')})"
+                for i, (_, _, _, classifier) in enumerate(rules)
+            )
+        )
         self._context_scan = (
             _matcher(re2.compile("|".join(f"(?:{_unnamed(p)})" for _, _, p, _ in rules), options))
             if rules
@@ -167,11 +174,15 @@ class Redactor:
         # RE2 reads UTF-8 bytes; a lone surrogate (valid in a str, not in UTF-8)
         # becomes one "?" byte, so it still counts as one character below.
         data = vtext.encode("utf-8", "replace")
+        # Every scan first, then the checks: RE2's automata run one after another
+        # while they are in the processor's caches, not between Python's work.
+        candidates = [_offsets(match, data, vtext) for match, _ in self._scans]
+        context = None if self._context_scan is None else _offsets(self._context_scan, data, vtext)
         found: list[_Found] = []  # in order: each span goes in its place
         verdicts = self._verdicts
-        for index, (match, group) in enumerate(self._scans):
+        for index, (_, group) in enumerate(self._scans):
             earlier = len(found)
-            for start, end in _offsets(match, data, vtext):
+            for start, end in candidates[index]:
                 if earlier and _overlaps(found, start, end):
                     continue  # an earlier group's type comes first
                 # A verdict depends on the candidate and at most two characters either
@@ -189,35 +200,45 @@ class Redactor:
                 if verdict is not None:
                     offset = start + verdict[1]
                     bisect.insort(found, (offset, offset + verdict[2], verdict[0]))
-        if self._context_scan is not None:
-            context = self._context_spans(vtext, data)
-            if context:
-                found = _merged(found, context)
+        if context:
+            names = self._context_spans(vtext, context)
+            if names:
+                found = _merged(found, names)
         if view.origin is None:
             return tuple([Span(start, end, type_) for start, end, type_ in found])
         return tuple([Span(*view.span(start, end), type_) for start, end, type_ in found])
 
-    def _context_spans(self, text: str, data: bytes) -> list[_Found]:
-        assert self._context_scan is not None
+    def _context_spans(self, text: str, candidates: list[tuple[int, int]]) -> list[_Found]:
         found: list[_Found] = []
-        for start, end in _offsets(self._context_scan, data, text):
+        rules = self._context_rules
+        for start, end in candidates:
             candidate = text[start:end]
-            for type_, rule, pattern in self._context_rules:
-                match = pattern.fullmatch(candidate)
-                if match is None:
-                    continue
-                if rule is None:  # an address
-                    confirmed = _addresses.address(text, start, end)
-                    if confirmed is not None:
-                        found.append((*confirmed, type_))
-                        break
-                    continue
-                value_start = start + match.start("v")
-                part = _names.person(match.group("v"), rule)
-                if part is not None:
-                    found.append((value_start + part[0], value_start + part[1], type_))
-                    break
+            first = self._first_rule.fullmatch(candidate)
+            if first is None or first.lastgroup is None:
+                continue
+            index = int(first.lastgroup[1:])
+            span = self._context_span(text, start, end, index, f"v{index}", first)
+            while span is None and index + 1 < len(rules):
+                # The rule that matched did not confirm: the next ones, one by one.
+                index += 1
+                match = rules[index][2].fullmatch(candidate)
+                if match is not None:
+                    span = self._context_span(text, start, end, index, "v", match)
+            if span is not None:
+                found.append(span)
         return found
+
+    def _context_span(
+        self, text: str, start: int, end: int, index: int, value: str, match: re.Match[str]
+    ) -> _Found | None:
+        """The span rule ``index`` confirms in the candidate ``text[start:end]`` it matched."""
+        type_, rule, _ = self._context_rules[index]
+        if rule is None:  # an address
+            confirmed = _addresses.address(text, start, end)
+            return None if confirmed is None else (*confirmed, type_)
+        value_start = start + match.start(value)
+        part = _names.person(match.group(value), rule)
+        return None if part is None else (value_start + part[0], value_start + part[1], type_)
 
     def _classify(
         self, text: str, start: int, end: int, index: int, group: tuple[str, ...]
@@ -297,39 +318,37 @@ def _unnamed(pattern: str) -> str:
     return pattern.replace("(?P<v>", "(?:")
 
 
-def _matcher(scan: Any) -> Callable[[bytes, int, int], tuple[int, int]]:
-    """The ``(data, pos, end)`` to ``(start, end)`` of ``scan``'s first match in ``data[pos:end]``.
+#: ``(anchor, data, pos, end)`` to the spans of a match in ``data[pos:end]``, the
+#: whole match's first: ``(-1, -1)`` where there is none.
+_Matcher = Callable[[Any, bytes, int, int], Sequence[tuple[int, int]]]
+
+
+def _matcher(scan: Any) -> _Matcher:
+    """The function that finds ``scan``'s next match.
 
     google-re2's ``finditer`` wraps each match in a match object and decodes
     offsets for ``str`` input; the scan needs only the byte span of each match,
     which the compiled program's ``Match`` gives directly (a third less time on
     text dense with candidates). The wrapper is pinned; without that method the
-    public ``search`` is used.
+    public ``search`` stands in.
     """
     match = getattr(getattr(scan, "_regexp", None), "Match", None)
-    if match is None:  # pragma: no cover - another google-re2 release
+    if match is not None:
+        return cast(_Matcher, match)
 
-        def first(data: bytes, pos: int, end: int) -> tuple[int, int]:
-            found = scan.search(data, pos, end)
-            return (-1, -1) if found is None else found.span()
+    def search(anchor: Any, data: bytes, pos: int, end: int) -> Sequence[tuple[int, int]]:
+        found = scan.search(data, pos, end)  # pragma: no cover - another google-re2 release
+        return [(-1, -1) if found is None else found.span()]  # pragma: no cover
 
-        return first
-    return functools.partial(_first_match, match)
-
-
-def _first_match(match: Any, data: bytes, pos: int, end: int) -> tuple[int, int]:
-    span: tuple[int, int] = match(_UNANCHORED, data, pos, end)[0]
-    return span
+    return search  # pragma: no cover
 
 
-def _offsets(
-    first: Callable[[bytes, int, int], tuple[int, int]], data: bytes, text: str
-) -> list[tuple[int, int]]:
+def _offsets(match: _Matcher, data: bytes, text: str) -> list[tuple[int, int]]:
     """Each match's ``[start, end)`` in characters of ``text`` (``data`` is its UTF-8)."""
     spans: list[tuple[int, int]] = []
     pos, size = 0, len(data)
     while pos <= size:
-        start, stop = first(data, pos, size)
+        start, stop = match(_UNANCHORED, data, pos, size)[0]
         if start < 0:
             break
         spans.append((start, stop))
