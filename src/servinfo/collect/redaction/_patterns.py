@@ -67,7 +67,7 @@ EMAIL: Final = "|".join(
 _SEP = r"[ .-]"
 # An extension after the number: "x7", "ext. 12", "ext 1234", "#200".
 # It ends the number instead of a word boundary ("8080x7" is one word).
-_EXT_BODY = r"\s?(?:x|ext\.?|extension|#)\s?\d{1,6}\b"
+_EXT_BODY = r"\s?(?:x|[Ee]xt\.?|[Ee]xtension|#)\s?\d{1,6}\b"
 _EXT = rf"(?:\b(?:{_EXT_BODY})?|{_EXT_BODY})"
 PHONE: Final = "|".join(
     [
@@ -85,6 +85,9 @@ PHONE: Final = "|".join(
         rf"(?:\b1{_SEP})?\(\d{{3}}\)\s?\d{{3}}[ .-]\d{{4}}{_EXT}",
         rf"(?:\b1[.-])?\b\d{{3}}[.-]\d{{3}}[.-]\d{{4}}{_EXT}",
         rf"(?:\b1 )?\b\d{{3}} \d{{3}} \d{{4}}{_EXT}",
+        # Italian mobiles, written without a trunk prefix: "347 123 4567", "333-1234567";
+        # ten digits only ("349 123 456" is as often an amount).
+        rf"\b3\d{{2}}(?:[ .-]\d{{3}}[ .-]\d{{4}}|[ .-]\d{{7}}){_EXT}",
         # Singapore: eight digits from 6, 8 or 9, no trunk prefix.
         rf"\b[689]\d{{3}} ?\d{{4}}{_EXT}",
     ]

@@ -360,8 +360,11 @@ class PhoneChecker:
         if head.startswith("+"):
             return self._valid("+", digits, "(0)" in candidate)
         if head.startswith("00"):
-            # The international prefix in a bare digit run is more often a padded id.
-            return any(c in candidate for c in " .-") and self._valid("+", digits[2:], False)
+            # The international prefix in a bare digit run is more often a padded id,
+            # unless words around it speak of a phone.
+            return (any(c in candidate for c in " .-") or in_context()) and self._valid(
+                "+", digits[2:], False
+            )
         if not in_context():
             return False
         if head.startswith("0"):
@@ -386,6 +389,8 @@ class PhoneChecker:
             )
         if form == "8":  # eight digits, no trunk prefix: Singapore
             return self._singapore and _valid_number(65, digits)
+        if self._italy and digits.startswith("3") and _valid_number(39, digits):
+            return True  # an Italian mobile: no trunk 0 ("347 123 4567")
         if len(digits) == 11 and digits.startswith("1"):
             digits = digits[1:]
         return len(digits) == 10 and _valid_number(1, digits)
@@ -407,7 +412,7 @@ def _words(pattern: str) -> Callable[[str], bool]:
     return found
 
 
-_EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension|#)\s?\d{1,6}$")
+_EXTENSION = re.compile(r"\s?(?:x|[Ee]xt\.?|[Ee]xtension|#)\s?\d{1,6}$")
 # Words near a nationally written number that make it a phone number, in English,
 # German, French and Italian; and words that make it something else.
 _PHONE_WORDS = _words(
@@ -417,12 +422,25 @@ _PHONE_WORDS = _words(
     r"ansprechpartner|zentrale|\bfon\b|\bmob\b|\bmob\.|\bm:|\bt:|\bp:|\bph\b|\bph\.|"
     r"\bcel\b|\bcel\.|\btelf\b|viber|gsm|erreich|"
     r"t[ée]l[ée]phone|\bt[ée]l\b|t[ée]l\.|portable|appel|joindre|joignable|num[ée]ro|rappel|"
-    r"telefono|cellulare|cell\.|chiam|richiam|numero|recapito|fisso|contattare|contattarmi)"
+    r"telefono|cellulare|cell\.|chiam|richiam|numero|recapito|fisso|contatt|"
+    # Swiss "Natel" (a mobile), "Kontakt", the French landline ("fixe") and direct
+    # line, Italian "raggiungibile" and "mi trovate al", voicemail.
+    r"natel|kontakt|\bfixe\b|ligne directe|raggiung|mi trov[ai]|voicemail)"
 )
-_NOT_PHONE_WORDS = _words(
+_NOT_PHONE = (
     r"(?i:issn|isbn|tracking|parcel|shipment|sendung|colis|spedizione|order|bestell|commande|"
     r"ordine|invoice|rechnung|facture|fattura|ticket|case|ref\b|reference|serial|sku|"
     r"build|version|id:|id=|\bid\b)"
+)
+_NOT_PHONE_WORDS = _words(_NOT_PHONE)
+_NOT_PHONE_RE = re.compile(_NOT_PHONE)
+# Words that name a phone whatever stands before them: nearer the number than a
+# word of _NOT_PHONE ("about my order, call me on …"), they decide. Not "number"
+# or "no.", which an order or a parcel has too.
+_CALL_WORDS = re.compile(
+    r"(?i:phone|\btel\b|\btel\.|tel:|call|\bring\b|dial|mobile|\bcell|\bfax\b|sms|whatsapp|"
+    r"telefon|handy|natel|anruf|\bruf|t[ée]l[ée]phone|\bt[ée]l\b|t[ée]l\.|portable|appel|"
+    r"joindre|joignable|cellulare|chiam|raggiung)"
 )
 _CONTEXT_BEFORE = 64
 _CONTEXT_AFTER = 24
@@ -432,9 +450,15 @@ def _phone_context(text: str, start: int, end: int) -> bool:
     """Words before (or just after) ``text[start:end]`` say it is a phone number."""
     before = text[max(0, start - _CONTEXT_BEFORE) : start]
     near = text[max(0, start - 20) : start]
-    if _NOT_PHONE_WORDS(near):
+    if _NOT_PHONE_WORDS(near) and not _call_word_nearer(near):
         return False
     return _PHONE_WORDS(before) or _PHONE_WORDS(text[end : end + _CONTEXT_AFTER])
+
+
+def _call_word_nearer(near: str) -> bool:
+    """A word naming a phone ends ``near`` later than the last word naming something else."""
+    calls = [m.end() for m in _CALL_WORDS.finditer(near)]
+    return bool(calls) and calls[-1] > max(m.end() for m in _NOT_PHONE_RE.finditer(near))
 
 
 def _valid_number(country_code: int, national: str) -> bool:
