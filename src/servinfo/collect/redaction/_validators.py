@@ -197,6 +197,7 @@ def _luhn(digits: str) -> bool:
 
 
 _GROUP = re.compile(r"\d+")
+_NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def card(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -204,8 +205,11 @@ def card(text: str, start: int, end: int) -> tuple[int, int] | None:
     if (before[0].isdigit() and before[1] in " .-") or before[1] in "+#":
         return None  # the tail of a longer grouped number, a phone number's digits, an id
     candidate = text[start:end]
+    digits = _NOT_DIGIT.sub("", candidate)
+    if 13 <= len(digits) <= 19 and _is_card(digits):
+        return start, end  # the whole candidate, as the first run tried below
     if candidate.isdigit():  # one group: the whole candidate or nothing
-        return (start, end) if 13 <= len(candidate) <= 19 and _is_card(candidate) else None
+        return None
     groups = [(m.start() + start, m.end() + start, m.group()) for m in _GROUP.finditer(candidate)]
     # The whole candidate first, then runs of whole groups one shorter (a card
     # number written next to another number makes one candidate of both); not
@@ -282,7 +286,6 @@ def iban(text: str, start: int, end: int) -> tuple[int, int] | None:
 # --- phone numbers --------------------------------------------------------------------
 
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
-_NOT_DIGIT = re.compile(r"[^0-9]")
 _TRAILING_GROUP = re.compile(r"[ .-]\(?\d+\)?$")
 
 
@@ -405,11 +408,24 @@ def _words(pattern: str) -> Callable[[str], bool]:
     options = re2.Options()
     options.never_capture = True
     compiled = re2.compile(pattern, options)
+    # The compiled program's Match, as the engine's scans call it: the wrapper's
+    # search builds a match object around it.
+    match = getattr(getattr(compiled, "_regexp", None), "Match", None)
+    if match is None:  # pragma: no cover - another google-re2 release
+
+        def searched(text: str) -> bool:
+            return compiled.search(text.encode("utf-8", "replace")) is not None
+
+        return searched
 
     def found(text: str) -> bool:
-        return compiled.search(text.encode("utf-8", "replace")) is not None
+        data = text.encode("utf-8", "replace")
+        return bool(match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
 
     return found
+
+
+_UNANCHORED = re2._Anchor.UNANCHORED
 
 
 _EXTENSION = re.compile(r"\s?(?:x|[Ee]xt\.?|[Ee]xtension|#)\s?\d{1,6}$")
