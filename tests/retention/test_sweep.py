@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from tests.retention.world import COLLECTED, RetentionWorld
 
 from servinfo.retention.schedule import PROVISIONAL
 from servinfo.retention.sweep import Keepers, Progress, SweepReport, run_sweep, sweep_region
-from servinfo.store import NewRecord
+from servinfo.store import NewRecord, expiry
+from servinfo.store.engines import writers_waiting
 from servinfo.store.models import DataKeyRow, RecordRow
 
 #: The day after telemetry.status (90 days) collected on 2 March 2026 expired.
@@ -154,8 +157,9 @@ def test_a_key_still_sealing_a_live_record_is_kept(world: RetentionWorld) -> Non
 
 
 def test_a_sweep_interrupted_between_batches_finishes_on_the_next_run(
-    world: RetentionWorld,
+    world: RetentionWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _one_window_a_transaction(monkeypatch)
     ids = [
         world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
         for i in range(5)
@@ -276,6 +280,11 @@ def _sweep_entries(world: RetentionWorld, start: int) -> list[dict[str, object]]
     ]
 
 
+def _one_window_a_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every window of the walk commits on its own (on SQLite several share a transaction)."""
+    monkeypatch.setattr(expiry, "_WINDOWS_PER_TRANSACTION", 1)
+
+
 def _one_record_a_batch(world: RetentionWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     deployment = world.deployment
     monkeypatch.setattr(
@@ -295,6 +304,7 @@ def test_the_audit_entry_of_a_sweep_interrupted_between_batches_counts_every_att
     # swept batch by batch, not dropped whole.
     world.ingest("subj-fr", "telemetry.usage", COLLECTED)
     _one_record_a_batch(world, monkeypatch)
+    _one_window_a_transaction(monkeypatch)
     start = world.deployment.audit.size()
     now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
 
@@ -319,6 +329,50 @@ def test_the_audit_entry_of_a_sweep_interrupted_between_batches_counts_every_att
     again = run_sweep(world.deployment, "eu", now=now, sweep_id="job-2")
     assert again.deleted == {}
     assert _sweep_entries(world, start)[-1]["attempts"] == 1
+
+
+def test_a_sweep_interrupted_inside_a_transaction_of_several_windows_undoes_them_and_their_counts(
+    sqlite_world: RetentionWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the walk runs several windows in one transaction: interrupted before its
+    commit, none of them happened, counts included; the rerun deletes and counts them once."""
+    world = sqlite_world
+    ids = [
+        world.ingest("subj-de", "telemetry.status", COLLECTED + dt.timedelta(minutes=i))
+        for i in range(5)
+    ]
+    _one_record_a_batch(world, monkeypatch)
+    start = world.deployment.audit.size()
+    now = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
+    windows: list[int] = []
+
+    def crash_at_four(done: int, total: int) -> None:
+        windows.append(done)
+        if done >= 4:
+            raise _Crash
+
+    with pytest.raises(_Crash):
+        run_sweep(
+            world.deployment,
+            "eu",
+            now=now,
+            sweep_id="job-1",
+            progress=crash_at_four,
+        )
+    assert len(windows) >= 4  # four windows or more, none committed
+    assert all(world.exists(i, "subj-de") for i in ids)
+    with world.deployment.regions["eu"].connect() as connection:
+        assert (
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM sweep_progress WHERE outcome = 'deleted'"
+            ).scalar_one()
+            == 0
+        )
+    report = run_sweep(world.deployment, "eu", now=now, sweep_id="job-1")
+    assert not any(world.exists(i, "subj-de") for i in ids)
+    assert report.deleted == {"telemetry.status": 5}
+    [entry] = _sweep_entries(world, start)
+    assert (entry["deleted"], entry["sweep"], entry["attempts"]) == (5, "job-1", 2)
 
 
 @pytest.mark.parametrize("crash", ["before_the_entry", "after_the_entry"])
@@ -372,6 +426,8 @@ def test_the_walk_in_physical_order_deletes_every_expired_record_a_batch_at_a_ti
     # written while the sweep runs (behind or past its walk): all go, no batch
     # deletes more than the batch size, every live record stays. (Live records of
     # the same month and category: on PostgreSQL, their partition is walked too.)
+    # The writer gets in after at most one more window, though on SQLite several
+    # windows share a transaction.
     expired, live = [], []
     for i in range(40):
         at = COLLECTED + dt.timedelta(minutes=i)
@@ -380,17 +436,41 @@ def test_the_walk_in_physical_order_deletes_every_expired_record_a_batch_at_a_ti
         else:
             expired.append(world.ingest("subj-de", "telemetry.status", at))
     steps: list[int] = []
+    arrived: list[int] = []  # the windows done when the writer was queued, and when it got in
+
+    def write() -> None:
+        expired.append(world.ingest("subj-de", "telemetry.status", COLLECTED))
+
+    writer = threading.Thread(target=write)  # ingest beside the sweep, as in a server
+    eu = world.deployment.regions["eu"]
+
+    @event.listens_for(eu, "commit")
+    def committed(connection: Connection) -> None:
+        if threading.current_thread() is writer:
+            arrived.append(len(steps))
 
     def progress(done: int, total: int) -> None:
         steps.append(done)
         if len(steps) == 2:
-            expired.append(world.ingest("subj-de", "telemetry.status", COLLECTED))
+            writer.start()
+            # Queued behind the sweep's open transaction (SQLite), or done (PostgreSQL:
+            # a transaction a window, committed before this call).
+            deadline = time.monotonic() + 10
+            with eu.connect() as connection:
+                while writer.is_alive() and not writers_waiting(connection):
+                    assert time.monotonic() < deadline, "the writer never queued"
+                    time.sleep(0.001)
+            arrived.append(len(steps))
 
     report = _sweep_eu(world, dt.datetime(2026, 6, 15, tzinfo=dt.UTC), 3, progress)
+    writer.join(10)
+    assert len(expired) == 15  # the writer's record too
     assert report.deleted == {"telemetry.status": len(expired)}
     assert not any(world.exists(i, "subj-de") for i in expired)
     assert all(world.exists(i, "subj-de") for i in live)
     assert all(0 <= b - a <= 3 for a, b in zip([0, *steps], steps, strict=False))
+    queued, got_in = arrived
+    assert got_in - queued <= 1, f"the writer waited {got_in - queued} windows"
 
 
 def _sweep_eu(

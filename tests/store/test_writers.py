@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event, text
 from tests.support import PostgresDatabases
 
 from servinfo.store import create_engine_for
-from servinfo.store.engines import CommitMode, write_transaction
+from servinfo.store.engines import CommitMode, write_transaction, writers_waiting
 
 FULL, NORMAL = 2, 1
 
@@ -104,6 +104,33 @@ def test_a_waiting_writer_goes_next_as_soon_as_the_writer_before_commits(
         thread.join(10)
     assert order == ["first commits", "second writes"]
     with control.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 2
+
+
+def test_a_writer_blocked_in_the_queue_is_seen_waiting_until_it_has_the_lock(
+    control: Engine,
+) -> None:
+    got_in = threading.Event()
+
+    def second() -> None:
+        with write_transaction(control) as connection:
+            got_in.set()
+            connection.exec_driver_sql("INSERT INTO t VALUES (20)")
+
+    with write_transaction(control) as first:
+        first.exec_driver_sql("INSERT INTO t VALUES (10)")
+        assert not writers_waiting(first)  # alone
+        thread = threading.Thread(target=second)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not writers_waiting(first):  # seen from the holder's own connection
+            assert time.monotonic() < deadline, "the second writer was never seen waiting"
+            time.sleep(0.001)
+        assert not got_in.is_set()
+    thread.join(10)
+    assert got_in.is_set()
+    with control.connect() as connection:
+        assert not writers_waiting(connection)
         assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 2
 
 

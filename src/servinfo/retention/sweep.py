@@ -14,8 +14,9 @@ retention run`` runs it in the foreground). Steps, in one region:
     end (``retain_until < today``), not kept, of a kind counted from
     collection and collected before the day from which some regime would
     still keep it, of subjects and organizations nothing keeps
-    (:func:`servinfo.store.expiry.delete_expired_where`: one statement a
-    batch, nothing read into Python, nothing decrypted). On PostgreSQL each
+    (:class:`servinfo.store.expiry.ExpiryWalk`: one statement a window,
+    nothing read into Python, nothing decrypted; on SQLite several windows to a
+    transaction, committed as soon as a writer queues). On PostgreSQL each
     past month of telemetry (a partition) is first proved to hold only such
     records and then dropped whole
     (:func:`servinfo.store.expiry.drop_expired_partition`); a month the proof
@@ -35,7 +36,8 @@ retention run`` runs it in the foreground). Steps, in one region:
     Each batch is one transaction that holds the region's writers off only
     while it runs: ingest waits at most one batch (``retention.batch_size``),
     and a batch that had to wait for writers is followed by a rest (see
-    :func:`_pace`).
+    :func:`_pace`). (Step (3)'s windows, each at most a batch, share a
+    transaction on SQLite until a writer queues: it still waits one window.)
 (5) Page through the records marked kept: those nothing keeps any more are
     deleted the same way; the rest are counted per hold and per request.
 (6) Destroy every data key no record is sealed under any more
@@ -46,8 +48,9 @@ retention run`` runs it in the foreground). Steps, in one region:
 (8) One audit entry for the sweep and region: counts per kind, hold and
     request ids — no subject, no record id.
 
-Idempotent: every batch either commits whole or not at all, and a record a
-batch handled is no longer one the next batch finds. A sweep that crashed is
+Idempotent: every transaction (a batch, or step (3)'s windows) either commits
+whole or not at all, and a record a batch handled is no longer one the next
+batch finds. A sweep that crashed is
 simply run again; it deletes nothing twice and finds what the first left.
 
 A sweep has an identity (``sweep_id``: its job's id; a foreground run gets its
@@ -87,8 +90,8 @@ from servinfo.store.expiry import (
     Deletable,
     ExpiredRecord,
     ExpiryBatch,
+    ExpiryWalk,
     delete_expired,
-    delete_expired_where,
     destroy_idle_keys,
     drop_expired_partition,
     expired_batch,
@@ -132,6 +135,8 @@ SWEEP_ACTOR = "servinfo-retention"
 #: Open requests of these types keep the subject's records until they are answered.
 NEEDING_REQUEST_TYPES = ("access", "portability", "rectification")
 #: Called as ``progress(done, total)`` after each batch (``total`` as counted at the start).
+#: On SQLite it may be called inside the walk's open write transaction (step (3)): it
+#: must not write to the region, and an exception it raises undoes that transaction.
 Progress = Callable[[int, int], None]
 _SQLITE_BATCH = 1_000
 #: Subjects whose regime and closure a sweep remembers between batches.
@@ -602,14 +607,16 @@ def _standing(policy: Policy, subject: Subject) -> tuple[str, dt.datetime | None
     return policy.regime_for(subject.jurisdiction.upper()), subject.closed_at or subject.erased_at
 
 
-def _pace(batch: ExpiryBatch) -> None:
+def _pace(walk: ExpiryWalk, batch: ExpiryBatch) -> None:
     """Leave the region's writers the lock for a while after a batch that had to wait for it.
 
-    A batch that waited found writers at work (ingest): the sweep then rests
-    :data:`_YIELD` times as long as it held them off, so that they keep the lock
-    most of the time; alone, it never waits and never rests.
+    A batch that waited found writers at work (ingest): the sweep then commits
+    (on SQLite the walk's transaction may hold several windows) and rests
+    :data:`_YIELD` times as long as the batch held them off, so that they keep the
+    lock most of the time; alone, it never waits and never rests.
     """
     if batch.waited > _CONTENDED:
+        walk.commit()
         time.sleep(batch.held * _YIELD)
 
 
@@ -633,21 +640,20 @@ def _walk(
     extent = physical_extent(engine, table)
     width = max(1, batch_size // _ROWS_PER_UNIT[is_sqlite(engine)])
     start = 0
-    while start < extent:
-        batch_done = delete_expired_where(
-            engine, which, (start, start + width), batch_size, table=table, tally=tally
-        )
-        sweep.deleted_batch(batch_done)
-        count = sum(batch_done.deleted.values())
-        if count < batch_size:
-            start += width
-            width = _next_width(width, count, batch_size)
-        else:  # the window may hold more: go over it again, narrower
-            width = max(1, width // 2)
-        _pace(batch_done)
-        done += count
-        if progress is not None:
-            progress(done, max(total, done))
+    with ExpiryWalk(engine, tally=tally) as walk:
+        while start < extent:
+            batch_done = walk.delete(which, (start, start + width), batch_size, table=table)
+            sweep.deleted_batch(batch_done)
+            count = sum(batch_done.deleted.values())
+            if count < batch_size:
+                start += width
+                width = _next_width(width, count, batch_size)
+            else:  # the window may hold more: go over it again, narrower
+                width = max(1, width // 2)
+            _pace(walk, batch_done)
+            done += count
+            if progress is not None:
+                progress(done, max(total, done))
     return done
 
 

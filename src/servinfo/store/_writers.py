@@ -19,6 +19,17 @@ whose busy timeout ends a lock-order inversion with an error, as before. The
 kernel drops the lock of a process that dies; a connection drops it when its
 transaction ends (commit, rollback, close — the pool rolls back every
 connection it takes back).
+
+Waiters are visible: a writer that finds the queue taken holds a shared
+``flock`` on ``<database>-waiting`` from just before it blocks until it got the
+queue, so that a long writer (the retention sweep, which runs several windows
+in one transaction) can ask :meth:`QueuedWriterConnection.writers_waiting` —
+an exclusive non-blocking try on that file, released at once — and commit as
+soon as someone queues. ``flock`` locks belong to the open file, so a writer in
+another thread of the same process is seen as one in another process. A writer
+that does not queue (another tool, or a thread already holding another queue,
+see above) is not seen: the long writer bounds its transaction anyway. Where the
+file cannot be opened (read-only file system, as for the queue), no one is seen.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["QueuedWriterConnection", "writer_queue_path"]
+__all__ = ["QueuedWriterConnection", "waiting_writers_path", "writer_queue_path"]
 
 #: Every commit on disk when it returns (see ``servinfo.store.engines``).
 _SYNCHRONOUS = "FULL"
@@ -41,6 +52,10 @@ _depth: dict[int, int] = {}
 
 def writer_queue_path(database: str) -> str:
     return f"{database}-writers"
+
+
+def waiting_writers_path(database: str) -> str:
+    return f"{database}-waiting"
 
 
 def _open_queue(path: str) -> int:
@@ -64,9 +79,10 @@ def _open_queue(path: str) -> int:
 class QueuedWriterConnection(sqlite3.Connection):
     """A pysqlite connection that can wait in its database's writer queue."""
 
-    def __init__(self, *args: Any, writer_queue: str, autocheckpoint: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, database: str, autocheckpoint: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._queue_fd = _open_queue(writer_queue)
+        self._queue_fd = _open_queue(writer_queue_path(database))
+        self._waiting_fd = _open_queue(waiting_writers_path(database))
         self._queued_by: int | None = None
         # The connection sets its own sync settings, so that what it tracks as in
         # force (the *_now fields) is what SQLite holds.
@@ -76,14 +92,12 @@ class QueuedWriterConnection(sqlite3.Connection):
         self._synchronous_now, self._autocheckpoint_now = _SYNCHRONOUS, autocheckpoint
 
     @classmethod
-    def factory(
-        cls, writer_queue: str, autocheckpoint: int
-    ) -> Callable[..., QueuedWriterConnection]:
-        """What ``sqlite3.connect(factory=…)`` calls: connections queueing on ``writer_queue``
-        that checkpoint the WAL every ``autocheckpoint`` pages."""
+    def factory(cls, database: str, autocheckpoint: int) -> Callable[..., QueuedWriterConnection]:
+        """What ``sqlite3.connect(factory=…)`` calls: connections to ``database`` (its file
+        name) queueing beside it, that checkpoint the WAL every ``autocheckpoint`` pages."""
 
         def connect(*args: Any, **kwargs: Any) -> QueuedWriterConnection:
-            return cls(*args, writer_queue=writer_queue, autocheckpoint=autocheckpoint, **kwargs)
+            return cls(*args, database=database, autocheckpoint=autocheckpoint, **kwargs)
 
         return connect
 
@@ -119,10 +133,38 @@ class QueuedWriterConnection(sqlite3.Connection):
             except BlockingIOError:
                 return
         else:
-            fcntl.flock(self._queue_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+            self._wait_in_queue()
         self._queued_by = thread
         with _depth_lock:
             _depth[thread] = holding + 1
+
+    def _wait_in_queue(self) -> None:
+        """Take the queue, seen as waiting (``-waiting`` held shared) while it is taken."""
+        try:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return  # free: nobody to tell
+        except BlockingIOError:
+            pass
+        if self._waiting_fd >= 0:
+            # Blocks only for the instant a long writer's try holds it exclusively.
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_SH)
+        try:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        finally:
+            if self._waiting_fd >= 0:
+                fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
+
+    def writers_waiting(self) -> bool:
+        """Whether a servinfo writer is blocked in this database's queue (see the module
+        docstring); False when that cannot be known."""
+        if self._waiting_fd < 0:
+            return False
+        try:
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
+        return False
 
     def leave_write_queue(self) -> None:
         thread = self._queued_by
@@ -152,6 +194,7 @@ class QueuedWriterConnection(sqlite3.Connection):
             super().close()
         finally:
             self.leave_write_queue()
-            if self._queue_fd >= 0:
-                os.close(self._queue_fd)
-                self._queue_fd = -1
+            for fd in (self._queue_fd, self._waiting_fd):
+                if fd >= 0:
+                    os.close(fd)
+            self._queue_fd = self._waiting_fd = -1

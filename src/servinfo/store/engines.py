@@ -38,7 +38,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 
-from servinfo.store._writers import QueuedWriterConnection, writer_queue_path
+from servinfo.store._writers import QueuedWriterConnection
 from servinfo.store.errors import StoreError
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "lock_for_erasure",
     "lock_for_write",
     "write_transaction",
+    "writers_waiting",
 ]
 
 
@@ -159,6 +160,17 @@ def lock_for_erasure(connection: Connection) -> None:
         connection.exec_driver_sql("LOCK TABLE ONLY records IN SHARE ROW EXCLUSIVE MODE")
 
 
+def writers_waiting(connection: Connection) -> bool:
+    """Whether another servinfo writer waits in the queue of ``connection``'s SQLite
+    database (:meth:`QueuedWriterConnection.writers_waiting`); False on PostgreSQL."""
+    if not is_sqlite(connection.engine):
+        return False
+    dbapi_connection = connection.connection.dbapi_connection
+    return isinstance(dbapi_connection, QueuedWriterConnection) and (
+        dbapi_connection.writers_waiting()
+    )
+
+
 def checkpoint(engine: Engine, *, tables: tuple[str, ...] = ("data_keys",)) -> bool:
     """Push deleted bytes out of the database's side files; True when complete.
 
@@ -189,12 +201,11 @@ def checkpoint(engine: Engine, *, tables: tuple[str, ...] = ("data_keys",)) -> b
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    queue = writer_queue_path(url.database or "")
     engine = create_engine(
         url,
         connect_args={
             "timeout": _BUSY_TIMEOUT_MS / 1000,
-            "factory": QueuedWriterConnection.factory(queue, _WAL_PAGES),
+            "factory": QueuedWriterConnection.factory(url.database or "", _WAL_PAGES),
         },
     )
 

@@ -6,14 +6,16 @@ retention, the hold flag) and never decrypts: only ``servinfo.access`` reads
 records out of the store.
 
 A record *expired* when ``retain_until < today`` and nothing keeps it
-(``legal_hold`` false). The sweep works a batch at a time, each batch one
-write transaction that holds the region's writers off (SQLite ``BEGIN
-IMMEDIATE``; PostgreSQL the erasure lock, which waits for writers in flight):
+(``legal_hold`` false). The sweep works a batch at a time, in write
+transactions that hold the region's writers off (SQLite ``BEGIN IMMEDIATE``;
+PostgreSQL the erasure lock, which waits for writers in flight):
 
-(1) :func:`delete_expired_where` — the fast path: one statement finds and
+(1) :class:`ExpiryWalk` — the fast path: one statement finds and
     deletes the expired records of a physical window of the table (rowids,
     heap blocks) by predicate alone (:class:`Deletable`: kinds and collection
-    cutoffs, subjects and organizations to skip), then their blind indexes.
+    cutoffs, subjects and organizations to skip), then their blind indexes;
+    on SQLite several windows share a transaction, committed as soon as a
+    writer queues (ingest still waits at most a window).
     On PostgreSQL, :func:`drop_expired_partition` first drops each month
     partition (:mod:`servinfo.store.partitions`) in which that predicate
     holds for every record; the others are walked.
@@ -40,14 +42,21 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from types import TracebackType
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, and_, exc, func, select, update
 
 from servinfo.store._bulk import date_value, fetch_for_ids, id_chunks, id_filter, time_value
-from servinfo.store.engines import is_sqlite, lock_for_erasure, write_transaction
+from servinfo.store.engines import (
+    is_sqlite,
+    lock_for_erasure,
+    write_transaction,
+    writers_waiting,
+)
 from servinfo.store.models import RecordRow
 from servinfo.store.partitions import forget_partition, is_partition
 from servinfo.store.sweep_progress import KEYS_DESTROYED, SweepTally
@@ -57,8 +66,8 @@ __all__ = [
     "Deletable",
     "ExpiredRecord",
     "ExpiryBatch",
+    "ExpiryWalk",
     "delete_expired",
-    "delete_expired_where",
     "destroy_idle_keys",
     "drop_expired_partition",
     "expired_batch",
@@ -241,7 +250,7 @@ def delete_expired(
 
 def physical_extent(engine: Engine, table: str = "records") -> int:
     """Where ``table`` (``records`` or one of its partitions) ends, in the unit of
-    :func:`delete_expired_where`'s ``window``: one past the largest rowid on SQLite,
+    :meth:`ExpiryWalk.delete`'s ``window``: one past the largest rowid on SQLite,
     the number of heap blocks (plus one) on PostgreSQL."""
     sqlite = is_sqlite(engine)
     _check_table(table)
@@ -314,91 +323,179 @@ class Deletable:
         return self.indexed_kinds is None or not self.indexed_kinds.isdisjoint(kinds)
 
 
-def delete_expired_where(
-    engine: Engine,
-    which: Deletable,
-    window: tuple[int, int],
-    limit: int,
-    *,
-    table: str = "records",
-    tally: SweepTally | None = None,
-) -> ExpiryBatch:
-    """Delete up to ``limit`` records that ``which`` chooses by predicate alone in
-    ``window`` of ``table``.
+#: On SQLite, the windows one transaction of the walk runs at most, and how long (seconds)
+#: it holds the writers off at most (see :class:`ExpiryWalk`).
+_WINDOWS_PER_TRANSACTION = 64
+_TRANSACTION_HOLD = 0.5
+#: How long, after a commit for a waiting writer, the walk waits for it to take the lock.
+_LET_IN = 1.0
 
-    The sweep's fast path. One statement finds and deletes them — no round trip
-    through Python per record — then their blind indexes, in the same
-    transaction (only if a deleted record's kind may have some).
 
-    ``window`` is a physical range ``[start, end)`` of the table: rowids on
-    SQLite, heap blocks on PostgreSQL (a TID range scan; ``table`` is then one
-    of the partitions, whose blocks are its own). The sweep walks the
-    table once in physical order, so each page is read and rewritten once,
-    instead of finding each batch through the ``retain_until`` index among
-    records scattered over every page (and, on PostgreSQL, walking past the
-    previous batches' dead index entries and sorting what is left every batch).
-    A record this walk misses (written behind it meanwhile) is found by the
-    sweep's record-by-record pass. A batch that deleted ``limit`` records may
-    have left some in its window: the caller goes over the window again.
+class ExpiryWalk:
+    """The sweep's fast path: :meth:`delete` deletes the records ``which`` chooses in a
+    physical window of a table, by predicate alone, a window at a time.
+
+    A context manager: leaving it commits the windows not yet committed; an
+    exception rolls them back (their progress with them: see ``tally`` below).
+
+    On PostgreSQL every window is one transaction. On SQLite several windows
+    share one: a commit costs about as much as a window's deletes (the WAL
+    frames of the table and index pages it rewrote, which the next windows
+    rewrite again), so fewer commits make the walk faster. Ingest still waits at
+    most one window: after each window the walk asks whether a writer is queued
+    for the database (:func:`~servinfo.store.engines.writers_waiting`) and if so
+    commits at once, then waits until that writer has the lock (so that the walk
+    does not take it back first). The transaction also commits after
+    :data:`_WINDOWS_PER_TRANSACTION` windows or once it has held the writers off
+    for :data:`_TRANSACTION_HOLD` seconds, so that a writer the queue does not
+    show (another tool), and the work a crash undoes, stay bounded.
+
+    Given a ``tally``, each window adds its counts to the sweep's progress in the
+    transaction that deletes them: the counts are durable exactly when the
+    deletions are.
     """
-    if not which.cutoffs:
-        return ExpiryBatch({})
-    _check_table(table)
+
+    def __init__(self, engine: Engine, *, tally: SweepTally | None = None) -> None:
+        self._engine = engine
+        self._sqlite = is_sqlite(engine)
+        self._tally = tally
+        self._open: AbstractContextManager[Connection] | None = None
+        self._connection: Connection | None = None
+        self._windows = 0
+        self._began = 0.0
+
+    def __enter__(self) -> ExpiryWalk:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._end(exc_type, exc, tb)
+
+    def delete(
+        self, which: Deletable, window: tuple[int, int], limit: int, *, table: str = "records"
+    ) -> ExpiryBatch:
+        """Delete up to ``limit`` records that ``which`` chooses in ``window`` of ``table``,
+        and their blind indexes.
+
+        ``window`` is a physical range ``[start, end)`` of the table: rowids on
+        SQLite, heap blocks on PostgreSQL (a TID range scan; ``table`` is then one
+        of the partitions, whose blocks are its own). The sweep walks the
+        table once in physical order, so each page is read and rewritten once,
+        instead of finding each batch through the ``retain_until`` index among
+        records scattered over every page (and, on PostgreSQL, walking past the
+        previous batches' dead index entries and sorting what is left every batch).
+        A record this walk misses (written behind it meanwhile) is found by the
+        sweep's record-by-record pass. A window that deleted ``limit`` records may
+        have left some: the caller goes over it again.
+        """
+        if not which.cutoffs:
+            return ExpiryBatch({})
+        _check_table(table)
+        asked = time.perf_counter()
+        connection = self._connection
+        if connection is None:
+            self._open = write_transaction(self._engine, commit="unsynced")
+            self._connection = connection = self._open.__enter__()
+            if not self._sqlite:  # the wait for writers is the LOCK's (SQLite's, the BEGIN's)
+                asked = time.perf_counter()
+            lock_for_erasure(connection)
+            self._began, self._windows = time.perf_counter(), 0
+        got = time.perf_counter()
+        deleted = _delete_window(connection, which, window, limit, table)
+        if self._tally is not None:
+            self._tally.add(connection, "deleted", deleted)
+        self._windows += 1
+        full = self._windows >= _WINDOWS_PER_TRANSACTION or (
+            time.perf_counter() - self._began >= _TRANSACTION_HOLD
+        )
+        if not self._sqlite or full:
+            self._end()
+        elif writers_waiting(connection):
+            self._end()
+            self._let_in()
+        done = time.perf_counter()
+        return ExpiryBatch(dict(deleted), got - asked, done - got)
+
+    def commit(self) -> None:
+        """Commit the windows not yet committed (before the caller rests: never rest
+        holding the writers off)."""
+        self._end()
+
+    def _end(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        """Commit the open transaction (roll it back when given an exception)."""
+        transaction, self._open, self._connection = self._open, None, None
+        if transaction is not None:
+            transaction.__exit__(exc_type, exc, tb)
+
+    def _let_in(self) -> None:
+        """Wait (up to :data:`_LET_IN`) until no writer is queued any more, i.e. the one
+        the walk committed for has the lock: the walk's next transaction queues behind it."""
+        deadline = time.perf_counter() + _LET_IN
+        with self._engine.connect() as connection:
+            while writers_waiting(connection) and time.perf_counter() < deadline:
+                time.sleep(0.0005)
+
+
+def _delete_window(
+    connection: Connection, which: Deletable, window: tuple[int, int], limit: int, table: str
+) -> Counter[str]:
+    """:meth:`ExpiryWalk.delete`'s statements, in ``connection``'s transaction."""
+    engine = connection.engine
     sqlite = is_sqlite(engine)
     p = "?" if sqlite else "%s"
-    asked = time.perf_counter()
-    with write_transaction(engine, commit="unsynced") as connection:
-        if not sqlite:  # the wait for writers is the LOCK's (SQLite's, the BEGIN's)
-            asked = time.perf_counter()
-        lock_for_erasure(connection)
-        got = time.perf_counter()
-        start, end = window
-        # The row's physical address: a row updated since the subquery saw it has
-        # another one on PostgreSQL, and is left for the next batch.
-        row = "rowid" if sqlite else "ctid"
-        if sqlite:
-            where = "rowid >= ? AND rowid < ?"
-            params: list[Any] = [start, end]
-        else:
-            where = "ctid >= %s::tid AND ctid < %s::tid"
-            params = [f"({start},0)", f"({end},0)"]
-        condition, condition_params = which.condition(connection)
-        params += condition_params
-        # Names and placeholders only: every value is a parameter.
-        # (On PostgreSQL ``= ANY(ARRAY(…))`` is a TID scan of the rows found;
-        # ``IN (…)`` would hash them first.)
-        chosen = "IN (" if sqlite else "= ANY(ARRAY("
-        doomed = (
-            f"DELETE FROM {table} WHERE {row} {chosen}SELECT {row} FROM {table} "  # noqa: S608
-            f"WHERE {where} AND {condition} "
-            f"LIMIT {p}){'' if sqlite else ')'} RETURNING id, kind"
-        )
-        params.append(limit)
-        deleted: Counter[str] = Counter()
-        if sqlite:
-            gone = connection.exec_driver_sql(doomed, tuple(params)).all()
-            deleted.update(kind for _, kind in gone)
-            if which.indexed(deleted):
-                ids = [record_id for record_id, _ in gone]
-                fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
-        else:
-            # One statement deletes the records and their blind indexes and returns
-            # the counts per kind alone: no row of the batch travels to Python.
-            indexes = (
-                ", indexes AS (DELETE FROM blind_index WHERE record_id IN (SELECT id FROM gone))"
-                if which.indexed(which.cutoffs)
-                else ""
-            )
-            statement = (
-                f"WITH gone AS ({doomed}){indexes} "  # noqa: S608
-                "SELECT kind, count(*) FROM gone GROUP BY kind"
-            )
-            for kind, count in connection.exec_driver_sql(statement, tuple(params)):
-                deleted[kind] = int(count)
-        if tally is not None:
-            tally.add(connection, "deleted", deleted)
-    done = time.perf_counter()
-    return ExpiryBatch(dict(deleted), got - asked, done - got)
+    start, end = window
+    # The row's physical address: a row updated since the subquery saw it has
+    # another one on PostgreSQL, and is left for the next batch.
+    row = "rowid" if sqlite else "ctid"
+    if sqlite:
+        where = "rowid >= ? AND rowid < ?"
+        params: list[Any] = [start, end]
+    else:
+        where = "ctid >= %s::tid AND ctid < %s::tid"
+        params = [f"({start},0)", f"({end},0)"]
+    condition, condition_params = which.condition(connection)
+    params += condition_params
+    # Names and placeholders only: every value is a parameter.
+    # (On PostgreSQL ``= ANY(ARRAY(…))`` is a TID scan of the rows found;
+    # ``IN (…)`` would hash them first.)
+    chosen = "IN (" if sqlite else "= ANY(ARRAY("
+    doomed = (
+        f"DELETE FROM {table} WHERE {row} {chosen}SELECT {row} FROM {table} "  # noqa: S608
+        f"WHERE {where} AND {condition} "
+        f"LIMIT {p}){'' if sqlite else ')'} RETURNING id, kind"
+    )
+    params.append(limit)
+    deleted: Counter[str] = Counter()
+    if sqlite:
+        gone = connection.exec_driver_sql(doomed, tuple(params)).all()
+        deleted.update(kind for _, kind in gone)
+        if which.indexed(deleted):
+            ids = [record_id for record_id, _ in gone]
+            fetch_for_ids(connection, _sql(engine, _DELETE_INDEXES), ids)
+        return deleted
+    # One statement deletes the records and their blind indexes and returns
+    # the counts per kind alone: no row of the batch travels to Python.
+    indexes = (
+        ", indexes AS (DELETE FROM blind_index WHERE record_id IN (SELECT id FROM gone))"
+        if which.indexed(which.cutoffs)
+        else ""
+    )
+    statement = (
+        f"WITH gone AS ({doomed}){indexes} "  # noqa: S608
+        "SELECT kind, count(*) FROM gone GROUP BY kind"
+    )
+    for kind, count in connection.exec_driver_sql(statement, tuple(params)):
+        deleted[kind] = int(count)
+    return deleted
 
 
 #: How long a partition's drop waits for readers and writers of its parent, a try.
