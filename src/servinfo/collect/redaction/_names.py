@@ -8,27 +8,43 @@ Italian):
 
 (1) after a title: Mr, Mrs, Ms, Dr, Prof, Frau, Herr, Mme, M., Dott., Sig.ra …;
 (2) after a greeting: Hi, Dear, Hallo, Liebe, Bonjour, Cher, Ciao, Gentile …;
-(3) after a sign-off, on the same or the next line (the signature): Regards,
-    Thanks, Viele Grüße, Cordialement, Cordiali saluti …;
+(3) after a sign-off, on the same or the next line or after a blank line (the
+    signature): Regards, Thanks, Viele Grüße, Im Auftrag, Cordialement,
+    Cordiali saluti …;
 (4) after words that introduce a person: "my colleague", "meine Kollegin",
     "ma collègue", "il mio collega", "my name is", "ich heiße", "je m'appelle",
-    "mi chiamo", and field labels (``Name:``, ``Kunde:``, ``Nom :``, ``From:``);
-(5) before an e-mail address in angle brackets or parentheses
-    (``Jane Doe <jane@…>``);
+    "mi chiamo", "my mother", "spoke with", "assigned to", "assigné à",
+    "in copia", "signed for by", "login ok for" …, and field labels and keys
+    (``Name:``, ``Kunde:``, ``Nom :``, ``Reviewer:``, ``display_name=``,
+    ``"displayName":``, ``user.name=``); after a key or an audit verb, a name
+    in capitals too (``kunde="ODA BRANDHORST"``, ``CARDHOLDER: LINDQVIST, ASTRID``);
+(5) beside an e-mail address: before it in angle brackets or parentheses
+    (``Jane Doe <jane@…>``), after it in parentheses, or before it with a
+    separator when its local part holds one of the name's words (CSV rows,
+    "Anna Keller, erreichbar über anna.keller@…");
+(5a) as chats write people: a speaker (``[12:01] Anna:``, ``Agent Anna:``,
+    ``[12:01] anna:`` in lower case), a mention (``@Anna``), a greeting in lower
+    case (``hi anna,``), the writer's "Anna here:";
 (6) anywhere, when the first word is a first name of the lists in Faker's
     person providers for the policy's languages (``faker``, MIT, read at start,
     nothing downloaded) and a capitalised surname follows.
 
 The span is the name alone, without title or greeting. Words that are never a
 name, though capitalised after a greeting ("Hi Team", "Dear Customer", "Hallo
-zusammen", "Bonjour Madame"), and names of products and places common in logs,
-end or cancel a candidate.
+zusammen", "Bonjour Madame"), names of products and places common in logs,
+departments ("Data Engineering", "Ufficio Acquisti"), what an organisation's
+name ends with ("Corporation", "Traders"), speakers of logs ("kernel:") and
+annotations ("@Override"), end or cancel a candidate; so does a compound of one
+("Kundenservice-Team"). A name alone at the end of the text must follow a
+sentence or a blank line: the last line of a block of lines without punctuation
+is an organisation's ("Customer Success Team\nNorthwind Traders").
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,8 +54,13 @@ __all__ = ["CONTEXT_RULES", "LISTED", "Rule", "first_names", "listed_pattern", "
 
 # --- the shape of a name --------------------------------------------------------------
 
-_UPPER = "A-ZÀ-ÖØ-Þ"
-_LOWER = "a-zß-öø-ÿ"
+# Latin-1 and the capitals of Latin Extended-A ("Łukasz", "Šimek", "Özdemir").
+_UPPER = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĴĶĹĻĽĿŁŃŅŇŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
+# Latin-1 and all of Latin Extended-A ("Yılmaz", "Dvořák"): the block mixes its
+# cases, and a capital inside a word is harmless here.
+_LOWER = "a-zß-öø-ÿā-ž"
+# Lower case only, for names typed in lower case in chats ("łukasz: hi").
+_LOWER_ONLY = "a-zß-öø-ÿāăąćĉċčďđēĕėęěĝğġģĥħĩīĭįıĵķĺļľŀłńņňōŏőœŕŗřśŝşšţťŧũūŭůűųŵŷźżž"
 # "Anne-Marie", "O'Brien", "McDonald", "D'Angelo"; an initial "J."
 _WORD = (
     rf"(?:(?:[{_UPPER}]['’])?[{_UPPER}][{_LOWER}]+(?:[-'’][{_UPPER}]?[{_LOWER}]+)?"
@@ -50,6 +71,13 @@ _PARTICLE = r"(?:van der|van den|van|von der|von|de la|del|della|de|di|da|du|le|
 CAPITALISED: Final = rf"[{_UPPER}][{_LOWER}]+"
 #: One to four words, particles between them.
 FULL_NAME: Final = rf"{_WORD}(?:[ ](?:{_PARTICLE}[ ])?{_WORD}){{0,3}}"
+# After a title the name may start with its particle ("Frau van der Meulen", "Mme du Plessis").
+_TITLED_NAME = rf"(?:{_PARTICLE}[ ])?{FULL_NAME}"
+# As logs and card terminals write names: "SØREN VON ARNIM", "NGUYEN, SIDDHARTH".
+_CAPS_WORD = rf"(?:[{_UPPER}]['’])?[{_UPPER}]{{2,}}(?:[-'’][{_UPPER}]{{2,}})?"
+_CAPS_NAME = rf"{_CAPS_WORD}(?:,?[ ]{_CAPS_WORD}){{1,3}}"
+# As people type their name in a chat: "jae-won", "marie-hélène".
+_LOWER_NAME = rf"[{_LOWER_ONLY}]{{2,}}(?:[-'’][{_LOWER_ONLY}]{{2,}})?"
 
 # (1) titles
 _TITLES = (
@@ -59,7 +87,8 @@ _TITLES = (
 )
 # (2) greetings (case-insensitive)
 _GREETINGS = (
-    r"(?i:hi|hello|hey|dear|good morning|good afternoon|good evening|greetings|thanks|thank you|"
+    r"(?i:hi|hello|hey|hiya|dear|good morning|good afternoon|good evening|morning|evening|"
+    r"greetings|thanks|thank you|"
     r"thx|many thanks|danke|danke schön|vielen dank|merci|merci beaucoup|grazie|grazie mille|"
     r"hallo|hi there|liebe|lieber|sehr geehrte|sehr geehrter|guten tag|guten morgen|moin|servus|"
     r"grüezi|grüß gott|bonjour|bonsoir|salut|cher|chère|chers|coucou|ciao|salve|buongiorno|"
@@ -77,16 +106,44 @@ _SIGN_OFFS = (
     r"cordialement|bien cordialement|bien à vous|merci|merci d'avance|merci par avance|"
     r"salutations|salutations distinguées|sincères salutations|amitiés|bonne journée|à bientôt|"
     r"cordiali saluti|distinti saluti|saluti|saluti cordiali|cordialmente|un cordiale saluto|"
-    r"un caro saluto|grazie|grazie mille|grazie in anticipo|a presto|un saluto|buona giornata)"
+    r"un caro saluto|grazie|grazie mille|grazie in anticipo|a presto|un saluto|buona giornata|"
+    # signing for someone else
+    r"im auftrag|in vertretung|i\. ?a\.|i\. ?v\.|p\. ?p\.|per procura|pour ordre|p\. ?o\.)"
 )
 # (4) words that introduce a person (case-insensitive), and field labels
 _INTRODUCERS = (
     r"(?i:my colleague|my coworker|my co-worker|my manager|my boss|my wife|my husband|"
-    r"my name is|i am|i'm|this is|colleague|"
+    r"my name is|i am|i'm|this is|colleague|our colleague|"
     r"mein kollege|meine kollegin|mein chef|meine chefin|kollege|kollegin|ich heiße|ich bin|"
+    r"meinen kollegen|meinem kollegen|meiner kollegin|unser kollege|unsere kollegin|"
+    r"unseren kollegen|unserem kollegen|unserer kollegin|"
     r"mein name ist|ma collègue|mon collègue|ma collegue|mon collegue|je m'appelle|je suis|"
+    r"notre collègue|notre collegue|"
     r"mon nom est|il mio collega|la mia collega|mio collega|mia collega|mi chiamo|sono|"
+    r"il nostro collega|la nostra collega|"
     r"il mio nome è|assigned to|forwarded to|escalated to|cc|signed|signed by|"
+    # whom one spoke to, handed a case to, copied in, in the four languages
+    r"spoke with|spoke to|talked to|talked with|speaking with|speaking to|met with|"
+    r"heard from|handed over to|handed to|passed to|transferred to|reassigned to|"
+    r"looping in|loop in|copying|ask|please ask|fragen sie|demandez à|chiedete a|chiedi a|"
+    # family and the people one acts for: "my mother, Ngozi Osei, …"
+    r"my mother|my father|my son|my daughter|my partner|my brother|my sister|my friend|"
+    r"my neighbour|my neighbor|my tenant|my landlord|my client|my assistant|"
+    r"meine mutter|mein vater|mein sohn|meine tochter|mein mann|meine frau|mein partner|"
+    r"meine partnerin|mein bruder|meine schwester|ma mère|mon père|mon fils|ma fille|mon mari|"
+    r"ma femme|mon conjoint|ma conjointe|mon frère|ma sœur|ma soeur|mia madre|mio padre|"
+    r"mio figlio|mia figlia|mio marito|mia moglie|mio fratello|mia sorella|"
+    # who received or signed for a delivery, who logged in
+    r"signed for by|received by|collected by|picked up by|entgegengenommen von|"
+    r"abgeholt von|reçu par|reçue par|retiré par|ritirato da|ritirata da|ricevuto da|"
+    r"login ok for|login for|logged in as|signed in as|authenticated as|"
+    r"client|the client|le client|la cliente|il cliente|"
+    r"gesprochen mit|telefoniert mit|sprach mit|übergeben an|weitergeleitet an|"
+    r"zugewiesen an|in cc|in kopie|bearbeitet von|sachbearbeiter|sachbearbeiterin|"
+    r"parlé avec|parlé à|transmis à|assigné à|assignée à|attribué à|attribuée à|"
+    r"réattribué à|en copie|pris en charge par|prise en charge par|traité par|traitée par|"
+    r"parlato con|assegnato a|assegnata a|riassegnato a|riassegnata a|inoltrato a|"
+    r"in copia|preso in carico da|presa in carico da|gestito da|gestita da|"
     r"contact person|ansprechpartner|ansprechpartnerin|interlocuteur|referente|"
     r"customer|kunde|kundin|"
     r"requester|reporter|assignee|de la part de|da parte di|reported by|submitted by|created by|"
@@ -102,7 +159,20 @@ _LABELS = (
     r"signed|signature|unterschrift|author|autor|auteur|autore|owner|user|customer|client|"
     r"cliente|kunde|kundin|benutzer|utilisateur|utente|employee|mitarbeiter|mitarbeiterin|"
     r"recipient|empfänger|destinataire|destinatario|sender|absender|expéditeur|mittente|"
-    r"account holder|titulaire|intestatario|inhaber)"
+    r"account holder|titulaire|intestatario|inhaber|cardholder|card holder|karteninhaber|"
+    r"reviewer|approver|reviewed by|approved by|responsible|verantwortlich|prüfer|prüferin|"
+    r"sign-off|signoff|signed off by|freigabe|freigegeben von|validé par|validée par|"
+    r"approvato da|approvata da|contributors|participants|attendees|teilnehmer|partecipanti|"
+    r"responsable|relecteur|relectrice|responsabile|revisore|referente|"
+    r"karteninhaberin|kundenname|nom_client|nome_cliente)"
+)
+# Keys of forms, logs and JSON: user_name=, display_name=, "displayName":, user.name=
+# (in lower or camel case, with their separator: not "username", a handle, nor a
+# constant's name such as FULL_NAME).
+_KEYS = (
+    r"(?:user|customer|display|full|first|last|given|family|contact|account|holder|card|client|"
+    r"sender|recipient|owner|assignee|reporter|author|employee|kunden|kontakt|nutzer|utente|"
+    r"cliente)(?:[_.-](?:name|nom|nome)|Name)"
 )
 
 # Sign-offs that a name may follow after a space alone ("Gruß Matthias").
@@ -120,8 +190,19 @@ _QUERY_KEYS = (
     r"name|nom|nome|cognome|nachname|vorname|prenom|prénom|first_?name|last_?name|surname|"
     r"full_?name|customer_?name|holder"
 )
+# Roles a chat writes before the speaker's name.
+_ROLES = (
+    r"agent|agente|operator|operatore|operatrice|opérateur|opératrice|operateur|support|"
+    r"moderator|admin|berater|beraterin|conseiller|conseillère|consulente|advisor|adviser|rep"
+)
+# Where logs name a person in capitals ("assigned to ANNA KELLER").
+_CAPS_INTRODUCERS = (
+    r"assigned to|granted to|revoked from|reassigned to|created by|changed by|modified by|"
+    r"updated by|deleted by|approved by|requested by|performed by|reported by|submitted by|"
+    r"opened by|closed by|login by|logged in as|impersonating|on behalf of"
+)
 # Weak contexts: a person often follows, but so do products and places.
-_WEAK = r"by|for|par|pour|per|von|für|di|from|de|da|dal|dalla|with|mit|avec|con"
+_WEAK = r"by|for|par|pour|per|von|für|di|from|de|da|dal|dalla|with|mit|avec|con|an|à"
 
 # Words that open a clause after a name, in the four languages.
 _CLAUSES = (
@@ -149,28 +230,70 @@ class Rule:
     two_words: bool = False
     #: The name is a URL query value: "+" and "%20" stand for a space.
     query: bool = False
+    #: The name is written in capitals ("upper") or in lower case ("lower"): its
+    #: words are checked as the same words capitalised.
+    case: str = ""
+    #: The value runs from the name to the local part of the e-mail address
+    #: beside it, which must hold one of the name's words ("Kofi Osei,kofi.osei@").
+    email: bool = False
 
 
 #: (1)-(5), in order.
 CONTEXT_RULES: Final = (
-    Rule(rf"\b{_TITLES}\.?[ ]{{1,2}}{_TITLED}(?P<v>{FULL_NAME})"),
+    Rule(rf"\b{_TITLES}\.?[ ]{{1,2}}{_TITLED}(?P<v>{_TITLED_NAME})"),
     Rule(rf"\b{_GREETINGS}[ ,]{{1,3}}{_TITLED}(?P<v>{FULL_NAME})"),
-    Rule(rf"\b{_SIGN_OFFS}[ ]?[,.!]?[ ]?\r?\n[ \t]*(?:--[ ]?\r?\n)?(?P<v>{FULL_NAME})"),
+    # ... on the next line, or after a blank line
+    Rule(
+        rf"\b{_SIGN_OFFS}[ ]?[,.!]?[ ]?\r?\n(?:[ \t]*\r?\n)?[ \t]*(?:--[ ]?\r?\n)?"
+        rf"(?P<v>{FULL_NAME})"
+    ),
     Rule(rf"\b{_SIGN_OFFS},[ ](?P<v>{FULL_NAME})"),
     Rule(rf"\b{_CLOSINGS}[ ](?P<v>{FULL_NAME})"),
     Rule(rf"\b{_INTRODUCERS}[:,]?[ ]{{1,2}}{_TITLED}(?P<v>{FULL_NAME})"),
     # "Name: …", and as logs and JSON write it: name="…", "customer": "…".
-    Rule(rf"\b{_LABELS}[\"']?[ ]?[:=][ ]{{0,2}}[\"']?{_TITLED}(?P<v>{FULL_NAME})"),
+    Rule(rf"\b(?:{_LABELS}|{_KEYS})[\"']?[ ]?[:=][ ]{{0,2}}[\"']?{_TITLED}(?P<v>{FULL_NAME})"),
+    # ... in capitals, as logs and card terminals write it (two words or more).
+    Rule(
+        rf"\b(?:{_LABELS}|{_KEYS})[\"']?[ ]?[:=][ ]{{0,2}}[\"']?(?P<v>{_CAPS_NAME})",
+        two_words=True,
+        case="upper",
+    ),
     # A chat's or a log's speaker: "[12:01] Anna: …", "… joined. Anna: …",
     # "12:01 Anna: …", "Anna (12:01): …", "<Anna> …".
     Rule(rf"(?:\][ ]{{1,2}}|[.!?][ ]{{1,2}})(?P<v>{FULL_NAME})[ ]?:[ ]"),
     Rule(rf"\b\d{{1,2}}:\d{{2}}(?::\d{{2}})?[ ]{{1,2}}(?:-[ ])?(?P<v>{FULL_NAME})[ ]?:[ ]"),
     Rule(rf"(?P<v>{FULL_NAME})[ ][(\[]\d{{1,2}}:\d{{2}}(?::\d{{2}})?[)\]][ ]?:"),
     Rule(rf"(?:^|\n)<(?P<v>{FULL_NAME})>[ ]"),
+    # ... with their role: "[10:02] Agent Bronagh: …", "Operatore Sveva: …".
+    Rule(rf"\][ ]{{1,2}}(?i:{_ROLES})[ ](?P<v>{FULL_NAME})[ ]?:[ ]"),
+    # ... typed in lower case after a timestamp in brackets: "[2026-03-01 10:02] priya: hi".
+    Rule(rf"\[\d[^\]\n]{{0,40}}\][ ]{{1,2}}(?P<v>{_LOWER_NAME})[ ]?:[ ]", case="lower"),
+    # A mention: "@Priya can you …" (annotations such as @Override are never names).
+    Rule(rf"(?:^|[ \n(])@(?P<v>{FULL_NAME})(?:[ ,:;!?.)]|$)"),
     Rule(rf"(?P<v>{FULL_NAME})[ ](?:{_EVENTS})"),
-    # A signature: the name alone at the end of the text, or after "--".
-    Rule(rf"(?:[.!?]|\n)[ ]{{0,2}}(?P<v>{FULL_NAME})[.!]?[ ]*$", skip_leading=True),
+    # A signature: the name alone at the end of the text, after a sentence or a
+    # blank line; the last line of a block of lines without punctuation is an
+    # organisation's ("Customer Success Team\nNorthwind Traders"), not a name.
+    Rule(
+        rf"(?:[.!?][ ]{{1,2}}|[.!?,:;)][ ]*\n[ ]{{0,2}}|\n[ ]*\n[ ]{{0,2}})"
+        rf"(?P<v>{FULL_NAME})[.!]?[ ]*$",
+        skip_leading=True,
+    ),
     Rule(rf"(?:^|\s)--[ ]?(?P<v>{FULL_NAME})[ ]*(?:\n|$)"),
+    # The writer introducing themselves: "Kofi here again: …", "Anna hier, …".
+    Rule(rf"(?:^|\n|[.!?][ ])(?P<v>{FULL_NAME})[ ](?:here|hier|ici)(?:[ ]again)?[,:!.]"),
+    # A greeting typed in lower case: "hi priya, …", "ciao marco!".
+    Rule(
+        rf"(?:^|\n|[.!?][ ])(?i:hi|hey|hello|hallo|ciao|salut|coucou|thanks|thx|merci|"
+        rf"grazie|danke)[ ](?P<v>{_LOWER_NAME})(?:[,!]|$)",
+        case="lower",
+    ),
+    # Audit logs in capitals: "role granted to SØREN NOWAK by ADMIN".
+    Rule(
+        rf"\b(?i:{_CAPS_INTRODUCERS})[:,]?[ ]{{1,2}}(?P<v>{_CAPS_NAME})",
+        two_words=True,
+        case="upper",
+    ),
     Rule(rf"[?&](?i:{_QUERY_KEYS})=(?P<v>{_WORD}(?:(?:\+|%20){_WORD}){{0,3}})", query=True),
     # After a weak word, two words or more that end the sentence ("declined for
     # Wei Ling Walker."): a product goes on ("for Visual Studio Code 1.8").
@@ -178,13 +301,25 @@ CONTEXT_RULES: Final = (
     # ... or that a clause follows ("for Wei Ling Clarke although it is correct",
     # "für Anna Keller, weil …"): a product's name goes on with its version or noun.
     Rule(
-        rf"\b(?i:{_WEAK})[ ]{_TITLED}(?P<v>{FULL_NAME})(?:,[ ]|[ ](?:{_CLAUSES})[ ,])",
+        rf"\b(?i:{_WEAK})[ ]{_TITLED}(?P<v>{FULL_NAME})"
+        rf"(?:,[ ]|[ ](?:{_CLAUSES})[ ,]|['’]s[ ]|[ ]\((?:\+|0)\d)",
         two_words=True,
     ),
     Rule(
         rf"(?:^|\n|[ \"'(])(?P<v>{FULL_NAME}),?[ ]{{0,2}}(?:<|\(|\[)[^ @<>()]{{1,64}}@",
         skip_leading=True,
     ),
+    # A name beside its own e-mail address in a field of a CSV row or a list:
+    # "17,Kofi Osei,kofi.osei@…", "Kofi Osei;k.osei@…". No counted repetition:
+    # each would multiply the scan's automaton states after every capitalised word.
+    Rule(
+        rf"(?:^|[\n,;\t|\"])(?P<v>{FULL_NAME}[ ]?[,;\t|][ ]?[^\s@<>(),;:\"/|]+)@",
+        skip_leading=True,
+        two_words=True,
+        email=True,
+    ),
+    # ... or after it, in parentheses: "priya.raman@example.com (Priya Raman)".
+    Rule(rf"@[^\s@<>()]{{1,255}}[ ]?\((?P<v>{FULL_NAME})\)"),
 )
 _PLAIN = Rule("")
 #: (6): a listed first name and a surname, anywhere.
@@ -324,7 +459,40 @@ _NOT_NAME_WORDS = frozenset(
         "Illustrator Thunderbird Webex Dropbox OneDrive SharePoint Salesforce Figma Notion "
         "Trello Asana Spotify Netflix Steam Discord Telegram Whatsapp WhatsApp Signal Skype "
         "Lightroom Premiere Acrobat Edge Explorer Internet Studio Office Drive Docs Sheets Gmail "
-        "Maps Play Store App Apps Cloud Cli Sdk Api Ui Ux"
+        "Maps Play Store App Apps Cloud Cli Sdk Api Ui Ux "
+        # departments and teams ("Assigned to Data Engineering", "Ufficio Acquisti")
+        "Engineering Reliability Operations Management Success Development Marketing Sales "
+        "Finance Legal Procurement Purchasing Accounting Accounts Payroll Security "
+        "Infrastructure Platform Backend Frontend Logistics Compliance Quality Assurance "
+        "Helpdesk Desk Department Dept Division Unit Office Backoffice Abteilung Einkauf "
+        "Vertrieb Buchhaltung Personalabteilung Kundenservice Kundendienst Direction "
+        "Département Comptabilité Achats Ventes Ufficio Reparto Servizio Amministrazione "
+        "Acquisti Vendite Contabilità Assistenza Clientela "
+        # what an organisation's name ends with
+        "Corporation Incorporated Limited Plc Se Kg Ohg Sas Bv Nv Traders Importers "
+        "Industries Systems Solutions Technologies Consulting Holdings Partners Enterprises "
+        "Banca Banque Versicherung Assicurazioni Insurance Société Compagnie Groupe Gruppo "
+        "Caisse Mutuelle Assurance Assurances "
+        # what follows "hi", "thanks" or "merci" in lower case and is not a name
+        "Much Anyway Beaucoup Mille Schön Sehr Vielmals Nochmal Infiniment Encore Ancora "
+        "Tanto Tante Buddy Man Mate Dude Bro Friend Gang Both Boss Chief Lots Loads Heaps "
+        "Tons Mucho Bien Tout Toi Vous Voi Ragazzi Leute Everyone's "
+        # what a sentence opens with before "here" ("Click here: …")
+        "Click Download Read See Look Register Apply Start Details More Sign Log Learn Find "
+        "Written Shown Given Taken Seen Done Kept Built Found Made Said Told Put Set Listed "
+        "Repeated Included Described Mentioned Explained Attached Quoted Copied Pasted Noted "
+        "Added Fixed Updated Changed Posted Linked Stored Defined Used Tested Checked "
+        # possessives and articles that open a team's or a service's name
+        "Ihr Ihre Euer Eure Unser Unsere Votre Vos Notre Nos Vostro Vostra Nostro Nostra "
+        "Der Die Das Les Gli "
+        # speakers of logs and chats that are not people ("[10:02] kernel: …")
+        "User Users Guest Visitor Host Root Daemon Kernel Cron Systemd Sshd Main Thread App "
+        "Auth Note Warn Err Notice Alert Fail Log Logger Moderator Staff Unknown Anonymous "
+        # annotations ("@Override")
+        "Override Deprecated Before After BeforeEach AfterEach BeforeAll AfterAll Autowired "
+        "Component Entity Bean Inject Nullable NonNull Transactional Value Data Getter Setter "
+        "Configuration Controller RestController Repository Singleton Provides Named Param "
+        "Path Query Body Header Property Table Column Id Parameterized Mock Spy Rule"
     )
 )
 # Honorifics that can follow a greeting: the name comes after them ("Dear Mr Smith").
@@ -341,17 +509,19 @@ def person(value: str, rule: Rule) -> tuple[int, int] | None:
     """
     if rule.query:
         return _query_person(value)
+    if rule.email:
+        return _person_beside_email(value, rule)
     offset = 0
     honorific = _HONORIFIC.match(value)
     if honorific is not None and honorific.end() < len(value):
         offset = honorific.end()
     words = value[offset:].split(" ")
     if rule.skip_leading:
-        while words and _never_name(words[0]):
+        while words and _never_name(words[0].title() if rule.case else words[0]):
             offset += len(words.pop(0)) + 1
     kept: list[str] = []
     for word in words:
-        if _never_name(word):
+        if _never_name(word.title() if rule.case else word):
             # "Dear Valued Customer", "Dear Hiring Manager": words before a word
             # that is never a name describe it; where the context is the whole
             # evidence, they are not a name either.
@@ -386,8 +556,49 @@ def _query_person(value: str) -> tuple[int, int] | None:
     return kept[0][0], kept[-1][1]
 
 
+def _person_beside_email(value: str, rule: Rule) -> tuple[int, int] | None:
+    """:func:`person` for a name and the e-mail local part after it (holding one of its words)."""
+    local = value[max(value.rfind(c) for c in " ,;:\t|/") + 1 :]
+    name = re.match(FULL_NAME, value)
+    if name is None:
+        return None
+    # One word will do after words of the sentence ("Hi Anna, mail anna@…"): the
+    # candidate starts where the greeting does, and no other rule reads it whole.
+    part = person(name.group(), Rule("", skip_leading=rule.skip_leading))
+    if part is None or (part[0] == 0 and " " not in name.group()[: part[1]]):
+        return None
+    folded = _folded(local)
+    words = name.group()[part[0] : part[1]].split(" ")
+    if any(len(w) >= 3 and _folded(w) in folded for w in words):
+        return part
+    # Someone else's address: the candidate began with a greeting or a title
+    # ("Dear Mr Keller, help@…"), which their own rules would have read.
+    for other in CONTEXT_RULES[:2]:
+        match = re.match(other.pattern, name.group())
+        if match is not None:
+            found = person(match.group("v"), other)
+            if found is not None:
+                return match.start("v") + found[0], match.start("v") + found[1]
+    return None
+
+
+def _folded(text: str) -> str:
+    """``text`` as e-mail local parts write it: ASCII letters and digits, lower case."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c for c in ascii_text.lower() if c.isalnum())
+
+
 def _never_name(word: str) -> bool:
-    return word in _NOT_NAME_WORDS or word.rstrip(".") in _NOT_NAME_WORDS
+    # An initial ("O.", "E.") is part of a name, though "O" and "E" are words.
+    if len(word) == 2 and word[1] == ".":
+        return False
+    word = word.rstrip(".,")
+    if word.endswith(("'s", "’s")):  # "Thursday's release"
+        word = word[:-2]
+    if word in _NOT_NAME_WORDS:
+        return True
+    # "Kundenservice-Team", "Support-Mitarbeiter": a compound of a word that is never a name.
+    return "-" in word and any(part in _NOT_NAME_WORDS for part in word.split("-"))
 
 
 _PARTICLES = frozenset(str.split("van der den von de la del della di da du le dos zu ten ter"))
