@@ -83,6 +83,17 @@ def names(redactor: Redactor, text: str) -> list[str]:
         ("QA sign-off: Ottoline Vance (2026-03-01)", ["Ottoline Vance"]),
         # signing for someone else
         ("Im Auftrag\nW. Auer", ["W. Auer"]),
+        # whom to contact, who placed or sent something, whose greetings
+        ("Please contact Ambrose Kettering directly.", ["Ambrose Kettering"]),
+        ("Per informazioni rivolgersi a Ludmilla Fabbri.", ["Ludmilla Fabbri"]),
+        ("The order was placed by Barnaby Tuck on 2026-03-05.", ["Barnaby Tuck"]),
+        ("Saluti da Ornella Pace e da tutto il team.", ["Ornella Pace"]),
+        ("charge failed for customer 'Rosalind Pargeter' (id 7)", ["Rosalind Pargeter"]),
+        # a dash, a vocative, "(by …)", a speaker's note in parentheses
+        ("Thanks for the help! - Ottoline", ["Ottoline"]),
+        ("Happy to help, Ottoline!", ["Ottoline"]),
+        ("Steps to reproduce (by Ottoline): open the app.", ["Ottoline"]),
+        ("[2026-04-03 13:12] Ottoline (eu-west-1): the dashboard is blank", ["Ottoline"]),
     ],
 )
 def test_names_in_context(redactor: Redactor, text: str, expected: list[str]) -> None:
@@ -121,6 +132,12 @@ def test_names_in_context(redactor: Redactor, text: str, expected: list[str]) ->
         "Contact Sales, sales@example.com",
         "17,Northwind Traders,orders@example.com",
         "Hey Support! Quick one",
+        "Please contact Customer Service directly.",
+        "The order was placed by Purchasing on 2026-03-05.",
+        "Happy to help, Release Management!",
+        "Status: open - Review\nThanks for the report! - Support Team",
+        "enabled (by Default): yes",
+        "[2026-04-03 13:12] Worker (eu-west-1): started",
         "settings for Visual Studio Code's extensions, please",
     ],
 )

@@ -724,6 +724,7 @@ def field_value(line: Line, name: str) -> tuple[str, str | None]:
         "FIRST_LC": lambda: (line.people[0].first.lower(), "PERSON"),
         "NAME_UC": lambda: (line.people[0].full.upper(), "PERSON"),
         "INIT_LAST": lambda: (f"{line.people[0].first[0]}. {line.people[0].last}", "PERSON"),
+        "LAST_FIRST": lambda: (f"{line.people[0].last}, {line.people[0].first}", "PERSON"),
         "LAST_FIRST_UC": lambda: (
             f"{line.people[0].last}, {line.people[0].first}".upper(),
             "PERSON",

@@ -138,6 +138,12 @@ _INTRODUCERS = (
     r"abgeholt von|reçu par|reçue par|retiré par|ritirato da|ritirata da|ricevuto da|"
     r"login ok for|login for|logged in as|signed in as|authenticated as|"
     r"client|the client|le client|la cliente|il cliente|"
+    # whom to contact, who placed or sent something, whose greetings
+    r"contact|please contact|contacter|kontaktieren sie|contattare|rivolgersi a|"
+    r"rivolgetevi a|placed by|sent by|ordered by|booked by|paid by|cancelled by|"
+    r"bestellt von|gesendet von|commandé par|commandée par|envoyé par|envoyée par|"
+    r"ordinato da|ordinata da|inviato da|inviata da|greetings from|best wishes from|"
+    r"grüße von|grüsse von|saluti da|salutations de|amitiés de|"
     r"gesprochen mit|telefoniert mit|sprach mit|übergeben an|weitergeleitet an|"
     r"zugewiesen an|in cc|in kopie|bearbeitet von|sachbearbeiter|sachbearbeiterin|"
     r"parlé avec|parlé à|transmis à|assigné à|assignée à|attribué à|attribuée à|"
@@ -249,7 +255,7 @@ CONTEXT_RULES: Final = (
     ),
     Rule(rf"\b{_SIGN_OFFS},[ ](?P<v>{FULL_NAME})"),
     Rule(rf"\b{_CLOSINGS}[ ](?P<v>{FULL_NAME})"),
-    Rule(rf"\b{_INTRODUCERS}[:,]?[ ]{{1,2}}{_TITLED}(?P<v>{FULL_NAME})"),
+    Rule(rf"\b{_INTRODUCERS}[:,]?[ ]{{1,2}}[\"'‘“]?{_TITLED}(?P<v>{FULL_NAME})"),
     # "Name: …", and as logs and JSON write it: name="…", "customer": "…".
     Rule(rf"\b(?:{_LABELS}|{_KEYS})[\"']?[ ]?[:=][ ]{{0,2}}[\"']?{_TITLED}(?P<v>{FULL_NAME})"),
     # ... in capitals, as logs and card terminals write it (two words or more).
@@ -263,6 +269,8 @@ CONTEXT_RULES: Final = (
     Rule(rf"(?:\][ ]{{1,2}}|[.!?][ ]{{1,2}})(?P<v>{FULL_NAME})[ ]?:[ ]"),
     Rule(rf"\b\d{{1,2}}:\d{{2}}(?::\d{{2}})?[ ]{{1,2}}(?:-[ ])?(?P<v>{FULL_NAME})[ ]?:[ ]"),
     Rule(rf"(?P<v>{FULL_NAME})[ ][(\[]\d{{1,2}}:\d{{2}}(?::\d{{2}})?[)\]][ ]?:"),
+    # ... after a timestamp, with a note in parentheses: "[…] Anna (eu-west-1): …".
+    Rule(rf"\][ ]{{1,2}}(?P<v>{FULL_NAME})[ ]\([^()\n]+\)[ ]?:[ ]"),
     Rule(rf"(?:^|\n)<(?P<v>{FULL_NAME})>[ ]"),
     # ... with their role: "[10:02] Agent Bronagh: …", "Operatore Sveva: …".
     Rule(rf"\][ ]{{1,2}}(?i:{_ROLES})[ ](?P<v>{FULL_NAME})[ ]?:[ ]"),
@@ -280,6 +288,12 @@ CONTEXT_RULES: Final = (
         skip_leading=True,
     ),
     Rule(rf"(?:^|\s)--[ ]?(?P<v>{FULL_NAME})[ ]*(?:\n|$)"),
+    # ... or after one dash ending the text: "Thanks for the help! - Anna".
+    Rule(rf"[.!?)][ ]{{1,2}}-[ ]?(?P<v>{FULL_NAME})[ ]*$"),
+    # A vocative ending a line: "Happy to help, Anna!".
+    Rule(rf",[ ](?P<v>{FULL_NAME})![ ]*(?:\n|$)"),
+    # Who did it, in parentheses: "Steps to reproduce (by Anna): …".
+    Rule(rf"\((?i:by|von|par|da|di)[ ](?P<v>{FULL_NAME})\)"),
     # The writer introducing themselves: "Kofi here again: …", "Anna hier, …".
     Rule(rf"(?:^|\n|[.!?][ ])(?P<v>{FULL_NAME})[ ](?:here|hier|ici)(?:[ ]again)?[,:!.]"),
     # A greeting typed in lower case: "hi priya, …", "ciao marco!".
@@ -479,6 +493,8 @@ _NOT_NAME_WORDS = frozenset(
         "Tons Mucho Bien Tout Toi Vous Voi Ragazzi Leute Everyone's "
         # what a sentence opens with before "here" ("Click here: …")
         "Click Download Read See Look Register Apply Start Details More Sign Log Learn Find "
+        # what "(by …)" and "contact …" name that is not a person
+        "Default Design Hand Mistake Accident Email E-mail Phone Mail Post Chat Form Us "
         "Written Shown Given Taken Seen Done Kept Built Found Made Said Told Put Set Listed "
         "Repeated Included Described Mentioned Explained Attached Quoted Copied Pasted Noted "
         "Added Fixed Updated Changed Posted Linked Stored Defined Used Tested Checked "
