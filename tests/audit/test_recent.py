@@ -14,8 +14,10 @@ import pytest
 from tests.audit.checkpoints import execute, frontier_of, leaf_hashes, stored_rows
 from tests.audit.support import ORIGIN, AuditBackend, event
 
-from servinfo.audit import AuditEntry, AuditLog, CompactRange, leaf_hash
+from servinfo.audit import AuditEntry, AuditLog, CompactRange, _storage, leaf_hash
 from servinfo.audit._recent import RecentAppends
+from servinfo.audit.errors import AuditError
+from servinfo.audit.models import SUBJECT_BUCKET_BITS
 from servinfo.audit.signer import SignerRefused
 from servinfo.crypto import Keyring
 
@@ -79,6 +81,41 @@ def test_an_insert_that_fails_rolls_the_whole_batch_back(
     execute(audit_backend.engine, "DELETE FROM audit_entries WHERE seq = :seq", seq=blocker)
     assert audit_log.record_many(event(i) for i in range(1, _LARGE)) == range(1, _LARGE)
     assert audit_log.verify().entries == _LARGE
+
+
+def test_stored_values_keep_their_types_and_bytes(
+    audit_log: AuditLog, audit_backend: AuditBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's inserts cut each value out of a chunk's joined blob: still a BLOB of exactly
+    the entry's bytes and an INTEGER seq, also when a chunk's bytes take several statements."""
+    monkeypatch.setattr(_storage, "_STATEMENT_BYTES", 3_000)
+    events = [event(i, None if i % 5 == 0 else f"subj-{i % 9}") for i in range(_LARGE)]
+    audit_log.record_many(events)
+    stored = stored_rows(audit_backend.engine)
+    assert [seq for seq, _, _ in stored] == list(range(_LARGE))
+    assert all(digest == leaf_hash(data) for _, data, digest in stored)
+    assert audit_log.verify().entries == _LARGE
+    if not audit_backend.is_sqlite:
+        return
+    with audit_backend.engine.connect() as connection:
+        entry_types = connection.exec_driver_sql(
+            "SELECT DISTINCT typeof(seq), typeof(leaf_hash), typeof(entry), length(leaf_hash)"
+            " FROM audit_entries"
+        ).all()
+        index_types = connection.exec_driver_sql(
+            "SELECT DISTINCT typeof(bucket), typeof(pseudonym), typeof(seq), length(pseudonym),"
+            " bucket = seq >> ? FROM audit_subject_entries",
+            (SUBJECT_BUCKET_BITS,),
+        ).all()
+    assert entry_types == [("integer", "blob", "blob", 32)]
+    assert index_types == [("integer", "blob", "integer", 16, 1)]
+
+
+def test_a_leaf_or_pseudonym_of_the_wrong_size_is_refused() -> None:
+    with pytest.raises(AuditError, match="leaf hash is not 32 bytes"):
+        list(_storage.sqlite_entry_statements(0, [b"short"], [b"entry"]))
+    with pytest.raises(AuditError, match="pseudonym is not 16 bytes"):
+        _storage.sqlite_index_statement([b"short"], [0])
 
 
 # -- the signer and the appends' own tree ----------------------------------------------------

@@ -4,8 +4,9 @@ The hot paths talk to the driver (sqlite3 or psycopg) directly, because
 SQLAlchemy's per-statement and per-row work cost more than the statements:
 
 * an append's statements — lock and save the sequencing state, read the
-  latest head, read and create salts, insert the rows (multi-row ``INSERT``
-  statements on SQLite, a binary ``COPY … FROM STDIN`` on PostgreSQL), sign
+  latest head, read and create salts, insert the rows (on SQLite one
+  ``INSERT … SELECT … FROM json_each(?)`` per table and batch, see
+  :data:`_SQLITE_ENTRIES`; a binary ``COPY … FROM STDIN`` on PostgreSQL), sign
   a head. The read path's buffer appends small batches many times a second,
   so the per-batch statements count as much as the rows;
 * verification's stream of raw rows ``(seq, entry, leaf_hash)`` — a plain
@@ -22,9 +23,9 @@ decides where transactions begin and end.
 
 from __future__ import annotations
 
-import functools
+import itertools
 import sqlite3
-from collections.abc import Collection, Generator, Iterable, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import psycopg
@@ -51,13 +52,31 @@ DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
 CHUNK = 65_536
 #: Ids per ``IN (…)`` list: well under SQLite's parameter limit.
 _IN_CHUNK = 500
-#: Entries per SQLite ``INSERT``: 192 parameters, under SQLite's oldest limit (999).
-#: Larger statements were slower again (SQLite materializes a long ``VALUES``).
-_INSERT_ROWS = 64
-#: Rows per SQLite ``INSERT`` into the subjects' index, whose rows are small: 500 rows
-#: (1,500 parameters) cost a quarter less each than 64 did, 1,000 no less than 500. Fewer
-#: when the connection allows fewer parameters (SQLite before 3.32: 999).
-_INDEX_ROWS = 500
+#: The append's SQLite inserts: a chunk's rows in one statement, whatever their number, so
+#: that the driver binds a few values per chunk instead of three per row, and SQLite then
+#: inserts the whole chunk in one ``sqlite3_step``, which sqlite3 runs without the GIL. The
+#: rows' fixed-size values (leaf hashes, pseudonyms) are joined into one blob and cut by
+#: ``substr`` (of a BLOB: a BLOB, 1-based byte offsets); an entry's place in its chunk's
+#: joined bytes is one JSON integer, ``start << 32 | length``, that ``json_each`` walks
+#: (SQLite 3.40 has JSON1, not ``carray``). Multi-row ``VALUES`` of 64 rows (entries) and
+#: 500 (index rows) cost about 1 µs of CPU an entry more, most of it binding.
+_SQLITE_ENTRIES = (
+    "INSERT INTO {table} (seq, leaf_hash, entry)"
+    " SELECT ?1 + key, substr(?2, 32 * key + 1, 32),"
+    " substr(?3, (value >> 32) + 1, value & 4294967295) FROM json_each(?4)"
+)
+_SQLITE_INDEX = (
+    "INSERT INTO audit_subject_entries (bucket, pseudonym, seq)"  # noqa: S608 (a constant)
+    f" SELECT value >> {SUBJECT_BUCKET_BITS}, substr(?1, 16 * key + 1, 16), value"
+    " FROM json_each(?2)"
+)
+_LEAF_SIZE = 32
+_PSEUDONYM_SIZE = 16
+#: Bytes of entries per SQLite statement at most: well under SQLite's limit for a value
+#: (1,000,000,000 by default), so that a batch of any size binds.
+_STATEMENT_BYTES = 64 << 20
+#: A SQL statement and its parameters.
+Statement = tuple[str, tuple[int | bytes | str, ...]]
 
 
 class _Columns(NamedTuple):
@@ -163,49 +182,65 @@ def insert_entries(
     datas: Sequence[bytes],
 ) -> None:
     """Insert the rows ``(first + i, leaf_hashes[i], datas[i])`` in the caller's transaction."""
+    if not datas:
+        return
+    if is_sqlite(connection):
+        driver = _driver(connection)
+        for sql, params in sqlite_entry_statements(first, leaf_hashes, datas):
+            driver.execute(sql, params)
+        return
     seqs = range(first, first + len(datas))
-    _insert_columns(
-        connection, _ENTRY_COLUMNS, (seqs, leaf_hashes, datas), rows_per_statement=_INSERT_ROWS
-    )
+    _copy(connection, _ENTRY_COLUMNS, (seqs, leaf_hashes, datas))
 
 
-def _insert_columns(
+def sqlite_entry_statements(
+    first: int,
+    leaf_hashes: Sequence[bytes],
+    datas: Sequence[bytes],
+    *,
+    table: str = "audit_entries",
+) -> Iterator[Statement]:
+    """SQLite's statements that insert ``(first + i, leaf_hashes[i], datas[i])`` into
+    ``table`` (``audit_entries``; bench/audit.py's baseline names its own): one, unless the
+    bytes exceed :data:`_STATEMENT_BYTES` (then halves, until each fits or is one row)."""
+    lengths = list(map(len, datas))
+    if sum(lengths) > _STATEMENT_BYTES and len(datas) > 1:
+        half = len(datas) // 2
+        yield from sqlite_entry_statements(first, leaf_hashes[:half], datas[:half], table=table)
+        yield from sqlite_entry_statements(
+            first + half, leaf_hashes[half:], datas[half:], table=table
+        )
+        return
+    leaves = b"".join(leaf_hashes)
+    if len(leaves) != _LEAF_SIZE * len(lengths):
+        raise AuditError("an audit leaf hash is not 32 bytes")
+    # The starts have one more item than the lengths: the end of the last entry.
+    starts = itertools.accumulate(lengths, initial=0)
+    places = ",".join([str(start << 32 | length) for start, length in zip(starts, lengths)])  # noqa: B905
+    sql = _SQLITE_ENTRIES.format(table=table)
+    yield sql, (first, leaves, b"".join(datas), f"[{places}]")
+
+
+def sqlite_index_statement(pseudonyms: Sequence[bytes], seqs: Sequence[int]) -> Statement:
+    """SQLite's statement that inserts the subjects' index rows of ``(pseudonyms[i], seqs[i])``."""
+    joined = b"".join(pseudonyms)
+    if len(joined) != _PSEUDONYM_SIZE * len(seqs):
+        raise AuditError("an audit pseudonym is not 16 bytes")
+    return _SQLITE_INDEX, (joined, "[" + ",".join(map(str, seqs)) + "]")
+
+
+def _copy(
     connection: Connection,
     columns: _Columns,
     values: tuple[Sequence[int | bytes], Sequence[int | bytes], Sequence[int | bytes]],
-    *,
-    rows_per_statement: int,
 ) -> None:
-    """Insert one row per position of ``values`` (a sequence per column) into ``columns``'
-    table: the append's bulk paths. On SQLite, several rows per statement: the driver's
-    executemany runs its statement once per row, and that made each row cost half as much
-    again; the parameters sit flat in one list, filled a column at a time (no tuple per
-    row). On PostgreSQL, binary COPY."""
-    count = len(values[0])
-    if not count:
-        return
-    if is_sqlite(connection):
-        params: list[int | bytes | None] = [None] * (3 * count)
-        params[0::3], params[1::3], params[2::3] = values
-        driver = _driver(connection)
-        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 3
-        per = min(rows_per_statement, limit)
-        for start in range(0, count, per):
-            rows = min(per, count - start)
-            driver.execute(_insert_sql(columns, rows), params[3 * start : 3 * (start + rows)])
-        return
+    """PostgreSQL's bulk insert: one row per position of ``values`` (a sequence per column)
+    into ``columns``' table, by binary COPY."""
     statement = f"COPY {columns.table} ({', '.join(columns.names)}) FROM STDIN (FORMAT BINARY)"
     with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
         copy.set_types(list(columns.types))
         for row in zip(*values, strict=True):
             copy.write_row(row)
-
-
-@functools.lru_cache(maxsize=2 * _INDEX_ROWS)
-def _insert_sql(columns: _Columns, rows: int) -> str:
-    """SQLite's insert of ``rows`` rows (cached: sqlite3 then reuses the prepared statement)."""
-    values = ",".join(["(?, ?, ?)"] * rows)  # placeholders only: the values are parameters
-    return f"INSERT INTO {columns.table} ({', '.join(columns.names)}) VALUES " + values  # noqa: S608
 
 
 def stream_chunks(
@@ -408,10 +443,13 @@ def insert_subject_entries(
     connection: Connection, pseudonyms: list[bytes], seqs: list[int]
 ) -> None:
     """Index rows for ``(pseudonyms[i], seqs[i])`` in the caller's transaction (the append's)."""
+    if not seqs:
+        return
+    if is_sqlite(connection):
+        _driver(connection).execute(*sqlite_index_statement(pseudonyms, seqs))
+        return
     buckets = [seq >> SUBJECT_BUCKET_BITS for seq in seqs]
-    _insert_columns(
-        connection, _INDEX_COLUMNS, (buckets, pseudonyms, seqs), rows_per_statement=_INDEX_ROWS
-    )
+    _copy(connection, _INDEX_COLUMNS, (buckets, pseudonyms, seqs))
 
 
 #: The buckets ``0 … ?`` of the subjects' index, as a subquery (SQLite).
