@@ -18,8 +18,10 @@ Steps of :meth:`Redactor.find`:
 (1) scan: RE2, leftmost-longest, no captures, over the view's UTF-8 bytes,
     for the structured types (secrets, cards, IBANs, e-mail addresses,
     national ids, passports, dates of birth, IP addresses, phone numbers);
-(2) classify: for each candidate, the types whose own pattern matches it whole,
-    in priority order (:data:`TYPES`);
+(2) classify: for each candidate, the types of its scan's group, in priority
+    order (:data:`TYPES`), that its first character and its characters allow;
+    one is matched again with its Python pattern only where another could
+    still be the one the scan matched;
 (3) confirm: the first type whose validator accepts it wins, with the span the
     validator returns (possibly narrower, never wider), so spans never overlap;
 (4) names and addresses: a second RE2 pass over the view with the context
