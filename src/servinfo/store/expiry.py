@@ -125,6 +125,10 @@ _SELECT = (
 )
 _EXPIRED = _SELECT + " ORDER BY retain_until LIMIT {p}"
 _PAGE = _SELECT + " AND id > {p} ORDER BY id LIMIT {p}"
+_ANY_EXPIRED = (
+    "SELECT 1 FROM records WHERE retain_until < {p} AND {kept}legal_hold "
+    "ORDER BY retain_until LIMIT 1"
+)
 _DELETE_RECORDS = "DELETE FROM records WHERE retain_until < {p} AND {row} {ids} RETURNING id"
 _DELETE_INDEXES = "DELETE FROM blind_index WHERE record_id {ids} RETURNING record_id"
 # A key whose row is a tombstone (an erasure's, without key material) stays: it
@@ -187,7 +191,19 @@ def _expired(
 def expired_batch(engine: Engine, today: date, limit: int) -> list[ExpiredRecord]:
     """Up to ``limit`` records past their retention that nothing keeps yet."""
     with engine.connect() as connection:
-        return _expired(connection, _sql(engine, _EXPIRED), (date_value(connection)(today), limit))
+        as_date = date_value(connection)(today)
+        if not _any_expired(connection, as_date, kept=False):
+            return []
+        return _expired(connection, _sql(engine, _EXPIRED), (as_date, limit))
+
+
+def _any_expired(connection: Connection, as_date: Any, *, kept: bool) -> bool:
+    """Whether any record past its end is (or is not) kept. Most sweeps find none after
+    the walk: one probe of the ``retain_until`` index says so, where PostgreSQL, its
+    statistics stale after a bulk load, may plan a page's query as a read of the whole
+    table (or of every partition's ``id`` index)."""
+    statement = _sql(connection.engine, _ANY_EXPIRED, kept=kept)
+    return connection.exec_driver_sql(statement, (as_date,)).first() is not None
 
 
 def kept_batch(
@@ -203,11 +219,10 @@ def expired_page(
     """Up to ``limit`` records past their retention, kept or not, by id after ``after``:
     pages that do not depend on the sweep changing what it pages through (a dry run)."""
     with engine.connect() as connection:
-        return _expired(
-            connection,
-            _sql(engine, _PAGE, kept=kept),
-            (date_value(connection)(today), after or "", limit),
-        )
+        as_date = date_value(connection)(today)
+        if not _any_expired(connection, as_date, kept=kept):
+            return []
+        return _expired(connection, _sql(engine, _PAGE, kept=kept), (as_date, after or "", limit))
 
 
 def delete_expired(
@@ -266,13 +281,15 @@ def physical_extent(engine: Engine, table: str = "records") -> int:
 def has_expired(engine: Engine, today: date, table: str = "records") -> bool:
     """Whether ``table`` holds a record past its stored end (kept or not): one probe of
     the ``retain_until`` index, so that the sweep skips a partition of live records
-    instead of walking it."""
+    instead of walking it. (In index order: without it, PostgreSQL with statistics
+    stale after a bulk load may plan a read of the whole partition.)"""
     _check_table(table)
     p = "?" if is_sqlite(engine) else "%s"
     with engine.connect() as connection:
         return (
             connection.exec_driver_sql(
-                f"SELECT 1 FROM {table} WHERE retain_until < {p} LIMIT 1",  # noqa: S608
+                f"SELECT 1 FROM {table} WHERE retain_until < {p} "  # noqa: S608
+                "ORDER BY retain_until LIMIT 1",
                 (date_value(connection)(today),),
             ).first()
             is not None
