@@ -1,14 +1,19 @@
 """The name detector's context rules, one case or more each way (``_names.py``).
 
 The names here are in no labelled split; most first names are not in Faker's
-lists either, so each case is found by its context, not by a list.
+lists either, so each case is found by its context, not by a list. The list
+rule's cases (at the end) name people of the locales read beyond the policy's
+languages, and words that are first names there but common words here.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from servinfo.collect.redaction import Redactor
+from servinfo.collect.redaction._names import CAPITALISED, LISTED, first_names, person
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +153,64 @@ def test_look_alikes_are_not_names(redactor: Redactor, text: str) -> None:
 def test_a_street_alone_is_not_an_address(redactor: Redactor) -> None:
     text = 'store lookup city=Bologna street="Königsallee" status=200 took=12ms'
     assert redactor.find(text) == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # first names of Faker's other Latin-script locales, no context at all
+        "Jiří Dvořák",  # cs_CZ
+        "Cauã Oliveira",  # pt_BR
+        "Uğur Demir",  # tr_TR
+        "Aarav Sharma",  # en_IN
+        "Chiamaka Okafor",  # ig_NG
+        "Ngozi Eze",  # ha_NG, ig_NG
+        "Wanjiru Kamau",  # en_KE
+        "Kwabena Asante",  # tw_GH
+        "Bjørn Haugen",  # da_DK, no_NO
+        "Eero Virtanen",  # fi_FI
+        "Halldóra Sigurðardóttir",  # is_IS
+        "Tõnu Tamm",  # et_EE
+        "Ilze Bērziņa",  # lv_LV
+        "Ioana Popescu",  # ro_RO
+    ],
+)
+def test_listed_first_names_of_more_locales(redactor: Redactor, name: str) -> None:
+    assert names(redactor, f"{name} reported the outage twice.") == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # first names in some locale, common words, products or places here
+        "Okta Verify keeps asking for a code.",
+        "Valid Until 2026-03-01 only.",
+        "Tor Browser blocks the login page.",
+        "Raid Array degraded on node 3.",
+        "Edit Profile does not save.",
+        "Mercy Hospital called about the invoice.",
+        "Santa Claus theme is broken.",
+        "Yoga Class booking fails.",
+        "Lucky Draw page is blank.",
+        "Kali Tools broke the build.",
+        "Queen Anne furniture order",
+        "Lies Kapitel 3 der Anleitung.",
+        "Beste Grüße aus Bern",
+        "Dalla Pagina iniziale non si apre",
+    ],
+)
+def test_first_names_that_are_common_words_need_context(redactor: Redactor, text: str) -> None:
+    assert names(redactor, text) == []
+
+
+def test_the_list_holds_latin_script_names_the_shape_reads() -> None:
+    listed = first_names()
+    assert {"Kwabena", "Uğur", "Halldóra"} <= listed
+    assert all(re.fullmatch(CAPITALISED, n) for n in listed)
+    assert not listed & {"Okta", "Valid", "Edit", "Lies", "Dalla"}
+
+
+def test_a_word_sharing_a_listed_prefix_before_the_name() -> None:
+    # The scan finds first names by their first letters: "Welc…" may open a candidate.
+    assert person("Welcome Anna Keller", LISTED) == (8, 19)
+    assert person("Welcome Keller Anna", LISTED) is None

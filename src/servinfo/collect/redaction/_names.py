@@ -343,7 +343,8 @@ LISTED: Final = Rule("", skip_leading=True, two_words=True)
 # --- the lists ------------------------------------------------------------------------
 
 #: Faker person providers read for first names: the policy's languages and their
-#: neighbours (Swiss, Austrian, Irish, Belgian, Canadian variants).
+#: neighbours (Swiss, Austrian, Irish, Belgian, Canadian variants). Their names
+#: were read one by one for words of tickets (:data:`_NOT_FIRST_NAMES`).
 _LOCALES = (
     "en_US",
     "en_GB",
@@ -363,6 +364,57 @@ _LOCALES = (
     "nl_NL",
     "es_ES",
 )
+#: Every other provider whose names are written in Latin script: customers come
+#: from everywhere. Names in other scripts are left out: a name here is Latin
+#: script (its shape above), so they could never match. These lists are long
+#: and were not read one by one: their names that are common words in the
+#: policy's languages (Faker's lorem word lists) are left out as well.
+_MORE_LOCALES = (
+    "az_AZ",
+    "cs_CZ",
+    "da_DK",
+    "de_LI",
+    "de_LU",
+    "en_IN",
+    "en_KE",
+    "en_NG",
+    "en_PK",
+    "en_TH",
+    "es_AR",
+    "es_CA",
+    "es_CL",
+    "es_CO",
+    "es_MX",
+    "et_EE",
+    "fi_FI",
+    "fr_DZ",
+    "ga_IE",
+    "ha_NG",
+    "hr_HR",
+    "hu_HU",
+    "id_ID",
+    "ig_NG",
+    "is_IS",
+    "lt_LT",
+    "lv_LV",
+    "nl_BE",
+    "no_NO",
+    "pl_PL",
+    "pt_BR",
+    "pt_PT",
+    "ro_RO",
+    "sk_SK",
+    "sl_SI",
+    "sv_SE",
+    "tr_TR",
+    "tw_GH",
+    "uz_UZ",
+    "vi_VN",
+    "yo_NG",
+    "zu_ZA",
+)
+#: Faker's lorem word lists of the policy's languages: common words.
+_WORD_LOCALES = ("en_US", "de_DE", "fr_FR", "it_IT")
 
 #: First names that are everyday words, product names or log tokens much more
 #: often than names, in tickets and logs: never a name by list alone.
@@ -382,40 +434,100 @@ _NOT_FIRST_NAMES = frozenset(
         "Fargate Athena Apollo Hermes Juno Mercury Nova Orion Atlas Titan Iris Luna Sol Vega "
         "Della Monday Tuesday Wednesday Thursday Friday Saturday Sunday Gen Major General Rue "
         "Via Olive Pearl Ivy Hazel Holly Heather Daisy Poppy Violet Basil Clay Cliff Gale Hardy "
-        "Herr Frau Madame Monsieur"
+        "Herr Frau Madame Monsieur Edit "
+        # ... of the other locales (Scandinavian, Turkish, Nigerian, Kenyan, Icelandic …
+        # lists): words of tickets and logs in the four languages, places, products,
+        # surnames and famous people that a capitalised word follows as often as not
+        "Alfa Anderson Ange Anon Astride Atlanta Aud Bali Bent Bergen Beste Bil Bitten "
+        "Blessing Bogey Borg Braga Canal Capa Charity Collins Comfort Constant Dalla Darling "
+        "Darwin Davis Del Divan Dodo Dom Duke Edison Eider Einer Elver Emerald Emerson Etna "
+        "Evans Fancy Fella Forum Gal Garibaldi Georgian Gibson Greet Gregorian Gunner Gust "
+        "Harsh Hind Huxley Ibn Ide Imam Immaculate Indiana Innocent Ion Jail Jefferson Johnson "
+        "Joke Junior Kaiser Kali Karma Kennedy Lady Lage Lan Lavender Lenin Levis Lies "
+        "Livingstone Lode Lone Loot Love Lucky Ludo Macs Mad Magnolia Maj Manila Mercy Milton "
+        "Minerva Mist Muslim Nadir Nail Nas Nazi Newton Nil Ninja Nubia Nurser Odd Okta "
+        "Olympia Oman Otis Owe Pak Paw Prudence Purity Queen Raid Reagan Reine Rim Roar Rob "
+        "Roberts Robinson Rodgers Rogers Rosy Rune Rut Saal Sad Sadat Saddam Saga Salami Santa "
+        "Scarlet Serine Sever Sine Smith Sonata Sys Tan Tiara Tilde Tone Toon Tor Tore Toy "
+        "Tri Tutu Uni Valid Venus Ver Vic Vid Viking Wage Ward Washington Wilder Williams "
+        "Wilson Yoga"
     )
 )
 
 
 @lru_cache(maxsize=1)
 def first_names() -> frozenset[str]:
-    """First names of Faker's person providers for :data:`_LOCALES`, less the stop list."""
-    names: set[str] = set()
-    for locale in _LOCALES:
+    """First names of Faker's person providers (:data:`_LOCALES`, :data:`_MORE_LOCALES`).
+
+    Less the stop list, the words that are never a name, and names the name's
+    shape cannot read ("Ștefan"); the other locales' names less common words too.
+    """
+    common = _faker_words("lorem", _WORD_LOCALES, ("word_list",))
+    reviewed = _faker_words("person", _LOCALES, _FIRST_NAME_LISTS)
+    more = _faker_words("person", _MORE_LOCALES, _FIRST_NAME_LISTS)
+    names = reviewed | {n for n in more if n.lower() not in common}
+    shape = re.compile(CAPITALISED)
+    return frozenset(
+        n
+        for n in names
+        if len(n) > 2
+        and shape.fullmatch(n)
+        and n not in _NOT_FIRST_NAMES
+        and n not in _NOT_NAME_WORDS
+    )
+
+
+_FIRST_NAME_LISTS = ("first_names", "first_names_male", "first_names_female")
+
+
+def _faker_words(kind: str, locales: Iterable[str], attributes: Iterable[str]) -> set[str]:
+    """The strings of ``attributes`` of Faker's ``kind`` providers for ``locales``.
+
+    Lorem words come lower-cased; a locale Faker does not have is skipped.
+    """
+    words: set[str] = set()
+    for locale in locales:
         try:
-            module = importlib.import_module(f"faker.providers.person.{locale}")
+            module = importlib.import_module(f"faker.providers.{kind}.{locale}")
         except ImportError:
             continue
-        provider = module.Provider
-        for attribute in ("first_names", "first_names_male", "first_names_female"):
-            values: Iterable[object] = getattr(provider, attribute, ())
-            names.update(v for v in values if isinstance(v, str))
-    return frozenset(n for n in names if len(n) > 2 and n.isalpha() and n not in _NOT_FIRST_NAMES)
+        for attribute in attributes:
+            # Lists, tuples or dicts of weights; some providers compute theirs (a property).
+            values = getattr(module.Provider, attribute, ())
+            if isinstance(values, (str, property)):
+                continue
+            words.update(v.lower() if kind == "lorem" else v for v in values if isinstance(v, str))
+    return words
 
 
 def listed_pattern(first: str | None = None) -> str:
     """(6): a listed first name, then a capitalised surname (RE2 and ``re`` syntax).
 
-    The scan's automaton holds the list; the classifier that reads the few
-    candidates found takes any capitalised ``first`` word, and :func:`person`
-    looks it up in :func:`first_names` (``re`` would try the names one by one).
+    The scan's automaton holds the list, each name by its first
+    :data:`_SCAN_PREFIX` letters: the whole list (some 16,000 names) would
+    outgrow the DFA's memory and leave RE2 on its slow engine. The classifier
+    that reads the few candidates found takes any capitalised ``first`` word,
+    and :func:`person` looks it up in :func:`first_names` (``re`` would try the
+    names one by one).
     """
-    alternation = first or "|".join(sorted(map(re.escape, first_names()), key=len, reverse=True))
+    alternation = first or _scan_alternation()
     surname = rf"[{_UPPER}][{_LOWER}]+(?:[-'’][{_UPPER}]?[{_LOWER}]+)?(?:[{_UPPER}][{_LOWER}]+)?"
     return (
         rf"\b(?P<v>(?:{alternation})(?:[ ][{_UPPER}]\.)?[ ](?:{_PARTICLE}[ ])?{surname}"
         rf"(?:[ ]{surname})?)\b"
     )
+
+
+#: Letters of a first name the scan holds (8,600 prefixes of four letters; five
+#: would be 12,200, too many for the DFA).
+_SCAN_PREFIX = 4
+
+
+def _scan_alternation() -> str:
+    """The listed first names as the scan finds them: a prefix, then the name's other letters."""
+    prefixes = {n[:_SCAN_PREFIX] for n in first_names()}
+    alternation = "|".join(sorted(map(re.escape, prefixes), key=len, reverse=True))
+    return rf"(?:{alternation})[{_LOWER}]*"
 
 
 # --- confirmation ---------------------------------------------------------------------
@@ -552,7 +664,12 @@ def person(value: str, rule: Rule) -> tuple[int, int] | None:
     if rule.two_words and len(kept) < 2:
         return None
     if rule is LISTED and kept[0] not in first_names():
-        return None
+        # The scan knows first names by their first letters: a word that shares
+        # them may come before the name ("Corso Vittorio Emanuele").
+        offset += len(kept[0]) + 1
+        kept = kept[1:]
+        if len(kept) < 2 or kept[0] not in first_names():
+            return None
     return offset, offset + len(" ".join(kept))
 
 
