@@ -26,8 +26,10 @@ Italian):
     ``[12:01] anna:`` in lower case), a mention (``@Anna``), a greeting in lower
     case (``hi anna,``), the writer's "Anna here:";
 (6) anywhere, when the first word is a first name of the lists in Faker's
-    person providers for the policy's languages (``faker``, MIT, read at start,
-    nothing downloaded) and a capitalised surname follows.
+    person providers (``faker``, MIT, read at start, nothing downloaded) and a
+    capitalised surname follows: the policy's languages and every other locale
+    written in Latin script (customers come from everywhere), less first names
+    that are common words here ("Will", "Okta", "Lies").
 
 The span is the name alone, without title or greeting. Words that are never a
 name, though capitalised after a greeting ("Hi Team", "Dear Customer", "Hallo
