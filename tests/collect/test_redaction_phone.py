@@ -49,6 +49,39 @@ def phones(redactor: Redactor, text: str) -> list[str]:
         ("call (202) 555-0143 Extension 12", "(202) 555-0143 Extension 12"),
         # Unicode spaces, with a context word.
         ("Tel.\u00a0030\u202f12345678", "030\u202f12345678"),
+        # The country code in parentheses, or after a spaced dash: international
+        # forms, confirmed without a phone word.
+        ("(+41) 44 668 18 00", "(+41) 44 668 18 00"),
+        ("Jana Meier (+44) 20 7946 0958", "(+44) 20 7946 0958"),
+        ("(0041) 44 668 18 00", "(0041) 44 668 18 00"),
+        ("(+41)446681800", "(+41)446681800"),
+        ("(+41) (0)44 668 18 00", "(+41) (0)44 668 18 00"),
+        ("+41(0)446681800", "+41(0)446681800"),
+        ("+41 - 44 668 18 00", "+41 - 44 668 18 00"),
+        ("+44 - 20 7946 0958", "+44 - 20 7946 0958"),
+        # Words asking for questions or call-backs, in German, English, French, Italian.
+        ("Rückfragen bitte an Jana Meier (044) 668 18 00", "(044) 668 18 00"),
+        ("Für Rückfragen: 044 668 18 00", "044 668 18 00"),
+        ("Bei Fragen 044 668 18 00", "044 668 18 00"),
+        ("for questions: 020 7946 0958", "020 7946 0958"),
+        ("any queries to 020 7946 0958", "020 7946 0958"),
+        ("reach me at 07700 900123", "07700 900123"),
+        ("call back on 020 7946 0958", "020 7946 0958"),
+        ("pour toute question : 01 23 45 67 89", "01 23 45 67 89"),
+        ("joignable au 06 12 34 56 78", "06 12 34 56 78"),
+        ("per domande 06 6982 1234", "06 6982 1234"),
+        ("per informazioni: 06 6982 1234", "06 6982 1234"),
+        ("Herr Meier ruft Sie unter 044 668 18 00 an", "044 668 18 00"),
+        ("Handy 079 123 45 67", "079 123 45 67"),
+        ("mobile: 07700 900123", "07700 900123"),
+        # Digits and parentheses split by zero-width spaces, soft hyphens, no-break spaces.
+        ("Tel (\u00a0044\u00a0) 668 18 00", "(\u00a0044\u00a0) 668 18 00"),
+        (
+            "(+\u200b41\u00ad) 44\u00a0668\u00a018\u00a000",
+            "(+\u200b41\u00ad) 44\u00a0668\u00a018\u00a000",
+        ),
+        ("Rückfragen (0\u200b44)\u00a0668\u00ad18 00", "(0\u200b44)\u00a0668\u00ad18 00"),
+        ("call ( 202 ) 555-0143", "( 202 ) 555-0143"),
     ],
 )
 def test_written_forms(redactor: Redactor, text: str, value: str) -> None:
@@ -68,10 +101,43 @@ def test_written_forms(redactor: Redactor, text: str, value: str) -> None:
         "00442079460018",  # a bare run with the international prefix: a padded id
         "version 3.10.123456 phone",
         "amount 349 123 456 EUR, call",  # three groups of three: an amount
+        # Parenthesised words and years, amounts, order and ticket numbers after
+        # "Rückfragen", versions, timestamps.
+        "(2024) 12 15",
+        "Rückfragen (2024) 12 15",
+        "(ISBN) 978 3 16 148410 0",
+        "(CHF) 1 250 000",
+        "(EUR) 044 668 180",
+        "Rückfragen zur Bestellung 1234 5678 9012",
+        "Rückfragen zur Bestellung 044 668 18 00",
+        "Fragen zum Ticket 0446681800",
+        "questions about invoice 020 7946 0958",
+        "Rückfragen: version 0.44.668.18",
+        "Rückfragen 2025-05-17 08:29:22",
+        "for questions see build 044 668 1800",
+        "(+41) 12",  # a country code and too few digits
+        "(+99) 44 668 18 00",  # valid for no country code it can start with
+        "+41 - 44",
+        "total +41 - 12 = 29",
+        "Anfragen pro Sekunde: 0441234567",  # requests, not questions
     ],
 )
 def test_look_alikes_stay(redactor: Redactor, text: str) -> None:
     assert phones(redactor, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("delta +5 - 10.0.0.1 ok", "10.0.0.1"),
+        ("score (+1) 10.0.0.1", "10.0.0.1"),
+        ("(+3) 192.168.1.10", "192.168.1.10"),
+        ("gain +12 - 2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_sign_before_address(redactor: Redactor, text: str, value: str) -> None:
+    """A country code's shape before an address does not make one candidate of both."""
+    assert [text[s.start : s.end] for s in redactor.find(text)] == [value]
 
 
 def _example_numbers() -> list[tuple[int, str]]:

@@ -69,20 +69,31 @@ _SEP = r"[ .-]"
 # It ends the number instead of a word boundary ("8080x7" is one word).
 _EXT_BODY = r"\s?(?:x|[Ee]xt\.?|[Ee]xtension|#)\s?\d{1,6}\b"
 _EXT = rf"(?:\b(?:{_EXT_BODY})?|{_EXT_BODY})"
+# Parentheses as written, a space inside allowed: "( 044 )" is what a no-break
+# space pasted inside them becomes in the view.
+_OPEN = r"\( ?"
+_CLOSE = r" ?\)"
 PHONE: Final = "|".join(
     [
         # International: +CC or 00CC, an optional "(0)" or "(area)", then digit groups.
-        rf"(?:\+|\b00)[1-9]\d{{0,2}}{_SEP}?(?:\(\d{{1,4}}\){_SEP}?)?\d{{1,5}}(?:{_SEP}?\d{{1,5}}){{0,5}}{_EXT}",
+        rf"(?:\+|\b00)[1-9]\d{{0,2}}{_SEP}?(?:{_OPEN}\d{{1,4}}{_CLOSE}{_SEP}?)?"
+        rf"\d{{1,5}}(?:{_SEP}?\d{{1,5}}){{0,5}}{_EXT}",
+        # The country code in parentheses ("(+41) 44 …", "(0041) 44 …") or before a
+        # spaced dash ("+41 - 44 …"): six digits or more after it, in groups split by
+        # spaces or dashes, so that "(+3) 192.168.1.10" or "+5 - 10.0.0.1" does not
+        # make one candidate of a sign and the address after it.
+        rf"(?:{_OPEN}(?:\+|00)[1-9]\d{{0,2}}{_CLOSE} ?|(?:\+|\b00)[1-9]\d{{0,2}} ?- ?)"
+        rf"(?:{_OPEN}\d{{1,4}}{_CLOSE} ?)?\d(?:[ -]?\d){{5,13}}{_EXT}",
         # National with a trunk 0 (most of Europe, Australia, Japan, India), maybe "(0x)".
         # Digits are counted one by one (7 to 15 in all) so that the "05-17 08" of
         # every "2025-05-17 08:29:22" log timestamp is not even a candidate.
-        rf"\(0\d{{1,4}}\)\s?\d{{2,5}}(?:{_SEP}?\d{{2,5}}){{0,3}}{_EXT}",
+        rf"{_OPEN}0\d{{1,4}}{_CLOSE}\s?\d{{2,5}}(?:{_SEP}?\d{{2,5}}){{0,3}}{_EXT}",
         rf"\b0[1-9](?:{_SEP}?\d){{5,13}}{_EXT}",
         # German area codes before a slash: "030/1234567", "089 / 123 456".
         rf"\b0[1-9]\d{{1,4}} ?/ ?\d{{2,8}}(?:{_SEP}?\d{{1,5}}){{0,3}}{_EXT}",
         # North America without +1: only separated forms, bare 10-digit runs are ids;
         # maybe with the trunk prefix 1 (1-800-555-0199).
-        rf"(?:\b1{_SEP})?\(\d{{3}}\)\s?\d{{3}}[ .-]\d{{4}}{_EXT}",
+        rf"(?:\b1{_SEP})?{_OPEN}\d{{3}}{_CLOSE}\s?\d{{3}}[ .-]\d{{4}}{_EXT}",
         rf"(?:\b1[.-])?\b\d{{3}}[.-]\d{{3}}[.-]\d{{4}}{_EXT}",
         rf"(?:\b1 )?\b\d{{3}} \d{{3}} \d{{4}}{_EXT}",
         # Italian mobiles, written without a trunk prefix: "347 123 4567", "333-1234567";

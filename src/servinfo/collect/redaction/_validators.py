@@ -286,6 +286,8 @@ def iban(text: str, start: int, end: int) -> tuple[int, int] | None:
 # --- phone numbers --------------------------------------------------------------------
 
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+# "+44 (0)20 …", "(+41) ( 0 ) 44 …": the trunk 0 written after the country code.
+_TRUNK_ZERO = re.compile(r"\( ?0 ?\)")
 _TRAILING_GROUP = re.compile(r"[ .-]\(?\d+\)?$")
 
 
@@ -359,9 +361,10 @@ class PhoneChecker:
         digits = _NOT_DIGIT.sub("", candidate)
         if not 7 <= len(digits) <= 17:
             return False
-        head = candidate.lstrip("(")
+        head = candidate.lstrip("( ")
         if head.startswith("+"):
-            return self._valid("+", digits, "(0)" in candidate)
+            trunk_zero = "(" in candidate and _TRUNK_ZERO.search(candidate) is not None
+            return self._valid("+", digits, trunk_zero)
         if head.startswith("00"):
             # The international prefix in a bare digit run is more often a padded id,
             # unless words around it speak of a phone.
@@ -441,7 +444,11 @@ _PHONE_WORDS = _words(
     r"telefono|cellulare|cell\.|chiam|richiam|numero|recapito|fisso|contatt|"
     # Swiss "Natel" (a mobile), "Kontakt", the French landline ("fixe") and direct
     # line, Italian "raggiungibile" and "mi trovate al", voicemail.
-    r"natel|kontakt|\bfixe\b|ligne directe|raggiung|mi trov[ai]|voicemail)"
+    r"natel|kontakt|\bfixe\b|ligne directe|raggiung|mi trov[ai]|voicemail|"
+    # Where to ask: "Für Rückfragen", "Bei Fragen", "for questions", "any queries",
+    # "pour toute question", "renseignements", "per domande", "per informazioni".
+    r"r[üu]ckfrage|\bfragen|ausk[üu]nft|question|queries|enquir|inquir|renseignement|domand|"
+    r"informazion)"
 )
 _NOT_PHONE = (
     r"(?i:issn|isbn|tracking|parcel|shipment|sendung|colis|spedizione|order|bestell|commande|"
