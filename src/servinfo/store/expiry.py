@@ -158,9 +158,7 @@ def _probe_by_index(connection: Connection) -> None:
     """On PostgreSQL, make the idle-key probe an index scan that stops at the first
     record (a bitmap scan reads every record of the subject), without JIT, which
     costs more than a batch's probes gain from it. For this transaction only."""
-    if not is_sqlite(connection.engine):
-        connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
-        connection.exec_driver_sql("SET LOCAL jit = off")
+    _set_local(connection, enable_bitmapscan="off", jit="off")
 
 
 def _one_process_anti_join(connection: Connection) -> None:
@@ -171,10 +169,15 @@ def _one_process_anti_join(connection: Connection) -> None:
     anti-join instead, whose sort of every live record spills to disk and takes
     four times as long; hence merge joins off too. JIT costs more than it gains on
     this single pass."""
+    _set_local(connection, max_parallel_workers_per_gather="0", enable_mergejoin="off", jit="off")
+
+
+def _set_local(connection: Connection, **settings: str) -> None:
+    """Set PostgreSQL's planner ``settings`` for this transaction only (none on SQLite).
+    Names and values are this module's constants, never input."""
     if not is_sqlite(connection.engine):
-        connection.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-        connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-        connection.exec_driver_sql("SET LOCAL jit = off")
+        for name, value in settings.items():
+            connection.exec_driver_sql(f"SET LOCAL {name} = {value}")
 
 
 def _sql(engine: Engine, template: str, *, kept: bool = False) -> str:
