@@ -54,6 +54,94 @@ from typing import Final
 
 __all__ = ["CONTEXT_RULES", "LISTED", "Rule", "first_names", "listed_pattern", "person"]
 
+# --- word lists as prefix trees -------------------------------------------------------
+
+#: A prefix tree: each letter its subtree, "" where a word ends.
+_Tree = dict[str, "_Tree"]
+_META = frozenset("\\.^$*+?()[]{}|")
+
+
+def _factored(alternation: str) -> str:
+    """``alternation`` (``(?i:…)`` or ``(?:…)`` of literal words) with common prefixes shared.
+
+    Python's ``re`` tries each word of an alternation in turn ("my colleague",
+    "my coworker" … two hundred of them) where a prefix tree tries each letter
+    once; RE2 reads the same strings either way. At one place only words that
+    are prefixes of one another can match together, and backtracking tries them
+    in the order they are written: a tree keeps that order between each such
+    pair, so a word that would break it starts the next tree. ``\\.`` is a dot
+    and `` ?`` an optional space (two words); any other pattern syntax, or
+    capitals in a case-insensitive list, keep the alternation as written.
+    """
+    head = "(?i:" if alternation.startswith("(?i:") else "(?:"
+    if not alternation.startswith(head) or not alternation.endswith(")"):
+        return alternation
+    fold = head == "(?i:"
+    words: list[str] = []
+    for written in alternation[len(head) : -1].split("|"):
+        variants = [written.replace("\\.", "\0")]
+        if " ?" in written:
+            variants = [v.replace(" ?", " ", 1) for v in variants] + [
+                v.replace(" ?", "", 1) for v in variants
+            ]
+        for variant in variants:
+            if any(c in _META for c in variant.replace("\0", "")) or (
+                fold and variant != variant.lower()
+            ):
+                return alternation
+            words.append(variant.replace("\0", "."))
+    if len(set(words)) != len(words) or not _distinct_letters(words, fold):
+        return alternation
+    # Runs of words, each in one tree as long as it keeps the order: one for most lists.
+    trees: list[_Tree] = [{}]
+    for word in words:
+        if not _added(trees[-1], word):
+            trees.append({})
+            _added(trees[-1], word)
+    return f"{head}{'|'.join(_emitted(tree) for tree in trees)})"
+
+
+def _added(tree: _Tree, word: str) -> bool:
+    """Adds ``word`` to ``tree`` unless the tree would try it before a shorter word it starts.
+
+    Branches are tried in the order they were added, so a new word comes after
+    every word it starts, and after the longer ones it is a prefix of, as
+    written; only a branch toward it added before a shorter word ended would
+    put it first.
+    """
+    node = tree
+    for char in word:
+        if "" in node and char in node and list(node).index(char) < list(node).index(""):
+            return False
+        node = node.get(char, {})
+    node = tree
+    for char in word:
+        node = node.setdefault(char, {})
+    node[""] = {}
+    return True
+
+
+def _distinct_letters(words: list[str], fold: bool) -> bool:
+    """No two different letters of ``words`` match the same character (``re``'s case folding)."""
+    if not fold:
+        return True
+    chars = sorted(set("".join(words)))
+    for char in chars:
+        pattern = re.compile(re.escape(char), re.IGNORECASE)
+        if any(other != char and pattern.fullmatch(other) for other in chars):
+            return False
+    return True
+
+
+def _emitted(node: _Tree) -> str:
+    """The pattern of a tree: each branch a letter and its subtree, "" where a word ends."""
+    branches = [
+        "" if char == "" else (re.escape(char) if char in _META else char) + _emitted(child)
+        for char, child in node.items()
+    ]
+    return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+
+
 # --- the shape of a name --------------------------------------------------------------
 
 # Latin-1 and the capitals of Latin Extended-A ("Łukasz", "Šimek", "Özdemir").
@@ -82,13 +170,13 @@ _CAPS_NAME = rf"{_CAPS_WORD}(?:,?[ ]{_CAPS_WORD}){{1,3}}"
 _LOWER_NAME = rf"[{_LOWER_ONLY}]{{2,}}(?:[-'’][{_LOWER_ONLY}]{{2,}})?"
 
 # (1) titles
-_TITLES = (
+_TITLES = _factored(
     r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Frau|Herr|Herrn|Mme|Mlle|Mmes|M|Me|Monsieur|Madame|"
     r"Mademoiselle|Dott|Dott\.ssa|Dottssa|Dr\.ssa|Sig|Sig\.ra|Sig\.na|Signor|Signora|Signorina|"
     r"Ing|Avv|Arch|Geom|Rag)"
 )
 # (2) greetings (case-insensitive)
-_GREETINGS = (
+_GREETINGS = _factored(
     r"(?i:hi|hello|hey|hiya|dear|good morning|good afternoon|good evening|morning|evening|"
     r"greetings|thanks|thank you|"
     r"thx|many thanks|danke|danke schön|vielen dank|merci|merci beaucoup|grazie|grazie mille|"
@@ -97,7 +185,7 @@ _GREETINGS = (
     r"buonasera|gentile|gentilissima|gentilissimo|caro|cara|egregio|egregia)"
 )
 # (3) sign-offs (case-insensitive), then a comma or a line break
-_SIGN_OFFS = (
+_SIGN_OFFS = _factored(
     r"(?i:regards|best regards|kind regards|warm regards|many thanks|thanks|thank you|thx|"
     r"thanks in advance|thank you in advance|thanks again|with thanks|take care|talk soon|"
     r"cheers|best|best wishes|warm wishes|sincerely|yours sincerely|yours truly|yours|"
@@ -113,7 +201,7 @@ _SIGN_OFFS = (
     r"im auftrag|in vertretung|i\. ?a\.|i\. ?v\.|p\. ?p\.|per procura|pour ordre|p\. ?o\.)"
 )
 # (4) words that introduce a person (case-insensitive), and field labels
-_INTRODUCERS = (
+_INTRODUCERS = _factored(
     r"(?i:my colleague|my coworker|my co-worker|my manager|my boss|my wife|my husband|"
     r"my name is|i am|i'm|this is|colleague|our colleague|"
     r"mein kollege|meine kollegin|mein chef|meine chefin|kollege|kollegin|ich heiße|ich bin|"
@@ -161,7 +249,7 @@ _INTRODUCERS = (
     r"titulaire|intestatario|intestataria|intestato a|intestata a|intestato al|intestato alla|"
     r"intestata alla|inhaber|inhaberin|karteninhaber|karteninhaberin|kontoinhaber|kontoinhaberin)"
 )
-_LABELS = (
+_LABELS = _factored(
     r"(?i:name|full name|customer name|nom|nom complet|nome|nome completo|cognome|vorname|"
     r"nachname|prénom|from|von|de|da|to|an|cc|contact|kontakt|requester|reporter|assignee|"
     r"signed|signature|unterschrift|author|autor|auteur|autore|owner|user|customer|client|"
@@ -184,7 +272,7 @@ _KEYS = (
 )
 
 # Sign-offs that a name may follow after a space alone ("Gruß Matthias").
-_CLOSINGS = (
+_CLOSINGS = _factored(
     r"(?i:regards|kind regards|best regards|cheers|gruß|grüße|viele grüße|liebe grüße|"
     r"beste grüße|lg|vg|cordialement|amitiés|saluti|cordiali saluti|un saluto|a presto)"
 )
