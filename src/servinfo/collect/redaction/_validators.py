@@ -24,11 +24,14 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from importlib.resources import files
 from typing import Final
 
 import phonenumbers
 import re2  # type: ignore[import-untyped]
+from stdnum.be import iban as be_iban
+from stdnum.es import ccc as es_ccc
 from stdnum.util import get_cc_module
 
 from servinfo.collect.redaction import _ids, _patterns
@@ -246,7 +249,31 @@ def _bban_formats() -> dict[str, re.Pattern[str]]:
 
 
 _BBAN_FORMATS = _bban_formats()
-_COUNTRY_CHECKS: dict[str, object] = {}
+_COUNTRY_CHECKS: dict[str, Callable[[str], bool] | None] = {}
+
+
+def _belgian(compact: str) -> bool:
+    """``stdnum.be.iban``'s own checks: the national check digits, a bank code in its table."""
+    return (
+        compact[-2:] == be_iban._calc_check_digits(compact[4:-2])
+        and compact[4:7] in _belgian_banks()
+    )
+
+
+@lru_cache(maxsize=1)
+def _belgian_banks() -> frozenset[str]:
+    """The bank codes ``stdnum.be.iban.info`` knows, each looked up once (some 20 ms)."""
+    codes = (f"{code:03d}" for code in range(1000))
+    return frozenset(code for code in codes if be_iban.info(f"BE00{code}"))
+
+
+#: python-stdnum's country modules first repeat the checks :func:`_is_iban` has
+#: made (and look the format up again, which costs more than their own check):
+#: where their own check can be called alone, it is.
+_OWN_CHECKS: dict[str, Callable[[str], bool]] = {
+    "BE": _belgian,
+    "ES": lambda compact: bool(es_ccc.is_valid(compact[4:])),  # stdnum.es.iban: the CCC
+}
 
 
 def _is_iban(compact: str) -> bool:
@@ -264,9 +291,12 @@ def _is_iban(compact: str) -> bool:
         return False
     country = compact[:2]
     if country not in _COUNTRY_CHECKS:
-        _COUNTRY_CHECKS[country] = get_cc_module(country.lower(), "iban")
-    module = _COUNTRY_CHECKS[country]
-    return module is None or bool(module.is_valid(compact))  # type: ignore[attr-defined]
+        module = get_cc_module(country.lower(), "iban")
+        _COUNTRY_CHECKS[country] = _OWN_CHECKS.get(
+            country, None if module is None else module.is_valid
+        )
+    check = _COUNTRY_CHECKS[country]
+    return check is None or bool(check(compact))
 
 
 def iban(text: str, start: int, end: int) -> tuple[int, int] | None:
