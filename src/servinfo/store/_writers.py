@@ -41,6 +41,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from servinfo.store._checkpointer import wal_checkpointer
+
 __all__ = ["QueuedWriterConnection", "waiting_writers_path", "writer_queue_path"]
 
 #: Every commit on disk when it returns (see ``servinfo.store.engines``).
@@ -84,6 +86,9 @@ class QueuedWriterConnection(sqlite3.Connection):
         self._queue_fd = _open_queue(writer_queue_path(database))
         self._waiting_fd = _open_queue(waiting_writers_path(database))
         self._queued_by: int | None = None
+        self._database = database
+        # ``total_changes`` when the current transaction began: what its commit wrote.
+        self._changes_before = 0
         # The connection sets its own sync settings, so that what it tracks as in
         # force (the *_now fields) is what SQLite holds.
         self._autocheckpoint = autocheckpoint
@@ -111,6 +116,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         can never leave a connection syncing less than it should; both settings
         can only change outside a transaction.
         """
+        self._changes_before = self.total_changes
         synchronous = "NORMAL" if commit == "unsynced" else _SYNCHRONOUS
         autocheckpoint = 0 if commit == "synced" else self._autocheckpoint
         if synchronous != self._synchronous_now:
@@ -178,10 +184,14 @@ class QueuedWriterConnection(sqlite3.Connection):
         fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
 
     def commit(self) -> None:
+        writing = self._queued_by is not None
         try:
             super().commit()
         finally:
             self.leave_write_queue()
+        # A commit that checkpoints nothing itself ("synced") is followed by the caller's own.
+        if writing and self._autocheckpoint_now:
+            wal_checkpointer.note_commit(self._database, self.total_changes - self._changes_before)
 
     def rollback(self) -> None:
         try:

@@ -12,7 +12,10 @@ SQLite (the embedded default) runs with:
   region databases alike. An accepted record must survive a power cut, and an
   ingest batch's progress, recorded in the control database after each chunk,
   must never count a chunk the region database could still lose. Ingest
-  commits once per batch, so the sync costs one fsync per thousand records.
+  commits once per batch, so the sync costs one fsync per thousand records;
+* the WAL checkpointed every ~64 MiB by the committing writer, and after every
+  bulk commit by one thread beside the writers (:mod:`servinfo.store._checkpointer`),
+  so the copy back into the database file seldom falls on a writer.
 
 Transactions on SQLite start with ``BEGIN`` (deferred) unless the connection
 carries the execution option ``servinfo_write=True``, which starts them with
