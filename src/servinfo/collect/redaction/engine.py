@@ -88,6 +88,22 @@ class Span:
     type: str
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__; its
+# slots' own setters, called directly, build the same Span in half the time (it
+# counted for 5 us of a dense record's 130).
+_new_span = object.__new__
+_set_start, _set_end, _set_type = (vars(Span)[name].__set__ for name in ("start", "end", "type"))
+
+
+def _span(start: int, end: int, type_: str) -> Span:
+    """``Span(start, end, type_)``."""
+    span = _new_span(Span)
+    _set_start(span, start)
+    _set_end(span, end)
+    _set_type(span, type_)
+    return span
+
+
 @dataclass(frozen=True)
 class Redacted:
     """A redacted text.
@@ -207,8 +223,8 @@ class Redactor:
             if names:
                 found = _merged(found, names)
         if view.origin is None:
-            return tuple([Span(start, end, type_) for start, end, type_ in found])
-        return tuple([Span(*view.span(start, end), type_) for start, end, type_ in found])
+            return tuple([_span(start, end, type_) for start, end, type_ in found])
+        return tuple([_span(*view.span(start, end), type_) for start, end, type_ in found])
 
     def _context_spans(self, text: str, candidates: list[tuple[int, int]]) -> list[_Found]:
         found: list[_Found] = []
@@ -255,6 +271,16 @@ class Redactor:
         checks = self._checks[index].get(first)
         if checks is None:
             checks = self._checks[index][first] = self._first_checks(first, group)
+        if len(checks) == 1:  # the type the scan matched, as a rule: not matched again
+            type_, holds, lacks, _, validate, reads = checks[0]
+            if not reads and (holds or lacks):
+                candidate = text[start:end]
+                if (holds and holds not in candidate) or (lacks and lacks in candidate):
+                    return None
+            confirmed = validate(text, start, end)
+            if confirmed is None:
+                return None
+            return type_, confirmed[0] - start, confirmed[1] - confirmed[0]
         candidate = text[start:end]
         unmatched = True
         last = len(checks) - 1
