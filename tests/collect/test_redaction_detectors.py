@@ -7,6 +7,7 @@ and the look-alikes it says were taken for personal data.
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from stdnum.ch import ssn as ch_ssn
 from servinfo.collect.redaction import PLACEHOLDERS, TYPES, Redactor, Span
 from servinfo.collect.redaction._ids import is_national_id, is_nino, is_nric
 from servinfo.collect.redaction._normalise import normalise
-from servinfo.collect.redaction._validators import _is_iban
+from servinfo.collect.redaction._validators import _is_iban, _random_looking
 
 
 @pytest.fixture(scope="module")
@@ -531,3 +532,27 @@ def test_iban_checks_decide_as_stdnum(country: str) -> None:
         assert _is_iban(number) == expected, number
         decided.add(expected)
     assert decided == ({True} if country == "DE" else {True, False})  # DE has no national check
+
+
+def test_random_looking_decides_as_the_entropy_formula() -> None:
+    # The bounds that spare counting must decide as Shannon entropy computed in full.
+    def by_formula(value: str) -> bool:
+        if len(value) < 8:
+            return False
+        classes = (str.isdigit, str.islower, str.isupper)
+        if sum(any(test(c) for c in value) for test in classes) + (not value.isalnum()) < 2:
+            return False
+        counts = [value.count(c) for c in set(value)]
+        entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+        return entropy >= 2.5
+
+    rng = random.Random(7)
+    alphabets = ["ab1", "abc1", "aB1", "abcdeF12", "ABCDEFGH12345678", "a1-_.", "aaaaaab1C", "éÉ1a"]
+    decided = set()
+    for _ in range(30_000):
+        alphabet = rng.choice(alphabets)
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(6, 40)))
+        expected = by_formula(value)
+        assert _random_looking(value) == expected, value
+        decided.add(expected)
+    assert decided == {True, False}
