@@ -185,9 +185,8 @@ def insert_entries(
     if not datas:
         return
     if is_sqlite(connection):
-        driver = _driver(connection)
-        for sql, params in sqlite_entry_statements(first, leaf_hashes, datas):
-            driver.execute(sql, params)
+        statements = sqlite_entry_statements(first, leaf_hashes, datas)
+        execute_all(driver_connection(connection), statements)
         return
     seqs = range(first, first + len(datas))
     _copy(connection, _ENTRY_COLUMNS, (seqs, leaf_hashes, datas))
@@ -221,6 +220,12 @@ def sqlite_entry_statements(
     yield sql, (first, leaves, b"".join(datas), f"[{places}]")
 
 
+def execute_all(driver: Any, statements: Iterable[Statement]) -> None:
+    """Run ``statements`` on the driver's connection ``driver``, in order."""
+    for sql, params in statements:
+        driver.execute(sql, params)
+
+
 def sqlite_index_statement(pseudonyms: Sequence[bytes], seqs: Sequence[int]) -> Statement:
     """SQLite's statement that inserts the subjects' index rows of ``(pseudonyms[i], seqs[i])``."""
     joined = b"".join(pseudonyms)
@@ -237,7 +242,7 @@ def _copy(
     """PostgreSQL's bulk insert: one row per position of ``values`` (a sequence per column)
     into ``columns``' table, by binary COPY."""
     statement = f"COPY {columns.table} ({', '.join(columns.names)}) FROM STDIN (FORMAT BINARY)"
-    with _driver(connection).cursor() as cursor, cursor.copy(statement) as copy:
+    with driver_connection(connection).cursor() as cursor, cursor.copy(statement) as copy:
         copy.set_types(list(columns.types))
         for row in zip(*values, strict=True):
             copy.write_row(row)
@@ -253,7 +258,7 @@ def stream_chunks(
     # Only constant text is concatenated here; the bounds are parameters.
     sql = "SELECT seq, entry, leaf_hash FROM audit_entries WHERE " + where + " ORDER BY seq"  # noqa: S608
     if is_sqlite(connection):
-        cursor = _driver(connection).cursor()
+        cursor = driver_connection(connection).cursor()
         try:
             cursor.arraysize = chunk
             cursor.execute(sql.format(p="?"), params)
@@ -263,7 +268,7 @@ def stream_chunks(
             cursor.close()
         return
     # A named (server-side) cursor, binary so bytea arrives as bytes unparsed.
-    with _driver(connection).cursor(name="servinfo_audit_stream", binary=True) as cursor:
+    with driver_connection(connection).cursor(name="servinfo_audit_stream", binary=True) as cursor:
         cursor.itersize = chunk
         cursor.execute(sql.format(p="%s"), params)
         while rows := cursor.fetchmany(chunk):
@@ -285,7 +290,7 @@ def leaf_hash_range(connection: Connection, start: int, end: int) -> list[bytes]
         connection,
         "SELECT leaf_hash FROM audit_entries WHERE seq >= %s AND seq < %s ORDER BY seq",
     )
-    rows = _driver(connection).execute(sql, (start, end)).fetchall()
+    rows = driver_connection(connection).execute(sql, (start, end)).fetchall()
     return [bytes(leaf) for (leaf,) in rows]
 
 
@@ -334,7 +339,7 @@ def checkpoint_row(connection: Connection, size: int) -> tuple[bytes, bytes] | N
 def checkpoint_sizes(connection: Connection) -> list[int]:
     """The sizes of every stored checkpoint, ascending (the primary key alone)."""
     sql = "SELECT tree_size FROM audit_checkpoints ORDER BY tree_size"
-    return [int(size) for (size,) in _driver(connection).execute(sql).fetchall()]
+    return [int(size) for (size,) in driver_connection(connection).execute(sql).fetchall()]
 
 
 def checkpoints(connection: Connection) -> list[tuple[int, bytes, bytes]]:
@@ -342,7 +347,7 @@ def checkpoints(connection: Connection) -> list[tuple[int, bytes, bytes]]:
     sql = "SELECT tree_size, note, frontier FROM audit_checkpoints ORDER BY tree_size"
     return [
         (int(size), bytes(note), bytes(frontier))
-        for size, note, frontier in _driver(connection).execute(sql).fetchall()
+        for size, note, frontier in driver_connection(connection).execute(sql).fetchall()
     ]
 
 
@@ -353,10 +358,8 @@ def cosignatures(connection: Connection, size: int) -> list[tuple[str, bytes, by
         "SELECT name, key_id, signature FROM audit_cosignatures WHERE tree_size = %s"
         " ORDER BY name, key_id",
     )
-    return [
-        (str(name), bytes(key_id), bytes(signature))
-        for name, key_id, signature in _driver(connection).execute(sql, (size,)).fetchall()
-    ]
+    rows = driver_connection(connection).execute(sql, (size,)).fetchall()
+    return [(str(name), bytes(key_id), bytes(signature)) for name, key_id, signature in rows]
 
 
 def cosigned_sizes(connection: Connection) -> dict[tuple[str, bytes], int]:
@@ -364,7 +367,7 @@ def cosigned_sizes(connection: Connection) -> dict[tuple[str, bytes], int]:
     sql = "SELECT name, key_id, MAX(tree_size) FROM audit_cosignatures GROUP BY name, key_id"
     return {
         (str(name), bytes(key_id)): int(size)
-        for name, key_id, size in _driver(connection).execute(sql).fetchall()
+        for name, key_id, size in driver_connection(connection).execute(sql).fetchall()
     }
 
 
@@ -404,7 +407,7 @@ def _head(row: Any) -> TreeHead:
 
 def salts(connection: Connection, subject_ids: Collection[str]) -> dict[str, bytes]:
     """The stored salt of each of ``subject_ids`` that has one."""
-    driver = _driver(connection)
+    driver = driver_connection(connection)
     if not is_sqlite(connection):
         rows = driver.execute(
             "SELECT subject_id, salt FROM subject_salts WHERE subject_id = ANY(%s)",
@@ -446,7 +449,7 @@ def insert_subject_entries(
     if not seqs:
         return
     if is_sqlite(connection):
-        _driver(connection).execute(*sqlite_index_statement(pseudonyms, seqs))
+        driver_connection(connection).execute(*sqlite_index_statement(pseudonyms, seqs))
         return
     buckets = [seq >> SUBJECT_BUCKET_BITS for seq in seqs]
     _copy(connection, _INDEX_COLUMNS, (buckets, pseudonyms, seqs))
@@ -477,7 +480,7 @@ def subject_entries(connection: Connection, pseudonym: bytes, end: int) -> list[
     else:
         sql = _SELECT_INDEXED + " WHERE s.bucket = ANY(%s) AND s.pseudonym = %s AND s.seq < %s"
         params = (list(range(last + 1)), pseudonym, end)
-    rows = _driver(connection).execute(sql + " ORDER BY s.seq", params).fetchall()
+    rows = driver_connection(connection).execute(sql + " ORDER BY s.seq", params).fetchall()
     return [(int(seq), bytes(data)) for seq, data in rows]
 
 
@@ -488,7 +491,7 @@ def delete_subject_entries(connection: Connection, pseudonyms: Sequence[bytes], 
     last = (end - 1) >> SUBJECT_BUCKET_BITS
     if is_sqlite(connection):
         rows = [(last, pseudonym) for pseudonym in pseudonyms]
-        _driver(connection).executemany(_DELETE_INDEXED, rows)
+        driver_connection(connection).executemany(_DELETE_INDEXED, rows)
         return
     _execute(
         connection,
@@ -497,7 +500,8 @@ def delete_subject_entries(connection: Connection, pseudonyms: Sequence[bytes], 
     )
 
 
-def _driver(connection: Connection) -> Any:
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection under ``connection``: the bulk paths use it directly."""
     driver = connection.connection.driver_connection
     assert driver is not None
     return driver
@@ -509,11 +513,11 @@ def _sql(connection: Connection, sql: str) -> str:
 
 
 def _execute(connection: Connection, sql: str, params: tuple[Any, ...] = ()) -> None:
-    _driver(connection).execute(_sql(connection, sql), params)
+    driver_connection(connection).execute(_sql(connection, sql), params)
 
 
 def _executemany(connection: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
-    driver = _driver(connection)
+    driver = driver_connection(connection)
     if is_sqlite(connection):
         driver.executemany(_sql(connection, sql), rows)
         return
@@ -524,6 +528,6 @@ def _executemany(connection: Connection, sql: str, rows: Iterable[tuple[Any, ...
 def _one(connection: Connection, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
     """The first row of a query run on the driver, or None."""
     row: tuple[Any, ...] | None = (
-        _driver(connection).execute(_sql(connection, sql), params).fetchone()
+        driver_connection(connection).execute(_sql(connection, sql), params).fetchone()
     )
     return row

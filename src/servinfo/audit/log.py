@@ -73,6 +73,7 @@ from servinfo.audit._checks import (
     stored_frontier,
     trusted_claim,
 )
+from servinfo.audit._inserts import CHUNK, ChunkInserts, InsertThread
 from servinfo.audit._recent import RecentAppends
 from servinfo.audit._template import (
     NO_SUBJECT_TAIL,
@@ -126,6 +127,27 @@ class TransactionalAuditSink(AuditSink, Protocol):
     ) -> range:
         """Append ``events`` (and run ``also`` in the same transaction) in one commit."""
         ...
+
+
+def _entry_bytes(
+    templates: Sequence[Template], first: int, at: bytes, keyed: Mapping[str, Derived]
+) -> tuple[list[bytes], list[bytes], list[int]]:
+    """The canonical bytes of entries ``first …`` made at ``at``, and the subjects' index
+    rows ``(pseudonym, seq)`` of those about a subject: the append's hot loop."""
+    none = NO_SUBJECT_TAIL
+    datas: list[bytes] = []
+    indexed: list[bytes] = []
+    indexed_seqs: list[int] = []
+    for seq, pieces in enumerate(templates, first):
+        subject = pieces[2]
+        if subject is None:
+            datas.append(b"".join((pieces[0], at, pieces[1], b"%d" % seq, none)))
+            continue
+        pseudonym, references, tail = keyed[subject]
+        datas.append(keyed_entry(pieces, references, at, b"%d" % seq, tail))
+        indexed.append(pseudonym)
+        indexed_seqs.append(seq)
+    return datas, indexed, indexed_seqs
 
 
 @dataclass(frozen=True)
@@ -194,6 +216,7 @@ class AuditLog:
         # its tree from here rather than reading the leaves back and hashing them again.
         self._recent = RecentAppends(_MAX_RECENT)
         self._keys = SubjectKeys(keyring)
+        self._insert_thread = InsertThread()
 
     def __repr__(self) -> str:
         return f"AuditLog(engine={self._engine.url.render_as_string()!r})"
@@ -285,25 +308,18 @@ class AuditLog:
             now = int(self._clock() * 1000)
             # (2) Pseudonymize.
             keyed, read = self._subjects(connection, subjects) if subjects else ({}, None)
-            # (3) Bytes, hashes, frontier: the hot loop.
-            at, none = b"%d" % now, NO_SUBJECT_TAIL
-            datas: list[bytes] = []
-            indexed: list[bytes] = []
-            indexed_seqs: list[int] = []
-            for seq, pieces in enumerate(templates, first):
-                subject = pieces[2]
-                if subject is None:
-                    datas.append(b"".join((pieces[0], at, pieces[1], b"%d" % seq, none)))
-                    continue
-                pseudonym, references, tail = keyed[subject]
-                datas.append(keyed_entry(pieces, references, at, b"%d" % seq, tail))
-                indexed.append(pseudonym)
-                indexed_seqs.append(seq)
-            leaves = [sha256(b"\x00" + data).digest() for data in datas]
-            frontier.extend(leaves)
-            # (4) Store.
-            _storage.insert_entries(connection, first, leaves, datas)
-            _storage.insert_subject_entries(connection, indexed, indexed_seqs)
+            # (3) Bytes, hashes, frontier, a chunk at a time, while (4) the previous
+            # chunk's rows are stored.
+            at = b"%d" % now
+            leaves: list[bytes] = []
+            with ChunkInserts(connection, self._insert_thread, len(templates)) as inserts:
+                for begin in range(0, len(templates), CHUNK):
+                    chunk = templates[begin : begin + CHUNK]
+                    datas, indexed, indexed_seqs = _entry_bytes(chunk, first + begin, at, keyed)
+                    chunk_leaves = [sha256(b"\x00" + data).digest() for data in datas]
+                    frontier.extend(chunk_leaves)
+                    leaves += chunk_leaves
+                    inserts.add(first + begin, chunk_leaves, datas, indexed, indexed_seqs)
             state = frontier.to_bytes()
             _storage.save_state(
                 connection,
