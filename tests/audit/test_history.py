@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from tests.audit.checkpoints import stored_rows
 from tests.audit.support import AuditBackend
 
 from servinfo.audit import (
@@ -276,6 +277,30 @@ def test_the_pseudonym_of_an_entry_is_the_documented_one(
     pseudonymizer = Pseudonymizer(keyring.current(PSEUDONYM))
     assert history.pseudonym == pseudonymizer.pseudonym("subj-a", bytes(salt))
     assert _index_rows(audit_backend) == [(bytes.fromhex(history.pseudonym), 0)]
+
+
+def test_a_new_pseudonym_key_is_used_from_the_next_batch_on(
+    audit_log: AuditLog, audit_backend: AuditBackend, keyring: Keyring
+) -> None:
+    """The derivations a process keeps are its current key's: after a rotation the next
+    batch about a known subject writes the new key's pseudonym, not a kept one."""
+    audit_log.record("read", actor="p_1", subject_id="subj-a")
+    audit_log.record("read", actor="p_1", subject_id="subj-a")  # from the kept derivation
+    old = Pseudonymizer(keyring.current(PSEUDONYM))
+    keyring.rotate(PSEUDONYM)
+    new = Pseudonymizer(keyring.current(PSEUDONYM))
+    audit_log.record("read", actor="p_1", subject_id="subj-a")
+    with audit_backend.engine.connect() as connection:
+        salt = bytes(
+            connection.execute(
+                text("SELECT salt FROM subject_salts WHERE subject_id = 'subj-a'")
+            ).scalar_one()
+        )
+    named = [
+        AuditEntry.from_canonical(data).subject_pseudonym
+        for _, data, _ in stored_rows(audit_backend.engine)
+    ]
+    assert named == [old.pseudonym("subj-a", salt)] * 2 + [new.pseudonym("subj-a", salt)]
 
 
 @settings(max_examples=200, deadline=None)

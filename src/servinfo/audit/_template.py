@@ -84,12 +84,12 @@ def keyed_entry(
     and a staff actor: their pieces are joined in one tuple.
     """
     head, middle, _, actor, links, record_ids, after_links = pieces
-    ref = references.hex
     if actor is None and not links:  # ``middle`` runs on to the record ids
         if record_ids:
-            ids = b'","'.join([ref(record_id.encode()) for record_id in record_ids])
+            ids = references.hex_joined(map(str.encode, record_ids), b'","')
             return b"".join((head, at, middle, b'"', ids, b'"],"seq":', seq, tail))
         return b"".join((head, at, middle, b'],"seq":', seq, tail))
+    ref = references.hex
     if actor is None:
         parts = [head, at, middle]
     else:
@@ -99,7 +99,7 @@ def keyed_entry(
     parts.append(after_links)
     if record_ids:
         parts.append(b'"')
-        parts.append(b'","'.join([ref(record_id.encode()) for record_id in record_ids]))
+        parts.append(references.hex_joined(map(str.encode, record_ids), b'","'))
         parts.append(b'"],"seq":')
     else:
         parts.append(b'],"seq":')

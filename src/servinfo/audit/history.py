@@ -57,7 +57,9 @@ class SubjectKeys:
         self._keyring = keyring
         self._kept: dict[tuple[str, bytes], Derived] = {}
         self._key_id = ""
-        self._salts: dict[str, bytes] = {}
+        #: What the append writes for each subject whose salt this process saw committed
+        #: (with ``_erasures`` erasures counted), under the key ``_key_id``.
+        self._committed: dict[str, Derived] = {}
         self._erasures = -1
         self._lock = threading.Lock()
 
@@ -67,13 +69,12 @@ class SubjectKeys:
         key_id = self._keyring.current(PSEUDONYM).key_id
         with self._lock:
             current = erasures == self._erasures and key_id == self._key_id
-            salts = self._salts if current else {}
-        kept = self._kept
+            committed = self._committed if current else {}
         derived: dict[str, Derived] = {}
         unknown: list[str] = []
+        find = committed.get
         for subject in subjects:
-            salt = salts.get(subject)
-            found = None if salt is None else kept.get((subject, salt))
+            found = find(subject)
             if found is None:
                 unknown.append(subject)
             else:
@@ -83,21 +84,27 @@ class SubjectKeys:
     def committed(self, salts: Mapping[str, bytes], erasures: int) -> None:
         """Keep ``salts``: read or created by a batch that read ``erasures``, and committed."""
         with self._lock:
+            # Derived under the current key: a derivation under an earlier one is not found.
+            kept = self._kept
             if erasures < self._erasures:  # a later batch saw a later erasure
                 return
-            if erasures != self._erasures or len(self._salts) > _MAX_KEPT:
-                self._salts = {}
+            if erasures != self._erasures or len(self._committed) > _MAX_KEPT:
+                self._committed = {}
                 self._erasures = erasures
-            self._salts.update(salts)
+            for subject, salt in salts.items():
+                found = kept.get((subject, salt))
+                if found is not None:
+                    self._committed[subject] = found
 
     def derive(self, salts: Mapping[str, bytes]) -> dict[str, Derived]:
         """What the append writes for each subject of ``salts`` (subject id → salt)."""
         key = self._keyring.current(PSEUDONYM)
-        kept = self._kept
-        if self._key_id != key.key_id or len(kept) > _MAX_KEPT:
-            # An assignment: a concurrent batch goes on with the dictionary it has.
-            kept = self._kept = {}
-            self._key_id = key.key_id
+        with self._lock:
+            if self._key_id != key.key_id or len(self._kept) > _MAX_KEPT:
+                # New dictionaries: a concurrent batch goes on with the ones it has.
+                self._kept, self._committed = {}, {}
+                self._key_id = key.key_id
+            kept = self._kept
         pseudonymizer: Pseudonymizer | None = None
         derived = {}
         for subject, salt in salts.items():
@@ -117,7 +124,7 @@ class SubjectKeys:
     def forget(self, subject_id: str, salt: bytes) -> None:
         self._kept.pop((subject_id, salt), None)
         with self._lock:
-            self._salts.pop(subject_id, None)
+            self._committed.pop(subject_id, None)
 
 
 @dataclass(frozen=True)

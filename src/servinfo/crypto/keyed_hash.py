@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import unicodedata
 from binascii import hexlify
+from collections.abc import Iterable
 
 from servinfo.crypto._encoding import length_prefixed, text_fields
 from servinfo.crypto.errors import KeyringError
@@ -210,8 +211,20 @@ class KeyedReferences:
 
     def hex(self, identifier: bytes) -> bytes:
         """The reference of ``identifier`` (its UTF-8 bytes): 32 lower-case hex digits, ASCII."""
-        inner = self._inner.copy()
-        inner.update(identifier)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return hexlify(outer.digest()[:REFERENCE_SIZE])
+        return self.hex_joined((identifier,), b"")
+
+    def hex_joined(self, identifiers: Iterable[bytes], separator: bytes) -> bytes:
+        """The references of ``identifiers`` (their UTF-8 bytes), joined by ``separator``.
+
+        One call for an entry's record ids: the append makes hundreds of thousands a
+        second, and a call per reference costs a tenth of its time.
+        """
+        inner_state, outer_state = self._inner, self._outer
+        references = []
+        for identifier in identifiers:
+            inner = inner_state.copy()
+            inner.update(identifier)
+            outer = outer_state.copy()
+            outer.update(inner.digest())
+            references.append(hexlify(outer.digest()[:REFERENCE_SIZE]))
+        return separator.join(references)
