@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,5 +114,33 @@ def test_the_thread_checkpoints_what_it_is_told(tmp_path: Path) -> None:
         checkpointer.note_commit(str(path), 1)
         _wait_for(lambda: checkpointer.completed[str(path)] == 1, "the checkpoint")
         assert not checkpointer.failed
+    finally:
+        engine.dispose()
+
+
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> None:
+    """The parent's thread is not in the child: the child starts its own."""
+    path = tmp_path / "control.db"
+    engine = create_engine_for(f"sqlite:///{path}")
+    try:
+        with write_transaction(engine) as connection:
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")
+        _bulk_write(engine, ROWS_PER_CHECKPOINT + 1)
+        _wait_for(functools.partial(_checkpointed, path, 1), "the parent's checkpoint")
+        engine.dispose()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child's outcome is its exit status
+            code = 1
+            try:
+                forked = create_engine_for(f"sqlite:///{path}")
+                _bulk_write(forked, ROWS_PER_CHECKPOINT + 1)
+                deadline = time.monotonic() + 10
+                while _checkpoints(path) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                code = 0 if _checkpoints(path) >= 2 else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
     finally:
         engine.dispose()

@@ -28,6 +28,7 @@ the copy is only made later.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import urllib.parse
@@ -48,15 +49,20 @@ class WalCheckpointer:
 
     def __init__(self, rows_per_checkpoint: int = ROWS_PER_CHECKPOINT) -> None:
         self._rows_per_checkpoint = rows_per_checkpoint
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
         #: Rows committed per database file since its last checkpoint here.
         self._rows: dict[str, int] = {}
-        self._due: list[str] = []
-        self._thread: threading.Thread | None = None
         #: Checkpoints run and failed, per database file.
         self.completed: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
+        self.start_afresh()
+
+    def start_afresh(self) -> None:
+        """No thread and nothing due: at construction, and in a child after ``fork``, which
+        has no thread and may have copied the lock held."""
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._due: list[str] = []
+        self._thread: threading.Thread | None = None
 
     def note_commit(self, database: str, rows: int) -> None:
         """``rows`` rows of ``database`` (a file name) were just committed."""
@@ -84,6 +90,8 @@ class WalCheckpointer:
                 database = self._due[0]
             try:
                 self.checkpoint(database)
+            except Exception:  # never let one database's surprise stop the others' checkpoints
+                _logger.exception("background WAL checkpoint failed")
             finally:
                 with self._lock:
                     self._due.remove(database)
@@ -116,3 +124,4 @@ class WalCheckpointer:
 
 #: The process's checkpointer, which the store's writer connections report to.
 wal_checkpointer = WalCheckpointer()
+os.register_at_fork(after_in_child=wal_checkpointer.start_afresh)
