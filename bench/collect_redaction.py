@@ -60,6 +60,7 @@ from types import ModuleType
 from typing import Any
 
 from _machine import machine
+from _peers import require_peers
 from servinfo.collect.redaction import Redactor, Span
 from servinfo.collect.redaction._evaluation import (
     LabelledLine,
@@ -563,6 +564,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.errors and args.split == "heldout":
         parser.error("--errors lists the tuning part's lines only: add --split tuning")
+    require_peers(parser, "presidio_analyzer")
     run_redaction_bench(args.mb, args.seed, args.split, args.errors)
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from _machine import machine
+from _peers import require_peers
 from servinfo.access.decisions import Actor, Decider, SubjectState, compile_policy
 from servinfo.audit.buffer import Held
 from servinfo.policy import Policy, load_policy
@@ -486,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"machine: {machine()}")
         bench_read_path(args.decisions, args.repeat, args.in_flight)
         return 0
+    require_peers(parser, "casbin", "cedarpy")
     versions = ", ".join(f"{n} {importlib.metadata.version(n)}" for n in ("pycasbin", "cedarpy"))
     print(f"machine: {machine(versions)}")
     policy = load_policy(today=today)
