@@ -3,18 +3,23 @@ all or none, on both backends (PostgreSQL inserts inline)."""
 
 from __future__ import annotations
 
+import gc
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, insert, select
 from tests.audit.checkpoints import stored_rows
 from tests.audit.support import AuditBackend, event
 
-from servinfo.audit import AuditEntry, AuditLog, leaf_hash
+from servinfo.audit import AUDIT_MIGRATIONS, AuditEntry, AuditLog, leaf_hash
 from servinfo.audit import log as log_module
 from servinfo.audit._inserts import CHUNK, InsertThread
 from servinfo.audit.models import AuditSubjectEntryRow, audit_metadata
+from servinfo.store import create_engine_for, migrate_control
 
 BATCH = 2 * CHUNK + 17  # three chunks, the last a short one
 _entries = audit_metadata.tables["audit_entries"]
@@ -104,12 +109,71 @@ def test_only_sqlite_batches_of_several_chunks_use_the_thread(
     assert bool(_insert_threads() - before) == audit_backend.is_sqlite
 
 
+def _thread_of(thread: InsertThread) -> threading.Thread:
+    found: list[threading.Thread] = []
+    thread.submit(lambda: found.append(threading.current_thread())).result(timeout=10)
+    return found[0]
+
+
 def test_a_forked_child_starts_its_own_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     thread = InsertThread()
-    parent = thread.executor()
-    assert thread.executor() is parent
+    parent = _thread_of(thread)
+    assert _thread_of(thread) is parent
     monkeypatch.setattr(os, "getpid", lambda: -1)
-    child = thread.executor()
-    assert child is not parent
-    parent.shutdown()
-    child.shutdown()
+    assert _thread_of(thread) is not parent
+
+
+def test_the_thread_ends_with_its_log() -> None:
+    thread = InsertThread()
+    worker = _thread_of(thread)
+    del thread
+    gc.collect()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+
+
+_APPEND_AT_EXIT = """
+import atexit, secrets, sys
+from pathlib import Path
+from servinfo.audit import AuditLog, RecordedEvent
+from servinfo.crypto import Keyring, LocalMasterKeyWrapper
+from servinfo.store import create_engine_for
+
+folder = Path(sys.argv[1])
+keyring = Keyring.create(folder / "keyring.json", LocalMasterKeyWrapper(bytes(32)), ["eu"])
+log = AuditLog(
+    create_engine_for(sys.argv[2]),
+    keyring,
+    signer_state_file=folder / "keys" / "audit-signer.json",
+    origin="servinfo.invalid/servinfo/at-exit",
+)
+events = [
+    RecordedEvent(
+        action="read", actor="p_1", subject_id=f"subj-{i % 50}", purpose="billing",
+        outcome="allow", reasons=(), record_ids=(f"r{i}",), details=None,
+    )
+    for i in range(int(sys.argv[3]))
+]
+# What the audit buffer's last flush does: an append while the interpreter shuts down.
+atexit.register(log.record_many, events)
+"""
+
+
+def test_an_append_while_the_interpreter_exits_is_stored(tmp_path: Path) -> None:
+    """The audit buffer flushes its last groups from an atexit handler: by then a
+    ThreadPoolExecutor refuses new work, so the log's insert thread must not be one."""
+    url = f"sqlite:///{tmp_path / 'control.db'}"
+    engine = create_engine_for(url)
+    migrate_control(engine, [AUDIT_MIGRATIONS])
+    count = 2 * CHUNK + 1
+    done = subprocess.run(
+        [sys.executable, "-c", _APPEND_AT_EXIT, str(tmp_path), url, str(count)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Error" not in done.stderr, done.stderr[-2000:]
+    assert [seq for seq, _, _ in stored_rows(engine)] == list(range(count))
+    engine.dispose()

@@ -22,9 +22,11 @@ A batch of one chunk is inserted inline, as is every batch on PostgreSQL (its
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from types import TracebackType
 
 from sqlalchemy import Connection
@@ -39,22 +41,48 @@ CHUNK = 2_000
 
 
 class InsertThread:
-    """One log's insert thread, started on first use (and again in a forked child)."""
+    """One log's insert thread, started on first use (and again in a forked child): it runs
+    what it is given in order.
+
+    A daemon thread of its own rather than a ``ThreadPoolExecutor``: an executor refuses
+    work once the interpreter begins to shut down, and the audit buffer's last flush runs
+    then (``atexit``). The thread ends when the log is collected.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None
         self._pid = 0
 
-    def executor(self) -> ThreadPoolExecutor:
+    def submit(self, function: Callable[..., None], *args: object) -> Future[None]:
+        future: Future[None] = Future()
         with self._lock:
-            if self._executor is None or self._pid != os.getpid():
+            if self._jobs is None or self._pid != os.getpid():
                 # A thread does not survive fork: the child starts its own.
-                self._executor = ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix="servinfo-audit-insert"
-                )
+                self._jobs = queue.SimpleQueue()
                 self._pid = os.getpid()
-            return self._executor
+                threading.Thread(
+                    target=_work, args=(self._jobs,), name="servinfo-audit-insert", daemon=True
+                ).start()
+                weakref.finalize(self, self._jobs.put, None)
+            self._jobs.put((future, function, args))
+        return future
+
+
+_Job = tuple["Future[None]", Callable[..., None], tuple[object, ...]]
+
+
+def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while (job := jobs.get()) is not None:
+        future, function, args = job
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            function(*args)
+        except BaseException as error:  # the append's thread raises it, in its transaction
+            future.set_exception(error)
+        else:
+            future.set_result(None)
 
 
 class ChunkInserts:
@@ -64,7 +92,7 @@ class ChunkInserts:
         self._connection = connection
         # More than one chunk on SQLite: something to build while a chunk is inserted.
         pipelined = entries > CHUNK and _storage.is_sqlite(connection)
-        self._executor = thread.executor() if pipelined else None
+        self._thread = thread if pipelined else None
         self._pending: list[Future[None]] = []
 
     def __enter__(self) -> ChunkInserts:
@@ -79,7 +107,7 @@ class ChunkInserts:
         seqs: list[int],
     ) -> None:
         """Insert the entries ``first …`` (and the index rows of those about a subject)."""
-        if self._executor is None:
+        if self._thread is None:
             _storage.insert_entries(self._connection, first, leaf_hashes, datas)
             _storage.insert_subject_entries(self._connection, pseudonyms, seqs)
             return
@@ -88,7 +116,7 @@ class ChunkInserts:
         if seqs:
             statements.append(_storage.sqlite_index_statement(pseudonyms, seqs))
         driver = _storage.driver_connection(self._connection)
-        self._pending.append(self._executor.submit(_storage.execute_all, driver, statements))
+        self._pending.append(self._thread.submit(_storage.execute_all, driver, statements))
 
     def __exit__(
         self,
