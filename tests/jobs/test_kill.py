@@ -89,8 +89,12 @@ def test_a_worker_killed_mid_rewrap_leaves_the_job_to_finish_once(
     )
     assert rotated.exit_code == 0, rotated.output
     new_kek, job_id = json.loads(rotated.output)["key_id"], json.loads(rotated.output)["job"]
-    # (2) a worker runs it; kill -9 once some keys are re-wrapped and some are not
-    kill_when(data_dir, lambda: _usage(data_dir).get(new_kek, 0) >= 10)
+    # (2) a worker runs it; kill -9 once some keys are re-wrapped and some are not. One
+    # query a poll on a deployment opened once: opening it for each poll took long enough,
+    # on a loaded machine, for the worker to re-wrap every key in between.
+    with open_deployment(data_dir, {}) as deployment:
+        region = deployment.regions["eu"]
+        kill_when(data_dir, lambda: kek_usage(region).get(new_kek, 0) >= 10, every=0.005)
     before = _usage(data_dir)
     assert before.get(new_kek, 0) >= 10
     assert before.get(old_kek, 0) > 0, "the worker finished before it was killed"
