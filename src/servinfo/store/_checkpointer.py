@@ -14,8 +14,8 @@ at whatever a reader still needs). When it has copied everything, the next
 writer starts the WAL over from its beginning. The writers' own automatic
 checkpoint stays as it was, the bound on the WAL when this thread lags behind.
 
-SQLite's documentation suggests this arrangement ("Application-Initiated
-Checkpoints", https://www.sqlite.org/wal.html#ckpt).
+SQLite's documentation of WAL mode names this arrangement: checkpoints run "in a
+separate thread or process" (https://www.sqlite.org/wal.html, "Automatic Checkpoint").
 
 Only bulk writers reach this thread (:data:`ROWS_PER_CHECKPOINT` rows changed
 since its last checkpoint of the database): an API request's few rows never
