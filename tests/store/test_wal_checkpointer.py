@@ -101,46 +101,36 @@ def test_a_removed_database_is_not_created_again(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_thread_checkpoints_what_it_is_told(tmp_path: Path) -> None:
-    path = tmp_path / "control.db"
-    engine = create_engine_for(f"sqlite:///{path}")
-    try:
-        with write_transaction(engine) as connection:
-            connection.exec_driver_sql("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")
-        checkpointer = WalCheckpointer(rows_per_checkpoint=10)
-        checkpointer.note_commit(str(path), 9)
-        time.sleep(0.2)
-        assert checkpointer.completed[str(path)] == 0
-        checkpointer.note_commit(str(path), 1)
-        _wait_for(lambda: checkpointer.completed[str(path)] == 1, "the checkpoint")
-        assert not checkpointer.failed
-    finally:
-        engine.dispose()
+def test_the_thread_checkpoints_what_it_is_told(database: tuple[Engine, Path]) -> None:
+    _, path = database
+    checkpointer = WalCheckpointer(rows_per_checkpoint=10)
+    checkpointer.note_commit(str(path), 9)
+    time.sleep(0.2)
+    assert checkpointer.completed[str(path)] == 0
+    checkpointer.note_commit(str(path), 1)
+    _wait_for(lambda: checkpointer.completed[str(path)] == 1, "the checkpoint")
+    assert not checkpointer.failed
 
 
-def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path: Path) -> None:
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own(
+    database: tuple[Engine, Path],
+) -> None:
     """The parent's thread is not in the child: the child starts its own."""
-    path = tmp_path / "control.db"
-    engine = create_engine_for(f"sqlite:///{path}")
-    try:
-        with write_transaction(engine) as connection:
-            connection.exec_driver_sql("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")
-        _bulk_write(engine, ROWS_PER_CHECKPOINT + 1)
-        _wait_for(functools.partial(_checkpointed, path, 1), "the parent's checkpoint")
-        engine.dispose()
-        child = os.fork()
-        if child == 0:  # pragma: no cover - the child's outcome is its exit status
-            code = 1
-            try:
-                forked = create_engine_for(f"sqlite:///{path}")
-                _bulk_write(forked, ROWS_PER_CHECKPOINT + 1)
-                deadline = time.monotonic() + 10
-                while _checkpoints(path) < 2 and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                code = 0 if _checkpoints(path) >= 2 else 3
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(child, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-    finally:
-        engine.dispose()
+    engine, path = database
+    _bulk_write(engine, ROWS_PER_CHECKPOINT + 1)
+    _wait_for(functools.partial(_checkpointed, path, 1), "the parent's checkpoint")
+    engine.dispose()  # the child opens connections of its own
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's outcome is its exit status
+        code = 1
+        try:
+            forked = create_engine_for(f"sqlite:///{path}")
+            _bulk_write(forked, ROWS_PER_CHECKPOINT + 1)
+            deadline = time.monotonic() + 10
+            while _checkpoints(path) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            code = 0 if _checkpoints(path) >= 2 else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

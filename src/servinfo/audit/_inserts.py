@@ -93,6 +93,7 @@ class ChunkInserts:
         # More than one chunk on SQLite: something to build while a chunk is inserted.
         pipelined = entries > CHUNK and _storage.is_sqlite(connection)
         self._thread = thread if pipelined else None
+        self._driver = _storage.driver_connection(connection) if pipelined else None
         self._pending: list[Future[None]] = []
 
     def __enter__(self) -> ChunkInserts:
@@ -115,8 +116,7 @@ class ChunkInserts:
         statements = list(_storage.sqlite_entry_statements(first, leaf_hashes, datas))
         if seqs:
             statements.append(_storage.sqlite_index_statement(pseudonyms, seqs))
-        driver = _storage.driver_connection(self._connection)
-        self._pending.append(self._thread.submit(_storage.execute_all, driver, statements))
+        self._pending.append(self._thread.submit(_storage.execute_all, self._driver, statements))
 
     def __exit__(
         self,
